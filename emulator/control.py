@@ -1,0 +1,216 @@
+"""The emulator's control API, served under /_ptc/ on the same port as moto.
+
+Tests use it to declare valid GitLab tokens, deny AssumeRole, seed an
+Organization, inspect and mutate state behind the tool's back, read the call
+log and inject faults. Everything here calls moto's backends directly.
+"""
+
+import json
+import os
+
+from moto.organizations.models import organizations_backends
+from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
+
+import ptc
+from emustate import MANAGEMENT_ACCOUNT_ID, STATE
+
+FAULT_KINDS = {"throttle", "http500", "http503", "latency", "hang", "limit_exceeded"}
+
+DEMO_SPEC = {
+    "ous": [
+        {"name": "Workloads", "parent": "root"},
+        {"name": "Prod", "parent": "Workloads"},
+        {"name": "Sandbox", "parent": "root"},
+    ],
+    "accounts": [
+        {"name": "dev-a", "parent": "Workloads"},
+        {"name": "dev-b", "parent": "Workloads"},
+        {"name": "prod-a", "parent": "Prod"},
+        {"name": "prod-b", "parent": "Prod"},
+        {"name": "sandbox-1", "parent": "Sandbox"},
+        {"name": "legacy", "parent": "root", "state": "SUSPENDED"},
+    ],
+}
+
+
+class BadRequest(Exception):
+    pass
+
+
+def _require(payload: dict, *keys):
+    missing = [k for k in keys if payload.get(k) in (None, "")]
+    if missing:
+        raise BadRequest(f"missing field(s): {', '.join(missing)}")
+    return [payload[k] for k in keys]
+
+
+# --- seeding --------------------------------------------------------------------
+def seed(spec: dict) -> dict:
+    """Create (or complete) the Organization described by `spec`; idempotent by name."""
+    org = organizations_backends[MANAGEMENT_ACCOUNT_ID]["aws"]
+    if org.org is None:
+        org.create_organization(region="us-east-1", FeatureSet="ALL")
+    root_id = org.org.root_id
+
+    ou_ids = {"root": root_id}
+    for ou in spec.get("ous", []):
+        name, parent = ou["name"], ou.get("parent", "root")
+        if parent not in ou_ids:
+            raise BadRequest(f"OU {name!r}: parent {parent!r} is not 'root' or an earlier OU")
+        existing = next((o for o in org.ou if o.name == name and o.parent_id == ou_ids[parent]), None)
+        if existing is None:
+            created = org.create_organizational_unit(Name=name, ParentId=ou_ids[parent])
+            ou_ids[name] = created["OrganizationalUnit"]["Id"]
+        else:
+            ou_ids[name] = existing.id
+
+    for acct in spec.get("accounts", []):
+        name, parent = acct["name"], acct.get("parent", "root")
+        if parent not in ou_ids:
+            raise BadRequest(f"account {name!r}: unknown parent {parent!r}")
+        account = next((a for a in org.accounts if a.name == name), None)
+        if account is None:
+            status = org.create_account(AccountName=name, Email=acct.get("email", f"{name}@example.com"))
+            account = org.get_account_by_id(status["CreateAccountStatus"]["AccountId"])
+        if account.parent_id != ou_ids[parent]:
+            org.move_account(AccountId=account.id, SourceParentId=account.parent_id,
+                             DestinationParentId=ou_ids[parent])
+        state = acct.get("state", "ACTIVE")
+        if state == "SUSPENDED" and account.state != "SUSPENDED":
+            org.close_account(AccountId=account.id)
+        elif state != account.state:
+            # Other states (PENDING_CLOSURE, CLOSED, ...) have no moto operation: set them.
+            account.state = state
+            account.status = state if state in ("ACTIVE", "SUSPENDED", "PENDING_CLOSURE") else "SUSPENDED"
+    return layout()
+
+
+def layout() -> dict:
+    org = organizations_backends[MANAGEMENT_ACCOUNT_ID]["aws"]
+    if org.org is None:
+        return {"management_account_id": MANAGEMENT_ACCOUNT_ID, "root_id": None, "ous": {}, "accounts": []}
+    root_id = org.org.root_id
+    names = {o.id: ("root" if o.id == root_id else o.name) for o in org.ou}
+    return {
+        "management_account_id": MANAGEMENT_ACCOUNT_ID,
+        "root_id": root_id,
+        "ous": {o.name: o.id for o in org.ou if o.id != root_id},
+        "accounts": [
+            {"id": a.id, "name": a.name, "state": a.state,
+             "parent": names.get(a.parent_id, a.parent_id), "parent_id": a.parent_id}
+            for a in org.accounts
+        ],
+    }
+
+
+def seed_demo() -> dict:
+    result = seed(DEMO_SPEC)
+    if os.environ.get("PTC_DEMO_VALID_TOKEN"):
+        STATE.add_valid_tokens([os.environ["PTC_DEMO_VALID_TOKEN"]])
+    return result
+
+
+# --- state ------------------------------------------------------------------------
+def state() -> dict:
+    secrets = []
+    for account, region, backend in list(secretsmanager_backends.iter_backends()):
+        for secret in list(dict.values(backend.secrets)):
+            if not isinstance(secret, FakeSecret):
+                continue  # replicas are views of a primary secret
+            secrets.append({
+                "account": account, "region": region, "name": secret.name, "arn": secret.arn,
+                "value": ptc.current_secret_string(secret),
+                "tags": {t["Key"]: t["Value"] for t in secret.tags or []},
+                "deleted": secret.is_deleted(),
+            })
+    rules = []
+    for account, region, table in ptc.iter_rule_tables():
+        for rule in list(table.values()):
+            rules.append({
+                "account": account, "region": region,
+                "ecrRepositoryPrefix": rule["ecrRepositoryPrefix"],
+                "upstreamRegistry": rule["upstreamRegistry"],
+                "upstreamRegistryUrl": rule["upstreamRegistryUrl"],
+                "credentialArn": rule["credentialArn"],
+            })
+    return {"secrets": secrets, "rules": rules}
+
+
+# --- mutations behind the tool's back -----------------------------------------------
+def _value(v) -> str:
+    return v if isinstance(v, str) else json.dumps(v)
+
+
+def mutate(p: dict) -> dict:
+    op = p.get("op")
+    if op in ("create_secret", "put_secret_value", "delete_secret"):
+        account, region, name = _require(p, "account", "region", "name")
+        sm = secretsmanager_backends[account][region]
+        if op == "create_secret":
+            (value,) = _require(p, "value")
+            tags = [{"Key": k, "Value": str(v)} for k, v in (p.get("tags") or {}).items()]
+            sm.create_secret(name=name, secret_string=_value(value), secret_binary=None,
+                             description=None, tags=tags or None, kms_key_id=None,
+                             client_request_token=None, replica_regions=[], force_overwrite=False)
+        elif op == "put_secret_value":
+            (value,) = _require(p, "value")
+            sm.put_secret_value(secret_id=name, secret_string=_value(value), secret_binary=None,
+                                client_request_token=None, version_stages=["AWSCURRENT"])
+        else:
+            # Schedules deletion (30-day recovery window), like the console's default.
+            sm.delete_secret(secret_id=name, recovery_window_in_days=None,
+                             force_delete_without_recovery=False)
+        return {"ok": True, "arn": sm.secrets[name].arn}
+    if op == "create_rule":
+        account, region, prefix, url = _require(p, "account", "region", "prefix", "upstream_url")
+        ptc.new_rule(account, region, prefix, url, p.get("upstream_registry"),
+                     credential_arn=p.get("credential_arn"), check=False)
+        return {"ok": True}
+    if op == "delete_rule":
+        account, region, prefix = _require(p, "account", "region", "prefix")
+        ptc.remove_rule(account, region, prefix)
+        return {"ok": True}
+    raise BadRequest(f"unknown op {op!r}")
+
+
+def set_faults(rules) -> dict:
+    if not isinstance(rules, list):
+        raise BadRequest("'rules' must be a list")
+    for r in rules:
+        if r.get("kind") not in FAULT_KINDS:
+            raise BadRequest(f"fault kind must be one of {sorted(FAULT_KINDS)}")
+        if not 0.0 <= float(r.get("rate", 1.0)) <= 1.0:
+            raise BadRequest("rate must be within 0.0-1.0")
+    STATE.set_faults(rules)
+    return {"ok": True, "rules": STATE.faults()}
+
+
+# --- routing ---------------------------------------------------------------------------
+ROUTES = {
+    ("GET", "/_ptc/health"): lambda p: {"ok": True},
+    ("GET", "/_ptc/calls"): lambda p: {"calls": STATE.calls()},
+    ("POST", "/_ptc/calls/reset"): lambda p: (STATE.reset_calls(), {"ok": True})[1],
+    ("POST", "/_ptc/valid_tokens"): lambda p: (STATE.set_valid_tokens(p.get("tokens", [])), {"ok": True})[1],
+    ("POST", "/_ptc/deny_assume_role"): lambda p: (STATE.set_denied_accounts(p.get("accounts", [])), {"ok": True})[1],
+    ("POST", "/_ptc/seed"): lambda p: seed_demo() if p.get("demo") else seed(p),
+    ("GET", "/_ptc/seed"): lambda p: layout(),
+    ("GET", "/_ptc/state"): lambda p: state(),
+    ("POST", "/_ptc/mutate"): mutate,
+    ("GET", "/_ptc/faults"): lambda p: {"rules": STATE.faults()},
+    ("POST", "/_ptc/faults"): lambda p: set_faults(p.get("rules", [])),
+}
+
+
+def handle(method: str, path: str, payload) -> tuple[int, dict]:
+    route = ROUTES.get((method, path.rstrip("/")))
+    if route is None:
+        return 404, {"error": f"no control endpoint {method} {path}"}
+    if not isinstance(payload, dict):
+        return 400, {"error": "request body must be a JSON object"}
+    try:
+        return 200, route(payload)
+    except BadRequest as e:
+        return 400, {"error": str(e)}
+    except Exception as e:  # moto errors (e.g. secret not found) and bad input
+        code = getattr(e, "code", type(e).__name__)
+        return 400, {"error": f"{code}: {getattr(e, 'message', str(e))}"}

@@ -1,0 +1,154 @@
+"""WSGI middleware in front of moto: control API routing, call log, fault injection."""
+
+import io
+import json
+import re
+import time
+from urllib.parse import parse_qs
+
+from werkzeug.wsgi import get_input_stream
+
+import control
+from emustate import MANAGEMENT_ACCOUNT_ID, STATE
+
+# X-Amz-Target prefixes of the JSON-protocol services the tool drives.
+TARGET_SERVICES = {
+    "AmazonEC2ContainerRegistry_V20150921": "ecr",
+    "secretsmanager": "secretsmanager",
+    "AWSOrganizationsV20161128": "organizations",
+}
+# Same extraction as moto.core.responses.BaseResponse.access_key_regex.
+ACCESS_KEY_RE = re.compile(r"AWS.*(?P<access_key>(?<![A-Z0-9])[A-Z0-9]{20}(?![A-Z0-9]))[:/]")
+SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
+
+HANG_DEFAULT_MS = 600_000
+
+
+def _account_for(environ) -> str:
+    """The account moto will attribute this request to (see BaseResponse.get_current_account)."""
+    if environ.get("HTTP_X_MOTO_ACCOUNT_ID"):
+        return environ["HTTP_X_MOTO_ACCOUNT_ID"]
+    match = ACCESS_KEY_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if not match:
+        return MANAGEMENT_ACCOUNT_ID  # moto's DEFAULT_ACCOUNT_ID
+    # AssumeRole keys are registered in the IAM backend of the role's account.
+    from moto.iam.models import get_account_id_from
+
+    return get_account_id_from(match.group("access_key"))
+
+
+def describe_request(environ, body: bytes) -> dict:
+    """Service, action, account and region of an AWS request, as far as they can be told."""
+    scope = SCOPE_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    service = scope.group("service") if scope else None
+    region = scope.group("region") if scope else "us-east-1"
+    if target:
+        prefix, _, action = target.partition(".")
+        service = service or TARGET_SERVICES.get(prefix, prefix)
+    else:
+        # Query protocol (STS): Action is a form field or a query parameter.
+        params = parse_qs(environ.get("QUERY_STRING", ""))
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            try:
+                params.update(parse_qs(body.decode("utf-8")))
+            except UnicodeDecodeError:
+                pass
+        action = (params.get("Action") or [""])[0]
+        extra = {"role_arn": params["RoleArn"][0]} if action == "AssumeRole" and "RoleArn" in params else {}
+        return {"service": service or "unknown", "action": action, "account": _account_for(environ),
+                "region": region, **extra}
+    return {"service": service or "unknown", "action": action, "account": _account_for(environ),
+            "region": region}
+
+
+# --- fault answers ------------------------------------------------------------
+def _error(call: dict, status: int, code: str, message: str, sender: bool = True):
+    """An error in the protocol of the called service: JSON 1.1 for ECR, Secrets Manager
+    and Organizations, the query protocol's XML for STS."""
+    if call["service"] == "sts":
+        body = (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<Error><Type>{'Sender' if sender else 'Receiver'}</Type><Code>{code}</Code>"
+            f"<Message>{message}</Message></Error>"
+            "<RequestId>c6104cbe-af31-11e0-8154-cbc7ccf896c7</RequestId></ErrorResponse>"
+        )
+        headers = [("Content-Type", "text/xml")]
+    else:
+        body = json.dumps({"__type": code, "message": message})
+        headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-errortype", code)]
+    headers.append(("x-amzn-RequestId", "c6104cbe-af31-11e0-8154-cbc7ccf896c7"))
+    return status, headers, body.encode()
+
+
+def fault_response(call: dict, fault: dict):
+    """(status, headers, body) for an answering fault, or None to forward to moto."""
+    kind = fault.get("kind")
+    if kind == "latency":
+        time.sleep(float(fault.get("latency_ms", 1000)) / 1000.0)
+        return None
+    if kind == "hang":
+        # Park the request without answering; the server stopping releases it.
+        STATE.stopping.wait(float(fault.get("latency_ms", HANG_DEFAULT_MS)) / 1000.0)
+        return _error(call, 503, "ServiceUnavailable", "Service unavailable", sender=False)
+    if kind == "throttle":
+        code = "Throttling" if call["service"] == "sts" else "ThrottlingException"
+        return _error(call, 400, code, "Rate exceeded")
+    if kind == "http500":
+        return _error(call, 500, "InternalFailure", "We encountered an internal error. Please try again.", sender=False)
+    if kind == "http503":
+        return _error(call, 503, "ServiceUnavailable", "Service unavailable", sender=False)
+    if kind == "limit_exceeded":
+        code = "LimitExceeded" if call["service"] == "sts" else "LimitExceededException"
+        return _error(call, 400, code, "The operation did not succeed because it would have exceeded a service limit for your account.")
+    return None  # unknown kinds are rejected by the control API; be lenient here
+
+
+class PtcMiddleware:
+    def __init__(self, moto_app):
+        self.moto_app = moto_app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_ptc/"):
+            return self._control(environ, start_response)
+        if path.startswith("/moto-api"):
+            return self.moto_app(environ, start_response)  # moto's own dashboard/reset: not AWS calls
+
+        # Buffer the body once so it can be inspected here and re-read by moto.
+        body = get_input_stream(environ).read()
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+        environ["wsgi.input_terminated"] = False
+
+        call = STATE.record_call(describe_request(environ, body))
+        fault = STATE.pick_fault(call["service"], call["action"], call["account"], call["region"])
+        if fault is not None:
+            STATE.update_call(call, fault=fault["kind"])
+            answer = fault_response(call, fault)
+            if answer is not None:
+                status, headers, payload = answer
+                STATE.update_call(call, status=status)
+                headers.append(("Content-Length", str(len(payload))))
+                start_response(f"{status} {'OK' if status == 200 else 'Error'}", headers)
+                return [payload]
+
+        def recording_start_response(status, headers, exc_info=None):
+            STATE.update_call(call, status=int(status.split(" ", 1)[0]))
+            return start_response(status, headers, exc_info)
+
+        return self.moto_app(environ, recording_start_response)
+
+    def _control(self, environ, start_response):
+        raw = get_input_stream(environ).read()
+        try:
+            payload = json.loads(raw) if raw.strip() else {}
+        except ValueError:
+            status, result = 400, {"error": "request body must be JSON"}
+        else:
+            status, result = control.handle(environ["REQUEST_METHOD"], environ["PATH_INFO"], payload)
+        body = json.dumps(result, default=str).encode()
+        start_response(f"{status} {'OK' if status == 200 else 'Error'}",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]

@@ -1,0 +1,354 @@
+"""ECR pull through cache (PTC) operations, added to moto's ECR service.
+
+moto 5.2 implements none of the *PullThroughCacheRule operations. Its ECR
+response class dispatches `AmazonEC2ContainerRegistry_V20150921.<Action>` to the
+same-named snake_case method, so installing methods on ECRResponse is enough;
+results are plain dicts wrapped in ActionResult and serialized by moto against
+botocore's ECR model, and errors are ServiceException subclasses whose `code`
+becomes the `__type` / X-Amzn-Errortype the SDKs map to modeled errors.
+
+Rules are stored on moto's ECR backend for (account, region), so moto's
+/moto-api/reset clears them along with everything else.
+"""
+
+import json
+import re
+import threading
+from datetime import datetime, timezone
+
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult
+from moto.ecr.models import ecr_backends
+from moto.ecr.responses import ECRResponse
+from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
+
+from emustate import STATE
+
+MAX_RULES_PER_REGISTRY = 50  # AWS quota, not adjustable
+
+PREFIX_RE = re.compile(
+    r"^([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*\/?|ROOT)$"
+)
+CREDENTIAL_ARN_RE = re.compile(
+    r"^arn:aws(-\w+)*:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\-pullthroughcache\/[a-zA-Z0-9\/_+=.@-]+$"
+)
+
+# Upstreams with one fixed URL, and those that cannot be used without credentials.
+FIXED_UPSTREAM_URLS = {
+    "ecr-public": "public.ecr.aws",
+    "quay": "quay.io",
+    "k8s": "registry.k8s.io",
+    "docker-hub": "registry-1.docker.io",
+    "github-container-registry": "ghcr.io",
+    "gitlab-container-registry": "registry.gitlab.com",
+    "chainguard": "cgr.dev",
+}
+CREDENTIALS_REQUIRED = {
+    "docker-hub",
+    "github-container-registry",
+    "gitlab-container-registry",
+    "azure-container-registry",
+}
+
+_lock = threading.RLock()  # one lock for every registry's rule table; contention is irrelevant here
+
+
+# --- errors (codes are the ECR model's shape names) -----------------------
+class InvalidParameterException(ServiceException):
+    code = "InvalidParameterException"
+
+
+class PullThroughCacheRuleAlreadyExistsException(ServiceException):
+    code = "PullThroughCacheRuleAlreadyExistsException"
+
+
+class PullThroughCacheRuleNotFoundException(ServiceException):
+    code = "PullThroughCacheRuleNotFoundException"
+
+
+class LimitExceededException(ServiceException):
+    code = "LimitExceededException"
+
+
+class UnsupportedUpstreamRegistryException(ServiceException):
+    code = "UnsupportedUpstreamRegistryException"
+
+
+class SecretNotFoundException(ServiceException):
+    code = "SecretNotFoundException"
+
+
+class UnableToAccessSecretException(ServiceException):
+    code = "UnableToAccessSecretException"
+
+
+def _not_found(prefix: str, registry_id: str) -> PullThroughCacheRuleNotFoundException:
+    return PullThroughCacheRuleNotFoundException(
+        f"The pull through cache rule with prefix '{prefix}' does not exist "
+        f"in the registry with id '{registry_id}'"
+    )
+
+
+# --- rule store -------------------------------------------------------------
+def rule_table(account: str, region: str) -> dict:
+    """prefix -> rule dict for one registry (account + region), insertion ordered."""
+    backend = ecr_backends[account][region]
+    return backend.__dict__.setdefault("_ptc_rules", {})
+
+
+def iter_rule_tables():
+    """Yield (account, region, table) for every registry that has held a rule."""
+    for account, region, backend in list(ecr_backends.iter_backends()):
+        table = backend.__dict__.get("_ptc_rules")
+        if table:
+            yield account, region, table
+
+
+def find_secret(account: str, region: str, arn: str):
+    """The secret whose full ARN is `arn`, in this account and region only (as ECR requires)."""
+    if region not in secretsmanager_backends[account]:
+        return None
+    backend = secretsmanager_backends[account][region]
+    for secret in list(dict.values(backend.secrets)):
+        if isinstance(secret, FakeSecret) and secret.arn == arn:
+            return secret
+    return None
+
+
+def current_secret_string(secret) -> str | None:
+    version = secret.versions.get(secret.default_version_id or "", {})
+    return version.get("secret_string")
+
+
+def _check_prefix(prefix, field="ecrRepositoryPrefix") -> None:
+    if not isinstance(prefix, str) or not 2 <= len(prefix) <= 30 or not PREFIX_RE.match(prefix):
+        raise InvalidParameterException(
+            f"Invalid parameter at '{field}' failed to satisfy constraint: "
+            "'must be 2-30 characters and satisfy regular expression "
+            f"'{PREFIX_RE.pattern}''"
+        )
+
+
+def _check_credential_arn(arn, account: str, region: str) -> None:
+    if not isinstance(arn, str) or not 50 <= len(arn) <= 612 or not CREDENTIAL_ARN_RE.match(arn):
+        raise InvalidParameterException(
+            "Invalid parameter at 'credentialArn' failed to satisfy constraint: "
+            "'must be 50-612 characters and satisfy regular expression "
+            f"'{CREDENTIAL_ARN_RE.pattern}''"
+        )
+    # ECR reads the secret with the registry's own service-linked role at create time.
+    if find_secret(account, region, arn) is None:
+        raise SecretNotFoundException(
+            f"The specified secret {arn} could not be found in the registry's account and region"
+        )
+
+
+def _infer_upstream(url: str, registry: str | None) -> str:
+    if registry is None:
+        registry = next((r for r, u in FIXED_UPSTREAM_URLS.items() if u == url), None)
+        if registry is None and url.endswith(".azurecr.io"):
+            registry = "azure-container-registry"
+        if registry is None and re.match(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$", url):
+            registry = "ecr"
+    expected = FIXED_UPSTREAM_URLS.get(registry or "")
+    if registry is None or (expected is not None and url != expected):
+        raise UnsupportedUpstreamRegistryException(
+            f"The upstream registry URL '{url}' is not supported"
+            + (f" for upstream registry '{registry}'" if registry else "")
+        )
+    return registry
+
+
+def new_rule(account: str, region: str, prefix: str, url: str, registry: str | None,
+             credential_arn: str | None = None, custom_role_arn: str | None = None,
+             upstream_prefix: str | None = None, check: bool = True) -> dict:
+    """Create and store a rule. check=False skips the AWS validations (control API mutate)."""
+    if check:
+        _check_prefix(prefix)
+        if not url:
+            raise InvalidParameterException("upstreamRegistryUrl must be specified")
+        registry = _infer_upstream(url, registry)
+        if registry in CREDENTIALS_REQUIRED and not credential_arn:
+            raise InvalidParameterException(
+                f"A credential ARN is required for upstream registry '{registry}'"
+            )
+        if credential_arn is not None:
+            _check_credential_arn(credential_arn, account, region)
+        if upstream_prefix is not None:
+            _check_prefix(upstream_prefix, "upstreamRepositoryPrefix")
+    now = datetime.now(timezone.utc)
+    rule = {
+        "ecrRepositoryPrefix": prefix,
+        "upstreamRegistryUrl": url,
+        "createdAt": now,
+        "updatedAt": now,
+        "registryId": account,
+        "upstreamRegistry": registry,
+        "credentialArn": credential_arn,
+        "customRoleArn": custom_role_arn,
+        "upstreamRepositoryPrefix": upstream_prefix or "ROOT",
+    }
+    with _lock:
+        table = rule_table(account, region)
+        if prefix in table:
+            raise PullThroughCacheRuleAlreadyExistsException(
+                f"A pull through cache rule with prefix '{prefix}' already exists "
+                f"in the registry with id '{account}'"
+            )
+        if check and len(table) >= MAX_RULES_PER_REGISTRY:
+            raise LimitExceededException(
+                "The operation did not succeed because it would have exceeded a service limit "
+                f"for your account: at most {MAX_RULES_PER_REGISTRY} pull through cache rules "
+                "per registry per Region"
+            )
+        table[prefix] = rule
+    return rule
+
+
+def remove_rule(account: str, region: str, prefix: str) -> dict:
+    with _lock:
+        rule = rule_table(account, region).pop(prefix, None)
+    if rule is None:
+        raise _not_found(prefix, account)
+    return rule
+
+
+def validate_rule(account: str, region: str, rule: dict) -> tuple[bool, str | None]:
+    """What ECR's ValidatePullThroughCacheRule would conclude, without the network.
+
+    The failure text names the secret at most; it never echoes the secret's value.
+    """
+    arn = rule.get("credentialArn")
+    if not arn:
+        return True, None  # anonymous upstreams need no credentials
+    secret = find_secret(account, region, arn)
+    if secret is None:
+        return False, f"Unable to access the secret {arn}: the secret was not found"
+    if secret.is_deleted():
+        return False, f"Unable to access the secret {arn}: the secret is scheduled for deletion"
+    raw = current_secret_string(secret)
+    try:
+        creds = json.loads(raw) if raw is not None else None
+    except ValueError:
+        creds = None
+    if not isinstance(creds, dict):
+        return False, f"Unable to read credentials from the secret {arn}: the value must be JSON with 'username' and 'accessToken'"
+    username, token = creds.get("username"), creds.get("accessToken")
+    if not isinstance(username, str) or not username or not isinstance(token, str) or not token:
+        return False, f"Unable to read credentials from the secret {arn}: 'username' and 'accessToken' must be non-empty"
+    if not STATE.is_valid_token(token):
+        return False, "Invalid username or password for the upstream registry"
+    return True, None
+
+
+def _public(rule: dict, fields) -> dict:
+    return {k: rule[k] for k in fields if rule.get(k) is not None}
+
+
+RULE_FIELDS = ("ecrRepositoryPrefix", "upstreamRegistryUrl", "createdAt", "registryId",
+               "upstreamRegistry", "credentialArn", "customRoleArn",
+               "upstreamRepositoryPrefix", "updatedAt")
+CREATE_FIELDS = RULE_FIELDS[:-1]  # CreatePullThroughCacheRuleResponse has no updatedAt
+DELETE_FIELDS = ("ecrRepositoryPrefix", "upstreamRegistryUrl", "createdAt", "registryId",
+                 "credentialArn", "customRoleArn", "upstreamRepositoryPrefix")
+
+
+# --- ECRResponse methods ----------------------------------------------------
+def _registry(self) -> str:
+    """The caller's registry; ECR addresses another account's registry only via policies we don't model."""
+    registry_id = self._get_param("registryId")
+    if registry_id and registry_id != self.current_account:
+        raise InvalidParameterException(
+            f"Invalid parameter at 'registryId': registry '{registry_id}' is not the caller's registry"
+        )
+    return self.current_account
+
+
+def create_pull_through_cache_rule(self) -> ActionResult:
+    account = _registry(self)
+    rule = new_rule(
+        account, self.region,
+        prefix=self._get_param("ecrRepositoryPrefix"),
+        url=self._get_param("upstreamRegistryUrl"),
+        registry=self._get_param("upstreamRegistry"),
+        credential_arn=self._get_param("credentialArn"),
+        custom_role_arn=self._get_param("customRoleArn"),
+        upstream_prefix=self._get_param("upstreamRepositoryPrefix"),
+    )
+    return ActionResult(_public(rule, CREATE_FIELDS))
+
+
+def describe_pull_through_cache_rules(self) -> ActionResult:
+    account = _registry(self)
+    wanted = self._get_param("ecrRepositoryPrefixes")
+    with _lock:
+        table = dict(rule_table(account, self.region))
+    if wanted:
+        missing = [p for p in wanted if p not in table]
+        if missing:
+            raise _not_found(missing[0], account)
+        rules = [table[p] for p in dict.fromkeys(wanted)]
+    else:
+        rules = list(table.values())
+    # Paging: nextToken is simply the index of the next rule.
+    max_results = int(self._get_param("maxResults") or 100)
+    token = self._get_param("nextToken")
+    try:
+        start = int(token) if token else 0
+    except ValueError:
+        raise InvalidParameterException("Invalid parameter at 'nextToken': invalid token")
+    page = rules[start:start + max_results]
+    result = {"pullThroughCacheRules": [_public(r, RULE_FIELDS) for r in page]}
+    if start + max_results < len(rules):
+        result["nextToken"] = str(start + max_results)
+    return ActionResult(result)
+
+
+def update_pull_through_cache_rule(self) -> ActionResult:
+    account = _registry(self)
+    prefix = self._get_param("ecrRepositoryPrefix")
+    credential_arn = self._get_param("credentialArn")
+    custom_role_arn = self._get_param("customRoleArn")
+    with _lock:
+        rule = rule_table(account, self.region).get(prefix)
+        if rule is None:
+            raise _not_found(prefix, account)
+        if credential_arn is not None:
+            _check_credential_arn(credential_arn, account, self.region)
+            rule["credentialArn"] = credential_arn
+        if custom_role_arn is not None:
+            rule["customRoleArn"] = custom_role_arn
+        rule["updatedAt"] = datetime.now(timezone.utc)
+        result = _public(rule, ("ecrRepositoryPrefix", "registryId", "updatedAt", "credentialArn",
+                                "customRoleArn", "upstreamRepositoryPrefix"))
+    return ActionResult(result)
+
+
+def delete_pull_through_cache_rule(self) -> ActionResult:
+    account = _registry(self)
+    rule = remove_rule(account, self.region, self._get_param("ecrRepositoryPrefix"))
+    return ActionResult(_public(rule, DELETE_FIELDS))
+
+
+def validate_pull_through_cache_rule(self) -> ActionResult:
+    account = _registry(self)
+    prefix = self._get_param("ecrRepositoryPrefix")
+    with _lock:
+        rule = rule_table(account, self.region).get(prefix)
+        rule = dict(rule) if rule else None
+    if rule is None:
+        raise _not_found(prefix, account)
+    is_valid, failure = validate_rule(account, self.region, rule)
+    result = _public(rule, ("ecrRepositoryPrefix", "registryId", "upstreamRegistryUrl",
+                            "credentialArn", "customRoleArn", "upstreamRepositoryPrefix"))
+    result["isValid"] = is_valid
+    if failure:
+        result["failure"] = failure
+    return ActionResult(result)
+
+
+def install() -> None:
+    for fn in (create_pull_through_cache_rule, describe_pull_through_cache_rules,
+               update_pull_through_cache_rule, delete_pull_through_cache_rule,
+               validate_pull_through_cache_rule):
+        setattr(ECRResponse, fn.__name__, fn)

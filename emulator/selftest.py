@@ -1,0 +1,399 @@
+"""End-to-end check of the emulator with boto3: python3 emulator/selftest.py
+
+Starts server.py as a subprocess, drives it like ptc-rollout would (Organizations,
+AssumeRole, Secrets Manager, ECR pull through cache rules) plus the control API,
+and prints `N passed, M failed` last; exits non-zero on any failure.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.request
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MGMT = "123456789012"
+SECRET_NAME = "ecr-pullthroughcache/gitlab"
+GITLAB = {"upstreamRegistry": "gitlab-container-registry", "upstreamRegistryUrl": "registry.gitlab.com"}
+# One attempt only: the SDK would otherwise retry injected faults (and LimitExceededException).
+NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+def start_server(*extra, stderr=None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.Popen(
+        [sys.executable, os.path.join(HERE, "server.py"), "--port", "0", *extra],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
+    )
+    line = proc.stdout.readline().decode()
+    assert line.startswith("listening on http://127.0.0.1:"), f"unexpected first line {line!r}"
+    return proc, line.split(" ", 2)[2].strip()
+
+
+class Ctx:
+    def __init__(self, url):
+        self.url = url
+
+    def ctl(self, method, path, payload=None):
+        data = json.dumps(payload).encode() if payload is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            raise AssertionError(f"{method} {path} -> {e.code}: {e.read()!r}")
+
+    def client(self, service, region="us-east-1", creds=None, config=NO_RETRY):
+        creds = creds or {"AccessKeyId": "test", "SecretAccessKey": "test"}
+        return boto3.client(
+            service, region_name=region, endpoint_url=self.url, config=config,
+            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+            aws_session_token=creds.get("SessionToken"),
+        )
+
+    def assume(self, account_id):
+        resp = self.client("sts").assume_role(
+            RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
+            RoleSessionName="ptc-rollout")
+        return resp["Credentials"]
+
+
+def error_of(fn, *args, **kwargs):
+    try:
+        fn(*args, **kwargs)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"].get("Message", "")
+    raise AssertionError("expected an error")
+
+
+# --- tests -----------------------------------------------------------------------------
+def test_health(c):
+    assert c.ctl("GET", "/_ptc/health") == {"ok": True}
+
+
+def test_seed_and_list_accounts(c):
+    spec = {"ous": [{"name": "Workloads", "parent": "root"}, {"name": "Prod", "parent": "Workloads"}],
+            "accounts": [{"name": "dev", "parent": "Workloads"}, {"name": "prod", "parent": "Prod"},
+                         {"name": "old", "parent": "root", "state": "SUSPENDED"}]}
+    first = c.ctl("POST", "/_ptc/seed", spec)
+    again = c.ctl("POST", "/_ptc/seed", spec)
+    assert first == again, "seeding must be idempotent"
+    assert first["management_account_id"] == MGMT and first["root_id"].startswith("r-")
+    assert set(first["ous"]) == {"Workloads", "Prod"}
+    by_name = {a["name"]: a for a in first["accounts"]}
+    assert by_name["dev"]["parent"] == "Workloads" and by_name["prod"]["parent"] == "Prod"
+    assert by_name["old"]["state"] == "SUSPENDED"
+    assert by_name["master"]["id"] == MGMT
+    c.layout = c.ctl("POST", "/_ptc/seed", {"demo": True})
+    c.ids = {a["name"]: a["id"] for a in c.layout["accounts"]}
+    org = c.client("organizations")
+    accounts = [a for page in org.get_paginator("list_accounts").paginate() for a in page["Accounts"]]
+    listed = {a["Name"]: a for a in accounts}
+    assert {"master", "dev-a", "dev-b", "prod-a", "prod-b", "sandbox-1", "legacy"} <= set(listed)
+    assert listed["legacy"]["State"] == "SUSPENDED" and listed["dev-a"]["State"] == "ACTIVE"
+    prod_ou = c.layout["ous"]["Prod"]
+    children = org.list_accounts_for_parent(ParentId=prod_ou)["Accounts"]
+    assert {a["Name"] for a in children} == {"prod", "prod-a", "prod-b"}
+
+
+def test_assume_role_member(c):
+    creds = c.assume(c.ids["dev-a"])
+    ident = c.client("sts", creds=creds).get_caller_identity()
+    assert ident["Account"] == c.ids["dev-a"], ident
+
+
+def test_assume_role_management_refused(c):
+    code, status, msg = error_of(c.client("sts").assume_role,
+                                 RoleArn=f"arn:aws:iam::{MGMT}:role/OrganizationAccountAccessRole",
+                                 RoleSessionName="ptc-rollout")
+    assert (code, status) == ("AccessDenied", 403), (code, status)
+    assert "is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/" in msg, msg
+
+
+def test_deny_list(c):
+    c.ctl("POST", "/_ptc/deny_assume_role", {"accounts": [c.ids["dev-b"]]})
+    code, status, _ = error_of(c.assume, c.ids["dev-b"])
+    assert (code, status) == ("AccessDenied", 403)
+    c.assume(c.ids["prod-a"])  # others unaffected
+    c.ctl("POST", "/_ptc/deny_assume_role", {"accounts": []})
+    c.assume(c.ids["dev-b"])
+
+
+def test_ptc_rule_lifecycle(c):
+    member = c.ids["dev-a"]
+    creds = c.assume(member)
+    sm = c.client("secretsmanager", "eu-west-1", creds)
+    ecr = c.client("ecr", "eu-west-1", creds)
+    arn = sm.create_secret(Name=SECRET_NAME, SecretString=json.dumps({"username": "u", "accessToken": "good"}))["ARN"]
+    assert f":{member}:" in arn and ":eu-west-1:" in arn, arn
+    c.secret_arn = arn
+    c.ctl("POST", "/_ptc/valid_tokens", {"tokens": []})
+
+    created = ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="gitlab", credentialArn=arn, **GITLAB)
+    assert created["registryId"] == member and created["credentialArn"] == arn
+    assert created["upstreamRegistry"] == "gitlab-container-registry" and "createdAt" in created
+    code, _, _ = error_of(ecr.create_pull_through_cache_rule, ecrRepositoryPrefix="gitlab", credentialArn=arn, **GITLAB)
+    assert code == "PullThroughCacheRuleAlreadyExistsException", code
+
+    rules = ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"]
+    assert [r["ecrRepositoryPrefix"] for r in rules] == ["gitlab"] and "updatedAt" in rules[0]
+    rules = ecr.describe_pull_through_cache_rules(ecrRepositoryPrefixes=["gitlab"])["pullThroughCacheRules"]
+    assert rules[0]["upstreamRegistryUrl"] == "registry.gitlab.com" and rules[0]["credentialArn"] == arn
+    code, status, _ = error_of(ecr.describe_pull_through_cache_rules, ecrRepositoryPrefixes=["nope"])
+    assert (code, status) == ("PullThroughCacheRuleNotFoundException", 400), (code, status)
+    # Rules are per Region: nothing in us-east-1.
+    assert c.client("ecr", "us-east-1", creds).describe_pull_through_cache_rules()["pullThroughCacheRules"] == []
+
+    v = ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="gitlab")
+    assert v["isValid"] is False and "good" not in v["failure"], v
+    c.ctl("POST", "/_ptc/valid_tokens", {"tokens": ["good"]})
+    v = ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="gitlab")
+    assert v["isValid"] is True and v["credentialArn"] == arn and v["upstreamRegistryUrl"] == "registry.gitlab.com", v
+
+    arn2 = sm.create_secret(Name=SECRET_NAME + "-2", SecretString=json.dumps({"username": "u", "accessToken": "bad"}))["ARN"]
+    upd = ecr.update_pull_through_cache_rule(ecrRepositoryPrefix="gitlab", credentialArn=arn2)
+    assert upd["credentialArn"] == arn2 and "updatedAt" in upd
+    v = ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="gitlab")
+    assert v["isValid"] is False and v["failure"] == "Invalid username or password for the upstream registry", v
+    assert "bad" not in v["failure"]
+    ecr.update_pull_through_cache_rule(ecrRepositoryPrefix="gitlab", credentialArn=arn)
+    code, _, _ = error_of(ecr.update_pull_through_cache_rule, ecrRepositoryPrefix="nope", credentialArn=arn)
+    assert code == "PullThroughCacheRuleNotFoundException"
+
+    ecr.create_pull_through_cache_rule(ecrRepositoryPrefix="gl-tmp", credentialArn=arn, **GITLAB)
+    deleted = ecr.delete_pull_through_cache_rule(ecrRepositoryPrefix="gl-tmp")
+    assert deleted["ecrRepositoryPrefix"] == "gl-tmp" and deleted["credentialArn"] == arn
+    for op in (ecr.delete_pull_through_cache_rule, ecr.validate_pull_through_cache_rule):
+        code, _, _ = error_of(op, ecrRepositoryPrefix="gl-tmp")
+        assert code == "PullThroughCacheRuleNotFoundException", code
+
+
+def test_ptc_parameter_errors(c):
+    creds = c.assume(c.ids["dev-a"])
+    ecr = c.client("ecr", "eu-west-1", creds)
+    bad_arn = c.secret_arn.replace("ecr-pullthroughcache/", "other/")
+    cases = [
+        dict(ecrRepositoryPrefix="Gitlab", credentialArn=c.secret_arn, **GITLAB),  # upper case
+        dict(ecrRepositoryPrefix="gitlab2", credentialArn=bad_arn, **GITLAB),  # wrong secret name
+        dict(ecrRepositoryPrefix="gitlab2", **GITLAB),  # GitLab needs credentials
+    ]
+    for kwargs in cases:
+        code, _, _ = error_of(ecr.create_pull_through_cache_rule, **kwargs)
+        assert code == "InvalidParameterException", (kwargs, code)
+    code, _, _ = error_of(ecr.create_pull_through_cache_rule, ecrRepositoryPrefix="gitlab2",
+                          credentialArn=c.secret_arn + "x", **GITLAB)
+    assert code == "SecretNotFoundException", code
+    code, _, _ = error_of(ecr.create_pull_through_cache_rule, ecrRepositoryPrefix="gitlab2",
+                          upstreamRegistry="gitlab-container-registry", upstreamRegistryUrl="gitlab.example.com",
+                          credentialArn=c.secret_arn)
+    assert code == "UnsupportedUpstreamRegistryException", code
+
+
+def test_rule_limit(c):
+    creds = c.assume(c.ids["dev-b"])
+    ecr = c.client("ecr", "us-west-2", creds)
+    for i in range(50):
+        ecr.create_pull_through_cache_rule(ecrRepositoryPrefix=f"quay-{i}", upstreamRegistryUrl="quay.io")
+    code, status, _ = error_of(ecr.create_pull_through_cache_rule, ecrRepositoryPrefix="quay-50", upstreamRegistryUrl="quay.io")
+    assert (code, status) == ("LimitExceededException", 400), (code, status)
+    pages = list(ecr.get_paginator("describe_pull_through_cache_rules").paginate(PaginationConfig={"PageSize": 20}))
+    assert [len(p["pullThroughCacheRules"]) for p in pages] == [20, 20, 10]
+
+
+def test_call_log(c):
+    member = c.ids["prod-a"]
+    c.ctl("POST", "/_ptc/calls/reset", {})
+    creds = c.assume(member)
+    c.client("ecr", "eu-central-1", creds).describe_pull_through_cache_rules()
+    c.client("organizations").list_roots()
+    calls = c.ctl("GET", "/_ptc/calls")["calls"]
+    strip = [{k: x[k] for k in ("service", "action", "account", "region")} for x in calls]
+    assert strip == [
+        {"service": "sts", "action": "AssumeRole", "account": MGMT, "region": "us-east-1"},
+        {"service": "ecr", "action": "DescribePullThroughCacheRules", "account": member, "region": "eu-central-1"},
+        {"service": "organizations", "action": "ListRoots", "account": MGMT, "region": "us-east-1"},
+    ], strip
+    assert calls[0]["role_arn"].startswith(f"arn:aws:iam::{member}:") and all(x["status"] == 200 for x in calls)
+    c.ctl("POST", "/_ptc/calls/reset", {})
+    assert c.ctl("GET", "/_ptc/calls") == {"calls": []}
+
+
+def test_state(c):
+    member = c.ids["dev-a"]
+    st = c.ctl("GET", "/_ptc/state")
+    secret = next(s for s in st["secrets"] if s["arn"] == c.secret_arn)
+    assert (secret["account"], secret["region"], secret["name"], secret["deleted"]) == (member, "eu-west-1", SECRET_NAME, False)
+    assert json.loads(secret["value"]) == {"username": "u", "accessToken": "good"}
+    rule = next(r for r in st["rules"] if r["account"] == member and r["ecrRepositoryPrefix"] == "gitlab")
+    assert rule == {"account": member, "region": "eu-west-1", "ecrRepositoryPrefix": "gitlab",
+                    "upstreamRegistry": "gitlab-container-registry", "upstreamRegistryUrl": "registry.gitlab.com",
+                    "credentialArn": c.secret_arn}, rule
+
+
+def test_mutate(c):
+    member, region = c.ids["sandbox-1"], "ap-southeast-2"
+    base = {"account": member, "region": region}
+    arn = c.ctl("POST", "/_ptc/mutate", {"op": "create_secret", **base, "name": SECRET_NAME,
+                                         "value": {"username": "u", "accessToken": "good"}, "tags": {"team": "x"}})["arn"]
+    c.ctl("POST", "/_ptc/mutate", {"op": "create_rule", **base, "prefix": "gitlab", "upstream_registry": "gitlab-container-registry",
+                                   "upstream_url": "registry.gitlab.com", "credential_arn": arn})
+    ecr = c.client("ecr", region, c.assume(member))
+    assert ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="gitlab")["isValid"] is True
+    c.ctl("POST", "/_ptc/mutate", {"op": "put_secret_value", **base, "name": SECRET_NAME, "value": '{"username": "u", "accessToken": "stale"}'})
+    v = ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="gitlab")
+    assert v["isValid"] is False and "stale" not in v["failure"]
+    c.ctl("POST", "/_ptc/mutate", {"op": "delete_secret", **base, "name": SECRET_NAME})
+    v = ecr.validate_pull_through_cache_rule(ecrRepositoryPrefix="gitlab")
+    assert v["isValid"] is False and v["failure"].startswith("Unable to access the secret"), v
+    secret = next(s for s in c.ctl("GET", "/_ptc/state")["secrets"] if s["arn"] == arn)
+    assert secret["deleted"] is True and secret["tags"] == {"team": "x"}
+    c.ctl("POST", "/_ptc/mutate", {"op": "delete_rule", **base, "prefix": "gitlab"})
+    assert ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"] == []
+
+
+def _faults(c, *rules):
+    c.ctl("POST", "/_ptc/faults", {"rules": list(rules)})
+
+
+def test_fault_throttle(c):
+    member = c.ids["dev-a"]
+    creds = c.assume(member)
+    _faults(c, {"service": "ecr", "action": "DescribePullThroughCacheRules", "account": member, "region": "*", "kind": "throttle", "rate": 1.0})
+    c.ctl("POST", "/_ptc/calls/reset", {})
+    code, status, msg = error_of(c.client("ecr", "eu-west-1", creds).describe_pull_through_cache_rules)
+    assert (code, status, msg) == ("ThrottlingException", 400, "Rate exceeded"), (code, status, msg)
+    assert c.ctl("GET", "/_ptc/calls")["calls"][-1]["fault"] == "throttle"
+    # Other accounts and actions are unaffected.
+    c.client("ecr", "eu-west-1", c.assume(c.ids["prod-a"])).describe_pull_through_cache_rules()
+    c.client("ecr", "eu-west-1", creds).validate_pull_through_cache_rule(ecrRepositoryPrefix="gitlab")
+    _faults(c, {"service": "sts", "action": "*", "kind": "throttle"},
+            {"service": "secretsmanager", "kind": "throttle"}, {"service": "organizations", "kind": "throttle"})
+    assert error_of(c.assume, member)[:2] == ("Throttling", 400)
+    assert error_of(c.client("secretsmanager", "eu-west-1").list_secrets)[:2] == ("ThrottlingException", 400)
+    assert error_of(c.client("organizations").list_accounts)[:2] == ("ThrottlingException", 400)
+    _faults(c)
+    c.assume(member)
+
+
+def test_fault_http_errors(c):
+    org = c.client("organizations")
+    for kind, status, code in (("http500", 500, "InternalFailure"), ("http503", 503, "ServiceUnavailable")):
+        _faults(c, {"service": "organizations", "action": "ListAccounts", "kind": kind})
+        assert error_of(org.list_accounts)[:2] == (code, status)
+        _faults(c, {"service": "sts", "action": "AssumeRole", "kind": kind})
+        assert error_of(c.assume, c.ids["dev-a"])[:2] == (code, status)
+    _faults(c, {"service": "ecr", "action": "*", "kind": "limit_exceeded"})
+    ecr = c.client("ecr", "eu-west-1", c.assume(c.ids["dev-a"]))
+    assert error_of(ecr.describe_pull_through_cache_rules)[:2] == ("LimitExceededException", 400)
+    _faults(c)
+
+
+def test_fault_times_and_rate(c):
+    org = c.client("organizations")
+    _faults(c, {"service": "organizations", "action": "ListRoots", "kind": "throttle", "times": 2})
+    assert error_of(org.list_roots)[0] == "ThrottlingException"
+    assert error_of(org.list_roots)[0] == "ThrottlingException"
+    org.list_roots()
+    _faults(c, {"service": "organizations", "action": "ListRoots", "kind": "throttle", "rate": 0.0})
+    org.list_roots()
+    # The SDK's own retries get through a one-off throttle.
+    _faults(c, {"service": "organizations", "action": "ListRoots", "kind": "throttle", "times": 1})
+    c.client("organizations", config=Config(retries={"mode": "standard", "total_max_attempts": 3})).list_roots()
+    _faults(c)
+
+
+def test_fault_latency_and_hang(c):
+    org = c.client("organizations")
+    _faults(c, {"service": "organizations", "action": "ListRoots", "kind": "latency", "latency_ms": 400})
+    t0 = time.monotonic()
+    org.list_roots()
+    assert time.monotonic() - t0 >= 0.4
+    _faults(c, {"service": "organizations", "action": "ListRoots", "kind": "hang", "latency_ms": 5000})
+    hasty = c.client("organizations", config=Config(retries={"mode": "standard", "total_max_attempts": 1}, read_timeout=1))
+    t0 = time.monotonic()
+    try:
+        hasty.list_roots()
+        raise AssertionError("a hung call must not answer")
+    except ReadTimeoutError:
+        pass
+    assert 0.9 <= time.monotonic() - t0 < 4
+    _faults(c)
+    org.list_roots()  # the server still answers while a request hangs
+
+
+def test_bad_control_requests(c):
+    for path, payload in (("/_ptc/faults", {"rules": [{"kind": "nope"}]}), ("/_ptc/mutate", {"op": "nope"}),
+                          ("/_ptc/mutate", {"op": "delete_rule", "account": MGMT, "region": "us-east-1", "prefix": "zz"})):
+        try:
+            c.ctl("POST", path, payload)
+            raise AssertionError(f"{path} {payload} should fail")
+        except AssertionError as e:
+            assert "-> 400" in str(e), e
+
+
+def test_shutdown_and_stdout(c):
+    # Runs last against the main server: SIGTERM exits 0 and stdout held only the first line.
+    proc = c.proc
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    assert proc.stdout.read() == b""
+    c.stderr.seek(0)
+    logs = c.stderr.read().decode()
+    assert "HTTP/1.1" not in logs, "request log lines must be off without --verbose:\n" + logs[-2000:]
+
+
+def test_exit_on_stdin_eof(c):
+    proc, _ = start_server("--exit-on-stdin-eof", stderr=subprocess.DEVNULL)
+    proc.stdin.close()
+    assert proc.wait(timeout=10) == 0
+    proc, url = start_server("--seed", "demo", "--valid-token", "tok", stderr=subprocess.DEVNULL)
+    try:
+        names = {a["name"] for a in Ctx(url).ctl("GET", "/_ptc/seed")["accounts"]}
+        assert {"dev-a", "legacy", "sandbox-1"} <= names
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+
+
+TESTS = [test_health, test_seed_and_list_accounts, test_assume_role_member, test_assume_role_management_refused,
+         test_deny_list, test_ptc_rule_lifecycle, test_ptc_parameter_errors, test_rule_limit, test_call_log,
+         test_state, test_mutate, test_fault_throttle, test_fault_http_errors, test_fault_times_and_rate,
+         test_fault_latency_and_hang, test_bad_control_requests, test_exit_on_stdin_eof, test_shutdown_and_stdout]
+
+
+def main() -> int:
+    stderr = tempfile.TemporaryFile()
+    t0 = time.monotonic()
+    proc, url = start_server("--exit-on-stdin-eof", stderr=stderr)
+    print(f"server up at {url} in {time.monotonic() - t0:.1f}s")
+    c = Ctx(url)
+    c.proc, c.stderr = proc, stderr
+    passed = failed = 0
+    try:
+        for test in TESTS:
+            try:
+                test(c)
+                passed += 1
+                print(f"ok   {test.__name__}")
+            except Exception:
+                failed += 1
+                print(f"FAIL {test.__name__}\n{traceback.format_exc()}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

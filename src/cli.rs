@@ -1,0 +1,121 @@
+//! Command-line flags. Standard AWS settings (profile, Region, endpoint) deliberately have no
+//! flags: they come from the usual AWS environment and config files.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::runner::DEFAULT_CONCURRENCY;
+
+/// Roll out Amazon ECR pull through cache for the GitLab Container Registry across an AWS
+/// Organization.
+#[derive(Debug, Parser)]
+#[command(name = "ptc-rollout", version, propagate_version = true)]
+#[command(after_help = "AWS credentials, Region and endpoint come from the standard AWS environment \
+    (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, SSO, ...).\nExit codes: 0 success, 1 a target failed \
+    or is invalid, 2 bad input, 3 changes pending (plan --detailed-exitcode), 130 interrupted.")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command takes, anywhere on the line.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Never draw progress bars (they are drawn only when stderr is a terminal anyway).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+    /// Print only errors on stderr; data on stdout is unchanged.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// More logging on stderr (-v info, -vv debug, -vvv SDK debug).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the accounts and Regions that would be targeted, and the accounts skipped with why.
+    Accounts(AccountsArgs),
+    /// Read every target and show what `apply` would do. Makes no change.
+    Plan(PlanArgs),
+    /// Converge every target (secret, then rule), validate every rule, write the report.
+    Apply(ApplyArgs),
+    /// Validate every target's rule and write the report. Read-only.
+    Validate(ValidateArgs),
+}
+
+/// Which targets: the rollout file, optionally narrowed for this run.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The rollout file (TOML), e.g. plans/gitlab.toml.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Only these Regions of the rollout file (comma-separated).
+    #[arg(long, value_name = "REGION,...", value_delimiter = ',')]
+    pub regions: Option<Vec<String>>,
+    /// Only these accounts (comma-separated ids), within the rollout file's filters.
+    #[arg(long, value_name = "ID,...", value_delimiter = ',')]
+    pub accounts: Option<Vec<String>>,
+    /// Targets worked on at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY as u16,
+          value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub concurrency: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountsArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Save the plan as JSON, for `apply --plan`.
+    #[arg(long, value_name = "PLAN.json")]
+    pub out: Option<PathBuf>,
+    /// Exit 0 when nothing would change, 3 when changes are pending (1 on failures), for CI.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Carry out this saved plan; targets changed since it was made are refused as stale.
+    #[arg(long, value_name = "PLAN.json")]
+    pub plan: Option<PathBuf>,
+    /// Do not ask for confirmation (required when standard input is not a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Write the CSV report to this file (- for stdout).
+    #[arg(long, value_name = "OUT.csv")]
+    pub report: Option<PathBuf>,
+    /// Read the GitLab token from this file (- for standard input) instead of the environment
+    /// variable named by upstream.token_env.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Write the CSV report to this file (- for stdout).
+    #[arg(long, value_name = "OUT.csv")]
+    pub report: Option<PathBuf>,
+}

@@ -1,0 +1,152 @@
+//! Every AWS client is built here, from one `SdkConfig` loaded through the standard aws-config
+//! chain (environment, profiles, SSO, instance roles, `AWS_ENDPOINT_URL`). A test or simulation
+//! injects its own HTTP client, sleep and time source through [`Overrides`] and so drives the real
+//! code path, SDK retries and timeouts included.
+
+use std::time::Duration;
+
+use aws_config::identity::IdentityCache;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_async::rt::sleep::SharedAsyncSleep;
+use aws_smithy_async::time::SharedTimeSource;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_sdk_ecr::config::retry::RetryPartition;
+
+/// Region for the Organizations and STS calls when the environment names none: Organizations is
+/// served from us-east-1 in the commercial partition whatever the Region.
+const FALLBACK_REGION: &str = "us-east-1";
+
+/// Parts of the SDK a test or simulation replaces.
+#[derive(Clone, Default, Debug)]
+pub struct Overrides {
+    pub http_client: Option<SharedHttpClient>,
+    pub sleep: Option<SharedAsyncSleep>,
+    pub time_source: Option<SharedTimeSource>,
+}
+
+/// Retry and timeout settings. The SDK's defaults (3 attempts, no operation or attempt timeout)
+/// are too weak for a long run over thousands of accounts, so they are always set explicitly.
+#[derive(Clone, Debug)]
+pub struct Tuning {
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub connect_timeout: Duration,
+    pub attempt_timeout: Duration,
+    pub operation_timeout: Duration,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(5),
+            // ValidatePullThroughCacheRule logs in to the upstream registry: allow it time.
+            attempt_timeout: Duration::from_secs(30),
+            operation_timeout: Duration::from_secs(180),
+        }
+    }
+}
+
+/// The caller's SDK configuration, from which every client of a run is made.
+#[derive(Clone, Debug)]
+pub struct Clients {
+    base: SdkConfig,
+}
+
+/// The two regional clients one target needs.
+#[derive(Clone, Debug)]
+pub struct Regional {
+    pub ecr: aws_sdk_ecr::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+}
+
+impl Clients {
+    /// Loads the standard AWS configuration chain, with the given overrides and tuning.
+    pub async fn load(overrides: Overrides, tuning: &Tuning) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(RegionProviderChain::default_provider().or_else(FALLBACK_REGION))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(tuning.max_attempts)
+                    .with_initial_backoff(tuning.initial_backoff)
+                    .with_max_backoff(tuning.max_backoff),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(tuning.connect_timeout)
+                    .operation_attempt_timeout(tuning.attempt_timeout)
+                    .operation_timeout(tuning.operation_timeout)
+                    .build(),
+            );
+        if let Some(h) = overrides.http_client {
+            loader = loader.http_client(h);
+        }
+        if let Some(s) = overrides.sleep {
+            loader = loader.sleep_impl(s);
+        }
+        if let Some(t) = overrides.time_source {
+            loader = loader.time_source(t);
+        }
+        Self { base: loader.load().await }
+    }
+
+    /// The underlying configuration (for the time source and sleep of a run).
+    pub fn base(&self) -> &SdkConfig {
+        &self.base
+    }
+
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        aws_sdk_organizations::Client::new(&self.base)
+    }
+
+    pub fn sts(&self) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(&self.base)
+    }
+
+    /// Configuration for one member account. Each account gets its own identity cache: the
+    /// SDK's shared lazy cache keeps 64 partitions and would evict accounts and re-assume roles.
+    pub fn for_account(&self, credentials: SharedCredentialsProvider) -> SdkConfig {
+        let cache = IdentityCache::lazy()
+            // Refresh well before expiry so no call is signed with credentials about to lapse.
+            .buffer_time(Duration::from_secs(300))
+            // An AssumeRole may sit in retries under throttling; the 5 s default would fail it.
+            .load_timeout(Duration::from_secs(120))
+            .build();
+        self.base
+            .to_builder()
+            .credentials_provider(credentials)
+            .identity_cache(cache)
+            .build()
+    }
+
+    /// The caller's own configuration, used for the account the caller is in.
+    pub fn for_caller(&self) -> SdkConfig {
+        self.base.clone()
+    }
+
+    /// Regional clients for one target. Each (account, Region) gets its own retry partition: the
+    /// default partition is per service and Region and shared by every account, so throttling
+    /// in a few accounts would drain the retry tokens of all the others.
+    pub fn regional(account: &SdkConfig, account_id: &str, region: &str) -> Regional {
+        let partition = format!("{account_id}-{region}");
+        let ecr = aws_sdk_ecr::config::Builder::from(account)
+            .region(Region::new(region.to_owned()))
+            .retry_partition(RetryPartition::new(format!("ecr-{partition}")))
+            .build();
+        let secrets = aws_sdk_secretsmanager::config::Builder::from(account)
+            .region(Region::new(region.to_owned()))
+            .retry_partition(RetryPartition::new(format!("sm-{partition}")))
+            .build();
+        Regional {
+            ecr: aws_sdk_ecr::Client::from_conf(ecr),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
+        }
+    }
+}

@@ -1,0 +1,110 @@
+//! `apply`: plan (or load a saved plan), confirm, converge every target, validate every rule,
+//! write the report.
+
+use std::io::{IsTerminal, Write};
+
+use super::plan::{has_changes, totals};
+use super::{check_output_path, exit_code, load_rollout, print_outcome, refuse, with_reporter, write_report, Session};
+use crate::cli::ApplyArgs;
+use crate::exit;
+use crate::plan_file::PlanFile;
+use crate::report::Output;
+use crate::rollout::Problem;
+use crate::runner::ApplyJob;
+use crate::target::TargetResult;
+use crate::token::TokenSource;
+
+pub async fn run(args: ApplyArgs, output: Output) -> i32 {
+    // All input first: nothing reaches AWS until every check has passed.
+    let rollout = match load_rollout(&args.targets) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    let mut problems = Vec::new();
+    let token = TokenSource::choose(args.token_file.as_deref(), &rollout.token_env)
+        .read()
+        .map_err(|p| problems.push(p))
+        .ok();
+    if let Err(p) = check_output_path("--report", args.report.as_deref()) {
+        problems.push(p);
+    }
+    if !args.yes && !std::io::stdin().is_terminal() {
+        problems.push(Problem::new(
+            "--yes",
+            "standard input is not a terminal, so apply cannot ask for confirmation",
+            "review `ptc-rollout plan` first, then pass --yes",
+        ));
+    }
+    let saved = match args.plan.as_deref().map(|p| PlanFile::load(p, &rollout)) {
+        Some(Err(e)) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+        Some(Ok(plan)) => Some(plan),
+        None => None,
+    };
+    if !problems.is_empty() {
+        return refuse(&problems);
+    }
+    let token = token.expect("checked above");
+
+    let session = match Session::start(rollout).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    // A saved plan is carried out as it stands; otherwise plan now. One runner serves both
+    // passes, so each account is entered once.
+    let (targets, saved) = match saved {
+        Some(plan) => {
+            let r = &session.rollout;
+            let planned: Vec<TargetResult> = plan
+                .targets
+                .into_iter()
+                .filter(|t| r.regions.contains(&t.target.region))
+                .filter(|t| r.accounts.as_ref().is_none_or(|a| a.contains(&t.target.account_id)))
+                .collect();
+            (planned.iter().map(|p| p.target.clone()).collect(), Some(planned))
+        }
+        None => match session.discover().await {
+            Ok(d) => (session.targets(&d), None),
+            Err(code) => return code,
+        },
+    };
+    let runner = session.runner(args.targets.concurrency.into(), &targets);
+    let recheck = saved.is_some();
+    let planned = match saved {
+        Some(planned) => planned,
+        None => {
+            let runner = runner.clone();
+            with_reporter(output, |tx| async move { runner.plan(targets, &tx).await }).await
+        }
+    };
+    if !output.quiet {
+        eprintln!("{}", totals(&planned));
+    }
+    if has_changes(&planned) && !args.yes && !confirm(planned.len()).await {
+        eprintln!("Apply cancelled; nothing was changed.");
+        return exit::TARGET_FAILED;
+    }
+
+    let jobs = planned.into_iter().map(|planned| ApplyJob { planned, recheck }).collect();
+    let results = with_reporter(output, |tx| async move { runner.apply(jobs, token, &tx).await }).await;
+    print_outcome(output, "Apply", &results);
+    let written = write_report(args.report.as_deref(), &session.rollout, &results);
+    if written != exit::SUCCESS {
+        return written;
+    }
+    exit_code(&results)
+}
+
+/// Asks on the terminal, as Terraform does: only "yes" proceeds.
+async fn confirm(targets: usize) -> bool {
+    eprint!("Apply these changes to {targets} targets? Only 'yes' will be accepted: ");
+    let _ = std::io::stderr().flush();
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).is_ok() && line.trim() == "yes"
+    })
+    .await
+    .unwrap_or(false)
+}

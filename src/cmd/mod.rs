@@ -1,0 +1,199 @@
+//! The commands. Each checks all of its input before the first AWS call (exit 2 on bad input),
+//! then discovers targets, runs passes with the runner, and prints through the reporter: data
+//! on stdout, progress, failures and summaries on stderr.
+
+mod accounts;
+mod apply;
+mod plan;
+mod validate;
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+use crate::cli::{Cli, Command, GlobalArgs, TargetArgs};
+use crate::clients::{Clients, Overrides, Tuning};
+use crate::credentials::{Access, Caller};
+use crate::discovery::{self, Discovery};
+use crate::exit;
+use crate::report::{self, Output};
+use crate::rollout::{Problem, Rollout};
+use crate::runner::{Event, Runner};
+use crate::target::{Target, TargetResult};
+
+/// Runs the command and returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let output = Output { no_progress: cli.global.no_progress, quiet: cli.global.quiet };
+    match cli.command {
+        Command::Accounts(args) => accounts::run(args, output).await,
+        Command::Plan(args) => plan::run(args, output).await,
+        Command::Apply(args) => apply::run(args, output).await,
+        Command::Validate(args) => validate::run(args, output).await,
+    }
+}
+
+/// Logs go to stderr. The SDK is never logged at TRACE, where it prints whole request bodies
+/// (a CreateSecret body holds the token), whatever the verbosity or RUST_LOG.
+pub fn init_logging(g: &GlobalArgs) {
+    let filter = match (g.quiet, g.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "warn,ptc_rollout=info",
+        (false, 2) => "warn,ptc_rollout=debug,aws_config=info",
+        _ => "info,ptc_rollout=trace,aws_config=debug,aws_smithy_runtime=debug,aws_sdk_sts=debug",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .try_init();
+}
+
+/// Prints input problems and returns the bad-input exit code.
+pub(crate) fn refuse(problems: &[Problem]) -> i32 {
+    for p in problems {
+        eprintln!("error: {p}");
+    }
+    exit::USAGE
+}
+
+/// Loads the rollout file and applies the narrowing flags.
+pub(crate) fn load_rollout(args: &TargetArgs) -> Result<Rollout, i32> {
+    let mut rollout = match Rollout::load(&args.config) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Err(exit::USAGE);
+        }
+    };
+    rollout
+        .narrow(args.regions.as_deref(), args.accounts.as_deref())
+        .map_err(|p| refuse(&p))?;
+    Ok(rollout)
+}
+
+/// Refuses an output path whose directory does not exist, before any AWS call.
+pub(crate) fn check_output_path(flag: &str, path: Option<&Path>) -> Result<(), Problem> {
+    let Some(path) = path.filter(|p| *p != Path::new("-")) else { return Ok(()) };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(Problem::new(flag, format!("directory {} does not exist", dir.display()), "create it or choose another path"));
+    }
+    if path.is_dir() {
+        return Err(Problem::new(flag, format!("{} is a directory", path.display()), "name a file"));
+    }
+    Ok(())
+}
+
+/// What every AWS-touching command needs once its input is valid.
+pub(crate) struct Session {
+    pub rollout: Arc<Rollout>,
+    pub clients: Clients,
+    pub access: Access,
+}
+
+impl Session {
+    /// Loads the AWS configuration and identifies the caller (the first AWS call).
+    pub async fn start(rollout: Rollout) -> Result<Self, i32> {
+        let clients = Clients::load(Overrides::default(), &Tuning::default()).await;
+        let caller = Caller::identify(&clients.sts()).await.map_err(|e| {
+            eprintln!("error: cannot identify the AWS caller (are AWS credentials configured?): {e}");
+            exit::TARGET_FAILED
+        })?;
+        tracing::info!(account = %caller.account_id, arn = %caller.arn, "caller identified");
+        let run_started = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let access = Access {
+            caller,
+            role_name: rollout.role_name.clone(),
+            external_id: rollout.external_id.clone(),
+            duration: Duration::from_secs(rollout.session_duration_seconds as u64),
+            session_name: format!("ptc-rollout-{run_started}"),
+        };
+        Ok(Session { rollout: Arc::new(rollout), clients, access })
+    }
+
+    /// Lists and filters the Organization; warns about ids the Organization does not hold.
+    pub async fn discover(&self) -> Result<Discovery, i32> {
+        let d = discovery::discover(&self.clients.organizations(), &self.rollout).await.map_err(|e| {
+            eprintln!("error: cannot list the Organization's accounts: {e}");
+            exit::TARGET_FAILED
+        })?;
+        for id in &d.unknown_ids {
+            tracing::warn!("account {id} is named in the rollout file but is not in the Organization");
+        }
+        tracing::info!(targeted = d.targeted.len(), skipped = d.skipped.len(), "accounts discovered");
+        Ok(d)
+    }
+
+    /// The (account, Region) targets, sorted by account then Region.
+    pub fn targets(&self, d: &Discovery) -> Vec<Target> {
+        let mut targets: Vec<Target> = d
+            .targeted
+            .iter()
+            .flat_map(|a| {
+                self.rollout.regions.iter().map(|r| Target {
+                    account_id: a.id.clone(),
+                    account_name: a.name.clone(),
+                    region: r.clone(),
+                })
+            })
+            .collect();
+        targets.sort();
+        targets
+    }
+
+    pub fn runner(&self, concurrency: usize, targets: &[Target]) -> Arc<Runner> {
+        Runner::new(self.clients.clone(), self.access.clone(), self.rollout.clone(), concurrency, targets)
+    }
+}
+
+/// Runs one pass with a reporter attached; returns the results sorted for the report.
+pub(crate) async fn with_reporter<F, Fut>(output: Output, pass: F) -> Vec<TargetResult>
+where
+    F: FnOnce(UnboundedSender<Event>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let (tx, rx) = unbounded_channel();
+    let reporter = tokio::spawn(report::consume(output, rx));
+    pass(tx).await;
+    reporter.await.expect("reporter task")
+}
+
+/// Prints failure lines and the summary on stderr, unless quiet (failures are always printed).
+pub(crate) fn print_outcome(output: Output, title: &str, results: &[TargetResult]) {
+    for line in report::failure_lines(results) {
+        eprintln!("failed: {line}");
+    }
+    if !output.quiet {
+        eprint!("{}", report::summary(title, results));
+    }
+}
+
+/// 0 when every row succeeded, 1 otherwise.
+pub(crate) fn exit_code(results: &[TargetResult]) -> i32 {
+    if results.iter().any(TargetResult::is_failure) {
+        exit::TARGET_FAILED
+    } else {
+        exit::SUCCESS
+    }
+}
+
+/// Writes the report where asked, or prints the results table on stdout.
+pub(crate) fn write_report(path: Option<&Path>, rollout: &Rollout, results: &[TargetResult]) -> i32 {
+    match path {
+        Some(path) => match report::save_csv(path, rollout, results) {
+            Ok(()) => exit::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot write the report to {}: {e}", path.display());
+                exit::TARGET_FAILED
+            }
+        },
+        None => {
+            print!("{}", report::results_table(results));
+            exit::SUCCESS
+        }
+    }
+}

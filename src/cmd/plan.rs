@@ -1,0 +1,97 @@
+//! `plan`: read every target and show what `apply` would do, with totals. No mutating call.
+
+use super::{check_output_path, exit_code, load_rollout, refuse, with_reporter, Session};
+use crate::cli::PlanArgs;
+use crate::exit;
+use crate::plan_file::PlanFile;
+use crate::report::{self, Output};
+use crate::target::{Action, Outcome, TargetResult};
+
+pub async fn run(args: PlanArgs, output: Output) -> i32 {
+    let rollout = match load_rollout(&args.targets) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
+    if let Err(p) = check_output_path("--out", args.out.as_deref()) {
+        return refuse(&[p]);
+    }
+    let session = match Session::start(rollout).await {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let d = match session.discover().await {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
+    let targets = session.targets(&d);
+    let runner = session.runner(args.targets.concurrency.into(), &targets);
+    let results = with_reporter(output, |tx| async move { runner.plan(targets, &tx).await }).await;
+
+    print!("{}", plan_table(&results));
+    println!("\n{}", totals(&results));
+    for line in report::failure_lines(&results) {
+        eprintln!("failed: {line}");
+    }
+    if let Some(path) = &args.out {
+        let created_at = results.first().map(|r| r.checked_at.clone()).unwrap_or_default();
+        if let Err(e) = PlanFile::new(&session.rollout, created_at, results.clone()).save(path) {
+            eprintln!("error: {e}");
+            return exit::TARGET_FAILED;
+        }
+        if !output.quiet {
+            eprintln!("Plan saved to {}; apply it with: ptc-rollout apply --config {} --plan {}",
+                path.display(), args.targets.config.display(), path.display());
+        }
+    }
+    let code = exit_code(&results);
+    if code == exit::SUCCESS && args.detailed_exitcode && has_changes(&results) {
+        return exit::CHANGES_PENDING;
+    }
+    code
+}
+
+/// Whether applying would change anything.
+pub(crate) fn has_changes(results: &[TargetResult]) -> bool {
+    results.iter().any(|r| r.outcome == Outcome::Pending)
+}
+
+/// One line per target: what `apply` would do there.
+fn plan_table(results: &[TargetResult]) -> String {
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|r| {
+            let what = match r.outcome {
+                Outcome::Unchanged => "nothing".to_owned(),
+                Outcome::Pending => report::actions(r, true),
+                _ => format!("{}: {}", r.outcome, r.failure().unwrap_or_default()),
+            };
+            let secret = if r.observed.as_ref().is_some_and(|o| o.secret.is_unmanaged()) {
+                "unmanaged secret"
+            } else {
+                ""
+            };
+            vec![r.target.account_id.clone(), r.target.account_name.clone(), r.target.region.clone(), what, secret.to_owned()]
+        })
+        .collect();
+    report::table(&["ACCOUNT", "NAME", "REGION", "PLAN", "NOTE"], &rows)
+}
+
+/// The plan's totals, by action and by kind of target.
+pub(crate) fn totals(results: &[TargetResult]) -> String {
+    let count = |a: Action| {
+        results.iter().filter(|r| r.decision.as_ref().is_some_and(|d| d.actions().contains(&a))).count()
+    };
+    let of = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
+    format!(
+        "Plan: {} targets to change, {} unchanged, {} conflicts, {} failed to read.\n  \
+         {} secrets to create, {} secrets to restore, {} rules to create, {} rule credentials to update.",
+        of(Outcome::Pending),
+        of(Outcome::Unchanged),
+        of(Outcome::Conflict),
+        of(Outcome::Failed),
+        count(Action::CreateSecret),
+        count(Action::RestoreSecret),
+        count(Action::CreateRule),
+        count(Action::UpdateRuleCredential),
+    )
+}

@@ -1,0 +1,13 @@
+//! Process exit codes. They are part of the command-line contract (documented in the README), so
+//! every path out of `main` goes through one of these names.
+
+/// Every target converged (or, for `plan`, was read) and every checked rule is valid.
+pub const SUCCESS: i32 = 0;
+/// At least one target failed, conflicted, went stale or holds an invalid rule.
+pub const TARGET_FAILED: i32 = 1;
+/// Bad input or usage: the rollout file, a flag or the token source. No AWS call was made.
+pub const USAGE: i32 = 2;
+/// `plan --detailed-exitcode`: the plan has changes to apply.
+pub const CHANGES_PENDING: i32 = 3;
+/// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: i32 = 130;

@@ -1,0 +1,98 @@
+//! Saved plans (`plan --out`, `apply --plan`): the targets, what was observed in each and what
+//! would be done, as JSON. Never the token: observations hold ARNs and states, not values.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::rollout::{Problem, Rollout};
+use crate::target::TargetResult;
+
+/// Bumped whenever the format changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The rollout settings a plan was made for; `apply --plan` refuses a plan made for others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedFor {
+    pub role_name: String,
+    pub username: String,
+    pub ecr_repository_prefix: String,
+    pub secret_name: String,
+}
+
+impl PlannedFor {
+    pub fn of(r: &Rollout) -> Self {
+        Self {
+            role_name: r.role_name.clone(),
+            username: r.username.clone(),
+            ecr_repository_prefix: r.ecr_repository_prefix.clone(),
+            secret_name: r.secret_name.clone(),
+        }
+    }
+}
+
+/// A saved plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PlanFile {
+    pub format_version: u32,
+    pub tool_version: String,
+    pub created_at: String,
+    pub planned_for: PlannedFor,
+    pub targets: Vec<TargetResult>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot write plan {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("{0}")]
+    Invalid(Problem),
+}
+
+impl PlanFile {
+    pub fn new(rollout: &Rollout, created_at: String, targets: Vec<TargetResult>) -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            created_at,
+            planned_for: PlannedFor::of(rollout),
+            targets,
+        }
+    }
+
+    /// Writes the plan atomically, so a failed write leaves no half plan behind.
+    pub fn save(&self, path: &Path) -> Result<(), PlanFileError> {
+        let write = || -> io::Result<()> {
+            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            serde_json::to_writer_pretty(&mut tmp, self)?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(path).map_err(|e| e.error)?;
+            Ok(())
+        };
+        write().map_err(|source| PlanFileError::Write { path: path.to_owned(), source })
+    }
+
+    /// Reads a plan and checks that it was made for this rollout file.
+    pub fn load(path: &Path, rollout: &Rollout) -> Result<Self, PlanFileError> {
+        let bad = |message: String, fix: &str| PlanFileError::Invalid(Problem::new("--plan", message, fix));
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| bad(format!("cannot read {}: {e}", path.display()), "pass a plan written by `ptc-rollout plan --out`"))?;
+        let plan: PlanFile = serde_json::from_str(&text)
+            .map_err(|e| bad(format!("{} is not a ptc-rollout plan: {e}", path.display()), "pass a plan written by `ptc-rollout plan --out`"))?;
+        if plan.format_version != FORMAT_VERSION {
+            return Err(bad(
+                format!("plan format {} is not supported (this tool reads {FORMAT_VERSION})", plan.format_version),
+                "make the plan again with this version of ptc-rollout",
+            ));
+        }
+        if plan.planned_for != PlannedFor::of(rollout) {
+            return Err(bad(
+                "the plan was made for other rollout settings (role, username, prefix or secret name)".to_owned(),
+                "plan again with this rollout file, or pass the rollout file the plan was made with",
+            ));
+        }
+        Ok(plan)
+    }
+}

@@ -1,0 +1,298 @@
+//! The reporter: the one consumer of the runner's events. It owns the progress bar, the counters,
+//! the final summary and the CSV report. Progress goes to stderr, and only to a terminal.
+
+use std::collections::BTreeMap;
+use std::io::{self, IsTerminal, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::rollout::Rollout;
+use crate::runner::Event;
+use crate::target::{Outcome, RuleState, SecretState, TargetResult};
+
+/// What the user asked to see on stderr.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output {
+    pub no_progress: bool,
+    pub quiet: bool,
+}
+
+impl Output {
+    /// Progress bars only on a terminal, and never when asked not to.
+    pub fn progress(self) -> bool {
+        !self.no_progress && !self.quiet && io::stderr().is_terminal()
+    }
+}
+
+/// Running counts shown on the progress bar.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub done: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub failed: usize,
+}
+
+impl Counts {
+    fn add(&mut self, r: &TargetResult) {
+        self.done += 1;
+        if r.is_failure() {
+            self.failed += 1;
+        } else if matches!(r.outcome, Outcome::Created | Outcome::Updated | Outcome::Pending) {
+            self.changed += 1;
+        } else {
+            self.unchanged += 1;
+        }
+    }
+}
+
+/// Consumes events until the runner is done, and returns every result sorted by account then
+/// Region (the report's order).
+pub async fn consume(output: Output, mut events: UnboundedReceiver<Event>) -> Vec<TargetResult> {
+    let bar = if output.progress() {
+        ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {prefix:>10} [{bar:30}] {pos}/{len} {msg}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let mut counts = Counts::default();
+    let mut current = String::new();
+    let mut results = Vec::new();
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::PassStarted { pass, total } => {
+                counts = Counts::default();
+                bar.set_prefix(pass.label());
+                bar.set_length(total as u64);
+                bar.set_position(0);
+            }
+            Event::TargetStarted { target } => current = target.account_id,
+            Event::TargetFinished(r) => {
+                counts.add(&r);
+                bar.inc(1);
+                results.push(*r);
+            }
+        }
+        bar.set_message(format!(
+            "changed {} · unchanged {} · failed {} · {}",
+            counts.changed, counts.unchanged, counts.failed, current
+        ));
+    }
+    bar.finish_and_clear();
+    results.sort_by(|a, b| a.target.cmp(&b.target));
+    results
+}
+
+/// Keeps only the last result per target (an apply run's second pass replaces the first's).
+pub fn latest(results: Vec<TargetResult>) -> Vec<TargetResult> {
+    let mut by_target = BTreeMap::new();
+    for r in results {
+        by_target.insert((r.target.account_id.clone(), r.target.region.clone()), r);
+    }
+    by_target.into_values().collect()
+}
+
+/// One line per failed target, for stderr.
+pub fn failure_lines(results: &[TargetResult]) -> Vec<String> {
+    results
+        .iter()
+        .filter(|r| r.is_failure())
+        .map(|r| {
+            format!(
+                "{} {} ({}): {}: {}",
+                r.target.account_id,
+                r.target.region,
+                r.target.account_name,
+                r.outcome,
+                r.failure().unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
+/// Totals by outcome and validity, as a small table for stderr.
+pub fn summary(title: &str, results: &[TargetResult]) -> String {
+    let mut by_outcome: BTreeMap<Outcome, usize> = BTreeMap::new();
+    for r in results {
+        *by_outcome.entry(r.outcome).or_default() += 1;
+    }
+    let mut s = format!("{title}: {} targets\n", results.len());
+    for (outcome, n) in &by_outcome {
+        s.push_str(&format!("  {:<14}{n:>7}\n", outcome.as_str()));
+    }
+    let validated: Vec<_> = results.iter().filter_map(|r| r.validation.as_ref()).collect();
+    if !validated.is_empty() {
+        let valid = validated.iter().filter(|v| v.is_valid).count();
+        s.push_str(&format!("  {:<14}{valid:>7} of {}\n", "valid rules", results.len()));
+    }
+    let failed = results.iter().filter(|r| r.is_failure()).count();
+    s.push_str(&format!("  {:<14}{failed:>7}\n", "failures"));
+    s
+}
+
+/// Renders rows as an aligned text table.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(cell);
+            } else {
+                l.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        l.trim_end().to_owned() + "\n"
+    };
+    let mut s = line(header.to_vec());
+    for row in rows {
+        s.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    s
+}
+
+/// The human view of results, one line per target.
+pub fn results_table(results: &[TargetResult]) -> String {
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|r| {
+            vec![
+                r.target.account_id.clone(),
+                r.target.account_name.clone(),
+                r.target.region.clone(),
+                r.outcome.to_string(),
+                actions(r, false),
+                r.validation.as_ref().map_or("-".to_owned(), |v| v.is_valid.to_string()),
+                r.failure().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(&["ACCOUNT", "NAME", "REGION", "OUTCOME", "ACTIONS", "VALID", "FAILURE"], &rows)
+}
+
+/// The actions of a row: what was done (apply) or, if `planned`, what would be.
+pub fn actions(r: &TargetResult, planned: bool) -> String {
+    let list: Vec<&str> = if planned {
+        r.decision.as_ref().map(|d| d.actions().iter().map(|a| a.label()).collect()).unwrap_or_default()
+    } else {
+        r.taken.iter().map(|a| a.label()).collect()
+    };
+    if list.is_empty() { "-".to_owned() } else { list.join(", ") }
+}
+
+/// The CSV report's columns, in order.
+pub const CSV_HEADER: &[&str] = &[
+    "account_id",
+    "account_name",
+    "region",
+    "ecr_repository_prefix",
+    "upstream_registry_url",
+    "credential_arn",
+    "secret_name",
+    "secret_state",
+    "secret_managed",
+    "outcome",
+    "actions",
+    "is_valid",
+    "failure",
+    "checked_at",
+];
+
+/// Writes the CSV report (RFC 4180) to `out`, rows in the given order.
+pub fn write_csv<W: Write>(out: W, rollout: &Rollout, results: &[TargetResult]) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(CSV_HEADER)?;
+    for r in results {
+        let (secret_state, secret_managed) = match r.observed.as_ref().map(|o| &o.secret) {
+            None => ("", ""),
+            Some(SecretState::Absent) => ("absent", ""),
+            Some(SecretState::Present { managed, .. }) => ("present", if *managed { "true" } else { "false" }),
+            Some(SecretState::PendingDeletion { managed, .. }) => {
+                ("pending_deletion", if *managed { "true" } else { "false" })
+            }
+        };
+        let observed_rule = r.observed.as_ref().and_then(|o| match &o.rule {
+            RuleState::Present { upstream_registry_url, credential_arn } => {
+                Some((upstream_registry_url.clone(), credential_arn.clone()))
+            }
+            RuleState::Absent => None,
+        });
+        let v = r.validation.as_ref();
+        let url = v.and_then(|v| v.upstream_registry_url.clone()).or_else(|| observed_rule.as_ref().map(|o| o.0.clone()));
+        let arn = v.and_then(|v| v.credential_arn.clone()).or_else(|| observed_rule.and_then(|o| o.1));
+        let record = [
+            r.target.account_id.clone(),
+            r.target.account_name.clone(),
+            r.target.region.clone(),
+            rollout.ecr_repository_prefix.clone(),
+            url.unwrap_or_default(),
+            arn.unwrap_or_default(),
+            rollout.secret_name.clone(),
+            secret_state.to_owned(),
+            secret_managed.to_owned(),
+            r.outcome.to_string(),
+            r.taken.iter().map(|a| a.label()).collect::<Vec<_>>().join("; "),
+            v.is_some_and(|v| v.is_valid).to_string(),
+            r.failure().unwrap_or_default(),
+            r.checked_at.clone(),
+        ];
+        w.write_record(record.iter().map(|c| neutralise(c).into_owned()))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Writes the CSV report to `path` atomically: a reader never sees half a report.
+pub fn save_csv(path: &Path, rollout: &Rollout, results: &[TargetResult]) -> io::Result<()> {
+    if path == Path::new("-") {
+        return write_csv(io::stdout().lock(), rollout, results).map_err(io::Error::other);
+    }
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    write_csv(&mut tmp, rollout, results).map_err(io::Error::other)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Neutralises a cell that a spreadsheet would run as a formula (account names are chosen by
+/// account owners): a leading `=`, `+`, `-`, `@`, tab or carriage return gets a `'` in front.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised() {
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("-1+2"), "'-1+2");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("prod"), "prod");
+        assert_eq!(neutralise(""), "");
+    }
+
+    #[test]
+    fn table_aligns_columns() {
+        let t = table(&["A", "BB"], &[vec!["xxx".into(), "y".into()]]);
+        assert_eq!(t, "A    BB\nxxx  y\n");
+    }
+}

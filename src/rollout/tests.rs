@@ -1,0 +1,112 @@
+use super::*;
+
+const GOOD: &str = r#"
+[targets]
+regions = ["us-east-1", "eu-west-1"]
+role_name = "OrganizationAccountAccessRole"
+
+[upstream]
+registry = "gitlab-container-registry"
+username = "ptc-bot"
+token_env = "GITLAB_REGISTRY_TOKEN"
+
+[rule]
+ecr_repository_prefix = "gitlab"
+secret_name = "ecr-pullthroughcache/gitlab"
+"#;
+
+fn problems(text: &str) -> Vec<Problem> {
+    Rollout::parse(text).expect_err("should be refused")
+}
+
+fn fields(text: &str) -> Vec<String> {
+    problems(text).into_iter().map(|p| p.field).collect()
+}
+
+#[test]
+fn the_issue_example_parses() {
+    let r = Rollout::parse(GOOD).unwrap();
+    assert_eq!(r.regions, ["us-east-1", "eu-west-1"]);
+    assert_eq!(r.session_duration_seconds, 3600);
+    assert!(r.accounts.is_none());
+}
+
+#[test]
+fn unknown_keys_are_named_with_their_table() {
+    let p = problems(&GOOD.replace("role_name", "colour = \"red\"\nrole_name"));
+    assert_eq!(p.len(), 1);
+    assert!(p[0].message.contains("unknown field `colour`"), "{}", p[0]);
+    assert!(p[0].field.contains("[targets]"), "{}", p[0]);
+}
+
+#[test]
+fn type_errors_do_not_echo_values() {
+    let p = problems(&GOOD.replace("\"ptc-bot\"", "[\"glpat-secretsecretsecret\"]"));
+    assert!(!p[0].to_string().contains("glpat"), "{}", p[0]);
+}
+
+#[test]
+fn bad_prefixes_are_refused() {
+    for prefix in ["g", "GitLab", "gitlab-", "a".repeat(31).as_str(), "git lab"] {
+        let text = GOOD.replace("\"gitlab\"", &format!("{prefix:?}"));
+        assert_eq!(fields(&text), ["rule.ecr_repository_prefix"], "{prefix}");
+    }
+    for prefix in ["gl", "gitlab/cache", "a.b_c-d", "ROOT"] {
+        let text = GOOD.replace("\"gitlab\"", &format!("{prefix:?}"));
+        Rollout::parse(&text).unwrap();
+    }
+}
+
+#[test]
+fn bad_secret_names_are_refused() {
+    for name in ["gitlab", "ecr-pullthroughcache/", "ecr-pullthroughcache/a b", "ecr-pullthroughcache/gitlab-abc123"] {
+        let text = GOOD.replace("\"ecr-pullthroughcache/gitlab\"", &format!("{name:?}"));
+        assert_eq!(fields(&text), ["rule.secret_name"], "{name}");
+    }
+}
+
+#[test]
+fn regions_are_checked() {
+    assert_eq!(fields(&GOOD.replace("\"eu-west-1\"", "\"eu-west-9\"")), ["targets.regions[1]"]);
+    assert_eq!(fields(&GOOD.replace("\"eu-west-1\"", "\"EU_WEST\"")), ["targets.regions[1]"]);
+    assert_eq!(fields(&GOOD.replace("\"us-east-1\", \"eu-west-1\"", "")), ["targets.regions"]);
+    let allowed = GOOD.replace("\"eu-west-1\"", "\"eu-west-9\"").replace(
+        "role_name =",
+        "allow_unknown_regions = true\nrole_name =",
+    );
+    Rollout::parse(&allowed).unwrap();
+}
+
+#[test]
+fn ids_are_checked() {
+    let text = GOOD.replace(
+        "role_name =",
+        "accounts = [\"12345\"]\nexclude_accounts = [\"abc\"]\norganizational_units = [\"ou-1\"]\nrole_name =",
+    );
+    assert_eq!(
+        fields(&text),
+        ["targets.accounts[0]", "targets.exclude_accounts[0]", "targets.organizational_units[0]"]
+    );
+}
+
+#[test]
+fn upstream_is_checked_without_echoing_the_token_env() {
+    let text = GOOD.replace("\"ptc-bot\"", "\"  \"").replace(
+        "\"GITLAB_REGISTRY_TOKEN\"",
+        "\"glpat-abcdefabcdefabcdefab\"",
+    );
+    let p = problems(&text);
+    assert_eq!(p.iter().map(|p| p.field.as_str()).collect::<Vec<_>>(), ["upstream.username", "upstream.token_env"]);
+    assert!(!p.iter().any(|p| p.to_string().contains("glpat")));
+}
+
+#[test]
+fn narrowing_only_selects_from_the_file() {
+    let mut r = Rollout::parse(GOOD).unwrap();
+    r.narrow(Some(&["eu-west-1".into()]), Some(&["111111111111".into()])).unwrap();
+    assert_eq!(r.regions, ["eu-west-1"]);
+    assert_eq!(r.accounts.unwrap().len(), 1);
+    let mut r = Rollout::parse(GOOD).unwrap();
+    let p = r.narrow(Some(&["ap-south-1".into()]), None).unwrap_err();
+    assert_eq!(p[0].field, "--regions");
+}

@@ -1,0 +1,206 @@
+//! The plain data that `plan`, `apply` and `validate` share: a target is one (account, Region)
+//! pair; what was observed there; what would be or was done; and how it ended.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// One (account, Region) pair of the rollout matrix.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Target {
+    pub account_id: String,
+    pub account_name: String,
+    pub region: String,
+}
+
+/// The secret named in the rollout file, as found in the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum SecretState {
+    Absent,
+    Present { arn: String, managed: bool },
+    PendingDeletion { arn: String, managed: bool },
+}
+
+impl SecretState {
+    pub fn arn(&self) -> Option<&str> {
+        match self {
+            SecretState::Absent => None,
+            SecretState::Present { arn, .. } | SecretState::PendingDeletion { arn, .. } => Some(arn),
+        }
+    }
+
+    /// Whether a secret exists that ptc-rollout did not create (it is used, never overwritten).
+    pub fn is_unmanaged(&self) -> bool {
+        matches!(
+            self,
+            SecretState::Present { managed: false, .. }
+                | SecretState::PendingDeletion { managed: false, .. }
+        )
+    }
+}
+
+/// The pull through cache rule for the rollout file's prefix, as found in the target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum RuleState {
+    Absent,
+    Present {
+        upstream_registry_url: String,
+        credential_arn: Option<String>,
+    },
+}
+
+/// Everything `plan` reads in a target. Two observations are equal when nothing `apply` would
+/// act on has changed, which is how a saved plan is found stale.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observed {
+    pub secret: SecretState,
+    pub rule: RuleState,
+}
+
+/// One change `apply` makes in a target, in the order it makes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    CreateSecret,
+    RestoreSecret,
+    CreateRule,
+    UpdateRuleCredential,
+}
+
+impl Action {
+    pub fn label(self) -> &'static str {
+        match self {
+            Action::CreateSecret => "create secret",
+            Action::RestoreSecret => "restore secret",
+            Action::CreateRule => "create rule",
+            Action::UpdateRuleCredential => "update rule credential",
+        }
+    }
+}
+
+/// What `apply` should do in a target, decided from an observation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    /// The actions to take; empty when the target has converged.
+    Change { actions: Vec<Action> },
+    /// Something ptc-rollout must not touch holds the place; nothing is done.
+    Conflict { reason: String },
+}
+
+impl Decision {
+    pub fn actions(&self) -> &[Action] {
+        match self {
+            Decision::Change { actions } => actions,
+            Decision::Conflict { .. } => &[],
+        }
+    }
+}
+
+/// How a target ended. Every target of a run ends in exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// `plan`: changes would be made.
+    Pending,
+    Created,
+    Updated,
+    Unchanged,
+    Failed,
+    Conflict,
+    Skipped,
+    Stale,
+    NotAttempted,
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Pending => "pending",
+            Outcome::Created => "created",
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Failed => "failed",
+            Outcome::Conflict => "conflict",
+            Outcome::Skipped => "skipped",
+            Outcome::Stale => "stale",
+            Outcome::NotAttempted => "not attempted",
+            Outcome::Interrupted => "interrupted",
+        }
+    }
+
+    /// Whether this outcome makes the run unsuccessful.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            Outcome::Failed | Outcome::Conflict | Outcome::Stale | Outcome::NotAttempted | Outcome::Interrupted
+        )
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The answer of ValidatePullThroughCacheRule, or why there was nothing to validate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Validation {
+    pub is_valid: bool,
+    pub failure: Option<String>,
+    pub upstream_registry_url: Option<String>,
+    pub credential_arn: Option<String>,
+}
+
+/// Everything known about one target at the end of a pass: one report row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TargetResult {
+    pub target: Target,
+    pub outcome: Outcome,
+    pub observed: Option<Observed>,
+    /// `plan`: the decision; `apply`: what was decided before converging.
+    pub decision: Option<Decision>,
+    /// Actions actually carried out (apply).
+    pub taken: Vec<Action>,
+    pub validation: Option<Validation>,
+    /// The error that stopped the target, or the conflict or staleness reason.
+    pub error: Option<String>,
+    /// RFC 3339 time at which the target's state was last read.
+    pub checked_at: String,
+}
+
+impl TargetResult {
+    pub fn new(target: Target, outcome: Outcome, checked_at: String) -> Self {
+        Self {
+            target,
+            outcome,
+            observed: None,
+            decision: None,
+            taken: Vec::new(),
+            validation: None,
+            error: None,
+            checked_at,
+        }
+    }
+
+    /// Whether the row counts as a failure for the exit code: a failing outcome, an error, or a
+    /// rule that was validated and found invalid.
+    pub fn is_failure(&self) -> bool {
+        self.outcome.is_failure()
+            || self.error.is_some()
+            || self.validation.as_ref().is_some_and(|v| !v.is_valid)
+    }
+
+    /// The failure column: the error that stopped the target, else the validation failure.
+    pub fn failure(&self) -> Option<String> {
+        self.error.clone().or_else(|| {
+            self.validation.as_ref().filter(|v| !v.is_valid).map(|v| {
+                v.failure.clone().unwrap_or_else(|| "rule is not valid".to_owned())
+            })
+        })
+    }
+}

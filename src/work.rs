@@ -1,0 +1,237 @@
+//! The work in one target, as GitLab's tutorial does it by hand: read the secret and the rule,
+//! decide, create or repair only what differs, then validate. Reads come first and writes only
+//! follow a difference, so a converged target costs no mutating call.
+
+use aws_sdk_ecr::types::UpstreamRegistry;
+use aws_sdk_secretsmanager::types::Tag;
+
+use crate::clients::Regional;
+use crate::error::ApiError;
+use crate::rollout::{Rollout, GITLAB_REGISTRY_URL, MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
+use crate::target::{Action, Decision, Observed, RuleState, SecretState, Target, Validation};
+use crate::token::GitlabToken;
+
+/// Reads the secret and the rule, both at once.
+pub async fn observe(c: &Regional, t: &Target, r: &Rollout) -> Result<Observed, ApiError> {
+    let (secret, rule) = futures::try_join!(read_secret(c, t, r), read_rule(c, t, r))?;
+    Ok(Observed { secret, rule })
+}
+
+async fn read_secret(c: &Regional, t: &Target, r: &Rollout) -> Result<SecretState, ApiError> {
+    let out = match c.secrets.describe_secret().secret_id(&r.secret_name).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
+            return Ok(SecretState::Absent)
+        }
+        Err(e) => return Err(ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:DescribeSecret", e)),
+    };
+    let arn = out.arn().unwrap_or_default().to_owned();
+    let managed = out
+        .tags()
+        .iter()
+        .any(|tag| tag.key() == Some(MANAGED_TAG_KEY) && tag.value() == Some(MANAGED_TAG_VALUE));
+    Ok(if out.deleted_date().is_some() {
+        SecretState::PendingDeletion { arn, managed }
+    } else {
+        SecretState::Present { arn, managed }
+    })
+}
+
+async fn read_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<RuleState, ApiError> {
+    let out = match c
+        .ecr
+        .describe_pull_through_cache_rules()
+        .ecr_repository_prefixes(&r.ecr_repository_prefix)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        // ECR answers "not found" for an unknown prefix in the filter: that is absence.
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) => {
+            return Ok(RuleState::Absent)
+        }
+        Err(e) => return Err(ApiError::from_sdk(&t.account_id, &t.region, "ecr:DescribePullThroughCacheRules", e)),
+    };
+    let rule = out
+        .pull_through_cache_rules()
+        .iter()
+        .find(|rule| rule.ecr_repository_prefix() == Some(r.ecr_repository_prefix.as_str()));
+    Ok(match rule {
+        None => RuleState::Absent,
+        Some(rule) => RuleState::Present {
+            upstream_registry_url: rule.upstream_registry_url().unwrap_or_default().to_owned(),
+            credential_arn: rule.credential_arn().map(str::to_owned),
+        },
+    })
+}
+
+/// What `apply` should do, given what is there.
+pub fn decide(o: &Observed, r: &Rollout) -> Decision {
+    if let RuleState::Present { upstream_registry_url, .. } = &o.rule {
+        if upstream_registry_url != GITLAB_REGISTRY_URL {
+            return Decision::Conflict {
+                reason: format!(
+                    "prefix {:?} is taken by a pull through cache rule for {upstream_registry_url}",
+                    r.ecr_repository_prefix
+                ),
+            };
+        }
+    }
+    if let SecretState::PendingDeletion { managed: false, .. } = o.secret {
+        return Decision::Conflict {
+            reason: format!(
+                "secret {} is scheduled for deletion and was not created by ptc-rollout; restore or remove it",
+                r.secret_name
+            ),
+        };
+    }
+    let mut actions = Vec::new();
+    match o.secret {
+        SecretState::Absent => actions.push(Action::CreateSecret),
+        SecretState::PendingDeletion { .. } => actions.push(Action::RestoreSecret),
+        SecretState::Present { .. } => {}
+    }
+    match &o.rule {
+        RuleState::Absent => actions.push(Action::CreateRule),
+        RuleState::Present { credential_arn, .. } => {
+            // A secret about to be created gets a new ARN, so an existing rule must follow it.
+            if o.secret.arn().is_none() || credential_arn.as_deref() != o.secret.arn() {
+                actions.push(Action::UpdateRuleCredential);
+            }
+        }
+    }
+    Decision::Change { actions }
+}
+
+/// Carries out `actions` in order and returns them with the state they leave behind. On error,
+/// returns what was done before it.
+pub async fn converge(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    observed: &Observed,
+    actions: &[Action],
+    token: &GitlabToken,
+) -> Result<(Vec<Action>, Observed), (ApiError, Vec<Action>)> {
+    let mut done = Vec::new();
+    let mut arn = observed.secret.arn().map(str::to_owned);
+    for &action in actions {
+        let step = match action {
+            Action::CreateSecret => create_secret(c, t, r, token).await.map(|a| arn = Some(a)),
+            Action::RestoreSecret => restore_secret(c, t, arn.as_deref().unwrap_or(&r.secret_name), r, token).await,
+            Action::CreateRule => create_rule(c, t, r, arn.as_deref().unwrap_or_default()).await,
+            Action::UpdateRuleCredential => update_rule(c, t, r, arn.as_deref().unwrap_or_default()).await,
+        };
+        match step {
+            Ok(()) => done.push(action),
+            Err(e) => return Err((e, done)),
+        }
+    }
+    let mut after = observed.clone();
+    if let Some(arn) = arn.filter(|_| !done.is_empty()) {
+        let managed = !observed.secret.is_unmanaged();
+        after.secret = SecretState::Present { arn: arn.clone(), managed };
+        after.rule = RuleState::Present {
+            upstream_registry_url: GITLAB_REGISTRY_URL.to_owned(),
+            credential_arn: Some(arn),
+        };
+    }
+    Ok((done, after))
+}
+
+async fn create_secret(c: &Regional, t: &Target, r: &Rollout, token: &GitlabToken) -> Result<String, ApiError> {
+    let tags = std::iter::once((MANAGED_TAG_KEY, MANAGED_TAG_VALUE))
+        .chain(r.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    // No KMS key: ECR can read only secrets under the default aws/secretsmanager key.
+    let out = c
+        .secrets
+        .create_secret()
+        .name(&r.secret_name)
+        .description("GitLab Container Registry credentials for ECR pull through cache (managed by ptc-rollout)")
+        .secret_string(token.secret_json(&r.username))
+        .set_tags(Some(tags))
+        .send()
+        .await
+        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:CreateSecret", e))?;
+    out.arn().map(str::to_owned).ok_or_else(|| {
+        ApiError::new(&t.account_id, &t.region, "secretsmanager:CreateSecret", "response had no ARN")
+    })
+}
+
+async fn restore_secret(c: &Regional, t: &Target, arn: &str, r: &Rollout, token: &GitlabToken) -> Result<(), ApiError> {
+    c.secrets
+        .restore_secret()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:RestoreSecret", e))?;
+    c.secrets
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(token.secret_json(&r.username))
+        .send()
+        .await
+        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:PutSecretValue", e))?;
+    Ok(())
+}
+
+async fn create_rule(c: &Regional, t: &Target, r: &Rollout, credential_arn: &str) -> Result<(), ApiError> {
+    c.ecr
+        .create_pull_through_cache_rule()
+        .ecr_repository_prefix(&r.ecr_repository_prefix)
+        .upstream_registry(UpstreamRegistry::GitLabContainerRegistry)
+        .upstream_registry_url(GITLAB_REGISTRY_URL)
+        .credential_arn(credential_arn)
+        .send()
+        .await
+        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "ecr:CreatePullThroughCacheRule", e))?;
+    Ok(())
+}
+
+async fn update_rule(c: &Regional, t: &Target, r: &Rollout, credential_arn: &str) -> Result<(), ApiError> {
+    c.ecr
+        .update_pull_through_cache_rule()
+        .ecr_repository_prefix(&r.ecr_repository_prefix)
+        .credential_arn(credential_arn)
+        .send()
+        .await
+        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "ecr:UpdatePullThroughCacheRule", e))?;
+    Ok(())
+}
+
+/// Asks ECR to validate the rule (ECR reads the secret and logs in to GitLab). A missing rule or
+/// one for another upstream is an invalid row, not an error.
+pub async fn validate(c: &Regional, t: &Target, r: &Rollout) -> Result<Validation, ApiError> {
+    let out = match c
+        .ecr
+        .validate_pull_through_cache_rule()
+        .ecr_repository_prefix(&r.ecr_repository_prefix)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) => {
+            return Ok(Validation {
+                is_valid: false,
+                failure: Some(format!("no pull through cache rule for prefix {:?}", r.ecr_repository_prefix)),
+                upstream_registry_url: None,
+                credential_arn: None,
+            })
+        }
+        Err(e) => return Err(ApiError::from_sdk(&t.account_id, &t.region, "ecr:ValidatePullThroughCacheRule", e)),
+    };
+    let url = out.upstream_registry_url().map(str::to_owned);
+    let (is_valid, failure) = match url.as_deref() {
+        Some(u) if u != GITLAB_REGISTRY_URL => (
+            false,
+            Some(format!("prefix {:?} is taken by a pull through cache rule for {u}", r.ecr_repository_prefix)),
+        ),
+        _ => (out.is_valid(), out.failure().filter(|f| !f.is_empty()).map(str::to_owned)),
+    };
+    Ok(Validation { is_valid, failure, upstream_registry_url: url, credential_arn: out.credential_arn().map(str::to_owned) })
+}
+
+#[cfg(test)]
+mod tests;
