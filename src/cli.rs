@@ -11,9 +11,11 @@ use crate::runner::DEFAULT_CONCURRENCY;
 /// Organization.
 #[derive(Debug, Parser)]
 #[command(name = "ptc-rollout", version, propagate_version = true)]
-#[command(after_help = "AWS credentials, Region and endpoint come from the standard AWS environment \
+#[command(
+    after_help = "AWS credentials, Region and endpoint come from the standard AWS environment \
     (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, SSO, ...).\nExit codes: 0 success, 1 a target failed \
-    or is invalid, 2 bad input, 3 changes pending (plan --detailed-exitcode), 130 interrupted.")]
+    or is invalid, 2 bad input, 3 changes pending (plan --detailed-exitcode), 130 interrupted."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -11,10 +11,10 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_ecr::config::retry::RetryPartition;
 use aws_smithy_async::rt::sleep::SharedAsyncSleep;
 use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
-use aws_sdk_ecr::config::retry::RetryPartition;
 
 /// Region for the Organizations and STS calls when the environment names none: Organizations is
 /// served from us-east-1 in the commercial partition whatever the Region.
@@ -94,7 +94,9 @@ impl Clients {
         if let Some(t) = overrides.time_source {
             loader = loader.time_source(t);
         }
-        Self { base: loader.load().await }
+        Self {
+            base: loader.load().await,
+        }
     }
 
     /// The underlying configuration (for the time source and sleep of a run).

@@ -32,8 +32,17 @@ impl Caller {
             .await
             .map_err(|e| ApiError::from_sdk("", "", "sts:GetCallerIdentity", e))?;
         let arn = out.arn().unwrap_or_default().to_owned();
-        let partition = arn.split(':').nth(1).filter(|p| !p.is_empty()).unwrap_or("aws").to_owned();
-        Ok(Caller { account_id: out.account().unwrap_or_default().to_owned(), arn, partition })
+        let partition = arn
+            .split(':')
+            .nth(1)
+            .filter(|p| !p.is_empty())
+            .unwrap_or("aws")
+            .to_owned();
+        Ok(Caller {
+            account_id: out.account().unwrap_or_default().to_owned(),
+            arn,
+            partition,
+        })
     }
 }
 
@@ -50,7 +59,10 @@ pub struct Access {
 
 impl Access {
     pub fn role_arn(&self, account_id: &str) -> String {
-        format!("arn:{}:iam::{account_id}:role/{}", self.caller.partition, self.role_name)
+        format!(
+            "arn:{}:iam::{account_id}:role/{}",
+            self.caller.partition, self.role_name
+        )
     }
 
     /// The SDK configuration for one account. For a member account this makes the run's one
@@ -113,7 +125,12 @@ impl AssumedRole {
                 err
             })?;
         let c = out.credentials().ok_or_else(|| {
-            ApiError::new(&self.account_id, "", "sts:AssumeRole", "response had no credentials")
+            ApiError::new(
+                &self.account_id,
+                "",
+                "sts:AssumeRole",
+                "response had no credentials",
+            )
         })?;
         let expiry = std::time::SystemTime::try_from(*c.expiration()).ok();
         Ok(Credentials::new(
@@ -135,7 +152,9 @@ impl ProvideCredentials for AssumedRole {
             if let Some(first) = self.first.lock().expect("not poisoned").take() {
                 return Ok(first);
             }
-            self.assume().await.map_err(CredentialsError::provider_error)
+            self.assume()
+                .await
+                .map_err(CredentialsError::provider_error)
         })
     }
 }

@@ -66,7 +66,9 @@ pub async fn discover(
         if rollout.organizational_units.is_empty() {
             Ok(None)
         } else {
-            accounts_under(orgs, &rollout.organizational_units).await.map(Some)
+            accounts_under(orgs, &rollout.organizational_units)
+                .await
+                .map(Some)
         }
     })?;
     Ok(filter(accounts, in_ous.as_ref(), rollout))
@@ -81,14 +83,25 @@ pub fn filter(
     accounts.sort();
     let mut d = Discovery::default();
     let known: BTreeSet<&str> = accounts.iter().map(|a| a.id.as_str()).collect();
-    let named = rollout.accounts.iter().flatten().chain(&rollout.exclude_accounts);
-    d.unknown_ids = named.filter(|id| !known.contains(id.as_str())).cloned().collect();
+    let named = rollout
+        .accounts
+        .iter()
+        .flatten()
+        .chain(&rollout.exclude_accounts);
+    d.unknown_ids = named
+        .filter(|id| !known.contains(id.as_str()))
+        .cloned()
+        .collect();
     d.unknown_ids.sort();
     d.unknown_ids.dedup();
     for a in accounts {
         let reason = if a.state != "ACTIVE" {
             Some(SkipReason::NotActive(a.state.clone()))
-        } else if rollout.accounts.as_ref().is_some_and(|allow| !allow.contains(&a.id)) {
+        } else if rollout
+            .accounts
+            .as_ref()
+            .is_some_and(|allow| !allow.contains(&a.id))
+        {
             Some(SkipReason::NotInAllowList)
         } else if in_ous.is_some_and(|set| !set.contains(&a.id)) {
             Some(SkipReason::OutsideOrganizationalUnits)
@@ -130,7 +143,10 @@ fn account(a: &aws_sdk_organizations::types::Account) -> Account {
     Account {
         id: a.id().unwrap_or_default().to_owned(),
         name: a.name().unwrap_or_default().to_owned(),
-        state: a.state().map(|s| s.as_str().to_owned()).unwrap_or_else(|| "UNKNOWN".to_owned()),
+        state: a
+            .state()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_else(|| "UNKNOWN".to_owned()),
     }
 }
 
@@ -166,8 +182,14 @@ async fn children(
                 .set_next_token(token.take())
                 .send()
                 .await
-                .map_err(|e| ApiError::from_sdk("", "", "organizations:ListAccountsForParent", e))?;
-            ids.extend(page.accounts().iter().filter_map(|a| a.id().map(str::to_owned)));
+                .map_err(|e| {
+                    ApiError::from_sdk("", "", "organizations:ListAccountsForParent", e)
+                })?;
+            ids.extend(
+                page.accounts()
+                    .iter()
+                    .filter_map(|a| a.id().map(str::to_owned)),
+            );
             match page.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_owned()),
                 _ => return Ok::<_, ApiError>(ids),
@@ -187,7 +209,11 @@ async fn children(
                 .send()
                 .await
                 .map_err(|e| ApiError::from_sdk("", "", "organizations:ListChildren", e))?;
-            ids.extend(page.children().iter().filter_map(|c| c.id().map(str::to_owned)));
+            ids.extend(
+                page.children()
+                    .iter()
+                    .filter_map(|c| c.id().map(str::to_owned)),
+            );
             match page.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_owned()),
                 _ => return Ok::<_, ApiError>(ids),
@@ -202,7 +228,11 @@ mod tests {
     use super::*;
 
     fn acct(id: &str, state: &str) -> Account {
-        Account { id: id.into(), name: format!("n{id}"), state: state.into() }
+        Account {
+            id: id.into(),
+            name: format!("n{id}"),
+            state: state.into(),
+        }
     }
 
     fn rollout(extra: &str) -> Rollout {
@@ -215,7 +245,11 @@ mod tests {
     #[test]
     fn only_active_accounts_are_targets() {
         let d = filter(
-            vec![acct("222222222222", "SUSPENDED"), acct("111111111111", "ACTIVE"), acct("333333333333", "CLOSED")],
+            vec![
+                acct("222222222222", "SUSPENDED"),
+                acct("111111111111", "ACTIVE"),
+                acct("333333333333", "CLOSED"),
+            ],
             None,
             &rollout(""),
         );
@@ -231,7 +265,11 @@ mod tests {
         );
         let ous: HashSet<String> = ["111111111111", "222222222222"].map(String::from).into();
         let d = filter(
-            vec![acct("111111111111", "ACTIVE"), acct("222222222222", "ACTIVE"), acct("333333333333", "ACTIVE")],
+            vec![
+                acct("111111111111", "ACTIVE"),
+                acct("222222222222", "ACTIVE"),
+                acct("333333333333", "ACTIVE"),
+            ],
             Some(&ous),
             &r,
         );

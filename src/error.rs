@@ -23,7 +23,12 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub fn new(account_id: &str, region: &str, call: &'static str, message: impl Into<String>) -> Self {
+    pub fn new(
+        account_id: &str,
+        region: &str,
+        call: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             account_id: account_id.to_owned(),
             region: region.to_owned(),
@@ -35,7 +40,12 @@ impl ApiError {
 
     /// From an SDK error: the service's code and message when it answered, otherwise the whole
     /// chain of causes (timeouts, connection errors, credential failures).
-    pub fn from_sdk<E, R>(account_id: &str, region: &str, call: &'static str, err: SdkError<E, R>) -> Self
+    pub fn from_sdk<E, R>(
+        account_id: &str,
+        region: &str,
+        call: &'static str,
+        err: SdkError<E, R>,
+    ) -> Self
     where
         E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
         R: Debug + Send + Sync + 'static,
@@ -53,6 +63,12 @@ impl ApiError {
             }
             _ => (None, format!("{}", DisplayErrorContext(&err))),
         };
-        Self { account_id: account_id.to_owned(), region: region.to_owned(), call, code, message }
+        Self {
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
+            call,
+            code,
+            message,
+        }
     }
 }

@@ -64,26 +64,45 @@ impl PlanFile {
     /// Writes the plan atomically, so a failed write leaves no half plan behind.
     pub fn save(&self, path: &Path) -> Result<(), PlanFileError> {
         let write = || -> io::Result<()> {
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
             serde_json::to_writer_pretty(&mut tmp, self)?;
             tmp.as_file().sync_all()?;
             tmp.persist(path).map_err(|e| e.error)?;
             Ok(())
         };
-        write().map_err(|source| PlanFileError::Write { path: path.to_owned(), source })
+        write().map_err(|source| PlanFileError::Write {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     /// Reads a plan and checks that it was made for this rollout file.
     pub fn load(path: &Path, rollout: &Rollout) -> Result<Self, PlanFileError> {
-        let bad = |message: String, fix: &str| PlanFileError::Invalid(Problem::new("--plan", message, fix));
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| bad(format!("cannot read {}: {e}", path.display()), "pass a plan written by `ptc-rollout plan --out`"))?;
-        let plan: PlanFile = serde_json::from_str(&text)
-            .map_err(|e| bad(format!("{} is not a ptc-rollout plan: {e}", path.display()), "pass a plan written by `ptc-rollout plan --out`"))?;
+        let bad = |message: String, fix: &str| {
+            PlanFileError::Invalid(Problem::new("--plan", message, fix))
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            bad(
+                format!("cannot read {}: {e}", path.display()),
+                "pass a plan written by `ptc-rollout plan --out`",
+            )
+        })?;
+        let plan: PlanFile = serde_json::from_str(&text).map_err(|e| {
+            bad(
+                format!("{} is not a ptc-rollout plan: {e}", path.display()),
+                "pass a plan written by `ptc-rollout plan --out`",
+            )
+        })?;
         if plan.format_version != FORMAT_VERSION {
             return Err(bad(
-                format!("plan format {} is not supported (this tool reads {FORMAT_VERSION})", plan.format_version),
+                format!(
+                    "plan format {} is not supported (this tool reads {FORMAT_VERSION})",
+                    plan.format_version
+                ),
                 "make the plan again with this version of ptc-rollout",
             ));
         }

@@ -79,7 +79,9 @@ pub fn is_well_formed(name: &str) -> bool {
     let parts: Vec<&str> = name.split('-').collect();
     parts.len() >= 3
         && parts.iter().all(|p| {
-            !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         })
         && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
         && parts[0].bytes().all(|b| b.is_ascii_lowercase())
@@ -101,7 +103,15 @@ mod tests {
 
     #[test]
     fn malformed_regions_are_refused() {
-        for r in ["", "us-east", "US-EAST-1", "us_east_1", "us-east-1a", "-east-1", "us--1"] {
+        for r in [
+            "",
+            "us-east",
+            "US-EAST-1",
+            "us_east_1",
+            "us-east-1a",
+            "-east-1",
+            "us--1",
+        ] {
             assert!(!is_well_formed(r), "{r}");
         }
     }

@@ -41,7 +41,10 @@ impl Counts {
         self.done += 1;
         if r.is_failure() {
             self.failed += 1;
-        } else if matches!(r.outcome, Outcome::Created | Outcome::Updated | Outcome::Pending) {
+        } else if matches!(
+            r.outcome,
+            Outcome::Created | Outcome::Updated | Outcome::Pending
+        ) {
             self.changed += 1;
         } else {
             self.unchanged += 1;
@@ -107,7 +110,7 @@ pub fn failure_lines(results: &[TargetResult]) -> Vec<String> {
         .filter(|r| r.is_failure())
         .map(|r| {
             format!(
-                "{} {} ({}): {}: {}",
+                "{} {} ({}) {}: {}",
                 r.target.account_id,
                 r.target.region,
                 r.target.account_name,
@@ -128,10 +131,17 @@ pub fn summary(title: &str, results: &[TargetResult]) -> String {
     for (outcome, n) in &by_outcome {
         s.push_str(&format!("  {:<14}{n:>7}\n", outcome.as_str()));
     }
-    let validated: Vec<_> = results.iter().filter_map(|r| r.validation.as_ref()).collect();
+    let validated: Vec<_> = results
+        .iter()
+        .filter_map(|r| r.validation.as_ref())
+        .collect();
     if !validated.is_empty() {
         let valid = validated.iter().filter(|v| v.is_valid).count();
-        s.push_str(&format!("  {:<14}{valid:>7} of {}\n", "valid rules", results.len()));
+        s.push_str(&format!(
+            "  {:<14}{valid:>7} of {}\n",
+            "valid rules",
+            results.len()
+        ));
     }
     let failed = results.iter().filter(|r| r.is_failure()).count();
     s.push_str(&format!("  {:<14}{failed:>7}\n", "failures"));
@@ -175,22 +185,36 @@ pub fn results_table(results: &[TargetResult]) -> String {
                 r.target.region.clone(),
                 r.outcome.to_string(),
                 actions(r, false),
-                r.validation.as_ref().map_or("-".to_owned(), |v| v.is_valid.to_string()),
+                r.validation
+                    .as_ref()
+                    .map_or("-".to_owned(), |v| v.is_valid.to_string()),
                 r.failure().unwrap_or_default(),
             ]
         })
         .collect();
-    table(&["ACCOUNT", "NAME", "REGION", "OUTCOME", "ACTIONS", "VALID", "FAILURE"], &rows)
+    table(
+        &[
+            "ACCOUNT", "NAME", "REGION", "OUTCOME", "ACTIONS", "VALID", "FAILURE",
+        ],
+        &rows,
+    )
 }
 
 /// The actions of a row: what was done (apply) or, if `planned`, what would be.
 pub fn actions(r: &TargetResult, planned: bool) -> String {
     let list: Vec<&str> = if planned {
-        r.decision.as_ref().map(|d| d.actions().iter().map(|a| a.label()).collect()).unwrap_or_default()
+        r.decision
+            .as_ref()
+            .map(|d| d.actions().iter().map(|a| a.label()).collect())
+            .unwrap_or_default()
     } else {
         r.taken.iter().map(|a| a.label()).collect()
     };
-    if list.is_empty() { "-".to_owned() } else { list.join(", ") }
+    if list.is_empty() {
+        "-".to_owned()
+    } else {
+        list.join(", ")
+    }
 }
 
 /// The CSV report's columns, in order.
@@ -219,20 +243,27 @@ pub fn write_csv<W: Write>(out: W, rollout: &Rollout, results: &[TargetResult]) 
         let (secret_state, secret_managed) = match r.observed.as_ref().map(|o| &o.secret) {
             None => ("", ""),
             Some(SecretState::Absent) => ("absent", ""),
-            Some(SecretState::Present { managed, .. }) => ("present", if *managed { "true" } else { "false" }),
+            Some(SecretState::Present { managed, .. }) => {
+                ("present", if *managed { "true" } else { "false" })
+            }
             Some(SecretState::PendingDeletion { managed, .. }) => {
                 ("pending_deletion", if *managed { "true" } else { "false" })
             }
         };
         let observed_rule = r.observed.as_ref().and_then(|o| match &o.rule {
-            RuleState::Present { upstream_registry_url, credential_arn } => {
-                Some((upstream_registry_url.clone(), credential_arn.clone()))
-            }
+            RuleState::Present {
+                upstream_registry_url,
+                credential_arn,
+            } => Some((upstream_registry_url.clone(), credential_arn.clone())),
             RuleState::Absent => None,
         });
         let v = r.validation.as_ref();
-        let url = v.and_then(|v| v.upstream_registry_url.clone()).or_else(|| observed_rule.as_ref().map(|o| o.0.clone()));
-        let arn = v.and_then(|v| v.credential_arn.clone()).or_else(|| observed_rule.and_then(|o| o.1));
+        let url = v
+            .and_then(|v| v.upstream_registry_url.clone())
+            .or_else(|| observed_rule.as_ref().map(|o| o.0.clone()));
+        let arn = v
+            .and_then(|v| v.credential_arn.clone())
+            .or_else(|| observed_rule.and_then(|o| o.1));
         let record = [
             r.target.account_id.clone(),
             r.target.account_name.clone(),
@@ -244,7 +275,11 @@ pub fn write_csv<W: Write>(out: W, rollout: &Rollout, results: &[TargetResult]) 
             secret_state.to_owned(),
             secret_managed.to_owned(),
             r.outcome.to_string(),
-            r.taken.iter().map(|a| a.label()).collect::<Vec<_>>().join("; "),
+            r.taken
+                .iter()
+                .map(|a| a.label())
+                .collect::<Vec<_>>()
+                .join("; "),
             v.is_some_and(|v| v.is_valid).to_string(),
             r.failure().unwrap_or_default(),
             r.checked_at.clone(),
@@ -260,7 +295,10 @@ pub fn save_csv(path: &Path, rollout: &Rollout, results: &[TargetResult]) -> io:
     if path == Path::new("-") {
         return write_csv(io::stdout().lock(), rollout, results).map_err(io::Error::other);
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     write_csv(&mut tmp, rollout, results).map_err(io::Error::other)?;
     tmp.as_file().sync_all()?;

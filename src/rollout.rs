@@ -31,7 +31,8 @@ static SECRET_NAME_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9/_+=.@-]+$").expect("valid regex"));
 static SUFFIX_LIKE_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"-[A-Za-z0-9]{6}$").expect("valid regex"));
-static ACCOUNT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\d{12}$").expect("valid regex"));
+static ACCOUNT_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\d{12}$").expect("valid regex"));
 static OU_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$").expect("valid regex")
 });
@@ -71,8 +72,16 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub fn new(field: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into(), fix: fix.into() }
+    pub fn new(
+        field: impl Into<String>,
+        message: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+            fix: fix.into(),
+        }
     }
 }
 
@@ -86,13 +95,23 @@ impl fmt::Display for Problem {
 #[derive(Debug, thiserror::Error)]
 pub enum RolloutError {
     #[error("cannot read rollout file {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("rollout file {} is invalid:\n{}", path.display(), list(problems))]
-    Invalid { path: PathBuf, problems: Vec<Problem> },
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
 }
 
 fn list(problems: &[Problem]) -> String {
-    problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n")
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[derive(Deserialize)]
@@ -139,10 +158,14 @@ struct RawRule {
 impl Rollout {
     /// Reads and validates a rollout file.
     pub fn load(path: &Path) -> Result<Self, RolloutError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| RolloutError::Read { path: path.to_owned(), source })?;
-        Self::parse(&text)
-            .map_err(|problems| RolloutError::Invalid { path: path.to_owned(), problems })
+        let text = std::fs::read_to_string(path).map_err(|source| RolloutError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text).map_err(|problems| RolloutError::Invalid {
+            path: path.to_owned(),
+            problems,
+        })
     }
 
     /// Parses and validates the text of a rollout file, collecting every problem at once.
@@ -152,13 +175,21 @@ impl Rollout {
         let t = raw.targets;
 
         if t.regions.is_empty() {
-            p.push(Problem::new("targets.regions", "is empty", "list at least one Region, e.g. [\"us-east-1\"]"));
+            p.push(Problem::new(
+                "targets.regions",
+                "is empty",
+                "list at least one Region, e.g. [\"us-east-1\"]",
+            ));
         }
         let mut seen = BTreeSet::new();
         for (i, r) in t.regions.iter().enumerate() {
             let field = format!("targets.regions[{i}]");
             if !seen.insert(r) {
-                p.push(Problem::new(field, format!("{r:?} is listed twice"), "list each Region once"));
+                p.push(Problem::new(
+                    field,
+                    format!("{r:?} is listed twice"),
+                    "list each Region once",
+                ));
             } else if let Some(problem) = check_region(&field, r, t.allow_unknown_regions) {
                 p.push(problem);
             }
@@ -170,11 +201,18 @@ impl Rollout {
                 "use 1 to 64 letters, digits or +=,.@_- (the role's name, not its ARN), e.g. \"OrganizationAccountAccessRole\"",
             ));
         }
-        let accounts = t.accounts.map(|a| check_accounts("targets.accounts", &a, &mut p));
+        let accounts = t
+            .accounts
+            .map(|a| check_accounts("targets.accounts", &a, &mut p));
         if accounts.as_ref().is_some_and(|a| a.is_empty()) {
-            p.push(Problem::new("targets.accounts", "is empty, so nothing would be targeted", "remove the key to target every account, or list account ids"));
+            p.push(Problem::new(
+                "targets.accounts",
+                "is empty, so nothing would be targeted",
+                "remove the key to target every account, or list account ids",
+            ));
         }
-        let exclude_accounts = check_accounts("targets.exclude_accounts", &t.exclude_accounts, &mut p);
+        let exclude_accounts =
+            check_accounts("targets.exclude_accounts", &t.exclude_accounts, &mut p);
         for (i, ou) in t.organizational_units.iter().enumerate() {
             if !OU_RE.is_match(ou) {
                 p.push(Problem::new(
@@ -186,22 +224,40 @@ impl Rollout {
         }
         if let Some(id) = &t.external_id {
             if !EXTERNAL_ID_RE.is_match(id) {
-                p.push(Problem::new("targets.external_id", "is not a valid external ID", "use 2 to 1224 letters, digits or +=,.@:/-_"));
+                p.push(Problem::new(
+                    "targets.external_id",
+                    "is not a valid external ID",
+                    "use 2 to 1224 letters, digits or +=,.@:/-_",
+                ));
             }
         }
         let duration = t.session_duration_seconds.unwrap_or(3600);
         if !(900..=43_200).contains(&duration) {
-            p.push(Problem::new("targets.session_duration_seconds", format!("{duration} is outside 900 to 43200"), "use a duration STS accepts, e.g. 3600"));
+            p.push(Problem::new(
+                "targets.session_duration_seconds",
+                format!("{duration} is outside 900 to 43200"),
+                "use a duration STS accepts, e.g. 3600",
+            ));
         }
 
         let u = raw.upstream;
         if u.registry != GITLAB_REGISTRY {
-            p.push(Problem::new("upstream.registry", format!("{:?} is not supported", u.registry), format!("use \"{GITLAB_REGISTRY}\" (registry.gitlab.com), the only upstream for now")));
+            p.push(Problem::new(
+                "upstream.registry",
+                format!("{:?} is not supported", u.registry),
+                format!(
+                    "use \"{GITLAB_REGISTRY}\" (registry.gitlab.com), the only upstream for now"
+                ),
+            ));
         }
         if u.username.trim().is_empty() {
             p.push(Problem::new("upstream.username", "is empty", "set the GitLab username the token belongs to (for a group access token, its bot user)"));
         } else if u.username.len() > 255 || u.username.chars().any(char::is_control) {
-            p.push(Problem::new("upstream.username", "is too long or holds control characters", "set the GitLab username the token belongs to"));
+            p.push(Problem::new(
+                "upstream.username",
+                "is too long or holds control characters",
+                "set the GitLab username the token belongs to",
+            ));
         }
         if !ENV_NAME_RE.is_match(&u.token_env) || u.token_env.starts_with("glpat") {
             // Never echo the value: a user may have pasted the token itself here.
@@ -221,15 +277,31 @@ impl Rollout {
         for (k, v) in &r.tags {
             let field = format!("rule.tags.{k}");
             if k.is_empty() || k.len() > 128 || v.len() > 256 {
-                p.push(Problem::new(field, "tag key must be 1 to 128 characters and value at most 256", "shorten the tag"));
+                p.push(Problem::new(
+                    field,
+                    "tag key must be 1 to 128 characters and value at most 256",
+                    "shorten the tag",
+                ));
             } else if k.starts_with("aws:") {
-                p.push(Problem::new(field, "the aws: prefix is reserved by AWS", "choose another key"));
+                p.push(Problem::new(
+                    field,
+                    "the aws: prefix is reserved by AWS",
+                    "choose another key",
+                ));
             } else if k == MANAGED_TAG_KEY {
-                p.push(Problem::new(field, format!("{MANAGED_TAG_KEY} is set by ptc-rollout itself"), "remove it"));
+                p.push(Problem::new(
+                    field,
+                    format!("{MANAGED_TAG_KEY} is set by ptc-rollout itself"),
+                    "remove it",
+                ));
             }
         }
         if r.tags.len() > 49 {
-            p.push(Problem::new("rule.tags", "more than 49 tags", "Secrets Manager allows 50 tags and ptc-rollout adds one"));
+            p.push(Problem::new(
+                "rule.tags",
+                "more than 49 tags",
+                "Secrets Manager allows 50 tags and ptc-rollout adds one",
+            ));
         }
 
         if !p.is_empty() {
@@ -262,7 +334,11 @@ impl Rollout {
         if let Some(regions) = regions {
             for r in regions {
                 if !self.regions.contains(r) {
-                    p.push(Problem::new("--regions", format!("{r:?} is not in the rollout file's targets.regions"), format!("choose among {}", self.regions.join(","))));
+                    p.push(Problem::new(
+                        "--regions",
+                        format!("{r:?} is not in the rollout file's targets.regions"),
+                        format!("choose among {}", self.regions.join(",")),
+                    ));
                 }
             }
             self.regions.retain(|r| regions.contains(r));
@@ -271,7 +347,11 @@ impl Rollout {
             let set = check_accounts("--accounts", accounts, &mut p);
             if let Some(allow) = &self.accounts {
                 for a in set.difference(allow) {
-                    p.push(Problem::new("--accounts", format!("{a} is not in the rollout file's targets.accounts"), "choose accounts the rollout file allows"));
+                    p.push(Problem::new(
+                        "--accounts",
+                        format!("{a} is not in the rollout file's targets.accounts"),
+                        "choose accounts the rollout file allows",
+                    ));
                 }
             }
             self.accounts = Some(match &self.accounts {
@@ -279,7 +359,11 @@ impl Rollout {
                 None => set,
             });
         }
-        if p.is_empty() { Ok(()) } else { Err(p) }
+        if p.is_empty() {
+            Ok(())
+        } else {
+            Err(p)
+        }
     }
 }
 
@@ -287,7 +371,11 @@ fn check_region(field: &str, r: &str, allow_unknown: bool) -> Option<Problem> {
     if regions::is_known(r) {
         None
     } else if !regions::is_well_formed(r) {
-        Some(Problem::new(field, format!("{r:?} is not a Region code"), "use a code like \"us-east-1\""))
+        Some(Problem::new(
+            field,
+            format!("{r:?} is not a Region code"),
+            "use a code like \"us-east-1\"",
+        ))
     } else if !allow_unknown {
         Some(Problem::new(field, format!("{r:?} is not a known AWS Region"), "check the spelling, or set targets.allow_unknown_regions = true for a Region newer than this tool"))
     } else {
@@ -298,7 +386,11 @@ fn check_region(field: &str, r: &str, allow_unknown: bool) -> Option<Problem> {
 fn check_accounts(field: &str, ids: &[String], p: &mut Vec<Problem>) -> BTreeSet<String> {
     for (i, id) in ids.iter().enumerate() {
         if !ACCOUNT_RE.is_match(id) {
-            p.push(Problem::new(format!("{field}[{i}]"), format!("{id:?} is not an AWS account id"), "use the 12-digit account id, as a string, e.g. \"111111111111\""));
+            p.push(Problem::new(
+                format!("{field}[{i}]"),
+                format!("{id:?} is not an AWS account id"),
+                "use the 12-digit account id, as a string, e.g. \"111111111111\"",
+            ));
         }
     }
     ids.iter().cloned().collect()
@@ -309,16 +401,25 @@ fn check_secret_name(name: &str, p: &mut Vec<Problem>) {
     if !name.starts_with(SECRET_NAME_PREFIX) || name.len() == SECRET_NAME_PREFIX.len() {
         p.push(Problem::new(field, format!("{name:?} does not start with {SECRET_NAME_PREFIX:?}"), format!("ECR reads only secrets named {SECRET_NAME_PREFIX}..., e.g. \"{SECRET_NAME_PREFIX}gitlab\"")));
     } else if name.len() > 512 || !SECRET_NAME_RE.is_match(name) {
-        p.push(Problem::new(field, format!("{name:?} breaks Secrets Manager's name rules"), "use at most 512 ASCII letters, digits and /_+=.@-"));
+        p.push(Problem::new(
+            field,
+            format!("{name:?} breaks Secrets Manager's name rules"),
+            "use at most 512 ASCII letters, digits and /_+=.@-",
+        ));
     } else if SUFFIX_LIKE_RE.is_match(name) {
-        p.push(Problem::new(field, format!("{name:?} ends in a hyphen and six characters"), "Secrets Manager mistakes that for an ARN suffix: choose another ending"));
+        p.push(Problem::new(
+            field,
+            format!("{name:?} ends in a hyphen and six characters"),
+            "Secrets Manager mistakes that for an ARN suffix: choose another ending",
+        ));
     }
 }
 
 /// Turns a TOML error into a problem without echoing values (the text may hold anything).
 fn toml_problem(text: &str, e: &toml::de::Error) -> Problem {
-    static QUOTED: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(r#"(string|integer|float) (`[^`]*`|"[^"]*")"#).expect("valid regex"));
+    static QUOTED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r#"(string|integer|float) (`[^`]*`|"[^"]*")"#).expect("valid regex")
+    });
     let message = QUOTED.replace_all(e.message().trim(), "$1").into_owned();
     let (line, table) = match e.span() {
         Some(span) => {

@@ -75,17 +75,35 @@ impl Runner {
         concurrency: usize,
         targets: &[Target],
     ) -> Arc<Self> {
-        let accounts = targets.iter().map(|t| (t.account_id.clone(), Arc::default())).collect();
-        Arc::new(Runner { sts: clients.sts(), clients, access, rollout, concurrency: concurrency.max(1), accounts })
+        let accounts = targets
+            .iter()
+            .map(|t| (t.account_id.clone(), Arc::default()))
+            .collect();
+        Arc::new(Runner {
+            sts: clients.sts(),
+            clients,
+            access,
+            rollout,
+            concurrency: concurrency.max(1),
+            accounts,
+        })
     }
 
     /// Reads every target and decides what `apply` would do there. No mutating call.
     pub async fn plan(self: &Arc<Self>, targets: Vec<Target>, events: &UnboundedSender<Event>) {
-        self.each(Pass::Plan, targets, events, |r, t| async move { r.plan_one(t).await }).await
+        self.each(Pass::Plan, targets, events, |r, t| async move {
+            r.plan_one(t).await
+        })
+        .await
     }
 
     /// Converges every planned target, then validates its rule.
-    pub async fn apply(self: &Arc<Self>, jobs: Vec<ApplyJob>, token: GitlabToken, events: &UnboundedSender<Event>) {
+    pub async fn apply(
+        self: &Arc<Self>,
+        jobs: Vec<ApplyJob>,
+        token: GitlabToken,
+        events: &UnboundedSender<Event>,
+    ) {
         let token = Arc::new(token);
         self.each(Pass::Apply, jobs, events, move |r, job| {
             let token = token.clone();
@@ -96,24 +114,37 @@ impl Runner {
 
     /// Validates every target's rule. Read-only.
     pub async fn validate(self: &Arc<Self>, targets: Vec<Target>, events: &UnboundedSender<Event>) {
-        self.each(Pass::Validate, targets, events, |r, t| async move { r.validate_one(t).await }).await
+        self.each(Pass::Validate, targets, events, |r, t| async move {
+            r.validate_one(t).await
+        })
+        .await
     }
 
     /// Runs `f` on every item, at most `concurrency` at a time, each in its own task so that
     /// signing and parsing spread over the cores. A panicking target becomes a failed row.
-    async fn each<T, F, Fut>(self: &Arc<Self>, pass: Pass, items: Vec<T>, events: &UnboundedSender<Event>, f: F)
-    where
+    async fn each<T, F, Fut>(
+        self: &Arc<Self>,
+        pass: Pass,
+        items: Vec<T>,
+        events: &UnboundedSender<Event>,
+        f: F,
+    ) where
         T: HasTarget + Send + 'static,
         F: Fn(Arc<Self>, T) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = TargetResult> + Send + 'static,
     {
-        let _ = events.send(Event::PassStarted { pass, total: items.len() });
+        let _ = events.send(Event::PassStarted {
+            pass,
+            total: items.len(),
+        });
         let mut results = futures::stream::iter(items)
             .map(|item| {
                 let (runner, f, events) = (self.clone(), f.clone(), events.clone());
                 let target = item.target().clone();
                 let task = tokio::spawn(async move {
-                    let _ = events.send(Event::TargetStarted { target: item.target().clone() });
+                    let _ = events.send(Event::TargetStarted {
+                        target: item.target().clone(),
+                    });
                     f(runner, item).await
                 });
                 async move { (target, task.await) }
@@ -130,7 +161,11 @@ impl Runner {
     }
 
     async fn regional(&self, t: &Target) -> Result<Regional, ApiError> {
-        let cell = self.accounts.get(&t.account_id).cloned().unwrap_or_default();
+        let cell = self
+            .accounts
+            .get(&t.account_id)
+            .cloned()
+            .unwrap_or_default();
         let config = cell
             .get_or_init(|| self.access.enter(&self.clients, &self.sts, &t.account_id))
             .await
@@ -140,8 +175,15 @@ impl Runner {
 
     /// Now, from the SDK's time source (virtual in simulations), as RFC 3339.
     fn now(&self) -> String {
-        let now = self.clients.base().time_source().map(|t| t.now()).unwrap_or_else(std::time::SystemTime::now);
-        DateTime::from(now).fmt(Format::DateTime).unwrap_or_default()
+        let now = self
+            .clients
+            .base()
+            .time_source()
+            .map(|t| t.now())
+            .unwrap_or_else(std::time::SystemTime::now);
+        DateTime::from(now)
+            .fmt(Format::DateTime)
+            .unwrap_or_default()
     }
 
     async fn plan_one(&self, t: Target) -> TargetResult {
@@ -188,14 +230,26 @@ impl Runner {
                 Ok(now) if now != observed => {
                     r.checked_at = self.now();
                     r.outcome = Outcome::Stale;
-                    r.error = Some("changed since the plan was made; nothing was written (plan again)".to_owned());
+                    r.error = Some(
+                        "changed since the plan was made; nothing was written (plan again)"
+                            .to_owned(),
+                    );
                     r.observed = Some(now);
                     return r;
                 }
                 Ok(_) => {}
             }
         }
-        match work::converge(&c, &r.target, &self.rollout, &observed, decision.actions(), token).await {
+        match work::converge(
+            &c,
+            &r.target,
+            &self.rollout,
+            &observed,
+            decision.actions(),
+            token,
+        )
+        .await
+        {
             Ok((taken, after)) => {
                 r.outcome = outcome_of(&taken);
                 r.taken = taken;
@@ -240,7 +294,10 @@ fn failed(mut r: TargetResult, e: ApiError, now: String) -> TargetResult {
 
 /// `created` when something new now exists, `updated` when only repairs were made.
 fn outcome_of(taken: &[Action]) -> Outcome {
-    if taken.iter().any(|a| matches!(a, Action::CreateSecret | Action::CreateRule)) {
+    if taken
+        .iter()
+        .any(|a| matches!(a, Action::CreateSecret | Action::CreateRule))
+    {
         Outcome::Created
     } else if taken.is_empty() {
         Outcome::Unchanged

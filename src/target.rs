@@ -26,7 +26,9 @@ impl SecretState {
     pub fn arn(&self) -> Option<&str> {
         match self {
             SecretState::Absent => None,
-            SecretState::Present { arn, .. } | SecretState::PendingDeletion { arn, .. } => Some(arn),
+            SecretState::Present { arn, .. } | SecretState::PendingDeletion { arn, .. } => {
+                Some(arn)
+            }
         }
     }
 
@@ -136,7 +138,11 @@ impl Outcome {
     pub fn is_failure(self) -> bool {
         matches!(
             self,
-            Outcome::Failed | Outcome::Conflict | Outcome::Stale | Outcome::NotAttempted | Outcome::Interrupted
+            Outcome::Failed
+                | Outcome::Conflict
+                | Outcome::Stale
+                | Outcome::NotAttempted
+                | Outcome::Interrupted
         )
     }
 }
@@ -199,7 +205,9 @@ impl TargetResult {
     pub fn failure(&self) -> Option<String> {
         self.error.clone().or_else(|| {
             self.validation.as_ref().filter(|v| !v.is_valid).map(|v| {
-                v.failure.clone().unwrap_or_else(|| "rule is not valid".to_owned())
+                v.failure
+                    .clone()
+                    .unwrap_or_else(|| "rule is not valid".to_owned())
             })
         })
     }

@@ -66,7 +66,13 @@ impl TokenSource {
                 s
             }
         };
-        GitlabToken::new(raw).map_err(|why| Problem::new(self.field(), why, "provide the GitLab token alone (read_registry scope)"))
+        GitlabToken::new(raw).map_err(|why| {
+            Problem::new(
+                self.field(),
+                why,
+                "provide the GitLab token alone (read_registry scope)",
+            )
+        })
     }
 
     fn field(&self) -> String {
@@ -107,7 +113,10 @@ mod tests {
     fn debug_is_redacted() {
         let t = GitlabToken::new("glpat-xyz\n".into()).unwrap();
         assert_eq!(format!("{t:?}"), "GitlabToken(<redacted>)");
-        assert_eq!(t.secret_json("bot"), r#"{"accessToken":"glpat-xyz","username":"bot"}"#);
+        assert_eq!(
+            t.secret_json("bot"),
+            r#"{"accessToken":"glpat-xyz","username":"bot"}"#
+        );
     }
 
     #[test]
@@ -118,13 +127,17 @@ mod tests {
 
     #[test]
     fn unset_variable_names_the_variable() {
-        let p = TokenSource::Env("PTC_TEST_SURELY_UNSET".into()).read().unwrap_err();
+        let p = TokenSource::Env("PTC_TEST_SURELY_UNSET".into())
+            .read()
+            .unwrap_err();
         assert!(p.message.contains("PTC_TEST_SURELY_UNSET"));
     }
 
     #[test]
     fn unreadable_file_is_refused() {
-        let p = TokenSource::File("/nonexistent/token".into()).read().unwrap_err();
+        let p = TokenSource::File("/nonexistent/token".into())
+            .read()
+            .unwrap_err();
         assert!(p.field.starts_with("--token-file"));
     }
 }

@@ -18,12 +18,28 @@ pub async fn observe(c: &Regional, t: &Target, r: &Rollout) -> Result<Observed, 
 }
 
 async fn read_secret(c: &Regional, t: &Target, r: &Rollout) -> Result<SecretState, ApiError> {
-    let out = match c.secrets.describe_secret().secret_id(&r.secret_name).send().await {
+    let out = match c
+        .secrets
+        .describe_secret()
+        .secret_id(&r.secret_name)
+        .send()
+        .await
+    {
         Ok(out) => out,
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
             return Ok(SecretState::Absent)
         }
-        Err(e) => return Err(ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:DescribeSecret", e)),
+        Err(e) => {
+            return Err(ApiError::from_sdk(
+                &t.account_id,
+                &t.region,
+                "secretsmanager:DescribeSecret",
+                e,
+            ))
+        }
     };
     let arn = out.arn().unwrap_or_default().to_owned();
     let managed = out
@@ -47,10 +63,20 @@ async fn read_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<RuleState, A
     {
         Ok(out) => out,
         // ECR answers "not found" for an unknown prefix in the filter: that is absence.
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) =>
+        {
             return Ok(RuleState::Absent)
         }
-        Err(e) => return Err(ApiError::from_sdk(&t.account_id, &t.region, "ecr:DescribePullThroughCacheRules", e)),
+        Err(e) => {
+            return Err(ApiError::from_sdk(
+                &t.account_id,
+                &t.region,
+                "ecr:DescribePullThroughCacheRules",
+                e,
+            ))
+        }
     };
     let rule = out
         .pull_through_cache_rules()
@@ -67,7 +93,11 @@ async fn read_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<RuleState, A
 
 /// What `apply` should do, given what is there.
 pub fn decide(o: &Observed, r: &Rollout) -> Decision {
-    if let RuleState::Present { upstream_registry_url, .. } = &o.rule {
+    if let RuleState::Present {
+        upstream_registry_url,
+        ..
+    } = &o.rule
+    {
         if upstream_registry_url != GITLAB_REGISTRY_URL {
             return Decision::Conflict {
                 reason: format!(
@@ -118,9 +148,13 @@ pub async fn converge(
     for &action in actions {
         let step = match action {
             Action::CreateSecret => create_secret(c, t, r, token).await.map(|a| arn = Some(a)),
-            Action::RestoreSecret => restore_secret(c, t, arn.as_deref().unwrap_or(&r.secret_name), r, token).await,
+            Action::RestoreSecret => {
+                restore_secret(c, t, arn.as_deref().unwrap_or(&r.secret_name), r, token).await
+            }
             Action::CreateRule => create_rule(c, t, r, arn.as_deref().unwrap_or_default()).await,
-            Action::UpdateRuleCredential => update_rule(c, t, r, arn.as_deref().unwrap_or_default()).await,
+            Action::UpdateRuleCredential => {
+                update_rule(c, t, r, arn.as_deref().unwrap_or_default()).await
+            }
         };
         match step {
             Ok(()) => done.push(action),
@@ -130,7 +164,10 @@ pub async fn converge(
     let mut after = observed.clone();
     if let Some(arn) = arn.filter(|_| !done.is_empty()) {
         let managed = !observed.secret.is_unmanaged();
-        after.secret = SecretState::Present { arn: arn.clone(), managed };
+        after.secret = SecretState::Present {
+            arn: arn.clone(),
+            managed,
+        };
         after.rule = RuleState::Present {
             upstream_registry_url: GITLAB_REGISTRY_URL.to_owned(),
             credential_arn: Some(arn),
@@ -139,7 +176,12 @@ pub async fn converge(
     Ok((done, after))
 }
 
-async fn create_secret(c: &Regional, t: &Target, r: &Rollout, token: &GitlabToken) -> Result<String, ApiError> {
+async fn create_secret(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    token: &GitlabToken,
+) -> Result<String, ApiError> {
     let tags = std::iter::once((MANAGED_TAG_KEY, MANAGED_TAG_VALUE))
         .chain(r.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -156,28 +198,48 @@ async fn create_secret(c: &Regional, t: &Target, r: &Rollout, token: &GitlabToke
         .await
         .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:CreateSecret", e))?;
     out.arn().map(str::to_owned).ok_or_else(|| {
-        ApiError::new(&t.account_id, &t.region, "secretsmanager:CreateSecret", "response had no ARN")
+        ApiError::new(
+            &t.account_id,
+            &t.region,
+            "secretsmanager:CreateSecret",
+            "response had no ARN",
+        )
     })
 }
 
-async fn restore_secret(c: &Regional, t: &Target, arn: &str, r: &Rollout, token: &GitlabToken) -> Result<(), ApiError> {
+async fn restore_secret(
+    c: &Regional,
+    t: &Target,
+    arn: &str,
+    r: &Rollout,
+    token: &GitlabToken,
+) -> Result<(), ApiError> {
     c.secrets
         .restore_secret()
         .secret_id(arn)
         .send()
         .await
-        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:RestoreSecret", e))?;
+        .map_err(|e| {
+            ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:RestoreSecret", e)
+        })?;
     c.secrets
         .put_secret_value()
         .secret_id(arn)
         .secret_string(token.secret_json(&r.username))
         .send()
         .await
-        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:PutSecretValue", e))?;
+        .map_err(|e| {
+            ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:PutSecretValue", e)
+        })?;
     Ok(())
 }
 
-async fn create_rule(c: &Regional, t: &Target, r: &Rollout, credential_arn: &str) -> Result<(), ApiError> {
+async fn create_rule(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    credential_arn: &str,
+) -> Result<(), ApiError> {
     c.ecr
         .create_pull_through_cache_rule()
         .ecr_repository_prefix(&r.ecr_repository_prefix)
@@ -186,18 +248,37 @@ async fn create_rule(c: &Regional, t: &Target, r: &Rollout, credential_arn: &str
         .credential_arn(credential_arn)
         .send()
         .await
-        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "ecr:CreatePullThroughCacheRule", e))?;
+        .map_err(|e| {
+            ApiError::from_sdk(
+                &t.account_id,
+                &t.region,
+                "ecr:CreatePullThroughCacheRule",
+                e,
+            )
+        })?;
     Ok(())
 }
 
-async fn update_rule(c: &Regional, t: &Target, r: &Rollout, credential_arn: &str) -> Result<(), ApiError> {
+async fn update_rule(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    credential_arn: &str,
+) -> Result<(), ApiError> {
     c.ecr
         .update_pull_through_cache_rule()
         .ecr_repository_prefix(&r.ecr_repository_prefix)
         .credential_arn(credential_arn)
         .send()
         .await
-        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "ecr:UpdatePullThroughCacheRule", e))?;
+        .map_err(|e| {
+            ApiError::from_sdk(
+                &t.account_id,
+                &t.region,
+                "ecr:UpdatePullThroughCacheRule",
+                e,
+            )
+        })?;
     Ok(())
 }
 
@@ -212,25 +293,49 @@ pub async fn validate(c: &Regional, t: &Target, r: &Rollout) -> Result<Validatio
         .await
     {
         Ok(out) => out,
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) =>
+        {
             return Ok(Validation {
                 is_valid: false,
-                failure: Some(format!("no pull through cache rule for prefix {:?}", r.ecr_repository_prefix)),
+                failure: Some(format!(
+                    "no pull through cache rule for prefix {:?}",
+                    r.ecr_repository_prefix
+                )),
                 upstream_registry_url: None,
                 credential_arn: None,
             })
         }
-        Err(e) => return Err(ApiError::from_sdk(&t.account_id, &t.region, "ecr:ValidatePullThroughCacheRule", e)),
+        Err(e) => {
+            return Err(ApiError::from_sdk(
+                &t.account_id,
+                &t.region,
+                "ecr:ValidatePullThroughCacheRule",
+                e,
+            ))
+        }
     };
     let url = out.upstream_registry_url().map(str::to_owned);
     let (is_valid, failure) = match url.as_deref() {
         Some(u) if u != GITLAB_REGISTRY_URL => (
             false,
-            Some(format!("prefix {:?} is taken by a pull through cache rule for {u}", r.ecr_repository_prefix)),
+            Some(format!(
+                "prefix {:?} is taken by a pull through cache rule for {u}",
+                r.ecr_repository_prefix
+            )),
         ),
-        _ => (out.is_valid(), out.failure().filter(|f| !f.is_empty()).map(str::to_owned)),
+        _ => (
+            out.is_valid(),
+            out.failure().filter(|f| !f.is_empty()).map(str::to_owned),
+        ),
     };
-    Ok(Validation { is_valid, failure, upstream_registry_url: url, credential_arn: out.credential_arn().map(str::to_owned) })
+    Ok(Validation {
+        is_valid,
+        failure,
+        upstream_registry_url: url,
+        credential_arn: out.credential_arn().map(str::to_owned),
+    })
 }
 
 #[cfg(test)]

@@ -40,7 +40,10 @@ pub async fn run(args: AccountsArgs, output: Output) -> i32 {
                 })).collect::<Vec<_>>(),
                 "unknown_ids": d.unknown_ids,
             });
-            println!("{}", serde_json::to_string_pretty(&doc).expect("serialisable"));
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&doc).expect("serialisable")
+            );
         }
         Format::Table => {
             let rows: Vec<Vec<String>> = d
@@ -48,7 +51,10 @@ pub async fn run(args: AccountsArgs, output: Output) -> i32 {
                 .iter()
                 .map(|a| vec![a.id.clone(), a.name.clone(), regions.clone(), access(&a.id)])
                 .collect();
-            print!("{}", table(&["ACCOUNT", "NAME", "REGIONS", "ACCESS"], &rows));
+            print!(
+                "{}",
+                table(&["ACCOUNT", "NAME", "REGIONS", "ACCESS"], &rows)
+            );
             if !d.skipped.is_empty() {
                 let rows: Vec<Vec<String>> = d
                     .skipped

@@ -4,7 +4,10 @@
 use std::io::{IsTerminal, Write};
 
 use super::plan::{has_changes, totals};
-use super::{check_output_path, exit_code, load_rollout, print_outcome, refuse, with_reporter, write_report, Session};
+use super::{
+    check_output_path, exit_code, load_rollout, print_outcome, refuse, with_reporter, write_report,
+    Session,
+};
 use crate::cli::ApplyArgs;
 use crate::exit;
 use crate::plan_file::PlanFile;
@@ -61,9 +64,16 @@ pub async fn run(args: ApplyArgs, output: Output) -> i32 {
                 .targets
                 .into_iter()
                 .filter(|t| r.regions.contains(&t.target.region))
-                .filter(|t| r.accounts.as_ref().is_none_or(|a| a.contains(&t.target.account_id)))
+                .filter(|t| {
+                    r.accounts
+                        .as_ref()
+                        .is_none_or(|a| a.contains(&t.target.account_id))
+                })
                 .collect();
-            (planned.iter().map(|p| p.target.clone()).collect(), Some(planned))
+            (
+                planned.iter().map(|p| p.target.clone()).collect(),
+                Some(planned),
+            )
         }
         None => match session.discover().await {
             Ok(d) => (session.targets(&d), None),
@@ -87,8 +97,15 @@ pub async fn run(args: ApplyArgs, output: Output) -> i32 {
         return exit::TARGET_FAILED;
     }
 
-    let jobs = planned.into_iter().map(|planned| ApplyJob { planned, recheck }).collect();
-    let results = with_reporter(output, |tx| async move { runner.apply(jobs, token, &tx).await }).await;
+    let jobs = planned
+        .into_iter()
+        .map(|planned| ApplyJob { planned, recheck })
+        .collect();
+    let results = with_reporter(
+        output,
+        |tx| async move { runner.apply(jobs, token, &tx).await },
+    )
+    .await;
     print_outcome(output, "Apply", &results);
     let written = write_report(args.report.as_deref(), &session.rollout, &results);
     if written != exit::SUCCESS {

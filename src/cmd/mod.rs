@@ -26,7 +26,10 @@ use crate::target::{Target, TargetResult};
 
 /// Runs the command and returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
-    let output = Output { no_progress: cli.global.no_progress, quiet: cli.global.quiet };
+    let output = Output {
+        no_progress: cli.global.no_progress,
+        quiet: cli.global.quiet,
+    };
     match cli.command {
         Command::Accounts(args) => accounts::run(args, output).await,
         Command::Plan(args) => plan::run(args, output).await,
@@ -48,6 +51,7 @@ pub fn init_logging(g: &GlobalArgs) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(true)
         .try_init();
 }
@@ -77,13 +81,26 @@ pub(crate) fn load_rollout(args: &TargetArgs) -> Result<Rollout, i32> {
 
 /// Refuses an output path whose directory does not exist, before any AWS call.
 pub(crate) fn check_output_path(flag: &str, path: Option<&Path>) -> Result<(), Problem> {
-    let Some(path) = path.filter(|p| *p != Path::new("-")) else { return Ok(()) };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let Some(path) = path.filter(|p| *p != Path::new("-")) else {
+        return Ok(());
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if !dir.is_dir() {
-        return Err(Problem::new(flag, format!("directory {} does not exist", dir.display()), "create it or choose another path"));
+        return Err(Problem::new(
+            flag,
+            format!("directory {} does not exist", dir.display()),
+            "create it or choose another path",
+        ));
     }
     if path.is_dir() {
-        return Err(Problem::new(flag, format!("{} is a directory", path.display()), "name a file"));
+        return Err(Problem::new(
+            flag,
+            format!("{} is a directory", path.display()),
+            "name a file",
+        ));
     }
     Ok(())
 }
@@ -100,11 +117,16 @@ impl Session {
     pub async fn start(rollout: Rollout) -> Result<Self, i32> {
         let clients = Clients::load(Overrides::default(), &Tuning::default()).await;
         let caller = Caller::identify(&clients.sts()).await.map_err(|e| {
-            eprintln!("error: cannot identify the AWS caller (are AWS credentials configured?): {e}");
+            eprintln!(
+                "error: cannot identify the AWS caller (are AWS credentials configured?): {e}"
+            );
             exit::TARGET_FAILED
         })?;
         tracing::info!(account = %caller.account_id, arn = %caller.arn, "caller identified");
-        let run_started = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+        let run_started = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
         let access = Access {
             caller,
             role_name: rollout.role_name.clone(),
@@ -112,19 +134,31 @@ impl Session {
             duration: Duration::from_secs(rollout.session_duration_seconds as u64),
             session_name: format!("ptc-rollout-{run_started}"),
         };
-        Ok(Session { rollout: Arc::new(rollout), clients, access })
+        Ok(Session {
+            rollout: Arc::new(rollout),
+            clients,
+            access,
+        })
     }
 
     /// Lists and filters the Organization; warns about ids the Organization does not hold.
     pub async fn discover(&self) -> Result<Discovery, i32> {
-        let d = discovery::discover(&self.clients.organizations(), &self.rollout).await.map_err(|e| {
-            eprintln!("error: cannot list the Organization's accounts: {e}");
-            exit::TARGET_FAILED
-        })?;
+        let d = discovery::discover(&self.clients.organizations(), &self.rollout)
+            .await
+            .map_err(|e| {
+                eprintln!("error: cannot list the Organization's accounts: {e}");
+                exit::TARGET_FAILED
+            })?;
         for id in &d.unknown_ids {
-            tracing::warn!("account {id} is named in the rollout file but is not in the Organization");
+            tracing::warn!(
+                "account {id} is named in the rollout file but is not in the Organization"
+            );
         }
-        tracing::info!(targeted = d.targeted.len(), skipped = d.skipped.len(), "accounts discovered");
+        tracing::info!(
+            targeted = d.targeted.len(),
+            skipped = d.skipped.len(),
+            "accounts discovered"
+        );
         Ok(d)
     }
 
@@ -146,7 +180,13 @@ impl Session {
     }
 
     pub fn runner(&self, concurrency: usize, targets: &[Target]) -> Arc<Runner> {
-        Runner::new(self.clients.clone(), self.access.clone(), self.rollout.clone(), concurrency, targets)
+        Runner::new(
+            self.clients.clone(),
+            self.access.clone(),
+            self.rollout.clone(),
+            concurrency,
+            targets,
+        )
     }
 }
 
@@ -165,7 +205,7 @@ where
 /// Prints failure lines and the summary on stderr, unless quiet (failures are always printed).
 pub(crate) fn print_outcome(output: Output, title: &str, results: &[TargetResult]) {
     for line in report::failure_lines(results) {
-        eprintln!("failed: {line}");
+        eprintln!("error: {line}");
     }
     if !output.quiet {
         eprint!("{}", report::summary(title, results));
@@ -182,7 +222,11 @@ pub(crate) fn exit_code(results: &[TargetResult]) -> i32 {
 }
 
 /// Writes the report where asked, or prints the results table on stdout.
-pub(crate) fn write_report(path: Option<&Path>, rollout: &Rollout, results: &[TargetResult]) -> i32 {
+pub(crate) fn write_report(
+    path: Option<&Path>,
+    rollout: &Rollout,
+    results: &[TargetResult],
+) -> i32 {
     match path {
         Some(path) => match report::save_csv(path, rollout, results) {
             Ok(()) => exit::SUCCESS,

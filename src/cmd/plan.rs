@@ -30,17 +30,24 @@ pub async fn run(args: PlanArgs, output: Output) -> i32 {
     print!("{}", plan_table(&results));
     println!("\n{}", totals(&results));
     for line in report::failure_lines(&results) {
-        eprintln!("failed: {line}");
+        eprintln!("error: {line}");
     }
     if let Some(path) = &args.out {
-        let created_at = results.first().map(|r| r.checked_at.clone()).unwrap_or_default();
+        let created_at = results
+            .first()
+            .map(|r| r.checked_at.clone())
+            .unwrap_or_default();
         if let Err(e) = PlanFile::new(&session.rollout, created_at, results.clone()).save(path) {
             eprintln!("error: {e}");
             return exit::TARGET_FAILED;
         }
         if !output.quiet {
-            eprintln!("Plan saved to {}; apply it with: ptc-rollout apply --config {} --plan {}",
-                path.display(), args.targets.config.display(), path.display());
+            eprintln!(
+                "Plan saved to {}; apply it with: ptc-rollout apply --config {} --plan {}",
+                path.display(),
+                args.targets.config.display(),
+                path.display()
+            );
         }
     }
     let code = exit_code(&results);
@@ -70,7 +77,13 @@ fn plan_table(results: &[TargetResult]) -> String {
             } else {
                 ""
             };
-            vec![r.target.account_id.clone(), r.target.account_name.clone(), r.target.region.clone(), what, secret.to_owned()]
+            vec![
+                r.target.account_id.clone(),
+                r.target.account_name.clone(),
+                r.target.region.clone(),
+                what,
+                secret.to_owned(),
+            ]
         })
         .collect();
     report::table(&["ACCOUNT", "NAME", "REGION", "PLAN", "NOTE"], &rows)
@@ -79,7 +92,14 @@ fn plan_table(results: &[TargetResult]) -> String {
 /// The plan's totals, by action and by kind of target.
 pub(crate) fn totals(results: &[TargetResult]) -> String {
     let count = |a: Action| {
-        results.iter().filter(|r| r.decision.as_ref().is_some_and(|d| d.actions().contains(&a))).count()
+        results
+            .iter()
+            .filter(|r| {
+                r.decision
+                    .as_ref()
+                    .is_some_and(|d| d.actions().contains(&a))
+            })
+            .count()
     };
     let of = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
     format!(

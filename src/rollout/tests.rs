@@ -59,7 +59,12 @@ fn bad_prefixes_are_refused() {
 
 #[test]
 fn bad_secret_names_are_refused() {
-    for name in ["gitlab", "ecr-pullthroughcache/", "ecr-pullthroughcache/a b", "ecr-pullthroughcache/gitlab-abc123"] {
+    for name in [
+        "gitlab",
+        "ecr-pullthroughcache/",
+        "ecr-pullthroughcache/a b",
+        "ecr-pullthroughcache/gitlab-abc123",
+    ] {
         let text = GOOD.replace("\"ecr-pullthroughcache/gitlab\"", &format!("{name:?}"));
         assert_eq!(fields(&text), ["rule.secret_name"], "{name}");
     }
@@ -67,13 +72,21 @@ fn bad_secret_names_are_refused() {
 
 #[test]
 fn regions_are_checked() {
-    assert_eq!(fields(&GOOD.replace("\"eu-west-1\"", "\"eu-west-9\"")), ["targets.regions[1]"]);
-    assert_eq!(fields(&GOOD.replace("\"eu-west-1\"", "\"EU_WEST\"")), ["targets.regions[1]"]);
-    assert_eq!(fields(&GOOD.replace("\"us-east-1\", \"eu-west-1\"", "")), ["targets.regions"]);
-    let allowed = GOOD.replace("\"eu-west-1\"", "\"eu-west-9\"").replace(
-        "role_name =",
-        "allow_unknown_regions = true\nrole_name =",
+    assert_eq!(
+        fields(&GOOD.replace("\"eu-west-1\"", "\"eu-west-9\"")),
+        ["targets.regions[1]"]
     );
+    assert_eq!(
+        fields(&GOOD.replace("\"eu-west-1\"", "\"EU_WEST\"")),
+        ["targets.regions[1]"]
+    );
+    assert_eq!(
+        fields(&GOOD.replace("\"us-east-1\", \"eu-west-1\"", "")),
+        ["targets.regions"]
+    );
+    let allowed = GOOD
+        .replace("\"eu-west-1\"", "\"eu-west-9\"")
+        .replace("role_name =", "allow_unknown_regions = true\nrole_name =");
     Rollout::parse(&allowed).unwrap();
 }
 
@@ -85,7 +98,11 @@ fn ids_are_checked() {
     );
     assert_eq!(
         fields(&text),
-        ["targets.accounts[0]", "targets.exclude_accounts[0]", "targets.organizational_units[0]"]
+        [
+            "targets.accounts[0]",
+            "targets.exclude_accounts[0]",
+            "targets.organizational_units[0]"
+        ]
     );
 }
 
@@ -96,14 +113,18 @@ fn upstream_is_checked_without_echoing_the_token_env() {
         "\"glpat-abcdefabcdefabcdefab\"",
     );
     let p = problems(&text);
-    assert_eq!(p.iter().map(|p| p.field.as_str()).collect::<Vec<_>>(), ["upstream.username", "upstream.token_env"]);
+    assert_eq!(
+        p.iter().map(|p| p.field.as_str()).collect::<Vec<_>>(),
+        ["upstream.username", "upstream.token_env"]
+    );
     assert!(!p.iter().any(|p| p.to_string().contains("glpat")));
 }
 
 #[test]
 fn narrowing_only_selects_from_the_file() {
     let mut r = Rollout::parse(GOOD).unwrap();
-    r.narrow(Some(&["eu-west-1".into()]), Some(&["111111111111".into()])).unwrap();
+    r.narrow(Some(&["eu-west-1".into()]), Some(&["111111111111".into()]))
+        .unwrap();
     assert_eq!(r.regions, ["eu-west-1"]);
     assert_eq!(r.accounts.unwrap().len(), 1);
     let mut r = Rollout::parse(GOOD).unwrap();

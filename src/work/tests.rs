@@ -7,10 +7,14 @@ fn rollout() -> Rollout {
     .unwrap()
 }
 
-const ARN: &str = "arn:aws:secretsmanager:us-east-1:111111111111:secret:ecr-pullthroughcache/gitlab-AbCdEf";
+const ARN: &str =
+    "arn:aws:secretsmanager:us-east-1:111111111111:secret:ecr-pullthroughcache/gitlab-AbCdEf";
 
 fn rule(url: &str, arn: &str) -> RuleState {
-    RuleState::Present { upstream_registry_url: url.into(), credential_arn: Some(arn.into()) }
+    RuleState::Present {
+        upstream_registry_url: url.into(),
+        credential_arn: Some(arn.into()),
+    }
 }
 
 fn actions(secret: SecretState, rule: RuleState) -> Decision {
@@ -18,24 +22,38 @@ fn actions(secret: SecretState, rule: RuleState) -> Decision {
 }
 
 fn change(actions: &[Action]) -> Decision {
-    Decision::Change { actions: actions.to_vec() }
+    Decision::Change {
+        actions: actions.to_vec(),
+    }
 }
 
 #[test]
 fn empty_target_gets_secret_then_rule() {
-    assert_eq!(actions(SecretState::Absent, RuleState::Absent), change(&[Action::CreateSecret, Action::CreateRule]));
+    assert_eq!(
+        actions(SecretState::Absent, RuleState::Absent),
+        change(&[Action::CreateSecret, Action::CreateRule])
+    );
 }
 
 #[test]
 fn converged_target_needs_nothing() {
-    let secret = SecretState::Present { arn: ARN.into(), managed: true };
+    let secret = SecretState::Present {
+        arn: ARN.into(),
+        managed: true,
+    };
     assert_eq!(actions(secret, rule(GITLAB_REGISTRY_URL, ARN)), change(&[]));
 }
 
 #[test]
 fn rule_pointing_elsewhere_is_updated() {
-    let secret = SecretState::Present { arn: ARN.into(), managed: true };
-    assert_eq!(actions(secret, rule(GITLAB_REGISTRY_URL, "other")), change(&[Action::UpdateRuleCredential]));
+    let secret = SecretState::Present {
+        arn: ARN.into(),
+        managed: true,
+    };
+    assert_eq!(
+        actions(secret, rule(GITLAB_REGISTRY_URL, "other")),
+        change(&[Action::UpdateRuleCredential])
+    );
     assert_eq!(
         actions(SecretState::Absent, rule(GITLAB_REGISTRY_URL, ARN)),
         change(&[Action::CreateSecret, Action::UpdateRuleCredential])
@@ -44,16 +62,34 @@ fn rule_pointing_elsewhere_is_updated() {
 
 #[test]
 fn pending_deletion_is_restored_when_managed() {
-    let managed = SecretState::PendingDeletion { arn: ARN.into(), managed: true };
-    assert_eq!(actions(managed, rule(GITLAB_REGISTRY_URL, ARN)), change(&[Action::RestoreSecret]));
-    let unmanaged = SecretState::PendingDeletion { arn: ARN.into(), managed: false };
-    assert!(matches!(actions(unmanaged, RuleState::Absent), Decision::Conflict { .. }));
+    let managed = SecretState::PendingDeletion {
+        arn: ARN.into(),
+        managed: true,
+    };
+    assert_eq!(
+        actions(managed, rule(GITLAB_REGISTRY_URL, ARN)),
+        change(&[Action::RestoreSecret])
+    );
+    let unmanaged = SecretState::PendingDeletion {
+        arn: ARN.into(),
+        managed: false,
+    };
+    assert!(matches!(
+        actions(unmanaged, RuleState::Absent),
+        Decision::Conflict { .. }
+    ));
 }
 
 #[test]
 fn unmanaged_secret_is_used_not_overwritten() {
-    let secret = SecretState::Present { arn: ARN.into(), managed: false };
-    assert_eq!(actions(secret, RuleState::Absent), change(&[Action::CreateRule]));
+    let secret = SecretState::Present {
+        arn: ARN.into(),
+        managed: false,
+    };
+    assert_eq!(
+        actions(secret, RuleState::Absent),
+        change(&[Action::CreateRule])
+    );
 }
 
 #[test]

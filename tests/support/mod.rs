@@ -1,0 +1,315 @@
+//! Test support: the emulator (moto server plus the project's ECR pull through cache operations,
+//! see emulator/) on a free loopback port, its control API, and the built binary pointed at it
+//! through the standard AWS environment.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+
+use serde_json::{json, Value};
+
+/// The token tests declare valid. Shaped like a real one so leak checks are meaningful.
+pub const TOKEN: &str = "glpat-TestTokenValue0123456789";
+/// The management account moto creates.
+pub const MANAGEMENT: &str = "123456789012";
+
+/// A running emulator; stopped when dropped (and when the test process dies, through stdin EOF).
+pub struct Emulator {
+    child: Child,
+    _stdin: ChildStdin,
+    pub endpoint: String,
+    addr: String,
+    pub dir: tempfile::TempDir,
+}
+
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("PTC_EMULATOR_PYTHON") {
+        return p.into();
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
+}
+
+impl Emulator {
+    pub fn start() -> Self {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("emulator/server.py");
+        let mut child = Command::new(python())
+            .arg(&script)
+            .args(["--port", "0", "--exit-on-stdin-eof"])
+            .env_remove("MOTO_ACCOUNT_ID")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect(
+                "cannot start the emulator: run the tests with ./scripts/test, which installs it",
+            );
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let endpoint = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the emulator did not start (moto[server] installed? see scripts/test): {line:?}"))
+            .to_owned();
+        let addr = endpoint.trim_start_matches("http://").to_owned();
+        let stdin = child.stdin.take().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // Empty AWS config files, so the developer's own profiles cannot leak into a test.
+        std::fs::write(dir.path().join("aws-config"), "").unwrap();
+        std::fs::write(dir.path().join("aws-credentials"), "").unwrap();
+        Emulator {
+            child,
+            _stdin: stdin,
+            endpoint,
+            addr,
+            dir,
+        }
+    }
+
+    /// Starts an emulator with the standard test Organization and [`TOKEN`] valid.
+    pub fn with_org() -> (Self, Org) {
+        let emu = Self::start();
+        let org = emu.seed(json!({
+            "ous": [
+                {"name": "Workloads", "parent": "root"},
+                {"name": "Prod", "parent": "Workloads"},
+                {"name": "Sandbox", "parent": "root"}
+            ],
+            "accounts": [
+                {"name": "dev", "parent": "Workloads"},
+                {"name": "prod", "parent": "Prod"},
+                {"name": "=HYPERLINK(\"http://x\")", "parent": "Sandbox"},
+                {"name": "legacy", "parent": "root", "state": "SUSPENDED"}
+            ]
+        }));
+        emu.set_valid_tokens(&[TOKEN]);
+        (emu, org)
+    }
+
+    fn request(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let mut s = TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        let (head, body) = resp.split_once("\r\n\r\n").expect("http response");
+        assert!(
+            head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+            "{method} {path}: {head}\n{body}"
+        );
+        serde_json::from_str(body).unwrap_or(Value::Null)
+    }
+
+    pub fn get(&self, path: &str) -> Value {
+        self.request("GET", path, None)
+    }
+
+    pub fn post(&self, path: &str, body: Value) -> Value {
+        self.request("POST", path, Some(&body))
+    }
+
+    pub fn seed(&self, spec: Value) -> Org {
+        Org(self.post("/_ptc/seed", spec))
+    }
+
+    pub fn set_valid_tokens(&self, tokens: &[&str]) {
+        self.post("/_ptc/valid_tokens", json!({ "tokens": tokens }));
+    }
+
+    pub fn deny_assume_role(&self, accounts: &[&str]) {
+        self.post("/_ptc/deny_assume_role", json!({ "accounts": accounts }));
+    }
+
+    pub fn mutate(&self, op: Value) -> Value {
+        self.post("/_ptc/mutate", op)
+    }
+
+    /// Every AWS call the emulator has seen: (service, action, account, region).
+    pub fn calls(&self) -> Vec<Value> {
+        self.get("/_ptc/calls")["calls"].as_array().unwrap().clone()
+    }
+
+    pub fn reset_calls(&self) {
+        self.post("/_ptc/calls/reset", json!({}));
+    }
+
+    /// Calls that change state, by action name.
+    pub fn mutating_calls(&self) -> Vec<String> {
+        const READS: &[&str] = &[
+            "DescribeSecret",
+            "DescribePullThroughCacheRules",
+            "ValidatePullThroughCacheRule",
+            "GetCallerIdentity",
+            "AssumeRole",
+            "ListAccounts",
+            "ListAccountsForParent",
+            "ListChildren",
+            "DescribeOrganization",
+        ];
+        self.calls()
+            .iter()
+            .map(|c| c["action"].as_str().unwrap().to_owned())
+            .filter(|a| !READS.contains(&a.as_str()))
+            .collect()
+    }
+
+    pub fn state(&self) -> Value {
+        self.get("/_ptc/state")
+    }
+
+    /// Live secrets and rules named `name` / with prefix "gitlab", by (account, region).
+    pub fn secrets(&self) -> Vec<Value> {
+        self.state()["secrets"].as_array().unwrap().clone()
+    }
+
+    pub fn rules(&self) -> Vec<Value> {
+        self.state()["rules"].as_array().unwrap().clone()
+    }
+
+    /// The binary, with the standard AWS environment pointed at this emulator and nothing else
+    /// from the developer's environment leaking in.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ptc-rollout"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("AWS_") || k == "GITLAB_REGISTRY_TOKEN" {
+                c.env_remove(k);
+            }
+        }
+        c.env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", self.dir.path().join("aws-config"))
+            .env(
+                "AWS_SHARED_CREDENTIALS_FILE",
+                self.dir.path().join("aws-credentials"),
+            )
+            .env("GITLAB_REGISTRY_TOKEN", TOKEN)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Writes a rollout file into the test's directory and returns its path.
+    pub fn rollout(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The seeded Organization's layout.
+pub struct Org(pub Value);
+
+impl Org {
+    pub fn id(&self, name: &str) -> String {
+        self.0["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap_or_else(|| panic!("no account {name}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub fn ou(&self, name: &str) -> String {
+        self.0["ous"][name].as_str().unwrap().to_owned()
+    }
+
+    /// Ids of the ACTIVE accounts, management included.
+    pub fn active(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.0["accounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["state"] == "ACTIVE")
+            .map(|a| a["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    }
+}
+
+/// The rollout file used by most tests: two Regions, every account.
+pub fn rollout_text(extra_targets: &str) -> String {
+    format!(
+        r#"[targets]
+regions = ["us-east-1", "eu-west-1"]
+role_name = "OrganizationAccountAccessRole"
+{extra_targets}
+
+[upstream]
+registry = "gitlab-container-registry"
+username = "ptc-bot"
+token_env = "GITLAB_REGISTRY_TOKEN"
+
+[rule]
+ecr_repository_prefix = "gitlab"
+secret_name = "ecr-pullthroughcache/gitlab"
+tags = {{ team = "platform" }}
+"#
+    )
+}
+
+/// Output of a run, with both streams as text.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+pub fn run(cmd: &mut Command) -> Run {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().unwrap();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Reads a CSV report into header-keyed rows.
+pub fn read_report(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            header
+                .iter()
+                .zip(rec.unwrap().iter())
+                .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect()
+}
