@@ -61,7 +61,7 @@ pub async fn consume(output: Output, mut events: UnboundedReceiver<Event>) -> Ve
         ProgressBar::hidden()
     };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {prefix:>10} [{bar:30}] {pos}/{len} {msg}")
+        ProgressStyle::with_template("{spinner} {prefix} [{bar:20}] {pos}/{len} {wide_msg}")
             .expect("valid template")
             .progress_chars("=> "),
     );
@@ -109,12 +109,17 @@ pub fn failure_lines(results: &[TargetResult]) -> Vec<String> {
         .iter()
         .filter(|r| r.is_failure())
         .map(|r| {
+            // A row can fail by its outcome or, having converged, by an invalid rule.
+            let status = if r.outcome.is_failure() || r.error.is_some() {
+                r.outcome.as_str()
+            } else {
+                "invalid"
+            };
             format!(
-                "{} {} ({}) {}: {}",
+                "{} {} ({}) {status}: {}",
                 r.target.account_id,
                 r.target.region,
                 r.target.account_name,
-                r.outcome,
                 r.failure().unwrap_or_default()
             )
         })

@@ -131,3 +131,11 @@ fn narrowing_only_selects_from_the_file() {
     let p = r.narrow(Some(&["ap-south-1".into()]), None).unwrap_err();
     assert_eq!(p[0].field, "--regions");
 }
+
+#[test]
+fn shipped_rollout_files_parse() {
+    for file in ["plans/gitlab.toml", "plans/demo.toml"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        Rollout::load(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+}
