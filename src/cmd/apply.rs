@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use super::plan::{has_changes, totals};
+use super::plan::totals;
 use super::{
     check_output_path, exit_code, load_rollout, print_outcome, refuse, with_reporter, write_report,
     Session,
@@ -14,7 +14,7 @@ use crate::plan_file::PlanFile;
 use crate::report::Output;
 use crate::rollout::Problem;
 use crate::runner::ApplyJob;
-use crate::target::TargetResult;
+use crate::target::{Outcome, TargetResult};
 use crate::token::TokenSource;
 
 pub async fn run(args: ApplyArgs, output: Output) -> i32 {
@@ -92,7 +92,8 @@ pub async fn run(args: ApplyArgs, output: Output) -> i32 {
     if !output.quiet {
         eprintln!("{}", totals(&planned));
     }
-    if has_changes(&planned) && !args.yes && !confirm(planned.len()).await {
+    let changing = planned.iter().filter(|r| r.outcome == Outcome::Pending).count();
+    if changing > 0 && !args.yes && !confirm(changing).await {
         eprintln!("Apply cancelled; nothing was changed.");
         return exit::TARGET_FAILED;
     }
