@@ -14,7 +14,7 @@ from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 import ptc
 from emustate import MANAGEMENT_ACCOUNT_ID, STATE
 
-FAULT_KINDS = {"throttle", "http500", "http503", "latency", "hang", "limit_exceeded"}
+FAULT_KINDS = {"throttle", "http500", "http503", "latency", "hang", "limit_exceeded", "region_disabled"}
 
 DEMO_SPEC = {
     "ous": [

@@ -101,6 +101,11 @@ def fault_response(call: dict, fault: dict):
     if kind == "limit_exceeded":
         code = "LimitExceeded" if call["service"] == "sts" else "LimitExceededException"
         return _error(call, 400, code, "The operation did not succeed because it would have exceeded a service limit for your account.")
+    if kind == "region_disabled":
+        # What AWS answers in an opt-in Region the account has not enabled: the account's
+        # credentials are not recognised there.
+        code = "InvalidClientTokenId" if call["service"] == "sts" else "UnrecognizedClientException"
+        return _error(call, 403, code, "The security token included in the request is invalid.")
     return None  # unknown kinds are rejected by the control API; be lenient here
 
 

@@ -111,12 +111,51 @@ pub struct ApplyArgs {
     /// variable named by upstream.token_env.
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Stop scheduling new targets once more than N (or N% of the targets) have failed; the
+    /// rest are reported as not attempted. Default: no limit.
+    #[arg(long, value_name = "N|N%", value_parser = parse_tolerance)]
+    pub max_failures: Option<Tolerance>,
+    /// Skip the canary: by default one target is converged and validated before all others,
+    /// and the run stops if it fails (a wrong token is then written to one account only).
+    #[arg(long)]
+    pub no_canary: bool,
+}
+
+/// `--max-failures`: a count, or a percentage of the targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tolerance {
+    Count(usize),
+    Percent(u8),
+}
+
+impl Tolerance {
+    /// The number of failures tolerated among `targets`.
+    pub fn allowed(self, targets: usize) -> usize {
+        match self {
+            Tolerance::Count(n) => n,
+            Tolerance::Percent(p) => targets * usize::from(p) / 100,
+        }
+    }
+}
+
+fn parse_tolerance(s: &str) -> Result<Tolerance, String> {
+    let bad = || format!("{s:?} is not a count or a percentage: use e.g. 10 or 5%");
+    match s.strip_suffix('%') {
+        Some(p) => match p.parse::<u8>() {
+            Ok(p) if p <= 100 => Ok(Tolerance::Percent(p)),
+            _ => Err(bad()),
+        },
+        None => s.parse().map(Tolerance::Count).map_err(|_| bad()),
+    }
 }
 
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
+    /// Stop scheduling new targets once more than N (or N%) have failed or are invalid.
+    #[arg(long, value_name = "N|N%", value_parser = parse_tolerance)]
+    pub max_failures: Option<Tolerance>,
     /// Write the CSV report to this file (- for stdout).
     #[arg(long, value_name = "OUT.csv")]
     pub report: Option<PathBuf>,

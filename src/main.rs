@@ -9,7 +9,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("cannot start the async runtime");
-    let code = runtime.block_on(ptc_rollout::cmd::run(cli));
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let code = runtime.block_on(ptc_rollout::cmd::run(cli, ctrl_c));
     // Do not wait for lingering connection tasks; everything was written before this point.
     runtime.shutdown_background();
     std::process::exit(code);

@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::clients::Tuning;
 use crate::regions;
 
 /// The only upstream this tool rolls out today.
@@ -61,6 +62,8 @@ pub struct Rollout {
     pub secret_name: String,
     /// Tags for the secret, besides [`MANAGED_TAG_KEY`].
     pub tags: BTreeMap<String, String>,
+    /// SDK retry and timeout settings (`[tuning]`, optional).
+    pub tuning: Tuning,
 }
 
 /// One thing wrong with the input, with the field it is in and how to fix it.
@@ -120,6 +123,18 @@ struct RawFile {
     targets: RawTargets,
     upstream: RawUpstream,
     rule: RawRule,
+    #[serde(default)]
+    tuning: RawTuning,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawTuning {
+    max_attempts: Option<u32>,
+    initial_backoff_ms: Option<u64>,
+    max_backoff_ms: Option<u64>,
+    attempt_timeout_seconds: Option<u64>,
+    operation_timeout_seconds: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -304,6 +319,8 @@ impl Rollout {
             ));
         }
 
+        let tuning = check_tuning(&raw.tuning, &mut p);
+
         if !p.is_empty() {
             return Err(p);
         }
@@ -320,6 +337,7 @@ impl Rollout {
             ecr_repository_prefix: r.ecr_repository_prefix,
             secret_name: r.secret_name,
             tags: r.tags,
+            tuning,
         })
     }
 
@@ -381,6 +399,50 @@ fn check_region(field: &str, r: &str, allow_unknown: bool) -> Option<Problem> {
     } else {
         None
     }
+}
+
+fn check_tuning(t: &RawTuning, p: &mut Vec<Problem>) -> Tuning {
+    use std::time::Duration;
+    let d = Tuning::default();
+    let mut in_range = |field: &str, value: Option<u64>, range: std::ops::RangeInclusive<u64>| {
+        if let Some(v) = value.filter(|v| !range.contains(v)) {
+            p.push(Problem::new(
+                format!("tuning.{field}"),
+                format!("{v} is outside {} to {}", range.start(), range.end()),
+                "choose a value in that range, or remove the key for the default",
+            ));
+        }
+        value
+    };
+    let max_attempts = in_range("max_attempts", t.max_attempts.map(u64::from), 1..=20);
+    let initial = in_range("initial_backoff_ms", t.initial_backoff_ms, 1..=60_000);
+    let max = in_range("max_backoff_ms", t.max_backoff_ms, 1..=300_000);
+    let attempt = in_range(
+        "attempt_timeout_seconds",
+        t.attempt_timeout_seconds,
+        1..=900,
+    );
+    let operation = in_range(
+        "operation_timeout_seconds",
+        t.operation_timeout_seconds,
+        1..=3600,
+    );
+    let tuning = Tuning {
+        max_attempts: max_attempts.map_or(d.max_attempts, |v| v as u32),
+        initial_backoff: initial.map_or(d.initial_backoff, Duration::from_millis),
+        max_backoff: max.map_or(d.max_backoff, Duration::from_millis),
+        connect_timeout: d.connect_timeout,
+        attempt_timeout: attempt.map_or(d.attempt_timeout, Duration::from_secs),
+        operation_timeout: operation.map_or(d.operation_timeout, Duration::from_secs),
+    };
+    if tuning.operation_timeout < tuning.attempt_timeout {
+        p.push(Problem::new(
+            "tuning.operation_timeout_seconds",
+            "is shorter than one attempt",
+            "make it at least tuning.attempt_timeout_seconds",
+        ));
+    }
+    tuning
 }
 
 fn check_accounts(field: &str, ids: &[String], p: &mut Vec<Problem>) -> BTreeSet<String> {

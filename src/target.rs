@@ -162,6 +162,18 @@ pub struct Validation {
     pub credential_arn: Option<String>,
 }
 
+impl Validation {
+    /// A rule that could not be validated, with why.
+    pub fn not_checked(reason: String) -> Self {
+        Self {
+            is_valid: false,
+            failure: Some(reason),
+            upstream_registry_url: None,
+            credential_arn: None,
+        }
+    }
+}
+
 /// Everything known about one target at the end of a pass: one report row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetResult {
@@ -173,7 +185,8 @@ pub struct TargetResult {
     /// Actions actually carried out (apply).
     pub taken: Vec<Action>,
     pub validation: Option<Validation>,
-    /// The error that stopped the target, or the conflict or staleness reason.
+    /// Why the target ended as it did when that was not plain success: the error that stopped
+    /// it, the conflict, staleness, skip or not-attempted reason.
     pub error: Option<String>,
     /// RFC 3339 time at which the target's state was last read.
     pub checked_at: String,
@@ -193,12 +206,10 @@ impl TargetResult {
         }
     }
 
-    /// Whether the row counts as a failure for the exit code: a failing outcome, an error, or a
-    /// rule that was validated and found invalid.
+    /// Whether the row counts as a failure for the exit code: a failing outcome, or a rule
+    /// that was validated (or could not be) and is not known valid.
     pub fn is_failure(&self) -> bool {
-        self.outcome.is_failure()
-            || self.error.is_some()
-            || self.validation.as_ref().is_some_and(|v| !v.is_valid)
+        self.outcome.is_failure() || self.validation.as_ref().is_some_and(|v| !v.is_valid)
     }
 
     /// The failure column: the error that stopped the target, else the validation failure.

@@ -240,23 +240,44 @@ async fn create_rule(
     r: &Rollout,
     credential_arn: &str,
 ) -> Result<(), ApiError> {
-    c.ecr
+    let sent = c
+        .ecr
         .create_pull_through_cache_rule()
         .ecr_repository_prefix(&r.ecr_repository_prefix)
         .upstream_registry(UpstreamRegistry::GitLabContainerRegistry)
         .upstream_registry_url(GITLAB_REGISTRY_URL)
         .credential_arn(credential_arn)
         .send()
-        .await
-        .map_err(|e| {
-            ApiError::from_sdk(
-                &t.account_id,
-                &t.region,
-                "ecr:CreatePullThroughCacheRule",
-                e,
-            )
-        })?;
-    Ok(())
+        .await;
+    let call = "ecr:CreatePullThroughCacheRule";
+    match sent {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_limit_exceeded_exception()) =>
+        {
+            let mut err = ApiError::from_sdk(&t.account_id, &t.region, call, e);
+            err.message.push_str(" (quota: 50 pull through cache rules per Region, not adjustable; delete unused rules)");
+            Err(err)
+        }
+        // An attempt that timed out after ECR created the rule makes the retry find it: that is
+        // success when the rule is ours.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_pull_through_cache_rule_already_exists_exception()) =>
+        {
+            match read_rule(c, t, r).await? {
+                RuleState::Present {
+                    upstream_registry_url,
+                    credential_arn: Some(arn),
+                } if upstream_registry_url == GITLAB_REGISTRY_URL && arn == credential_arn => {
+                    Ok(())
+                }
+                _ => Err(ApiError::from_sdk(&t.account_id, &t.region, call, e)),
+            }
+        }
+        Err(e) => Err(ApiError::from_sdk(&t.account_id, &t.region, call, e)),
+    }
 }
 
 async fn update_rule(

@@ -3,21 +3,23 @@
 
 use std::io::{IsTerminal, Write};
 
+use tokio::sync::watch;
+
 use super::plan::totals;
 use super::{
-    check_output_path, exit_code, load_rollout, print_outcome, refuse, with_reporter, write_report,
-    Session,
+    check_output_path, exit_code, load_rollout, print_outcome, print_stop, refuse, with_reporter,
+    write_report, Session,
 };
 use crate::cli::ApplyArgs;
 use crate::exit;
 use crate::plan_file::PlanFile;
 use crate::report::Output;
 use crate::rollout::Problem;
-use crate::runner::ApplyJob;
+use crate::runner::{ApplyJob, Limits, Stop, Work};
 use crate::target::{Outcome, TargetResult};
 use crate::token::TokenSource;
 
-pub async fn run(args: ApplyArgs, output: Output) -> i32 {
+pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<bool>) -> i32 {
     // All input first: nothing reaches AWS until every check has passed.
     let rollout = match load_rollout(&args.targets) {
         Ok(r) => r,
@@ -80,39 +82,68 @@ pub async fn run(args: ApplyArgs, output: Output) -> i32 {
             Err(code) => return code,
         },
     };
-    let runner = session.runner(args.targets.concurrency.into(), &targets);
+    let max_failures = args.max_failures.map(|t| t.allowed(targets.len()));
+    let limits = Limits {
+        max_failures,
+        canary: !args.no_canary,
+    };
+    let runner = session.runner(
+        args.targets.concurrency.into(),
+        limits,
+        &interrupt,
+        &targets,
+    );
     let recheck = saved.is_some();
-    let planned = match saved {
-        Some(planned) => planned,
+    let (planned, stop) = match saved {
+        Some(planned) => (planned, None),
         None => {
             let runner = runner.clone();
             with_reporter(output, |tx| async move { runner.plan(targets, &tx).await }).await
         }
     };
-    if !output.quiet {
-        eprintln!("{}", totals(&planned));
-    }
-    let changing = planned.iter().filter(|r| r.outcome == Outcome::Pending).count();
-    if changing > 0 && !args.yes && !confirm(changing).await {
-        eprintln!("Apply cancelled; nothing was changed.");
-        return exit::TARGET_FAILED;
-    }
-
-    let jobs = planned
+    let jobs: Vec<ApplyJob> = planned
         .into_iter()
         .map(|planned| ApplyJob { planned, recheck })
         .collect();
-    let results = with_reporter(
-        output,
-        |tx| async move { runner.apply(jobs, token, &tx).await },
-    )
-    .await;
+    let (results, stop) = if stop == Some(Stop::Interrupted) {
+        // Interrupted while planning: nothing was written; every row says so.
+        let now = jobs
+            .first()
+            .map(|j| j.planned.checked_at.clone())
+            .unwrap_or_default();
+        let why = "not attempted: the run was interrupted while planning";
+        (
+            jobs.into_iter()
+                .map(|j| j.not_started(why, now.clone()))
+                .collect(),
+            stop,
+        )
+    } else {
+        let planned: Vec<TargetResult> = jobs.iter().map(|j| j.planned.clone()).collect();
+        if !output.quiet {
+            eprintln!("{}", totals(&planned));
+        }
+        let changing = planned
+            .iter()
+            .filter(|r| r.outcome == Outcome::Pending)
+            .count();
+        if changing > 0 && !args.yes && !confirm(changing).await {
+            eprintln!("Apply cancelled; nothing was changed.");
+            return exit::TARGET_FAILED;
+        }
+        with_reporter(
+            output,
+            |tx| async move { runner.apply(jobs, token, &tx).await },
+        )
+        .await
+    };
     print_outcome(output, "Apply", &results);
+    print_stop(stop.as_ref());
     let written = write_report(args.report.as_deref(), &session.rollout, &results);
     if written != exit::SUCCESS {
         return written;
     }
-    exit_code(&results)
+    exit_code(&results, stop.as_ref())
 }
 
 /// Asks on the terminal, as Terraform does: only "yes" proceeds.

@@ -13,28 +13,41 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::sync::watch;
 
 use crate::cli::{Cli, Command, GlobalArgs, TargetArgs};
-use crate::clients::{Clients, Overrides, Tuning};
+use crate::clients::{Clients, Overrides};
 use crate::credentials::{Access, Caller};
 use crate::discovery::{self, Discovery};
 use crate::exit;
 use crate::report::{self, Output};
 use crate::rollout::{Problem, Rollout};
-use crate::runner::{Event, Runner};
+use crate::runner::{Event, Limits, Runner, Setup, Stop};
 use crate::target::{Target, TargetResult};
 
-/// Runs the command and returns the process exit code.
-pub async fn run(cli: Cli) -> i32 {
+/// Runs the command and returns the process exit code. `shutdown` resolving is an interrupt:
+/// the runner stops scheduling, lets in-flight targets finish for a short while, and the
+/// command writes its complete report and returns 130. A second Ctrl-C exits at once.
+pub async fn run(cli: Cli, shutdown: impl Future<Output = ()> + Send + 'static) -> i32 {
     let output = Output {
         no_progress: cli.global.no_progress,
         quiet: cli.global.quiet,
     };
+    let (interrupt_tx, interrupt) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = interrupt_tx.send(true);
+        eprintln!("interrupted: finishing targets in flight, then writing the report (Ctrl-C again to exit now)");
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted again: exiting now");
+            std::process::exit(exit::INTERRUPTED);
+        }
+    });
     match cli.command {
         Command::Accounts(args) => accounts::run(args, output).await,
-        Command::Plan(args) => plan::run(args, output).await,
-        Command::Apply(args) => apply::run(args, output).await,
-        Command::Validate(args) => validate::run(args, output).await,
+        Command::Plan(args) => plan::run(args, output, interrupt).await,
+        Command::Apply(args) => apply::run(args, output, interrupt).await,
+        Command::Validate(args) => validate::run(args, output, interrupt).await,
     }
 }
 
@@ -115,7 +128,7 @@ pub(crate) struct Session {
 impl Session {
     /// Loads the AWS configuration and identifies the caller (the first AWS call).
     pub async fn start(rollout: Rollout) -> Result<Self, i32> {
-        let clients = Clients::load(Overrides::default(), &Tuning::default()).await;
+        let clients = Clients::load(Overrides::default(), &rollout.tuning).await;
         let caller = Caller::identify(&clients.sts()).await.map_err(|e| {
             eprintln!(
                 "error: cannot identify the AWS caller (are AWS credentials configured?): {e}"
@@ -179,27 +192,56 @@ impl Session {
         targets
     }
 
-    pub fn runner(&self, concurrency: usize, targets: &[Target]) -> Arc<Runner> {
-        Runner::new(
-            self.clients.clone(),
-            self.access.clone(),
-            self.rollout.clone(),
+    pub fn runner(
+        &self,
+        concurrency: usize,
+        limits: Limits,
+        interrupt: &watch::Receiver<bool>,
+        targets: &[Target],
+    ) -> Arc<Runner> {
+        let setup = Setup {
+            clients: self.clients.clone(),
+            access: self.access.clone(),
+            rollout: self.rollout.clone(),
             concurrency,
-            targets,
-        )
+            limits,
+            interrupt: interrupt.clone(),
+        };
+        Runner::new(setup, targets)
     }
 }
 
-/// Runs one pass with a reporter attached; returns the results sorted for the report.
-pub(crate) async fn with_reporter<F, Fut>(output: Output, pass: F) -> Vec<TargetResult>
+/// Runs one pass with a reporter attached; returns the results sorted for the report, and why
+/// the pass stopped early if it did.
+pub(crate) async fn with_reporter<F, Fut>(
+    output: Output,
+    pass: F,
+) -> (Vec<TargetResult>, Option<Stop>)
 where
     F: FnOnce(UnboundedSender<Event>) -> Fut,
-    Fut: Future<Output = ()>,
+    Fut: Future<Output = Option<Stop>>,
 {
     let (tx, rx) = unbounded_channel();
     let reporter = tokio::spawn(report::consume(output, rx));
-    pass(tx).await;
-    reporter.await.expect("reporter task")
+    let stop = pass(tx).await;
+    (reporter.await.expect("reporter task"), stop)
+}
+
+/// Says on stderr why a pass stopped early.
+pub(crate) fn print_stop(stop: Option<&Stop>) {
+    match stop {
+        None => {}
+        Some(Stop::Interrupted) => {
+            eprintln!("interrupted: targets never started are reported as not attempted")
+        }
+        Some(Stop::TooManyFailures { failed, allowed }) => {
+            eprintln!("stopped: {failed} targets failed, more than --max-failures {allowed}; the rest were not attempted")
+        }
+        Some(Stop::CanaryFailed { target, reason }) => eprintln!(
+            "stopped: the canary target {} {} failed ({reason}); nothing else was written",
+            target.account_id, target.region
+        ),
+    }
 }
 
 /// Prints failure lines and the summary on stderr, unless quiet (failures are always printed).
@@ -212,9 +254,11 @@ pub(crate) fn print_outcome(output: Output, title: &str, results: &[TargetResult
     }
 }
 
-/// 0 when every row succeeded, 1 otherwise.
-pub(crate) fn exit_code(results: &[TargetResult]) -> i32 {
-    if results.iter().any(TargetResult::is_failure) {
+/// 130 when interrupted, else 0 when every row succeeded, 1 otherwise.
+pub(crate) fn exit_code(results: &[TargetResult], stop: Option<&Stop>) -> i32 {
+    if stop == Some(&Stop::Interrupted) {
+        exit::INTERRUPTED
+    } else if results.iter().any(TargetResult::is_failure) {
         exit::TARGET_FAILED
     } else {
         exit::SUCCESS

@@ -1,13 +1,18 @@
 //! `plan`: read every target and show what `apply` would do, with totals. No mutating call.
 
-use super::{check_output_path, exit_code, load_rollout, refuse, with_reporter, Session};
+use tokio::sync::watch;
+
+use super::{
+    check_output_path, exit_code, load_rollout, print_stop, refuse, with_reporter, Session,
+};
 use crate::cli::PlanArgs;
 use crate::exit;
 use crate::plan_file::PlanFile;
 use crate::report::{self, Output};
+use crate::runner::{Limits, Stop};
 use crate::target::{Action, Outcome, TargetResult};
 
-pub async fn run(args: PlanArgs, output: Output) -> i32 {
+pub async fn run(args: PlanArgs, output: Output, interrupt: watch::Receiver<bool>) -> i32 {
     let rollout = match load_rollout(&args.targets) {
         Ok(r) => r,
         Err(code) => return code,
@@ -24,13 +29,24 @@ pub async fn run(args: PlanArgs, output: Output) -> i32 {
         Err(code) => return code,
     };
     let targets = session.targets(&d);
-    let runner = session.runner(args.targets.concurrency.into(), &targets);
-    let results = with_reporter(output, |tx| async move { runner.plan(targets, &tx).await }).await;
+    let runner = session.runner(
+        args.targets.concurrency.into(),
+        Limits::default(),
+        &interrupt,
+        &targets,
+    );
+    let (results, stop) =
+        with_reporter(output, |tx| async move { runner.plan(targets, &tx).await }).await;
 
     print!("{}", plan_table(&results));
     println!("\n{}", totals(&results));
     for line in report::failure_lines(&results) {
         eprintln!("error: {line}");
+    }
+    print_stop(stop.as_ref());
+    if stop == Some(Stop::Interrupted) {
+        // An incomplete plan is not saved: applying it would skip the targets never read.
+        return exit::INTERRUPTED;
     }
     if let Some(path) = &args.out {
         let created_at = results
@@ -50,7 +66,7 @@ pub async fn run(args: PlanArgs, output: Output) -> i32 {
             );
         }
     }
-    let code = exit_code(&results);
+    let code = exit_code(&results, stop.as_ref());
     if code == exit::SUCCESS && args.detailed_exitcode && has_changes(&results) {
         return exit::CHANGES_PENDING;
     }

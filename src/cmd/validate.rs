@@ -1,14 +1,17 @@
 //! `validate`: ask ECR to validate every target's rule and write the report. Read-only.
 
+use tokio::sync::watch;
+
 use super::{
-    check_output_path, exit_code, load_rollout, print_outcome, refuse, with_reporter, write_report,
-    Session,
+    check_output_path, exit_code, load_rollout, print_outcome, print_stop, refuse, with_reporter,
+    write_report, Session,
 };
 use crate::cli::ValidateArgs;
 use crate::exit;
 use crate::report::Output;
+use crate::runner::Limits;
 
-pub async fn run(args: ValidateArgs, output: Output) -> i32 {
+pub async fn run(args: ValidateArgs, output: Output, interrupt: watch::Receiver<bool>) -> i32 {
     let rollout = match load_rollout(&args.targets) {
         Ok(r) => r,
         Err(code) => return code,
@@ -25,16 +28,26 @@ pub async fn run(args: ValidateArgs, output: Output) -> i32 {
         Err(code) => return code,
     };
     let targets = session.targets(&d);
-    let runner = session.runner(args.targets.concurrency.into(), &targets);
-    let results = with_reporter(
+    let limits = Limits {
+        max_failures: args.max_failures.map(|t| t.allowed(targets.len())),
+        canary: false,
+    };
+    let runner = session.runner(
+        args.targets.concurrency.into(),
+        limits,
+        &interrupt,
+        &targets,
+    );
+    let (results, stop) = with_reporter(
         output,
         |tx| async move { runner.validate(targets, &tx).await },
     )
     .await;
     print_outcome(output, "Validate", &results);
+    print_stop(stop.as_ref());
     let written = write_report(args.report.as_deref(), &session.rollout, &results);
     if written != exit::SUCCESS {
         return written;
     }
-    exit_code(&results)
+    exit_code(&results, stop.as_ref())
 }
