@@ -158,3 +158,6 @@ impl ProvideCredentials for AssumedRole {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -175,61 +175,31 @@ fn validate_flags_a_secret_broken_behind_the_tools_back() {
     );
 }
 
-#[test]
-fn a_denied_assume_role_fails_only_that_accounts_rows() {
-    let (emu, org) = Emulator::with_org();
-    let dev = org.id("dev");
-    emu.deny_assume_role(&[&dev]);
-    let config = emu.rollout("r.toml", &rollout_text(""));
-    let out = apply(&emu, &config, "report.csv");
-    assert_eq!(out.code, 1);
-    let rows = read_report(&emu.path("report.csv"));
-    assert_eq!(rows.len(), 8);
-    for r in &rows {
-        if r["account_id"] == dev {
-            assert_eq!(r["outcome"], "failed");
-            assert!(
-                r["failure"].contains("sts:AssumeRole") && r["failure"].contains("AccessDenied"),
-                "{r:?}"
-            );
-        } else {
-            assert_eq!(
-                (r["outcome"].as_str(), r["is_valid"].as_str()),
-                ("created", "true"),
-                "{r:?}"
-            );
-        }
-    }
-    assert_eq!(emu.secrets().len(), 6);
-    assert_eq!(
-        out.stderr
-            .lines()
-            .filter(|l| l.starts_with("error: ") && l.contains(&dev))
-            .count(),
-        2,
-        "one line per failed target: {}",
-        out.stderr
-    );
+const SECRET: &str = "ecr-pullthroughcache/gitlab";
 
-    // Lifted: a re-run converges the account, creating nothing twice.
-    emu.deny_assume_role(&[]);
-    assert_eq!(apply(&emu, &config, "again.csv").code, 0);
-    assert_eq!(emu.secrets().len(), 8);
-    assert_eq!(emu.rules().len(), 8);
+/// Converges the standard Organization, so a test can then break one target.
+fn converged() -> (Emulator, support::Org, std::path::PathBuf) {
+    let (emu, org) = Emulator::with_org();
+    let config = emu.rollout("r.toml", &rollout_text(""));
+    assert_eq!(apply(&emu, &config, "first.csv").code, 0);
+    (emu, org, config)
+}
+
+fn row(
+    rows: &[std::collections::HashMap<String, String>],
+    account: &str,
+    region: &str,
+) -> std::collections::HashMap<String, String> {
+    rows.iter()
+        .find(|x| x["account_id"] == account && x["region"] == region)
+        .unwrap()
+        .clone()
 }
 
 #[test]
-fn edge_states_are_repaired_or_left_alone_as_they_should_be() {
-    let (emu, org) = Emulator::with_org();
-    let (dev, prod, sandbox) = (
-        org.id("dev"),
-        org.id("prod"),
-        org.id("=HYPERLINK(\"http://x\")"),
-    );
-    let config = emu.rollout("r.toml", &rollout_text(""));
-    assert_eq!(apply(&emu, &config, "first.csv").code, 0);
-    let name = "ecr-pullthroughcache/gitlab";
-    // dev/us-east-1: the rule points at another secret.
+fn a_rule_pointing_at_another_secret_gets_its_credential_updated() {
+    let (emu, org, config) = converged();
+    let dev = org.id("dev");
     let other = emu.mutate(
         json!({"op": "create_secret", "account": dev, "region": "us-east-1",
         "name": "ecr-pullthroughcache/other", "value": {"username": "x", "accessToken": TOKEN}}),
@@ -239,38 +209,16 @@ fn edge_states_are_repaired_or_left_alone_as_they_should_be() {
     );
     emu.mutate(json!({"op": "create_rule", "account": dev, "region": "us-east-1", "prefix": "gitlab",
         "upstream_registry": "gitlab-container-registry", "upstream_url": "registry.gitlab.com", "credential_arn": other["arn"]}));
-    // prod/eu-west-1: the secret is scheduled for deletion.
-    emu.mutate(
-        json!({"op": "delete_secret", "account": prod, "region": "eu-west-1", "name": name}),
-    );
-    // sandbox/us-east-1: the prefix is held by another upstream.
-    emu.mutate(
-        json!({"op": "delete_rule", "account": sandbox, "region": "us-east-1", "prefix": "gitlab"}),
-    );
-    emu.mutate(
-        json!({"op": "create_rule", "account": sandbox, "region": "us-east-1", "prefix": "gitlab",
-        "upstream_registry": "ecr-public", "upstream_url": "public.ecr.aws"}),
-    );
-
     let plan = run(emu.cmd().args(["plan", "--config"]).arg(&config));
     assert!(
         plan.stdout.contains("update rule credential"),
         "{}",
         plan.stdout
     );
-    assert!(plan.stdout.contains("restore secret"), "{}", plan.stdout);
-    assert!(plan.stdout.contains("conflict"), "{}", plan.stdout);
-
-    let out = apply(&emu, &config, "edge.csv");
-    assert_eq!(out.code, 1, "the conflict makes the run unsuccessful");
-    let rows = read_report(&emu.path("edge.csv"));
-    let row = |a: &str, r: &str| {
-        rows.iter()
-            .find(|x| x["account_id"] == a && x["region"] == r)
-            .unwrap()
-            .clone()
-    };
-    let d = row(&dev, "us-east-1");
+    emu.reset_calls();
+    assert_eq!(apply(&emu, &config, "edge.csv").code, 0);
+    assert_eq!(emu.mutating_calls(), ["UpdatePullThroughCacheRule"]);
+    let d = row(&read_report(&emu.path("edge.csv")), &dev, "us-east-1");
     assert_eq!(
         (
             d["outcome"].as_str(),
@@ -279,7 +227,32 @@ fn edge_states_are_repaired_or_left_alone_as_they_should_be() {
         ),
         ("updated", "update rule credential", "true")
     );
-    let p = row(&prod, "eu-west-1");
+    let ours = emu
+        .secrets()
+        .into_iter()
+        .find(|s| s["account"] == dev && s["region"] == "us-east-1" && s["name"] == SECRET)
+        .unwrap();
+    let rule = emu
+        .rules()
+        .into_iter()
+        .find(|r| r["account"] == dev && r["region"] == "us-east-1")
+        .unwrap();
+    assert_eq!(rule["credentialArn"], ours["arn"]);
+}
+
+#[test]
+fn a_secret_scheduled_for_deletion_is_restored() {
+    let (emu, org, config) = converged();
+    let prod = org.id("prod");
+    emu.mutate(
+        json!({"op": "delete_secret", "account": prod, "region": "eu-west-1", "name": SECRET}),
+    );
+    let plan = run(emu.cmd().args(["plan", "--config"]).arg(&config));
+    assert!(plan.stdout.contains("restore secret"), "{}", plan.stdout);
+    emu.reset_calls();
+    assert_eq!(apply(&emu, &config, "edge.csv").code, 0);
+    assert_eq!(emu.mutating_calls(), ["RestoreSecret", "PutSecretValue"]);
+    let p = row(&read_report(&emu.path("edge.csv")), &prod, "eu-west-1");
     assert_eq!(
         (
             p["outcome"].as_str(),
@@ -288,35 +261,38 @@ fn edge_states_are_repaired_or_left_alone_as_they_should_be() {
         ),
         ("updated", "restore secret", "true")
     );
-    let s = row(&sandbox, "us-east-1");
+    assert!(emu.secrets().iter().all(|s| s["deleted"] == false));
+}
+
+#[test]
+fn a_prefix_held_by_another_upstream_is_a_conflict_and_left_untouched() {
+    let (emu, org, config) = converged();
+    let sandbox = org.id("=HYPERLINK(\"http://x\")");
+    emu.mutate(
+        json!({"op": "delete_rule", "account": sandbox, "region": "us-east-1", "prefix": "gitlab"}),
+    );
+    emu.mutate(
+        json!({"op": "create_rule", "account": sandbox, "region": "us-east-1", "prefix": "gitlab",
+        "upstream_registry": "ecr-public", "upstream_url": "public.ecr.aws"}),
+    );
+    let plan = run(emu.cmd().args(["plan", "--config"]).arg(&config));
+    assert!(plan.stdout.contains("conflict"), "{}", plan.stdout);
+    emu.reset_calls();
+    let out = apply(&emu, &config, "edge.csv");
+    assert_eq!(out.code, 1, "a conflict makes the run unsuccessful");
+    assert_eq!(emu.mutating_calls(), Vec::<String>::new());
+    let s = row(&read_report(&emu.path("edge.csv")), &sandbox, "us-east-1");
     assert_eq!(
         (s["outcome"].as_str(), s["is_valid"].as_str()),
         ("conflict", "false")
     );
     assert!(s["failure"].contains("public.ecr.aws"), "{s:?}");
-    let rules = emu.rules();
-    let conflicting = rules
-        .iter()
+    let rule = emu
+        .rules()
+        .into_iter()
         .find(|r| r["account"] == sandbox && r["region"] == "us-east-1")
         .unwrap();
-    assert_eq!(
-        conflicting["upstreamRegistryUrl"], "public.ecr.aws",
-        "the other upstream's rule is untouched"
-    );
-    let secrets = emu.secrets();
-    let ours = secrets
-        .iter()
-        .find(|s| s["account"] == dev && s["region"] == "us-east-1" && s["name"] == name)
-        .unwrap();
-    let dev_rule = rules
-        .iter()
-        .find(|r| r["account"] == dev && r["region"] == "us-east-1")
-        .unwrap();
-    assert_eq!(dev_rule["credentialArn"], ours["arn"]);
-    assert!(
-        secrets.iter().all(|s| s["deleted"] == false),
-        "the pending deletion was restored"
-    );
+    assert_eq!(rule["upstreamRegistryUrl"], "public.ecr.aws");
 }
 
 #[test]
