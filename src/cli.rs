@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::runner::DEFAULT_CONCURRENCY;
+use crate::runner::{Tolerance, DEFAULT_CONCURRENCY};
 
 /// Roll out Amazon ECR pull through cache for the GitLab Container Registry across an AWS
 /// Organization.
@@ -119,23 +119,6 @@ pub struct ApplyArgs {
     /// and the run stops if it fails (a wrong token is then written to one account only).
     #[arg(long)]
     pub no_canary: bool,
-}
-
-/// `--max-failures`: a count, or a percentage of the targets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tolerance {
-    Count(usize),
-    Percent(u8),
-}
-
-impl Tolerance {
-    /// The number of failures tolerated among `targets`.
-    pub fn allowed(self, targets: usize) -> usize {
-        match self {
-            Tolerance::Count(n) => n,
-            Tolerance::Percent(p) => targets * usize::from(p) / 100,
-        }
-    }
 }
 
 fn parse_tolerance(s: &str) -> Result<Tolerance, String> {

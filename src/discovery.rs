@@ -4,9 +4,14 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
 
 use aws_sdk_organizations::types::ChildType;
 use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 use crate::error::ApiError;
 use crate::rollout::Rollout;
@@ -57,21 +62,91 @@ pub struct Discovery {
     pub unknown_ids: Vec<String>,
 }
 
-/// Lists the Organization and applies the rollout file's filters.
+/// Organizations throttles its listing calls at about 8 requests per second; pacing below that
+/// keeps a long listing free of throttling retries.
+const LISTING_RATE: f64 = 8.0;
+
+/// Lists the whole Organization and applies the rollout file's filters (for `accounts`, which
+/// shows every account with why it is or is not targeted).
 pub async fn discover(
     orgs: &aws_sdk_organizations::Client,
     rollout: &Rollout,
 ) -> Result<Discovery, ApiError> {
-    let (accounts, in_ous) = futures::try_join!(list_accounts(orgs), async {
+    let pacer = Pacer::new(LISTING_RATE);
+    let mut accounts = Vec::new();
+    let listing = list_accounts(orgs, &pacer, |page| accounts.extend(page));
+    let (listed, in_ous) = futures::join!(listing, async {
         if rollout.organizational_units.is_empty() {
             Ok(None)
         } else {
-            accounts_under(orgs, &rollout.organizational_units)
-                .await
-                .map(Some)
+            let mut set = HashSet::new();
+            walk_ous(orgs, &pacer, &rollout.organizational_units, |page| {
+                set.extend(page.into_iter().map(|a| a.id))
+            })
+            .await
+            .map(|()| Some(set))
         }
-    })?;
-    Ok(filter(accounts, in_ous.as_ref(), rollout))
+    });
+    listed?;
+    Ok(filter(accounts, in_ous?.as_ref(), rollout))
+}
+
+/// What a streaming listing found besides the targeted accounts it sent.
+#[derive(Debug, Clone, Default)]
+pub struct Listing {
+    pub targeted: usize,
+    pub skipped: usize,
+    /// Allow-listed or excluded ids that the listing did not meet (likely typos).
+    pub unknown_ids: Vec<String>,
+}
+
+/// Streams the targeted accounts as the listing finds them, so work can start on the first
+/// account while the rest are still being listed. With OU filters, the OU subtrees are walked
+/// in parallel (ListChildren, ListAccountsForParent) instead of listing the whole Organization.
+pub fn stream(
+    orgs: aws_sdk_organizations::Client,
+    rollout: std::sync::Arc<Rollout>,
+) -> (
+    mpsc::UnboundedReceiver<Account>,
+    tokio::task::JoinHandle<Result<Listing, ApiError>>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let task = tokio::spawn(async move {
+        let pacer = Pacer::new(LISTING_RATE);
+        let mut listing = Listing::default();
+        let mut seen = HashSet::new();
+        let send = |page: Vec<Account>| {
+            for a in page {
+                seen.insert(a.id.clone());
+                // OU walks already stand for the OU filter.
+                match skip_reason(&a, None, &rollout) {
+                    None => {
+                        listing.targeted += 1;
+                        let _ = tx.send(a);
+                    }
+                    Some(why) => {
+                        tracing::debug!(account = %a.id, %why, "account skipped");
+                        listing.skipped += 1;
+                    }
+                }
+            }
+        };
+        if rollout.organizational_units.is_empty() {
+            list_accounts(&orgs, &pacer, send).await?;
+        } else {
+            walk_ous(&orgs, &pacer, &rollout.organizational_units, send).await?;
+        }
+        let named = rollout
+            .accounts
+            .iter()
+            .flatten()
+            .chain(&rollout.exclude_accounts);
+        listing.unknown_ids = named.filter(|id| !seen.contains(*id)).cloned().collect();
+        listing.unknown_ids.sort();
+        listing.unknown_ids.dedup();
+        Ok(listing)
+    });
+    (rx, task)
 }
 
 /// Applies state and filters to a listing. Pure, so the filter rules are unit-tested directly.
@@ -95,22 +170,7 @@ pub fn filter(
     d.unknown_ids.sort();
     d.unknown_ids.dedup();
     for a in accounts {
-        let reason = if a.state != "ACTIVE" {
-            Some(SkipReason::NotActive(a.state.clone()))
-        } else if rollout
-            .accounts
-            .as_ref()
-            .is_some_and(|allow| !allow.contains(&a.id))
-        {
-            Some(SkipReason::NotInAllowList)
-        } else if in_ous.is_some_and(|set| !set.contains(&a.id)) {
-            Some(SkipReason::OutsideOrganizationalUnits)
-        } else if rollout.exclude_accounts.contains(&a.id) {
-            Some(SkipReason::Excluded)
-        } else {
-            None
-        };
-        match reason {
+        match skip_reason(&a, in_ous, rollout) {
             Some(r) => d.skipped.push((a, r)),
             None => d.targeted.push(a),
         }
@@ -118,25 +178,98 @@ pub fn filter(
     d
 }
 
-/// Every account of the Organization, paged until NextToken is absent (a page may be empty while
-/// more follow).
-async fn list_accounts(orgs: &aws_sdk_organizations::Client) -> Result<Vec<Account>, ApiError> {
-    let mut out = Vec::new();
-    let mut token: Option<String> = None;
+/// Why an account is not a target, or `None` when it is.
+fn skip_reason(
+    a: &Account,
+    in_ous: Option<&HashSet<String>>,
+    rollout: &Rollout,
+) -> Option<SkipReason> {
+    if a.state != "ACTIVE" {
+        Some(SkipReason::NotActive(a.state.clone()))
+    } else if rollout
+        .accounts
+        .as_ref()
+        .is_some_and(|allow| !allow.contains(&a.id))
+    {
+        Some(SkipReason::NotInAllowList)
+    } else if in_ous.is_some_and(|set| !set.contains(&a.id)) {
+        Some(SkipReason::OutsideOrganizationalUnits)
+    } else if rollout.exclude_accounts.contains(&a.id) {
+        Some(SkipReason::Excluded)
+    } else {
+        None
+    }
+}
+
+/// Spaces requests so that they stay under a rate, shared by concurrent listers.
+struct Pacer {
+    gap: Duration,
+    next: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    fn new(per_second: f64) -> Self {
+        Self {
+            gap: Duration::from_secs_f64(1.0 / per_second),
+            next: Mutex::new(None),
+        }
+    }
+
+    async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().expect("not poisoned");
+            let now = Instant::now();
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + self.gap);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// Fetches pages until NextToken is absent (a page may be empty while more follow), handing
+/// each page to `on_page` as it arrives.
+async fn each_page<T, F, Fut>(
+    pacer: &Pacer,
+    mut fetch: F,
+    mut on_page: impl FnMut(Vec<T>),
+) -> Result<(), ApiError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, Option<String>), ApiError>>,
+{
+    let mut token = None;
     loop {
+        pacer.wait().await;
+        let (items, next) = fetch(token.take()).await?;
+        on_page(items);
+        match next {
+            Some(t) if !t.is_empty() => token = Some(t),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// Every account of the Organization.
+async fn list_accounts(
+    orgs: &aws_sdk_organizations::Client,
+    pacer: &Pacer,
+    on_page: impl FnMut(Vec<Account>),
+) -> Result<(), ApiError> {
+    let fetch = |token| async move {
         let page = orgs
             .list_accounts()
             .max_results(PAGE_SIZE)
-            .set_next_token(token.take())
+            .set_next_token(token)
             .send()
             .await
             .map_err(|e| ApiError::from_sdk("", "", "organizations:ListAccounts", e))?;
-        out.extend(page.accounts().iter().map(account));
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-            _ => return Ok(out),
-        }
-    }
+        Ok((
+            page.accounts().iter().map(account).collect(),
+            page.next_token().map(str::to_owned),
+        ))
+    };
+    each_page(pacer, fetch, on_page).await
 }
 
 fn account(a: &aws_sdk_organizations::types::Account) -> Account {
@@ -150,77 +283,91 @@ fn account(a: &aws_sdk_organizations::types::Account) -> Account {
     }
 }
 
-/// Ids of the accounts in the subtrees of `roots`, walking every OU level in parallel.
-async fn accounts_under(
+/// The accounts in the subtrees of `roots`, every OU level walked in parallel, handed to
+/// `on_page` as they are found.
+async fn walk_ous(
     orgs: &aws_sdk_organizations::Client,
+    pacer: &Pacer,
     roots: &[String],
-) -> Result<HashSet<String>, ApiError> {
-    let mut found = HashSet::new();
-    let mut pending: FuturesUnordered<_> =
-        roots.iter().map(|ou| children(orgs, ou.clone())).collect();
-    while let Some(result) = pending.next().await {
-        let (accounts, ous) = result?;
-        found.extend(accounts);
-        pending.extend(ous.into_iter().map(|ou| children(orgs, ou)));
+    mut on_page: impl FnMut(Vec<Account>),
+) -> Result<(), ApiError> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut pending: FuturesUnordered<_> = roots
+        .iter()
+        .map(|ou| children(orgs, pacer, ou.clone(), tx.clone()))
+        .collect();
+    while !pending.is_empty() {
+        tokio::select! {
+            Some(page) = rx.recv() => on_page(page),
+            Some(result) = pending.next() => {
+                for ou in result? {
+                    pending.push(children(orgs, pacer, ou, tx.clone()));
+                }
+            }
+        }
     }
-    Ok(found)
+    drop(tx);
+    while let Some(page) = rx.recv().await {
+        on_page(page);
+    }
+    Ok(())
 }
 
-/// The accounts directly under `parent` and its child OUs.
+/// Sends the accounts directly under `parent`, page by page, and returns its child OUs.
 async fn children(
     orgs: &aws_sdk_organizations::Client,
+    pacer: &Pacer,
     parent: String,
-) -> Result<(Vec<String>, Vec<String>), ApiError> {
-    let accounts = async {
-        let mut ids = Vec::new();
-        let mut token = None;
-        loop {
+    found: mpsc::UnboundedSender<Vec<Account>>,
+) -> Result<Vec<String>, ApiError> {
+    let parent = parent.as_str();
+    let accounts = each_page(
+        pacer,
+        |token| async move {
             let page = orgs
                 .list_accounts_for_parent()
-                .parent_id(&parent)
+                .parent_id(parent)
                 .max_results(PAGE_SIZE)
-                .set_next_token(token.take())
+                .set_next_token(token)
                 .send()
                 .await
                 .map_err(|e| {
                     ApiError::from_sdk("", "", "organizations:ListAccountsForParent", e)
                 })?;
-            ids.extend(
-                page.accounts()
-                    .iter()
-                    .filter_map(|a| a.id().map(str::to_owned)),
-            );
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok::<_, ApiError>(ids),
-            }
-        }
-    };
-    let ous = async {
-        let mut ids = Vec::new();
-        let mut token = None;
-        loop {
+            Ok((
+                page.accounts().iter().map(account).collect(),
+                page.next_token().map(str::to_owned),
+            ))
+        },
+        |page| {
+            let _ = found.send(page);
+        },
+    );
+    let mut ous = Vec::new();
+    let child_ous = each_page(
+        pacer,
+        |token| async move {
             let page = orgs
                 .list_children()
-                .parent_id(&parent)
+                .parent_id(parent)
                 .child_type(ChildType::OrganizationalUnit)
                 .max_results(PAGE_SIZE)
-                .set_next_token(token.take())
+                .set_next_token(token)
                 .send()
                 .await
                 .map_err(|e| ApiError::from_sdk("", "", "organizations:ListChildren", e))?;
-            ids.extend(
+            Ok((
                 page.children()
                     .iter()
-                    .filter_map(|c| c.id().map(str::to_owned)),
-            );
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok::<_, ApiError>(ids),
-            }
-        }
-    };
-    futures::try_join!(accounts, ous)
+                    .filter_map(|c| c.id().map(str::to_owned))
+                    .collect(),
+                page.next_token().map(str::to_owned),
+            ))
+        },
+        |page| ous.extend(page),
+    );
+    futures::try_join!(accounts, child_ous)?;
+    Ok(ous)
 }
 
 #[cfg(test)]

@@ -71,12 +71,13 @@ pub async fn consume(output: Output, mut events: UnboundedReceiver<Event>) -> Ve
     let mut results = Vec::new();
     while let Some(event) = events.recv().await {
         match event {
-            Event::PassStarted { pass, total } => {
+            Event::PassStarted { pass } => {
                 counts = Counts::default();
                 bar.set_prefix(pass.label());
-                bar.set_length(total as u64);
+                bar.set_length(0);
                 bar.set_position(0);
             }
+            Event::TargetFound => bar.inc_length(1),
             Event::TargetStarted { target } => current = target.account_id,
             Event::TargetFinished(r) => {
                 counts.add(&r);

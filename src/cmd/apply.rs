@@ -7,14 +7,16 @@ use tokio::sync::watch;
 
 use super::plan::totals;
 use super::{
-    check_output_path, exit_code, load_rollout, print_outcome, print_stop, refuse, with_reporter,
-    write_report, Session,
+    check_output_path, exit_code, finish_listing, load_rollout, print_outcome, print_stop, refuse,
+    with_reporter, write_report, Session,
 };
 use crate::cli::ApplyArgs;
 use crate::exit;
 use crate::plan_file::PlanFile;
 use crate::report::Output;
 use crate::rollout::Problem;
+use futures::StreamExt;
+
 use crate::runner::{ApplyJob, Limits, Stop, Work};
 use crate::target::{Outcome, TargetResult};
 use crate::token::TokenSource;
@@ -57,13 +59,16 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
         Ok(s) => s,
         Err(code) => return code,
     };
-    // A saved plan is carried out as it stands; otherwise plan now. One runner serves both
-    // passes, so each account is entered once.
-    let (targets, saved) = match saved {
+    let limits = Limits {
+        max_failures: args.max_failures,
+        canary: !args.no_canary,
+    };
+    let runner = session.runner(args.targets.concurrency.into(), limits, &interrupt);
+    let jobs: Vec<ApplyJob> = match saved {
+        // A saved plan is carried out as it stands, within the narrowing flags.
         Some(plan) => {
             let r = &session.rollout;
-            let planned: Vec<TargetResult> = plan
-                .targets
+            plan.targets
                 .into_iter()
                 .filter(|t| r.regions.contains(&t.target.region))
                 .filter(|t| {
@@ -71,79 +76,88 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
                         .as_ref()
                         .is_none_or(|a| a.contains(&t.target.account_id))
                 })
-                .collect();
-            (
-                planned.iter().map(|p| p.target.clone()).collect(),
-                Some(planned),
-            )
+                .map(|t| ApplyJob::planned(t, true))
+                .collect()
         }
-        None => match session.discover().await {
-            Ok(d) => (session.targets(&d), None),
-            Err(code) => return code,
-        },
-    };
-    let max_failures = args.max_failures.map(|t| t.allowed(targets.len()));
-    let limits = Limits {
-        max_failures,
-        canary: !args.no_canary,
-    };
-    let runner = session.runner(
-        args.targets.concurrency.into(),
-        limits,
-        &interrupt,
-        &targets,
-    );
-    let recheck = saved.is_some();
-    let (planned, stop) = match saved {
-        Some(planned) => (planned, None),
+        // Confirmed up front: one pass, each target read, decided and converged as soon as its
+        // account is listed.
+        None if args.yes => {
+            let (targets, listing) = session.list_targets();
+            let jobs = targets.map(ApplyJob::fresh).boxed();
+            let (results, stop) =
+                with_reporter(
+                    output,
+                    |tx| async move { runner.apply(jobs, token, &tx).await },
+                )
+                .await;
+            let listed = finish_listing(listing).await;
+            return finish(output, &args, &session, results, stop, listed);
+        }
+        // Interactive: plan everything, show the totals, ask, then converge what was planned.
         None => {
-            let runner = runner.clone();
-            with_reporter(output, |tx| async move { runner.plan(targets, &tx).await }).await
+            let (targets, listing) = session.list_targets();
+            let planner = runner.clone();
+            let (planned, stop) =
+                with_reporter(output, |tx| async move { planner.plan(targets, &tx).await }).await;
+            if let Err(code) = finish_listing(listing).await {
+                return code;
+            }
+            if stop == Some(Stop::Interrupted) {
+                // Interrupted while planning: nothing was written; every row says so.
+                let why = "not attempted: the run was interrupted while planning";
+                let rows = planned
+                    .into_iter()
+                    .map(|p| ApplyJob::planned(p, false).not_started(why, String::new()))
+                    .collect();
+                return finish(output, &args, &session, rows, stop, Ok(()));
+            }
+            planned
+                .into_iter()
+                .map(|p| ApplyJob::planned(p, false))
+                .collect()
         }
     };
-    let jobs: Vec<ApplyJob> = planned
-        .into_iter()
-        .map(|planned| ApplyJob { planned, recheck })
-        .collect();
-    let (results, stop) = if stop == Some(Stop::Interrupted) {
-        // Interrupted while planning: nothing was written; every row says so.
-        let now = jobs
-            .first()
-            .map(|j| j.planned.checked_at.clone())
-            .unwrap_or_default();
-        let why = "not attempted: the run was interrupted while planning";
-        (
-            jobs.into_iter()
-                .map(|j| j.not_started(why, now.clone()))
-                .collect(),
-            stop,
-        )
-    } else {
-        let planned: Vec<TargetResult> = jobs.iter().map(|j| j.planned.clone()).collect();
-        if !output.quiet {
-            eprintln!("{}", totals(&planned));
-        }
-        let changing = planned
-            .iter()
-            .filter(|r| r.outcome == Outcome::Pending)
-            .count();
-        if changing > 0 && !args.yes && !confirm(changing).await {
-            eprintln!("Apply cancelled; nothing was changed.");
-            return exit::TARGET_FAILED;
-        }
+    let planned: Vec<TargetResult> = jobs.iter().filter_map(|j| j.planned.clone()).collect();
+    if !output.quiet {
+        eprintln!("{}", totals(&planned));
+    }
+    let changing = planned
+        .iter()
+        .filter(|r| r.outcome == Outcome::Pending)
+        .count();
+    if changing > 0 && !args.yes && !confirm(changing).await {
+        eprintln!("Apply cancelled; nothing was changed.");
+        return exit::TARGET_FAILED;
+    }
+    let jobs = futures::stream::iter(jobs);
+    let (results, stop) =
         with_reporter(
             output,
             |tx| async move { runner.apply(jobs, token, &tx).await },
         )
-        .await
-    };
+        .await;
+    finish(output, &args, &session, results, stop, Ok(()))
+}
+
+/// Prints the outcome, writes the report, and gives the exit code.
+fn finish(
+    output: Output,
+    args: &ApplyArgs,
+    session: &Session,
+    results: Vec<TargetResult>,
+    stop: Option<Stop>,
+    listed: Result<(), i32>,
+) -> i32 {
     print_outcome(output, "Apply", &results);
     print_stop(stop.as_ref());
     let written = write_report(args.report.as_deref(), &session.rollout, &results);
     if written != exit::SUCCESS {
         return written;
     }
-    exit_code(&results, stop.as_ref())
+    listed
+        .err()
+        .filter(|_| stop != Some(Stop::Interrupted))
+        .unwrap_or_else(|| exit_code(&results, stop.as_ref()))
 }
 
 /// Asks on the terminal, as Terraform does: only "yes" proceeds.

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use futures::stream::{BoxStream, StreamExt};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio::sync::watch;
 
@@ -175,21 +176,24 @@ impl Session {
         Ok(d)
     }
 
-    /// The (account, Region) targets, sorted by account then Region.
-    pub fn targets(&self, d: &Discovery) -> Vec<Target> {
-        let mut targets: Vec<Target> = d
-            .targeted
-            .iter()
-            .flat_map(|a| {
-                self.rollout.regions.iter().map(|r| Target {
-                    account_id: a.id.clone(),
-                    account_name: a.name.clone(),
-                    region: r.clone(),
-                })
-            })
-            .collect();
-        targets.sort();
-        targets
+    /// The (account, Region) targets, streamed as the Organization is listed, and the
+    /// listing task (see [`finish_listing`]).
+    pub fn list_targets(&self) -> (BoxStream<'static, Target>, Listing) {
+        let (accounts, task) =
+            discovery::stream(self.clients.organizations(), self.rollout.clone());
+        let regions = self.rollout.regions.clone();
+        let targets = futures::stream::unfold(accounts, |mut rx| async move {
+            rx.recv().await.map(|a| (a, rx))
+        })
+        .flat_map(move |a| {
+            futures::stream::iter(regions.clone().into_iter().map(move |region| Target {
+                account_id: a.id.clone(),
+                account_name: a.name.clone(),
+                region,
+            }))
+        })
+        .boxed();
+        (targets, task)
     }
 
     pub fn runner(
@@ -197,17 +201,43 @@ impl Session {
         concurrency: usize,
         limits: Limits,
         interrupt: &watch::Receiver<bool>,
-        targets: &[Target],
     ) -> Arc<Runner> {
-        let setup = Setup {
+        Runner::new(Setup {
             clients: self.clients.clone(),
             access: self.access.clone(),
             rollout: self.rollout.clone(),
             concurrency,
             limits,
             interrupt: interrupt.clone(),
-        };
-        Runner::new(setup, targets)
+        })
+    }
+}
+
+/// The task listing the Organization for a streamed pass.
+pub(crate) type Listing =
+    tokio::task::JoinHandle<Result<discovery::Listing, crate::error::ApiError>>;
+
+/// Waits for the listing to end: warns about ids the Organization does not hold, and turns a
+/// failed listing into exit code 1 (the targets listed before it failed were still worked on).
+pub(crate) async fn finish_listing(listing: Listing) -> Result<(), i32> {
+    match listing.await {
+        Ok(Ok(l)) => {
+            for id in &l.unknown_ids {
+                tracing::warn!("account {id} is named in the rollout file but was not found in the Organization");
+            }
+            tracing::info!(
+                targeted = l.targeted,
+                skipped = l.skipped,
+                "accounts listed"
+            );
+            Ok(())
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: cannot list the Organization's accounts: {e}");
+            Err(exit::TARGET_FAILED)
+        }
+        // Aborted with the run (interrupt past its deadline): the report says what was done.
+        Err(_) => Ok(()),
     }
 }
 

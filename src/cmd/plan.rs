@@ -3,7 +3,8 @@
 use tokio::sync::watch;
 
 use super::{
-    check_output_path, exit_code, load_rollout, print_stop, refuse, with_reporter, Session,
+    check_output_path, exit_code, finish_listing, load_rollout, print_stop, refuse, with_reporter,
+    Session,
 };
 use crate::cli::PlanArgs;
 use crate::exit;
@@ -24,19 +25,15 @@ pub async fn run(args: PlanArgs, output: Output, interrupt: watch::Receiver<bool
         Ok(s) => s,
         Err(code) => return code,
     };
-    let d = match session.discover().await {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    let targets = session.targets(&d);
+    let (targets, listing) = session.list_targets();
     let runner = session.runner(
         args.targets.concurrency.into(),
         Limits::default(),
         &interrupt,
-        &targets,
     );
     let (results, stop) =
         with_reporter(output, |tx| async move { runner.plan(targets, &tx).await }).await;
+    let listed = finish_listing(listing).await;
 
     print!("{}", plan_table(&results));
     println!("\n{}", totals(&results));
@@ -65,6 +62,9 @@ pub async fn run(args: PlanArgs, output: Output, interrupt: watch::Receiver<bool
                 path.display()
             );
         }
+    }
+    if let Err(code) = listed {
+        return code;
     }
     let code = exit_code(&results, stop.as_ref());
     if code == exit::SUCCESS && args.detailed_exitcode && has_changes(&results) {

@@ -3,8 +3,8 @@
 use tokio::sync::watch;
 
 use super::{
-    check_output_path, exit_code, load_rollout, print_outcome, print_stop, refuse, with_reporter,
-    write_report, Session,
+    check_output_path, exit_code, finish_listing, load_rollout, print_outcome, print_stop, refuse,
+    with_reporter, write_report, Session,
 };
 use crate::cli::ValidateArgs;
 use crate::exit;
@@ -23,31 +23,26 @@ pub async fn run(args: ValidateArgs, output: Output, interrupt: watch::Receiver<
         Ok(s) => s,
         Err(code) => return code,
     };
-    let d = match session.discover().await {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
-    let targets = session.targets(&d);
+    let (targets, listing) = session.list_targets();
     let limits = Limits {
-        max_failures: args.max_failures.map(|t| t.allowed(targets.len())),
+        max_failures: args.max_failures,
         canary: false,
     };
-    let runner = session.runner(
-        args.targets.concurrency.into(),
-        limits,
-        &interrupt,
-        &targets,
-    );
+    let runner = session.runner(args.targets.concurrency.into(), limits, &interrupt);
     let (results, stop) = with_reporter(
         output,
         |tx| async move { runner.validate(targets, &tx).await },
     )
     .await;
+    let listed = finish_listing(listing).await;
     print_outcome(output, "Validate", &results);
     print_stop(stop.as_ref());
     let written = write_report(args.report.as_deref(), &session.rollout, &results);
     if written != exit::SUCCESS {
         return written;
+    }
+    if let Err(code) = listed {
+        return code;
     }
     exit_code(&results, stop.as_ref())
 }

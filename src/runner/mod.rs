@@ -1,23 +1,28 @@
 //! The runner: every target of a pass concurrently, under one bound, each in its own task. It
-//! enters each account once per run (one AssumeRole, shared by all the account's Regions and by
-//! every pass) and sends an event as each target starts and ends. It never prints.
+//! takes targets as a stream, so work starts on the first account listed while the rest of the
+//! Organization is still being listed. It enters each account once per run (one AssumeRole,
+//! shared by all the account's Regions and by every pass) and sends an event as each target is
+//! found, starts and ends. It never prints.
 //!
 //! Scheduling stops early for three reasons, each recorded on the rows it leaves behind: an
 //! interrupt (in-flight targets get a short deadline, then end `interrupted`), too many
 //! failures (`--max-failures`), or a failed canary. Targets never started end `not attempted`.
 
+mod gate;
 mod passes;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::sync::atomic::AtomicUsize;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_smithy_types::date_time::{DateTime, Format};
+use futures::stream::{Stream, StreamExt};
 use tokio::sync::{mpsc::UnboundedSender, watch, OnceCell};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use crate::clients::{Clients, Regional};
 use crate::credentials::Access;
@@ -25,6 +30,7 @@ use crate::error::ApiError;
 use crate::rollout::Rollout;
 use crate::target::{Outcome, Target, TargetResult};
 use crate::token::GitlabToken;
+pub use gate::Gate;
 
 /// Targets in flight at once unless `--concurrency` says otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 64;
@@ -52,8 +58,14 @@ impl Pass {
 /// What the runner tells the reporter.
 #[derive(Debug)]
 pub enum Event {
-    PassStarted { pass: Pass, total: usize },
-    TargetStarted { target: Target },
+    PassStarted {
+        pass: Pass,
+    },
+    /// A target joined the pass (the total grows while the Organization is listed).
+    TargetFound,
+    TargetStarted {
+        target: Target,
+    },
     TargetFinished(Box<TargetResult>),
 }
 
@@ -84,28 +96,60 @@ impl Stop {
     }
 }
 
-/// How a batch of work ended.
-struct RunEnd {
-    stop: Option<Stop>,
-    /// The failure text of the first target that failed, if any did.
-    first_failure: Option<String>,
+/// `--max-failures`: a count, or a percentage of the targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tolerance {
+    Count(usize),
+    Percent(u8),
+}
+
+impl Tolerance {
+    /// The failures tolerated among `targets`.
+    pub fn allowed(self, targets: usize) -> usize {
+        match self {
+            Tolerance::Count(n) => n,
+            Tolerance::Percent(p) => targets * usize::from(p) / 100,
+        }
+    }
 }
 
 /// Limits on a run beyond the concurrency bound.
 #[derive(Debug, Clone, Default)]
 pub struct Limits {
-    /// Stop scheduling once more than this many targets have failed.
-    pub max_failures: Option<usize>,
-    /// `apply`: converge and validate one target before all the others.
+    /// Stop scheduling once more targets than this have failed. A percentage applies to the
+    /// whole matrix, so it is enforced once the Organization has been listed.
+    pub max_failures: Option<Tolerance>,
+    /// `apply`: the first target to write the token converges and validates before any other
+    /// target writes anything.
     pub canary: bool,
 }
 
-/// One target for `apply`: what the plan saw and decided there.
+/// One target for `apply`: what the plan saw and decided there, if it was planned.
 #[derive(Debug, Clone)]
 pub struct ApplyJob {
-    pub planned: TargetResult,
+    pub target: Target,
+    /// `None`: read and decide now, in the same pass (`apply --yes`).
+    pub planned: Option<TargetResult>,
     /// From a saved plan: re-read the target and refuse it if anything changed.
     pub recheck: bool,
+}
+
+impl ApplyJob {
+    pub fn fresh(target: Target) -> Self {
+        Self {
+            target,
+            planned: None,
+            recheck: false,
+        }
+    }
+
+    pub fn planned(planned: TargetResult, recheck: bool) -> Self {
+        Self {
+            target: planned.target.clone(),
+            planned: Some(planned),
+            recheck,
+        }
+    }
 }
 
 /// Runs passes over targets; holds what is shared across passes of one run.
@@ -119,12 +163,16 @@ pub struct Runner {
     /// Becomes `true` on interrupt.
     interrupt: watch::Receiver<bool>,
     /// One entry per account, filled on first use: the run's only AssumeRole into it.
-    accounts: HashMap<String, Arc<OnceCell<Result<SdkConfig, ApiError>>>>,
+    accounts: Mutex<HashMap<String, Arc<AccountCell>>>,
     /// Upstream authentication failures seen by validation (the circuit breaker's count).
     auth_failures: AtomicUsize,
+    gate: Gate,
 }
 
-/// Everything a runner is built from, besides the targets.
+/// An account's configuration, or why it could not be entered, made once per run.
+type AccountCell = OnceCell<Result<SdkConfig, ApiError>>;
+
+/// Everything a runner is built from.
 pub struct Setup {
     pub clients: Clients,
     pub access: Access,
@@ -135,35 +183,32 @@ pub struct Setup {
 }
 
 impl Runner {
-    pub fn new(setup: Setup, targets: &[Target]) -> Arc<Self> {
-        let accounts = targets
-            .iter()
-            .map(|t| (t.account_id.clone(), Arc::default()))
-            .collect();
+    pub fn new(setup: Setup) -> Arc<Self> {
         Arc::new(Runner {
             sts: setup.clients.sts(),
+            gate: Gate::new(setup.limits.canary),
             clients: setup.clients,
             access: setup.access,
             rollout: setup.rollout,
             concurrency: setup.concurrency.max(1),
             limits: setup.limits,
             interrupt: setup.interrupt,
-            accounts,
+            accounts: Mutex::default(),
             auth_failures: AtomicUsize::new(0),
         })
     }
 
     /// Reads every target and decides what `apply` would do there. No mutating call.
-    pub async fn plan(
+    pub async fn plan<S>(
         self: &Arc<Self>,
-        targets: Vec<Target>,
+        targets: S,
         events: &UnboundedSender<Event>,
-    ) -> Option<Stop> {
-        let _ = events.send(Event::PassStarted {
-            pass: Pass::Plan,
-            total: targets.len(),
-        });
-        self.each(
+    ) -> Option<Stop>
+    where
+        S: Stream<Item = Target> + Send + Unpin,
+    {
+        let _ = events.send(Event::PassStarted { pass: Pass::Plan });
+        self.run(
             targets,
             events,
             None,
@@ -172,104 +217,76 @@ impl Runner {
         .await
     }
 
-    /// Converges every planned target, then validates its rule. With a canary, one target that
-    /// writes the token goes first, alone, and the run stops if it does not end valid.
-    pub async fn apply(
+    /// Converges every target (planning it first unless planned), then validates its rule.
+    pub async fn apply<S>(
         self: &Arc<Self>,
-        mut jobs: Vec<ApplyJob>,
+        jobs: S,
         token: GitlabToken,
         events: &UnboundedSender<Event>,
-    ) -> Option<Stop> {
-        let _ = events.send(Event::PassStarted {
-            pass: Pass::Apply,
-            total: jobs.len(),
-        });
+    ) -> Option<Stop>
+    where
+        S: Stream<Item = ApplyJob> + Send + Unpin,
+    {
+        let _ = events.send(Event::PassStarted { pass: Pass::Apply });
         let token = Arc::new(token);
         let work = move |r: Arc<Self>, job: ApplyJob| {
             let token = token.clone();
             async move { r.apply_one(job, &token).await }
         };
-        if self.limits.canary {
-            if let Some(i) = passes::canary(&jobs) {
-                let canary = jobs.remove(i);
-                let target = canary.planned.target.clone();
-                let end = self.run(vec![canary], events, None, work.clone()).await;
-                let stop = end.stop.or_else(|| {
-                    end.first_failure
-                        .map(|reason| Stop::CanaryFailed { target, reason })
-                });
-                if let Some(stop) = stop {
-                    self.not_started(jobs, &stop, events);
-                    return Some(stop);
-                }
-            }
-        }
-        self.each(jobs, events, self.limits.max_failures, work)
-            .await
+        self.run(jobs, events, self.limits.max_failures, work).await
     }
 
     /// Validates every target's rule. Read-only.
-    pub async fn validate(
+    pub async fn validate<S>(
         self: &Arc<Self>,
-        targets: Vec<Target>,
+        targets: S,
         events: &UnboundedSender<Event>,
-    ) -> Option<Stop> {
+    ) -> Option<Stop>
+    where
+        S: Stream<Item = Target> + Send + Unpin,
+    {
         let _ = events.send(Event::PassStarted {
             pass: Pass::Validate,
-            total: targets.len(),
         });
-        self.each(
-            targets,
-            events,
-            self.limits.max_failures,
-            |r, t| async move { r.validate_one(t).await },
-        )
+        let max_failures = self.limits.max_failures;
+        self.run(targets, events, max_failures, |r, t| async move {
+            r.validate_one(t).await
+        })
         .await
     }
 
-    async fn each<T, F, Fut>(
+    /// Runs `f` on every item, at most `concurrency` at a time, each in its own task so that
+    /// signing and parsing spread over the cores. Items are read from the stream as soon as
+    /// they come (into a queue), so the reporter knows the total while work goes on.
+    async fn run<T, S, F, Fut>(
         self: &Arc<Self>,
-        items: Vec<T>,
+        mut items: S,
         events: &UnboundedSender<Event>,
-        max_failures: Option<usize>,
+        max_failures: Option<Tolerance>,
         f: F,
     ) -> Option<Stop>
     where
         T: Work,
+        S: Stream<Item = T> + Send + Unpin,
         F: Fn(Arc<Self>, T) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = TargetResult> + Send + 'static,
     {
-        self.run(items, events, max_failures, f).await.stop
-    }
-
-    /// Runs `f` on every item, at most `concurrency` at a time, each in its own task so that
-    /// signing and parsing spread over the cores.
-    async fn run<T, F, Fut>(
-        self: &Arc<Self>,
-        items: Vec<T>,
-        events: &UnboundedSender<Event>,
-        max_failures: Option<usize>,
-        f: F,
-    ) -> RunEnd
-    where
-        T: Work,
-        F: Fn(Arc<Self>, T) -> Fut + Clone + Send + 'static,
-        Fut: Future<Output = TargetResult> + Send + 'static,
-    {
-        let mut queue = items.into_iter();
+        let mut queue: VecDeque<T> = VecDeque::new();
+        let mut listing = true;
         let mut running = JoinSet::new();
         let mut in_flight: HashMap<tokio::task::Id, Target> = HashMap::new();
         let mut interrupt = self.interrupt.clone();
         let mut stop = interrupt.borrow().then_some(Stop::Interrupted);
         let mut watching = stop.is_none();
+        let mut canary = self.gate.subscribe();
         let mut failures = 0;
-        let mut first_failure = None;
+        let mut found = 0;
         let drain = tokio::time::sleep(Duration::MAX / 4);
         tokio::pin!(drain);
         let mut draining = false;
         loop {
             while stop.is_none() && running.len() < self.concurrency {
-                let Some(item) = queue.next() else { break };
+                let Some(item) = queue.pop_front() else { break };
                 let target = item.target().clone();
                 let (runner, f, events) = (self.clone(), f.clone(), events.clone());
                 let handle = running.spawn(async move {
@@ -280,12 +297,31 @@ impl Runner {
                 });
                 in_flight.insert(handle.id(), target);
             }
-            if running.is_empty() {
+            if let Some(tolerance) = max_failures.filter(|_| stop.is_none()) {
+                let known = !listing || matches!(tolerance, Tolerance::Count(_));
+                let allowed = tolerance.allowed(found);
+                if known && failures > allowed {
+                    stop = Some(Stop::TooManyFailures {
+                        failed: failures,
+                        allowed,
+                    });
+                    continue;
+                }
+            }
+            if !listing && running.is_empty() && (stop.is_some() || queue.is_empty()) {
                 break;
             }
             tokio::select! {
-                joined = running.join_next_with_id() => {
-                    let result = match joined.expect("running is not empty") {
+                item = items.next(), if listing => match item {
+                    Some(item) => {
+                        found += 1;
+                        let _ = events.send(Event::TargetFound);
+                        queue.push_back(item);
+                    }
+                    None => listing = false,
+                },
+                Some(joined) = running.join_next_with_id() => {
+                    let result = match joined {
                         Ok((id, result)) => {
                             in_flight.remove(&id);
                             result
@@ -302,13 +338,7 @@ impl Runner {
                             r
                         }
                     };
-                    if result.is_failure() {
-                        failures += 1;
-                        first_failure.get_or_insert_with(|| result.failure().unwrap_or_default());
-                        if let Some(allowed) = max_failures.filter(|&m| failures > m && stop.is_none()) {
-                            stop = Some(Stop::TooManyFailures { failed: failures, allowed });
-                        }
-                    }
+                    failures += usize::from(result.is_failure());
                     let _ = events.send(Event::TargetFinished(Box::new(result)));
                 }
                 changed = interrupt.changed(), if watching => {
@@ -318,40 +348,40 @@ impl Runner {
                         watching = false;
                         stop = Some(Stop::Interrupted);
                         draining = true;
-                        drain.as_mut().reset(tokio::time::Instant::now() + DRAIN_DEADLINE);
+                        drain.as_mut().reset(Instant::now() + DRAIN_DEADLINE);
                     }
                 }
+                failed = self.gate.failed(&mut canary), if stop.is_none() => {
+                    stop = Some(failed);
+                }
                 () = &mut drain, if draining => {
+                    // Past the deadline: abandon what is in flight, and the rest of the listing.
                     draining = false;
+                    listing = false;
                     running.abort_all();
                 }
+                else => break,
             }
         }
         if let Some(stop) = &stop {
-            self.not_started(queue.collect(), stop, events);
+            let why = stop.not_started();
+            for item in queue {
+                let _ = events.send(Event::TargetFinished(Box::new(
+                    item.not_started(&why, self.now()),
+                )));
+            }
         }
-        RunEnd {
-            stop,
-            first_failure,
-        }
-    }
-
-    /// Ends every item that was never started with a row that says why.
-    fn not_started<T: Work>(&self, items: Vec<T>, stop: &Stop, events: &UnboundedSender<Event>) {
-        let why = stop.not_started();
-        for item in items {
-            let _ = events.send(Event::TargetFinished(Box::new(
-                item.not_started(&why, self.now()),
-            )));
-        }
+        stop
     }
 
     async fn regional(&self, t: &Target) -> Result<Regional, ApiError> {
         let cell = self
             .accounts
-            .get(&t.account_id)
-            .cloned()
-            .unwrap_or_default();
+            .lock()
+            .expect("not poisoned")
+            .entry(t.account_id.clone())
+            .or_default()
+            .clone();
         let config = cell
             .get_or_init(|| self.access.enter(&self.clients, &self.sts, &t.account_id))
             .await
@@ -394,16 +424,20 @@ impl Work for Target {
 
 impl Work for ApplyJob {
     fn target(&self) -> &Target {
-        &self.planned.target
+        &self.target
     }
 
     /// A target the plan already found failed, conflicting or interrupted keeps that row.
-    fn not_started(self, why: &str, _now: String) -> TargetResult {
-        let mut r = self.planned;
-        if !r.outcome.is_failure() {
-            r.outcome = Outcome::NotAttempted;
-            r.error = Some(why.to_owned());
+    fn not_started(self, why: &str, now: String) -> TargetResult {
+        match self.planned {
+            Some(r) if r.outcome.is_failure() => r,
+            planned => {
+                let mut r = planned
+                    .unwrap_or_else(|| TargetResult::new(self.target, Outcome::NotAttempted, now));
+                r.outcome = Outcome::NotAttempted;
+                r.error = Some(why.to_owned());
+                r
+            }
         }
-        r
     }
 }

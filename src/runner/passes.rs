@@ -4,38 +4,18 @@
 
 use std::sync::atomic::Ordering;
 
+use super::gate::Turn;
 use super::{ApplyJob, Runner};
 use crate::clients::Regional;
 use crate::error::ApiError;
 use crate::regions;
-use crate::target::{Action, Decision, Outcome, Target, TargetResult, Validation};
+use crate::target::{Action, Decision, Observed, Outcome, Target, TargetResult, Validation};
 use crate::token::GitlabToken;
 use crate::work;
 
 /// Upstream authentication failures after which validation stops: each one is a failed login
 /// at GitLab.com, which bans an address after 30 in 3 minutes.
 pub const AUTH_FAILURE_LIMIT: usize = 5;
-
-/// The canary for `apply`: the first target that writes the token (a secret to create or
-/// restore), else the first with any change. `None` when nothing would change.
-pub fn canary(jobs: &[ApplyJob]) -> Option<usize> {
-    let actions = |j: &ApplyJob| {
-        j.planned
-            .decision
-            .as_ref()
-            .map(|d| d.actions().to_vec())
-            .unwrap_or_default()
-    };
-    let writes_token = |j: &ApplyJob| {
-        actions(j)
-            .iter()
-            .any(|a| matches!(a, Action::CreateSecret | Action::RestoreSecret))
-    };
-    let ok = |j: &ApplyJob| j.planned.outcome == Outcome::Pending;
-    jobs.iter()
-        .position(|j| ok(j) && writes_token(j))
-        .or_else(|| jobs.iter().position(|j| ok(j) && !actions(j).is_empty()))
-}
 
 /// Whether an error means the Region is an opt-in Region this account has not enabled: AWS
 /// does not recognise the account's credentials there.
@@ -106,7 +86,10 @@ impl Runner {
     }
 
     pub(super) async fn apply_one(&self, job: ApplyJob, token: &GitlabToken) -> TargetResult {
-        let mut r = job.planned;
+        let (mut r, recheck) = match job.planned {
+            Some(planned) => (planned, job.recheck),
+            None => (self.plan_one(job.target).await, false),
+        };
         // A target the plan could not read, skipped, or found in conflict ends as the plan found it.
         let (Some(observed), Some(decision)) = (r.observed.clone(), r.decision.clone()) else {
             return r;
@@ -118,7 +101,7 @@ impl Runner {
             Ok(c) => c,
             Err(e) => return self.end_with(r, e),
         };
-        if job.recheck {
+        if recheck {
             match work::observe(&c, &r.target, &self.rollout).await {
                 Err(e) => return self.end_with(r, e),
                 Ok(now) if now != observed => {
@@ -134,16 +117,40 @@ impl Runner {
                 Ok(_) => {}
             }
         }
-        match work::converge(
-            &c,
-            &r.target,
-            &self.rollout,
-            &observed,
-            decision.actions(),
-            token,
-        )
-        .await
-        {
+        let actions = decision.actions();
+        let mut canary = None;
+        if !actions.is_empty() {
+            let writes_token = actions
+                .iter()
+                .any(|a| matches!(a, Action::CreateSecret | Action::RestoreSecret));
+            match self.gate.turn(writes_token).await {
+                Turn::Canary(guard) => canary = Some(guard),
+                Turn::Go => {}
+                Turn::Stop(why) => {
+                    r.outcome = Outcome::NotAttempted;
+                    r.error = Some(why);
+                    return r;
+                }
+            }
+        }
+        r = self
+            .converge_and_validate(r, &c, &observed, actions, token)
+            .await;
+        if let Some(guard) = canary {
+            guard.finish(&r);
+        }
+        r
+    }
+
+    async fn converge_and_validate(
+        &self,
+        mut r: TargetResult,
+        c: &Regional,
+        observed: &Observed,
+        actions: &[Action],
+        token: &GitlabToken,
+    ) -> TargetResult {
+        match work::converge(c, &r.target, &self.rollout, observed, actions, token).await {
             Ok((taken, after)) => {
                 r.outcome = outcome_of(&taken);
                 r.taken = taken;
@@ -154,7 +161,7 @@ impl Runner {
                 return self.end_with(r, e);
             }
         }
-        r.validation = Some(self.validate_guarded(&c, &r.target).await);
+        r.validation = Some(self.validate_guarded(c, &r.target).await);
         r.checked_at = self.now();
         r
     }
