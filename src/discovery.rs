@@ -9,12 +9,13 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_sdk_organizations::types::ChildType;
-use futures::stream::{FuturesUnordered, StreamExt};
+use futures::stream::{BoxStream, FuturesUnordered, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
 use crate::rollout::Rollout;
+use crate::target::Target;
 
 /// Organizations pages hold at most 20 entries.
 const PAGE_SIZE: i32 = 20;
@@ -106,10 +107,7 @@ pub struct Listing {
 pub fn stream(
     orgs: aws_sdk_organizations::Client,
     rollout: std::sync::Arc<Rollout>,
-) -> (
-    mpsc::UnboundedReceiver<Account>,
-    tokio::task::JoinHandle<Result<Listing, ApiError>>,
-) {
+) -> (mpsc::UnboundedReceiver<Account>, ListingTask) {
     let (tx, rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(async move {
         let pacer = Pacer::new(LISTING_RATE);
@@ -147,6 +145,31 @@ pub fn stream(
         Ok(listing)
     });
     (rx, task)
+}
+
+/// The listing task of [`stream`], ending with what it found.
+pub type ListingTask = tokio::task::JoinHandle<Result<Listing, ApiError>>;
+
+/// The (account, Region) targets of the rollout, streamed as [`stream`] lists the accounts.
+pub fn stream_targets(
+    orgs: aws_sdk_organizations::Client,
+    rollout: std::sync::Arc<Rollout>,
+) -> (BoxStream<'static, Target>, ListingTask) {
+    let regions = rollout.regions.clone();
+    let (accounts, task) = stream(orgs, rollout);
+    let accounts = futures::stream::unfold(accounts, |mut rx| async move {
+        rx.recv().await.map(|a| (a, rx))
+    });
+    let targets = accounts
+        .flat_map(move |a| {
+            futures::stream::iter(regions.clone().into_iter().map(move |region| Target {
+                account_id: a.id.clone(),
+                account_name: a.name.clone(),
+                region,
+            }))
+        })
+        .boxed();
+    (targets, task)
 }
 
 /// Applies state and filters to a listing. Pure, so the filter rules are unit-tested directly.

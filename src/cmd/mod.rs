@@ -12,7 +12,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::stream::{BoxStream, StreamExt};
+use futures::stream::BoxStream;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 use tokio::sync::watch;
 
@@ -179,21 +179,7 @@ impl Session {
     /// The (account, Region) targets, streamed as the Organization is listed, and the
     /// listing task (see [`finish_listing`]).
     pub fn list_targets(&self) -> (BoxStream<'static, Target>, Listing) {
-        let (accounts, task) =
-            discovery::stream(self.clients.organizations(), self.rollout.clone());
-        let regions = self.rollout.regions.clone();
-        let targets = futures::stream::unfold(accounts, |mut rx| async move {
-            rx.recv().await.map(|a| (a, rx))
-        })
-        .flat_map(move |a| {
-            futures::stream::iter(regions.clone().into_iter().map(move |region| Target {
-                account_id: a.id.clone(),
-                account_name: a.name.clone(),
-                region,
-            }))
-        })
-        .boxed();
-        (targets, task)
+        discovery::stream_targets(self.clients.organizations(), self.rollout.clone())
     }
 
     pub fn runner(
