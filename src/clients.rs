@@ -8,6 +8,7 @@ use std::time::Duration;
 use aws_config::identity::IdentityCache;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -92,6 +93,9 @@ impl Clients {
                     .with_initial_backoff(tuning.initial_backoff)
                     .with_max_backoff(tuning.max_backoff),
             )
+            // The bodies here are a few hundred bytes, and the attempt timeout already bounds a
+            // stalled request; the throughput monitor would only add timers to every call.
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(tuning.connect_timeout)

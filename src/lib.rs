@@ -11,6 +11,7 @@
 //! - [`report`]: the one consumer of events (progress, counters, summary, CSV); [`plan_file`]:
 //!   saved plans.
 //! - [`cmd`]: the commands, and [`cli`] their flags; [`exit`] the exit codes.
+//! - [`sim`]: a simulated AWS behind the real SDK, for benchmarks and tests in virtual time.
 
 pub mod cli;
 pub mod clients;
@@ -24,6 +25,7 @@ pub mod regions;
 pub mod report;
 pub mod rollout;
 pub mod runner;
+pub mod sim;
 pub mod target;
 pub mod token;
 pub mod work;

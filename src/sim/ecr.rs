@@ -1,0 +1,330 @@
+//! ECR pull through cache rules (awsJson 1.1): Describe, Create, Update, Delete and Validate,
+//! with the 50-rule cap, the secret checks ECR makes at create time, and validation that reads
+//! the secret as ECR's login to the upstream would.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use serde::Deserialize;
+
+use super::model::Api;
+use super::state::{push_exact, split_secret_arn, Cred, Ctx, Interner, Rule, State, Target};
+use super::validation::{login, valid_credential_arn, valid_prefix};
+use super::wire::{Json, Reply};
+
+/// ECR's quota of rules per registry per Region (not adjustable).
+pub(crate) const MAX_RULES: usize = 50;
+
+/// Upstreams with one fixed URL.
+const FIXED_URLS: &[(&str, &str)] = &[
+    ("ecr-public", "public.ecr.aws"),
+    ("quay", "quay.io"),
+    ("k8s", "registry.k8s.io"),
+    ("docker-hub", "registry-1.docker.io"),
+    ("github-container-registry", "ghcr.io"),
+    ("gitlab-container-registry", "registry.gitlab.com"),
+    ("chainguard", "cgr.dev"),
+];
+const CREDENTIALS_REQUIRED: &[&str] = &[
+    "docker-hub",
+    "github-container-registry",
+    "gitlab-container-registry",
+    "azure-container-registry",
+];
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct In<'a> {
+    #[serde(borrow)]
+    registry_id: Cow<'a, str>,
+    #[serde(borrow)]
+    ecr_repository_prefix: Cow<'a, str>,
+    ecr_repository_prefixes: Vec<String>,
+    #[serde(borrow)]
+    upstream_registry_url: Cow<'a, str>,
+    #[serde(borrow)]
+    upstream_registry: Cow<'a, str>,
+    #[serde(borrow)]
+    credential_arn: Cow<'a, str>,
+    #[serde(borrow)]
+    next_token: Cow<'a, str>,
+    max_results: Option<i64>,
+}
+
+fn not_found(prefix: &str, ctx: &Ctx) -> Reply {
+    Reply::json_error(
+        400,
+        "PullThroughCacheRuleNotFoundException",
+        format!(
+            "The pull through cache rule with prefix '{prefix}' does not exist in the registry with id '{:012}'",
+            ctx.account_id
+        ),
+    )
+}
+
+fn invalid(message: impl std::fmt::Display) -> Reply {
+    Reply::json_error(400, "InvalidParameterException", message)
+}
+
+/// The credential a rule stores: the secret of this target the ARN names, or `None` (with the
+/// error to answer) when ECR would refuse it.
+fn credential(t: &Target, interner: &mut Interner, ctx: &Ctx, arn: &str) -> Result<Cred, Reply> {
+    if !valid_credential_arn(arn) {
+        return Err(invalid(
+            "Invalid parameter at 'credentialArn' failed to satisfy constraint: 'must be 50-612 characters and satisfy regular expression'",
+        ));
+    }
+    match split_secret_arn(ctx, arn) {
+        Some((name, Some(suffix)))
+            if t.secrets.iter().any(|s| &*s.name == name && s.suffix == suffix) =>
+        {
+            Ok(Cred {
+                name: interner.str(name),
+                suffix,
+            })
+        }
+        _ => Err(Reply::json_error(
+            400,
+            "SecretNotFoundException",
+            format!("The specified secret {arn} could not be found in the registry's account and region"),
+        )),
+    }
+}
+
+/// Which optional fields a rule's JSON carries.
+#[derive(Clone, Copy)]
+struct Fields {
+    upstream: bool,
+    created: bool,
+    updated: bool,
+}
+
+const ALL: Fields = Fields {
+    upstream: true,
+    created: true,
+    updated: true,
+};
+
+/// The rule's fields, without the surrounding braces.
+fn rule_fields(out: &mut String, ctx: &Ctx, r: &Rule, f: Fields) {
+    let _ = write!(
+        out,
+        r#""ecrRepositoryPrefix":"{}","registryId":"{:012}""#,
+        Json(&r.prefix),
+        ctx.account_id
+    );
+    if f.upstream {
+        let _ = write!(out, r#","upstreamRegistryUrl":"{}""#, Json(&r.url));
+        if let Some(reg) = &r.registry {
+            let _ = write!(out, r#","upstreamRegistry":"{}""#, Json(reg));
+        }
+    }
+    if let Some(c) = &r.cred {
+        let _ = write!(out, r#","credentialArn":"{}""#, Json(&c.arn(ctx)));
+    }
+    if f.created {
+        let _ = write!(out, r#","createdAt":{}"#, r.created);
+    }
+    if f.updated {
+        let _ = write!(out, r#","updatedAt":{}"#, r.updated);
+    }
+}
+
+pub(crate) fn handle(
+    st: &mut State,
+    ctx: &Ctx,
+    api: Api,
+    body: &[u8],
+    valid_tokens: Option<&HashSet<String>>,
+) -> Reply {
+    let input: In = match serde_json::from_slice(body) {
+        Ok(i) => i,
+        Err(e) => return Reply::json_error(400, "SerializationException", e),
+    };
+    if !input.registry_id.is_empty()
+        && input.registry_id.parse::<u64>().ok() != Some(ctx.account_id)
+    {
+        return invalid(format!(
+            "Invalid parameter at 'registryId': registry '{}' is not the caller's registry",
+            input.registry_id
+        ));
+    }
+    let State {
+        targets, interner, ..
+    } = st;
+    let t = targets.entry((ctx.account, ctx.region)).or_default();
+    t.purge(ctx.now());
+    let prefix = &*input.ecr_repository_prefix;
+    match api {
+        Api::DescribePullThroughCacheRules => describe(t, ctx, &input),
+        Api::CreatePullThroughCacheRule => create(t, interner, ctx, &input),
+        Api::UpdatePullThroughCacheRule => {
+            let Some(i) = t.rule_index(prefix) else {
+                return not_found(prefix, ctx);
+            };
+            if !input.credential_arn.is_empty() {
+                match credential(t, interner, ctx, &input.credential_arn) {
+                    Ok(c) => t.rules[i].cred = Some(c),
+                    Err(r) => return r,
+                }
+            }
+            let r = &mut t.rules[i];
+            r.updated = ctx.now();
+            let mut out = String::from("{");
+            let f = Fields {
+                upstream: false,
+                created: false,
+                updated: true,
+            };
+            rule_fields(&mut out, ctx, r, f);
+            out.push('}');
+            Reply::ok(out)
+        }
+        Api::DeletePullThroughCacheRule => {
+            let Some(i) = t.rule_index(prefix) else {
+                return not_found(prefix, ctx);
+            };
+            let r = t.rules.remove(i);
+            let mut out = String::from("{");
+            let f = Fields {
+                updated: false,
+                ..ALL
+            };
+            rule_fields(&mut out, ctx, &r, f);
+            out.push('}');
+            Reply::ok(out)
+        }
+        Api::ValidatePullThroughCacheRule => {
+            let Some(r) = t.rules.iter().find(|r| &*r.prefix == prefix) else {
+                return not_found(prefix, ctx);
+            };
+            let (valid, failure) = login(t, ctx, r, valid_tokens);
+            let mut out = String::from("{");
+            let f = Fields {
+                upstream: true,
+                created: false,
+                updated: false,
+            };
+            rule_fields(&mut out, ctx, r, f);
+            let _ = write!(out, r#","isValid":{valid}"#);
+            if let Some(msg) = failure {
+                let _ = write!(out, r#","failure":"{}""#, Json(&msg));
+            }
+            out.push('}');
+            Reply::ok(out)
+        }
+        _ => Reply::json_error(400, "UnknownOperationException", api.name()),
+    }
+}
+
+fn describe(t: &Target, ctx: &Ctx, input: &In) -> Reply {
+    let mut chosen: Vec<&Rule> = Vec::with_capacity(t.rules.len());
+    if input.ecr_repository_prefixes.is_empty() {
+        chosen.extend(&t.rules);
+    } else {
+        for p in &input.ecr_repository_prefixes {
+            match t.rules.iter().find(|r| &*r.prefix == p) {
+                Some(r) if !chosen.iter().any(|c| std::ptr::eq(*c, r)) => chosen.push(r),
+                Some(_) => {}
+                None => return not_found(p, ctx),
+            }
+        }
+    }
+    let size = input.max_results.unwrap_or(100).clamp(1, 1000) as usize;
+    let start = match input.next_token.as_ref() {
+        "" => 0,
+        tok => match tok.parse::<usize>() {
+            Ok(n) if n <= chosen.len() => n,
+            _ => return invalid("Invalid parameter at 'nextToken': invalid token"),
+        },
+    };
+    let end = (start + size).min(chosen.len());
+    let mut out = String::with_capacity(64 + 300 * (end - start));
+    out.push_str(r#"{"pullThroughCacheRules":["#);
+    for (n, r) in chosen[start..end].iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        out.push('{');
+        rule_fields(&mut out, ctx, r, ALL);
+        out.push('}');
+    }
+    out.push(']');
+    if end < chosen.len() {
+        let _ = write!(out, r#","nextToken":"{end}""#);
+    }
+    out.push('}');
+    Reply::ok(out)
+}
+
+fn create(t: &mut Target, interner: &mut Interner, ctx: &Ctx, input: &In) -> Reply {
+    let prefix = &*input.ecr_repository_prefix;
+    if !valid_prefix(prefix) {
+        return invalid("Invalid parameter at 'ecrRepositoryPrefix' failed to satisfy constraint: 'must be 2-30 characters and satisfy regular expression'");
+    }
+    let url = &*input.upstream_registry_url;
+    if url.is_empty() {
+        return invalid("upstreamRegistryUrl must be specified");
+    }
+    let registry = match &*input.upstream_registry {
+        "" => FIXED_URLS.iter().find(|(_, u)| *u == url).map(|(r, _)| *r),
+        r => Some(r),
+    };
+    let expected = registry.and_then(|r| FIXED_URLS.iter().find(|(n, _)| *n == r));
+    if registry.is_none() || expected.is_some_and(|(_, u)| *u != url) {
+        return Reply::json_error(
+            400,
+            "UnsupportedUpstreamRegistryException",
+            format!("The upstream registry URL '{url}' is not supported"),
+        );
+    }
+    let registry = registry.unwrap_or_default();
+    let cred = if input.credential_arn.is_empty() {
+        if CREDENTIALS_REQUIRED.contains(&registry) {
+            return invalid(format!(
+                "A credential ARN is required for upstream registry '{registry}'"
+            ));
+        }
+        None
+    } else {
+        match credential(t, interner, ctx, &input.credential_arn) {
+            Ok(c) => Some(c),
+            Err(r) => return r,
+        }
+    };
+    if t.rule_index(prefix).is_some() {
+        return Reply::json_error(
+            400,
+            "PullThroughCacheRuleAlreadyExistsException",
+            format!(
+                "A pull through cache rule with prefix '{prefix}' already exists in the registry with id '{:012}'",
+                ctx.account_id
+            ),
+        );
+    }
+    if t.rules.len() >= MAX_RULES {
+        return Reply::json_error(
+            400,
+            "LimitExceededException",
+            format!("The operation did not succeed because it would have exceeded a service limit for your account: at most {MAX_RULES} pull through cache rules per registry per Region"),
+        );
+    }
+    let rule = Rule {
+        prefix: interner.str(prefix),
+        url: interner.str(url),
+        registry: Some(interner.str(registry)),
+        cred,
+        created: ctx.now(),
+        updated: ctx.now(),
+    };
+    let mut out = String::from("{");
+    let f = Fields {
+        updated: false,
+        ..ALL
+    };
+    rule_fields(&mut out, ctx, &rule, f);
+    out.push('}');
+    push_exact(&mut t.rules, rule);
+    Reply::ok(out)
+}
