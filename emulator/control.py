@@ -12,6 +12,7 @@ from moto.organizations.models import organizations_backends
 from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
 import ptc
+import templates
 from emustate import MANAGEMENT_ACCOUNT_ID, STATE
 
 FAULT_KINDS = {"throttle", "http500", "http503", "latency", "hang", "limit_exceeded", "region_disabled"}
@@ -133,7 +134,21 @@ def state() -> dict:
                 "upstreamRegistryUrl": rule["upstreamRegistryUrl"],
                 "credentialArn": rule["credentialArn"],
             })
-    return {"secrets": secrets, "rules": rules}
+    return {"secrets": secrets, "rules": rules, "templates": template_state()}
+
+
+def template_state() -> list:
+    out = []
+    for account, region, table in templates.iter_template_tables():
+        for t in list(table.values()):
+            entry = {"account": account, "region": region}
+            for key in templates.TEMPLATE_FIELDS:
+                value = t.get(key)
+                if key in ("createdAt", "updatedAt"):
+                    value = value.isoformat()
+                entry[key] = value  # absent optional fields are null
+            out.append(entry)
+    return out
 
 
 # --- mutations behind the tool's back -----------------------------------------------
@@ -169,6 +184,23 @@ def mutate(p: dict) -> dict:
     if op == "delete_rule":
         account, region, prefix = _require(p, "account", "region", "prefix")
         ptc.remove_rule(account, region, prefix)
+        return {"ok": True}
+    if op == "create_template":
+        account, region, prefix, applied_for = _require(p, "account", "region", "prefix", "applied_for")
+        if not isinstance(applied_for, list):
+            raise BadRequest("'applied_for' must be a list, e.g. [\"PULL_THROUGH_CACHE\"]")
+        tags = p.get("resource_tags") or {}
+        fields = {
+            "imageTagMutability": p.get("image_tag_mutability"),
+            "lifecyclePolicy": _value(p["lifecycle_policy"]) if p.get("lifecycle_policy") is not None else None,
+            "description": p.get("description"),
+            "resourceTags": [{"Key": k, "Value": str(v)} for k, v in tags.items()] or None,
+        }
+        templates.new_template(account, region, prefix, applied_for, fields, check=False)
+        return {"ok": True}
+    if op == "delete_template":
+        account, region, prefix = _require(p, "account", "region", "prefix")
+        templates.remove_template(account, region, prefix)
         return {"ok": True}
     raise BadRequest(f"unknown op {op!r}")
 

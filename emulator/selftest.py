@@ -209,6 +209,118 @@ def test_rule_limit(c):
     assert [len(p["pullThroughCacheRules"]) for p in pages] == [20, 20, 10]
 
 
+LIFECYCLE = json.dumps({"rules": [{"rulePriority": 1, "description": "keep 10",
+                                   "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
+                                   "action": {"type": "expire"}}]})
+
+
+def test_template_lifecycle(c):
+    member = c.ids["dev-a"]
+    creds = c.assume(member)
+    ecr = c.client("ecr", "eu-west-1", creds)
+    assert ecr.describe_repository_creation_templates()["repositoryCreationTemplates"] == []
+    created = ecr.create_repository_creation_template(
+        prefix="gitlab", description="GitLab pull through cache", appliedFor=["PULL_THROUGH_CACHE"],
+        imageTagMutability="IMMUTABLE", lifecyclePolicy=LIFECYCLE,
+        resourceTags=[{"Key": "managed-by", "Value": "ptc-rollout"}])
+    t = created["repositoryCreationTemplate"]
+    assert created["registryId"] == member, created
+    assert (t["prefix"], t["appliedFor"], t["imageTagMutability"]) == ("gitlab", ["PULL_THROUGH_CACHE"], "IMMUTABLE"), t
+    assert t["lifecyclePolicy"] == LIFECYCLE and t["resourceTags"] == [{"Key": "managed-by", "Value": "ptc-rollout"}]
+    assert t["encryptionConfiguration"] == {"encryptionType": "AES256"} and "createdAt" in t and "updatedAt" in t
+    code, status, _ = error_of(ecr.create_repository_creation_template, prefix="gitlab", appliedFor=["PULL_THROUGH_CACHE"])
+    assert (code, status) == ("TemplateAlreadyExistsException", 400), (code, status)
+    # Defaults: MUTABLE, AES256, no lifecycle policy; ROOT is a valid prefix.
+    root = ecr.create_repository_creation_template(prefix="ROOT", appliedFor=["CREATE_ON_PUSH", "REPLICATION"])
+    root = root["repositoryCreationTemplate"]
+    assert root["imageTagMutability"] == "MUTABLE" and "lifecyclePolicy" not in root, root
+
+    listed = ecr.describe_repository_creation_templates()
+    assert listed["registryId"] == member and "nextToken" not in listed
+    assert [x["prefix"] for x in listed["repositoryCreationTemplates"]] == ["gitlab", "ROOT"]
+    # An unknown prefix is not an error: it is simply absent from the answer.
+    some = ecr.describe_repository_creation_templates(prefixes=["nope", "gitlab"])["repositoryCreationTemplates"]
+    assert [x["prefix"] for x in some] == ["gitlab"] and some[0]["lifecyclePolicy"] == LIFECYCLE, some
+    assert ecr.describe_repository_creation_templates(prefixes=["nope"])["repositoryCreationTemplates"] == []
+    # Templates are per Region.
+    assert c.client("ecr", "us-east-1", creds).describe_repository_creation_templates()["repositoryCreationTemplates"] == []
+
+    # Update changes only what is given; "" clears an optional text.
+    upd = ecr.update_repository_creation_template(prefix="gitlab", imageTagMutability="MUTABLE", description="")
+    t = upd["repositoryCreationTemplate"]
+    assert upd["registryId"] == member and t["imageTagMutability"] == "MUTABLE" and "description" not in t, t
+    assert t["lifecyclePolicy"] == LIFECYCLE and t["appliedFor"] == ["PULL_THROUGH_CACHE"] and t["updatedAt"] >= t["createdAt"]
+    upd = ecr.update_repository_creation_template(prefix="gitlab", appliedFor=["PULL_THROUGH_CACHE", "REPLICATION"],
+                                                  resourceTags=[])
+    assert upd["repositoryCreationTemplate"]["appliedFor"] == ["PULL_THROUGH_CACHE", "REPLICATION"]
+    assert upd["repositoryCreationTemplate"].get("resourceTags", []) == []
+    code, status, _ = error_of(ecr.update_repository_creation_template, prefix="nope", imageTagMutability="MUTABLE")
+    assert (code, status) == ("TemplateNotFoundException", 400), (code, status)
+
+    deleted = ecr.delete_repository_creation_template(prefix="ROOT")
+    assert deleted["registryId"] == member and deleted["repositoryCreationTemplate"]["prefix"] == "ROOT"
+    code, _, _ = error_of(ecr.delete_repository_creation_template, prefix="ROOT")
+    assert code == "TemplateNotFoundException", code
+    assert [x["prefix"] for x in ecr.describe_repository_creation_templates()["repositoryCreationTemplates"]] == ["gitlab"]
+
+    # Paging: 25 templates in pages of 10.
+    other = c.client("ecr", "ap-northeast-1", creds)
+    for i in range(25):
+        other.create_repository_creation_template(prefix=f"team-{i:02}", appliedFor=["PULL_THROUGH_CACHE"])
+    pages = list(other.get_paginator("describe_repository_creation_templates").paginate(PaginationConfig={"PageSize": 10}))
+    assert [len(p["repositoryCreationTemplates"]) for p in pages] == [10, 10, 5]
+    assert pages[-1]["repositoryCreationTemplates"][-1]["prefix"] == "team-24"
+
+
+def test_template_parameter_errors(c):
+    creds = c.assume(c.ids["dev-a"])
+    ecr = c.client("ecr", "eu-west-1", creds)
+    # No client-side checks: let the emulator see what a careless SDK caller could send.
+    raw = c.client("ecr", "eu-west-1", creds, config=NO_RETRY.merge(Config(parameter_validation=False)))
+    pt = ["PULL_THROUGH_CACHE"]
+    invalid = [
+        dict(prefix="GitLab", appliedFor=pt),  # upper case
+        dict(prefix="team//x", appliedFor=pt),  # empty path segment
+        dict(prefix="gl-empty", appliedFor=[]),  # nothing to apply for
+        dict(prefix="gl-lp", appliedFor=pt, lifecyclePolicy="{not json"),
+        dict(prefix="gl-lp", appliedFor=pt, lifecyclePolicy='{"rulez": []}'),
+        dict(prefix="gl-rp", appliedFor=pt, repositoryPolicy="[1, 2"),
+        dict(prefix="gl-ex", appliedFor=pt, imageTagMutability="IMMUTABLE_WITH_EXCLUSION"),  # needs filters
+        dict(prefix="gl-ex", appliedFor=pt, imageTagMutability="IMMUTABLE",
+             imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}]),
+        dict(prefix="gl-kms", appliedFor=pt, encryptionConfiguration={"encryptionType": "AES256",
+             "kmsKey": "arn:aws:kms:eu-west-1:111122223333:key/abcd"}),
+        dict(prefix="gl-role", appliedFor=pt, customRoleArn="not-an-arn"),
+    ]
+    for kwargs in invalid:
+        code, status, _ = error_of(ecr.create_repository_creation_template, **kwargs)
+        assert (code, status) == ("InvalidParameterException", 400), (kwargs, code, status)
+    for kwargs in (dict(prefix="gl-af", appliedFor=["ON_TUESDAYS"]),
+                   dict(prefix="gl-mut", appliedFor=pt, imageTagMutability="SOMETIMES"),
+                   dict(prefix="gl-enc", appliedFor=pt, encryptionConfiguration={"encryptionType": "ROT13"}),
+                   dict(prefix="gl-desc", appliedFor=pt, description="x" * 257)):
+        code, status, _ = error_of(raw.create_repository_creation_template, **kwargs)
+        assert (code, status) == ("ValidationException", 400), (kwargs, code, status)
+    code, _, _ = error_of(raw.describe_repository_creation_templates, maxResults=0)
+    assert code == "ValidationException", code
+    # With exclusion filters the *_WITH_EXCLUSION mutabilities work.
+    ok = ecr.create_repository_creation_template(
+        prefix="gl-ex", appliedFor=pt, imageTagMutability="IMMUTABLE_WITH_EXCLUSION",
+        imageTagMutabilityExclusionFilters=[{"filterType": "WILDCARD", "filter": "latest"}])
+    assert ok["repositoryCreationTemplate"]["imageTagMutabilityExclusionFilters"] == [{"filterType": "WILDCARD", "filter": "latest"}]
+    # Going back to plain IMMUTABLE drops the filters.
+    t = ecr.update_repository_creation_template(prefix="gl-ex", imageTagMutability="IMMUTABLE")["repositoryCreationTemplate"]
+    assert t["imageTagMutability"] == "IMMUTABLE" and "imageTagMutabilityExclusionFilters" not in t, t
+    ecr.delete_repository_creation_template(prefix="gl-ex")
+    # Update refuses what create refuses, and leaves the template as it was.
+    for kwargs in (dict(appliedFor=[]), dict(lifecyclePolicy="nope")):
+        code, _, _ = error_of(ecr.update_repository_creation_template, prefix="gitlab", **kwargs)
+        assert code == "InvalidParameterException", (kwargs, code)
+    t = ecr.describe_repository_creation_templates(prefixes=["gitlab"])["repositoryCreationTemplates"][0]
+    assert t["lifecyclePolicy"] == LIFECYCLE and t["appliedFor"] == ["PULL_THROUGH_CACHE", "REPLICATION"], t
+    assert [x["prefix"] for x in ecr.describe_repository_creation_templates()["repositoryCreationTemplates"]] == ["gitlab"]
+
+
 def test_call_log(c):
     member = c.ids["prod-a"]
     c.ctl("POST", "/_ptc/calls/reset", {})
@@ -258,6 +370,42 @@ def test_mutate(c):
     assert secret["deleted"] is True and secret["tags"] == {"team": "x"}
     c.ctl("POST", "/_ptc/mutate", {"op": "delete_rule", **base, "prefix": "gitlab"})
     assert ecr.describe_pull_through_cache_rules()["pullThroughCacheRules"] == []
+
+
+def test_template_state_and_mutate(c):
+    member, region = c.ids["dev-a"], "eu-west-1"
+    entry = next(t for t in c.ctl("GET", "/_ptc/state")["templates"]
+                 if (t["account"], t["region"], t["prefix"]) == (member, region, "gitlab"))
+    assert entry["appliedFor"] == ["PULL_THROUGH_CACHE", "REPLICATION"] and entry["imageTagMutability"] == "MUTABLE", entry
+    assert entry["lifecyclePolicy"] == LIFECYCLE and entry["resourceTags"] == [] and entry["description"] is None, entry
+    assert entry["encryptionConfiguration"] == {"encryptionType": "AES256"} and entry["createdAt"].endswith("+00:00")
+    # A template made behind the tool's back, seen through the API.
+    other = c.ids["prod-b"]
+    base = {"account": other, "region": "us-east-2"}
+    c.ctl("POST", "/_ptc/mutate", {"op": "create_template", **base, "prefix": "gitlab",
+                                   "applied_for": ["PULL_THROUGH_CACHE"], "image_tag_mutability": "IMMUTABLE",
+                                   "lifecycle_policy": {"rules": []}, "resource_tags": {"team": "x"}})
+    ecr = c.client("ecr", "us-east-2", c.assume(other))
+    t = ecr.describe_repository_creation_templates(prefixes=["gitlab"])["repositoryCreationTemplates"][0]
+    assert (t["appliedFor"], t["imageTagMutability"], t["lifecyclePolicy"]) == (["PULL_THROUGH_CACHE"], "IMMUTABLE", '{"rules": []}'), t
+    assert t["resourceTags"] == [{"Key": "team", "Value": "x"}]
+    entry = next(t for t in c.ctl("GET", "/_ptc/state")["templates"] if t["account"] == other)
+    assert (entry["region"], entry["prefix"], entry["imageTagMutability"]) == ("us-east-2", "gitlab", "IMMUTABLE"), entry
+    c.ctl("POST", "/_ptc/mutate", {"op": "create_template", **base, "prefix": "quay", "applied_for": ["REPLICATION"]})
+    assert ecr.describe_repository_creation_templates(prefixes=["quay"])["repositoryCreationTemplates"][0]["imageTagMutability"] == "MUTABLE"
+    for bad in ({"op": "create_template", **base, "prefix": "gitlab", "applied_for": ["PULL_THROUGH_CACHE"]},  # exists
+                {"op": "create_template", **base, "prefix": "x1"},  # applied_for missing
+                {"op": "create_template", **base, "prefix": "x1", "applied_for": "PULL_THROUGH_CACHE"},  # not a list
+                {"op": "delete_template", **base, "prefix": "nope"}):
+        try:
+            c.ctl("POST", "/_ptc/mutate", bad)
+            raise AssertionError(f"{bad} should fail")
+        except AssertionError as e:
+            assert "-> 400" in str(e), e
+    for prefix in ("gitlab", "quay"):
+        c.ctl("POST", "/_ptc/mutate", {"op": "delete_template", **base, "prefix": prefix})
+    assert ecr.describe_repository_creation_templates()["repositoryCreationTemplates"] == []
+    assert not [t for t in c.ctl("GET", "/_ptc/state")["templates"] if t["account"] == other]
 
 
 def _faults(c, *rules):
@@ -365,8 +513,9 @@ def test_exit_on_stdin_eof(c):
 
 
 TESTS = [test_health, test_seed_and_list_accounts, test_assume_role_member, test_assume_role_management_refused,
-         test_deny_list, test_ptc_rule_lifecycle, test_ptc_parameter_errors, test_rule_limit, test_call_log,
-         test_state, test_mutate, test_fault_throttle, test_fault_http_errors, test_fault_times_and_rate,
+         test_deny_list, test_ptc_rule_lifecycle, test_ptc_parameter_errors, test_rule_limit,
+         test_template_lifecycle, test_template_parameter_errors, test_call_log,
+         test_state, test_mutate, test_template_state_and_mutate, test_fault_throttle, test_fault_http_errors, test_fault_times_and_rate,
          test_fault_latency_and_hang, test_bad_control_requests, test_exit_on_stdin_eof, test_shutdown_and_stdout]
 
 

@@ -5,7 +5,8 @@
 
 Prints exactly one line to stdout, `listening on http://HOST:PORT`, once the
 socket is bound; everything else (logs) goes to stderr. On top of moto it adds
-the ECR pull through cache operations (ptc.py), AssumeRole refusals
+the ECR pull through cache operations (ptc.py), repository creation
+templates (templates.py), AssumeRole refusals
 (sts_guard.py), a call log with fault injection (middleware.py) and a control
 API under /_ptc/ (control.py).
 """
@@ -31,6 +32,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 import control  # noqa: E402
 import ptc  # noqa: E402
 import sts_guard  # noqa: E402
+import templates  # noqa: E402
 from emustate import STATE  # noqa: E402
 from middleware import PtcMiddleware  # noqa: E402
 
@@ -61,6 +63,7 @@ def parse_args(argv=None):
 
 def build_app():
     ptc.install()
+    templates.install()
     sts_guard.install()
     dispatcher = DomainDispatcherApplication(create_backend_app)
     for service in WARM_SERVICES:

@@ -288,7 +288,7 @@ pub fn write_csv<W: Write>(out: W, rollout: &Rollout, results: &[TargetResult]) 
                 .join("; "),
             v.is_some_and(|v| v.is_valid).to_string(),
             r.failure().unwrap_or_default(),
-            r.checked_at.clone(),
+            r.checked_at.to_string(),
         ];
         w.write_record(record.iter().map(|c| neutralise(c).into_owned()))?;
     }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use aws_smithy_types::date_time::{DateTime, Format};
 use serde::{Deserialize, Serialize};
 
 /// One (account, Region) pair of the rollout matrix.
@@ -174,6 +175,38 @@ impl Validation {
     }
 }
 
+/// A time, kept as Unix seconds (one per report row, so small), shown and saved as RFC 3339.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct CheckedAt(pub i64);
+
+impl CheckedAt {
+    pub fn from_system(t: std::time::SystemTime) -> Self {
+        CheckedAt(DateTime::from(t).secs())
+    }
+}
+
+impl fmt::Display for CheckedAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = DateTime::from_secs(self.0).fmt(Format::DateTime).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+impl Serialize for CheckedAt {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for CheckedAt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::from_str(&text, Format::DateTime)
+            .map(|t| CheckedAt(t.secs()))
+            .map_err(serde::de::Error::custom)
+    }
+}
+
 /// Everything known about one target at the end of a pass: one report row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TargetResult {
@@ -188,12 +221,12 @@ pub struct TargetResult {
     /// Why the target ended as it did when that was not plain success: the error that stopped
     /// it, the conflict, staleness, skip or not-attempted reason.
     pub error: Option<String>,
-    /// RFC 3339 time at which the target's state was last read.
-    pub checked_at: String,
+    /// When the target's state was last read.
+    pub checked_at: CheckedAt,
 }
 
 impl TargetResult {
-    pub fn new(target: Target, outcome: Outcome, checked_at: String) -> Self {
+    pub fn new(target: Target, outcome: Outcome, checked_at: CheckedAt) -> Self {
         Self {
             target,
             outcome,

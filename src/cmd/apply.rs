@@ -107,7 +107,10 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
                 let why = "not attempted: the run was interrupted while planning";
                 let rows = planned
                     .into_iter()
-                    .map(|p| ApplyJob::planned(p, false).not_started(why, String::new()))
+                    .map(|p| {
+                        let at = p.checked_at;
+                        ApplyJob::planned(p, false).not_started(why, at)
+                    })
                     .collect();
                 return finish(output, &args, &session, rows, stop, Ok(()));
             }

@@ -48,7 +48,7 @@ pub async fn run(args: PlanArgs, output: Output, interrupt: watch::Receiver<bool
     if let Some(path) = &args.out {
         let created_at = results
             .first()
-            .map(|r| r.checked_at.clone())
+            .map(|r| r.checked_at.to_string())
             .unwrap_or_default();
         if let Err(e) = PlanFile::new(&session.rollout, created_at, results.clone()).save(path) {
             eprintln!("error: {e}");

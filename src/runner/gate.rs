@@ -151,7 +151,7 @@ impl Drop for CanaryGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::target::{Outcome, Validation};
+    use crate::target::{CheckedAt, Outcome, Validation};
 
     fn target() -> Target {
         Target {
@@ -173,7 +173,7 @@ mod tests {
         });
         tokio::task::yield_now().await;
         assert!(!waiter.is_finished(), "a second writer waits");
-        let mut r = TargetResult::new(target(), Outcome::Created, String::new());
+        let mut r = TargetResult::new(target(), Outcome::Created, CheckedAt::default());
         r.validation = Some(Validation::not_checked(
             "Invalid username or password".into(),
         ));
@@ -197,7 +197,7 @@ mod tests {
         guard.finish(&TargetResult::new(
             target(),
             Outcome::Created,
-            String::new(),
+            CheckedAt::default(),
         ));
         assert!(matches!(gate.turn(true).await, Turn::Go));
         assert!(matches!(Gate::new(false).turn(true).await, Turn::Go));

@@ -18,7 +18,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use aws_smithy_types::date_time::{DateTime, Format};
 use futures::stream::{Stream, StreamExt};
 use tokio::sync::{mpsc::UnboundedSender, watch, OnceCell};
 use tokio::task::JoinSet;
@@ -28,7 +27,7 @@ use crate::clients::{Clients, Regional};
 use crate::credentials::Access;
 use crate::error::ApiError;
 use crate::rollout::Rollout;
-use crate::target::{Outcome, Target, TargetResult};
+use crate::target::{CheckedAt, Outcome, Target, TargetResult};
 use crate::token::GitlabToken;
 pub use gate::Gate;
 
@@ -429,17 +428,10 @@ impl Runner {
         Ok(Clients::regional(&config, &t.account_id, &t.region))
     }
 
-    /// Now, from the SDK's time source (virtual in simulations), as RFC 3339.
-    fn now(&self) -> String {
-        let now = self
-            .clients
-            .base()
-            .time_source()
-            .map(|t| t.now())
-            .unwrap_or_else(std::time::SystemTime::now);
-        DateTime::from(now)
-            .fmt(Format::DateTime)
-            .unwrap_or_default()
+    /// Now, from the SDK's time source (virtual in simulations).
+    fn now(&self) -> CheckedAt {
+        let now = self.clients.base().time_source().map(|t| t.now()).unwrap_or_else(std::time::SystemTime::now);
+        CheckedAt::from_system(now)
     }
 }
 
@@ -447,7 +439,7 @@ impl Runner {
 pub trait Work: Send + 'static {
     fn target(&self) -> &Target;
     /// The row for this item when it was never started.
-    fn not_started(self, why: &str, now: String) -> TargetResult;
+    fn not_started(self, why: &str, now: CheckedAt) -> TargetResult;
 }
 
 impl Work for Target {
@@ -455,7 +447,7 @@ impl Work for Target {
         self
     }
 
-    fn not_started(self, why: &str, now: String) -> TargetResult {
+    fn not_started(self, why: &str, now: CheckedAt) -> TargetResult {
         let mut r = TargetResult::new(self, Outcome::NotAttempted, now);
         r.error = Some(why.to_owned());
         r
@@ -468,7 +460,7 @@ impl Work for ApplyJob {
     }
 
     /// A target the plan already found failed, conflicting or interrupted keeps that row.
-    fn not_started(self, why: &str, now: String) -> TargetResult {
+    fn not_started(self, why: &str, now: CheckedAt) -> TargetResult {
         match self.planned {
             Some(r) if r.outcome.is_failure() => r,
             planned => {
