@@ -47,6 +47,14 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Validate every target's rule and write the report. Read-only.
     Validate(ValidateArgs),
+    /// Write a new token into every managed secret (canary first), validate, write the report.
+    Rotate(RotateArgs),
+    /// Remove the rules and secrets ptc-rollout manages; leave everything else alone.
+    Destroy(DestroyArgs),
+    /// Export a read-only compliance report: one row per target, compliant or why not.
+    Report(ReportArgs),
+    /// Print least-privilege IAM policies for this rollout (no AWS call).
+    IamPolicy(IamPolicyArgs),
 }
 
 /// Which targets: the rollout file, optionally narrowed for this run.
@@ -142,4 +150,77 @@ pub struct ValidateArgs {
     /// Write the CSV report to this file (- for stdout).
     #[arg(long, value_name = "OUT.csv")]
     pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Do not ask for confirmation (required when standard input is not a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Write the CSV report to this file (- for stdout).
+    #[arg(long, value_name = "OUT.csv")]
+    pub report: Option<PathBuf>,
+    /// Read the new GitLab token from this file (- for standard input) instead of the
+    /// environment variable named by upstream.token_env.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Stop scheduling new targets once more than N (or N%) have failed.
+    #[arg(long, value_name = "N|N%", value_parser = parse_tolerance)]
+    pub max_failures: Option<Tolerance>,
+    /// Skip the canary (one secret rotated and validated before all others).
+    #[arg(long)]
+    pub no_canary: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// Do not ask for confirmation (required when standard input is not a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Days Secrets Manager keeps a deleted secret recoverable (7 to 30).
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(i64).range(7..=30))]
+    pub recovery_days: i64,
+    /// Delete secrets at once, without a recovery window.
+    #[arg(long)]
+    pub force_delete: bool,
+    /// Write the CSV report to this file (- for stdout).
+    #[arg(long, value_name = "OUT.csv")]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
+    pub format: ReportFormat,
+    /// Write the export to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// A token expiring within this many days makes its targets non-compliant.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub expiry_warning_days: i64,
+}
+
+#[derive(Debug, Args)]
+pub struct IamPolicyArgs {
+    /// The rollout file (TOML).
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The role that runs ptc-rollout, trusted by the member role (placeholder if omitted).
+    #[arg(long, value_name = "ARN")]
+    pub caller_role_arn: Option<String>,
+    /// The Organization's id, required of callers by the trust policy (placeholder if omitted).
+    #[arg(long, value_name = "ID")]
+    pub org_id: Option<String>,
 }

@@ -15,11 +15,13 @@
 
 pub mod cli;
 pub mod clients;
+pub mod compliance;
 pub mod cmd;
 pub mod credentials;
 pub mod discovery;
 pub mod error;
 pub mod exit;
+pub mod iam;
 pub mod plan_file;
 pub mod regions;
 pub mod report;

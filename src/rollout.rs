@@ -11,6 +11,8 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::clients::Tuning;
+pub use template::{parse_date, RepositoryTemplate};
+use template::RawTemplate;
 use crate::regions;
 
 /// The only upstream this tool rolls out today.
@@ -21,6 +23,8 @@ pub const GITLAB_REGISTRY_URL: &str = "registry.gitlab.com";
 pub const SECRET_NAME_PREFIX: &str = "ecr-pullthroughcache/";
 /// Tag that marks a secret as created by this tool; the tool never overwrites a secret without it.
 pub const MANAGED_TAG_KEY: &str = "managed-by";
+/// Tag holding the token's expiry date (`upstream.token_expires_on`) on each secret.
+pub const EXPIRY_TAG_KEY: &str = "token-expires-on";
 /// Value of [`MANAGED_TAG_KEY`].
 pub const MANAGED_TAG_VALUE: &str = "ptc-rollout";
 
@@ -64,6 +68,10 @@ pub struct Rollout {
     pub tags: BTreeMap<String, String>,
     /// SDK retry and timeout settings (`[tuning]`, optional).
     pub tuning: Tuning,
+    /// `upstream.token_expires_on` (`YYYY-MM-DD`), tagged on each secret at apply and rotate.
+    pub token_expires_on: Option<String>,
+    /// `[repository_template]`, optional.
+    pub repository_template: Option<RepositoryTemplate>,
 }
 
 /// One thing wrong with the input, with the field it is in and how to fix it.
@@ -125,6 +133,7 @@ struct RawFile {
     rule: RawRule,
     #[serde(default)]
     tuning: RawTuning,
+    repository_template: Option<RawTemplate>,
 }
 
 #[derive(Deserialize, Default)]
@@ -159,6 +168,7 @@ struct RawUpstream {
     registry: String,
     username: String,
     token_env: String,
+    token_expires_on: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -303,10 +313,10 @@ impl Rollout {
                     "the aws: prefix is reserved by AWS",
                     "choose another key",
                 ));
-            } else if k == MANAGED_TAG_KEY {
+            } else if k == MANAGED_TAG_KEY || k == EXPIRY_TAG_KEY {
                 p.push(Problem::new(
                     field,
-                    format!("{MANAGED_TAG_KEY} is set by ptc-rollout itself"),
+                    format!("{k} is set by ptc-rollout itself"),
                     "remove it",
                 ));
             }
@@ -320,6 +330,10 @@ impl Rollout {
         }
 
         let tuning = check_tuning(&raw.tuning, &mut p);
+        if let Some(date) = &u.token_expires_on {
+            template::check_expiry(date, &mut p);
+        }
+        let repository_template = raw.repository_template.map(|t| template::check_template(t, &mut p));
 
         if !p.is_empty() {
             return Err(p);
@@ -338,6 +352,8 @@ impl Rollout {
             secret_name: r.secret_name,
             tags: r.tags,
             tuning,
+            token_expires_on: u.token_expires_on,
+            repository_template,
         })
     }
 
@@ -512,5 +528,6 @@ fn toml_problem(text: &str, e: &toml::de::Error) -> Problem {
     Problem::new(field, message, fix)
 }
 
+mod template;
 #[cfg(test)]
 mod tests;

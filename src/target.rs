@@ -6,6 +6,8 @@ use std::fmt;
 use aws_smithy_types::date_time::{DateTime, Format};
 use serde::{Deserialize, Serialize};
 
+pub use crate::work::template::TemplateState;
+
 /// One (account, Region) pair of the rollout matrix.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Target {
@@ -60,6 +62,9 @@ pub enum RuleState {
 pub struct Observed {
     pub secret: SecretState,
     pub rule: RuleState,
+    /// The repository creation template, when the rollout file has `[repository_template]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateState>,
 }
 
 /// One change `apply` makes in a target, in the order it makes them.
@@ -70,6 +75,13 @@ pub enum Action {
     RestoreSecret,
     CreateRule,
     UpdateRuleCredential,
+    CreateTemplate,
+    UpdateTemplate,
+    /// `rotate`: store the new token as the secret's current version.
+    RotateSecret,
+    /// `destroy`.
+    DeleteRule,
+    DeleteSecret,
 }
 
 impl Action {
@@ -79,7 +91,17 @@ impl Action {
             Action::RestoreSecret => "restore secret",
             Action::CreateRule => "create rule",
             Action::UpdateRuleCredential => "update rule credential",
+            Action::CreateTemplate => "create repository template",
+            Action::UpdateTemplate => "update repository template",
+            Action::RotateSecret => "write new token version",
+            Action::DeleteRule => "delete rule",
+            Action::DeleteSecret => "delete secret",
         }
+    }
+
+    /// Whether the action writes the token (the canary guards those).
+    pub fn writes_token(self) -> bool {
+        matches!(self, Action::CreateSecret | Action::RestoreSecret | Action::RotateSecret)
     }
 }
 
@@ -110,6 +132,8 @@ pub enum Outcome {
     Pending,
     Created,
     Updated,
+    /// `destroy`: the managed rule and secret were removed.
+    Deleted,
     Unchanged,
     Failed,
     Conflict,
@@ -125,6 +149,7 @@ impl Outcome {
             Outcome::Pending => "pending",
             Outcome::Created => "created",
             Outcome::Updated => "updated",
+            Outcome::Deleted => "deleted",
             Outcome::Unchanged => "unchanged",
             Outcome::Failed => "failed",
             Outcome::Conflict => "conflict",
@@ -223,6 +248,9 @@ pub struct TargetResult {
     pub error: Option<String>,
     /// When the target's state was last read.
     pub checked_at: CheckedAt,
+    /// `report`: what the inspection read beyond the observation.
+    #[serde(skip)]
+    pub compliance: Option<Box<crate::compliance::Compliance>>,
 }
 
 impl TargetResult {
@@ -236,6 +264,7 @@ impl TargetResult {
             validation: None,
             error: None,
             checked_at,
+            compliance: None,
         }
     }
 

@@ -99,6 +99,24 @@ impl GitlabToken {
         }
     }
 
+    /// The Secrets Manager version id for this token in one secret (`scope` names the secret:
+    /// account, Region, name). Writing the same token again reuses the id, which Secrets
+    /// Manager treats as the same request: no second version. Derived with SHA-256 under a
+    /// domain prefix, so it reveals nothing usable about a high-entropy token.
+    pub fn version_id(&self, scope: &str, username: &str) -> String {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(b"ptc-rollout/secret-version/v1\0")
+            .chain_update(scope.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(username.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(self.0.as_bytes())
+            .finalize();
+        let h: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    }
+
     /// The secret value ECR expects: `{"username": ..., "accessToken": ...}`.
     pub fn secret_json(&self, username: &str) -> String {
         serde_json::json!({ "username": username, "accessToken": self.0 }).to_string()
@@ -117,6 +135,18 @@ mod tests {
             t.secret_json("bot"),
             r#"{"accessToken":"glpat-xyz","username":"bot"}"#
         );
+    }
+
+    #[test]
+    fn version_ids_are_stable_per_token_and_secret() {
+        let a = GitlabToken::new("glpat-a".into()).unwrap();
+        let b = GitlabToken::new("glpat-b".into()).unwrap();
+        let id = a.version_id("1/us-east-1/s", "u");
+        assert_eq!(id.len(), 36);
+        assert_eq!(id, a.version_id("1/us-east-1/s", "u"));
+        assert_ne!(id, b.version_id("1/us-east-1/s", "u"));
+        assert_ne!(id, a.version_id("2/us-east-1/s", "u"));
+        assert!(!id.contains("glpat"));
     }
 
     #[test]

@@ -7,14 +7,20 @@ use aws_sdk_secretsmanager::types::Tag;
 
 use crate::clients::Regional;
 use crate::error::ApiError;
-use crate::rollout::{Rollout, GITLAB_REGISTRY_URL, MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
-use crate::target::{Action, Decision, Observed, RuleState, SecretState, Target, Validation};
+use crate::rollout::{Rollout, EXPIRY_TAG_KEY, GITLAB_REGISTRY_URL, MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
+use crate::target::{Action, Decision, Observed, RuleState, SecretState, Target, TemplateState, Validation};
 use crate::token::GitlabToken;
 
 /// Reads the secret and the rule, both at once.
 pub async fn observe(c: &Regional, t: &Target, r: &Rollout) -> Result<Observed, ApiError> {
-    let (secret, rule) = futures::try_join!(read_secret(c, t, r), read_rule(c, t, r))?;
-    Ok(Observed { secret, rule })
+    let template = async {
+        match &r.repository_template {
+            Some(want) => template::read_template(c, t, r, want).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (secret, rule, template) = futures::try_join!(read_secret(c, t, r), read_rule(c, t, r), template)?;
+    Ok(Observed { secret, rule, template })
 }
 
 async fn read_secret(c: &Regional, t: &Target, r: &Rollout) -> Result<SecretState, ApiError> {
@@ -53,7 +59,7 @@ async fn read_secret(c: &Regional, t: &Target, r: &Rollout) -> Result<SecretStat
     })
 }
 
-async fn read_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<RuleState, ApiError> {
+pub async fn read_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<RuleState, ApiError> {
     let out = match c
         .ecr
         .describe_pull_through_cache_rules()
@@ -130,6 +136,11 @@ pub fn decide(o: &Observed, r: &Rollout) -> Decision {
             }
         }
     }
+    match o.template {
+        Some(TemplateState::Absent) => actions.push(Action::CreateTemplate),
+        Some(TemplateState::Differs) => actions.push(Action::UpdateTemplate),
+        Some(TemplateState::Matches) | None => {}
+    }
     Decision::Change { actions }
 }
 
@@ -155,6 +166,12 @@ pub async fn converge(
             Action::UpdateRuleCredential => {
                 update_rule(c, t, r, arn.as_deref().unwrap_or_default()).await
             }
+            Action::CreateTemplate | Action::UpdateTemplate => match &r.repository_template {
+                Some(want) => template::put_template(c, t, r, want, action == Action::UpdateTemplate).await,
+                None => Ok(()),
+            },
+            // Not decided by `decide`: rotation and removal have their own passes.
+            Action::RotateSecret | Action::DeleteRule | Action::DeleteSecret => Ok(()),
         };
         match step {
             Ok(()) => done.push(action),
@@ -162,6 +179,9 @@ pub async fn converge(
         }
     }
     let mut after = observed.clone();
+    if after.template.is_some() {
+        after.template = Some(TemplateState::Matches);
+    }
     if let Some(arn) = arn.filter(|_| !done.is_empty()) {
         let managed = !observed.secret.is_unmanaged();
         after.secret = SecretState::Present {
@@ -183,6 +203,7 @@ async fn create_secret(
     token: &GitlabToken,
 ) -> Result<String, ApiError> {
     let tags = std::iter::once((MANAGED_TAG_KEY, MANAGED_TAG_VALUE))
+        .chain(r.token_expires_on.as_deref().map(|d| (EXPIRY_TAG_KEY, d)))
         .chain(r.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
@@ -193,6 +214,7 @@ async fn create_secret(
         .name(&r.secret_name)
         .description("GitLab Container Registry credentials for ECR pull through cache (managed by ptc-rollout)")
         .secret_string(token.secret_json(&r.username))
+        .client_request_token(version_id(t, r, token))
         .set_tags(Some(tags))
         .send()
         .await
@@ -222,16 +244,12 @@ async fn restore_secret(
         .map_err(|e| {
             ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:RestoreSecret", e)
         })?;
-    c.secrets
-        .put_secret_value()
-        .secret_id(arn)
-        .secret_string(token.secret_json(&r.username))
-        .send()
-        .await
-        .map_err(|e| {
-            ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:PutSecretValue", e)
-        })?;
-    Ok(())
+    day_two::put_token(c, t, r, arn, token).await
+}
+
+/// The version id the token gets in this target's secret (see [`GitlabToken::version_id`]).
+pub fn version_id(t: &Target, r: &Rollout, token: &GitlabToken) -> String {
+    token.version_id(&format!("{}/{}/{}", t.account_id, t.region, r.secret_name), &r.username)
 }
 
 async fn create_rule(
@@ -359,5 +377,7 @@ pub async fn validate(c: &Regional, t: &Target, r: &Rollout) -> Result<Validatio
     })
 }
 
+pub mod day_two;
+pub mod template;
 #[cfg(test)]
 mod tests;

@@ -1,20 +1,18 @@
 //! `apply`: plan (or load a saved plan), confirm, converge every target, validate every rule,
 //! write the report.
 
-use std::io::{IsTerminal, Write};
 
 use tokio::sync::watch;
 
 use super::plan::totals;
 use super::{
-    check_output_path, exit_code, finish_listing, load_rollout, print_outcome, print_stop, refuse,
+    check_output_path, confirm, confirmation_possible, exit_code, finish_listing, load_rollout, print_outcome, print_stop, refuse,
     with_reporter, write_report, Session,
 };
 use crate::cli::ApplyArgs;
 use crate::exit;
 use crate::plan_file::PlanFile;
 use crate::report::Output;
-use crate::rollout::Problem;
 use futures::StreamExt;
 
 use crate::runner::{ApplyJob, Limits, Stop, Work};
@@ -35,13 +33,7 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
     if let Err(p) = check_output_path("--report", args.report.as_deref()) {
         problems.push(p);
     }
-    if !args.yes && !std::io::stdin().is_terminal() {
-        problems.push(Problem::new(
-            "--yes",
-            "standard input is not a terminal, so apply cannot ask for confirmation",
-            "review `ptc-rollout plan` first, then pass --yes",
-        ));
-    }
+    problems.extend(confirmation_possible(args.yes, "review `ptc-rollout plan` first, then pass --yes"));
     let saved = match args.plan.as_deref().map(|p| PlanFile::load(p, &rollout)) {
         Some(Err(e)) => {
             eprintln!("error: {e}");
@@ -128,7 +120,7 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
         .iter()
         .filter(|r| r.outcome == Outcome::Pending)
         .count();
-    if changing > 0 && !args.yes && !confirm(changing).await {
+    if changing > 0 && !args.yes && !confirm(&format!("Apply these changes to {changing} targets?")).await {
         eprintln!("Apply cancelled; nothing was changed.");
         return exit::TARGET_FAILED;
     }
@@ -161,16 +153,4 @@ fn finish(
         .err()
         .filter(|_| stop != Some(Stop::Interrupted))
         .unwrap_or_else(|| exit_code(&results, stop.as_ref()))
-}
-
-/// Asks on the terminal, as Terraform does: only "yes" proceeds.
-async fn confirm(targets: usize) -> bool {
-    eprint!("Apply these changes to {targets} targets? Only 'yes' will be accepted: ");
-    let _ = std::io::stderr().flush();
-    tokio::task::spawn_blocking(|| {
-        let mut line = String::new();
-        std::io::stdin().read_line(&mut line).is_ok() && line.trim() == "yes"
-    })
-    .await
-    .unwrap_or(false)
 }

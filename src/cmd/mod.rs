@@ -4,7 +4,11 @@
 
 mod accounts;
 mod apply;
+mod compliance;
+mod destroy;
+mod iam_policy;
 mod plan;
+mod rotate;
 mod validate;
 
 use std::future::Future;
@@ -49,6 +53,10 @@ pub async fn run(cli: Cli, shutdown: impl Future<Output = ()> + Send + 'static) 
         Command::Plan(args) => plan::run(args, output, interrupt).await,
         Command::Apply(args) => apply::run(args, output, interrupt).await,
         Command::Validate(args) => validate::run(args, output, interrupt).await,
+        Command::Rotate(args) => rotate::run(args, output, interrupt).await,
+        Command::Destroy(args) => destroy::run(args, output, interrupt).await,
+        Command::Report(args) => compliance::run(args, output, interrupt).await,
+        Command::IamPolicy(args) => iam_policy::run(args),
     }
 }
 
@@ -117,6 +125,27 @@ pub(crate) fn check_output_path(flag: &str, path: Option<&Path>) -> Result<(), P
         ));
     }
     Ok(())
+}
+
+/// Asks on the terminal, as Terraform does: only "yes" proceeds.
+pub(crate) async fn confirm(question: &str) -> bool {
+    use std::io::Write;
+    eprint!("{question} Only 'yes' will be accepted: ");
+    let _ = std::io::stderr().flush();
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).is_ok() && line.trim() == "yes"
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A command that changes things refuses to start without `--yes` when it cannot ask.
+pub(crate) fn confirmation_possible(yes: bool, fix: &str) -> Option<Problem> {
+    use std::io::IsTerminal;
+    (!yes && !std::io::stdin().is_terminal()).then(|| {
+        Problem::new("--yes", "standard input is not a terminal, so the command cannot ask for confirmation", fix)
+    })
 }
 
 /// What every AWS-touching command needs once its input is valid.

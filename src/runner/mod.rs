@@ -8,6 +8,7 @@
 //! interrupt (in-flight targets get a short deadline, then end `interrupted`), too many
 //! failures (`--max-failures`), or a failed canary. Targets never started end `not attempted`.
 
+mod day_two;
 mod gate;
 mod passes;
 
@@ -29,6 +30,7 @@ use crate::error::ApiError;
 use crate::rollout::Rollout;
 use crate::target::{CheckedAt, Outcome, Target, TargetResult};
 use crate::token::GitlabToken;
+pub use day_two::{decide_destroy, Removal};
 pub use gate::Gate;
 
 /// Targets in flight at once unless `--concurrency` says otherwise.

@@ -44,7 +44,7 @@ fn is_auth_failure(failure: &str) -> bool {
 
 impl Runner {
     /// Ends a row on an error: skipped for a Region the account has not enabled, else failed.
-    fn end_with(&self, mut r: TargetResult, e: ApiError) -> TargetResult {
+    pub(super) fn end_with(&self, mut r: TargetResult, e: ApiError) -> TargetResult {
         r.checked_at = self.now();
         if region_not_enabled(&r.target, &e) {
             r.outcome = Outcome::Skipped;
@@ -191,7 +191,7 @@ impl Runner {
 
     /// Validates unless the circuit breaker is open. An error from the call itself is an
     /// invalid result with the error as the failure: the rule's state is unknown.
-    async fn validate_guarded(&self, c: &Regional, t: &Target) -> Validation {
+    pub(super) async fn validate_guarded(&self, c: &Regional, t: &Target) -> Validation {
         let seen = self.auth_failures.load(Ordering::Relaxed);
         if seen >= AUTH_FAILURE_LIMIT {
             return Validation::not_checked(format!(

@@ -1,0 +1,28 @@
+//! `iam-policy`: the least-privilege policies for this rollout, as JSON on stdout. No AWS call.
+
+use crate::cli::IamPolicyArgs;
+use crate::exit;
+use crate::iam::Policies;
+use crate::rollout::Rollout;
+
+pub fn run(args: IamPolicyArgs) -> i32 {
+    let rollout = match Rollout::load(&args.config) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let caller = args.caller_role_arn.unwrap_or_else(|| {
+        eprintln!("note: no --caller-role-arn: the trust policy names a placeholder to replace");
+        "arn:aws:iam::MANAGEMENT_ACCOUNT_ID:role/ROLLOUT_CALLER_ROLE".to_owned()
+    });
+    let org = args.org_id.unwrap_or_else(|| {
+        eprintln!("note: no --org-id: the trust policy names a placeholder to replace");
+        "o-EXAMPLE".to_owned()
+    });
+    let partition = caller.split(':').nth(1).filter(|p| p.starts_with("aws")).unwrap_or("aws");
+    let policies = Policies::for_rollout(&rollout, partition, &caller, &org);
+    println!("{}", serde_json::to_string_pretty(&policies.to_json()).expect("serialisable"));
+    exit::SUCCESS
+}

@@ -1,0 +1,199 @@
+//! The compliance export (`report`): one row per target saying whether it has a working rule
+//! and a current credential, and if not, why. Rows are sorted and carry no per-call noise, so
+//! two exports diff cleanly.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::report::neutralise;
+use crate::rollout::{parse_date, Rollout, GITLAB_REGISTRY_URL};
+use crate::target::{CheckedAt, Observed, RuleState, SecretState, TargetResult, Validation};
+use crate::work::day_two::SecretDetails;
+
+/// What only the inspection reads about the secret, kept on the row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compliance {
+    pub last_changed: Option<i64>,
+    pub expires_on: Option<String>,
+}
+
+impl Compliance {
+    pub fn assess(_o: &Observed, secret: Option<&SecretDetails>, _v: Option<&Validation>, _at: CheckedAt) -> Self {
+        Compliance {
+            last_changed: secret.and_then(|d| d.last_changed),
+            expires_on: secret.and_then(|d| d.expires_on.clone()),
+        }
+    }
+}
+
+/// One row of the export.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub account_id: String,
+    pub account_name: String,
+    pub region: String,
+    pub compliant: bool,
+    /// Why not, `; `-separated; empty when compliant.
+    pub reasons: String,
+    /// `present`, `absent` or `conflicting` (another upstream holds the prefix).
+    pub rule: &'static str,
+    pub upstream_registry_url: String,
+    pub credential_arn: String,
+    /// `present`, `absent` or `pending_deletion`.
+    pub secret: &'static str,
+    pub secret_managed: Option<bool>,
+    pub secret_last_changed: String,
+    pub secret_age_days: Option<i64>,
+    pub token_expires_on: String,
+    pub token_days_left: Option<i64>,
+    pub is_valid: bool,
+    pub failure: String,
+    pub checked_at: String,
+}
+
+/// Builds the export's rows from inspected targets.
+pub fn rows(results: &[TargetResult], warning_days: i64) -> Vec<Row> {
+    results.iter().map(|r| row(r, warning_days)).collect()
+}
+
+fn row(r: &TargetResult, warning_days: i64) -> Row {
+    let today = r.checked_at.0.div_euclid(86_400);
+    let c = r.compliance.as_deref();
+    let (rule, url, rule_arn) = match r.observed.as_ref().map(|o| &o.rule) {
+        Some(RuleState::Present { upstream_registry_url, credential_arn }) => (
+            if upstream_registry_url == GITLAB_REGISTRY_URL { "present" } else { "conflicting" },
+            upstream_registry_url.clone(),
+            credential_arn.clone().unwrap_or_default(),
+        ),
+        _ => ("absent", String::new(), String::new()),
+    };
+    let (secret, managed, secret_arn) = match r.observed.as_ref().map(|o| &o.secret) {
+        Some(SecretState::Present { arn, managed }) => ("present", Some(*managed), Some(arn.as_str())),
+        Some(SecretState::PendingDeletion { arn, managed }) => ("pending_deletion", Some(*managed), Some(arn.as_str())),
+        _ => ("absent", None, None),
+    };
+    let last_changed = c.and_then(|c| c.last_changed);
+    let expires_on = c.and_then(|c| c.expires_on.clone()).unwrap_or_default();
+    let days_left = parse_date(&expires_on).map(|d| d - today);
+    let validation = r.validation.as_ref();
+
+    let mut reasons = Vec::new();
+    if let Some(e) = &r.error {
+        reasons.push(format!("not inspected: {e}"));
+    } else {
+        match rule {
+            "absent" => reasons.push("no pull through cache rule".to_owned()),
+            "conflicting" => reasons.push(format!("prefix held by another upstream ({url})")),
+            _ if secret_arn.is_some() && Some(rule_arn.as_str()) != secret_arn => {
+                reasons.push("rule uses another secret".to_owned())
+            }
+            _ => {}
+        }
+        match secret {
+            "absent" => reasons.push("no secret".to_owned()),
+            "pending_deletion" => reasons.push("secret scheduled for deletion".to_owned()),
+            _ => {}
+        }
+        if rule == "present" && !validation.is_some_and(|v| v.is_valid) {
+            reasons.push("rule not valid".to_owned());
+        }
+        match days_left {
+            Some(d) if d < 0 => reasons.push("token expired".to_owned()),
+            Some(d) if d <= warning_days => reasons.push(format!("token expires within {warning_days} days")),
+            _ => {}
+        }
+    }
+    Row {
+        account_id: r.target.account_id.clone(),
+        account_name: r.target.account_name.clone(),
+        region: r.target.region.clone(),
+        compliant: reasons.is_empty(),
+        reasons: reasons.join("; "),
+        rule,
+        upstream_registry_url: url,
+        credential_arn: rule_arn,
+        secret,
+        secret_managed: managed,
+        secret_last_changed: last_changed.map(|s| CheckedAt(s).to_string()).unwrap_or_default(),
+        secret_age_days: last_changed.map(|s| (r.checked_at.0 - s).div_euclid(86_400)),
+        token_expires_on: expires_on,
+        token_days_left: days_left,
+        is_valid: validation.is_some_and(|v| v.is_valid),
+        failure: validation.filter(|v| !v.is_valid).and_then(|v| v.failure.clone()).unwrap_or_default(),
+        checked_at: r.checked_at.to_string(),
+    }
+}
+
+/// The CSV columns, in the order of [`Row`]'s fields.
+pub const COLUMNS: &[&str] = &[
+    "account_id",
+    "account_name",
+    "region",
+    "compliant",
+    "reasons",
+    "rule",
+    "upstream_registry_url",
+    "credential_arn",
+    "secret",
+    "secret_managed",
+    "secret_last_changed",
+    "secret_age_days",
+    "token_expires_on",
+    "token_days_left",
+    "is_valid",
+    "failure",
+    "checked_at",
+];
+
+/// Writes the rows as CSV (RFC 4180, cells neutralised against formulas).
+pub fn write_csv<W: Write>(out: W, rows: &[Row]) -> csv::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(COLUMNS)?;
+    for row in rows {
+        let record: Vec<String> = serde_json::to_value(row)
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .map(|o| COLUMNS.iter().map(|k| o.get(*k).map(cell).unwrap_or_default()).collect())
+            .unwrap_or_default();
+        w.write_record(record.iter().map(|c| neutralise(c).into_owned()))?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The summary for stderr: compliant, non-compliant, and the count of each reason.
+pub fn summary(rows: &[Row]) -> String {
+    let compliant = rows.iter().filter(|r| r.compliant).count();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for r in rows.iter().filter(|r| !r.compliant) {
+        for reason in r.reasons.split("; ") {
+            // Group "not inspected: <error>" under one heading.
+            let key = reason.split(':').next().unwrap_or(reason).to_owned();
+            *reasons.entry(key).or_default() += 1;
+        }
+    }
+    let mut s = format!("Compliance: {} targets, {compliant} compliant, {} non-compliant\n", rows.len(), rows.len() - compliant);
+    for (reason, n) in reasons {
+        s.push_str(&format!("  {n:>7}  {reason}\n"));
+    }
+    s
+}
+
+/// The rollout settings the export was made for (the JSON form's header).
+pub fn header(rollout: &Rollout) -> serde_json::Value {
+    serde_json::json!({
+        "ecr_repository_prefix": rollout.ecr_repository_prefix,
+        "secret_name": rollout.secret_name,
+        "regions": rollout.regions,
+    })
+}

@@ -1,0 +1,151 @@
+//! Least-privilege IAM policies for a rollout (`iam-policy`): what the member role may do, who
+//! may assume it, and what the caller needs. Built from the rollout file, so the secret
+//! resource names exactly the configured secret.
+
+use serde_json::{json, Value};
+
+use crate::rollout::Rollout;
+
+/// The service-linked role ECR creates with an account's first pull through cache rule.
+const PTC_SERVICE: &str = "pullthroughcache.ecr.amazonaws.com";
+
+/// Everything `iam-policy` prints.
+pub struct Policies {
+    pub member_role_policy: Value,
+    pub member_role_trust_policy: Value,
+    pub caller_policy: Value,
+}
+
+impl Policies {
+    /// `partition` is `aws`, `aws-us-gov` or `aws-cn`; `caller_role_arn` and `org_id` go into
+    /// the trust policy.
+    pub fn for_rollout(r: &Rollout, partition: &str, caller_role_arn: &str, org_id: &str) -> Self {
+        let mut member = vec![
+            json!({
+                "Sid": "PullThroughCacheSecret",
+                "Effect": "Allow",
+                "Action": [
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:CreateSecret",
+                    "secretsmanager:TagResource",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:RestoreSecret",
+                    "secretsmanager:DeleteSecret"
+                ],
+                // Secrets Manager appends a hyphen and six characters to the name.
+                "Resource": format!("arn:{partition}:secretsmanager:*:*:secret:{}-??????", r.secret_name)
+            }),
+            json!({
+                "Sid": "PullThroughCacheRule",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:DescribePullThroughCacheRules",
+                    "ecr:CreatePullThroughCacheRule",
+                    "ecr:UpdatePullThroughCacheRule",
+                    "ecr:DeletePullThroughCacheRule",
+                    "ecr:ValidatePullThroughCacheRule"
+                ],
+                "Resource": "*"
+            }),
+            json!({
+                "Sid": "FirstRuleCreatesTheServiceLinkedRole",
+                "Effect": "Allow",
+                "Action": "iam:CreateServiceLinkedRole",
+                "Resource": format!("arn:{partition}:iam::*:role/aws-service-role/{PTC_SERVICE}/*"),
+                "Condition": { "StringEquals": { "iam:AWSServiceName": PTC_SERVICE } }
+            }),
+        ];
+        if let Some(t) = &r.repository_template {
+            member.push(json!({
+                "Sid": "RepositoryCreationTemplate",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:DescribeRepositoryCreationTemplates",
+                    "ecr:CreateRepositoryCreationTemplate",
+                    "ecr:UpdateRepositoryCreationTemplate",
+                    "ecr:CreateRepository",
+                    "ecr:PutLifecyclePolicy"
+                ],
+                "Resource": "*"
+            }));
+            if let Some(role) = &t.custom_role_arn {
+                member.push(json!({
+                    "Sid": "TemplateRole",
+                    "Effect": "Allow",
+                    "Action": "iam:PassRole",
+                    "Resource": role,
+                    "Condition": { "StringEquals": { "iam:PassedToService": "ecr.amazonaws.com" } }
+                }));
+            }
+        }
+        let mut trust_condition = json!({ "StringEquals": { "aws:PrincipalOrgID": org_id } });
+        if let Some(id) = &r.external_id {
+            trust_condition["StringEquals"]["sts:ExternalId"] = json!(id);
+        }
+        Policies {
+            member_role_policy: json!({ "Version": "2012-10-17", "Statement": member }),
+            member_role_trust_policy: json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Effect": "Allow",
+                    "Principal": { "AWS": caller_role_arn },
+                    "Action": "sts:AssumeRole",
+                    "Condition": trust_condition
+                }]
+            }),
+            caller_policy: json!({
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "ListTheOrganization",
+                        "Effect": "Allow",
+                        "Action": [
+                            "organizations:ListAccounts",
+                            "organizations:ListAccountsForParent",
+                            "organizations:ListChildren"
+                        ],
+                        "Resource": "*"
+                    },
+                    {
+                        "Sid": "Identify",
+                        "Effect": "Allow",
+                        "Action": "sts:GetCallerIdentity",
+                        "Resource": "*"
+                    },
+                    {
+                        "Sid": "EnterMemberAccounts",
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Resource": format!("arn:{partition}:iam::*:role/{}", r.role_name)
+                    }
+                ]
+            }),
+        }
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "member_role_policy": self.member_role_policy,
+            "member_role_trust_policy": self.member_role_trust_policy,
+            "caller_policy": self.caller_policy,
+            "note": "The caller's own account is rolled out with the caller's credentials: give the caller the member_role_policy permissions too."
+        })
+    }
+
+    /// Every `service:Action` the policies allow (for checking coverage).
+    pub fn actions(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for doc in [&self.member_role_policy, &self.caller_policy] {
+            for statement in doc["Statement"].as_array().into_iter().flatten() {
+                match &statement["Action"] {
+                    Value::String(a) => out.push(a.clone()),
+                    Value::Array(list) => out.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned))),
+                    _ => {}
+                }
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}

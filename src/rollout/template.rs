@@ -1,0 +1,116 @@
+//! The optional parts of the rollout file for day-two operations: the token's expiry date and
+//! the `[repository_template]` that makes the repositories ECR creates on first pull compliant.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::Problem;
+
+/// `[repository_template]` as written.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTemplate {
+    description: Option<String>,
+    image_tag_mutability: Option<String>,
+    lifecycle_policy: Option<String>,
+    #[serde(default)]
+    resource_tags: BTreeMap<String, String>,
+    custom_role_arn: Option<String>,
+}
+
+/// The ECR repository creation template `apply` keeps for the rule's prefix, applied to
+/// `PULL_THROUGH_CACHE` repositories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepositoryTemplate {
+    pub description: String,
+    /// `MUTABLE` or `IMMUTABLE`; `None` leaves ECR's default.
+    pub image_tag_mutability: Option<String>,
+    /// The lifecycle policy as compact JSON, so that comparisons ignore formatting.
+    pub lifecycle_policy: Option<String>,
+    pub resource_tags: BTreeMap<String, String>,
+    /// The role ECR uses to create repositories with tags (AWS requires one for resource tags).
+    pub custom_role_arn: Option<String>,
+}
+
+pub(super) fn check_template(raw: RawTemplate, p: &mut Vec<Problem>) -> RepositoryTemplate {
+    let field = |name: &str| format!("repository_template.{name}");
+    let mutability = raw.image_tag_mutability.map(|m| m.to_ascii_uppercase());
+    if let Some(m) = &mutability {
+        if m != "MUTABLE" && m != "IMMUTABLE" {
+            p.push(Problem::new(field("image_tag_mutability"), format!("{m:?} is not a tag mutability"), "use \"MUTABLE\" or \"IMMUTABLE\""));
+        }
+    }
+    let lifecycle_policy = raw.lifecycle_policy.and_then(|text| match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(v) if v.get("rules").is_some_and(serde_json::Value::is_array) => Some(v.to_string()),
+        _ => {
+            p.push(Problem::new(field("lifecycle_policy"), "is not an ECR lifecycle policy (JSON with a \"rules\" list)", "paste the policy JSON, e.g. '{\"rules\": [...]}'"));
+            None
+        }
+    });
+    for (k, v) in &raw.resource_tags {
+        if k.is_empty() || k.len() > 128 || v.len() > 256 || k.starts_with("aws:") {
+            p.push(Problem::new(field(&format!("resource_tags.{k}")), "is not a valid tag", "keys of 1 to 128 characters not starting with aws:, values up to 256"));
+        }
+    }
+    if let Some(arn) = &raw.custom_role_arn {
+        if !arn.starts_with("arn:") || !arn.contains(":role/") {
+            p.push(Problem::new(field("custom_role_arn"), format!("{arn:?} is not an IAM role ARN"), "use arn:aws:iam::ACCOUNT:role/NAME"));
+        }
+    }
+    if !raw.resource_tags.is_empty() && raw.custom_role_arn.is_none() {
+        p.push(Problem::new(field("custom_role_arn"), "is required with resource_tags", "ECR tags the repositories it creates only through a role of yours: set custom_role_arn"));
+    }
+    RepositoryTemplate {
+        description: raw.description.unwrap_or_else(|| "Managed by ptc-rollout".to_owned()),
+        image_tag_mutability: mutability,
+        lifecycle_policy,
+        resource_tags: raw.resource_tags,
+        custom_role_arn: raw.custom_role_arn,
+    }
+}
+
+/// Checks `upstream.token_expires_on` (`YYYY-MM-DD`).
+pub(super) fn check_expiry(value: &str, p: &mut Vec<Problem>) {
+    if parse_date(value).is_none() {
+        p.push(Problem::new("upstream.token_expires_on", format!("{value:?} is not a date"), "use the token's expiry date as YYYY-MM-DD, e.g. \"2027-06-30\""));
+    }
+}
+
+/// Days since 1970-01-01 of a `YYYY-MM-DD` date.
+pub fn parse_date(value: &str) -> Option<i64> {
+    let mut parts = value.splitn(3, '-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    if !(1..=12).contains(&m) || d == 0 || d > days_in_month[m as usize - 1] {
+        return None;
+    }
+    // Howard Hinnant's days_from_civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (i64::from(m) + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_parsed_and_checked() {
+        assert_eq!(parse_date("1970-01-01"), Some(0));
+        assert_eq!(parse_date("2027-06-30"), Some(20_634));
+        assert_eq!(parse_date("2024-02-29"), Some(19_782));
+        for bad in ["2023-02-29", "2027-13-01", "27-06-30", "2027-6-30", "soon"] {
+            assert_eq!(parse_date(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The day-two passes: `rotate` (a new token version in every managed secret), `destroy`
+//! (remove what ptc-rollout manages) and `report` (a read-only compliance inspection).
+
+use std::sync::Arc;
+
+use futures::stream::Stream;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::gate::Turn;
+use super::{ApplyJob, Event, Pass, Runner, Stop};
+use crate::compliance::Compliance;
+use crate::rollout::GITLAB_REGISTRY_URL;
+use crate::target::{Action, Decision, Observed, Outcome, RuleState, SecretState, Target, TargetResult};
+use crate::token::GitlabToken;
+use crate::work::{self, day_two};
+
+/// How `destroy` deletes secrets.
+#[derive(Debug, Clone, Copy)]
+pub struct Removal {
+    pub recovery_days: i64,
+    pub force: bool,
+}
+
+impl Runner {
+    /// Writes the token as a new version of every managed secret (canary first), then validates.
+    pub async fn rotate<S>(self: &Arc<Self>, targets: S, token: GitlabToken, events: &UnboundedSender<Event>) -> Option<Stop>
+    where
+        S: Stream<Item = Target> + Send + Unpin,
+    {
+        let _ = events.send(Event::PassStarted { pass: Pass::Apply });
+        let token = Arc::new(token);
+        let work = move |r: Arc<Self>, t: Target| {
+            let token = token.clone();
+            async move { r.rotate_one(t, &token).await }
+        };
+        self.run(targets, events, self.limits.max_failures, work).await
+    }
+
+    /// Reads what `destroy` would remove in every target.
+    pub async fn plan_destroy<S>(self: &Arc<Self>, targets: S, events: &UnboundedSender<Event>) -> Option<Stop>
+    where
+        S: Stream<Item = Target> + Send + Unpin,
+    {
+        let _ = events.send(Event::PassStarted { pass: Pass::Plan });
+        self.run(targets, events, None, |r, t| async move { r.plan_destroy_one(t).await }).await
+    }
+
+    /// Removes the managed rule and secret of every target (planning first when not planned).
+    pub async fn destroy<S>(self: &Arc<Self>, jobs: S, removal: Removal, events: &UnboundedSender<Event>) -> Option<Stop>
+    where
+        S: Stream<Item = ApplyJob> + Send + Unpin,
+    {
+        let _ = events.send(Event::PassStarted { pass: Pass::Apply });
+        let work = move |r: Arc<Self>, job: ApplyJob| async move { r.destroy_one(job, removal).await };
+        self.run(jobs, events, self.limits.max_failures, work).await
+    }
+
+    /// Inspects every target for the compliance report. Read-only.
+    pub async fn inspect<S>(self: &Arc<Self>, targets: S, events: &UnboundedSender<Event>) -> Option<Stop>
+    where
+        S: Stream<Item = Target> + Send + Unpin,
+    {
+        let _ = events.send(Event::PassStarted { pass: Pass::Validate });
+        self.run(targets, events, None, |r, t| async move { r.inspect_one(t).await }).await
+    }
+
+    async fn rotate_one(&self, t: Target, token: &GitlabToken) -> TargetResult {
+        let r = TargetResult::new(t, Outcome::Unchanged, self.now());
+        let c = match self.regional(&r.target).await {
+            Ok(c) => c,
+            Err(e) => return self.end_with(r, e),
+        };
+        let details = match day_two::describe_secret(&c, &r.target, &self.rollout).await {
+            Ok(d) => d,
+            Err(e) => return self.end_with(r, e),
+        };
+        let mut r = r;
+        let skip = |mut r: TargetResult, why: &str| {
+            r.outcome = Outcome::Skipped;
+            r.error = Some(why.to_owned());
+            r
+        };
+        let Some(d) = details else { return skip(r, "skipped: no secret to rotate (run apply first)") };
+        r.observed = Some(Observed {
+            secret: SecretState::Present { arn: d.arn.clone(), managed: d.managed },
+            rule: RuleState::Absent,
+            template: None,
+        });
+        if !d.managed {
+            return skip(r, "skipped: the secret was not created by ptc-rollout; listed, not touched");
+        }
+        if d.pending_deletion {
+            return skip(r, "skipped: the secret is scheduled for deletion (run apply to restore it)");
+        }
+        let mut canary = None;
+        if !day_two::holds(&d, &r.target, &self.rollout, token) {
+            match self.gate.turn(true).await {
+                Turn::Canary(guard) => canary = Some(guard),
+                Turn::Go => {}
+                Turn::Stop(why) => {
+                    r.outcome = Outcome::NotAttempted;
+                    r.error = Some(why);
+                    return r;
+                }
+            }
+            if let Err(e) = day_two::put_token(&c, &r.target, &self.rollout, &d.arn, token).await {
+                return self.end_with(r, e);
+            }
+            r.taken = vec![Action::RotateSecret];
+            r.outcome = Outcome::Updated;
+        }
+        r.validation = Some(self.validate_guarded(&c, &r.target).await);
+        r.checked_at = self.now();
+        if let Some(guard) = canary {
+            guard.finish(&r);
+        }
+        r
+    }
+
+    async fn plan_destroy_one(&self, t: Target) -> TargetResult {
+        let r = TargetResult::new(t, Outcome::Failed, self.now());
+        let observed = match self.regional(&r.target).await {
+            Ok(c) => work::observe(&c, &r.target, &self.rollout).await,
+            Err(e) => Err(e),
+        };
+        let mut r = match observed {
+            Ok(o) => TargetResult { observed: Some(o), ..r },
+            Err(e) => return self.end_with(r, e),
+        };
+        let d = decide_destroy(r.observed.as_ref().expect("set above"));
+        r.outcome = if d.actions().is_empty() { Outcome::Unchanged } else { Outcome::Pending };
+        r.decision = Some(d);
+        r
+    }
+
+    async fn destroy_one(&self, job: ApplyJob, removal: Removal) -> TargetResult {
+        let mut r = match job.planned {
+            Some(planned) => planned,
+            None => self.plan_destroy_one(job.target).await,
+        };
+        let (Some(observed), Some(decision)) = (r.observed.clone(), r.decision.clone()) else { return r };
+        let c = match self.regional(&r.target).await {
+            Ok(c) => c,
+            Err(e) => return self.end_with(r, e),
+        };
+        for &action in decision.actions() {
+            let step = match (action, observed.secret.arn()) {
+                (Action::DeleteRule, _) => day_two::delete_rule(&c, &r.target, &self.rollout).await,
+                (Action::DeleteSecret, Some(arn)) => {
+                    day_two::delete_secret(&c, &r.target, arn, removal.recovery_days, removal.force).await
+                }
+                _ => Ok(()),
+            };
+            if let Err(e) = step {
+                return self.end_with(r, e);
+            }
+            r.taken.push(action);
+        }
+        r.outcome = if r.taken.is_empty() { Outcome::Unchanged } else { Outcome::Deleted };
+        r.checked_at = self.now();
+        r
+    }
+
+    async fn inspect_one(&self, t: Target) -> TargetResult {
+        let r = TargetResult::new(t, Outcome::Unchanged, self.now());
+        let c = match self.regional(&r.target).await {
+            Ok(c) => c,
+            Err(e) => return self.end_with(r, e),
+        };
+        let read = futures::try_join!(
+            day_two::describe_secret(&c, &r.target, &self.rollout),
+            work::read_rule(&c, &r.target, &self.rollout)
+        );
+        let (secret, rule) = match read {
+            Ok(read) => read,
+            Err(e) => return self.end_with(r, e),
+        };
+        let ours = matches!(&rule, RuleState::Present { upstream_registry_url, .. } if upstream_registry_url == GITLAB_REGISTRY_URL);
+        let validation = if ours { Some(self.validate_guarded(&c, &r.target).await) } else { None };
+        let secret_state = match &secret {
+            None => SecretState::Absent,
+            Some(d) if d.pending_deletion => SecretState::PendingDeletion { arn: d.arn.clone(), managed: d.managed },
+            Some(d) => SecretState::Present { arn: d.arn.clone(), managed: d.managed },
+        };
+        let observed = Observed { secret: secret_state, rule, template: None };
+        let compliance = Compliance::assess(&observed, secret.as_ref(), validation.as_ref(), r.checked_at);
+        TargetResult {
+            observed: Some(observed),
+            validation,
+            compliance: Some(Box::new(compliance)),
+            ..r
+        }
+    }
+}
+
+/// What `destroy` removes: the rule only when it is the GitLab rule using ptc-rollout's secret,
+/// and the secret only when ptc-rollout created it. Anything else is left alone.
+pub fn decide_destroy(o: &Observed) -> Decision {
+    let mut actions = Vec::new();
+    let managed_arn = match &o.secret {
+        SecretState::Present { arn, managed: true } => Some(arn.as_str()),
+        _ => None,
+    };
+    if let RuleState::Present { upstream_registry_url, credential_arn } = &o.rule {
+        if upstream_registry_url == GITLAB_REGISTRY_URL && managed_arn.is_some() && credential_arn.as_deref() == managed_arn {
+            actions.push(Action::DeleteRule);
+        }
+    }
+    if managed_arn.is_some() {
+        actions.push(Action::DeleteSecret);
+    }
+    Decision::Change { actions }
+}
+

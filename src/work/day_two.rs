@@ -1,0 +1,100 @@
+//! Day-two work in one target: the secret's details (version, age, expiry tag), writing a new
+//! token version, and removing what ptc-rollout manages.
+
+use aws_sdk_secretsmanager::types::Tag;
+
+use super::version_id;
+use crate::clients::Regional;
+use crate::error::ApiError;
+use crate::rollout::{Rollout, EXPIRY_TAG_KEY, MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
+use crate::target::Target;
+use crate::token::GitlabToken;
+
+/// What DescribeSecret tells about the rollout's secret in a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretDetails {
+    pub arn: String,
+    pub managed: bool,
+    pub pending_deletion: bool,
+    /// The version labelled AWSCURRENT.
+    pub current_version: Option<String>,
+    /// LastChangedDate, Unix seconds.
+    pub last_changed: Option<i64>,
+    /// The `token-expires-on` tag.
+    pub expires_on: Option<String>,
+}
+
+/// Reads the secret's details; `None` when there is no secret of that name.
+pub async fn describe_secret(c: &Regional, t: &Target, r: &Rollout) -> Result<Option<SecretDetails>, ApiError> {
+    let out = match c.secrets.describe_secret().secret_id(&r.secret_name).send().await {
+        Ok(out) => out,
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(None),
+        Err(e) => return Err(ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:DescribeSecret", e)),
+    };
+    let tag = |key: &str| out.tags().iter().find(|tag| tag.key() == Some(key)).and_then(|tag| tag.value()).map(str::to_owned);
+    let current_version = out.version_ids_to_stages().and_then(|versions| {
+        versions.iter().find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT")).map(|(id, _)| id.clone())
+    });
+    Ok(Some(SecretDetails {
+        arn: out.arn().unwrap_or_default().to_owned(),
+        managed: tag(MANAGED_TAG_KEY).as_deref() == Some(MANAGED_TAG_VALUE),
+        pending_deletion: out.deleted_date().is_some(),
+        current_version,
+        last_changed: out.last_changed_date().map(|d| d.secs()),
+        expires_on: tag(EXPIRY_TAG_KEY),
+    }))
+}
+
+/// Whether the secret already holds this token (its current version is the token's version
+/// id) with the configured expiry tag: then rotation writes nothing.
+pub fn holds(d: &SecretDetails, t: &Target, r: &Rollout, token: &GitlabToken) -> bool {
+    d.current_version.as_deref() == Some(version_id(t, r, token).as_str())
+        && (r.token_expires_on.is_none() || d.expires_on == r.token_expires_on)
+}
+
+/// Stores the token as the secret's current version (idempotent: the version id is derived
+/// from the token) and tags its expiry date when the rollout file gives one.
+pub async fn put_token(c: &Regional, t: &Target, r: &Rollout, arn: &str, token: &GitlabToken) -> Result<(), ApiError> {
+    c.secrets
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(token.secret_json(&r.username))
+        .client_request_token(version_id(t, r, token))
+        .send()
+        .await
+        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:PutSecretValue", e))?;
+    if let Some(date) = &r.token_expires_on {
+        c.secrets
+            .tag_resource()
+            .secret_id(arn)
+            .tags(Tag::builder().key(EXPIRY_TAG_KEY).value(date).build())
+            .send()
+            .await
+            .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:TagResource", e))?;
+    }
+    Ok(())
+}
+
+/// Deletes the rule for the rollout's prefix.
+pub async fn delete_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<(), ApiError> {
+    match c.ecr.delete_pull_through_cache_rule().ecr_repository_prefix(&r.ecr_repository_prefix).send().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) => Ok(()),
+        Err(e) => Err(ApiError::from_sdk(&t.account_id, &t.region, "ecr:DeletePullThroughCacheRule", e)),
+    }
+}
+
+/// Deletes the secret, through the recovery window unless `force`.
+pub async fn delete_secret(c: &Regional, t: &Target, arn: &str, recovery_days: i64, force: bool) -> Result<(), ApiError> {
+    let request = c.secrets.delete_secret().secret_id(arn);
+    let request = if force {
+        request.force_delete_without_recovery(true)
+    } else {
+        request.recovery_window_in_days(recovery_days)
+    };
+    request
+        .send()
+        .await
+        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:DeleteSecret", e))?;
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! The ECR repository creation template for the rule's prefix (`[repository_template]`), so the
+//! repositories ECR creates on first pull get the tag mutability, lifecycle policy and tags the
+//! platform team wants.
+
+use aws_sdk_ecr::types::{ImageTagMutability, RctAppliedFor, Tag};
+use serde::{Deserialize, Serialize};
+
+use crate::clients::Regional;
+use crate::error::ApiError;
+use crate::rollout::{RepositoryTemplate, Rollout};
+use crate::target::Target;
+
+/// The template for the prefix, compared with the rollout file's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateState {
+    Absent,
+    Matches,
+    Differs,
+}
+
+pub async fn read_template(c: &Regional, t: &Target, r: &Rollout, want: &RepositoryTemplate) -> Result<TemplateState, ApiError> {
+    let out = match c.ecr.describe_repository_creation_templates().prefixes(&r.ecr_repository_prefix).send().await {
+        Ok(out) => out,
+        Err(e) => return Err(ApiError::from_sdk(&t.account_id, &t.region, "ecr:DescribeRepositoryCreationTemplates", e)),
+    };
+    let Some(have) = out.repository_creation_templates().iter().find(|x| x.prefix() == Some(&r.ecr_repository_prefix)) else {
+        return Ok(TemplateState::Absent);
+    };
+    let json = |text: Option<&str>| text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+    let mut tags: Vec<(&str, &str)> = have.resource_tags().iter().map(|t| (t.key(), t.value())).collect();
+    tags.sort();
+    let want_tags: Vec<(&str, &str)> = want.resource_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let matches = have.applied_for().contains(&RctAppliedFor::PullThroughCache)
+        && have.description() == Some(want.description.as_str())
+        && want.image_tag_mutability.as_deref().is_none_or(|m| have.image_tag_mutability().map(|x| x.as_str()) == Some(m))
+        && json(have.lifecycle_policy()) == json(want.lifecycle_policy.as_deref())
+        && tags == want_tags
+        && have.custom_role_arn() == want.custom_role_arn.as_deref();
+    Ok(if matches { TemplateState::Matches } else { TemplateState::Differs })
+}
+
+/// Creates the template, or updates it to the rollout file's settings.
+pub async fn put_template(c: &Regional, t: &Target, r: &Rollout, want: &RepositoryTemplate, exists: bool) -> Result<(), ApiError> {
+    let tags: Vec<Tag> = want
+        .resource_tags
+        .iter()
+        .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
+        .collect();
+    let mutability = want.image_tag_mutability.as_deref().map(ImageTagMutability::from);
+    if exists {
+        c.ecr
+            .update_repository_creation_template()
+            .prefix(&r.ecr_repository_prefix)
+            .description(&want.description)
+            .applied_for(RctAppliedFor::PullThroughCache)
+            .set_image_tag_mutability(mutability)
+            .set_lifecycle_policy(want.lifecycle_policy.clone())
+            .set_resource_tags(Some(tags))
+            .set_custom_role_arn(want.custom_role_arn.clone())
+            .send()
+            .await
+            .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "ecr:UpdateRepositoryCreationTemplate", e))?;
+    } else {
+        c.ecr
+            .create_repository_creation_template()
+            .prefix(&r.ecr_repository_prefix)
+            .description(&want.description)
+            .applied_for(RctAppliedFor::PullThroughCache)
+            .set_image_tag_mutability(mutability)
+            .set_lifecycle_policy(want.lifecycle_policy.clone())
+            .set_resource_tags(Some(tags))
+            .set_custom_role_arn(want.custom_role_arn.clone())
+            .send()
+            .await
+            .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "ecr:CreateRepositoryCreationTemplate", e))?;
+    }
+    Ok(())
+}
