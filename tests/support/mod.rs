@@ -160,6 +160,7 @@ impl Emulator {
             "ListAccountsForParent",
             "ListChildren",
             "DescribeOrganization",
+            "DescribeRepositoryCreationTemplates",
         ];
         self.calls()
             .iter()
