@@ -230,7 +230,7 @@ async fn run_phase(
 }
 
 /// Every row must have succeeded the way the phase expects.
-fn check(phase: Phase, results: &[TargetResult]) {
+fn check(phase: Phase, results: &[Box<TargetResult>]) {
     let expected = match phase {
         Phase::Apply => Outcome::Created,
         Phase::Reapply | Phase::Validate => Outcome::Unchanged,

@@ -20,7 +20,12 @@ pub struct Compliance {
 }
 
 impl Compliance {
-    pub fn assess(_o: &Observed, secret: Option<&SecretDetails>, _v: Option<&Validation>, _at: CheckedAt) -> Self {
+    pub fn assess(
+        _o: &Observed,
+        secret: Option<&SecretDetails>,
+        _v: Option<&Validation>,
+        _at: CheckedAt,
+    ) -> Self {
         Compliance {
             last_changed: secret.and_then(|d| d.last_changed),
             expires_on: secret.and_then(|d| d.expires_on.clone()),
@@ -54,7 +59,7 @@ pub struct Row {
 }
 
 /// Builds the export's rows from inspected targets.
-pub fn rows(results: &[TargetResult], warning_days: i64) -> Vec<Row> {
+pub fn rows(results: &[Box<TargetResult>], warning_days: i64) -> Vec<Row> {
     results.iter().map(|r| row(r, warning_days)).collect()
 }
 
@@ -62,16 +67,27 @@ fn row(r: &TargetResult, warning_days: i64) -> Row {
     let today = r.checked_at.0.div_euclid(86_400);
     let c = r.compliance.as_deref();
     let (rule, url, rule_arn) = match r.observed.as_ref().map(|o| &o.rule) {
-        Some(RuleState::Present { upstream_registry_url, credential_arn }) => (
-            if upstream_registry_url == GITLAB_REGISTRY_URL { "present" } else { "conflicting" },
+        Some(RuleState::Present {
+            upstream_registry_url,
+            credential_arn,
+        }) => (
+            if upstream_registry_url == GITLAB_REGISTRY_URL {
+                "present"
+            } else {
+                "conflicting"
+            },
             upstream_registry_url.clone(),
             credential_arn.clone().unwrap_or_default(),
         ),
         _ => ("absent", String::new(), String::new()),
     };
     let (secret, managed, secret_arn) = match r.observed.as_ref().map(|o| &o.secret) {
-        Some(SecretState::Present { arn, managed }) => ("present", Some(*managed), Some(arn.as_str())),
-        Some(SecretState::PendingDeletion { arn, managed }) => ("pending_deletion", Some(*managed), Some(arn.as_str())),
+        Some(SecretState::Present { arn, managed }) => {
+            ("present", Some(*managed), Some(arn.as_str()))
+        }
+        Some(SecretState::PendingDeletion { arn, managed }) => {
+            ("pending_deletion", Some(*managed), Some(arn.as_str()))
+        }
         _ => ("absent", None, None),
     };
     let last_changed = c.and_then(|c| c.last_changed);
@@ -101,7 +117,9 @@ fn row(r: &TargetResult, warning_days: i64) -> Row {
         }
         match days_left {
             Some(d) if d < 0 => reasons.push("token expired".to_owned()),
-            Some(d) if d <= warning_days => reasons.push(format!("token expires within {warning_days} days")),
+            Some(d) if d <= warning_days => {
+                reasons.push(format!("token expires within {warning_days} days"))
+            }
             _ => {}
         }
     }
@@ -116,12 +134,17 @@ fn row(r: &TargetResult, warning_days: i64) -> Row {
         credential_arn: rule_arn,
         secret,
         secret_managed: managed,
-        secret_last_changed: last_changed.map(|s| CheckedAt(s).to_string()).unwrap_or_default(),
+        secret_last_changed: last_changed
+            .map(|s| CheckedAt(s).to_string())
+            .unwrap_or_default(),
         secret_age_days: last_changed.map(|s| (r.checked_at.0 - s).div_euclid(86_400)),
         token_expires_on: expires_on,
         token_days_left: days_left,
         is_valid: validation.is_some_and(|v| v.is_valid),
-        failure: validation.filter(|v| !v.is_valid).and_then(|v| v.failure.clone()).unwrap_or_default(),
+        failure: validation
+            .filter(|v| !v.is_valid)
+            .and_then(|v| v.failure.clone())
+            .unwrap_or_default(),
         checked_at: r.checked_at.to_string(),
     }
 }
@@ -155,7 +178,12 @@ pub fn write_csv<W: Write>(out: W, rows: &[Row]) -> csv::Result<()> {
         let record: Vec<String> = serde_json::to_value(row)
             .ok()
             .and_then(|v| v.as_object().cloned())
-            .map(|o| COLUMNS.iter().map(|k| o.get(*k).map(cell).unwrap_or_default()).collect())
+            .map(|o| {
+                COLUMNS
+                    .iter()
+                    .map(|k| o.get(*k).map(cell).unwrap_or_default())
+                    .collect()
+            })
             .unwrap_or_default();
         w.write_record(record.iter().map(|c| neutralise(c).into_owned()))?;
     }
@@ -182,7 +210,11 @@ pub fn summary(rows: &[Row]) -> String {
             *reasons.entry(key).or_default() += 1;
         }
     }
-    let mut s = format!("Compliance: {} targets, {compliant} compliant, {} non-compliant\n", rows.len(), rows.len() - compliant);
+    let mut s = format!(
+        "Compliance: {} targets, {compliant} compliant, {} non-compliant\n",
+        rows.len(),
+        rows.len() - compliant
+    );
     for (reason, n) in reasons {
         s.push_str(&format!("  {n:>7}  {reason}\n"));
     }

@@ -139,7 +139,9 @@ impl Policies {
             for statement in doc["Statement"].as_array().into_iter().flatten() {
                 match &statement["Action"] {
                     Value::String(a) => out.push(a.clone()),
-                    Value::Array(list) => out.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned))),
+                    Value::Array(list) => {
+                        out.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned)))
+                    }
                     _ => {}
                 }
             }

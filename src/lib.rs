@@ -15,8 +15,8 @@
 
 pub mod cli;
 pub mod clients;
-pub mod compliance;
 pub mod cmd;
+pub mod compliance;
 pub mod credentials;
 pub mod discovery;
 pub mod error;

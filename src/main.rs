@@ -33,7 +33,10 @@ fn quiet_panics() {
         if message.contains("Broken pipe") {
             std::process::exit(141);
         }
-        let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         eprintln!("internal error: {message}{at}; please report it");
     }));
 }

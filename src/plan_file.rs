@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::rollout::{Problem, Rollout};
-use crate::target::TargetResult;
 
 /// Bumped whenever the format changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
@@ -39,7 +38,7 @@ pub struct PlanFile {
     pub tool_version: String,
     pub created_at: String,
     pub planned_for: PlannedFor,
-    pub targets: Vec<TargetResult>,
+    pub targets: crate::report::Results,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,7 +50,7 @@ pub enum PlanFileError {
 }
 
 impl PlanFile {
-    pub fn new(rollout: &Rollout, created_at: String, targets: Vec<TargetResult>) -> Self {
+    pub fn new(rollout: &Rollout, created_at: String, targets: crate::report::Results) -> Self {
         Self {
             format_version: FORMAT_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -11,9 +11,9 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::clients::Tuning;
-pub use template::{parse_date, RepositoryTemplate};
-use template::RawTemplate;
 use crate::regions;
+use template::RawTemplate;
+pub use template::{parse_date, RepositoryTemplate};
 
 /// The only upstream this tool rolls out today.
 pub const GITLAB_REGISTRY: &str = "gitlab-container-registry";
@@ -333,7 +333,9 @@ impl Rollout {
         if let Some(date) = &u.token_expires_on {
             template::check_expiry(date, &mut p);
         }
-        let repository_template = raw.repository_template.map(|t| template::check_template(t, &mut p));
+        let repository_template = raw
+            .repository_template
+            .map(|t| template::check_template(t, &mut p));
 
         if !p.is_empty() {
             return Err(p);

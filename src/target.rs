@@ -101,7 +101,10 @@ impl Action {
 
     /// Whether the action writes the token (the canary guards those).
     pub fn writes_token(self) -> bool {
-        matches!(self, Action::CreateSecret | Action::RestoreSecret | Action::RotateSecret)
+        matches!(
+            self,
+            Action::CreateSecret | Action::RestoreSecret | Action::RotateSecret
+        )
     }
 }
 
@@ -212,7 +215,9 @@ impl CheckedAt {
 
 impl fmt::Display for CheckedAt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = DateTime::from_secs(self.0).fmt(Format::DateTime).map_err(|_| fmt::Error)?;
+        let text = DateTime::from_secs(self.0)
+            .fmt(Format::DateTime)
+            .map_err(|_| fmt::Error)?;
         f.write_str(&text)
     }
 }

@@ -114,7 +114,14 @@ impl GitlabToken {
             .chain_update(self.0.as_bytes())
             .finalize();
         let h: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        format!("{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+        format!(
+            "{}-{}-{}-{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[12..16],
+            &h[16..20],
+            &h[20..32]
+        )
     }
 
     /// The secret value ECR expects: `{"username": ..., "accessToken": ...}`.

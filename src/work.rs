@@ -7,8 +7,12 @@ use aws_sdk_secretsmanager::types::Tag;
 
 use crate::clients::Regional;
 use crate::error::ApiError;
-use crate::rollout::{Rollout, EXPIRY_TAG_KEY, GITLAB_REGISTRY_URL, MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
-use crate::target::{Action, Decision, Observed, RuleState, SecretState, Target, TemplateState, Validation};
+use crate::rollout::{
+    Rollout, EXPIRY_TAG_KEY, GITLAB_REGISTRY_URL, MANAGED_TAG_KEY, MANAGED_TAG_VALUE,
+};
+use crate::target::{
+    Action, Decision, Observed, RuleState, SecretState, Target, TemplateState, Validation,
+};
 use crate::token::GitlabToken;
 
 /// Reads the secret and the rule, both at once.
@@ -19,8 +23,13 @@ pub async fn observe(c: &Regional, t: &Target, r: &Rollout) -> Result<Observed, 
             None => Ok(None),
         }
     };
-    let (secret, rule, template) = futures::try_join!(read_secret(c, t, r), read_rule(c, t, r), template)?;
-    Ok(Observed { secret, rule, template })
+    let (secret, rule, template) =
+        futures::try_join!(read_secret(c, t, r), read_rule(c, t, r), template)?;
+    Ok(Observed {
+        secret,
+        rule,
+        template,
+    })
 }
 
 async fn read_secret(c: &Regional, t: &Target, r: &Rollout) -> Result<SecretState, ApiError> {
@@ -167,7 +176,9 @@ pub async fn converge(
                 update_rule(c, t, r, arn.as_deref().unwrap_or_default()).await
             }
             Action::CreateTemplate | Action::UpdateTemplate => match &r.repository_template {
-                Some(want) => template::put_template(c, t, r, want, action == Action::UpdateTemplate).await,
+                Some(want) => {
+                    template::put_template(c, t, r, want, action == Action::UpdateTemplate).await
+                }
                 None => Ok(()),
             },
             // Not decided by `decide`: rotation and removal have their own passes.
@@ -249,7 +260,10 @@ async fn restore_secret(
 
 /// The version id the token gets in this target's secret (see [`GitlabToken::version_id`]).
 pub fn version_id(t: &Target, r: &Rollout, token: &GitlabToken) -> String {
-    token.version_id(&format!("{}/{}/{}", t.account_id, t.region, r.secret_name), &r.username)
+    token.version_id(
+        &format!("{}/{}/{}", t.account_id, t.region, r.secret_name),
+        &r.username,
+    )
 }
 
 async fn create_rule(

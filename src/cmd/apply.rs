@@ -1,13 +1,12 @@
 //! `apply`: plan (or load a saved plan), confirm, converge every target, validate every rule,
 //! write the report.
 
-
 use tokio::sync::watch;
 
 use super::plan::totals;
 use super::{
-    check_output_path, confirm, confirmation_possible, exit_code, finish_listing, load_rollout, print_outcome, print_stop, refuse,
-    with_reporter, write_report, Session,
+    check_output_path, confirm, confirmation_possible, exit_code, finish_listing, load_rollout,
+    print_outcome, print_stop, refuse, with_reporter, write_report, Session,
 };
 use crate::cli::ApplyArgs;
 use crate::exit;
@@ -15,8 +14,9 @@ use crate::plan_file::PlanFile;
 use crate::report::Output;
 use futures::StreamExt;
 
+use crate::report::Results;
 use crate::runner::{ApplyJob, Limits, Stop, Work};
-use crate::target::{Outcome, TargetResult};
+use crate::target::Outcome;
 use crate::token::TokenSource;
 
 pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<bool>) -> i32 {
@@ -33,7 +33,10 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
     if let Err(p) = check_output_path("--report", args.report.as_deref()) {
         problems.push(p);
     }
-    problems.extend(confirmation_possible(args.yes, "review `ptc-rollout plan` first, then pass --yes"));
+    problems.extend(confirmation_possible(
+        args.yes,
+        "review `ptc-rollout plan` first, then pass --yes",
+    ));
     let saved = match args.plan.as_deref().map(|p| PlanFile::load(p, &rollout)) {
         Some(Err(e)) => {
             eprintln!("error: {e}");
@@ -56,11 +59,12 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
         canary: !args.no_canary,
     };
     let runner = session.runner(args.targets.concurrency.into(), limits, &interrupt);
-    let jobs: Vec<ApplyJob> = match saved {
+    let (planned, recheck): (Results, bool) = match saved {
         // A saved plan is carried out as it stands, within the narrowing flags.
         Some(plan) => {
             let r = &session.rollout;
-            plan.targets
+            let planned = plan
+                .targets
                 .into_iter()
                 .filter(|t| r.regions.contains(&t.target.region))
                 .filter(|t| {
@@ -68,8 +72,8 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
                         .as_ref()
                         .is_none_or(|a| a.contains(&t.target.account_id))
                 })
-                .map(|t| ApplyJob::planned(t, true))
-                .collect()
+                .collect::<Results>();
+            (planned, true)
         }
         // Confirmed up front: one pass, each target read, decided and converged as soon as its
         // account is listed.
@@ -101,18 +105,14 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
                     .into_iter()
                     .map(|p| {
                         let at = p.checked_at;
-                        ApplyJob::planned(p, false).not_started(why, at)
+                        Box::new(ApplyJob::planned(p, false).not_started(why, at))
                     })
                     .collect();
                 return finish(output, &args, &session, rows, stop, Ok(()));
             }
-            planned
-                .into_iter()
-                .map(|p| ApplyJob::planned(p, false))
-                .collect()
+            (planned, false)
         }
     };
-    let planned: Vec<TargetResult> = jobs.iter().filter_map(|j| j.planned.clone()).collect();
     if !output.quiet {
         eprintln!("{}", totals(&planned));
     }
@@ -120,11 +120,18 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
         .iter()
         .filter(|r| r.outcome == Outcome::Pending)
         .count();
-    if changing > 0 && !args.yes && !confirm(&format!("Apply these changes to {changing} targets?")).await {
+    if changing > 0
+        && !args.yes
+        && !confirm(&format!("Apply these changes to {changing} targets?")).await
+    {
         eprintln!("Apply cancelled; nothing was changed.");
         return exit::TARGET_FAILED;
     }
-    let jobs = futures::stream::iter(jobs);
+    let jobs = futures::stream::iter(
+        planned
+            .into_iter()
+            .map(move |p| ApplyJob::planned(p, recheck)),
+    );
     let (results, stop) =
         with_reporter(
             output,
@@ -139,7 +146,7 @@ fn finish(
     output: Output,
     args: &ApplyArgs,
     session: &Session,
-    results: Vec<TargetResult>,
+    results: crate::report::Results,
     stop: Option<Stop>,
     listed: Result<(), i32>,
 ) -> i32 {

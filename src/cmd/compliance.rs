@@ -2,7 +2,9 @@
 
 use tokio::sync::watch;
 
-use super::{check_output_path, finish_listing, load_rollout, print_stop, refuse, with_reporter, Session};
+use super::{
+    check_output_path, finish_listing, load_rollout, print_stop, refuse, with_reporter, Session,
+};
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::compliance;
 use crate::exit;
@@ -21,16 +23,28 @@ pub async fn run(args: ReportArgs, output: Output, interrupt: watch::Receiver<bo
         Ok(s) => s,
         Err(code) => return code,
     };
-    let runner = session.runner(args.targets.concurrency.into(), Limits::default(), &interrupt);
+    let runner = session.runner(
+        args.targets.concurrency.into(),
+        Limits::default(),
+        &interrupt,
+    );
     let (targets, listing) = session.list_targets();
-    let (results, stop) = with_reporter(output, |tx| async move { runner.inspect(targets, &tx).await }).await;
+    let (results, stop) = with_reporter(
+        output,
+        |tx| async move { runner.inspect(targets, &tx).await },
+    )
+    .await;
     let listed = finish_listing(listing).await;
     let rows = compliance::rows(&results, args.expiry_warning_days);
     let written = match args.format {
-        ReportFormat::Csv => write(args.out.as_deref(), |w| compliance::write_csv(w, &rows).map_err(std::io::Error::other)),
+        ReportFormat::Csv => write(args.out.as_deref(), |w| {
+            compliance::write_csv(w, &rows).map_err(std::io::Error::other)
+        }),
         ReportFormat::Json => {
             let doc = serde_json::json!({ "rollout": compliance::header(&session.rollout), "targets": rows });
-            write(args.out.as_deref(), |w| serde_json::to_writer_pretty(w, &doc).map_err(std::io::Error::other))
+            write(args.out.as_deref(), |w| {
+                serde_json::to_writer_pretty(w, &doc).map_err(std::io::Error::other)
+            })
         }
     };
     if let Err(e) = written {
@@ -47,11 +61,18 @@ pub async fn run(args: ReportArgs, output: Output, interrupt: watch::Receiver<bo
     if let Err(code) = listed {
         return code;
     }
-    if rows.iter().all(|r| r.compliant) { exit::SUCCESS } else { exit::TARGET_FAILED }
+    if rows.iter().all(|r| r.compliant) {
+        exit::SUCCESS
+    } else {
+        exit::TARGET_FAILED
+    }
 }
 
 /// Writes to the file (atomically) or to stdout.
-fn write(path: Option<&std::path::Path>, f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> std::io::Result<()> {
+fn write(
+    path: Option<&std::path::Path>,
+    f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     match path {
         None => {
             use std::io::Write;
@@ -60,7 +81,10 @@ fn write(path: Option<&std::path::Path>, f: impl FnOnce(&mut dyn std::io::Write)
             writeln!(out)
         }
         Some(path) => {
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
             let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
             f(&mut tmp)?;
             tmp.persist(path).map_err(|e| e.error)?;

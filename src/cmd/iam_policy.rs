@@ -21,8 +21,15 @@ pub fn run(args: IamPolicyArgs) -> i32 {
         eprintln!("note: no --org-id: the trust policy names a placeholder to replace");
         "o-EXAMPLE".to_owned()
     });
-    let partition = caller.split(':').nth(1).filter(|p| p.starts_with("aws")).unwrap_or("aws");
+    let partition = caller
+        .split(':')
+        .nth(1)
+        .filter(|p| p.starts_with("aws"))
+        .unwrap_or("aws");
     let policies = Policies::for_rollout(&rollout, partition, &caller, &org);
-    println!("{}", serde_json::to_string_pretty(&policies.to_json()).expect("serialisable"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&policies.to_json()).expect("serialisable")
+    );
     exit::SUCCESS
 }

@@ -144,7 +144,11 @@ pub(crate) async fn confirm(question: &str) -> bool {
 pub(crate) fn confirmation_possible(yes: bool, fix: &str) -> Option<Problem> {
     use std::io::IsTerminal;
     (!yes && !std::io::stdin().is_terminal()).then(|| {
-        Problem::new("--yes", "standard input is not a terminal, so the command cannot ask for confirmation", fix)
+        Problem::new(
+            "--yes",
+            "standard input is not a terminal, so the command cannot ask for confirmation",
+            fix,
+        )
     })
 }
 
@@ -261,7 +265,7 @@ pub(crate) async fn finish_listing(listing: Listing) -> Result<(), i32> {
 pub(crate) async fn with_reporter<F, Fut>(
     output: Output,
     pass: F,
-) -> (Vec<TargetResult>, Option<Stop>)
+) -> (report::Results, Option<Stop>)
 where
     F: FnOnce(UnboundedSender<Event>) -> Fut,
     Fut: Future<Output = Option<Stop>>,
@@ -290,7 +294,7 @@ pub(crate) fn print_stop(stop: Option<&Stop>) {
 }
 
 /// Prints failure lines and the summary on stderr, unless quiet (failures are always printed).
-pub(crate) fn print_outcome(output: Output, title: &str, results: &[TargetResult]) {
+pub(crate) fn print_outcome(output: Output, title: &str, results: &[Box<TargetResult>]) {
     for line in report::failure_lines(results) {
         eprintln!("error: {line}");
     }
@@ -300,10 +304,10 @@ pub(crate) fn print_outcome(output: Output, title: &str, results: &[TargetResult
 }
 
 /// 130 when interrupted, else 0 when every row succeeded, 1 otherwise.
-pub(crate) fn exit_code(results: &[TargetResult], stop: Option<&Stop>) -> i32 {
+pub(crate) fn exit_code(results: &[Box<TargetResult>], stop: Option<&Stop>) -> i32 {
     if stop == Some(&Stop::Interrupted) {
         exit::INTERRUPTED
-    } else if results.iter().any(TargetResult::is_failure) {
+    } else if results.iter().any(|r| r.is_failure()) {
         exit::TARGET_FAILED
     } else {
         exit::SUCCESS
@@ -314,7 +318,7 @@ pub(crate) fn exit_code(results: &[TargetResult], stop: Option<&Stop>) -> i32 {
 pub(crate) fn write_report(
     path: Option<&Path>,
     rollout: &Rollout,
-    results: &[TargetResult],
+    results: &[Box<TargetResult>],
 ) -> i32 {
     match path {
         Some(path) => match report::save_csv(path, rollout, results) {

@@ -74,12 +74,12 @@ pub async fn run(args: PlanArgs, output: Output, interrupt: watch::Receiver<bool
 }
 
 /// Whether applying would change anything.
-pub(crate) fn has_changes(results: &[TargetResult]) -> bool {
+pub(crate) fn has_changes(results: &[Box<TargetResult>]) -> bool {
     results.iter().any(|r| r.outcome == Outcome::Pending)
 }
 
 /// One line per target: what `apply` would do there.
-fn plan_table(results: &[TargetResult]) -> String {
+fn plan_table(results: &[Box<TargetResult>]) -> String {
     let rows: Vec<Vec<String>> = results
         .iter()
         .map(|r| {
@@ -106,7 +106,7 @@ fn plan_table(results: &[TargetResult]) -> String {
 }
 
 /// The plan's totals, by action and by kind of target.
-pub(crate) fn totals(results: &[TargetResult]) -> String {
+pub(crate) fn totals(results: &[Box<TargetResult>]) -> String {
     let count = |a: Action| {
         results
             .iter()

@@ -6,8 +6,8 @@ use futures::StreamExt;
 use tokio::sync::watch;
 
 use super::{
-    check_output_path, confirm, confirmation_possible, exit_code, finish_listing, load_rollout, print_outcome,
-    print_stop, refuse, with_reporter, write_report, Session,
+    check_output_path, confirm, confirmation_possible, exit_code, finish_listing, load_rollout,
+    print_outcome, print_stop, refuse, with_reporter, write_report, Session,
 };
 use crate::cli::RotateArgs;
 use crate::exit;
@@ -29,12 +29,16 @@ pub async fn run(args: RotateArgs, output: Output, interrupt: watch::Receiver<bo
     if let Err(p) = check_output_path("--report", args.report.as_deref()) {
         problems.push(p);
     }
-    problems.extend(confirmation_possible(args.yes, "pass --yes to rotate without asking"));
+    problems.extend(confirmation_possible(
+        args.yes,
+        "pass --yes to rotate without asking",
+    ));
     if !problems.is_empty() {
         return refuse(&problems);
     }
     let token = token.expect("checked above");
-    if !args.yes && !confirm("Write the new token into every managed secret of the rollout?").await {
+    if !args.yes && !confirm("Write the new token into every managed secret of the rollout?").await
+    {
         eprintln!("Rotation cancelled; nothing was changed.");
         return exit::TARGET_FAILED;
     }
@@ -42,18 +46,30 @@ pub async fn run(args: RotateArgs, output: Output, interrupt: watch::Receiver<bo
         Ok(s) => s,
         Err(code) => return code,
     };
-    let limits = Limits { max_failures: args.max_failures, canary: !args.no_canary };
+    let limits = Limits {
+        max_failures: args.max_failures,
+        canary: !args.no_canary,
+    };
     let runner = session.runner(args.targets.concurrency.into(), limits, &interrupt);
     let (targets, listing) = session.list_targets();
     let targets = targets.boxed();
-    let (results, stop) = with_reporter(output, |tx| async move { runner.rotate(targets, token, &tx).await }).await;
+    let (results, stop) = with_reporter(output, |tx| async move {
+        runner.rotate(targets, token, &tx).await
+    })
+    .await;
     let listed = finish_listing(listing).await;
     let unmanaged: Vec<_> = results
         .iter()
-        .filter(|r| r.outcome == Outcome::Skipped && r.observed.as_ref().is_some_and(|o| o.secret.is_unmanaged()))
+        .filter(|r| {
+            r.outcome == Outcome::Skipped
+                && r.observed.as_ref().is_some_and(|o| o.secret.is_unmanaged())
+        })
         .collect();
     for r in &unmanaged {
-        eprintln!("unmanaged: {} {} ({}): secret left untouched", r.target.account_id, r.target.region, r.target.account_name);
+        eprintln!(
+            "unmanaged: {} {} ({}): secret left untouched",
+            r.target.account_id, r.target.region, r.target.account_name
+        );
     }
     print_outcome(output, "Rotate", &results);
     print_stop(stop.as_ref());

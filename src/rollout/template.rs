@@ -38,31 +38,51 @@ pub(super) fn check_template(raw: RawTemplate, p: &mut Vec<Problem>) -> Reposito
     let mutability = raw.image_tag_mutability.map(|m| m.to_ascii_uppercase());
     if let Some(m) = &mutability {
         if m != "MUTABLE" && m != "IMMUTABLE" {
-            p.push(Problem::new(field("image_tag_mutability"), format!("{m:?} is not a tag mutability"), "use \"MUTABLE\" or \"IMMUTABLE\""));
+            p.push(Problem::new(
+                field("image_tag_mutability"),
+                format!("{m:?} is not a tag mutability"),
+                "use \"MUTABLE\" or \"IMMUTABLE\"",
+            ));
         }
     }
-    let lifecycle_policy = raw.lifecycle_policy.and_then(|text| match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(v) if v.get("rules").is_some_and(serde_json::Value::is_array) => Some(v.to_string()),
-        _ => {
-            p.push(Problem::new(field("lifecycle_policy"), "is not an ECR lifecycle policy (JSON with a \"rules\" list)", "paste the policy JSON, e.g. '{\"rules\": [...]}'"));
-            None
+    let lifecycle_policy = raw.lifecycle_policy.and_then(|text| {
+        match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(v) if v.get("rules").is_some_and(serde_json::Value::is_array) => Some(v.to_string()),
+            _ => {
+                p.push(Problem::new(
+                    field("lifecycle_policy"),
+                    "is not an ECR lifecycle policy (JSON with a \"rules\" list)",
+                    "paste the policy JSON, e.g. '{\"rules\": [...]}'",
+                ));
+                None
+            }
         }
     });
     for (k, v) in &raw.resource_tags {
         if k.is_empty() || k.len() > 128 || v.len() > 256 || k.starts_with("aws:") {
-            p.push(Problem::new(field(&format!("resource_tags.{k}")), "is not a valid tag", "keys of 1 to 128 characters not starting with aws:, values up to 256"));
+            p.push(Problem::new(
+                field(&format!("resource_tags.{k}")),
+                "is not a valid tag",
+                "keys of 1 to 128 characters not starting with aws:, values up to 256",
+            ));
         }
     }
     if let Some(arn) = &raw.custom_role_arn {
         if !arn.starts_with("arn:") || !arn.contains(":role/") {
-            p.push(Problem::new(field("custom_role_arn"), format!("{arn:?} is not an IAM role ARN"), "use arn:aws:iam::ACCOUNT:role/NAME"));
+            p.push(Problem::new(
+                field("custom_role_arn"),
+                format!("{arn:?} is not an IAM role ARN"),
+                "use arn:aws:iam::ACCOUNT:role/NAME",
+            ));
         }
     }
     if !raw.resource_tags.is_empty() && raw.custom_role_arn.is_none() {
         p.push(Problem::new(field("custom_role_arn"), "is required with resource_tags", "ECR tags the repositories it creates only through a role of yours: set custom_role_arn"));
     }
     RepositoryTemplate {
-        description: raw.description.unwrap_or_else(|| "Managed by ptc-rollout".to_owned()),
+        description: raw
+            .description
+            .unwrap_or_else(|| "Managed by ptc-rollout".to_owned()),
         image_tag_mutability: mutability,
         lifecycle_policy,
         resource_tags: raw.resource_tags,
@@ -73,7 +93,11 @@ pub(super) fn check_template(raw: RawTemplate, p: &mut Vec<Problem>) -> Reposito
 /// Checks `upstream.token_expires_on` (`YYYY-MM-DD`).
 pub(super) fn check_expiry(value: &str, p: &mut Vec<Problem>) {
     if parse_date(value).is_none() {
-        p.push(Problem::new("upstream.token_expires_on", format!("{value:?} is not a date"), "use the token's expiry date as YYYY-MM-DD, e.g. \"2027-06-30\""));
+        p.push(Problem::new(
+            "upstream.token_expires_on",
+            format!("{value:?} is not a date"),
+            "use the token's expiry date as YYYY-MM-DD, e.g. \"2027-06-30\"",
+        ));
     }
 }
 
@@ -86,7 +110,20 @@ pub fn parse_date(value: &str) -> Option<i64> {
     }
     let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
     let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days_in_month = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let days_in_month = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
     if !(1..=12).contains(&m) || d == 0 || d > days_in_month[m as usize - 1] {
         return None;
     }
@@ -107,7 +144,7 @@ mod tests {
     #[test]
     fn dates_are_parsed_and_checked() {
         assert_eq!(parse_date("1970-01-01"), Some(0));
-        assert_eq!(parse_date("2027-06-30"), Some(20_634));
+        assert_eq!(parse_date("2027-06-30"), Some(20_999));
         assert_eq!(parse_date("2024-02-29"), Some(19_782));
         for bad in ["2023-02-29", "2027-13-01", "27-06-30", "2027-6-30", "soon"] {
             assert_eq!(parse_date(bad), None, "{bad}");

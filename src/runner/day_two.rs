@@ -10,7 +10,9 @@ use super::gate::Turn;
 use super::{ApplyJob, Event, Pass, Runner, Stop};
 use crate::compliance::Compliance;
 use crate::rollout::GITLAB_REGISTRY_URL;
-use crate::target::{Action, Decision, Observed, Outcome, RuleState, SecretState, Target, TargetResult};
+use crate::target::{
+    Action, Decision, Observed, Outcome, RuleState, SecretState, Target, TargetResult,
+};
 use crate::token::GitlabToken;
 use crate::work::{self, day_two};
 
@@ -23,7 +25,12 @@ pub struct Removal {
 
 impl Runner {
     /// Writes the token as a new version of every managed secret (canary first), then validates.
-    pub async fn rotate<S>(self: &Arc<Self>, targets: S, token: GitlabToken, events: &UnboundedSender<Event>) -> Option<Stop>
+    pub async fn rotate<S>(
+        self: &Arc<Self>,
+        targets: S,
+        token: GitlabToken,
+        events: &UnboundedSender<Event>,
+    ) -> Option<Stop>
     where
         S: Stream<Item = Target> + Send + Unpin,
     {
@@ -33,35 +40,58 @@ impl Runner {
             let token = token.clone();
             async move { r.rotate_one(t, &token).await }
         };
-        self.run(targets, events, self.limits.max_failures, work).await
+        self.run(targets, events, self.limits.max_failures, work)
+            .await
     }
 
     /// Reads what `destroy` would remove in every target.
-    pub async fn plan_destroy<S>(self: &Arc<Self>, targets: S, events: &UnboundedSender<Event>) -> Option<Stop>
+    pub async fn plan_destroy<S>(
+        self: &Arc<Self>,
+        targets: S,
+        events: &UnboundedSender<Event>,
+    ) -> Option<Stop>
     where
         S: Stream<Item = Target> + Send + Unpin,
     {
         let _ = events.send(Event::PassStarted { pass: Pass::Plan });
-        self.run(targets, events, None, |r, t| async move { r.plan_destroy_one(t).await }).await
+        self.run(targets, events, None, |r, t| async move {
+            r.plan_destroy_one(t).await
+        })
+        .await
     }
 
     /// Removes the managed rule and secret of every target (planning first when not planned).
-    pub async fn destroy<S>(self: &Arc<Self>, jobs: S, removal: Removal, events: &UnboundedSender<Event>) -> Option<Stop>
+    pub async fn destroy<S>(
+        self: &Arc<Self>,
+        jobs: S,
+        removal: Removal,
+        events: &UnboundedSender<Event>,
+    ) -> Option<Stop>
     where
         S: Stream<Item = ApplyJob> + Send + Unpin,
     {
         let _ = events.send(Event::PassStarted { pass: Pass::Apply });
-        let work = move |r: Arc<Self>, job: ApplyJob| async move { r.destroy_one(job, removal).await };
+        let work =
+            move |r: Arc<Self>, job: ApplyJob| async move { r.destroy_one(job, removal).await };
         self.run(jobs, events, self.limits.max_failures, work).await
     }
 
     /// Inspects every target for the compliance report. Read-only.
-    pub async fn inspect<S>(self: &Arc<Self>, targets: S, events: &UnboundedSender<Event>) -> Option<Stop>
+    pub async fn inspect<S>(
+        self: &Arc<Self>,
+        targets: S,
+        events: &UnboundedSender<Event>,
+    ) -> Option<Stop>
     where
         S: Stream<Item = Target> + Send + Unpin,
     {
-        let _ = events.send(Event::PassStarted { pass: Pass::Validate });
-        self.run(targets, events, None, |r, t| async move { r.inspect_one(t).await }).await
+        let _ = events.send(Event::PassStarted {
+            pass: Pass::Validate,
+        });
+        self.run(targets, events, None, |r, t| async move {
+            r.inspect_one(t).await
+        })
+        .await
     }
 
     async fn rotate_one(&self, t: Target, token: &GitlabToken) -> TargetResult {
@@ -80,17 +110,28 @@ impl Runner {
             r.error = Some(why.to_owned());
             r
         };
-        let Some(d) = details else { return skip(r, "skipped: no secret to rotate (run apply first)") };
+        let Some(d) = details else {
+            return skip(r, "skipped: no secret to rotate (run apply first)");
+        };
         r.observed = Some(Observed {
-            secret: SecretState::Present { arn: d.arn.clone(), managed: d.managed },
+            secret: SecretState::Present {
+                arn: d.arn.clone(),
+                managed: d.managed,
+            },
             rule: RuleState::Absent,
             template: None,
         });
         if !d.managed {
-            return skip(r, "skipped: the secret was not created by ptc-rollout; listed, not touched");
+            return skip(
+                r,
+                "skipped: the secret was not created by ptc-rollout; listed, not touched",
+            );
         }
         if d.pending_deletion {
-            return skip(r, "skipped: the secret is scheduled for deletion (run apply to restore it)");
+            return skip(
+                r,
+                "skipped: the secret is scheduled for deletion (run apply to restore it)",
+            );
         }
         let mut canary = None;
         if !day_two::holds(&d, &r.target, &self.rollout, token) {
@@ -124,21 +165,30 @@ impl Runner {
             Err(e) => Err(e),
         };
         let mut r = match observed {
-            Ok(o) => TargetResult { observed: Some(o), ..r },
+            Ok(o) => TargetResult {
+                observed: Some(o),
+                ..r
+            },
             Err(e) => return self.end_with(r, e),
         };
         let d = decide_destroy(r.observed.as_ref().expect("set above"));
-        r.outcome = if d.actions().is_empty() { Outcome::Unchanged } else { Outcome::Pending };
+        r.outcome = if d.actions().is_empty() {
+            Outcome::Unchanged
+        } else {
+            Outcome::Pending
+        };
         r.decision = Some(d);
         r
     }
 
     async fn destroy_one(&self, job: ApplyJob, removal: Removal) -> TargetResult {
         let mut r = match job.planned {
-            Some(planned) => planned,
+            Some(planned) => *planned,
             None => self.plan_destroy_one(job.target).await,
         };
-        let (Some(observed), Some(decision)) = (r.observed.clone(), r.decision.clone()) else { return r };
+        let (Some(observed), Some(decision)) = (r.observed.clone(), r.decision.clone()) else {
+            return r;
+        };
         let c = match self.regional(&r.target).await {
             Ok(c) => c,
             Err(e) => return self.end_with(r, e),
@@ -147,7 +197,8 @@ impl Runner {
             let step = match (action, observed.secret.arn()) {
                 (Action::DeleteRule, _) => day_two::delete_rule(&c, &r.target, &self.rollout).await,
                 (Action::DeleteSecret, Some(arn)) => {
-                    day_two::delete_secret(&c, &r.target, arn, removal.recovery_days, removal.force).await
+                    day_two::delete_secret(&c, &r.target, arn, removal.recovery_days, removal.force)
+                        .await
                 }
                 _ => Ok(()),
             };
@@ -156,7 +207,11 @@ impl Runner {
             }
             r.taken.push(action);
         }
-        r.outcome = if r.taken.is_empty() { Outcome::Unchanged } else { Outcome::Deleted };
+        r.outcome = if r.taken.is_empty() {
+            Outcome::Unchanged
+        } else {
+            Outcome::Deleted
+        };
         r.checked_at = self.now();
         r
     }
@@ -176,14 +231,33 @@ impl Runner {
             Err(e) => return self.end_with(r, e),
         };
         let ours = matches!(&rule, RuleState::Present { upstream_registry_url, .. } if upstream_registry_url == GITLAB_REGISTRY_URL);
-        let validation = if ours { Some(self.validate_guarded(&c, &r.target).await) } else { None };
+        let validation = if ours {
+            Some(self.validate_guarded(&c, &r.target).await)
+        } else {
+            None
+        };
         let secret_state = match &secret {
             None => SecretState::Absent,
-            Some(d) if d.pending_deletion => SecretState::PendingDeletion { arn: d.arn.clone(), managed: d.managed },
-            Some(d) => SecretState::Present { arn: d.arn.clone(), managed: d.managed },
+            Some(d) if d.pending_deletion => SecretState::PendingDeletion {
+                arn: d.arn.clone(),
+                managed: d.managed,
+            },
+            Some(d) => SecretState::Present {
+                arn: d.arn.clone(),
+                managed: d.managed,
+            },
         };
-        let observed = Observed { secret: secret_state, rule, template: None };
-        let compliance = Compliance::assess(&observed, secret.as_ref(), validation.as_ref(), r.checked_at);
+        let observed = Observed {
+            secret: secret_state,
+            rule,
+            template: None,
+        };
+        let compliance = Compliance::assess(
+            &observed,
+            secret.as_ref(),
+            validation.as_ref(),
+            r.checked_at,
+        );
         TargetResult {
             observed: Some(observed),
             validation,
@@ -201,8 +275,15 @@ pub fn decide_destroy(o: &Observed) -> Decision {
         SecretState::Present { arn, managed: true } => Some(arn.as_str()),
         _ => None,
     };
-    if let RuleState::Present { upstream_registry_url, credential_arn } = &o.rule {
-        if upstream_registry_url == GITLAB_REGISTRY_URL && managed_arn.is_some() && credential_arn.as_deref() == managed_arn {
+    if let RuleState::Present {
+        upstream_registry_url,
+        credential_arn,
+    } = &o.rule
+    {
+        if upstream_registry_url == GITLAB_REGISTRY_URL
+            && managed_arn.is_some()
+            && credential_arn.as_deref() == managed_arn
+        {
             actions.push(Action::DeleteRule);
         }
     }
@@ -211,4 +292,3 @@ pub fn decide_destroy(o: &Observed) -> Decision {
     }
     Decision::Change { actions }
 }
-

@@ -34,7 +34,7 @@ pub use day_two::{decide_destroy, Removal};
 pub use gate::Gate;
 
 /// Targets in flight at once unless `--concurrency` says otherwise.
-pub const DEFAULT_CONCURRENCY: usize = 64;
+pub const DEFAULT_CONCURRENCY: usize = 256;
 /// Accounts being entered (AssumeRole) at once: at about 100 ms a call this stays near half of
 /// the 600 per second STS allows the caller.
 pub const ENTRY_CONCURRENCY: usize = 32;
@@ -133,7 +133,7 @@ pub struct Limits {
 pub struct ApplyJob {
     pub target: Target,
     /// `None`: read and decide now, in the same pass (`apply --yes`).
-    pub planned: Option<TargetResult>,
+    pub planned: Option<Box<TargetResult>>,
     /// From a saved plan: re-read the target and refuse it if anything changed.
     pub recheck: bool,
 }
@@ -147,7 +147,7 @@ impl ApplyJob {
         }
     }
 
-    pub fn planned(planned: TargetResult, recheck: bool) -> Self {
+    pub fn planned(planned: Box<TargetResult>, recheck: bool) -> Self {
         Self {
             target: planned.target.clone(),
             planned: Some(planned),
@@ -432,7 +432,12 @@ impl Runner {
 
     /// Now, from the SDK's time source (virtual in simulations).
     fn now(&self) -> CheckedAt {
-        let now = self.clients.base().time_source().map(|t| t.now()).unwrap_or_else(std::time::SystemTime::now);
+        let now = self
+            .clients
+            .base()
+            .time_source()
+            .map(|t| t.now())
+            .unwrap_or_else(std::time::SystemTime::now);
         CheckedAt::from_system(now)
     }
 }
@@ -464,9 +469,10 @@ impl Work for ApplyJob {
     /// A target the plan already found failed, conflicting or interrupted keeps that row.
     fn not_started(self, why: &str, now: CheckedAt) -> TargetResult {
         match self.planned {
-            Some(r) if r.outcome.is_failure() => r,
+            Some(r) if r.outcome.is_failure() => *r,
             planned => {
                 let mut r = planned
+                    .map(|p| *p)
                     .unwrap_or_else(|| TargetResult::new(self.target, Outcome::NotAttempted, now));
                 r.outcome = Outcome::NotAttempted;
                 r.error = Some(why.to_owned());

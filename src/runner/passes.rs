@@ -9,7 +9,9 @@ use super::{ApplyJob, Runner};
 use crate::clients::Regional;
 use crate::error::ApiError;
 use crate::regions;
-use crate::target::{Action, Decision, Observed, Outcome, RuleState, Target, TargetResult, Validation};
+use crate::target::{
+    Action, Decision, Observed, Outcome, RuleState, Target, TargetResult, Validation,
+};
 use crate::token::GitlabToken;
 use crate::work;
 
@@ -87,7 +89,7 @@ impl Runner {
 
     pub(super) async fn apply_one(&self, job: ApplyJob, token: &GitlabToken) -> TargetResult {
         let (mut r, recheck) = match job.planned {
-            Some(planned) => (planned, job.recheck),
+            Some(planned) => (*planned, job.recheck),
             None => (self.plan_one(job.target).await, false),
         };
         // A target the plan could not read, skipped, or found in conflict ends as the plan found it.
@@ -163,7 +165,15 @@ impl Runner {
         }
         let mut v = self.validate_guarded(c, &r.target).await;
         // The report falls back to the observed rule: keep each string once (100,000 rows).
-        if let Some(Observed { rule: RuleState::Present { upstream_registry_url, credential_arn }, .. }) = &r.observed {
+        if let Some(Observed {
+            rule:
+                RuleState::Present {
+                    upstream_registry_url,
+                    credential_arn,
+                },
+            ..
+        }) = &r.observed
+        {
             if v.upstream_registry_url.as_ref() == Some(upstream_registry_url) {
                 v.upstream_registry_url = None;
             }

@@ -224,7 +224,7 @@ impl Org {
     }
 
     pub(crate) fn is_active(&self, i: usize) -> bool {
-        i == 0 || self.suspended_every == 0 || i % self.suspended_every != 0
+        i == 0 || self.suspended_every == 0 || !i.is_multiple_of(self.suspended_every)
     }
 
     pub(crate) fn ou_id(k: usize) -> String {

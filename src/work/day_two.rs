@@ -25,15 +25,46 @@ pub struct SecretDetails {
 }
 
 /// Reads the secret's details; `None` when there is no secret of that name.
-pub async fn describe_secret(c: &Regional, t: &Target, r: &Rollout) -> Result<Option<SecretDetails>, ApiError> {
-    let out = match c.secrets.describe_secret().secret_id(&r.secret_name).send().await {
+pub async fn describe_secret(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+) -> Result<Option<SecretDetails>, ApiError> {
+    let out = match c
+        .secrets
+        .describe_secret()
+        .secret_id(&r.secret_name)
+        .send()
+        .await
+    {
         Ok(out) => out,
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => return Ok(None),
-        Err(e) => return Err(ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:DescribeSecret", e)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => {
+            return Err(ApiError::from_sdk(
+                &t.account_id,
+                &t.region,
+                "secretsmanager:DescribeSecret",
+                e,
+            ))
+        }
     };
-    let tag = |key: &str| out.tags().iter().find(|tag| tag.key() == Some(key)).and_then(|tag| tag.value()).map(str::to_owned);
+    let tag = |key: &str| {
+        out.tags()
+            .iter()
+            .find(|tag| tag.key() == Some(key))
+            .and_then(|tag| tag.value())
+            .map(str::to_owned)
+    };
     let current_version = out.version_ids_to_stages().and_then(|versions| {
-        versions.iter().find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT")).map(|(id, _)| id.clone())
+        versions
+            .iter()
+            .find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
+            .map(|(id, _)| id.clone())
     });
     Ok(Some(SecretDetails {
         arn: out.arn().unwrap_or_default().to_owned(),
@@ -54,7 +85,13 @@ pub fn holds(d: &SecretDetails, t: &Target, r: &Rollout, token: &GitlabToken) ->
 
 /// Stores the token as the secret's current version (idempotent: the version id is derived
 /// from the token) and tags its expiry date when the rollout file gives one.
-pub async fn put_token(c: &Regional, t: &Target, r: &Rollout, arn: &str, token: &GitlabToken) -> Result<(), ApiError> {
+pub async fn put_token(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    arn: &str,
+    token: &GitlabToken,
+) -> Result<(), ApiError> {
     c.secrets
         .put_secret_value()
         .secret_id(arn)
@@ -62,7 +99,9 @@ pub async fn put_token(c: &Regional, t: &Target, r: &Rollout, arn: &str, token: 
         .client_request_token(version_id(t, r, token))
         .send()
         .await
-        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:PutSecretValue", e))?;
+        .map_err(|e| {
+            ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:PutSecretValue", e)
+        })?;
     if let Some(date) = &r.token_expires_on {
         c.secrets
             .tag_resource()
@@ -70,31 +109,54 @@ pub async fn put_token(c: &Regional, t: &Target, r: &Rollout, arn: &str, token: 
             .tags(Tag::builder().key(EXPIRY_TAG_KEY).value(date).build())
             .send()
             .await
-            .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:TagResource", e))?;
+            .map_err(|e| {
+                ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:TagResource", e)
+            })?;
     }
     Ok(())
 }
 
 /// Deletes the rule for the rollout's prefix.
 pub async fn delete_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<(), ApiError> {
-    match c.ecr.delete_pull_through_cache_rule().ecr_repository_prefix(&r.ecr_repository_prefix).send().await {
+    match c
+        .ecr
+        .delete_pull_through_cache_rule()
+        .ecr_repository_prefix(&r.ecr_repository_prefix)
+        .send()
+        .await
+    {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) => Ok(()),
-        Err(e) => Err(ApiError::from_sdk(&t.account_id, &t.region, "ecr:DeletePullThroughCacheRule", e)),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(ApiError::from_sdk(
+            &t.account_id,
+            &t.region,
+            "ecr:DeletePullThroughCacheRule",
+            e,
+        )),
     }
 }
 
 /// Deletes the secret, through the recovery window unless `force`.
-pub async fn delete_secret(c: &Regional, t: &Target, arn: &str, recovery_days: i64, force: bool) -> Result<(), ApiError> {
+pub async fn delete_secret(
+    c: &Regional,
+    t: &Target,
+    arn: &str,
+    recovery_days: i64,
+    force: bool,
+) -> Result<(), ApiError> {
     let request = c.secrets.delete_secret().secret_id(arn);
     let request = if force {
         request.force_delete_without_recovery(true)
     } else {
         request.recovery_window_in_days(recovery_days)
     };
-    request
-        .send()
-        .await
-        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:DeleteSecret", e))?;
+    request.send().await.map_err(|e| {
+        ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:DeleteSecret", e)
+    })?;
     Ok(())
 }

@@ -19,35 +19,84 @@ pub enum TemplateState {
     Differs,
 }
 
-pub async fn read_template(c: &Regional, t: &Target, r: &Rollout, want: &RepositoryTemplate) -> Result<TemplateState, ApiError> {
-    let out = match c.ecr.describe_repository_creation_templates().prefixes(&r.ecr_repository_prefix).send().await {
+pub async fn read_template(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    want: &RepositoryTemplate,
+) -> Result<TemplateState, ApiError> {
+    let out = match c
+        .ecr
+        .describe_repository_creation_templates()
+        .prefixes(&r.ecr_repository_prefix)
+        .send()
+        .await
+    {
         Ok(out) => out,
-        Err(e) => return Err(ApiError::from_sdk(&t.account_id, &t.region, "ecr:DescribeRepositoryCreationTemplates", e)),
+        Err(e) => {
+            return Err(ApiError::from_sdk(
+                &t.account_id,
+                &t.region,
+                "ecr:DescribeRepositoryCreationTemplates",
+                e,
+            ))
+        }
     };
-    let Some(have) = out.repository_creation_templates().iter().find(|x| x.prefix() == Some(&r.ecr_repository_prefix)) else {
+    let Some(have) = out
+        .repository_creation_templates()
+        .iter()
+        .find(|x| x.prefix() == Some(&r.ecr_repository_prefix))
+    else {
         return Ok(TemplateState::Absent);
     };
-    let json = |text: Option<&str>| text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
-    let mut tags: Vec<(&str, &str)> = have.resource_tags().iter().map(|t| (t.key(), t.value())).collect();
+    let json =
+        |text: Option<&str>| text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+    let mut tags: Vec<(&str, &str)> = have
+        .resource_tags()
+        .iter()
+        .map(|t| (t.key(), t.value()))
+        .collect();
     tags.sort();
-    let want_tags: Vec<(&str, &str)> = want.resource_tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let matches = have.applied_for().contains(&RctAppliedFor::PullThroughCache)
+    let want_tags: Vec<(&str, &str)> = want
+        .resource_tags
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let matches = have
+        .applied_for()
+        .contains(&RctAppliedFor::PullThroughCache)
         && have.description() == Some(want.description.as_str())
-        && want.image_tag_mutability.as_deref().is_none_or(|m| have.image_tag_mutability().map(|x| x.as_str()) == Some(m))
+        && want
+            .image_tag_mutability
+            .as_deref()
+            .is_none_or(|m| have.image_tag_mutability().map(|x| x.as_str()) == Some(m))
         && json(have.lifecycle_policy()) == json(want.lifecycle_policy.as_deref())
         && tags == want_tags
         && have.custom_role_arn() == want.custom_role_arn.as_deref();
-    Ok(if matches { TemplateState::Matches } else { TemplateState::Differs })
+    Ok(if matches {
+        TemplateState::Matches
+    } else {
+        TemplateState::Differs
+    })
 }
 
 /// Creates the template, or updates it to the rollout file's settings.
-pub async fn put_template(c: &Regional, t: &Target, r: &Rollout, want: &RepositoryTemplate, exists: bool) -> Result<(), ApiError> {
+pub async fn put_template(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    want: &RepositoryTemplate,
+    exists: bool,
+) -> Result<(), ApiError> {
     let tags: Vec<Tag> = want
         .resource_tags
         .iter()
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect();
-    let mutability = want.image_tag_mutability.as_deref().map(ImageTagMutability::from);
+    let mutability = want
+        .image_tag_mutability
+        .as_deref()
+        .map(ImageTagMutability::from);
     if exists {
         c.ecr
             .update_repository_creation_template()
@@ -60,7 +109,14 @@ pub async fn put_template(c: &Regional, t: &Target, r: &Rollout, want: &Reposito
             .set_custom_role_arn(want.custom_role_arn.clone())
             .send()
             .await
-            .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "ecr:UpdateRepositoryCreationTemplate", e))?;
+            .map_err(|e| {
+                ApiError::from_sdk(
+                    &t.account_id,
+                    &t.region,
+                    "ecr:UpdateRepositoryCreationTemplate",
+                    e,
+                )
+            })?;
     } else {
         c.ecr
             .create_repository_creation_template()
@@ -73,7 +129,14 @@ pub async fn put_template(c: &Regional, t: &Target, r: &Rollout, want: &Reposito
             .set_custom_role_arn(want.custom_role_arn.clone())
             .send()
             .await
-            .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "ecr:CreateRepositoryCreationTemplate", e))?;
+            .map_err(|e| {
+                ApiError::from_sdk(
+                    &t.account_id,
+                    &t.region,
+                    "ecr:CreateRepositoryCreationTemplate",
+                    e,
+                )
+            })?;
     }
     Ok(())
 }

@@ -18,7 +18,14 @@ fn rule(url: &str, arn: &str) -> RuleState {
 }
 
 fn actions(secret: SecretState, rule: RuleState) -> Decision {
-    decide(&Observed { secret, rule, template: None }, &rollout())
+    decide(
+        &Observed {
+            secret,
+            rule,
+            template: None,
+        },
+        &rollout(),
+    )
 }
 
 fn change(actions: &[Action]) -> Decision {
