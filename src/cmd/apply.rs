@@ -5,8 +5,7 @@ use tokio::sync::watch;
 
 use super::plan::totals;
 use super::{
-    check_output_path, confirm, confirmation_possible, exit_code, finish_listing, load_rollout,
-    print_outcome, print_stop, refuse, with_reporter, write_report, Session,
+    conclude, confirm, finish_listing, load_rollout, refuse, token_inputs, with_reporter, Session,
 };
 use crate::cli::ApplyArgs;
 use crate::exit;
@@ -17,7 +16,6 @@ use futures::StreamExt;
 use crate::report::Results;
 use crate::runner::{ApplyJob, Limits, Stop, Work};
 use crate::target::Outcome;
-use crate::token::TokenSource;
 
 pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<bool>) -> i32 {
     // All input first: nothing reaches AWS until every check has passed.
@@ -25,18 +23,13 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
         Ok(r) => r,
         Err(code) => return code,
     };
-    let mut problems = Vec::new();
-    let token = TokenSource::choose(args.token_file.as_deref(), &rollout.token_env)
-        .read()
-        .map_err(|p| problems.push(p))
-        .ok();
-    if let Err(p) = check_output_path("--report", args.report.as_deref()) {
-        problems.push(p);
-    }
-    problems.extend(confirmation_possible(
+    let (token, problems) = token_inputs(
+        &rollout,
+        args.token_file.as_deref(),
+        args.report.as_deref(),
         args.yes,
         "review `ptc-rollout plan` first, then pass --yes",
-    ));
+    );
     let saved = match args.plan.as_deref().map(|p| PlanFile::load(p, &rollout)) {
         Some(Err(e)) => {
             eprintln!("error: {e}");
@@ -87,7 +80,15 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
                 )
                 .await;
             let listed = finish_listing(listing).await;
-            return finish(output, &args, &session, results, stop, listed);
+            return conclude(
+                output,
+                "Apply",
+                args.report.as_deref(),
+                &session.rollout,
+                &results,
+                stop.as_ref(),
+                listed,
+            );
         }
         // Interactive: plan everything, show the totals, ask, then converge what was planned.
         None => {
@@ -101,14 +102,22 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
             if stop == Some(Stop::Interrupted) {
                 // Interrupted while planning: nothing was written; every row says so.
                 let why = "not attempted: the run was interrupted while planning";
-                let rows = planned
+                let rows: Results = planned
                     .into_iter()
                     .map(|p| {
                         let at = p.checked_at;
                         Box::new(ApplyJob::planned(p, false).not_started(why, at))
                     })
                     .collect();
-                return finish(output, &args, &session, rows, stop, Ok(()));
+                return conclude(
+                    output,
+                    "Apply",
+                    args.report.as_deref(),
+                    &session.rollout,
+                    &rows,
+                    stop.as_ref(),
+                    Ok(()),
+                );
             }
             (planned, false)
         }
@@ -138,26 +147,13 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
             |tx| async move { runner.apply(jobs, token, &tx).await },
         )
         .await;
-    finish(output, &args, &session, results, stop, Ok(()))
-}
-
-/// Prints the outcome, writes the report, and gives the exit code.
-fn finish(
-    output: Output,
-    args: &ApplyArgs,
-    session: &Session,
-    results: crate::report::Results,
-    stop: Option<Stop>,
-    listed: Result<(), i32>,
-) -> i32 {
-    print_outcome(output, "Apply", &results);
-    print_stop(stop.as_ref());
-    let written = write_report(args.report.as_deref(), &session.rollout, &results);
-    if written != exit::SUCCESS {
-        return written;
-    }
-    listed
-        .err()
-        .filter(|_| stop != Some(Stop::Interrupted))
-        .unwrap_or_else(|| exit_code(&results, stop.as_ref()))
+    conclude(
+        output,
+        "Apply",
+        args.report.as_deref(),
+        &session.rollout,
+        &results,
+        stop.as_ref(),
+        Ok(()),
+    )
 }

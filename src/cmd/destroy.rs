@@ -5,8 +5,8 @@ use futures::StreamExt;
 use tokio::sync::watch;
 
 use super::{
-    check_output_path, confirm, confirmation_possible, exit_code, finish_listing, load_rollout,
-    print_outcome, print_stop, refuse, with_reporter, write_report, Session,
+    check_output_path, conclude, confirm, confirmation_possible, exit_code, finish_listing,
+    load_rollout, refuse, with_reporter, Session,
 };
 use crate::cli::DestroyArgs;
 use crate::exit;
@@ -94,13 +94,15 @@ pub async fn run(args: DestroyArgs, output: Output, interrupt: watch::Receiver<b
         })
         .await
     };
-    print_outcome(output, "Destroy", &results);
-    print_stop(stop.as_ref());
-    let written = write_report(args.report.as_deref(), &session.rollout, &results);
-    if written != exit::SUCCESS {
-        return written;
-    }
-    exit_code(&results, stop.as_ref())
+    conclude(
+        output,
+        "Destroy",
+        args.report.as_deref(),
+        &session.rollout,
+        &results,
+        stop.as_ref(),
+        Ok(()),
+    )
 }
 
 /// What would be removed per target, and what would be left alone.

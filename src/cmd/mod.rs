@@ -29,6 +29,7 @@ use crate::report::{self, Output};
 use crate::rollout::{Problem, Rollout};
 use crate::runner::{Event, Limits, Runner, Setup, Stop};
 use crate::target::{Target, TargetResult};
+use crate::token::{GitlabToken, TokenSource};
 
 /// Runs the command and returns the process exit code. `shutdown` resolving is an interrupt:
 /// the runner stops scheduling, lets in-flight targets finish for a short while, and the
@@ -312,6 +313,50 @@ pub(crate) fn exit_code(results: &[Box<TargetResult>], stop: Option<&Stop>) -> i
     } else {
         exit::SUCCESS
     }
+}
+
+/// The end of every command that reports per target: failure lines and the summary on stderr,
+/// the report, then the exit code (130 when interrupted; 1 on a failed row or listing).
+pub(crate) fn conclude(
+    output: Output,
+    title: &str,
+    report: Option<&Path>,
+    rollout: &Rollout,
+    results: &[Box<TargetResult>],
+    stop: Option<&Stop>,
+    listed: Result<(), i32>,
+) -> i32 {
+    print_outcome(output, title, results);
+    print_stop(stop);
+    let written = write_report(report, rollout, results);
+    if written != exit::SUCCESS {
+        return written;
+    }
+    match listed {
+        Err(code) if stop != Some(&Stop::Interrupted) => code,
+        _ => exit_code(results, stop),
+    }
+}
+
+/// The input checks of the commands that write the token (`apply`, `rotate`): the token, the
+/// report path and whether confirmation is possible. All problems at once, before any AWS call.
+pub(crate) fn token_inputs(
+    rollout: &Rollout,
+    token_file: Option<&Path>,
+    report: Option<&Path>,
+    yes: bool,
+    fix: &str,
+) -> (Option<GitlabToken>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let token = TokenSource::choose(token_file, &rollout.token_env)
+        .read()
+        .map_err(|p| problems.push(p))
+        .ok();
+    if let Err(p) = check_output_path("--report", report) {
+        problems.push(p);
+    }
+    problems.extend(confirmation_possible(yes, fix));
+    (token, problems)
 }
 
 /// Writes the report where asked, or prints the results table on stdout.

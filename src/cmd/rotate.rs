@@ -6,33 +6,26 @@ use futures::StreamExt;
 use tokio::sync::watch;
 
 use super::{
-    check_output_path, confirm, confirmation_possible, exit_code, finish_listing, load_rollout,
-    print_outcome, print_stop, refuse, with_reporter, write_report, Session,
+    conclude, confirm, finish_listing, load_rollout, refuse, token_inputs, with_reporter, Session,
 };
 use crate::cli::RotateArgs;
 use crate::exit;
 use crate::report::Output;
 use crate::runner::Limits;
 use crate::target::Outcome;
-use crate::token::TokenSource;
 
 pub async fn run(args: RotateArgs, output: Output, interrupt: watch::Receiver<bool>) -> i32 {
     let rollout = match load_rollout(&args.targets) {
         Ok(r) => r,
         Err(code) => return code,
     };
-    let mut problems = Vec::new();
-    let token = TokenSource::choose(args.token_file.as_deref(), &rollout.token_env)
-        .read()
-        .map_err(|p| problems.push(p))
-        .ok();
-    if let Err(p) = check_output_path("--report", args.report.as_deref()) {
-        problems.push(p);
-    }
-    problems.extend(confirmation_possible(
+    let (token, problems) = token_inputs(
+        &rollout,
+        args.token_file.as_deref(),
+        args.report.as_deref(),
         args.yes,
         "pass --yes to rotate without asking",
-    ));
+    );
     if !problems.is_empty() {
         return refuse(&problems);
     }
@@ -71,14 +64,13 @@ pub async fn run(args: RotateArgs, output: Output, interrupt: watch::Receiver<bo
             r.target.account_id, r.target.region, r.target.account_name
         );
     }
-    print_outcome(output, "Rotate", &results);
-    print_stop(stop.as_ref());
-    let written = write_report(args.report.as_deref(), &session.rollout, &results);
-    if written != exit::SUCCESS {
-        return written;
-    }
-    if let Err(code) = listed {
-        return code;
-    }
-    exit_code(&results, stop.as_ref())
+    conclude(
+        output,
+        "Rotate",
+        args.report.as_deref(),
+        &session.rollout,
+        &results,
+        stop.as_ref(),
+        listed,
+    )
 }

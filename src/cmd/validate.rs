@@ -3,11 +3,9 @@
 use tokio::sync::watch;
 
 use super::{
-    check_output_path, exit_code, finish_listing, load_rollout, print_outcome, print_stop, refuse,
-    with_reporter, write_report, Session,
+    check_output_path, conclude, finish_listing, load_rollout, refuse, with_reporter, Session,
 };
 use crate::cli::ValidateArgs;
-use crate::exit;
 use crate::report::Output;
 use crate::runner::Limits;
 
@@ -35,14 +33,13 @@ pub async fn run(args: ValidateArgs, output: Output, interrupt: watch::Receiver<
     )
     .await;
     let listed = finish_listing(listing).await;
-    print_outcome(output, "Validate", &results);
-    print_stop(stop.as_ref());
-    let written = write_report(args.report.as_deref(), &session.rollout, &results);
-    if written != exit::SUCCESS {
-        return written;
-    }
-    if let Err(code) = listed {
-        return code;
-    }
-    exit_code(&results, stop.as_ref())
+    conclude(
+        output,
+        "Validate",
+        args.report.as_deref(),
+        &session.rollout,
+        &results,
+        stop.as_ref(),
+        listed,
+    )
 }
