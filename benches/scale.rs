@@ -251,7 +251,9 @@ fn check(phase: Phase, results: &[Box<TargetResult>]) {
 ///
 /// - **The listing chain.** Accounts arrive 20 to a page, and each page needs the previous
 ///   page's NextToken, so `pages` calls run one after another: at least `pages x E[list]`, and,
-///   with the Organizations bucket (rate `r`, burst `b`), at least `(pages - b) / r`. The last
+///   with the Organizations bucket (rate `r`, burst `b`), at least `(calls - b) / r` for all the
+///   listing calls (with `--ous`, the OU walk's calls: the root's two, then each OU's pages and
+///   its ListChildren). The last
 ///   account's targets cannot start earlier, and then still need that account's AssumeRole and
 ///   one whole per-target chain: `listing + E[AssumeRole] + chain`.
 /// - **The per-target chain** of dependent calls (E = mean latency, log-normal mean =
@@ -290,9 +292,11 @@ fn lower_bound(phase: Phase, sim: &Sim, args: &Args, targets: f64, members: f64)
     let pages = (accounts_per_listing_chain / 20.0).ceil();
     let mut listing = pages * e(list_api);
     if let Some(q) = model.quotas.organizations {
-        // With OUs, the pages of every OU share the one Organizations bucket.
+        // With OUs, every call of the walk shares the one Organizations bucket: the root's
+        // ListAccountsForParent and ListChildren, then each OU's account pages and its
+        // (empty) ListChildren page.
         let all_pages = if args.ous > 0 {
-            (args.accounts as f64 / 20.0).ceil() + args.ous as f64
+            2.0 + args.ous as f64 * (pages + 1.0)
         } else {
             pages
         };
