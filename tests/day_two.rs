@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use support::{read_report, rollout_text, run, Emulator, TOKEN};
 
 const SECRET: &str = "ecr-pullthroughcache/gitlab";
-const NEW_TOKEN: &str = "glpat-NewTokenValue9876543210";
+const NEW_TOKEN: &str = "test-new-token-9876543210";
 
 fn config(emu: &Emulator, extra_upstream: &str, extra: &str) -> std::path::PathBuf {
     let text = rollout_text("").replace(

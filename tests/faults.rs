@@ -247,7 +247,7 @@ fn scenario_5_the_rule_cap_fails_that_target_at_once() {
 #[test]
 fn scenario_6_a_revoked_token_stops_at_the_canary() {
     let (emu, _org) = Emulator::with_org();
-    emu.set_valid_tokens(&["glpat-SomeOtherValidToken000"]);
+    emu.set_valid_tokens(&["test-other-valid-token"]);
     let (out, rows) = apply(&emu, &config(&emu, ""), &[]);
     assert_eq!(out.code, 1);
     assert_eq!(emu.secrets().len(), 1, "only the canary target was written");

@@ -108,10 +108,9 @@ fn ids_are_checked() {
 
 #[test]
 fn upstream_is_checked_without_echoing_the_token_env() {
-    let text = GOOD.replace("\"ptc-bot\"", "\"  \"").replace(
-        "\"GITLAB_REGISTRY_TOKEN\"",
-        "\"glpat-abcdefabcdefabcdefab\"",
-    );
+    let text = GOOD
+        .replace("\"ptc-bot\"", "\"  \"")
+        .replace("\"GITLAB_REGISTRY_TOKEN\"", "\"glpat-abcdefabcdef\"");
     let p = problems(&text);
     assert_eq!(
         p.iter().map(|p| p.field.as_str()).collect::<Vec<_>>(),

@@ -11,8 +11,9 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 
 use serde_json::{json, Value};
 
-/// The token tests declare valid. Shaped like a real one so leak checks are meaningful.
-pub const TOKEN: &str = "glpat-TestTokenValue0123456789";
+/// The token tests declare valid: distinctive, so a leak check finds any part of it (and not
+/// shaped like a real GitLab token, which repository scanners would flag).
+pub const TOKEN: &str = "test-TestTokenValue0123456789";
 /// The management account moto creates.
 pub const MANAGEMENT: &str = "123456789012";
 
