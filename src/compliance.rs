@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::report::neutralise;
 use crate::rollout::{parse_date, Rollout, GITLAB_REGISTRY_URL};
-use crate::target::{CheckedAt, Observed, RuleState, SecretState, TargetResult, Validation};
+use crate::target::{CheckedAt, RuleState, SecretState, TargetResult};
 use crate::work::day_two::SecretDetails;
 
 /// What only the inspection reads about the secret, kept on the row.
@@ -20,12 +20,7 @@ pub struct Compliance {
 }
 
 impl Compliance {
-    pub fn assess(
-        _o: &Observed,
-        secret: Option<&SecretDetails>,
-        _v: Option<&Validation>,
-        _at: CheckedAt,
-    ) -> Self {
+    pub fn of(secret: Option<&SecretDetails>) -> Self {
         Compliance {
             last_changed: secret.and_then(|d| d.last_changed),
             expires_on: secret.and_then(|d| d.expires_on.clone()),

@@ -68,7 +68,7 @@ pub async fn run(args: AccountsArgs, output: Output) -> i32 {
     }
     if !output.quiet {
         eprintln!(
-            "{} accounts x {} Regions = {} targets; {} accounts skipped",
+            "{} account(s) x {} Region(s) = {} targets; {} account(s) skipped",
             d.targeted.len(),
             session.rollout.regions.len(),
             d.targeted.len() * session.rollout.regions.len(),

@@ -252,12 +252,7 @@ impl Runner {
             rule,
             template: None,
         };
-        let compliance = Compliance::assess(
-            &observed,
-            secret.as_ref(),
-            validation.as_ref(),
-            r.checked_at,
-        );
+        let compliance = Compliance::of(secret.as_ref());
         TargetResult {
             observed: Some(observed),
             validation,
