@@ -32,40 +32,10 @@ pub async fn observe(c: &Regional, t: &Target, r: &Rollout) -> Result<Observed, 
     })
 }
 
+/// The secret's state, from the same DescribeSecret that day-two commands read details from.
 async fn read_secret(c: &Regional, t: &Target, r: &Rollout) -> Result<SecretState, ApiError> {
-    let out = match c
-        .secrets
-        .describe_secret()
-        .secret_id(&r.secret_name)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            return Ok(SecretState::Absent)
-        }
-        Err(e) => {
-            return Err(ApiError::from_sdk(
-                &t.account_id,
-                &t.region,
-                "secretsmanager:DescribeSecret",
-                e,
-            ))
-        }
-    };
-    let arn = out.arn().unwrap_or_default().to_owned();
-    let managed = out
-        .tags()
-        .iter()
-        .any(|tag| tag.key() == Some(MANAGED_TAG_KEY) && tag.value() == Some(MANAGED_TAG_VALUE));
-    Ok(if out.deleted_date().is_some() {
-        SecretState::PendingDeletion { arn, managed }
-    } else {
-        SecretState::Present { arn, managed }
-    })
+    let details = day_two::describe_secret(c, t, r).await?;
+    Ok(details.map_or(SecretState::Absent, |d| d.state()))
 }
 
 pub async fn read_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<RuleState, ApiError> {

@@ -14,7 +14,8 @@ use crate::target::{
     Action, Decision, Observed, Outcome, RuleState, SecretState, Target, TargetResult,
 };
 use crate::token::GitlabToken;
-use crate::work::{self, day_two};
+use crate::work;
+use crate::work::day_two::{self, SecretDetails};
 
 /// How `destroy` deletes secrets.
 #[derive(Debug, Clone, Copy)]
@@ -34,13 +35,12 @@ impl Runner {
     where
         S: Stream<Item = Target> + Send + Unpin,
     {
-        let _ = events.send(Event::PassStarted { pass: Pass::Apply });
         let token = Arc::new(token);
         let work = move |r: Arc<Self>, t: Target| {
             let token = token.clone();
             async move { r.rotate_one(t, &token).await }
         };
-        self.run(targets, events, self.limits.max_failures, work)
+        self.run(Pass::Apply, targets, events, self.limits.max_failures, work)
             .await
     }
 
@@ -53,8 +53,7 @@ impl Runner {
     where
         S: Stream<Item = Target> + Send + Unpin,
     {
-        let _ = events.send(Event::PassStarted { pass: Pass::Plan });
-        self.run(targets, events, None, |r, t| async move {
+        self.run(Pass::Plan, targets, events, None, |r, t| async move {
             r.plan_destroy_one(t).await
         })
         .await
@@ -70,10 +69,10 @@ impl Runner {
     where
         S: Stream<Item = ApplyJob> + Send + Unpin,
     {
-        let _ = events.send(Event::PassStarted { pass: Pass::Apply });
         let work =
             move |r: Arc<Self>, job: ApplyJob| async move { r.destroy_one(job, removal).await };
-        self.run(jobs, events, self.limits.max_failures, work).await
+        self.run(Pass::Apply, jobs, events, self.limits.max_failures, work)
+            .await
     }
 
     /// Inspects every target for the compliance report. Read-only.
@@ -85,10 +84,7 @@ impl Runner {
     where
         S: Stream<Item = Target> + Send + Unpin,
     {
-        let _ = events.send(Event::PassStarted {
-            pass: Pass::Validate,
-        });
-        self.run(targets, events, None, |r, t| async move {
+        self.run(Pass::Validate, targets, events, None, |r, t| async move {
             r.inspect_one(t).await
         })
         .await
@@ -114,10 +110,7 @@ impl Runner {
             return skip(r, "skipped: no secret to rotate (run apply first)");
         };
         r.observed = Some(Observed {
-            secret: SecretState::Present {
-                arn: d.arn.clone(),
-                managed: d.managed,
-            },
+            secret: d.state(),
             rule: RuleState::Absent,
             template: None,
         });
@@ -236,17 +229,9 @@ impl Runner {
         } else {
             None
         };
-        let secret_state = match &secret {
-            None => SecretState::Absent,
-            Some(d) if d.pending_deletion => SecretState::PendingDeletion {
-                arn: d.arn.clone(),
-                managed: d.managed,
-            },
-            Some(d) => SecretState::Present {
-                arn: d.arn.clone(),
-                managed: d.managed,
-            },
-        };
+        let secret_state = secret
+            .as_ref()
+            .map_or(SecretState::Absent, SecretDetails::state);
         let observed = Observed {
             secret: secret_state,
             rule,

@@ -211,13 +211,9 @@ impl Runner {
     where
         S: Stream<Item = Target> + Send + Unpin,
     {
-        let _ = events.send(Event::PassStarted { pass: Pass::Plan });
-        self.run(
-            targets,
-            events,
-            None,
-            |r, t| async move { r.plan_one(t).await },
-        )
+        self.run(Pass::Plan, targets, events, None, |r, t| async move {
+            r.plan_one(t).await
+        })
         .await
     }
 
@@ -231,13 +227,13 @@ impl Runner {
     where
         S: Stream<Item = ApplyJob> + Send + Unpin,
     {
-        let _ = events.send(Event::PassStarted { pass: Pass::Apply });
         let token = Arc::new(token);
         let work = move |r: Arc<Self>, job: ApplyJob| {
             let token = token.clone();
             async move { r.apply_one(job, &token).await }
         };
-        self.run(jobs, events, self.limits.max_failures, work).await
+        self.run(Pass::Apply, jobs, events, self.limits.max_failures, work)
+            .await
     }
 
     /// Validates every target's rule. Read-only.
@@ -249,13 +245,14 @@ impl Runner {
     where
         S: Stream<Item = Target> + Send + Unpin,
     {
-        let _ = events.send(Event::PassStarted {
-            pass: Pass::Validate,
-        });
         let max_failures = self.limits.max_failures;
-        self.run(targets, events, max_failures, |r, t| async move {
-            r.validate_one(t).await
-        })
+        self.run(
+            Pass::Validate,
+            targets,
+            events,
+            max_failures,
+            |r, t| async move { r.validate_one(t).await },
+        )
         .await
     }
 
@@ -266,6 +263,7 @@ impl Runner {
     /// time): slots go only to targets that can start working at once.
     async fn run<T, S, F, Fut>(
         self: &Arc<Self>,
+        pass: Pass,
         mut items: S,
         events: &UnboundedSender<Event>,
         max_failures: Option<Tolerance>,
@@ -277,6 +275,7 @@ impl Runner {
         F: Fn(Arc<Self>, T) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = TargetResult> + Send + 'static,
     {
+        let _ = events.send(Event::PassStarted { pass });
         let mut queue: VecDeque<T> = VecDeque::new();
         let mut waiting: HashMap<String, Vec<T>> = HashMap::new();
         let mut to_enter: VecDeque<String> = VecDeque::new();
@@ -410,6 +409,10 @@ impl Runner {
 
     fn cell(&self, account_id: &str) -> Arc<AccountCell> {
         let mut accounts = self.accounts.lock().expect("not poisoned");
+        // Looked up for every target: allocate the key only for an account's first.
+        if let Some(cell) = accounts.get(account_id) {
+            return cell.clone();
+        }
         accounts.entry(account_id.to_owned()).or_default().clone()
     }
 

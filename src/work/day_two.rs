@@ -7,7 +7,7 @@ use super::version_id;
 use crate::clients::Regional;
 use crate::error::ApiError;
 use crate::rollout::{Rollout, EXPIRY_TAG_KEY, MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
-use crate::target::Target;
+use crate::target::{SecretState, Target};
 use crate::token::GitlabToken;
 
 /// What DescribeSecret tells about the rollout's secret in a target.
@@ -22,6 +22,18 @@ pub struct SecretDetails {
     pub last_changed: Option<i64>,
     /// The `token-expires-on` tag.
     pub expires_on: Option<String>,
+}
+
+impl SecretDetails {
+    /// The state `plan` and `apply` decide from.
+    pub fn state(&self) -> SecretState {
+        let (arn, managed) = (self.arn.clone(), self.managed);
+        if self.pending_deletion {
+            SecretState::PendingDeletion { arn, managed }
+        } else {
+            SecretState::Present { arn, managed }
+        }
+    }
 }
 
 /// Reads the secret's details; `None` when there is no secret of that name.
