@@ -280,27 +280,14 @@ fn scenario_7_ctrl_c_half_way_reports_everything_and_a_rerun_finishes() {
     );
     let cfg = config(&emu, "");
     let report = emu.path("report.csv");
-    let child = emu
-        .cmd()
-        .args(["apply", "--yes", "--concurrency", "2", "--config"])
-        .arg(&cfg)
-        .arg("--report")
-        .arg(&report)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while emu.rules().len() < 3 {
-        assert!(Instant::now() < deadline, "the rollout never got going");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
+    let out = apply_then_ctrl_c(
+        &emu,
+        &cfg,
+        &report,
+        &["--concurrency", "2"],
+        "the rollout never got going",
+        || emu.rules().len() >= 3,
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     let rows = read_report(&report);
@@ -462,29 +449,14 @@ fn a_target_still_in_flight_after_the_drain_deadline_is_reported_interrupted() {
         ),
     );
     let report = emu.path("report.csv");
-    let child = emu
-        .cmd()
-        .args(["apply", "--yes", "--no-canary", "--config"])
-        .arg(&cfg)
-        .arg("--report")
-        .arg(&report)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !emu.calls().iter().any(|c| c["fault"] == "hang") || emu.rules().len() < 7 {
-        assert!(
-            Instant::now() < deadline,
-            "the rollout never reached the hung call"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = apply_then_ctrl_c(
+        &emu,
+        &cfg,
+        &report,
+        &["--no-canary"],
+        "the rollout never reached the hung call",
+        || emu.calls().iter().any(|c| c["fault"] == "hang") && emu.rules().len() >= 7,
+    );
     assert_eq!(out.status.code(), Some(130));
     let rows = read_report(&report);
     assert_eq!(rows.len(), 8);
@@ -495,4 +467,38 @@ fn a_target_still_in_flight_after_the_drain_deadline_is_reported_interrupted() {
     assert_eq!(hung["outcome"], "interrupted", "{hung:?}");
     assert!(hung["failure"].contains("re-run"), "{hung:?}");
     assert_eq!(count(&rows, "created"), 7);
+}
+
+/// Starts `apply --yes`, waits until `ready` (or fails with `never`), then sends SIGINT, as
+/// Ctrl-C would, and waits for the process to end.
+fn apply_then_ctrl_c(
+    emu: &Emulator,
+    cfg: &std::path::Path,
+    report: &std::path::Path,
+    extra: &[&str],
+    never: &str,
+    ready: impl Fn() -> bool,
+) -> std::process::Output {
+    let child = emu
+        .cmd()
+        .args(["apply", "--yes", "--config"])
+        .arg(cfg)
+        .arg("--report")
+        .arg(report)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{never}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    child.wait_with_output().unwrap()
 }
