@@ -191,7 +191,7 @@ async fn run_phase(
                 .apply(targets.map(ApplyJob::fresh).boxed(), token, &tx)
                 .await
         }
-        Phase::Validate => runner.validate(targets, &tx).await,
+        Phase::Validate => runner.validate(targets, None, &tx).await,
     };
     drop(tx);
     let results = reporter.await.expect("reporter");

@@ -2,17 +2,21 @@
 
 Tests use it to declare valid GitLab tokens, deny AssumeRole, seed an
 Organization, inspect and mutate state behind the tool's back, read the call
-log and inject faults. Everything here calls moto's backends directly.
+log, inject faults, publish images upstream and choose identity policies.
+Everything here calls moto's backends directly.
 """
 
 import json
 import os
+import re
 
+from moto.ecr.models import ecr_backends
 from moto.organizations.models import organizations_backends
 from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
 import ptc
 import templates
+import upstream
 from emustate import MANAGEMENT_ACCOUNT_ID, STATE
 
 FAULT_KINDS = {"throttle", "http500", "http503", "latency", "hang", "limit_exceeded", "region_disabled"}
@@ -134,7 +138,33 @@ def state() -> dict:
                 "upstreamRegistryUrl": rule["upstreamRegistryUrl"],
                 "credentialArn": rule["credentialArn"],
             })
-    return {"secrets": secrets, "rules": rules, "templates": template_state()}
+    return {"secrets": secrets, "rules": rules, "templates": template_state(),
+            "registry_policies": registry_policy_state(), "repositories": repository_state()}
+
+
+def registry_policy_state() -> list:
+    return [{"account": account, "region": region, "policyText": backend.registry_policy}
+            for account, region, backend in list(ecr_backends.iter_backends()) if backend.registry_policy]
+
+
+def repository_state() -> list:
+    out = []
+    for account, region, backend in list(ecr_backends.iter_backends()):
+        for repo in list(backend.repositories.values()):
+            tags = backend.tagger.list_tags_for_resource(repo.arn)["tags"]
+            images = []
+            for image in list(repo.images):
+                # One entry per tag; an untagged image (pulled by digest) has tag null.
+                for tag in list(image.image_tags) or [None]:
+                    images.append({"tag": tag, "digest": image.get_image_digest()})
+            out.append({
+                "account": account, "region": region, "name": repo.name,
+                "imageTagMutability": getattr(repo.image_tag_mutability, "value", repo.image_tag_mutability),
+                "lifecyclePolicy": repo.lifecycle_policy,
+                "tags": {t["Key"]: t["Value"] for t in tags},
+                "images": images,
+            })
+    return out
 
 
 def template_state() -> list:
@@ -202,7 +232,48 @@ def mutate(p: dict) -> dict:
         account, region, prefix = _require(p, "account", "region", "prefix")
         templates.remove_template(account, region, prefix)
         return {"ok": True}
+    if op == "put_registry_policy":
+        account, region, text = _require(p, "account", "region", "policy_text")
+        if not isinstance(text, str):
+            raise BadRequest("'policy_text' must be a string (it is stored verbatim)")
+        ecr_backends[account][region].registry_policy = text  # no validation: behind the API's back
+        return {"ok": True}
+    if op == "delete_repository":
+        account, region, name = _require(p, "account", "region", "name")
+        ecr_backends[account][region].delete_repository(name, force=True)
+        return {"ok": True}
     raise BadRequest(f"unknown op {op!r}")
+
+
+# --- registry: upstream images and identity policies --------------------------------------
+def add_upstream_images(images) -> dict:
+    if not isinstance(images, list):
+        raise BadRequest("'images' must be a list of {\"repository\", \"tag\"}")
+    for image in images:
+        repository, tag = _require(image if isinstance(image, dict) else {}, "repository", "tag")
+        if not isinstance(repository, str) or not isinstance(tag, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag):
+            raise BadRequest(f"bad image {image!r}: repository and tag must be strings, the tag a valid tag")
+    added = [{"repository": i["repository"], "tag": i["tag"], "digest": upstream.add_image(i["repository"], i["tag"])}
+             for i in images]
+    return {"ok": True, "images": added}
+
+
+def set_identity_policies(policies) -> dict:
+    if not isinstance(policies, list):
+        raise BadRequest("'policies' must be a list")
+    for entry in policies:
+        if not isinstance(entry, dict):
+            raise BadRequest("each policy must be an object")
+        account, role_name, actions = entry.get("account"), entry.get("role_name"), entry.get("actions")
+        if not isinstance(account, str) or not (account == "*" or re.fullmatch(r"\d{12}", account)):
+            raise BadRequest("'account' must be \"*\" or a 12-digit account id")
+        if not isinstance(role_name, str) or not role_name:
+            raise BadRequest("'role_name' must be a role's name")
+        if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
+            raise BadRequest("'actions' must be a list of action names, e.g. [\"ecr:BatchGetImage\"]")
+    STATE.set_identity_policies([{"account": e["account"], "role_name": e["role_name"], "actions": e["actions"]}
+                                 for e in policies])
+    return {"ok": True, "policies": STATE.identity_policies()}
 
 
 def set_faults(rules) -> dict:
@@ -230,6 +301,11 @@ ROUTES = {
     ("POST", "/_ptc/mutate"): mutate,
     ("GET", "/_ptc/faults"): lambda p: {"rules": STATE.faults()},
     ("POST", "/_ptc/faults"): lambda p: set_faults(p.get("rules", [])),
+    ("GET", "/_ptc/upstream_images"): lambda p: {"images": upstream.list_images()},
+    ("POST", "/_ptc/upstream_images"): lambda p: add_upstream_images(p.get("images", [])),
+    ("GET", "/_ptc/identity_policies"): lambda p: {"policies": STATE.identity_policies()},
+    ("POST", "/_ptc/identity_policies"): lambda p: set_identity_policies(p.get("policies", [])),
+    ("POST", "/_ptc/registry_tokens/expire"): lambda p: {"ok": True, "expired": STATE.expire_registry_tokens()},
 }
 
 

@@ -7,6 +7,7 @@ ECR backends (see ptc.py) so that moto's own reset clears them too.
 
 import random
 import threading
+from datetime import datetime, timezone
 
 MANAGEMENT_ACCOUNT_ID = "123456789012"
 
@@ -20,6 +21,9 @@ class EmulatorState:
         self._valid_tokens: set[str] = set()
         self._denied_accounts: set[str] = set()
         self._faults: list[dict] = []
+        # Registry passwords (from GetAuthorizationToken) -> the principal they stand for.
+        self._registry_tokens: dict[str, dict] = {}
+        self._identity_policies: list[dict] = []
 
     # --- call log -------------------------------------------------------
     def record_call(self, call: dict) -> dict:
@@ -58,9 +62,13 @@ class EmulatorState:
         with self.lock:
             self._denied_accounts = {str(a) for a in accounts}
 
-    def is_assume_role_denied(self, account_id: str) -> bool:
+    def is_assume_role_denied(self, account_id: str, role_name: str = "OrganizationAccountAccessRole") -> bool:
+        # The management account has no OrganizationAccountAccessRole (Organizations creates it
+        # only in the accounts it creates); its other roles, e.g. a workload's, can be assumed.
         with self.lock:
-            return account_id == MANAGEMENT_ACCOUNT_ID or account_id in self._denied_accounts
+            if account_id == MANAGEMENT_ACCOUNT_ID:
+                return role_name == "OrganizationAccountAccessRole"
+            return account_id in self._denied_accounts
 
     # --- fault injection ------------------------------------------------
     def set_faults(self, rules) -> None:
@@ -91,6 +99,37 @@ class EmulatorState:
                     rule["times"] = int(times) - 1
                 return dict(rule)
         return None
+
+    # --- registry passwords (GetAuthorizationToken) -----------------------
+    def add_registry_token(self, password: str, principal: dict) -> None:
+        """principal: account, region, principal_arn, session_arn, role_name, expires_at."""
+        now = datetime.now(timezone.utc)
+        with self.lock:
+            # Drop expired ones so a long run does not accumulate them.
+            for old in [p for p, v in self._registry_tokens.items() if v["expires_at"] <= now]:
+                del self._registry_tokens[old]
+            self._registry_tokens[password] = dict(principal)
+
+    def registry_token(self, password: str) -> dict | None:
+        with self.lock:
+            found = self._registry_tokens.get(password)
+            return dict(found) if found else None
+
+    def expire_registry_tokens(self) -> int:
+        """Make every issued password expired (tests of re-authentication); returns how many."""
+        with self.lock:
+            for value in self._registry_tokens.values():
+                value["expires_at"] = datetime.fromtimestamp(0, timezone.utc)
+            return len(self._registry_tokens)
+
+    # --- identity policies chosen by tests --------------------------------
+    def set_identity_policies(self, policies) -> None:
+        with self.lock:
+            self._identity_policies = [dict(p, actions=list(p["actions"])) for p in policies]
+
+    def identity_policies(self) -> list[dict]:
+        with self.lock:
+            return [dict(p, actions=list(p["actions"])) for p in self._identity_policies]
 
 
 STATE = EmulatorState()

@@ -1,4 +1,4 @@
-"""WSGI middleware in front of moto: control API routing, call log, fault injection."""
+"""WSGI middleware in front of moto: control API and registry routing, call log, fault injection."""
 
 import io
 import json
@@ -9,6 +9,7 @@ from urllib.parse import parse_qs
 from werkzeug.wsgi import get_input_stream
 
 import control
+import registry
 from emustate import MANAGEMENT_ACCOUNT_ID, STATE
 
 # X-Amz-Target prefixes of the JSON-protocol services the tool drives.
@@ -22,6 +23,13 @@ ACCESS_KEY_RE = re.compile(r"AWS.*(?P<access_key>(?<![A-Z0-9])[A-Z0-9]{20}(?![A-
 SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
 
 HANG_DEFAULT_MS = 600_000
+# A fault on the registry endpoint answers in the registry API's own terms.
+REGISTRY_FAULT_CODES = {
+    "Throttling": (429, "TOOMANYREQUESTS"), "ThrottlingException": (429, "TOOMANYREQUESTS"),
+    "LimitExceeded": (429, "TOOMANYREQUESTS"), "LimitExceededException": (429, "TOOMANYREQUESTS"),
+    "InternalFailure": (500, "UNKNOWN"), "ServiceUnavailable": (503, "UNAVAILABLE"),
+    "UnrecognizedClientException": (401, "UNAUTHORIZED"),
+}
 
 
 def _account_for(environ) -> str:
@@ -65,7 +73,11 @@ def describe_request(environ, body: bytes) -> dict:
 # --- fault answers ------------------------------------------------------------
 def _error(call: dict, status: int, code: str, message: str, sender: bool = True):
     """An error in the protocol of the called service: JSON 1.1 for ECR, Secrets Manager
-    and Organizations, the query protocol's XML for STS."""
+    and Organizations, the query protocol's XML for STS, the distribution spec's JSON
+    errors for the registry endpoint."""
+    if call["service"] == "registry":
+        status, registry_code = REGISTRY_FAULT_CODES.get(code, (status, "UNKNOWN"))
+        return status, [("Content-Type", "application/json")], registry.error_body(registry_code, message)
     if call["service"] == "sts":
         body = (
             '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
@@ -117,6 +129,8 @@ class PtcMiddleware:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_ptc/"):
             return self._control(environ, start_response)
+        if path.startswith("/_registry/"):
+            return self._registry(environ, start_response)
         if path.startswith("/moto-api"):
             return self.moto_app(environ, start_response)  # moto's own dashboard/reset: not AWS calls
 
@@ -144,6 +158,21 @@ class PtcMiddleware:
             return start_response(status, headers, exc_info)
 
         return self.moto_app(environ, recording_start_response)
+
+    def _registry(self, environ, start_response):
+        get_input_stream(environ).read()  # GET and HEAD only: drain whatever was sent
+        call = STATE.record_call(registry.describe(environ))
+        fault = STATE.pick_fault(call["service"], call["action"], call["account"], call["region"])
+        if fault is not None:
+            STATE.update_call(call, fault=fault["kind"])
+            answer = fault_response(call, fault)
+            if answer is not None:
+                status, headers, payload = answer
+                STATE.update_call(call, status=status)
+                headers.append(("Content-Length", str(len(payload))))
+                start_response(f"{status} Error", headers)
+                return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else payload]
+        return registry.handle(environ, start_response, call)
 
     def _control(self, environ, start_response):
         raw = get_input_stream(environ).read()

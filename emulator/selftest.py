@@ -1,78 +1,25 @@
 """End-to-end check of the emulator with boto3: python3 emulator/selftest.py
 
 Starts server.py as a subprocess, drives it like ptc-rollout would (Organizations,
-AssumeRole, Secrets Manager, ECR pull through cache rules) plus the control API,
-and prints `N passed, M failed` last; exits non-zero on any failure.
+AssumeRole, Secrets Manager, ECR pull through cache rules, pulls through the
+registry endpoint: selftest_registry.py, selftest_permissions.py) plus the control
+API, and prints `N passed, M failed` last; exits non-zero on any failure.
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 import traceback
-import urllib.request
 
-import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.exceptions import ReadTimeoutError
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-MGMT = "123456789012"
-SECRET_NAME = "ecr-pullthroughcache/gitlab"
-GITLAB = {"upstreamRegistry": "gitlab-container-registry", "upstreamRegistryUrl": "registry.gitlab.com"}
-# One attempt only: the SDK would otherwise retry injected faults (and LimitExceededException).
-NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
-
-
-def start_server(*extra, stderr=None):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    proc = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "server.py"), "--port", "0", *extra],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,
-    )
-    line = proc.stdout.readline().decode()
-    assert line.startswith("listening on http://127.0.0.1:"), f"unexpected first line {line!r}"
-    return proc, line.split(" ", 2)[2].strip()
-
-
-class Ctx:
-    def __init__(self, url):
-        self.url = url
-
-    def ctl(self, method, path, payload=None):
-        data = json.dumps(payload).encode() if payload is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                return json.loads(resp.read())
-        except urllib.error.HTTPError as e:
-            raise AssertionError(f"{method} {path} -> {e.code}: {e.read()!r}")
-
-    def client(self, service, region="us-east-1", creds=None, config=NO_RETRY):
-        creds = creds or {"AccessKeyId": "test", "SecretAccessKey": "test"}
-        return boto3.client(
-            service, region_name=region, endpoint_url=self.url, config=config,
-            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds.get("SessionToken"),
-        )
-
-    def assume(self, account_id):
-        resp = self.client("sts").assume_role(
-            RoleArn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole",
-            RoleSessionName="ptc-rollout")
-        return resp["Credentials"]
-
-
-def error_of(fn, *args, **kwargs):
-    try:
-        fn(*args, **kwargs)
-    except ClientError as e:
-        return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"].get("Message", "")
-    raise AssertionError("expected an error")
+import selftest_permissions
+import selftest_registry
+from selftest_common import GITLAB, LIFECYCLE, MGMT, NO_RETRY, SECRET_NAME, Ctx, error_of, start_server
 
 
 # --- tests -----------------------------------------------------------------------------
@@ -207,11 +154,6 @@ def test_rule_limit(c):
     assert (code, status) == ("LimitExceededException", 400), (code, status)
     pages = list(ecr.get_paginator("describe_pull_through_cache_rules").paginate(PaginationConfig={"PageSize": 20}))
     assert [len(p["pullThroughCacheRules"]) for p in pages] == [20, 20, 10]
-
-
-LIFECYCLE = json.dumps({"rules": [{"rulePriority": 1, "description": "keep 10",
-                                   "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 10},
-                                   "action": {"type": "expire"}}]})
 
 
 def test_template_lifecycle(c):
@@ -497,6 +439,8 @@ def test_shutdown_and_stdout(c):
     c.stderr.seek(0)
     logs = c.stderr.read().decode()
     assert "HTTP/1.1" not in logs, "request log lines must be off without --verbose:\n" + logs[-2000:]
+    for password in getattr(c, "registry_passwords", []):
+        assert password not in logs, "a registry password leaked into stderr"
 
 
 def test_exit_on_stdin_eof(c):
@@ -516,7 +460,9 @@ TESTS = [test_health, test_seed_and_list_accounts, test_assume_role_member, test
          test_deny_list, test_ptc_rule_lifecycle, test_ptc_parameter_errors, test_rule_limit,
          test_template_lifecycle, test_template_parameter_errors, test_call_log,
          test_state, test_mutate, test_template_state_and_mutate, test_fault_throttle, test_fault_http_errors, test_fault_times_and_rate,
-         test_fault_latency_and_hang, test_bad_control_requests, test_exit_on_stdin_eof, test_shutdown_and_stdout]
+         test_fault_latency_and_hang, test_bad_control_requests,
+         *selftest_registry.TESTS, *selftest_permissions.TESTS,
+         test_exit_on_stdin_eof, test_shutdown_and_stdout]
 
 
 def main() -> int:

@@ -7,8 +7,10 @@ Prints exactly one line to stdout, `listening on http://HOST:PORT`, once the
 socket is bound; everything else (logs) goes to stderr. On top of moto it adds
 the ECR pull through cache operations (ptc.py), repository creation
 templates (templates.py), AssumeRole refusals
-(sts_guard.py), a call log with fault injection (middleware.py) and a control
-API under /_ptc/ (control.py).
+(sts_guard.py), a call log with fault injection (middleware.py), a control
+API under /_ptc/ (control.py), and a Registry HTTP API v2 under /_registry/
+that pulls through the cache from a simulated GitLab.com (registry.py,
+pullthrough.py, permissions.py, upstream.py).
 """
 
 import argparse
@@ -30,7 +32,9 @@ from moto.core.utils import get_service_model  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app  # noqa: E402
 
 import control  # noqa: E402
+import permissions  # noqa: E402
 import ptc  # noqa: E402
+import registry  # noqa: E402
 import sts_guard  # noqa: E402
 import templates  # noqa: E402
 from emustate import STATE  # noqa: E402
@@ -65,6 +69,8 @@ def build_app():
     ptc.install()
     templates.install()
     sts_guard.install()
+    registry.install()
+    permissions.install()
     dispatcher = DomainDispatcherApplication(create_backend_app)
     for service in WARM_SERVICES:
         dispatcher.app_instances[service] = create_backend_app(service)

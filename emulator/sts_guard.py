@@ -2,8 +2,9 @@
 
 moto lets anyone assume any role ARN, even in the management account, which on
 AWS has no OrganizationAccountAccessRole. We refuse, as AWS would, AssumeRole
-into the management account and into the accounts on the control API's deny
-list; every other AssumeRole keeps moto's behaviour (credentials mapped to the
+of that role in the management account (its other roles, such as a workload's
+role that `probe --as-role` pulls as, can be assumed), and of any role in the
+accounts on the control API's deny list; every other AssumeRole keeps moto's behaviour (credentials mapped to the
 role's account).
 """
 
@@ -33,7 +34,7 @@ def access_denied_xml(message: str) -> str:
 def assume_role(self):
     role_arn = self._get_param("RoleArn") or ""
     match = ROLE_ACCOUNT_RE.match(role_arn)
-    if match and STATE.is_assume_role_denied(match.group(1)):
+    if match and STATE.is_assume_role_denied(match.group(1), role_arn.rsplit("/", 1)[-1]):
         _, caller_arn, _ = self.backend.get_caller_identity(self.get_access_key(), self.region)
         message = (
             f"User: {caller_arn} is not authorized to perform: sts:AssumeRole "

@@ -18,7 +18,8 @@ AWS behaviours kept here (botocore's ecr/2015-09-21 model and the ECR guide):
   imageTagMutability to MUTABLE and encryption to AES256.
 - Errors: TemplateAlreadyExistsException, TemplateNotFoundException,
   InvalidParameterException (the prefix pattern, an empty appliedFor, a policy
-  that is not JSON, exclusion filters that do not fit the mutability),
+  that is not JSON, exclusion filters that do not fit the mutability, a
+  customRoleArn in another account than the registry's),
   ValidationException (model constraints: enum values, lengths, maxResults).
 """
 
@@ -188,6 +189,16 @@ def _check_fields(fields: dict) -> None:
     _check_json_policy(fields.get("lifecyclePolicy"), "lifecyclePolicy", "Lifecycle policy")
 
 
+def _check_role_account(role, account: str) -> None:
+    """ECR assumes customRoleArn as the registry's own service: the role must be in its account."""
+    match = ROLE_ARN_RE.match(role or "")
+    if match and role.split(":")[4] != account:
+        raise InvalidParameterException(
+            f"Invalid parameter at 'customRoleArn' failed to satisfy constraint: 'the role {role} must be "
+            f"in the registry's account {account}'"
+        )
+
+
 def _check_mutability_filters(template: dict) -> None:
     """Exclusion filters go with, and only with, the *_WITH_EXCLUSION mutabilities."""
     with_exclusion = template["imageTagMutability"].endswith("_WITH_EXCLUSION")
@@ -207,6 +218,7 @@ def new_template(account: str, region: str, prefix: str, applied_for, fields: di
         _check_prefix(prefix)
         applied_for = _check_applied_for(applied_for)
         _check_fields(fields)
+        _check_role_account(fields.get("customRoleArn"), account)
     now = datetime.now(timezone.utc)
     template = {
         "prefix": prefix,
@@ -237,6 +249,7 @@ def update_template(account: str, region: str, prefix: str, fields: dict) -> dic
     if "appliedFor" in fields:
         fields["appliedFor"] = _check_applied_for(fields["appliedFor"])
     _check_fields(fields)
+    _check_role_account(fields.get("customRoleArn"), account)
     with _lock:
         current = template_table(account, region).get(prefix)
         if current is None:

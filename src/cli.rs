@@ -14,7 +14,7 @@ use crate::runner::{Tolerance, DEFAULT_CONCURRENCY};
 #[command(
     after_help = "AWS credentials, Region and endpoint come from the standard AWS environment \
     (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, SSO, ...).\nExit codes: 0 success, 1 a target failed \
-    or is invalid, 2 bad input, 3 changes pending (plan --detailed-exitcode), 130 interrupted."
+    or is invalid or cannot pull, 2 bad input, 3 changes pending (plan --detailed-exitcode), 130 interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -47,6 +47,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Validate every target's rule and write the report. Read-only.
     Validate(ValidateArgs),
+    /// Pull one image through the cache in every target, as `docker pull` starts it, and write
+    /// the report: proves that principals of each account can really pull.
+    Probe(ProbeArgs),
     /// Write a new token into every managed secret (canary first), validate, write the report.
     Rotate(RotateArgs),
     /// Remove the rules and secrets ptc-rollout manages; leave everything else alone.
@@ -150,6 +153,30 @@ pub struct ValidateArgs {
     /// Write the CSV report to this file (- for stdout).
     #[arg(long, value_name = "OUT.csv")]
     pub report: Option<PathBuf>,
+    /// After validating, pull this image (GROUP/PROJECT/IMAGE:TAG on registry.gitlab.com)
+    /// through each valid rule, as `probe` does.
+    #[arg(long, value_name = "GROUP/PROJECT/IMAGE:TAG")]
+    pub probe_image: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    /// The image on registry.gitlab.com: GROUP/PROJECT/IMAGE:TAG (or GROUP/PROJECT/IMAGE@sha256:...).
+    /// It is pulled as PREFIX/GROUP/PROJECT/IMAGE from each target's registry.
+    #[arg(long, value_name = "GROUP/PROJECT/IMAGE:TAG")]
+    pub image: String,
+    /// Pull as this role of each account (assumed from the member role), e.g. a node or runner
+    /// role, instead of as the member role.
+    #[arg(long, value_name = "ROLE_NAME")]
+    pub as_role: Option<String>,
+    /// Write the CSV report to this file (- for stdout).
+    #[arg(long, value_name = "OUT.csv")]
+    pub report: Option<PathBuf>,
+    /// Stop scheduling new targets once more than N (or N%) have failed to pull.
+    #[arg(long, value_name = "N|N%", value_parser = parse_tolerance)]
+    pub max_failures: Option<Tolerance>,
 }
 
 #[derive(Debug, Args)]
@@ -223,4 +250,7 @@ pub struct IamPolicyArgs {
     /// The Organization's id, required of callers by the trust policy (placeholder if omitted).
     #[arg(long, value_name = "ID")]
     pub org_id: Option<String>,
+    /// The role `probe --as-role` will pull as: the member role may then assume it.
+    #[arg(long, value_name = "ROLE_NAME")]
+    pub probe_as_role: Option<String>,
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::report::neutralise;
 use crate::rollout::{parse_date, Rollout, GITLAB_REGISTRY_URL};
-use crate::target::{CheckedAt, RuleState, SecretState, TargetResult};
+use crate::target::{CheckedAt, PullAccessState, RuleState, SecretState, TargetResult};
 use crate::work::day_two::SecretDetails;
 
 /// What only the inspection reads about the secret, kept on the row.
@@ -50,6 +50,9 @@ pub struct Row {
     pub token_days_left: Option<i64>,
     pub is_valid: bool,
     pub failure: String,
+    /// `[pull_access]`: `ok`, `absent` or `differs` (ptc-rollout's registry policy statement);
+    /// empty when the rollout file has none.
+    pub pull_access: &'static str,
     pub checked_at: String,
 }
 
@@ -89,6 +92,7 @@ fn row(r: &TargetResult, warning_days: i64) -> Row {
     let expires_on = c.and_then(|c| c.expires_on.clone()).unwrap_or_default();
     let days_left = parse_date(&expires_on).map(|d| d - today);
     let validation = r.validation.as_ref();
+    let pull_access = r.observed.as_ref().and_then(|o| o.pull_access);
 
     let mut reasons = Vec::new();
     if let Some(e) = &r.error {
@@ -109,6 +113,15 @@ fn row(r: &TargetResult, warning_days: i64) -> Row {
         }
         if rule == "present" && !validation.is_some_and(|v| v.is_valid) {
             reasons.push("rule not valid".to_owned());
+        }
+        match pull_access {
+            Some(PullAccessState::Absent) => {
+                reasons.push("no pull access statement in the registry policy".to_owned())
+            }
+            Some(PullAccessState::Differs) => {
+                reasons.push("pull access statement differs from [pull_access]".to_owned())
+            }
+            _ => {}
         }
         match days_left {
             Some(d) if d < 0 => reasons.push("token expired".to_owned()),
@@ -140,6 +153,7 @@ fn row(r: &TargetResult, warning_days: i64) -> Row {
             .filter(|v| !v.is_valid)
             .and_then(|v| v.failure.clone())
             .unwrap_or_default(),
+        pull_access: pull_access.map_or("", PullAccessState::as_str),
         checked_at: r.checked_at.to_string(),
     }
 }
@@ -162,6 +176,7 @@ pub const COLUMNS: &[&str] = &[
     "token_days_left",
     "is_valid",
     "failure",
+    "pull_access",
     "checked_at",
 ];
 

@@ -59,9 +59,14 @@ pub struct Access {
 
 impl Access {
     pub fn role_arn(&self, account_id: &str) -> String {
+        self.role_arn_named(account_id, &self.role_name)
+    }
+
+    /// The ARN of the role `name` in an account of the caller's partition.
+    pub fn role_arn_named(&self, account_id: &str, name: &str) -> String {
         format!(
-            "arn:{}:iam::{account_id}:role/{}",
-            self.caller.partition, self.role_name
+            "arn:{}:iam::{account_id}:role/{name}",
+            self.caller.partition
         )
     }
 
@@ -84,6 +89,35 @@ impl Access {
             session_name: self.session_name.clone(),
             external_id: self.external_id.clone(),
             duration: self.duration,
+            first: Mutex::new(None),
+        };
+        let first = role.assume().await?;
+        *role.first.lock().expect("not poisoned") = Some(first);
+        Ok(clients.for_account(SharedCredentialsProvider::new(role)))
+    }
+}
+
+/// AssumeRole allows at most one hour to a session made from another role's session (role
+/// chaining), which is how a consumer role is entered from the member role.
+const CHAINED_SESSION_LIMIT: Duration = Duration::from_secs(3600);
+
+impl Access {
+    /// The SDK configuration of another role in an account, assumed from that account's
+    /// configuration (`probe --as-role`): the role a workload runs as, to test its pulls.
+    pub async fn enter_as(
+        &self,
+        clients: &Clients,
+        account: &SdkConfig,
+        account_id: &str,
+        role_name: &str,
+    ) -> Result<SdkConfig, ApiError> {
+        let role = AssumedRole {
+            sts: aws_sdk_sts::Client::new(account),
+            account_id: account_id.to_owned(),
+            role_arn: self.role_arn_named(account_id, role_name),
+            session_name: self.session_name.clone(),
+            external_id: None,
+            duration: self.duration.min(CHAINED_SESSION_LIMIT),
             first: Mutex::new(None),
         };
         let first = role.assume().await?;

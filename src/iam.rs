@@ -8,18 +8,36 @@ use crate::rollout::Rollout;
 
 /// The service-linked role ECR creates with an account's first pull through cache rule.
 const PTC_SERVICE: &str = "pullthroughcache.ecr.amazonaws.com";
+/// The service of AWSServiceRoleForECRTemplate, created with an account's first template.
+const TEMPLATE_SERVICE: &str = "ecr.amazonaws.com";
 
 /// Everything `iam-policy` prints.
 pub struct Policies {
     pub member_role_policy: Value,
     pub member_role_trust_policy: Value,
     pub caller_policy: Value,
+    /// What a workload's role (nodes, runners) needs to pull through the cache by identity
+    /// policy alone, for teams that prefer that to `[pull_access]`'s registry policy.
+    pub consumer_policy: Value,
 }
 
 impl Policies {
     /// `partition` is `aws`, `aws-us-gov` or `aws-cn`; `caller_role_arn` and `org_id` go into
     /// the trust policy.
-    pub fn for_rollout(r: &Rollout, partition: &str, caller_role_arn: &str, org_id: &str) -> Self {
+    /// `probe_as_role`: the role `probe --as-role` assumes from the member role, if any.
+    pub fn for_rollout(
+        r: &Rollout,
+        partition: &str,
+        caller_role_arn: &str,
+        org_id: &str,
+        probe_as_role: Option<&str>,
+    ) -> Self {
+        let prefix = r.ecr_repository_prefix.trim_end_matches('/');
+        let cached = if prefix == "ROOT" {
+            format!("arn:{partition}:ecr:*:*:repository/*")
+        } else {
+            format!("arn:{partition}:ecr:*:*:repository/{prefix}/*")
+        };
         let mut member = vec![
             json!({
                 "Sid": "PullThroughCacheSecret",
@@ -68,21 +86,91 @@ impl Policies {
                 ],
                 "Resource": "*"
             }));
-            if let Some(role) = &t.custom_role_arn {
+            member.push(json!({
+                "Sid": "FirstTemplateCreatesTheServiceLinkedRole",
+                "Effect": "Allow",
+                "Action": "iam:CreateServiceLinkedRole",
+                "Resource": format!("arn:{partition}:iam::*:role/aws-service-role/{TEMPLATE_SERVICE}/AWSServiceRoleForECRTemplate"),
+                "Condition": { "StringEquals": { "iam:AWSServiceName": TEMPLATE_SERVICE } }
+            }));
+            let role = match (&t.custom_role_name, &t.custom_role_arn) {
+                (Some(name), _) => Some(format!("arn:{partition}:iam::*:role/{name}")),
+                (None, arn) => arn.clone(),
+            };
+            if let Some(role) = role {
                 member.push(json!({
                     "Sid": "TemplateRole",
                     "Effect": "Allow",
                     "Action": "iam:PassRole",
                     "Resource": role,
-                    "Condition": { "StringEquals": { "iam:PassedToService": "ecr.amazonaws.com" } }
+                    "Condition": { "StringEquals": { "iam:PassedToService": TEMPLATE_SERVICE } }
                 }));
             }
+        }
+        if r.pull_access.is_some() {
+            member.push(json!({
+                "Sid": "PullAccessInTheRegistryPolicy",
+                "Effect": "Allow",
+                "Action": ["ecr:GetRegistryPolicy", "ecr:PutRegistryPolicy", "ecr:DeleteRegistryPolicy"],
+                "Resource": "*"
+            }));
+        }
+        // `probe` and `validate --probe-image`, as the member role.
+        member.push(json!({
+            "Sid": "ProbeRegistryCredential",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*"
+        }));
+        member.push(json!({
+            "Sid": "ProbeThroughTheCache",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:DescribeRepositories",
+                "ecr:GetLifecyclePolicy",
+                "ecr:BatchGetImage",
+                "ecr:BatchImportUpstreamImage",
+                "ecr:CreateRepository"
+            ],
+            "Resource": cached
+        }));
+        if let Some(role) = probe_as_role {
+            member.push(json!({
+                "Sid": "ProbeAsWorkloadRole",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": format!("arn:{partition}:iam::*:role/{role}")
+            }));
         }
         let mut trust_condition = json!({ "StringEquals": { "aws:PrincipalOrgID": org_id } });
         if let Some(id) = &r.external_id {
             trust_condition["StringEquals"]["sts:ExternalId"] = json!(id);
         }
+        let consumer = json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "RegistryCredential",
+                    "Effect": "Allow",
+                    "Action": "ecr:GetAuthorizationToken",
+                    "Resource": "*"
+                },
+                {
+                    "Sid": "PullThroughTheCache",
+                    "Effect": "Allow",
+                    "Action": [
+                        "ecr:BatchGetImage",
+                        "ecr:GetDownloadUrlForLayer",
+                        "ecr:BatchCheckLayerAvailability",
+                        "ecr:BatchImportUpstreamImage",
+                        "ecr:CreateRepository"
+                    ],
+                    "Resource": cached
+                }
+            ]
+        });
         Policies {
+            consumer_policy: consumer,
             member_role_policy: json!({ "Version": "2012-10-17", "Statement": member }),
             member_role_trust_policy: json!({
                 "Version": "2012-10-17",
@@ -128,14 +216,19 @@ impl Policies {
             "member_role_policy": self.member_role_policy,
             "member_role_trust_policy": self.member_role_trust_policy,
             "caller_policy": self.caller_policy,
-            "note": "The caller's own account is rolled out with the caller's credentials: give the caller the member_role_policy permissions too."
+            "consumer_policy": self.consumer_policy,
+            "note": "The caller's own account is rolled out with the caller's credentials: give the caller the member_role_policy permissions too. consumer_policy is what a workload role needs to pull through the cache without [pull_access]; with [pull_access], its usual read-only ECR policy is enough."
         })
     }
 
     /// Every `service:Action` the policies allow (for checking coverage).
     pub fn actions(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for doc in [&self.member_role_policy, &self.caller_policy] {
+        for doc in [
+            &self.member_role_policy,
+            &self.caller_policy,
+            &self.consumer_policy,
+        ] {
             for statement in doc["Statement"].as_array().into_iter().flatten() {
                 match &statement["Action"] {
                     Value::String(a) => out.push(a.clone()),

@@ -24,6 +24,7 @@ pub mod exit;
 pub mod iam;
 pub mod plan_file;
 pub mod regions;
+pub mod registry;
 pub mod report;
 pub mod rollout;
 pub mod runner;

@@ -73,6 +73,23 @@ pub fn is_known(name: &str) -> bool {
     KNOWN_REGIONS.contains(&name)
 }
 
+/// The ARN partition a Region belongs to: what ARNs built for a target must name.
+pub fn partition(region: &str) -> &'static str {
+    if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("eusc-") {
+        "aws-eusc"
+    } else if region.starts_with("us-isob-") {
+        "aws-iso-b"
+    } else if region.starts_with("us-iso-") {
+        "aws-iso"
+    } else {
+        "aws"
+    }
+}
+
 /// Whether `name` has the shape of a Region code (`xx-name-N`, optionally with a partition infix
 /// such as `us-gov-west-1`), used when unknown Regions are allowed.
 pub fn is_well_formed(name: &str) -> bool {
@@ -99,6 +116,13 @@ mod tests {
         for r in OPT_IN_REGIONS {
             assert!(is_known(r), "{r}");
         }
+    }
+
+    #[test]
+    fn partitions_follow_the_region() {
+        assert_eq!(partition("eu-west-1"), "aws");
+        assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
+        assert_eq!(partition("cn-north-1"), "aws-cn");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::rollout::Rollout;
 use crate::runner::Event;
-use crate::target::{Outcome, RuleState, SecretState, TargetResult};
+use crate::target::{Outcome, Probe, RuleState, SecretState, TargetResult};
 
 /// What the user asked to see on stderr.
 #[derive(Debug, Clone, Copy, Default)]
@@ -24,6 +24,20 @@ impl Output {
     /// Progress bars only on a terminal, and never when asked not to.
     pub fn progress(self) -> bool {
         !self.no_progress && !self.quiet && io::stderr().is_terminal()
+    }
+}
+
+/// Where a command's results go (a CSV file, `-` for stdout, or else a table on stdout), and
+/// whether they carry the pull's columns (`probe`, `validate --probe-image`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Destination<'a> {
+    pub path: Option<&'a Path>,
+    pub probe: bool,
+}
+
+impl<'a> From<Option<&'a Path>> for Destination<'a> {
+    fn from(path: Option<&'a Path>) -> Self {
+        Destination { path, probe: false }
     }
 }
 
@@ -144,6 +158,19 @@ pub fn summary(title: &str, results: &[Box<TargetResult>]) -> String {
             results.len()
         ));
     }
+    let probes: Vec<&Probe> = results.iter().filter_map(|r| r.probe.as_deref()).collect();
+    if !probes.is_empty() {
+        let ok = probes.iter().filter(|p| p.ok).count();
+        let cached = probes
+            .iter()
+            .filter(|p| p.ok && p.cached == Some(true))
+            .count();
+        s.push_str(&format!(
+            "  {:<14}{ok:>7} of {} ({cached} from the cache)\n",
+            "pulls ok",
+            results.len()
+        ));
+    }
     let failed = results.iter().filter(|r| r.is_failure()).count();
     s.push_str(&format!("  {:<14}{failed:>7}\n", "failures"));
     s
@@ -175,12 +202,12 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     s
 }
 
-/// The human view of results, one line per target.
-pub fn results_table(results: &[Box<TargetResult>]) -> String {
+/// The human view of results, one line per target; with `probe`, what each pull found.
+pub fn results_table(results: &[Box<TargetResult>], probe: bool) -> String {
     let rows: Vec<Vec<String>> = results
         .iter()
         .map(|r| {
-            vec![
+            let mut row = vec![
                 r.target.account_id.clone(),
                 r.target.account_name.clone(),
                 r.target.region.clone(),
@@ -189,16 +216,29 @@ pub fn results_table(results: &[Box<TargetResult>]) -> String {
                 r.validation
                     .as_ref()
                     .map_or("-".to_owned(), |v| v.is_valid.to_string()),
-                r.failure().unwrap_or_default(),
-            ]
+            ];
+            if probe {
+                let p = r.probe.as_deref();
+                row.push(p.map_or("-".to_owned(), |p| {
+                    let how = match p.cached {
+                        Some(true) => " (cached)",
+                        Some(false) if p.ok => " (imported)",
+                        _ => "",
+                    };
+                    format!("{}{how}", p.ok)
+                }));
+                row.push(p.and_then(|p| p.digest.clone()).unwrap_or_default());
+            }
+            row.push(r.failure().unwrap_or_default());
+            row
         })
         .collect();
-    table(
-        &[
-            "ACCOUNT", "NAME", "REGION", "OUTCOME", "ACTIONS", "VALID", "FAILURE",
-        ],
-        &rows,
-    )
+    let mut header = vec!["ACCOUNT", "NAME", "REGION", "OUTCOME", "ACTIONS", "VALID"];
+    if probe {
+        header.extend(["PULLED", "DIGEST"]);
+    }
+    header.push("FAILURE");
+    table(&header, &rows)
 }
 
 /// The actions of a row: what was done (apply) or, if `planned`, what would be.
@@ -236,14 +276,54 @@ pub const CSV_HEADER: &[&str] = &[
     "checked_at",
 ];
 
-/// Writes the CSV report (RFC 4180) to `out`, rows in the given order.
+/// The pull's columns, after [`CSV_HEADER`]'s (`probe`, `validate --probe-image`).
+pub const PROBE_HEADER: &[&str] = &[
+    "image",
+    "pulled_as",
+    "pull_ok",
+    "pull_status",
+    "pull_digest",
+    "pull_ms",
+    "cached",
+    "pull_failure",
+    "repository_tag_mutability",
+    "repository_lifecycle_policy",
+];
+
+/// The pull's cells of a row: all empty when no pull was made there.
+fn probe_cells(p: Option<&Probe>) -> Vec<String> {
+    let Some(p) = p else {
+        return vec![String::new(); PROBE_HEADER.len()];
+    };
+    let text = |v: Option<String>| v.unwrap_or_default();
+    vec![
+        p.image.clone(),
+        text(p.pulled_as.clone()),
+        p.ok.to_string(),
+        text(p.status.map(|s| s.to_string())),
+        text(p.digest.clone()),
+        text(p.ms.map(|m| m.to_string())),
+        text(p.cached.map(|c| c.to_string())),
+        text(p.failure.clone()),
+        text(p.repository_tag_mutability.clone()),
+        text(p.repository_lifecycle_policy.clone()),
+    ]
+}
+
+/// Writes the CSV report (RFC 4180) to `out`, rows in the given order; with `probe`, the
+/// pull's columns too.
 pub fn write_csv<W: Write>(
     out: W,
     rollout: &Rollout,
     results: &[Box<TargetResult>],
+    probe: bool,
 ) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(CSV_HEADER)?;
+    let mut header = CSV_HEADER.to_vec();
+    if probe {
+        header.extend_from_slice(PROBE_HEADER);
+    }
+    w.write_record(&header)?;
     for r in results {
         let (secret_state, secret_managed) = match r.observed.as_ref().map(|o| &o.secret) {
             None => ("", ""),
@@ -269,7 +349,7 @@ pub fn write_csv<W: Write>(
         let arn = v
             .and_then(|v| v.credential_arn.clone())
             .or_else(|| observed_rule.and_then(|o| o.1));
-        let record = [
+        let mut record = vec![
             r.target.account_id.clone(),
             r.target.account_name.clone(),
             r.target.region.clone(),
@@ -289,6 +369,9 @@ pub fn write_csv<W: Write>(
             r.failure().unwrap_or_default(),
             r.checked_at.to_string(),
         ];
+        if probe {
+            record.extend(probe_cells(r.probe.as_deref()));
+        }
         w.write_record(record.iter().map(|c| neutralise(c).into_owned()))?;
     }
     w.flush()?;
@@ -296,16 +379,21 @@ pub fn write_csv<W: Write>(
 }
 
 /// Writes the CSV report to `path` atomically: a reader never sees half a report.
-pub fn save_csv(path: &Path, rollout: &Rollout, results: &[Box<TargetResult>]) -> io::Result<()> {
+pub fn save_csv(
+    path: &Path,
+    rollout: &Rollout,
+    results: &[Box<TargetResult>],
+    probe: bool,
+) -> io::Result<()> {
     if path == Path::new("-") {
-        return write_csv(io::stdout().lock(), rollout, results).map_err(io::Error::other);
+        return write_csv(io::stdout().lock(), rollout, results, probe).map_err(io::Error::other);
     }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    write_csv(&mut tmp, rollout, results).map_err(io::Error::other)?;
+    write_csv(&mut tmp, rollout, results, probe).map_err(io::Error::other)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())

@@ -12,6 +12,8 @@ use serde::Deserialize;
 
 use crate::clients::Tuning;
 use crate::regions;
+use pull_access::RawPullAccess;
+pub use pull_access::{PullAccess, ACCOUNT_PLACEHOLDER};
 use template::RawTemplate;
 pub use template::{parse_date, RepositoryTemplate};
 
@@ -48,6 +50,11 @@ static EXTERNAL_ID_RE: LazyLock<Regex> =
 static ENV_NAME_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").expect("valid regex"));
 
+/// Whether `name` is a name IAM accepts for a role.
+pub fn is_role_name(name: &str) -> bool {
+    ROLE_RE.is_match(name)
+}
+
 /// A validated rollout file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rollout {
@@ -72,6 +79,8 @@ pub struct Rollout {
     pub token_expires_on: Option<String>,
     /// `[repository_template]`, optional.
     pub repository_template: Option<RepositoryTemplate>,
+    /// `[pull_access]`, optional: principals granted first pulls in the registry policy.
+    pub pull_access: Option<PullAccess>,
 }
 
 /// One thing wrong with the input, with the field it is in and how to fix it.
@@ -134,6 +143,7 @@ struct RawFile {
     #[serde(default)]
     tuning: RawTuning,
     repository_template: Option<RawTemplate>,
+    pull_access: Option<RawPullAccess>,
 }
 
 #[derive(Deserialize, Default)]
@@ -335,7 +345,10 @@ impl Rollout {
         }
         let repository_template = raw
             .repository_template
-            .map(|t| template::check_template(t, &mut p));
+            .map(|t| template::check_template(t, accounts.as_ref(), &mut p));
+        let pull_access = raw
+            .pull_access
+            .map(|a| pull_access::check_pull_access(a, &t.regions, &mut p));
 
         if !p.is_empty() {
             return Err(p);
@@ -356,6 +369,7 @@ impl Rollout {
             tuning,
             token_expires_on: u.token_expires_on,
             repository_template,
+            pull_access,
         })
     }
 
@@ -530,6 +544,7 @@ fn toml_problem(text: &str, e: &toml::de::Error) -> Problem {
     Problem::new(field, message, fix)
 }
 
+mod pull_access;
 mod template;
 #[cfg(test)]
 mod tests;

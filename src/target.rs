@@ -65,6 +65,29 @@ pub struct Observed {
     /// The repository creation template, when the rollout file has `[repository_template]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<TemplateState>,
+    /// ptc-rollout's statement in the registry policy, when the rollout file has `[pull_access]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_access: Option<PullAccessState>,
+}
+
+/// ptc-rollout's own statement in the Region's registry permissions policy, compared with the
+/// one the rollout file asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PullAccessState {
+    Absent,
+    Matches,
+    Differs,
+}
+
+impl PullAccessState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PullAccessState::Absent => "absent",
+            PullAccessState::Matches => "ok",
+            PullAccessState::Differs => "differs",
+        }
+    }
 }
 
 /// One change `apply` makes in a target, in the order it makes them.
@@ -77,11 +100,16 @@ pub enum Action {
     UpdateRuleCredential,
     CreateTemplate,
     UpdateTemplate,
+    /// Put ptc-rollout's statement into the registry policy (`[pull_access]`).
+    AddPullAccess,
+    UpdatePullAccess,
     /// `rotate`: store the new token as the secret's current version.
     RotateSecret,
     /// `destroy`.
     DeleteRule,
     DeleteSecret,
+    /// `destroy`: take ptc-rollout's statement out of the registry policy.
+    RemovePullAccess,
 }
 
 impl Action {
@@ -96,6 +124,9 @@ impl Action {
             Action::RotateSecret => "write new token version",
             Action::DeleteRule => "delete rule",
             Action::DeleteSecret => "delete secret",
+            Action::AddPullAccess => "add pull access",
+            Action::UpdatePullAccess => "update pull access",
+            Action::RemovePullAccess => "remove pull access",
         }
     }
 
@@ -203,6 +234,30 @@ impl Validation {
     }
 }
 
+/// What one pull through the cache found in a target (`probe`, `validate --probe-image`).
+/// Every field is what this run saw; `None` is "not checked", never a guess.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Probe {
+    /// The image as pulled from the registry: `PREFIX/GROUP/PROJECT/IMAGE:TAG`.
+    pub image: String,
+    /// The role that pulled, when not the member role (`--as-role`).
+    pub pulled_as: Option<String>,
+    pub ok: bool,
+    /// The registry's HTTP status for the manifest request.
+    pub status: Option<u16>,
+    /// The manifest digest (`Docker-Content-Digest`).
+    pub digest: Option<String>,
+    /// How long the manifest request took.
+    pub ms: Option<u64>,
+    /// Whether the cached repository existed before this probe (then ECR served the cache).
+    pub cached: Option<bool>,
+    /// Why the pull failed, in words.
+    pub failure: Option<String>,
+    /// The cached repository's tag mutability and lifecycle policy, read after the pull.
+    pub repository_tag_mutability: Option<String>,
+    pub repository_lifecycle_policy: Option<String>,
+}
+
 /// A time, kept as Unix seconds (one per report row, so small), shown and saved as RFC 3339.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CheckedAt(pub i64);
@@ -256,6 +311,9 @@ pub struct TargetResult {
     /// `report`: what the inspection read beyond the observation.
     #[serde(skip)]
     pub compliance: Option<Box<crate::compliance::Compliance>>,
+    /// `probe`, `validate --probe-image`: the pull through the cache.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<Box<Probe>>,
 }
 
 impl TargetResult {
@@ -270,23 +328,36 @@ impl TargetResult {
             error: None,
             checked_at,
             compliance: None,
+            probe: None,
         }
     }
 
-    /// Whether the row counts as a failure for the exit code: a failing outcome, or a rule
-    /// that was validated (or could not be) and is not known valid.
+    /// Whether the row counts as a failure for the exit code: a failing outcome, a rule that
+    /// was validated (or could not be) and is not known valid, or a pull that failed.
     pub fn is_failure(&self) -> bool {
-        self.outcome.is_failure() || self.validation.as_ref().is_some_and(|v| !v.is_valid)
+        self.outcome.is_failure()
+            || self.validation.as_ref().is_some_and(|v| !v.is_valid)
+            || self.probe.as_ref().is_some_and(|p| !p.ok)
     }
 
-    /// The failure column: the error that stopped the target, else the validation failure.
+    /// The failure column: the error that stopped the target, else the validation failure,
+    /// else the pull's.
     pub fn failure(&self) -> Option<String> {
-        self.error.clone().or_else(|| {
-            self.validation.as_ref().filter(|v| !v.is_valid).map(|v| {
-                v.failure
-                    .clone()
-                    .unwrap_or_else(|| "rule is not valid".to_owned())
+        self.error
+            .clone()
+            .or_else(|| {
+                self.validation.as_ref().filter(|v| !v.is_valid).map(|v| {
+                    v.failure
+                        .clone()
+                        .unwrap_or_else(|| "rule is not valid".to_owned())
+                })
             })
-        })
+            .or_else(|| {
+                self.probe.as_ref().filter(|p| !p.ok).map(|p| {
+                    p.failure
+                        .clone()
+                        .unwrap_or_else(|| "pull failed".to_owned())
+                })
+            })
     }
 }

@@ -11,11 +11,12 @@ use crate::rollout::{
     Rollout, EXPIRY_TAG_KEY, GITLAB_REGISTRY_URL, MANAGED_TAG_KEY, MANAGED_TAG_VALUE,
 };
 use crate::target::{
-    Action, Decision, Observed, RuleState, SecretState, Target, TemplateState, Validation,
+    Action, Decision, Observed, PullAccessState, RuleState, SecretState, Target, TemplateState,
+    Validation,
 };
 use crate::token::GitlabToken;
 
-/// Reads the secret and the rule, both at once.
+/// Reads the secret, the rule, and the template and registry policy when configured, all at once.
 pub async fn observe(c: &Regional, t: &Target, r: &Rollout) -> Result<Observed, ApiError> {
     let template = async {
         match &r.repository_template {
@@ -23,12 +24,23 @@ pub async fn observe(c: &Regional, t: &Target, r: &Rollout) -> Result<Observed, 
             None => Ok(None),
         }
     };
-    let (secret, rule, template) =
-        futures::try_join!(read_secret(c, t, r), read_rule(c, t, r), template)?;
+    let pull_access = async {
+        match &r.pull_access {
+            Some(want) => pull_access::read_state(c, t, r, want).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let (secret, rule, template, pull_access) = futures::try_join!(
+        read_secret(c, t, r),
+        read_rule(c, t, r),
+        template,
+        pull_access
+    )?;
     Ok(Observed {
         secret,
         rule,
         template,
+        pull_access,
     })
 }
 
@@ -120,6 +132,11 @@ pub fn decide(o: &Observed, r: &Rollout) -> Decision {
         Some(TemplateState::Differs) => actions.push(Action::UpdateTemplate),
         Some(TemplateState::Matches) | None => {}
     }
+    match o.pull_access {
+        Some(PullAccessState::Absent) => actions.push(Action::AddPullAccess),
+        Some(PullAccessState::Differs) => actions.push(Action::UpdatePullAccess),
+        Some(PullAccessState::Matches) | None => {}
+    }
     Decision::Change { actions }
 }
 
@@ -151,8 +168,15 @@ pub async fn converge(
                 }
                 None => Ok(()),
             },
+            Action::AddPullAccess | Action::UpdatePullAccess => match &r.pull_access {
+                Some(want) => pull_access::put(c, t, r, want).await,
+                None => Ok(()),
+            },
             // Not decided by `decide`: rotation and removal have their own passes.
-            Action::RotateSecret | Action::DeleteRule | Action::DeleteSecret => Ok(()),
+            Action::RotateSecret
+            | Action::DeleteRule
+            | Action::DeleteSecret
+            | Action::RemovePullAccess => Ok(()),
         };
         match step {
             Ok(()) => done.push(action),
@@ -162,6 +186,9 @@ pub async fn converge(
     let mut after = observed.clone();
     if after.template.is_some() {
         after.template = Some(TemplateState::Matches);
+    }
+    if after.pull_access.is_some() {
+        after.pull_access = Some(PullAccessState::Matches);
     }
     if let Some(arn) = arn.filter(|_| !done.is_empty()) {
         let managed = !observed.secret.is_unmanaged();
@@ -362,6 +389,8 @@ pub async fn validate(c: &Regional, t: &Target, r: &Rollout) -> Result<Validatio
 }
 
 pub mod day_two;
+pub mod probe;
+pub mod pull_access;
 pub mod template;
 #[cfg(test)]
 mod tests;

@@ -83,7 +83,7 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
             return conclude(
                 output,
                 "Apply",
-                args.report.as_deref(),
+                args.report.as_deref().into(),
                 &session.rollout,
                 &results,
                 stop.as_ref(),
@@ -112,7 +112,7 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
                 return conclude(
                     output,
                     "Apply",
-                    args.report.as_deref(),
+                    args.report.as_deref().into(),
                     &session.rollout,
                     &rows,
                     stop.as_ref(),
@@ -150,7 +150,7 @@ pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<boo
     conclude(
         output,
         "Apply",
-        args.report.as_deref(),
+        args.report.as_deref().into(),
         &session.rollout,
         &results,
         stop.as_ref(),

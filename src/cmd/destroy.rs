@@ -97,7 +97,7 @@ pub async fn run(args: DestroyArgs, output: Output, interrupt: watch::Receiver<b
     conclude(
         output,
         "Destroy",
-        args.report.as_deref(),
+        args.report.as_deref().into(),
         &session.rollout,
         &results,
         stop.as_ref(),

@@ -3,7 +3,7 @@
 use crate::cli::IamPolicyArgs;
 use crate::exit;
 use crate::iam::Policies;
-use crate::rollout::Rollout;
+use crate::rollout::{is_role_name, Problem, Rollout};
 
 pub fn run(args: IamPolicyArgs) -> i32 {
     let rollout = match Rollout::load(&args.config) {
@@ -26,7 +26,20 @@ pub fn run(args: IamPolicyArgs) -> i32 {
         .nth(1)
         .filter(|p| p.starts_with("aws"))
         .unwrap_or("aws");
-    let policies = Policies::for_rollout(&rollout, partition, &caller, &org);
+    if let Some(role) = args.probe_as_role.as_deref().filter(|r| !is_role_name(r)) {
+        return super::refuse(&[Problem::new(
+            "--probe-as-role",
+            format!("{role:?} is not an IAM role name"),
+            "give the role's name (not its ARN)",
+        )]);
+    }
+    let policies = Policies::for_rollout(
+        &rollout,
+        partition,
+        &caller,
+        &org,
+        args.probe_as_role.as_deref(),
+    );
     println!(
         "{}",
         serde_json::to_string_pretty(&policies.to_json()).expect("serialisable")

@@ -8,6 +8,7 @@ mod compliance;
 mod destroy;
 mod iam_policy;
 mod plan;
+mod probe;
 mod rotate;
 mod validate;
 
@@ -25,7 +26,7 @@ use crate::clients::{Clients, Overrides};
 use crate::credentials::{Access, Caller};
 use crate::discovery::{self, Discovery};
 use crate::exit;
-use crate::report::{self, Output};
+use crate::report::{self, Destination, Output};
 use crate::rollout::{Problem, Rollout};
 use crate::runner::{Event, Limits, Runner, Setup, Stop};
 use crate::target::{Target, TargetResult};
@@ -54,6 +55,7 @@ pub async fn run(cli: Cli, shutdown: impl Future<Output = ()> + Send + 'static) 
         Command::Plan(args) => plan::run(args, output, interrupt).await,
         Command::Apply(args) => apply::run(args, output, interrupt).await,
         Command::Validate(args) => validate::run(args, output, interrupt).await,
+        Command::Probe(args) => probe::run(args, output, interrupt).await,
         Command::Rotate(args) => rotate::run(args, output, interrupt).await,
         Command::Destroy(args) => destroy::run(args, output, interrupt).await,
         Command::Report(args) => compliance::run(args, output, interrupt).await,
@@ -320,7 +322,7 @@ pub(crate) fn exit_code(results: &[Box<TargetResult>], stop: Option<&Stop>) -> i
 pub(crate) fn conclude(
     output: Output,
     title: &str,
-    report: Option<&Path>,
+    report: Destination<'_>,
     rollout: &Rollout,
     results: &[Box<TargetResult>],
     stop: Option<&Stop>,
@@ -361,12 +363,12 @@ pub(crate) fn token_inputs(
 
 /// Writes the report where asked, or prints the results table on stdout.
 pub(crate) fn write_report(
-    path: Option<&Path>,
+    to: Destination<'_>,
     rollout: &Rollout,
     results: &[Box<TargetResult>],
 ) -> i32 {
-    match path {
-        Some(path) => match report::save_csv(path, rollout, results) {
+    match to.path {
+        Some(path) => match report::save_csv(path, rollout, results, to.probe) {
             Ok(()) => exit::SUCCESS,
             Err(e) => {
                 eprintln!("error: cannot write the report to {}: {e}", path.display());
@@ -374,7 +376,7 @@ pub(crate) fn write_report(
             }
         },
         None => {
-            print!("{}", report::results_table(results));
+            print!("{}", report::results_table(results, to.probe));
             exit::SUCCESS
         }
     }

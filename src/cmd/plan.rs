@@ -120,7 +120,7 @@ pub(crate) fn totals(results: &[Box<TargetResult>]) -> String {
     let of = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
     format!(
         "Plan: {} targets to change, {} unchanged, {} conflicts, {} failed to read.\n  \
-         {} secrets to create, {} secrets to restore, {} rules to create, {} rule credentials to update.",
+         {} secrets to create, {} secrets to restore, {} rules to create, {} rule credentials to update{}.",
         of(Outcome::Pending),
         of(Outcome::Unchanged),
         of(Outcome::Conflict),
@@ -129,5 +129,9 @@ pub(crate) fn totals(results: &[Box<TargetResult>]) -> String {
         count(Action::RestoreSecret),
         count(Action::CreateRule),
         count(Action::UpdateRuleCredential),
+        match count(Action::AddPullAccess) + count(Action::UpdatePullAccess) {
+            0 => String::new(),
+            n => format!(", {n} pull access statements to write"),
+        }
     )
 }

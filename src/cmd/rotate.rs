@@ -67,7 +67,7 @@ pub async fn run(args: RotateArgs, output: Output, interrupt: watch::Receiver<bo
     conclude(
         output,
         "Rotate",
-        args.report.as_deref(),
+        args.report.as_deref().into(),
         &session.rollout,
         &results,
         stop.as_ref(),

@@ -1,11 +1,11 @@
 //! The optional parts of the rollout file for day-two operations: the token's expiry date and
 //! the `[repository_template]` that makes the repositories ECR creates on first pull compliant.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Deserialize;
 
-use super::Problem;
+use super::{Problem, ROLE_RE};
 
 /// `[repository_template]` as written.
 #[derive(Deserialize, Default)]
@@ -16,6 +16,7 @@ pub(super) struct RawTemplate {
     lifecycle_policy: Option<String>,
     #[serde(default)]
     resource_tags: BTreeMap<String, String>,
+    custom_role_name: Option<String>,
     custom_role_arn: Option<String>,
 }
 
@@ -29,12 +30,30 @@ pub struct RepositoryTemplate {
     /// The lifecycle policy as compact JSON, so that comparisons ignore formatting.
     pub lifecycle_policy: Option<String>,
     pub resource_tags: BTreeMap<String, String>,
-    /// The role ECR uses to create repositories with tags (AWS requires one for resource tags).
+    /// The role ECR uses to create repositories with tags (AWS requires one for resource tags),
+    /// by name: it must be in the registry's own account, so its ARN is made per account.
+    pub custom_role_name: Option<String>,
+    /// A fixed role ARN, accepted only when every target is in that role's account.
     pub custom_role_arn: Option<String>,
 }
 
-pub(super) fn check_template(raw: RawTemplate, p: &mut Vec<Problem>) -> RepositoryTemplate {
+impl RepositoryTemplate {
+    /// The template's role in one target account, if it has one.
+    pub fn role_arn(&self, partition: &str, account_id: &str) -> Option<String> {
+        match (&self.custom_role_name, &self.custom_role_arn) {
+            (Some(name), _) => Some(format!("arn:{partition}:iam::{account_id}:role/{name}")),
+            (None, arn) => arn.clone(),
+        }
+    }
+}
+
+pub(super) fn check_template(
+    raw: RawTemplate,
+    accounts: Option<&BTreeSet<String>>,
+    p: &mut Vec<Problem>,
+) -> RepositoryTemplate {
     let field = |name: &str| format!("repository_template.{name}");
+    check_role(&raw, accounts, p);
     let mutability = raw.image_tag_mutability.map(|m| m.to_ascii_uppercase());
     if let Some(m) = &mutability {
         if m != "MUTABLE" && m != "IMMUTABLE" {
@@ -67,17 +86,11 @@ pub(super) fn check_template(raw: RawTemplate, p: &mut Vec<Problem>) -> Reposito
             ));
         }
     }
-    if let Some(arn) = &raw.custom_role_arn {
-        if !arn.starts_with("arn:") || !arn.contains(":role/") {
-            p.push(Problem::new(
-                field("custom_role_arn"),
-                format!("{arn:?} is not an IAM role ARN"),
-                "use arn:aws:iam::ACCOUNT:role/NAME",
-            ));
-        }
-    }
-    if !raw.resource_tags.is_empty() && raw.custom_role_arn.is_none() {
-        p.push(Problem::new(field("custom_role_arn"), "is required with resource_tags", "ECR tags the repositories it creates only through a role of yours: set custom_role_arn"));
+    if !raw.resource_tags.is_empty()
+        && raw.custom_role_name.is_none()
+        && raw.custom_role_arn.is_none()
+    {
+        p.push(Problem::new(field("custom_role_name"), "is required with resource_tags", "ECR tags the repositories it creates only through a role of yours in each account: set custom_role_name"));
     }
     RepositoryTemplate {
         description: raw
@@ -86,7 +99,55 @@ pub(super) fn check_template(raw: RawTemplate, p: &mut Vec<Problem>) -> Reposito
         image_tag_mutability: mutability,
         lifecycle_policy,
         resource_tags: raw.resource_tags,
+        custom_role_name: raw.custom_role_name,
         custom_role_arn: raw.custom_role_arn,
+    }
+}
+
+/// A template's role must be in the registry's own account (the ECR API reference for
+/// CreateRepositoryCreationTemplate), so a fixed ARN can serve only a rollout to its account.
+fn check_role(raw: &RawTemplate, accounts: Option<&BTreeSet<String>>, p: &mut Vec<Problem>) {
+    const NAME: &str = "repository_template.custom_role_name";
+    const ARN: &str = "repository_template.custom_role_arn";
+    if let Some(name) = &raw.custom_role_name {
+        if !ROLE_RE.is_match(name) {
+            p.push(Problem::new(
+                NAME,
+                format!("{name:?} is not an IAM role name"),
+                "use the name of the role in each target account, e.g. \"ecr-template-role\", not its ARN",
+            ));
+        }
+        if raw.custom_role_arn.is_some() {
+            p.push(Problem::new(
+                ARN,
+                "is set together with custom_role_name",
+                "keep only custom_role_name",
+            ));
+        }
+        return;
+    }
+    let Some(arn) = &raw.custom_role_arn else {
+        return;
+    };
+    let account = arn
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split(':').nth(3))
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
+    let Some(account) = account.filter(|_| arn.contains(":role/")) else {
+        p.push(Problem::new(
+            ARN,
+            format!("{arn:?} is not an IAM role ARN"),
+            "use custom_role_name = \"NAME\" (the role in each target account)",
+        ));
+        return;
+    };
+    let only_that_account = accounts.is_some_and(|a| a.len() == 1 && a.contains(account));
+    if !only_that_account {
+        p.push(Problem::new(
+            ARN,
+            format!("names a role in account {account}, but a template's role must be in each target's own account"),
+            "replace it with custom_role_name = \"NAME\": the role of that name in each target account",
+        ));
     }
 }
 

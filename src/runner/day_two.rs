@@ -11,7 +11,8 @@ use super::{ApplyJob, Event, Pass, Runner, Stop};
 use crate::compliance::Compliance;
 use crate::rollout::GITLAB_REGISTRY_URL;
 use crate::target::{
-    Action, Decision, Observed, Outcome, RuleState, SecretState, Target, TargetResult,
+    Action, Decision, Observed, Outcome, PullAccessState, RuleState, SecretState, Target,
+    TargetResult,
 };
 use crate::token::GitlabToken;
 use crate::work;
@@ -113,6 +114,7 @@ impl Runner {
             secret: d.state(),
             rule: RuleState::Absent,
             template: None,
+            pull_access: None,
         });
         if !d.managed {
             return skip(
@@ -189,6 +191,7 @@ impl Runner {
         for &action in decision.actions() {
             let step = match (action, observed.secret.arn()) {
                 (Action::DeleteRule, _) => day_two::delete_rule(&c, &r.target, &self.rollout).await,
+                (Action::RemovePullAccess, _) => work::pull_access::remove(&c, &r.target).await,
                 (Action::DeleteSecret, Some(arn)) => {
                     day_two::delete_secret(&c, &r.target, arn, removal.recovery_days, removal.force)
                         .await
@@ -215,11 +218,20 @@ impl Runner {
             Ok(c) => c,
             Err(e) => return self.end_with(r, e),
         };
+        let pull_access = async {
+            match &self.rollout.pull_access {
+                Some(want) => work::pull_access::read_state(&c, &r.target, &self.rollout, want)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        };
         let read = futures::try_join!(
             day_two::describe_secret(&c, &r.target, &self.rollout),
-            work::read_rule(&c, &r.target, &self.rollout)
+            work::read_rule(&c, &r.target, &self.rollout),
+            pull_access
         );
-        let (secret, rule) = match read {
+        let (secret, rule, pull_access) = match read {
             Ok(read) => read,
             Err(e) => return self.end_with(r, e),
         };
@@ -236,6 +248,7 @@ impl Runner {
             secret: secret_state,
             rule,
             template: None,
+            pull_access,
         };
         let compliance = Compliance::of(secret.as_ref());
         TargetResult {
@@ -269,6 +282,13 @@ pub fn decide_destroy(o: &Observed) -> Decision {
     }
     if managed_arn.is_some() {
         actions.push(Action::DeleteSecret);
+    }
+    // The statement is found by ptc-rollout's own Sid, so it is ours whatever it says now.
+    if matches!(
+        o.pull_access,
+        Some(PullAccessState::Matches | PullAccessState::Differs)
+    ) {
+        actions.push(Action::RemovePullAccess);
     }
     Decision::Change { actions }
 }

@@ -11,6 +11,7 @@
 mod day_two;
 mod gate;
 mod passes;
+mod probe;
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
@@ -32,6 +33,7 @@ use crate::target::{CheckedAt, Outcome, Target, TargetResult};
 use crate::token::GitlabToken;
 pub use day_two::{decide_destroy, Removal};
 pub use gate::Gate;
+pub use probe::ProbeSpec;
 
 /// Targets in flight at once unless `--concurrency` says otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 256;
@@ -47,6 +49,7 @@ pub enum Pass {
     Plan,
     Apply,
     Validate,
+    Probe,
 }
 
 impl Pass {
@@ -55,6 +58,7 @@ impl Pass {
             Pass::Plan => "planning",
             Pass::Apply => "applying",
             Pass::Validate => "validating",
+            Pass::Probe => "pulling",
         }
     }
 }
@@ -168,6 +172,8 @@ pub struct Runner {
     interrupt: watch::Receiver<bool>,
     /// One entry per account, filled on first use: the run's only AssumeRole into it.
     accounts: Mutex<HashMap<String, Arc<AccountCell>>>,
+    /// `probe --as-role`: the role entered in each account, once per run.
+    consumers: Mutex<HashMap<String, Arc<AccountCell>>>,
     /// Upstream authentication failures seen by validation (the circuit breaker's count).
     auth_failures: AtomicUsize,
     gate: Gate,
@@ -198,6 +204,7 @@ impl Runner {
             limits: setup.limits,
             interrupt: setup.interrupt,
             accounts: Mutex::default(),
+            consumers: Mutex::default(),
             auth_failures: AtomicUsize::new(0),
         })
     }
@@ -236,24 +243,25 @@ impl Runner {
             .await
     }
 
-    /// Validates every target's rule. Read-only.
+    /// Validates every target's rule, then pulls through each valid one when `probe` is given.
+    /// Read-only (but for the repository a first pull creates).
     pub async fn validate<S>(
         self: &Arc<Self>,
         targets: S,
+        probe: Option<ProbeSpec>,
         events: &UnboundedSender<Event>,
     ) -> Option<Stop>
     where
         S: Stream<Item = Target> + Send + Unpin,
     {
         let max_failures = self.limits.max_failures;
-        self.run(
-            Pass::Validate,
-            targets,
-            events,
-            max_failures,
-            |r, t| async move { r.validate_one(t).await },
-        )
-        .await
+        let prober = probe.map(|spec| probe::Prober::new(spec, self));
+        let work = move |r: Arc<Self>, t: Target| {
+            let prober = prober.clone();
+            async move { r.validate_one(t, prober.as_ref()).await }
+        };
+        self.run(Pass::Validate, targets, events, max_failures, work)
+            .await
     }
 
     /// Runs `f` on every item, at most `concurrency` at a time, each in its own task so that

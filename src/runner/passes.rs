@@ -5,6 +5,7 @@
 use std::sync::atomic::Ordering;
 
 use super::gate::Turn;
+use super::probe::Prober;
 use super::{ApplyJob, Runner};
 use crate::clients::Regional;
 use crate::error::ApiError;
@@ -186,16 +187,23 @@ impl Runner {
         r
     }
 
-    pub(super) async fn validate_one(&self, t: Target) -> TargetResult {
+    /// Validates the rule; with a prober, then pulls through it if it is valid (a pull through
+    /// an invalid rule would only be another failed login at GitLab.com).
+    pub(super) async fn validate_one(&self, t: Target, prober: Option<&Prober>) -> TargetResult {
         let r = TargetResult::new(t, Outcome::Unchanged, self.now());
         let c = match self.regional(&r.target).await {
             Ok(c) => c,
             Err(e) => return self.end_with(r, e),
         };
         let validation = self.validate_guarded(&c, &r.target).await;
-        TargetResult {
+        let valid = validation.is_valid;
+        let r = TargetResult {
             validation: Some(validation),
             ..r
+        };
+        match prober {
+            Some(prober) if valid => self.probe_into(r, &c, prober).await,
+            _ => r,
         }
     }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clients::Regional;
 use crate::error::ApiError;
+use crate::regions;
 use crate::rollout::{RepositoryTemplate, Rollout};
 use crate::target::Target;
 
@@ -72,12 +73,17 @@ pub async fn read_template(
             .is_none_or(|m| have.image_tag_mutability().map(|x| x.as_str()) == Some(m))
         && json(have.lifecycle_policy()) == json(want.lifecycle_policy.as_deref())
         && tags == want_tags
-        && have.custom_role_arn() == want.custom_role_arn.as_deref();
+        && have.custom_role_arn() == role_arn(t, want).as_deref();
     Ok(if matches {
         TemplateState::Matches
     } else {
         TemplateState::Differs
     })
+}
+
+/// The template's role in this target's account.
+fn role_arn(t: &Target, want: &RepositoryTemplate) -> Option<String> {
+    want.role_arn(regions::partition(&t.region), &t.account_id)
 }
 
 /// Creates the template, or updates it to the rollout file's settings.
@@ -106,7 +112,7 @@ pub async fn put_template(
             .set_image_tag_mutability(mutability)
             .set_lifecycle_policy(want.lifecycle_policy.clone())
             .set_resource_tags(Some(tags))
-            .set_custom_role_arn(want.custom_role_arn.clone())
+            .set_custom_role_arn(role_arn(t, want))
             .send()
             .await
             .map_err(|e| {
@@ -126,7 +132,7 @@ pub async fn put_template(
             .set_image_tag_mutability(mutability)
             .set_lifecycle_policy(want.lifecycle_policy.clone())
             .set_resource_tags(Some(tags))
-            .set_custom_role_arn(want.custom_role_arn.clone())
+            .set_custom_role_arn(role_arn(t, want))
             .send()
             .await
             .map_err(|e| {

@@ -23,6 +23,7 @@ fn actions(secret: SecretState, rule: RuleState) -> Decision {
             secret,
             rule,
             template: None,
+            pull_access: None,
         },
         &rollout(),
     )

@@ -162,11 +162,48 @@ impl Emulator {
             "ListChildren",
             "DescribeOrganization",
             "DescribeRepositoryCreationTemplates",
+            "GetRegistryPolicy",
+            "GetAuthorizationToken",
+            "DescribeRepositories",
+            "GetLifecyclePolicy",
+            // The registry endpoint (probe's pulls), not the ECR API.
+            "Ping",
+            "GetManifest",
+            "HeadManifest",
         ];
         self.calls()
             .iter()
             .map(|c| c["action"].as_str().unwrap().to_owned())
             .filter(|a| !READS.contains(&a.as_str()))
+            .collect()
+    }
+
+    /// Chooses the identity policies of roles by name (see the emulator's README); roles not
+    /// named may do everything.
+    pub fn identity_policies(&self, policies: Value) {
+        self.post("/_ptc/identity_policies", json!({ "policies": policies }));
+    }
+
+    /// Registry policy texts by (account, region).
+    pub fn registry_policy(&self, account: &str, region: &str) -> Option<String> {
+        self.state()["registry_policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["account"] == account && p["region"] == region)
+            .map(|p| p["policyText"].as_str().unwrap().to_owned())
+    }
+
+    /// The emulator's ECR repositories (the cache's, after pulls).
+    pub fn repositories(&self) -> Vec<Value> {
+        self.state()["repositories"].as_array().unwrap().clone()
+    }
+
+    /// Calls of one action, e.g. "GetManifest".
+    pub fn calls_of(&self, action: &str) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c["action"] == action)
             .collect()
     }
 

@@ -1,0 +1,260 @@
+//! The registry HTTP API v2 (the OCI distribution spec), as much of it as `docker pull` uses
+//! first: fetch an image's manifest with ECR's registry credential. That request is what makes
+//! ECR create the cached repository and import the image.
+//!
+//! It runs over the hyper and rustls stack the AWS SDK already brings in. The base URL is the
+//! `proxyEndpoint` ECR returns, used as given (scheme, host, port and any path).
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::{Method, Request};
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::Deserialize;
+
+/// The manifest types `docker pull` accepts, multi-platform indexes first.
+pub const MANIFEST_TYPES: &[&str] = &[
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+];
+
+/// ECR's registry credential: a secret like the GitLab token. No `Display`, a redacted `Debug`,
+/// and the only way out is the Authorization header.
+#[derive(Clone)]
+pub struct Credential {
+    basic: String,
+}
+
+impl fmt::Debug for Credential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credential(<redacted>)")
+    }
+}
+
+impl Credential {
+    /// From GetAuthorizationToken's `authorizationToken`: base64 of `AWS:<password>`, which is
+    /// already the value of a Basic Authorization header.
+    pub fn from_ecr_token(token: &str) -> Option<Self> {
+        let decoded = aws_smithy_types::base64::decode(token).ok()?;
+        let text = std::str::from_utf8(&decoded).ok()?;
+        text.split_once(':')
+            .filter(|(user, pass)| !user.is_empty() && !pass.is_empty())
+            .map(|_| Credential {
+                basic: format!("Basic {token}"),
+            })
+    }
+}
+
+/// A registry's answer to a manifest request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    /// `Docker-Content-Digest`, on success.
+    pub digest: Option<String>,
+    /// The first error of the registry's error body (`{"errors": [{"code", "message"}]}`).
+    pub error: Option<RegistryError>,
+    pub elapsed: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RegistryError {
+    #[serde(default)]
+    pub code: String,
+    #[serde(default)]
+    pub message: String,
+}
+
+#[derive(Deserialize)]
+struct Errors {
+    #[serde(default)]
+    errors: Vec<RegistryError>,
+}
+
+/// Why no answer came back at all.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("{0} is not a URL a registry can be reached at")]
+    BadUrl(String),
+    #[error("no answer from {url} within {} s", timeout.as_secs())]
+    Timeout { url: String, timeout: Duration },
+    #[error("cannot reach {url}: {cause}")]
+    Unreachable { url: String, cause: String },
+}
+
+/// A client for registries, shared by every target of a run (it pools connections).
+#[derive(Clone)]
+pub struct Registry {
+    client: Client<hyper_rustls::HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    timeout: Duration,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl Registry {
+    /// `timeout` bounds one request, answer included.
+    pub fn new(timeout: Duration) -> Self {
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let builder = hyper_rustls::HttpsConnectorBuilder::new();
+        // Without readable system roots, an empty store still serves plain-HTTP endpoints; a
+        // TLS endpoint then fails with a certificate error on its row.
+        let builder = match builder.with_provider_and_native_roots(provider.clone()) {
+            Ok(b) => b,
+            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
+                rustls::ClientConfig::builder_with_provider(provider.into())
+                    .with_safe_default_protocol_versions()
+                    .expect("default protocol versions")
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth(),
+            ),
+        };
+        let connector = builder.https_or_http().enable_http1().build();
+        Registry {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            timeout,
+        }
+    }
+
+    /// `GET {base}/v2/{name}/manifests/{reference}` with the credential and the manifest types
+    /// `docker pull` accepts. The body is read and dropped: only the digest matters here.
+    pub async fn manifest(
+        &self,
+        base: &str,
+        name: &str,
+        reference: &str,
+        credential: &Credential,
+    ) -> Result<Answer, TransportError> {
+        let url = format!(
+            "{}/v2/{name}/manifests/{reference}",
+            base.trim_end_matches('/')
+        );
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|_| TransportError::BadUrl(url.clone()))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            return Err(TransportError::BadUrl(url));
+        }
+        let request = Request::builder()
+            .method(Method::GET)
+            .uri(uri)
+            .header(ACCEPT, MANIFEST_TYPES.join(", "))
+            .header(AUTHORIZATION, &credential.basic)
+            .header(
+                http::header::USER_AGENT,
+                concat!("ptc-rollout/", env!("CARGO_PKG_VERSION")),
+            )
+            .body(Empty::<Bytes>::new())
+            .expect("valid request");
+        let started = Instant::now();
+        let exchange = async {
+            let response = self.client.request(request).await?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await?.to_bytes();
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((parts, body))
+        };
+        let (parts, body) = match tokio::time::timeout(self.timeout, exchange).await {
+            Err(_) => {
+                return Err(TransportError::Timeout {
+                    url,
+                    timeout: self.timeout,
+                })
+            }
+            Ok(Err(e)) => {
+                return Err(TransportError::Unreachable {
+                    url,
+                    cause: causes(e.as_ref()),
+                })
+            }
+            Ok(Ok(answer)) => answer,
+        };
+        let status = parts.status.as_u16();
+        let digest = parts
+            .headers
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let is_json = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json"));
+        let error = (status >= 400).then(|| {
+            is_json
+                .then(|| serde_json::from_slice::<Errors>(&body).ok())
+                .flatten()
+                .and_then(|e| e.errors.into_iter().next())
+                .unwrap_or_else(|| RegistryError {
+                    code: String::new(),
+                    message: parts
+                        .status
+                        .canonical_reason()
+                        .unwrap_or("error")
+                        .to_owned(),
+                })
+        });
+        Ok(Answer {
+            status,
+            digest,
+            error,
+            elapsed: started.elapsed(),
+        })
+    }
+}
+
+/// An error and its causes on one line ("connection refused", "dns error", certificate errors).
+fn causes(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_credential_never_shows() {
+        let token = aws_smithy_types::base64::encode("AWS:sekrit-password");
+        let c = Credential::from_ecr_token(&token).unwrap();
+        assert_eq!(format!("{c:?}"), "Credential(<redacted>)");
+        assert!(Credential::from_ecr_token("not base64!").is_none());
+        assert!(Credential::from_ecr_token(&aws_smithy_types::base64::encode("nocolon")).is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_registry_is_a_transport_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let c = Credential::from_ecr_token(&aws_smithy_types::base64::encode("AWS:x")).unwrap();
+        let r = Registry::new(Duration::from_secs(5));
+        let e = r
+            .manifest(&format!("http://127.0.0.1:{port}/base"), "a/b", "1.0", &c)
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains("cannot reach"), "{e}");
+        assert!(matches!(
+            r.manifest("ftp://x", "a", "b", &c).await,
+            Err(TransportError::BadUrl(_))
+        ));
+    }
+}

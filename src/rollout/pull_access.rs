@@ -1,0 +1,115 @@
+//! `[pull_access]`: which principals of each target account may pull through the cache, first
+//! pulls included. ECR needs `ecr:CreateRepository` and `ecr:BatchImportUpstreamImage` for those,
+//! which the usual read-only policies lack; `apply` grants them in the registry policy.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::{Problem, ROLE_RE};
+use crate::regions;
+
+/// The placeholder in `principal_arns` replaced by each target's account id.
+pub const ACCOUNT_PLACEHOLDER: &str = "{account_id}";
+
+/// An IAM principal ARN (role, user or assumed role), with `*`/`?` wildcards in the name, and
+/// the account part either 12 digits or the placeholder.
+static PRINCIPAL_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^arn:(aws[a-z-]*):(iam|sts)::(\d{12}|\{account_id\}):(role|user|assumed-role)/[A-Za-z0-9_+=,.@/*?-]{1,512}$")
+        .expect("valid regex")
+});
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPullAccess {
+    #[serde(default)]
+    role_names: Vec<String>,
+    #[serde(default)]
+    principal_arns: Vec<String>,
+}
+
+/// The principals granted pull access in every target account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullAccess {
+    /// Role names, made into `arn:PARTITION:iam::ACCOUNT:role/NAME` per account.
+    pub role_names: Vec<String>,
+    /// Principal ARN patterns, `{account_id}` replaced per account.
+    pub principal_arns: Vec<String>,
+}
+
+impl PullAccess {
+    /// The principal ARN patterns for one account, sorted and without repeats.
+    pub fn principals(&self, partition: &str, account_id: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .role_names
+            .iter()
+            .map(|n| format!("arn:{partition}:iam::{account_id}:role/{n}"))
+            .chain(
+                self.principal_arns
+                    .iter()
+                    .map(|a| a.replace(ACCOUNT_PLACEHOLDER, account_id)),
+            )
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+pub(super) fn check_pull_access(
+    raw: RawPullAccess,
+    target_regions: &[String],
+    p: &mut Vec<Problem>,
+) -> PullAccess {
+    let field = |name: &str, i: usize| format!("pull_access.{name}[{i}]");
+    if raw.role_names.is_empty() && raw.principal_arns.is_empty() {
+        p.push(Problem::new(
+            "pull_access",
+            "names no principal",
+            "list role_names (e.g. [\"eks-node-role\"]) or principal_arns, or remove the table",
+        ));
+    }
+    for (i, name) in raw.role_names.iter().enumerate() {
+        if !ROLE_RE.is_match(name) {
+            p.push(Problem::new(
+                field("role_names", i),
+                format!("{name:?} is not an IAM role name"),
+                "use the role's name (1 to 64 letters, digits or +=,.@_-), not its ARN; for a role with a path use principal_arns",
+            ));
+        }
+    }
+    let partitions: Vec<&str> = target_regions
+        .iter()
+        .map(|r| regions::partition(r))
+        .collect();
+    for (i, arn) in raw.principal_arns.iter().enumerate() {
+        let Some(c) = PRINCIPAL_RE.captures(arn) else {
+            p.push(Problem::new(
+                field("principal_arns", i),
+                format!("{arn:?} is not an IAM principal ARN"),
+                "use e.g. \"arn:aws:iam::{account_id}:role/ci/*\" (a role, user or assumed-role ARN; * and ? allowed in the name)",
+            ));
+            continue;
+        };
+        let partition = &c[1];
+        if let Some(other) = partitions.iter().find(|x| **x != partition) {
+            p.push(Problem::new(
+                field("principal_arns", i),
+                format!("is in partition {partition:?}, but the targets' Regions are in {other:?}"),
+                format!("use arn:{other}:... (principals of the target accounts)"),
+            ));
+        }
+        if &c[3] != ACCOUNT_PLACEHOLDER {
+            p.push(Problem::new(
+                field("principal_arns", i),
+                format!("names the fixed account {}", &c[3]),
+                "pull through cache imports only for principals of the registry's own account: write {account_id} for the account part",
+            ));
+        }
+    }
+    PullAccess {
+        role_names: raw.role_names,
+        principal_arns: raw.principal_arns,
+    }
+}

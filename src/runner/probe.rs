@@ -1,0 +1,132 @@
+//! The probe pass (`probe`, `validate --probe-image`): one pull of one image through the cache
+//! in every target, as the member role or as a role of each account (`--as-role`).
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use futures::stream::Stream;
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{AccountCell, Event, Pass, Runner, Stop};
+use crate::clients::{Clients, Regional};
+use crate::error::ApiError;
+use crate::registry::Registry;
+use crate::target::{Outcome, Target, TargetResult};
+use crate::work::probe::{self, ImageRef, Puller};
+
+/// What to pull, and as whom.
+#[derive(Debug, Clone)]
+pub struct ProbeSpec {
+    pub image: ImageRef,
+    /// A role name in each account to pull as, assumed from the member role.
+    pub as_role: Option<String>,
+}
+
+/// A probe spec with the registry client that carries it out, shared by every target.
+#[derive(Debug, Clone)]
+pub(super) struct Prober {
+    spec: Arc<ProbeSpec>,
+    registry: Registry,
+}
+
+impl Prober {
+    pub(super) fn new(spec: ProbeSpec, runner: &Runner) -> Self {
+        Prober {
+            spec: Arc::new(spec),
+            registry: Registry::new(runner.rollout.tuning.attempt_timeout),
+        }
+    }
+}
+
+impl Runner {
+    /// Pulls the image through the cache in every target. Makes no AWS change, but a first pull
+    /// creates the cached repository and imports the image, as any pull would.
+    pub async fn probe<S>(
+        self: &Arc<Self>,
+        targets: S,
+        spec: ProbeSpec,
+        events: &UnboundedSender<Event>,
+    ) -> Option<Stop>
+    where
+        S: Stream<Item = Target> + Send + Unpin,
+    {
+        let prober = Prober::new(spec, self);
+        let work = move |r: Arc<Self>, t: Target| {
+            let prober = prober.clone();
+            async move {
+                let row = TargetResult::new(t, Outcome::Unchanged, r.now());
+                match r.regional(&row.target).await {
+                    Ok(c) => r.probe_into(row, &c, &prober).await,
+                    Err(e) => r.end_with(row, e),
+                }
+            }
+        };
+        self.run(Pass::Probe, targets, events, self.limits.max_failures, work)
+            .await
+    }
+
+    /// Pulls in one target and puts what was found on its row.
+    pub(super) async fn probe_into(
+        &self,
+        mut row: TargetResult,
+        c: &Regional,
+        prober: &Prober,
+    ) -> TargetResult {
+        let spec = &prober.spec;
+        let consumer = match &spec.as_role {
+            None => None,
+            Some(role) => match self.enter_as(&row.target, role).await {
+                Ok(config) => Some((
+                    Clients::regional(&config, &row.target.account_id, &row.target.region),
+                    self.access.role_arn_named(&row.target.account_id, role),
+                )),
+                Err(e) => return self.end_with(row, e),
+            },
+        };
+        let puller = match &consumer {
+            Some((regional, arn)) => Puller {
+                ecr: &regional.ecr,
+                role_arn: Some(arn.clone()),
+            },
+            None => Puller {
+                ecr: &c.ecr,
+                role_arn: None,
+            },
+        };
+        let found = probe::probe(
+            &c.ecr,
+            puller,
+            &row.target,
+            &self.rollout,
+            &spec.image,
+            &prober.registry,
+        )
+        .await;
+        match found {
+            Ok(p) => {
+                row.probe = Some(Box::new(p));
+                row.checked_at = self.now();
+                row
+            }
+            Err(e) => self.end_with(row, e),
+        }
+    }
+
+    /// Enters `role` in the target's account, once per account and run, from the member role.
+    async fn enter_as(&self, t: &Target, role: &str) -> Result<SdkConfig, ApiError> {
+        let config = self.enter(&t.account_id).await?;
+        let cell: Arc<AccountCell> = self
+            .consumers
+            .lock()
+            .expect("not poisoned")
+            .entry(t.account_id.clone())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| {
+            self.access
+                .enter_as(&self.clients, &config, &t.account_id, role)
+        })
+        .await
+        .clone()
+    }
+}

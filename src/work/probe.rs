@@ -1,0 +1,363 @@
+//! One pull through the cache in one target, as `docker pull` starts it: a registry credential
+//! from ECR GetAuthorizationToken, then the image's manifest from the registry. That request is
+//! what makes ECR create the cached repository and import the image, so it proves what a
+//! validated rule does not: that a principal of the account can really pull.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::error::ApiError;
+use crate::registry::{Answer, Credential, Registry};
+use crate::rollout::{Problem, Rollout, GITLAB_REGISTRY_URL};
+use crate::target::{Probe, Target};
+
+/// A repository path as the distribution spec allows it (lowercase components).
+static PATH_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$",
+    )
+    .expect("valid regex")
+});
+static TAG_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[\w][\w.-]{0,127}$").expect("valid regex"));
+static DIGEST_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^sha256:[a-f0-9]{64}$").expect("valid regex"));
+/// How AWS names a missing permission in an access-denied message.
+static DENIED_ACTION_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"not authorized to perform: (ecr:[A-Za-z]+)").expect("valid regex")
+});
+
+/// An image on registry.gitlab.com: `GROUP/PROJECT/IMAGE:TAG` or `...@sha256:...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// The path on registry.gitlab.com.
+    pub path: String,
+    /// A tag, or a digest.
+    pub reference: String,
+}
+
+impl ImageRef {
+    /// Parses `flag`'s value, refusing anything a registry would not take.
+    pub fn parse(flag: &str, text: &str) -> Result<Self, Problem> {
+        let example = "give the image's path on registry.gitlab.com with a tag, e.g. my-group/my-project/app:1.0";
+        if let Some(rest) = text.strip_prefix(GITLAB_REGISTRY_URL) {
+            return Err(Problem::new(
+                flag,
+                format!("{text:?} names the registry host"),
+                format!(
+                    "leave out {GITLAB_REGISTRY_URL}/ and give only the path: {}",
+                    rest.trim_start_matches('/')
+                ),
+            ));
+        }
+        let (path, reference) = match text.split_once('@') {
+            Some((path, digest)) if DIGEST_RE.is_match(digest) => (path, digest),
+            Some(_) => {
+                return Err(Problem::new(
+                    flag,
+                    format!("{text:?} has a malformed digest"),
+                    "use @sha256: and 64 hex digits, or a tag",
+                ))
+            }
+            None => match text.rsplit_once(':') {
+                Some((path, tag)) if !tag.contains('/') && TAG_RE.is_match(tag) => (path, tag),
+                Some(_) => {
+                    return Err(Problem::new(
+                        flag,
+                        format!("{text:?} has a malformed tag"),
+                        example,
+                    ))
+                }
+                None => return Err(Problem::new(flag, format!("{text:?} has no tag"), example)),
+            },
+        };
+        if !PATH_RE.is_match(path) || path.len() > 200 {
+            return Err(Problem::new(
+                flag,
+                format!("{path:?} is not an image path"),
+                "use lowercase GROUP/PROJECT/IMAGE, as on registry.gitlab.com",
+            ));
+        }
+        Ok(ImageRef {
+            path: path.to_owned(),
+            reference: reference.to_owned(),
+        })
+    }
+
+    /// The cached repository's name in ECR: the rule's prefix, then the upstream path.
+    pub fn repository(&self, prefix: &str) -> String {
+        match prefix.trim_end_matches('/') {
+            "ROOT" => self.path.clone(),
+            p => format!("{p}/{}", self.path),
+        }
+    }
+
+    /// As `docker pull` would name it, without the registry host.
+    pub fn display(&self, prefix: &str) -> String {
+        let sep = if self.reference.starts_with("sha256:") {
+            '@'
+        } else {
+            ':'
+        };
+        format!("{}{sep}{}", self.repository(prefix), self.reference)
+    }
+}
+
+/// The principal that pulls: the member role's ECR client, or a role of the account assumed for
+/// the probe (`--as-role`).
+pub struct Puller<'a> {
+    pub ecr: &'a aws_sdk_ecr::Client,
+    pub role_arn: Option<String>,
+}
+
+/// What the repository looks like, from DescribeRepositories.
+struct Repository {
+    tag_mutability: Option<String>,
+}
+
+/// Pulls `image` through the cache in one target. `member` reads the repository before and
+/// after; `puller` gets the credential and pulls. A refused pull is a row, not an error: only
+/// the member role's reads fail the target.
+pub async fn probe(
+    member: &aws_sdk_ecr::Client,
+    puller: Puller<'_>,
+    t: &Target,
+    r: &Rollout,
+    image: &ImageRef,
+    registry: &Registry,
+) -> Result<Probe, ApiError> {
+    let name = image.repository(&r.ecr_repository_prefix);
+    let before = describe_repository(member, t, &name).await?;
+    let mut p = Probe {
+        image: image.display(&r.ecr_repository_prefix),
+        pulled_as: puller.role_arn.clone(),
+        cached: Some(before.is_some()),
+        ..Probe::default()
+    };
+    let (endpoint, credential) = match authorization(puller.ecr, t).await {
+        Ok(found) => found,
+        Err(why) => {
+            p.failure = Some(why);
+            return Ok(p);
+        }
+    };
+    let answer = match registry
+        .manifest(&endpoint, &name, &image.reference, &credential)
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            p.failure = Some(e.to_string());
+            return Ok(p);
+        }
+    };
+    p.status = Some(answer.status);
+    p.ms = Some(answer.elapsed.as_millis() as u64);
+    if answer.status != 200 {
+        p.failure = Some(explain(&answer, image, r));
+        return Ok(p);
+    }
+    p.ok = true;
+    p.digest = answer.digest;
+    let after = match before {
+        Some(repo) => Some(repo),
+        None => describe_repository(member, t, &name).await?,
+    };
+    p.repository_tag_mutability = after.and_then(|a| a.tag_mutability);
+    p.repository_lifecycle_policy = lifecycle_policy(member, t, &name).await?;
+    Ok(p)
+}
+
+/// The registry's address and credential, or why the principal could not get them.
+async fn authorization(
+    ecr: &aws_sdk_ecr::Client,
+    t: &Target,
+) -> Result<(String, Credential), String> {
+    let out = ecr.get_authorization_token().send().await.map_err(|e| {
+        let e = ApiError::from_sdk(&t.account_id, &t.region, "ecr:GetAuthorizationToken", e);
+        format!("no registry credential: {e}")
+    })?;
+    let data = out.authorization_data().first();
+    let endpoint = data.and_then(|d| d.proxy_endpoint());
+    let credential = data
+        .and_then(|d| d.authorization_token())
+        .and_then(Credential::from_ecr_token);
+    match (endpoint, credential) {
+        (Some(e), Some(c)) => Ok((e.to_owned(), c)),
+        _ => {
+            Err("ecr:GetAuthorizationToken answered without a usable token and endpoint".to_owned())
+        }
+    }
+}
+
+async fn describe_repository(
+    ecr: &aws_sdk_ecr::Client,
+    t: &Target,
+    name: &str,
+) -> Result<Option<Repository>, ApiError> {
+    match ecr
+        .describe_repositories()
+        .repository_names(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.repositories().first().map(|r| Repository {
+            tag_mutability: r.image_tag_mutability().map(|m| m.as_str().to_owned()),
+        })),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_repository_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(ApiError::from_sdk(
+            &t.account_id,
+            &t.region,
+            "ecr:DescribeRepositories",
+            e,
+        )),
+    }
+}
+
+async fn lifecycle_policy(
+    ecr: &aws_sdk_ecr::Client,
+    t: &Target,
+    name: &str,
+) -> Result<Option<String>, ApiError> {
+    match ecr
+        .get_lifecycle_policy()
+        .repository_name(name)
+        .send()
+        .await
+    {
+        // Compact, so the report cell compares with the rollout file's policy.
+        Ok(out) => Ok(out.lifecycle_policy_text().map(|text| {
+            serde_json::from_str::<serde_json::Value>(text)
+                .map(|v| v.to_string())
+                .unwrap_or_else(|_| text.to_owned())
+        })),
+        Err(e)
+            if e.as_service_error().is_some_and(|e| {
+                e.is_lifecycle_policy_not_found_exception() || e.is_repository_not_found_exception()
+            }) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(ApiError::from_sdk(
+            &t.account_id,
+            &t.region,
+            "ecr:GetLifecyclePolicy",
+            e,
+        )),
+    }
+}
+
+/// Why a pull failed, in words, from the registry's status and error. ECR's own message is kept
+/// after the explanation: it names the principal, the action or the upstream's answer.
+pub fn explain(answer: &Answer, image: &ImageRef, r: &Rollout) -> String {
+    let (code, message) = answer
+        .error
+        .as_ref()
+        .map_or(("", ""), |e| (e.code.as_str(), e.message.as_str()));
+    let said = if message.is_empty() {
+        format!("HTTP {}", answer.status)
+    } else {
+        format!("HTTP {} {code}: {message}", answer.status)
+    };
+    if let Some(action) = DENIED_ACTION_RE.captures(message).map(|c| c[1].to_owned()) {
+        let fix = if crate::work::pull_access::ACTIONS.contains(&action.as_str()) {
+            "grant it with [pull_access] in the rollout file (then apply), or in the principal's identity policy"
+        } else {
+            "grant it in the principal's identity policy (see the consumer policy of `ptc-rollout iam-policy`)"
+        };
+        return format!("principal lacks {action}: {fix} ({said})");
+    }
+    let lower = message.to_ascii_lowercase();
+    match (answer.status, code) {
+        (401, _) => format!("the registry refused ECR's credential ({said})"),
+        (404, "NAME_UNKNOWN") => format!(
+            "no pull through cache rule for prefix {:?} and no such repository: run `ptc-rollout apply` ({said})",
+            r.ecr_repository_prefix
+        ),
+        (404, _) => format!(
+            "image not found upstream: {GITLAB_REGISTRY_URL}/{}:{} ({said})",
+            image.path, image.reference
+        ),
+        (403, _) if lower.contains("upstream") => format!(
+            "upstream refused the token in {}: check it with `ptc-rollout validate`, replace it with `ptc-rollout rotate` ({said})",
+            r.secret_name
+        ),
+        (403, _) => format!("the registry denied the pull ({said})"),
+        (429, _) => format!("rate limited by the registry ({said})"),
+        _ => said,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::RegistryError;
+    use std::time::Duration;
+
+    #[test]
+    fn images_are_parsed_and_refused_with_the_fix() {
+        let i = ImageRef::parse("--image", "my-group/my-project/app:1.0").unwrap();
+        assert_eq!(i.repository("gitlab"), "gitlab/my-group/my-project/app");
+        assert_eq!(i.display("gitlab"), "gitlab/my-group/my-project/app:1.0");
+        assert_eq!(i.repository("ROOT"), "my-group/my-project/app");
+        let d = format!("g/p/app@sha256:{}", "a".repeat(64));
+        assert_eq!(
+            ImageRef::parse("--image", &d).unwrap().reference,
+            format!("sha256:{}", "a".repeat(64))
+        );
+        for bad in [
+            "g/p/app",
+            "G/P/app:1",
+            "g/p/app:",
+            "registry.gitlab.com/g/p/app:1",
+            "g/p/app@sha256:12",
+            "g//app:1",
+        ] {
+            let p = ImageRef::parse("--image", bad).unwrap_err();
+            assert_eq!(p.field, "--image", "{bad}");
+        }
+    }
+
+    #[test]
+    fn failures_are_explained() {
+        let r = Rollout::parse(
+            "[targets]\nregions=[\"us-east-1\"]\nrole_name=\"R\"\n[upstream]\nregistry=\"gitlab-container-registry\"\nusername=\"u\"\ntoken_env=\"T\"\n[rule]\necr_repository_prefix=\"gitlab\"\nsecret_name=\"ecr-pullthroughcache/gitlab\"\n",
+        )
+        .unwrap();
+        let image = ImageRef::parse("--image", "g/p/app:1.0").unwrap();
+        let answer = |status, code: &str, message: &str| Answer {
+            status,
+            digest: None,
+            error: Some(RegistryError {
+                code: code.into(),
+                message: message.into(),
+            }),
+            elapsed: Duration::ZERO,
+        };
+        let denied = answer(403, "DENIED", "User: arn:aws:sts::1:assumed-role/c/s is not authorized to perform: ecr:CreateRepository on resource: x");
+        assert!(explain(&denied, &image, &r)
+            .starts_with("principal lacks ecr:CreateRepository: grant it with [pull_access]"));
+        assert!(
+            explain(&answer(404, "MANIFEST_UNKNOWN", "nope"), &image, &r)
+                .starts_with("image not found upstream: registry.gitlab.com/g/p/app:1.0")
+        );
+        assert!(explain(&answer(404, "NAME_UNKNOWN", "nope"), &image, &r)
+            .starts_with("no pull through cache rule"));
+        assert!(explain(
+            &answer(
+                403,
+                "DENIED",
+                "authentication to the upstream registry failed"
+            ),
+            &image,
+            &r
+        )
+        .starts_with("upstream refused the token"));
+    }
+}
