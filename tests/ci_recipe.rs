@@ -55,7 +55,23 @@ const SUBCOMMANDS: &[(&str, &[(&str, bool)])] = &[
             ("--no-canary", false),
         ],
     ),
-    ("validate", &[("--report", true), ("--max-failures", true)]),
+    (
+        "validate",
+        &[
+            ("--report", true),
+            ("--max-failures", true),
+            ("--probe-image", true),
+        ],
+    ),
+    (
+        "probe",
+        &[
+            ("--image", true),
+            ("--as-role", true),
+            ("--report", true),
+            ("--max-failures", true),
+        ],
+    ),
     (
         "rotate",
         &[
@@ -87,7 +103,11 @@ const SUBCOMMANDS: &[(&str, &[(&str, bool)])] = &[
     ),
     (
         "iam-policy",
-        &[("--caller-role-arn", true), ("--org-id", true)],
+        &[
+            ("--caller-role-arn", true),
+            ("--org-id", true),
+            ("--probe-as-role", true),
+        ],
     ),
 ];
 /// Values some flags accept, per subcommand.
@@ -886,6 +906,34 @@ fn the_compliance_report_runs_from_a_schedule_and_is_kept() {
 }
 
 #[test]
+fn the_weekly_pull_check_proves_pulls_from_the_schedule_and_is_kept() {
+    let doc = recipe();
+    let all = jobs(&doc);
+    let checks: Vec<_> = jobs_running(&doc, "validate")
+        .into_iter()
+        .filter(|(_, inv)| inv.has("--probe-image"))
+        .collect();
+    assert!(
+        !checks.is_empty(),
+        "a scheduled job must run validate --probe-image"
+    );
+    for (name, inv) in &checks {
+        let job = resolved(&all, name);
+        assert!(
+            rules(&job)
+                .iter()
+                .any(|r| condition(r).contains("$CI_PIPELINE_SOURCE==\"schedule\"")),
+            "{name}: runs from the schedule"
+        );
+        let out = inv.value("--report").expect("validate --report FILE");
+        assert!(
+            artifact_paths(&job).iter().any(|p| p == out),
+            "{name}: {out} must be an artifact"
+        );
+    }
+}
+
+#[test]
 fn the_token_never_reaches_a_command_line() {
     let doc = recipe();
     for (name, job) in jobs(&doc) {
@@ -1064,10 +1112,18 @@ fn the_plan_apply_and_report_jobs_work_as_written() {
         assert!(dotenv(&emu.path(f)).contains(&("PTC_PLAN_CHANGES".into(), "false".into())));
     }
 
-    // The weekly compliance report on the converged Organization passes and keeps its CSV.
-    for (name, _) in jobs_running(&doc, "report") {
+    // The weekly compliance report and pull check on the converged Organization pass and keep
+    // their CSVs (the pull check pulls one of the emulator's upstream images).
+    let probe_image = [(
+        "PTC_PROBE_IMAGE".to_owned(),
+        "demo-group/demo-project/app:1.0".to_owned(),
+    )];
+    let weekly = jobs_running(&doc, "report")
+        .into_iter()
+        .chain(jobs_running(&doc, "validate"));
+    for (name, _) in weekly {
         let job = resolved(&all, &name);
-        let (code, log) = run_job_script(&emu, &job, &config, &[], false);
+        let (code, log) = run_job_script(&emu, &job, &config, &probe_image, false);
         assert_eq!(code, 0, "{name} on a converged Organization:\n{log}");
         for artifact in artifact_paths(&job) {
             assert!(

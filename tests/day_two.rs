@@ -309,13 +309,24 @@ fn soon() -> &'static str {
 #[test]
 fn the_iam_policy_covers_every_call_the_tool_makes() {
     let (emu, _org) = Emulator::with_org();
-    let template = "[repository_template]\nimage_tag_mutability = \"IMMUTABLE\"\nlifecycle_policy = '{\"rules\": []}'\n";
+    let template = "[repository_template]\nimage_tag_mutability = \"IMMUTABLE\"\nlifecycle_policy = '{\"rules\": []}'\ncustom_role_name = \"ecr-template\"\nresource_tags = { team = \"platform\" }\n[pull_access]\nrole_names = [\"consumer\"]\n";
+    emu.identity_policies(json!([{"account": "*", "role_name": "consumer",
+        "actions": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage"]}]));
     let cfg = config(&emu, "token_expires_on = \"2099-01-01\"", template);
     apply(&emu, &cfg);
     emu.set_valid_tokens(&[TOKEN, NEW_TOKEN]);
+    let image = "demo-group/demo-project/app:1.0";
     for args in [
         vec!["plan"],
-        vec!["validate"],
+        vec!["validate", "--probe-image", image],
+        vec!["probe", "--image", image],
+        vec![
+            "probe",
+            "--image",
+            "demo-group/demo-project/worker:2.3",
+            "--as-role",
+            "consumer",
+        ],
         vec!["rotate", "--yes"],
         vec!["report"],
         vec!["accounts"],
@@ -341,13 +352,15 @@ fn the_iam_policy_covers_every_call_the_tool_makes() {
             "arn:aws:iam::123456789012:role/rollout",
             "--org-id",
             "o-abc123",
+            "--probe-as-role",
+            "consumer",
             "--config",
         ])
         .arg(&cfg));
     assert_eq!(policy.code, 0, "{}", policy.stderr);
     let doc: Value = serde_json::from_str(&policy.stdout).unwrap();
     let mut allowed = BTreeSet::new();
-    for key in ["member_role_policy", "caller_policy"] {
+    for key in ["member_role_policy", "caller_policy", "consumer_policy"] {
         for st in doc[key]["Statement"].as_array().unwrap() {
             match &st["Action"] {
                 Value::String(a) => {
@@ -360,9 +373,12 @@ fn the_iam_policy_covers_every_call_the_tool_makes() {
             }
         }
     }
+    // The registry endpoint's requests are not API calls: ECR checks the actions behind them
+    // (BatchGetImage, CreateRepository, BatchImportUpstreamImage) against the same policies.
     let called: BTreeSet<String> = emu
         .calls()
         .iter()
+        .filter(|c| c["service"] != "registry")
         .map(|c| {
             format!(
                 "{}:{}",
@@ -373,7 +389,9 @@ fn the_iam_policy_covers_every_call_the_tool_makes() {
         .collect();
     assert!(
         called.contains("ecr:CreateRepositoryCreationTemplate")
-            && called.contains("secretsmanager:DeleteSecret"),
+            && called.contains("secretsmanager:DeleteSecret")
+            && called.contains("ecr:PutRegistryPolicy")
+            && called.contains("ecr:GetAuthorizationToken"),
         "{called:?}"
     );
     let uncovered: Vec<_> = called.difference(&allowed).collect();

@@ -204,6 +204,38 @@ fn a_foreign_statement_survives_apply_update_and_destroy_byte_for_byte() {
         .unwrap()
         .contains(foreign));
 
+    // The compliance report checks the statement: ours removed behind the tool's back shows.
+    let report = emu.path("c.csv");
+    let out = run(emu
+        .cmd()
+        .args(["report", "--out"])
+        .arg(&report)
+        .arg("--config")
+        .arg(&cfg));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(read_report(&report)
+        .iter()
+        .all(|r| r["pull_access"] == "ok"));
+    emu.mutate(json!({"op": "put_registry_policy", "account": prod, "region": "us-east-1", "policy_text": document}));
+    let out = run(emu
+        .cmd()
+        .args(["report", "--out"])
+        .arg(&report)
+        .arg("--config")
+        .arg(&cfg));
+    assert_eq!(out.code, 1);
+    let rows = read_report(&report);
+    let row = rows
+        .iter()
+        .find(|r| r["account_id"] == prod && r["region"] == "us-east-1")
+        .unwrap();
+    assert_eq!(row["pull_access"], "absent");
+    assert!(
+        row["reasons"].contains("no pull access statement"),
+        "{row:?}"
+    );
+    apply(&emu, &cfg);
+
     let out = run(emu.cmd().args(["destroy", "--yes", "--config"]).arg(&cfg));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let text = emu
