@@ -36,12 +36,11 @@ fn apply(emu: &Emulator, cfg: &Path) -> Run {
     out
 }
 
+/// Report rows by (account, region).
+type Rows = HashMap<(String, String), HashMap<String, String>>;
+
 /// Runs `probe` with a CSV report and returns the run and the rows by (account, region).
-fn probe(
-    emu: &Emulator,
-    cfg: &Path,
-    extra: &[&str],
-) -> (Run, HashMap<(String, String), HashMap<String, String>>) {
+fn probe(emu: &Emulator, cfg: &Path, extra: &[&str]) -> (Run, Rows) {
     let report = emu.path("probe.csv");
     let out = run(emu
         .cmd()
