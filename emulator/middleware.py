@@ -121,6 +121,23 @@ def fault_response(call: dict, fault: dict):
     return None  # unknown kinds are rejected by the control API; be lenient here
 
 
+def _fault(call: dict, environ, start_response):
+    """Answers the call with an injected fault, if one fires and answers; None to go on (a
+    latency fault has then already waited)."""
+    fault = STATE.pick_fault(call["service"], call["action"], call["account"], call["region"])
+    if fault is None:
+        return None
+    STATE.update_call(call, fault=fault["kind"])
+    answer = fault_response(call, fault)
+    if answer is None:
+        return None
+    status, headers, payload = answer
+    STATE.update_call(call, status=status)
+    headers.append(("Content-Length", str(len(payload))))
+    start_response(f"{status} {'OK' if status == 200 else 'Error'}", headers)
+    return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else payload]
+
+
 class PtcMiddleware:
     def __init__(self, moto_app):
         self.moto_app = moto_app
@@ -142,16 +159,9 @@ class PtcMiddleware:
         environ["wsgi.input_terminated"] = False
 
         call = STATE.record_call(describe_request(environ, body))
-        fault = STATE.pick_fault(call["service"], call["action"], call["account"], call["region"])
-        if fault is not None:
-            STATE.update_call(call, fault=fault["kind"])
-            answer = fault_response(call, fault)
-            if answer is not None:
-                status, headers, payload = answer
-                STATE.update_call(call, status=status)
-                headers.append(("Content-Length", str(len(payload))))
-                start_response(f"{status} {'OK' if status == 200 else 'Error'}", headers)
-                return [payload]
+        faulted = _fault(call, environ, start_response)
+        if faulted is not None:
+            return faulted
 
         def recording_start_response(status, headers, exc_info=None):
             STATE.update_call(call, status=int(status.split(" ", 1)[0]))
@@ -162,16 +172,9 @@ class PtcMiddleware:
     def _registry(self, environ, start_response):
         get_input_stream(environ).read()  # GET and HEAD only: drain whatever was sent
         call = STATE.record_call(registry.describe(environ))
-        fault = STATE.pick_fault(call["service"], call["action"], call["account"], call["region"])
-        if fault is not None:
-            STATE.update_call(call, fault=fault["kind"])
-            answer = fault_response(call, fault)
-            if answer is not None:
-                status, headers, payload = answer
-                STATE.update_call(call, status=status)
-                headers.append(("Content-Length", str(len(payload))))
-                start_response(f"{status} Error", headers)
-                return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else payload]
+        faulted = _fault(call, environ, start_response)
+        if faulted is not None:
+            return faulted
         return registry.handle(environ, start_response, call)
 
     def _control(self, environ, start_response):

@@ -170,6 +170,8 @@ def _manifest(call: dict, token: dict, req: dict, environ) -> tuple[str, bytes]:
     if repo is None:
         pullthrough.check_permission(token, "ecr:CreateRepository", account, region, name)
     pullthrough.check_permission(token, "ecr:BatchImportUpstreamImage", account, region, name)
+    # A pull through the cache is still a pull: the principal reads the image it imported.
+    pullthrough.check_permission(token, "ecr:BatchGetImage", account, region, name)
     pullthrough.check_upstream_credentials(account, region, rule)
     media_type, body, tag = pullthrough.fetch_upstream(rule, name, reference)
     if not _accepts(environ, media_type):

@@ -107,14 +107,14 @@ impl Policies {
                 }));
             }
         }
-        if r.pull_access.is_some() {
-            member.push(json!({
-                "Sid": "PullAccessInTheRegistryPolicy",
-                "Effect": "Allow",
-                "Action": ["ecr:GetRegistryPolicy", "ecr:PutRegistryPolicy", "ecr:DeleteRegistryPolicy"],
-                "Resource": "*"
-            }));
-        }
+        // `[pull_access]` keeps a statement in the registry policy; `destroy` looks for it even
+        // when the rollout file no longer has the table. Only that statement is ever changed.
+        member.push(json!({
+            "Sid": "PullAccessInTheRegistryPolicy",
+            "Effect": "Allow",
+            "Action": ["ecr:GetRegistryPolicy", "ecr:PutRegistryPolicy", "ecr:DeleteRegistryPolicy"],
+            "Resource": "*"
+        }));
         // `probe` and `validate --probe-image`, as the member role.
         member.push(json!({
             "Sid": "ProbeRegistryCredential",

@@ -82,6 +82,8 @@ struct Errors {
 pub enum TransportError {
     #[error("{0} is not a URL a registry can be reached at")]
     BadUrl(String),
+    #[error("{0} is plain HTTP to a host off this machine; the registry credential goes only over HTTPS (or to loopback)")]
+    Insecure(String),
     #[error("no answer from {url} within {} s", timeout.as_secs())]
     Timeout { url: String, timeout: Duration },
     #[error("cannot reach {url}: {cause}")]
@@ -143,8 +145,12 @@ impl Registry {
         let uri: http::Uri = url
             .parse()
             .map_err(|_| TransportError::BadUrl(url.clone()))?;
-        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
-            return Err(TransportError::BadUrl(url));
+        let host = uri.host().unwrap_or_default();
+        match uri.scheme_str() {
+            Some("https") if !host.is_empty() => {}
+            Some("http") if is_loopback(host) => {}
+            Some("http") if !host.is_empty() => return Err(TransportError::Insecure(url)),
+            _ => return Err(TransportError::BadUrl(url)),
         }
         let request = Request::builder()
             .method(Method::GET)
@@ -213,6 +219,16 @@ impl Registry {
     }
 }
 
+/// Whether `host` is this machine: the only place plain HTTP may carry the credential (a local
+/// registry or emulator).
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// An error and its causes on one line ("connection refused", "dns error", certificate errors).
 fn causes(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![e.to_string()];
@@ -255,6 +271,11 @@ mod tests {
         assert!(matches!(
             r.manifest("ftp://x", "a", "b", &c).await,
             Err(TransportError::BadUrl(_))
+        ));
+        assert!(matches!(
+            r.manifest("http://registry.example.com", "a", "b", &c)
+                .await,
+            Err(TransportError::Insecure(_))
         ));
     }
 }

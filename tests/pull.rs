@@ -39,17 +39,32 @@ fn apply(emu: &Emulator, cfg: &Path) -> Run {
 /// Report rows by (account, region).
 type Rows = HashMap<(String, String), HashMap<String, String>>;
 
-/// Runs `probe` with a CSV report and returns the run and the rows by (account, region).
-fn probe(emu: &Emulator, cfg: &Path, extra: &[&str]) -> (Run, Rows) {
-    let report = emu.path("probe.csv");
+/// Runs a command with `--report FILE` and returns the run and the report's rows. The report
+/// holds no registry credential either.
+fn with_report(emu: &Emulator, cfg: &Path, args: &[&str]) -> (Run, Vec<HashMap<String, String>>) {
+    let report = emu.path("report.csv");
+    let _ = std::fs::remove_file(&report);
     let out = run(emu
         .cmd()
-        .args(["probe", "--image", IMAGE, "--config"])
+        .args(args)
+        .arg("--config")
         .arg(cfg)
         .arg("--report")
-        .arg(&report)
-        .args(extra));
-    let rows = read_report(&report)
+        .arg(&report));
+    let text = std::fs::read_to_string(&report).unwrap_or_default();
+    assert!(!text.contains("QVdTO"), "{text}");
+    (out, read_report(&report))
+}
+
+/// Runs `probe` of [`IMAGE`] and returns the run and the rows by target.
+fn probe(emu: &Emulator, cfg: &Path, extra: &[&str]) -> (Run, Rows) {
+    let args: Vec<&str> = ["probe", "--image", IMAGE]
+        .iter()
+        .chain(extra)
+        .copied()
+        .collect();
+    let (out, rows) = with_report(emu, cfg, &args);
+    let rows = rows
         .into_iter()
         .map(|r| ((r["account_id"].clone(), r["region"].clone()), r))
         .collect();
@@ -235,7 +250,12 @@ fn a_foreign_statement_survives_apply_update_and_destroy_byte_for_byte() {
     );
     apply(&emu, &cfg);
 
-    let out = run(emu.cmd().args(["destroy", "--yes", "--config"]).arg(&cfg));
+    // Destroy finds ptc-rollout's statement even after [pull_access] left the rollout file.
+    let without = config(&emu, "");
+    let out = run(emu
+        .cmd()
+        .args(["destroy", "--yes", "--config"])
+        .arg(&without));
     assert_eq!(out.code, 0, "{}", out.stderr);
     let text = emu
         .registry_policy(&dev, "us-east-1")
@@ -315,22 +335,19 @@ fn one_targets_failed_pull_is_its_own_row() {
     );
 
     // An image missing upstream fails where it is pulled, and says so.
-    let report = emu.path("missing.csv");
-    let out = run(emu
-        .cmd()
-        .args([
+    let prod = org.id("prod");
+    let (out, rows) = with_report(
+        &emu,
+        &cfg,
+        &[
             "probe",
             "--image",
             "demo-group/demo-project/nope:9",
             "--accounts",
-            &org.id("prod"),
-            "--report",
-        ])
-        .arg(&report)
-        .arg("--config")
-        .arg(&cfg));
+            &prod,
+        ],
+    );
     assert_eq!(out.code, 1);
-    let rows = read_report(&report);
     assert_eq!(rows.len(), 2);
     for r in rows {
         assert!(
@@ -347,15 +364,8 @@ fn validate_can_prove_pulls_too() {
     let (emu, org) = Emulator::with_org();
     let cfg = config(&emu, "");
     apply(&emu, &cfg);
-    let report = emu.path("v.csv");
-    let out = run(emu
-        .cmd()
-        .args(["validate", "--probe-image", IMAGE, "--report"])
-        .arg(&report)
-        .arg("--config")
-        .arg(&cfg));
+    let (out, rows) = with_report(&emu, &cfg, &["validate", "--probe-image", IMAGE]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let rows = read_report(&report);
     assert_eq!(rows.len(), org.active().len() * 2);
     assert!(
         rows.iter()
@@ -364,23 +374,18 @@ fn validate_can_prove_pulls_too() {
     );
     // A rule that is not valid is not pulled through: the pull's cells stay empty.
     emu.set_valid_tokens(&[]);
-    let out = run(emu
-        .cmd()
-        .args([
-            "validate",
-            "--probe-image",
-            IMAGE,
-            "--accounts",
-            &org.id("dev"),
-            "--report",
-        ])
-        .arg(&report)
-        .arg("--config")
-        .arg(&cfg));
+    let dev = org.id("dev");
+    let (out, rows) = with_report(
+        &emu,
+        &cfg,
+        &["validate", "--probe-image", IMAGE, "--accounts", &dev],
+    );
     assert_eq!(out.code, 1);
-    assert!(read_report(&report)
-        .iter()
-        .all(|r| r["is_valid"] == "false" && r["pull_ok"].is_empty()));
+    assert!(
+        rows.iter()
+            .all(|r| r["is_valid"] == "false" && r["pull_ok"].is_empty()),
+        "{rows:?}"
+    );
 }
 
 #[test]

@@ -3,13 +3,12 @@
 
 use tokio::sync::watch;
 
-use super::{
-    check_output_path, conclude, finish_listing, load_rollout, refuse, with_reporter, Session,
-};
+use super::validate::ReadOnly;
+use super::{check_output_path, load_rollout, refuse};
 use crate::cli::ProbeArgs;
 use crate::report::{Destination, Output};
 use crate::rollout::{is_role_name, Problem};
-use crate::runner::{Limits, ProbeSpec};
+use crate::runner::ProbeSpec;
 use crate::work::probe::ImageRef;
 
 pub async fn run(args: ProbeArgs, output: Output, interrupt: watch::Receiver<bool>) -> i32 {
@@ -36,31 +35,21 @@ pub async fn run(args: ProbeArgs, output: Output, interrupt: watch::Receiver<boo
         image: image.expect("checked above"),
         as_role: args.as_role,
     };
-    let session = match Session::start(rollout).await {
-        Ok(s) => s,
-        Err(code) => return code,
+    let to = Destination {
+        path: args.report.as_deref(),
+        probe: true,
     };
-    let (targets, listing) = session.list_targets();
-    let limits = Limits {
+    let pass = ReadOnly {
+        title: "Probe",
+        concurrency: args.targets.concurrency.into(),
         max_failures: args.max_failures,
-        canary: false,
     };
-    let runner = session.runner(args.targets.concurrency.into(), limits, &interrupt);
-    let (results, stop) = with_reporter(output, |tx| async move {
-        runner.probe(targets, spec, &tx).await
-    })
-    .await;
-    let listed = finish_listing(listing).await;
-    conclude(
+    pass.run(
+        rollout,
         output,
-        "Probe",
-        Destination {
-            path: args.report.as_deref(),
-            probe: true,
-        },
-        &session.rollout,
-        &results,
-        stop.as_ref(),
-        listed,
+        interrupt,
+        to,
+        |runner, targets, tx| async move { runner.probe(targets, spec, &tx).await },
     )
+    .await
 }

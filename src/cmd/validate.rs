@@ -1,5 +1,11 @@
-//! `validate`: ask ECR to validate every target's rule and write the report. Read-only.
+//! `validate`: ask ECR to validate every target's rule (and with `--probe-image`, pull through
+//! each valid one) and write the report. Read-only.
 
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::stream::BoxStream;
+use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::watch;
 
 use super::{
@@ -7,7 +13,9 @@ use super::{
 };
 use crate::cli::ValidateArgs;
 use crate::report::{Destination, Output};
-use crate::runner::{Limits, ProbeSpec};
+use crate::rollout::Rollout;
+use crate::runner::{Event, Limits, ProbeSpec, Runner, Stop, Tolerance};
+use crate::target::Target;
 use crate::work::probe::ImageRef;
 
 pub async fn run(args: ValidateArgs, output: Output, interrupt: watch::Receiver<bool>) -> i32 {
@@ -37,32 +45,67 @@ pub async fn run(args: ValidateArgs, output: Output, interrupt: watch::Receiver<
     if !problems.is_empty() {
         return refuse(&problems);
     }
-    let probing = probe.is_some();
-    let session = match Session::start(rollout).await {
-        Ok(s) => s,
-        Err(code) => return code,
+    let to = Destination {
+        path: args.report.as_deref(),
+        probe: probe.is_some(),
     };
-    let (targets, listing) = session.list_targets();
-    let limits = Limits {
+    let pass = ReadOnly {
+        title: "Validate",
+        concurrency: args.targets.concurrency.into(),
         max_failures: args.max_failures,
-        canary: false,
     };
-    let runner = session.runner(args.targets.concurrency.into(), limits, &interrupt);
-    let (results, stop) = with_reporter(output, |tx| async move {
-        runner.validate(targets, probe, &tx).await
-    })
-    .await;
-    let listed = finish_listing(listing).await;
-    conclude(
+    pass.run(
+        rollout,
         output,
-        "Validate",
-        Destination {
-            path: args.report.as_deref(),
-            probe: probing,
-        },
-        &session.rollout,
-        &results,
-        stop.as_ref(),
-        listed,
+        interrupt,
+        to,
+        |runner, targets, tx| async move { runner.validate(targets, probe, &tx).await },
     )
+    .await
+}
+
+/// A read-only pass over every target as the Organization is listed (`validate`, `probe`).
+pub(super) struct ReadOnly {
+    pub title: &'static str,
+    pub concurrency: usize,
+    pub max_failures: Option<Tolerance>,
+}
+
+impl ReadOnly {
+    /// Starts the session, runs `pass` with the reporter attached, and concludes: failure
+    /// lines, summary, report and exit code.
+    pub async fn run<F, Fut>(
+        self,
+        rollout: Rollout,
+        output: Output,
+        interrupt: watch::Receiver<bool>,
+        to: Destination<'_>,
+        pass: F,
+    ) -> i32
+    where
+        F: FnOnce(Arc<Runner>, BoxStream<'static, Target>, UnboundedSender<Event>) -> Fut,
+        Fut: Future<Output = Option<Stop>>,
+    {
+        let session = match Session::start(rollout).await {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
+        let (targets, listing) = session.list_targets();
+        let limits = Limits {
+            max_failures: self.max_failures,
+            canary: false,
+        };
+        let runner = session.runner(self.concurrency, limits, &interrupt);
+        let (results, stop) = with_reporter(output, |tx| pass(runner, targets, tx)).await;
+        let listed = finish_listing(listing).await;
+        conclude(
+            output,
+            self.title,
+            to,
+            &session.rollout,
+            &results,
+            stop.as_ref(),
+            listed,
+        )
+    }
 }

@@ -13,11 +13,14 @@ use crate::regions;
 /// The placeholder in `principal_arns` replaced by each target's account id.
 pub const ACCOUNT_PLACEHOLDER: &str = "{account_id}";
 
-/// An IAM principal ARN (role, user or assumed role), with `*`/`?` wildcards in the name, and
-/// the account part either 12 digits or the placeholder.
+/// An IAM role or user ARN, with `*`/`?` wildcards in the path and name, and the account part
+/// either 12 digits or the placeholder. Only these can match `aws:PrincipalArn`: for a role
+/// session it is the role's ARN, never the session's (`sts::...:assumed-role/...`).
 static PRINCIPAL_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^arn:(aws[a-z-]*):(iam|sts)::(\d{12}|\{account_id\}):(role|user|assumed-role)/[A-Za-z0-9_+=,.@/*?-]{1,512}$")
-        .expect("valid regex")
+    Regex::new(
+        r"^arn:(aws[a-z-]*):iam::(\d{12}|\{account_id\}):(role|user)/[A-Za-z0-9_+=,.@/*?-]{1,512}$",
+    )
+    .expect("valid regex")
 });
 
 #[derive(Deserialize, Default)]
@@ -88,7 +91,7 @@ pub(super) fn check_pull_access(
             p.push(Problem::new(
                 field("principal_arns", i),
                 format!("{arn:?} is not an IAM principal ARN"),
-                "use e.g. \"arn:aws:iam::{account_id}:role/ci/*\" (a role, user or assumed-role ARN; * and ? allowed in the name)",
+                "use a role or user ARN, e.g. \"arn:aws:iam::{account_id}:role/ci/*\" (* and ? allowed in the name; for a role's sessions give the role's ARN, not an sts assumed-role ARN)",
             ));
             continue;
         };
@@ -100,10 +103,10 @@ pub(super) fn check_pull_access(
                 format!("use arn:{other}:... (principals of the target accounts)"),
             ));
         }
-        if &c[3] != ACCOUNT_PLACEHOLDER {
+        if &c[2] != ACCOUNT_PLACEHOLDER {
             p.push(Problem::new(
                 field("principal_arns", i),
-                format!("names the fixed account {}", &c[3]),
+                format!("names the fixed account {}", &c[2]),
                 "pull through cache imports only for principals of the registry's own account: write {account_id} for the account part",
             ));
         }

@@ -8,7 +8,9 @@ use tokio::sync::mpsc::UnboundedSender;
 
 use super::gate::Turn;
 use super::{ApplyJob, Event, Pass, Runner, Stop};
+use crate::clients::Regional;
 use crate::compliance::Compliance;
+use crate::error::ApiError;
 use crate::rollout::GITLAB_REGISTRY_URL;
 use crate::target::{
     Action, Decision, Observed, Outcome, PullAccessState, RuleState, SecretState, Target,
@@ -156,7 +158,7 @@ impl Runner {
     async fn plan_destroy_one(&self, t: Target) -> TargetResult {
         let r = TargetResult::new(t, Outcome::Failed, self.now());
         let observed = match self.regional(&r.target).await {
-            Ok(c) => work::observe(&c, &r.target, &self.rollout).await,
+            Ok(c) => self.observe_for_destroy(&c, &r.target).await,
             Err(e) => Err(e),
         };
         let mut r = match observed {
@@ -174,6 +176,16 @@ impl Runner {
         };
         r.decision = Some(d);
         r
+    }
+
+    /// What `apply` observes, and ptc-rollout's registry policy statement even when the rollout
+    /// file no longer has `[pull_access]`: what ptc-rollout put there, it takes out.
+    async fn observe_for_destroy(&self, c: &Regional, t: &Target) -> Result<Observed, ApiError> {
+        let mut observed = work::observe(c, t, &self.rollout).await?;
+        if self.rollout.pull_access.is_none() {
+            observed.pull_access = work::pull_access::find_ours(c, t).await?;
+        }
+        Ok(observed)
     }
 
     async fn destroy_one(&self, job: ApplyJob, removal: Removal) -> TargetResult {

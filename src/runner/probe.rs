@@ -93,6 +93,7 @@ impl Runner {
                 role_arn: None,
             },
         };
+        let validated = row.validation.as_ref().is_some_and(|v| v.is_valid);
         let found = probe::probe(
             &c.ecr,
             puller,
@@ -100,11 +101,15 @@ impl Runner {
             &self.rollout,
             &spec.image,
             &prober.registry,
+            validated,
         )
         .await;
         match found {
-            Ok(p) => {
-                row.probe = Some(Box::new(p));
+            Ok(pulled) => {
+                row.probe = Some(Box::new(pulled.probe));
+                row.error = pulled
+                    .unread
+                    .map(|e| format!("pulled, but the cached repository could not be read: {e}"));
                 row.checked_at = self.now();
                 row
             }

@@ -116,9 +116,16 @@ struct Repository {
     tag_mutability: Option<String>,
 }
 
+/// What a probe found, and a read after a successful pull that failed (the pull still counts).
+pub struct Pulled {
+    pub probe: Probe,
+    pub unread: Option<ApiError>,
+}
+
 /// Pulls `image` through the cache in one target. `member` reads the repository before and
 /// after; `puller` gets the credential and pulls. A refused pull is a row, not an error: only
-/// the member role's reads fail the target.
+/// the member role's read before the pull fails the target. `validated`: the rule was found
+/// valid in this run, which rules out the token when ECR blames the upstream.
 pub async fn probe(
     member: &aws_sdk_ecr::Client,
     puller: Puller<'_>,
@@ -126,7 +133,8 @@ pub async fn probe(
     r: &Rollout,
     image: &ImageRef,
     registry: &Registry,
-) -> Result<Probe, ApiError> {
+    validated: bool,
+) -> Result<Pulled, ApiError> {
     let name = image.repository(&r.ecr_repository_prefix);
     let before = describe_repository(member, t, &name).await?;
     let mut p = Probe {
@@ -135,11 +143,17 @@ pub async fn probe(
         cached: Some(before.is_some()),
         ..Probe::default()
     };
+    let done = |probe| {
+        Ok(Pulled {
+            probe,
+            unread: None,
+        })
+    };
     let (endpoint, credential) = match authorization(puller.ecr, t).await {
         Ok(found) => found,
         Err(why) => {
             p.failure = Some(why);
-            return Ok(p);
+            return done(p);
         }
     };
     let answer = match registry
@@ -149,24 +163,35 @@ pub async fn probe(
         Ok(a) => a,
         Err(e) => {
             p.failure = Some(e.to_string());
-            return Ok(p);
+            return done(p);
         }
     };
     p.status = Some(answer.status);
     p.ms = Some(answer.elapsed.as_millis() as u64);
     if answer.status != 200 {
-        p.failure = Some(explain(&answer, image, r));
-        return Ok(p);
+        p.failure = Some(explain(&answer, image, r, validated));
+        return done(p);
     }
     p.ok = true;
     p.digest = answer.digest;
-    let after = match before {
-        Some(repo) => Some(repo),
-        None => describe_repository(member, t, &name).await?,
+    // What the repository was given (the template's settings): a failed read leaves the cells
+    // empty and is said on the row, but the pull was made and stands.
+    let after = async {
+        let repo = match before {
+            Some(repo) => Some(repo),
+            None => describe_repository(member, t, &name).await?,
+        };
+        Ok::<_, ApiError>((repo, lifecycle_policy(member, t, &name).await?))
     };
-    p.repository_tag_mutability = after.and_then(|a| a.tag_mutability);
-    p.repository_lifecycle_policy = lifecycle_policy(member, t, &name).await?;
-    Ok(p)
+    let unread = match after.await {
+        Ok((repo, lifecycle)) => {
+            p.repository_tag_mutability = repo.and_then(|a| a.tag_mutability);
+            p.repository_lifecycle_policy = lifecycle;
+            None
+        }
+        Err(e) => Some(e),
+    };
+    Ok(Pulled { probe: p, unread })
 }
 
 /// The registry's address and credential, or why the principal could not get them.
@@ -253,9 +278,11 @@ async fn lifecycle_policy(
     }
 }
 
-/// Why a pull failed, in words, from the registry's status and error. ECR's own message is kept
-/// after the explanation: it names the principal, the action or the upstream's answer.
-pub fn explain(answer: &Answer, image: &ImageRef, r: &Rollout) -> String {
+/// Why a pull failed, in words, from the registry's status and error and from what this run
+/// knows. ECR's own message is kept after the explanation: it names the principal, the action
+/// or the upstream's answer. ECR's wording is not documented, so only a named action is taken
+/// as a fact; the rest says what is likely.
+pub fn explain(answer: &Answer, image: &ImageRef, r: &Rollout, validated: bool) -> String {
     let (code, message) = answer
         .error
         .as_ref()
@@ -274,18 +301,22 @@ pub fn explain(answer: &Answer, image: &ImageRef, r: &Rollout) -> String {
         return format!("principal lacks {action}: {fix} ({said})");
     }
     let lower = message.to_ascii_lowercase();
+    let import = "ecr:BatchImportUpstreamImage or ecr:CreateRepository, which ECR reports alike (grant them with [pull_access])";
     match (answer.status, code) {
         (401, _) => format!("the registry refused ECR's credential ({said})"),
         (404, "NAME_UNKNOWN") => format!(
-            "no pull through cache rule for prefix {:?} and no such repository: run `ptc-rollout apply` ({said})",
+            "no pull through cache rule for prefix {:?} took the pull, and no such repository exists: check the rule with `ptc-rollout plan` ({said})",
             r.ecr_repository_prefix
         ),
         (404, _) => format!(
             "image not found upstream: {GITLAB_REGISTRY_URL}/{}:{} ({said})",
             image.path, image.reference
         ),
+        (403, _) if lower.contains("upstream") && validated => format!(
+            "ECR reports an upstream failure although the rule validated in this run: the principal most likely lacks {import} ({said})"
+        ),
         (403, _) if lower.contains("upstream") => format!(
-            "upstream refused the token in {}: check it with `ptc-rollout validate`, replace it with `ptc-rollout rotate` ({said})",
+            "ECR reports an upstream failure: the token in {} may be refused (check with `ptc-rollout validate`), or the principal may lack {import} ({said})",
             r.secret_name
         ),
         (403, _) => format!("the registry denied the pull ({said})"),
@@ -341,23 +372,21 @@ mod tests {
             elapsed: Duration::ZERO,
         };
         let denied = answer(403, "DENIED", "User: arn:aws:sts::1:assumed-role/c/s is not authorized to perform: ecr:CreateRepository on resource: x");
-        assert!(explain(&denied, &image, &r)
+        assert!(explain(&denied, &image, &r, false)
             .starts_with("principal lacks ecr:CreateRepository: grant it with [pull_access]"));
-        assert!(
-            explain(&answer(404, "MANIFEST_UNKNOWN", "nope"), &image, &r)
-                .starts_with("image not found upstream: registry.gitlab.com/g/p/app:1.0")
-        );
-        assert!(explain(&answer(404, "NAME_UNKNOWN", "nope"), &image, &r)
+        let explained = |a: &Answer, validated| explain(a, &image, &r, validated);
+        assert!(explained(&answer(404, "MANIFEST_UNKNOWN", "nope"), false)
+            .starts_with("image not found upstream: registry.gitlab.com/g/p/app:1.0"));
+        assert!(explained(&answer(404, "NAME_UNKNOWN", "nope"), false)
             .starts_with("no pull through cache rule"));
-        assert!(explain(
-            &answer(
-                403,
-                "DENIED",
-                "authentication to the upstream registry failed"
-            ),
-            &image,
-            &r
-        )
-        .starts_with("upstream refused the token"));
+        let upstream = answer(
+            403,
+            "DENIED",
+            "authentication to the upstream registry failed",
+        );
+        assert!(explained(&upstream, false).contains("may be refused"));
+        assert!(
+            explained(&upstream, true).contains("most likely lacks ecr:BatchImportUpstreamImage")
+        );
     }
 }

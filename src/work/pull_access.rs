@@ -81,30 +81,50 @@ impl Document {
         })
     }
 
-    fn position(&self) -> Option<usize> {
-        self.statements
-            .iter()
-            .position(|s| serde_json::from_str::<Value>(s.get()).is_ok_and(|v| v["Sid"] == SID))
+    /// Where ptc-rollout's statements stand (one, unless someone copied it).
+    fn positions(&self) -> Vec<usize> {
+        (0..self.statements.len())
+            .filter(|&i| {
+                serde_json::from_str::<Value>(self.statements[i].get())
+                    .is_ok_and(|v| v["Sid"] == SID)
+            })
+            .collect()
     }
 
     /// ptc-rollout's statement, parsed.
     pub fn ours(&self) -> Option<Value> {
-        self.position()
-            .and_then(|i| serde_json::from_str(self.statements[i].get()).ok())
+        self.positions()
+            .first()
+            .and_then(|&i| serde_json::from_str(self.statements[i].get()).ok())
     }
 
-    /// Replaces (in place) or adds ptc-rollout's statement.
+    /// Whether ptc-rollout's statement is there, once, and says what `want` says.
+    pub fn holds(&self, want: &Value) -> bool {
+        self.positions().len() == 1 && self.ours().is_some_and(|have| same(&have, want))
+    }
+
+    /// Replaces (in place) or adds ptc-rollout's statement; a copy of it is dropped.
     pub fn put(&mut self, statement: &Value) {
         let raw = RawValue::from_string(statement.to_string()).expect("valid JSON");
-        match self.position() {
-            Some(i) => self.statements[i] = raw,
+        let mut at = self.positions();
+        match at.first().copied() {
+            Some(first) => {
+                for i in at.drain(1..).rev() {
+                    self.statements.remove(i);
+                }
+                self.statements[first] = raw;
+            }
             None => self.statements.push(raw),
         }
     }
 
-    /// Takes ptc-rollout's statement out; whether one was there.
+    /// Takes ptc-rollout's statements out; whether there were any.
     pub fn remove(&mut self) -> bool {
-        self.position().map(|i| self.statements.remove(i)).is_some()
+        let at = self.positions();
+        for &i in at.iter().rev() {
+            self.statements.remove(i);
+        }
+        !at.is_empty()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -136,6 +156,42 @@ impl Document {
         };
         d.put(statement);
         d
+    }
+}
+
+/// Whether two statements say the same, in the ways IAM does not tell apart: a one-element list
+/// and its element, the order of a list of values, `"*"` and `{"AWS": "*"}` as the principal,
+/// and the case of condition operators and keys. ECR may hand a policy back so rewritten; a
+/// plain comparison would then rewrite it on every run.
+fn same(a: &Value, b: &Value) -> bool {
+    canonical(a, false) == canonical(b, false)
+}
+
+fn canonical(v: &Value, in_condition: bool) -> Value {
+    match v {
+        Value::Array(items) if items.len() == 1 => canonical(&items[0], in_condition),
+        Value::Array(items) => {
+            let mut items: Vec<Value> = items.iter().map(|i| canonical(i, in_condition)).collect();
+            items.sort_by_key(|i| i.to_string());
+            Value::Array(items)
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let key = if in_condition {
+                        k.to_ascii_lowercase()
+                    } else {
+                        k.clone()
+                    };
+                    let value = match (k.as_str(), v) {
+                        ("Principal", Value::String(p)) if p == "*" => json!({ "AWS": "*" }),
+                        _ => v.clone(),
+                    };
+                    (key, canonical(&value, in_condition || k == "Condition"))
+                })
+                .collect(),
+        ),
+        other => other.clone(),
     }
 }
 
@@ -202,11 +258,23 @@ pub async fn read_state(
     let Some(text) = read_policy(c, t).await? else {
         return Ok(PullAccessState::Absent);
     };
-    Ok(match parse(t, &text)?.ours() {
-        None => PullAccessState::Absent,
-        Some(have) if have == statement(t, r, access) => PullAccessState::Matches,
-        Some(_) => PullAccessState::Differs,
+    let doc = parse(t, &text)?;
+    Ok(if doc.ours().is_none() {
+        PullAccessState::Absent
+    } else if doc.holds(&statement(t, r, access)) {
+        PullAccessState::Matches
+    } else {
+        PullAccessState::Differs
     })
+}
+
+/// Whether the registry policy holds a statement of ptc-rollout's, whatever it says (`destroy`
+/// finds it even after `[pull_access]` left the rollout file): `Differs` when there is one.
+pub async fn find_ours(c: &Regional, t: &Target) -> Result<Option<PullAccessState>, ApiError> {
+    let Some(text) = read_policy(c, t).await? else {
+        return Ok(None);
+    };
+    Ok(parse(t, &text)?.ours().map(|_| PullAccessState::Differs))
 }
 
 /// Writes ptc-rollout's statement into the registry policy, read again just before, so that a
@@ -221,7 +289,7 @@ pub async fn put(
     let doc = match read_policy(c, t).await? {
         Some(text) => {
             let mut doc = parse(t, &text)?;
-            if doc.ours().as_ref() == Some(&want) {
+            if doc.holds(&want) {
                 return Ok(());
             }
             doc.put(&want);
@@ -294,6 +362,12 @@ mod tests {
         let mut doc = back;
         doc.put(&json!({"Sid": SID, "Effect": "Deny"}));
         assert_eq!(doc.statements.len(), 2);
+        // A copy of ours is folded into one.
+        doc.statements
+            .push(RawValue::from_string(json!({"Sid": SID}).to_string()).unwrap());
+        doc.put(&json!({"Sid": SID, "Effect": "Deny"}));
+        assert_eq!(doc.statements.len(), 2);
+        assert!(doc.holds(&json!({"Sid": SID, "Effect": "Deny"})));
         assert!(doc.remove());
         assert!(!doc.is_empty());
         assert!(doc.text().contains(FOREIGN));
@@ -301,6 +375,19 @@ mod tests {
             serde_json::from_str::<Value>(&doc.text()).unwrap(),
             serde_json::from_str::<Value>(&text).unwrap()
         );
+    }
+
+    #[test]
+    fn statements_are_compared_as_iam_reads_them() {
+        let want = json!({"Sid": SID, "Principal": {"AWS": "*"}, "Action": ["b", "a"],
+            "Condition": {"StringEquals": {"aws:PrincipalAccount": "1"}, "ArnLike": {"aws:PrincipalArn": ["x"]}}});
+        let rewritten = json!({"Sid": SID, "Principal": "*", "Action": ["a", "b"],
+            "Condition": {"stringEquals": {"aws:principalaccount": ["1"]}, "ArnLike": {"aws:PrincipalArn": "x"}}});
+        assert!(same(&want, &rewritten));
+        assert!(!same(
+            &want,
+            &json!({"Sid": SID, "Principal": "*", "Action": ["a"]})
+        ));
     }
 
     #[test]
