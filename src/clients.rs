@@ -33,6 +33,8 @@ pub struct Overrides {
     pub time_source: Option<SharedTimeSource>,
     pub credentials: Option<SharedCredentialsProvider>,
     pub region: Option<String>,
+    /// An endpoint for every service, as `AWS_ENDPOINT_URL` would give (tests in one process).
+    pub endpoint_url: Option<String>,
 }
 
 /// Retry and timeout settings. The SDK's defaults (3 attempts, no operation or attempt timeout)
@@ -115,6 +117,9 @@ impl Clients {
         if let Some(c) = overrides.credentials {
             loader = loader.credentials_provider(c);
         }
+        if let Some(url) = overrides.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
         Self {
             base: loader.load().await,
         }
@@ -131,6 +136,12 @@ impl Clients {
 
     pub fn sts(&self) -> aws_sdk_sts::Client {
         aws_sdk_sts::Client::new(&self.base)
+    }
+
+    /// Account Management, with an account's configuration (GetRegionOptStatus answers for the
+    /// account whose credentials ask).
+    pub fn account(config: &SdkConfig) -> aws_sdk_account::Client {
+        aws_sdk_account::Client::new(config)
     }
 
     /// Configuration for one member account. Each account gets its own identity cache: the
