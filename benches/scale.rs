@@ -130,7 +130,9 @@ async fn bench(args: Args) {
     .expect("bench rollout file");
     let rollout = Arc::new(rollout);
     let clients = Clients::load(overrides, &Tuning::default()).await;
-    let caller = Caller::identify(&clients.sts()).await.expect("caller");
+    let caller = Caller::identify(&clients.sts(), "sim")
+        .await
+        .expect("caller");
     println!(
         "scale: {} accounts x {} Regions, concurrency {}, OUs {} (simulated AWS, virtual time)",
         args.accounts,

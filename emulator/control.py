@@ -2,7 +2,8 @@
 
 Tests use it to declare valid GitLab tokens, deny AssumeRole, seed an
 Organization, inspect and mutate state behind the tool's back, read the call
-log, inject faults, publish images upstream and choose identity policies.
+log, inject faults, publish images upstream, choose identity policies, opt
+accounts in to Regions, and set STS and Secrets Manager timing limits.
 Everything here calls moto's backends directly.
 """
 
@@ -15,9 +16,10 @@ from moto.organizations.models import organizations_backends
 from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
 import ptc
+import secrets_guard
 import templates
 import upstream
-from emustate import MANAGEMENT_ACCOUNT_ID, STATE
+from emustate import MANAGEMENT_ACCOUNT_ID, MAX_SESSION_DURATION_RANGE, OPT_IN_REGIONS, STATE
 
 FAULT_KINDS = {"throttle", "http500", "http503", "latency", "hang", "limit_exceeded", "region_disabled"}
 
@@ -127,6 +129,9 @@ def state() -> dict:
                 "value": ptc.current_secret_string(secret),
                 "tags": {t["Key"]: t["Value"] for t in secret.tags or []},
                 "deleted": secret.is_deleted(),
+                "kms_key_id": secrets_guard.customer_managed_key(secret),  # null: aws/secretsmanager
+                "current_version": secrets_guard.current_version_id(secret),
+                "versions": {vid: list(v.get("version_stages", [])) for vid, v in list(secret.versions.items())},
             })
     rules = []
     for account, region, table in ptc.iter_rule_tables():
@@ -194,17 +199,23 @@ def mutate(p: dict) -> dict:
         if op == "create_secret":
             (value,) = _require(p, "value")
             tags = [{"Key": k, "Value": str(v)} for k, v in (p.get("tags") or {}).items()]
+            kms_key_id = p.get("kms_key_id")
+            if kms_key_id is not None and (not isinstance(kms_key_id, str) or not 1 <= len(kms_key_id) <= 2048):
+                raise BadRequest("'kms_key_id' must be a KMS key ARN, key id or alias (1 to 2048 characters)")
             sm.create_secret(name=name, secret_string=_value(value), secret_binary=None,
-                             description=None, tags=tags or None, kms_key_id=None,
+                             description=None, tags=tags or None, kms_key_id=kms_key_id,
                              client_request_token=None, replica_regions=[], force_overwrite=False)
         elif op == "put_secret_value":
             (value,) = _require(p, "value")
             sm.put_secret_value(secret_id=name, secret_string=_value(value), secret_binary=None,
                                 client_request_token=None, version_stages=["AWSCURRENT"])
         else:
-            # Schedules deletion (30-day recovery window), like the console's default.
+            arn = sm.secrets[name].arn
+            # Schedules deletion (30-day recovery window), like the console's default; `force`
+            # deletes without recovery (then the name stays taken for the force-delete delay).
             sm.delete_secret(secret_id=name, recovery_window_in_days=None,
-                             force_delete_without_recovery=False)
+                             force_delete_without_recovery=bool(p.get("force")))
+            return {"ok": True, "arn": arn}
         return {"ok": True, "arn": sm.secrets[name].arn}
     if op == "create_rule":
         account, region, prefix, url = _require(p, "account", "region", "prefix", "upstream_url")
@@ -276,6 +287,40 @@ def set_identity_policies(policies) -> dict:
     return {"ok": True, "policies": STATE.identity_policies()}
 
 
+# --- Region opt-in, STS session limits, Secrets Manager deletion delay ---------------------
+REGION_OPT_STATUSES = ("ENABLED", "DISABLED", "ENABLING", "DISABLING")
+
+
+def set_region_opt(p: dict) -> dict:
+    account, region, status = _require(p, "account", "region", "status")
+    if not isinstance(account, str) or not re.fullmatch(r"\d{12}", account):
+        raise BadRequest("'account' must be a 12-digit account id")
+    if region not in OPT_IN_REGIONS:
+        # As AWS: only opt-in Regions can be enabled or disabled.
+        raise BadRequest(f"'region' must be an opt-in Region: {', '.join(sorted(OPT_IN_REGIONS))}")
+    if status not in REGION_OPT_STATUSES:
+        raise BadRequest(f"'status' must be one of {', '.join(REGION_OPT_STATUSES)}")
+    STATE.set_region_status(account, region, status)
+    return {"ok": True, "account": account, "region": region, "status": status}
+
+
+def _int_in(p: dict, key: str, low: int, high: int) -> int:
+    value = p.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadRequest(f"'{key}' must be an integer from {low} to {high}")
+    return value
+
+
+def set_max_session_duration(p: dict) -> dict:
+    STATE.set_max_session_duration(_int_in(p, "seconds", *MAX_SESSION_DURATION_RANGE))
+    return {"ok": True, "seconds": STATE.max_session_duration()}
+
+
+def set_force_delete_delay(p: dict) -> dict:
+    STATE.set_force_delete_delay_ms(_int_in(p, "ms", 0, 3_600_000))
+    return {"ok": True, "ms": STATE.force_delete_delay_ms()}
+
+
 def set_faults(rules) -> dict:
     if not isinstance(rules, list):
         raise BadRequest("'rules' must be a list")
@@ -306,6 +351,12 @@ ROUTES = {
     ("GET", "/_ptc/identity_policies"): lambda p: {"policies": STATE.identity_policies()},
     ("POST", "/_ptc/identity_policies"): lambda p: set_identity_policies(p.get("policies", [])),
     ("POST", "/_ptc/registry_tokens/expire"): lambda p: {"ok": True, "expired": STATE.expire_registry_tokens()},
+    ("GET", "/_ptc/region_opt"): lambda p: {"regions": STATE.region_statuses()},
+    ("POST", "/_ptc/region_opt"): set_region_opt,
+    ("GET", "/_ptc/max_session_duration"): lambda p: {"seconds": STATE.max_session_duration()},
+    ("POST", "/_ptc/max_session_duration"): set_max_session_duration,
+    ("GET", "/_ptc/force_delete_delay"): lambda p: {"ms": STATE.force_delete_delay_ms()},
+    ("POST", "/_ptc/force_delete_delay"): set_force_delete_delay,
 }
 
 

@@ -5,11 +5,24 @@ through one lock. Pull through cache rules are NOT kept here: they live on moto'
 ECR backends (see ptc.py) so that moto's own reset clears them too.
 """
 
+import os
 import random
 import threading
+import time
 from datetime import datetime, timezone
 
 MANAGEMENT_ACCOUNT_ID = "123456789012"
+
+# Regions an account must opt in to (AWS: "not enabled by default"); they start DISABLED.
+OPT_IN_REGIONS = frozenset((
+    "af-south-1", "ap-east-1", "ap-east-2", "ap-south-2", "ap-southeast-3", "ap-southeast-4",
+    "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ca-west-1", "eu-central-2", "eu-south-1",
+    "eu-south-2", "il-central-1", "me-central-1", "me-south-1", "mx-central-1",
+))
+# GetRegionOptStatus's values; only ENABLED and ENABLED_BY_DEFAULT let an account's calls in.
+USABLE_REGION_STATUSES = ("ENABLED", "ENABLED_BY_DEFAULT")
+# IAM's limits on a role's MaxSessionDuration.
+MAX_SESSION_DURATION_RANGE = (3600, 43200)
 
 
 class EmulatorState:
@@ -24,6 +37,14 @@ class EmulatorState:
         # Registry passwords (from GetAuthorizationToken) -> the principal they stand for.
         self._registry_tokens: dict[str, dict] = {}
         self._identity_policies: list[dict] = []
+        # (account, region) -> opt-in status, only where it differs from the default.
+        self._region_opt: dict[tuple[str, str], str] = {}
+        # Every role's MaxSessionDuration; IAM's default is 3600, 43200 keeps long sessions working.
+        self._max_session_duration = MAX_SESSION_DURATION_RANGE[1]
+        # After a forced deletion the name stays taken this long (AWS deletes asynchronously).
+        self._force_delete_delay_ms = int(os.environ.get("PTC_FORCE_DELETE_DELAY_MS") or 0)
+        # (account, region, name) -> time.monotonic() when the forced deletion completes.
+        self._purging: dict[tuple[str, str, str], float] = {}
 
     # --- call log -------------------------------------------------------
     def record_call(self, call: dict) -> dict:
@@ -130,6 +151,58 @@ class EmulatorState:
     def identity_policies(self) -> list[dict]:
         with self.lock:
             return [dict(p, actions=list(p["actions"])) for p in self._identity_policies]
+
+    # --- Region opt-in ------------------------------------------------------
+    @staticmethod
+    def default_region_status(region: str) -> str:
+        return "DISABLED" if region in OPT_IN_REGIONS else "ENABLED_BY_DEFAULT"
+
+    def set_region_status(self, account: str, region: str, status: str) -> None:
+        with self.lock:
+            if status == self.default_region_status(region):
+                self._region_opt.pop((account, region), None)
+            else:
+                self._region_opt[(account, region)] = status
+
+    def region_status(self, account: str, region: str) -> str:
+        with self.lock:
+            return self._region_opt.get((account, region), self.default_region_status(region))
+
+    def region_statuses(self) -> list[dict]:
+        """The entries that differ from the default, sorted."""
+        with self.lock:
+            return [{"account": a, "region": r, "status": s} for (a, r), s in sorted(self._region_opt.items())]
+
+    # --- STS session limits -------------------------------------------------
+    def set_max_session_duration(self, seconds: int) -> None:
+        with self.lock:
+            self._max_session_duration = int(seconds)
+
+    def max_session_duration(self) -> int:
+        with self.lock:
+            return self._max_session_duration
+
+    # --- Secrets Manager: forced deletions still in progress -------------------
+    def set_force_delete_delay_ms(self, ms: int) -> None:
+        with self.lock:
+            self._force_delete_delay_ms = int(ms)
+
+    def force_delete_delay_ms(self) -> int:
+        with self.lock:
+            return self._force_delete_delay_ms
+
+    def start_purge(self, account: str, region: str, name: str) -> None:
+        with self.lock:
+            if self._force_delete_delay_ms > 0:
+                self._purging[(account, region, name)] = time.monotonic() + self._force_delete_delay_ms / 1000.0
+
+    def is_purging(self, account: str, region: str, name: str) -> bool:
+        with self.lock:
+            until = self._purging.get((account, region, name))
+            if until is not None and until <= time.monotonic():
+                del self._purging[(account, region, name)]
+                until = None
+            return until is not None
 
 
 STATE = EmulatorState()

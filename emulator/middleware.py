@@ -1,4 +1,5 @@
-"""WSGI middleware in front of moto: control API and registry routing, call log, fault injection."""
+"""WSGI middleware in front of moto: control API and registry routing, call log, Region
+opt-in refusals, fault injection."""
 
 import io
 import json
@@ -9,6 +10,7 @@ from urllib.parse import parse_qs
 from werkzeug.wsgi import get_input_stream
 
 import control
+import regions
 import registry
 from emustate import MANAGEMENT_ACCOUNT_ID, STATE
 
@@ -18,6 +20,11 @@ TARGET_SERVICES = {
     "secretsmanager": "secretsmanager",
     "AWSOrganizationsV20161128": "organizations",
 }
+# Services whose operation is named by the request path (signing name -> nothing else needed).
+REST_JSON_SERVICES = {"account"}
+# Regional services whose calls an account's Region opt-in status gates.
+OPT_IN_GATED_SERVICES = {"ecr", "secretsmanager"}
+UNRECOGNIZED_TOKEN = "The security token included in the request is invalid."
 # Same extraction as moto.core.responses.BaseResponse.access_key_regex.
 ACCESS_KEY_RE = re.compile(r"AWS.*(?P<access_key>(?<![A-Z0-9])[A-Z0-9]{20}(?![A-Z0-9]))[:/]")
 SCOPE_RE = re.compile(r"Credential=[^/,\s]+/\d{8}/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request")
@@ -54,6 +61,10 @@ def describe_request(environ, body: bytes) -> dict:
     if target:
         prefix, _, action = target.partition(".")
         service = service or TARGET_SERVICES.get(prefix, prefix)
+    elif service in REST_JSON_SERVICES:
+        # REST-JSON: the operation is the path, e.g. POST /getRegionOptStatus.
+        name = environ.get("PATH_INFO", "").strip("/").split("/")[0]
+        action = name[:1].upper() + name[1:]
     else:
         # Query protocol (STS): Action is a form field or a query parameter.
         params = parse_qs(environ.get("QUERY_STRING", ""))
@@ -73,8 +84,8 @@ def describe_request(environ, body: bytes) -> dict:
 # --- fault answers ------------------------------------------------------------
 def _error(call: dict, status: int, code: str, message: str, sender: bool = True):
     """An error in the protocol of the called service: JSON 1.1 for ECR, Secrets Manager
-    and Organizations, the query protocol's XML for STS, the distribution spec's JSON
-    errors for the registry endpoint."""
+    and Organizations, REST-JSON for Account Management, the query protocol's XML for
+    STS, the distribution spec's JSON errors for the registry endpoint."""
     if call["service"] == "registry":
         status, registry_code = REGISTRY_FAULT_CODES.get(code, (status, "UNKNOWN"))
         return status, [("Content-Type", "application/json")], registry.error_body(registry_code, message)
@@ -88,7 +99,8 @@ def _error(call: dict, status: int, code: str, message: str, sender: bool = True
         headers = [("Content-Type", "text/xml")]
     else:
         body = json.dumps({"__type": code, "message": message})
-        headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-errortype", code)]
+        content_type = "application/json" if call["service"] in REST_JSON_SERVICES else "application/x-amz-json-1.1"
+        headers = [("Content-Type", content_type), ("x-amzn-errortype", code)]
     headers.append(("x-amzn-RequestId", "c6104cbe-af31-11e0-8154-cbc7ccf896c7"))
     return status, headers, body.encode()
 
@@ -114,11 +126,29 @@ def fault_response(call: dict, fault: dict):
         code = "LimitExceeded" if call["service"] == "sts" else "LimitExceededException"
         return _error(call, 400, code, "The operation did not succeed because it would have exceeded a service limit for your account.")
     if kind == "region_disabled":
-        # What AWS answers in an opt-in Region the account has not enabled: the account's
-        # credentials are not recognised there.
-        code = "InvalidClientTokenId" if call["service"] == "sts" else "UnrecognizedClientException"
-        return _error(call, 403, code, "The security token included in the request is invalid.")
+        # AWS does not recognise these credentials in this Region (e.g. a token from the global
+        # STS endpoint in an opt-in Region): the query protocol's InvalidClientTokenId is a 403,
+        # the JSON services' UnrecognizedClientException a 400.
+        if call["service"] == "sts":
+            return _error(call, 403, "InvalidClientTokenId", UNRECOGNIZED_TOKEN)
+        return _error(call, 400, "UnrecognizedClientException", UNRECOGNIZED_TOKEN)
     return None  # unknown kinds are rejected by the control API; be lenient here
+
+
+def _answer(call: dict, environ, start_response, answer):
+    status, headers, payload = answer
+    STATE.update_call(call, status=status)
+    headers.append(("Content-Length", str(len(payload))))
+    start_response(f"{status} {'OK' if status == 200 else 'Error'}", headers)
+    return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else payload]
+
+
+def _region_refusal(call: dict, environ, start_response):
+    """A regional call in a Region the account has not opted in to, answered as AWS does; else None."""
+    if call["service"] not in OPT_IN_GATED_SERVICES or not regions.refuses(call["account"], call["region"]):
+        return None
+    return _answer(call, environ, start_response,
+                   _error(call, 400, "UnrecognizedClientException", UNRECOGNIZED_TOKEN))
 
 
 def _fault(call: dict, environ, start_response):
@@ -131,11 +161,7 @@ def _fault(call: dict, environ, start_response):
     answer = fault_response(call, fault)
     if answer is None:
         return None
-    status, headers, payload = answer
-    STATE.update_call(call, status=status)
-    headers.append(("Content-Length", str(len(payload))))
-    start_response(f"{status} {'OK' if status == 200 else 'Error'}", headers)
-    return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else payload]
+    return _answer(call, environ, start_response, answer)
 
 
 class PtcMiddleware:
@@ -159,6 +185,9 @@ class PtcMiddleware:
         environ["wsgi.input_terminated"] = False
 
         call = STATE.record_call(describe_request(environ, body))
+        refused = _region_refusal(call, environ, start_response)
+        if refused is not None:
+            return refused
         faulted = _fault(call, environ, start_response)
         if faulted is not None:
             return faulted

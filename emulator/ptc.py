@@ -9,6 +9,12 @@ becomes the `__type` / X-Amzn-Errortype the SDKs map to modeled errors.
 
 Rules are stored on moto's ECR backend for (account, region), so moto's
 /moto-api/reset clears them along with everything else.
+
+Create and Update check the secret as ECR does (`secret_problem`): missing in
+the registry's account and Region, scheduled for deletion, or under a customer
+managed KMS key each raise the error the model lists for it; Validate answers
+isValid=false instead. `credentialArn` outside the model's length or pattern is
+a ValidationException (README: "Pull through cache rules and their secrets").
 """
 
 import json
@@ -22,6 +28,7 @@ from moto.ecr.models import ecr_backends
 from moto.ecr.responses import ECRResponse
 from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
+import secrets_guard
 from emustate import STATE
 
 MAX_RULES_PER_REGISTRY = 50  # AWS quota, not adjustable
@@ -82,6 +89,14 @@ class UnableToAccessSecretException(ServiceException):
     code = "UnableToAccessSecretException"
 
 
+class UnableToDecryptSecretValueException(ServiceException):
+    code = "UnableToDecryptSecretValueException"
+
+
+class ValidationException(ServiceException):
+    code = "ValidationException"
+
+
 def _not_found(prefix: str, registry_id: str) -> PullThroughCacheRuleNotFoundException:
     return PullThroughCacheRuleNotFoundException(
         f"The pull through cache rule with prefix '{prefix}' does not exist "
@@ -116,7 +131,8 @@ def find_secret(account: str, region: str, arn: str):
 
 
 def current_secret_string(secret) -> str | None:
-    version = secret.versions.get(secret.default_version_id or "", {})
+    """The AWSCURRENT version's value: what GetSecretValue, and so ECR, reads."""
+    version = secret.versions.get(secrets_guard.current_version_id(secret) or "", {})
     return version.get("secret_string")
 
 
@@ -129,18 +145,62 @@ def _check_prefix(prefix, field="ecrRepositoryPrefix") -> None:
         )
 
 
-def _check_credential_arn(arn, account: str, region: str) -> None:
-    if not isinstance(arn, str) or not 50 <= len(arn) <= 612 or not CREDENTIAL_ARN_RE.match(arn):
-        raise InvalidParameterException(
-            "Invalid parameter at 'credentialArn' failed to satisfy constraint: "
-            "'must be 50-612 characters and satisfy regular expression "
-            f"'{CREDENTIAL_ARN_RE.pattern}''"
-        )
-    # ECR reads the secret with the registry's own service-linked role at create time.
-    if find_secret(account, region, arn) is None:
-        raise SecretNotFoundException(
-            f"The specified secret {arn} could not be found in the registry's account and region"
-        )
+def _check_credential_arn_form(arn) -> None:
+    """The model's constraints on credentialArn (length 50-612, pattern): ValidationException,
+    in the wording of AWS's request validation."""
+    if not isinstance(arn, str):
+        raise ValidationException("1 validation error detected: Value at 'credentialArn' failed to satisfy "
+                                  "constraint: Member must be a string")
+    if len(arn) < 50 or len(arn) > 612:
+        bound = "greater than or equal to 50" if len(arn) < 50 else "less than or equal to 612"
+        raise ValidationException(f"1 validation error detected: Value '{arn}' at 'credentialArn' failed to "
+                                  f"satisfy constraint: Member must have length {bound}")
+    if not CREDENTIAL_ARN_RE.match(arn):
+        raise ValidationException(f"1 validation error detected: Value '{arn}' at 'credentialArn' failed to "
+                                  f"satisfy constraint: Member must satisfy regular expression pattern: "
+                                  f"{CREDENTIAL_ARN_RE.pattern}")
+
+
+def secret_problem(account: str, region: str, arn: str) -> tuple[str, str] | None:
+    """Why ECR could not use the secret `arn` of this registry: (error code, reason), or None.
+
+    The codes are the ECR errors Create/UpdatePullThroughCacheRule raise (their model
+    documentation): SecretNotFoundException, the ARN names no secret of the registry's
+    account and Region; UnableToAccessSecretException, the secret cannot be read
+    (scheduled for deletion); UnableToDecryptSecretValueException, readable but
+    encrypted with a key ECR cannot use (a customer managed key).
+    """
+    secret = find_secret(account, region, arn)
+    if secret is None:
+        return "SecretNotFoundException", "the secret was not found"
+    if secret.is_deleted():
+        return "UnableToAccessSecretException", "the secret is scheduled for deletion"
+    key = secrets_guard.customer_managed_key(secret)
+    if key is not None:
+        return ("UnableToDecryptSecretValueException",
+                f"the secret is encrypted with the customer managed KMS key {key}; ECR can decrypt only "
+                "secrets encrypted with the default aws/secretsmanager key")
+    return None
+
+
+SECRET_ERRORS = {
+    "SecretNotFoundException": (SecretNotFoundException,
+                                "The ARN of the secret specified in the pull through cache rule was not found"),
+    "UnableToAccessSecretException": (UnableToAccessSecretException,
+                                      "The secret is unable to be accessed. Verify the resource permissions "
+                                      "for the secret and try again."),
+    "UnableToDecryptSecretValueException": (UnableToDecryptSecretValueException,
+                                            "The secret is accessible but is unable to be decrypted. Verify "
+                                            "the resource permissions and try again."),
+}
+
+
+def _check_secret(arn: str, account: str, region: str) -> None:
+    # ECR reads the secret with the registry's own service-linked role at create/update time.
+    problem = secret_problem(account, region, arn)
+    if problem is not None:
+        error, message = SECRET_ERRORS[problem[0]]
+        raise error(f"{message} ({arn}: {problem[1]})")
 
 
 def _infer_upstream(url: str, registry: str | None) -> str:
@@ -164,6 +224,8 @@ def new_rule(account: str, region: str, prefix: str, url: str, registry: str | N
              upstream_prefix: str | None = None, check: bool = True) -> dict:
     """Create and store a rule. check=False skips the AWS validations (control API mutate)."""
     if check:
+        if credential_arn is not None:
+            _check_credential_arn_form(credential_arn)  # request validation comes first
         _check_prefix(prefix)
         if not url:
             raise InvalidParameterException("upstreamRegistryUrl must be specified")
@@ -173,7 +235,7 @@ def new_rule(account: str, region: str, prefix: str, url: str, registry: str | N
                 f"A credential ARN is required for upstream registry '{registry}'"
             )
         if credential_arn is not None:
-            _check_credential_arn(credential_arn, account, region)
+            _check_secret(credential_arn, account, region)
         if upstream_prefix is not None:
             _check_prefix(upstream_prefix, "upstreamRepositoryPrefix")
     now = datetime.now(timezone.utc)
@@ -221,12 +283,11 @@ def validate_rule(account: str, region: str, rule: dict) -> tuple[bool, str | No
     arn = rule.get("credentialArn")
     if not arn:
         return True, None  # anonymous upstreams need no credentials
-    secret = find_secret(account, region, arn)
-    if secret is None:
-        return False, f"Unable to access the secret {arn}: the secret was not found"
-    if secret.is_deleted():
-        return False, f"Unable to access the secret {arn}: the secret is scheduled for deletion"
-    raw = current_secret_string(secret)
+    problem = secret_problem(account, region, arn)
+    if problem is not None:
+        verb = "decrypt" if problem[0] == "UnableToDecryptSecretValueException" else "access"
+        return False, f"Unable to {verb} the secret {arn}: {problem[1]}"
+    raw = current_secret_string(find_secret(account, region, arn))
     try:
         creds = json.loads(raw) if raw is not None else None
     except ValueError:
@@ -309,12 +370,17 @@ def update_pull_through_cache_rule(self) -> ActionResult:
     prefix = self._get_param("ecrRepositoryPrefix")
     credential_arn = self._get_param("credentialArn")
     custom_role_arn = self._get_param("customRoleArn")
+    if credential_arn is not None:
+        _check_credential_arn_form(credential_arn)
+    if credential_arn is None and custom_role_arn is None:
+        # What AWS answers (the model makes both optional).
+        raise InvalidParameterException("Invalid input: Please set either credential arn or role arn to update the credentials")
     with _lock:
         rule = rule_table(account, self.region).get(prefix)
         if rule is None:
             raise _not_found(prefix, account)
         if credential_arn is not None:
-            _check_credential_arn(credential_arn, account, self.region)
+            _check_secret(credential_arn, account, self.region)
             rule["credentialArn"] = credential_arn
         if custom_role_arn is not None:
             rule["customRoleArn"] = custom_role_arn

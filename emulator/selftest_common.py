@@ -19,8 +19,9 @@ GITLAB = {"upstreamRegistry": "gitlab-container-registry", "upstreamRegistryUrl"
 NO_RETRY = Config(retries={"mode": "standard", "total_max_attempts": 1})
 
 
-def start_server(*extra, stderr=None):
+def start_server(*extra, stderr=None, env_extra=None):
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(env_extra or {})
     proc = subprocess.Popen(
         [sys.executable, os.path.join(HERE, "server.py"), "--port", "0", *extra],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr, env=env,

@@ -6,8 +6,10 @@
 Prints exactly one line to stdout, `listening on http://HOST:PORT`, once the
 socket is bound; everything else (logs) goes to stderr. On top of moto it adds
 the ECR pull through cache operations (ptc.py), repository creation
-templates (templates.py), AssumeRole refusals
-(sts_guard.py), a call log with fault injection (middleware.py), a control
+templates (templates.py), AssumeRole refusals and session limits
+(sts_guard.py), Secrets Manager fixes (secrets_guard.py), opt-in Regions and
+Account Management GetRegionOptStatus (regions.py), a call log with Region
+opt-in refusals and fault injection (middleware.py), a control
 API under /_ptc/ (control.py), and a Registry HTTP API v2 under /_registry/
 that pulls through the cache from a simulated GitLab.com (registry.py,
 pullthrough.py, permissions.py, upstream.py).
@@ -34,14 +36,16 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 import control  # noqa: E402
 import permissions  # noqa: E402
 import ptc  # noqa: E402
+import regions  # noqa: E402
 import registry  # noqa: E402
+import secrets_guard  # noqa: E402
 import sts_guard  # noqa: E402
 import templates  # noqa: E402
 from emustate import STATE  # noqa: E402
 from middleware import PtcMiddleware  # noqa: E402
 
 # The services the tool drives: built up front so first calls are not slow.
-WARM_SERVICES = ("ecr", "sts", "organizations", "secretsmanager")
+WARM_SERVICES = ("ecr", "sts", "organizations", "secretsmanager", "account")
 
 
 def parse_args(argv=None):
@@ -69,6 +73,8 @@ def build_app():
     ptc.install()
     templates.install()
     sts_guard.install()
+    secrets_guard.install()
+    regions.install()  # before the account app is built below: it adds a URL
     registry.install()
     permissions.install()
     dispatcher = DomainDispatcherApplication(create_backend_app)

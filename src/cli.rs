@@ -211,9 +211,11 @@ pub struct DestroyArgs {
     /// Days Secrets Manager keeps a deleted secret recoverable (7 to 30).
     #[arg(long, value_name = "N", default_value_t = 30, value_parser = clap::value_parser!(i64).range(7..=30))]
     pub recovery_days: i64,
-    /// Delete secrets at once, without a recovery window.
-    #[arg(long)]
-    pub force_delete: bool,
+    /// Delete secrets without a recovery window (ForceDeleteWithoutRecovery), and purge the
+    /// managed secrets already scheduled for deletion too. AWS deletes asynchronously: the name
+    /// may stay taken for a few seconds.
+    #[arg(long = "force-delete-secrets", alias = "force-delete")]
+    pub force_delete_secrets: bool,
     /// Write the CSV report to this file (- for stdout).
     #[arg(long, value_name = "OUT.csv")]
     pub report: Option<PathBuf>,

@@ -138,6 +138,17 @@ impl Clients {
         aws_sdk_sts::Client::new(&self.base)
     }
 
+    /// Where STS is asked: the endpoint override, else the regional endpoint (for messages).
+    pub fn sts_endpoint(&self) -> String {
+        self.base.endpoint_url().map_or_else(
+            || {
+                let region = self.base.region().map_or(FALLBACK_REGION, |r| r.as_ref());
+                format!("https://sts.{region}.amazonaws.com")
+            },
+            str::to_owned,
+        )
+    }
+
     /// Account Management, with an account's configuration (GetRegionOptStatus answers for the
     /// account whose credentials ask).
     pub fn account(config: &SdkConfig) -> aws_sdk_account::Client {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::report::neutralise;
 use crate::rollout::{parse_date, Rollout, GITLAB_REGISTRY_URL};
-use crate::target::{CheckedAt, PullAccessState, RuleState, SecretState, TargetResult};
+use crate::target::{CheckedAt, PullAccessState, RuleState, SecretState, TargetResult, Validation};
 use crate::work::day_two::SecretDetails;
 
 /// What only the inspection reads about the secret, kept on the row.
@@ -48,7 +48,8 @@ pub struct Row {
     pub secret_age_days: Option<i64>,
     pub token_expires_on: String,
     pub token_days_left: Option<i64>,
-    pub is_valid: bool,
+    /// Empty when the rule was not validated in this run.
+    pub is_valid: Option<bool>,
     pub failure: String,
     /// `[pull_access]`: `ok`, `absent` or `differs` (ptc-rollout's registry policy statement);
     /// empty when the rollout file has none.
@@ -106,13 +107,26 @@ fn row(r: &TargetResult, warning_days: i64) -> Row {
             }
             _ => {}
         }
+        if let Some(key) = r
+            .observed
+            .as_ref()
+            .and_then(|o| o.secret_kms_key.as_deref())
+        {
+            reasons.push(format!(
+                "secret under customer managed KMS key {key} (ECR reads only the default aws/secretsmanager key)"
+            ));
+        }
         match secret {
             "absent" => reasons.push("no secret".to_owned()),
             "pending_deletion" => reasons.push("secret scheduled for deletion".to_owned()),
             _ => {}
         }
-        if rule == "present" && !validation.is_some_and(|v| v.is_valid) {
-            reasons.push("rule not valid".to_owned());
+        if rule == "present" {
+            match validation.and_then(Validation::answer) {
+                Some(true) => {}
+                Some(false) => reasons.push("rule not valid".to_owned()),
+                None => reasons.push("rule not validated".to_owned()),
+            }
         }
         match pull_access {
             Some(PullAccessState::Absent) => {
@@ -148,7 +162,7 @@ fn row(r: &TargetResult, warning_days: i64) -> Row {
         secret_age_days: last_changed.map(|s| (r.checked_at.0 - s).div_euclid(86_400)),
         token_expires_on: expires_on,
         token_days_left: days_left,
-        is_valid: validation.is_some_and(|v| v.is_valid),
+        is_valid: validation.and_then(Validation::answer),
         failure: validation
             .filter(|v| !v.is_valid)
             .and_then(|v| v.failure.clone())

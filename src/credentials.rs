@@ -13,6 +13,7 @@ use aws_credential_types::Credentials;
 
 use crate::clients::Clients;
 use crate::error::ApiError;
+use crate::startup::{first_call_overrides, StartError};
 
 /// Who is running the rollout, from STS GetCallerIdentity.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,13 +25,20 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Asks STS who the configured credentials belong to.
-    pub async fn identify(sts: &aws_sdk_sts::Client) -> Result<Self, ApiError> {
-        let out = sts
+    /// Asks STS who the configured credentials belong to: the run's first AWS call, on a short
+    /// retry budget, its failure said in words (see [`StartError`]). `endpoint` is where STS
+    /// is asked, for that message.
+    pub async fn identify(sts: &aws_sdk_sts::Client, endpoint: &str) -> Result<Self, StartError> {
+        let out = match sts
             .get_caller_identity()
+            .customize()
+            .config_override(first_call_overrides())
             .send()
             .await
-            .map_err(|e| ApiError::from_sdk("", "", "sts:GetCallerIdentity", e))?;
+        {
+            Ok(out) => out,
+            Err(e) => return Err(StartError::from_sdk(e, endpoint).await),
+        };
         let arn = out.arn().unwrap_or_default().to_owned();
         let partition = arn
             .split(':')
@@ -43,6 +51,14 @@ impl Caller {
             arn,
             partition,
         })
+    }
+}
+
+impl Caller {
+    /// Whether the caller is itself an assumed role's session (`arn:...:sts::...:assumed-role/...`):
+    /// the roles it assumes are then chained.
+    pub fn is_role_session(&self) -> bool {
+        self.arn.contains(":assumed-role/")
     }
 }
 
@@ -99,7 +115,7 @@ impl Access {
 
 /// AssumeRole allows at most one hour to a session made from another role's session (role
 /// chaining), which is how a consumer role is entered from the member role.
-const CHAINED_SESSION_LIMIT: Duration = Duration::from_secs(3600);
+pub const CHAINED_SESSION_LIMIT: Duration = Duration::from_secs(3600);
 
 impl Access {
     /// The SDK configuration of another role in an account, assumed from that account's

@@ -5,7 +5,6 @@ use std::error::Error as StdError;
 use std::fmt::Debug;
 
 use aws_smithy_runtime_api::client::result::SdkError;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// A failed AWS call. `Display` gives `call: message`; account and Region are fields so a report
@@ -57,11 +56,11 @@ impl ApiError {
                 let text = e.message().unwrap_or("no message");
                 let message = match &code {
                     Some(c) => format!("{c}: {text}"),
-                    None => format!("{}", DisplayErrorContext(&err)),
+                    None => causes(&err),
                 };
                 (code, message)
             }
-            _ => (None, format!("{}", DisplayErrorContext(&err))),
+            _ => (None, causes(&err)),
         };
         Self {
             account_id: account_id.to_owned(),
@@ -71,4 +70,19 @@ impl ApiError {
             message,
         }
     }
+}
+
+/// An error and its causes, each by its `Display`, on one line: what `DisplayErrorContext`
+/// says, without the `Debug` dump it appends.
+pub fn causes(e: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
 }

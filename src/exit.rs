@@ -7,6 +7,9 @@ pub const SUCCESS: i32 = 0;
 pub const TARGET_FAILED: i32 = 1;
 /// Bad input or usage: the rollout file, a flag or the token source. No AWS call was made.
 pub const USAGE: i32 = 2;
+/// Cannot start: the AWS caller could not be identified (no credentials, an unknown profile,
+/// an endpoint that cannot be reached). Nothing was done.
+pub const CANNOT_START: i32 = 4;
 /// `plan --detailed-exitcode`: the plan has changes to apply.
 pub const CHANGES_PENDING: i32 = 3;
 /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).

@@ -47,6 +47,7 @@ impl Policies {
                     "secretsmanager:CreateSecret",
                     "secretsmanager:TagResource",
                     "secretsmanager:PutSecretValue",
+                    "secretsmanager:UpdateSecretVersionStage",
                     "secretsmanager:RestoreSecret",
                     "secretsmanager:DeleteSecret"
                 ],
@@ -113,6 +114,14 @@ impl Policies {
             "Sid": "PullAccessInTheRegistryPolicy",
             "Effect": "Allow",
             "Action": ["ecr:GetRegistryPolicy", "ecr:PutRegistryPolicy", "ecr:DeleteRegistryPolicy"],
+            "Resource": "*"
+        }));
+        // An opt-in Region whose calls AWS does not recognise is skipped only once Account
+        // Management confirms it is disabled for the account.
+        member.push(json!({
+            "Sid": "ConfirmDisabledRegions",
+            "Effect": "Allow",
+            "Action": "account:GetRegionOptStatus",
             "Resource": "*"
         }));
         // `probe` and `validate --probe-image`, as the member role.

@@ -29,6 +29,7 @@ pub mod report;
 pub mod rollout;
 pub mod runner;
 pub mod sim;
+pub mod startup;
 pub mod target;
 pub mod token;
 pub mod work;

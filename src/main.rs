@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// The allocator the scale benchmark measures (benches/scale.rs installs the same): the SDK
+/// allocates heavily per call, and mimalloc halves that time against the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     quiet_panics();
     let cli = ptc_rollout::cli::Cli::parse();

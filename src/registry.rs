@@ -180,7 +180,7 @@ impl Registry {
             Ok(Err(e)) => {
                 return Err(TransportError::Unreachable {
                     url,
-                    cause: causes(e.as_ref()),
+                    cause: crate::error::causes(e.as_ref()),
                 })
             }
             Ok(Ok(answer)) => answer,
@@ -227,20 +227,6 @@ fn is_loopback(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// An error and its causes on one line ("connection refused", "dns error", certificate errors).
-fn causes(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }
 
 #[cfg(test)]

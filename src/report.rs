@@ -11,7 +11,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::rollout::Rollout;
 use crate::runner::Event;
-use crate::target::{Outcome, Probe, RuleState, SecretState, TargetResult};
+use crate::target::{Outcome, Probe, RuleState, SecretState, TargetResult, Validation};
 
 /// What the user asked to see on stderr.
 #[derive(Debug, Clone, Copy, Default)]
@@ -215,7 +215,8 @@ pub fn results_table(results: &[Box<TargetResult>], probe: bool) -> String {
                 actions(r, false),
                 r.validation
                     .as_ref()
-                    .map_or("-".to_owned(), |v| v.is_valid.to_string()),
+                    .and_then(Validation::answer)
+                    .map_or("-".to_owned(), |v| v.to_string()),
             ];
             if probe {
                 let p = r.probe.as_deref();
@@ -365,7 +366,9 @@ pub fn write_csv<W: Write>(
                 .map(|a| a.label())
                 .collect::<Vec<_>>()
                 .join("; "),
-            v.is_some_and(|v| v.is_valid).to_string(),
+            v.and_then(Validation::answer)
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
             r.failure().unwrap_or_default(),
             r.checked_at.to_string(),
         ];

@@ -68,6 +68,9 @@ pub struct Observed {
     /// ptc-rollout's statement in the registry policy, when the rollout file has `[pull_access]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pull_access: Option<PullAccessState>,
+    /// The customer managed KMS key encrypting the secret, if one does: ECR cannot read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_kms_key: Option<String>,
 }
 
 /// ptc-rollout's own statement in the Region's registry permissions policy, compared with the
@@ -220,6 +223,14 @@ pub struct Validation {
     pub failure: Option<String>,
     pub upstream_registry_url: Option<String>,
     pub credential_arn: Option<String>,
+    /// Whether ECR was asked in this run. A row whose rule was not validated (circuit breaker,
+    /// an error, a canary stop) shows `is_valid` empty: not checked, not false.
+    #[serde(default = "yes")]
+    pub checked: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Validation {
@@ -230,7 +241,13 @@ impl Validation {
             failure: Some(reason),
             upstream_registry_url: None,
             credential_arn: None,
+            checked: false,
         }
+    }
+
+    /// `true`/`false` when ECR was asked in this run; `None` otherwise.
+    pub fn answer(&self) -> Option<bool> {
+        self.checked.then_some(self.is_valid)
     }
 }
 

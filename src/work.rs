@@ -2,7 +2,6 @@
 //! decide, create or repair only what differs, then validate. Reads come first and writes only
 //! follow a difference, so a converged target costs no mutating call.
 
-use aws_sdk_ecr::types::UpstreamRegistry;
 use aws_sdk_secretsmanager::types::Tag;
 
 use crate::clients::Regional;
@@ -12,7 +11,6 @@ use crate::rollout::{
 };
 use crate::target::{
     Action, Decision, Observed, PullAccessState, RuleState, SecretState, Target, TemplateState,
-    Validation,
 };
 use crate::token::GitlabToken;
 
@@ -31,60 +29,17 @@ pub async fn observe(c: &Regional, t: &Target, r: &Rollout) -> Result<Observed, 
         }
     };
     let (secret, rule, template, pull_access) = futures::try_join!(
-        read_secret(c, t, r),
+        day_two::describe_secret(c, t, r),
         read_rule(c, t, r),
         template,
         pull_access
     )?;
     Ok(Observed {
-        secret,
+        secret_kms_key: secret.as_ref().and_then(|d| d.kms_key_id.clone()),
+        secret: secret.map_or(SecretState::Absent, |d| d.state()),
         rule,
         template,
         pull_access,
-    })
-}
-
-/// The secret's state, from the same DescribeSecret that day-two commands read details from.
-async fn read_secret(c: &Regional, t: &Target, r: &Rollout) -> Result<SecretState, ApiError> {
-    let details = day_two::describe_secret(c, t, r).await?;
-    Ok(details.map_or(SecretState::Absent, |d| d.state()))
-}
-
-pub async fn read_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<RuleState, ApiError> {
-    let out = match c
-        .ecr
-        .describe_pull_through_cache_rules()
-        .ecr_repository_prefixes(&r.ecr_repository_prefix)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        // ECR answers "not found" for an unknown prefix in the filter: that is absence.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) =>
-        {
-            return Ok(RuleState::Absent)
-        }
-        Err(e) => {
-            return Err(ApiError::from_sdk(
-                &t.account_id,
-                &t.region,
-                "ecr:DescribePullThroughCacheRules",
-                e,
-            ))
-        }
-    };
-    let rule = out
-        .pull_through_cache_rules()
-        .iter()
-        .find(|rule| rule.ecr_repository_prefix() == Some(r.ecr_repository_prefix.as_str()));
-    Ok(match rule {
-        None => RuleState::Absent,
-        Some(rule) => RuleState::Present {
-            upstream_registry_url: rule.upstream_registry_url().unwrap_or_default().to_owned(),
-            credential_arn: rule.credential_arn().map(str::to_owned),
-        },
     })
 }
 
@@ -103,6 +58,14 @@ pub fn decide(o: &Observed, r: &Rollout) -> Decision {
                 ),
             };
         }
+    }
+    if let (Some(key), Some(_)) = (&o.secret_kms_key, o.secret.arn()) {
+        return Decision::Conflict {
+            reason: format!(
+                "secret {} is encrypted with the customer managed KMS key {key}, and ECR reads pull through cache secrets only under the default aws/secretsmanager key: re-create it without a KMS key, or delete it and let apply create it",
+                r.secret_name
+            ),
+        };
     }
     if let SecretState::PendingDeletion { managed: false, .. } = o.secret {
         return Decision::Conflict {
@@ -204,6 +167,11 @@ pub async fn converge(
     Ok((done, after))
 }
 
+/// How often, and how long apart, CreateSecret is tried again while a forced deletion of the
+/// same name is still being carried out: about 30 s in all.
+const NAME_RELEASE_WAITS: u32 = 10;
+const NAME_RELEASE_PAUSE: std::time::Duration = std::time::Duration::from_secs(3);
+
 async fn create_secret(
     c: &Regional,
     t: &Target,
@@ -216,17 +184,42 @@ async fn create_secret(
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
     // No KMS key: ECR can read only secrets under the default aws/secretsmanager key.
-    let out = c
+    let request = c
         .secrets
         .create_secret()
         .name(&r.secret_name)
         .description("GitLab Container Registry credentials for ECR pull through cache (managed by ptc-rollout)")
         .secret_string(token.secret_json(&r.username))
         .client_request_token(version_id(t, r, token))
-        .set_tags(Some(tags))
-        .send()
-        .await
-        .map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:CreateSecret", e))?;
+        .set_tags(Some(tags));
+    let mut waited = 0;
+    let out = loop {
+        match request.clone().send().await {
+            Ok(out) => break out,
+            // DescribeSecret found no secret, yet the name is taken: a forced deletion that
+            // AWS is still carrying out (it deletes asynchronously). Wait for it to end.
+            Err(e)
+                if waited < NAME_RELEASE_WAITS
+                    && e.as_service_error().is_some_and(|e| {
+                        e.is_invalid_request_exception()
+                            && e.meta()
+                                .message()
+                                .is_some_and(|m| m.contains("scheduled for deletion"))
+                    }) =>
+            {
+                waited += 1;
+                tokio::time::sleep(NAME_RELEASE_PAUSE).await;
+            }
+            Err(e) => {
+                return Err(ApiError::from_sdk(
+                    &t.account_id,
+                    &t.region,
+                    "secretsmanager:CreateSecret",
+                    e,
+                ))
+            }
+        }
+    };
     out.arn().map(str::to_owned).ok_or_else(|| {
         ApiError::new(
             &t.account_id,
@@ -252,7 +245,7 @@ async fn restore_secret(
         .map_err(|e| {
             ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:RestoreSecret", e)
         })?;
-    day_two::put_token(c, t, r, arn, token).await
+    day_two::put_token(c, t, r, arn, token, None).await
 }
 
 /// The version id the token gets in this target's secret (see [`GitlabToken::version_id`]).
@@ -263,132 +256,10 @@ pub fn version_id(t: &Target, r: &Rollout, token: &GitlabToken) -> String {
     )
 }
 
-async fn create_rule(
-    c: &Regional,
-    t: &Target,
-    r: &Rollout,
-    credential_arn: &str,
-) -> Result<(), ApiError> {
-    let sent = c
-        .ecr
-        .create_pull_through_cache_rule()
-        .ecr_repository_prefix(&r.ecr_repository_prefix)
-        .upstream_registry(UpstreamRegistry::GitLabContainerRegistry)
-        .upstream_registry_url(GITLAB_REGISTRY_URL)
-        .credential_arn(credential_arn)
-        .send()
-        .await;
-    let call = "ecr:CreatePullThroughCacheRule";
-    match sent {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_limit_exceeded_exception()) =>
-        {
-            let mut err = ApiError::from_sdk(&t.account_id, &t.region, call, e);
-            err.message.push_str(" (quota: 50 pull through cache rules per Region, not adjustable; delete unused rules)");
-            Err(err)
-        }
-        // An attempt that timed out after ECR created the rule makes the retry find it: that is
-        // success when the rule is ours.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_pull_through_cache_rule_already_exists_exception()) =>
-        {
-            match read_rule(c, t, r).await? {
-                RuleState::Present {
-                    upstream_registry_url,
-                    credential_arn: Some(arn),
-                } if upstream_registry_url == GITLAB_REGISTRY_URL && arn == credential_arn => {
-                    Ok(())
-                }
-                _ => Err(ApiError::from_sdk(&t.account_id, &t.region, call, e)),
-            }
-        }
-        Err(e) => Err(ApiError::from_sdk(&t.account_id, &t.region, call, e)),
-    }
-}
-
-async fn update_rule(
-    c: &Regional,
-    t: &Target,
-    r: &Rollout,
-    credential_arn: &str,
-) -> Result<(), ApiError> {
-    c.ecr
-        .update_pull_through_cache_rule()
-        .ecr_repository_prefix(&r.ecr_repository_prefix)
-        .credential_arn(credential_arn)
-        .send()
-        .await
-        .map_err(|e| {
-            ApiError::from_sdk(
-                &t.account_id,
-                &t.region,
-                "ecr:UpdatePullThroughCacheRule",
-                e,
-            )
-        })?;
-    Ok(())
-}
-
-/// Asks ECR to validate the rule (ECR reads the secret and logs in to GitLab). A missing rule or
-/// one for another upstream is an invalid row, not an error.
-pub async fn validate(c: &Regional, t: &Target, r: &Rollout) -> Result<Validation, ApiError> {
-    let out = match c
-        .ecr
-        .validate_pull_through_cache_rule()
-        .ecr_repository_prefix(&r.ecr_repository_prefix)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) =>
-        {
-            return Ok(Validation {
-                is_valid: false,
-                failure: Some(format!(
-                    "no pull through cache rule for prefix {:?}",
-                    r.ecr_repository_prefix
-                )),
-                upstream_registry_url: None,
-                credential_arn: None,
-            })
-        }
-        Err(e) => {
-            return Err(ApiError::from_sdk(
-                &t.account_id,
-                &t.region,
-                "ecr:ValidatePullThroughCacheRule",
-                e,
-            ))
-        }
-    };
-    let url = out.upstream_registry_url().map(str::to_owned);
-    let (is_valid, failure) = match url.as_deref() {
-        Some(u) if u != GITLAB_REGISTRY_URL => (
-            false,
-            Some(format!(
-                "prefix {:?} is taken by a pull through cache rule for {u}",
-                r.ecr_repository_prefix
-            )),
-        ),
-        _ => (
-            out.is_valid(),
-            out.failure().filter(|f| !f.is_empty()).map(str::to_owned),
-        ),
-    };
-    Ok(Validation {
-        is_valid,
-        failure,
-        upstream_registry_url: url,
-        credential_arn: out.credential_arn().map(str::to_owned),
-    })
-}
-
 pub mod day_two;
+mod rule;
+use rule::{create_rule, update_rule};
+pub use rule::{read_rule, validate};
 pub mod probe;
 pub mod pull_access;
 pub mod template;

@@ -368,10 +368,13 @@ fn scenario_8_max_failures_stops_scheduling() {
 fn an_opt_in_region_the_account_has_not_enabled_is_skipped() {
     let (emu, org) = Emulator::with_org();
     let dev = org.id("dev");
-    faults(
-        &emu,
-        json!([{"account": dev, "region": "af-south-1", "kind": "region_disabled"}]),
-    );
+    // af-south-1 is opt-in: every account but dev has enabled it.
+    for account in org.active().into_iter().filter(|a| *a != dev) {
+        emu.post(
+            "/_ptc/region_opt",
+            json!({"account": account, "region": "af-south-1", "status": "ENABLED"}),
+        );
+    }
     let cfg = emu.rollout(
         "r.toml",
         &format!(
@@ -391,6 +394,10 @@ fn an_opt_in_region_the_account_has_not_enabled_is_skipped() {
         .unwrap();
     assert_eq!(row["outcome"], "skipped");
     assert!(row["failure"].contains("opt-in Region"), "{row:?}");
+    assert!(
+        row["failure"].contains("GetRegionOptStatus: DISABLED"),
+        "{row:?}"
+    );
     assert_eq!(count(&rows, "created"), 7);
 }
 
@@ -417,7 +424,9 @@ fn the_circuit_breaker_stops_validating_after_repeated_auth_failures() {
     assert_eq!(out.code, 1);
     let rows = read_report(&report);
     assert_eq!(rows.len(), 10);
-    assert!(rows.iter().all(|r| r["is_valid"] == "false"));
+    // Five validated and refused; five never asked, so neither true nor false.
+    assert_eq!(rows.iter().filter(|r| r["is_valid"] == "false").count(), 5);
+    assert_eq!(rows.iter().filter(|r| r["is_valid"].is_empty()).count(), 5);
     let stopped = rows
         .iter()
         .filter(|r| r["failure"].contains("circuit breaker"))

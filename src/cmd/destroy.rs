@@ -1,5 +1,5 @@
 //! `destroy`: remove the rules and secrets ptc-rollout manages, after showing what would go and
-//! asking. Secrets go through Secrets Manager's recovery window unless `--force-delete`.
+//! asking. Secrets go through Secrets Manager's recovery window unless `--force-delete-secrets`.
 
 use futures::StreamExt;
 use tokio::sync::watch;
@@ -36,7 +36,7 @@ pub async fn run(args: DestroyArgs, output: Output, interrupt: watch::Receiver<b
     };
     let removal = Removal {
         recovery_days: args.recovery_days,
-        force: args.force_delete,
+        force: args.force_delete_secrets,
     };
     let runner = session.runner(
         args.targets.concurrency.into(),
@@ -57,7 +57,7 @@ pub async fn run(args: DestroyArgs, output: Output, interrupt: watch::Receiver<b
     } else {
         let planner = runner.clone();
         let (planned, stop) = with_reporter(output, |tx| async move {
-            planner.plan_destroy(targets, &tx).await
+            planner.plan_destroy(targets, removal, &tx).await
         })
         .await;
         if let Err(code) = finish_listing(listing).await {
@@ -75,7 +75,7 @@ pub async fn run(args: DestroyArgs, output: Output, interrupt: watch::Receiver<b
             eprintln!("Nothing managed by ptc-rollout to remove.");
             return exit_code(&planned, None);
         }
-        let window = if args.force_delete {
+        let window = if args.force_delete_secrets {
             "at once, without recovery".to_owned()
         } else {
             format!("with a {}-day recovery window", args.recovery_days)

@@ -23,7 +23,7 @@ use tokio::sync::watch;
 
 use crate::cli::{Cli, Command, GlobalArgs, TargetArgs};
 use crate::clients::{Clients, Overrides};
-use crate::credentials::{Access, Caller};
+use crate::credentials::{Access, Caller, CHAINED_SESSION_LIMIT};
 use crate::discovery::{self, Discovery};
 use crate::exit;
 use crate::report::{self, Destination, Output};
@@ -68,7 +68,9 @@ pub async fn run(cli: Cli, shutdown: impl Future<Output = ()> + Send + 'static) 
 pub fn init_logging(g: &GlobalArgs) {
     let filter = match (g.quiet, g.verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        // The SDK's own warnings (a config file that is not there, ...) are not the user's
+        // concern at the default verbosity: what matters reaches them as errors.
+        (false, 0) => "off,ptc_rollout=warn",
         (false, 1) => "warn,ptc_rollout=info",
         (false, 2) => "warn,ptc_rollout=debug,aws_config=info",
         _ => "info,ptc_rollout=trace,aws_config=debug,aws_smithy_runtime=debug,aws_sdk_sts=debug",
@@ -166,22 +168,34 @@ impl Session {
     /// Loads the AWS configuration and identifies the caller (the first AWS call).
     pub async fn start(rollout: Rollout) -> Result<Self, i32> {
         let clients = Clients::load(Overrides::default(), &rollout.tuning).await;
-        let caller = Caller::identify(&clients.sts()).await.map_err(|e| {
-            eprintln!(
-                "error: cannot identify the AWS caller (are AWS credentials configured?): {e}"
-            );
-            exit::TARGET_FAILED
-        })?;
+        let caller = Caller::identify(&clients.sts(), &clients.sts_endpoint())
+            .await
+            .map_err(|e| {
+                eprintln!("error: {e}");
+                exit::CANNOT_START
+            })?;
         tracing::info!(account = %caller.account_id, arn = %caller.arn, "caller identified");
         let run_started = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
+        let mut duration = Duration::from_secs(rollout.session_duration_seconds as u64);
+        // A caller that is itself a role session (GitLab CI through OIDC, SSO) chains roles, and
+        // AWS allows a chained session one hour at most: ask for what AWS will grant.
+        if caller.is_role_session() && duration > CHAINED_SESSION_LIMIT {
+            tracing::warn!(
+                "targets.session_duration_seconds = {} is more than AWS allows a role assumed by another role's session ({}): using {} s",
+                duration.as_secs(),
+                caller.arn,
+                CHAINED_SESSION_LIMIT.as_secs()
+            );
+            duration = CHAINED_SESSION_LIMIT;
+        }
         let access = Access {
             caller,
             role_name: rollout.role_name.clone(),
             external_id: rollout.external_id.clone(),
-            duration: Duration::from_secs(rollout.session_duration_seconds as u64),
+            duration,
             session_name: format!("ptc-rollout-{run_started}"),
         };
         Ok(Session {

@@ -24,6 +24,8 @@ use crate::work::day_two::{self, SecretDetails};
 #[derive(Debug, Clone, Copy)]
 pub struct Removal {
     pub recovery_days: i64,
+    /// ForceDeleteWithoutRecovery, for present secrets and those already scheduled for
+    /// deletion alike.
     pub force: bool,
 }
 
@@ -51,13 +53,14 @@ impl Runner {
     pub async fn plan_destroy<S>(
         self: &Arc<Self>,
         targets: S,
+        removal: Removal,
         events: &UnboundedSender<Event>,
     ) -> Option<Stop>
     where
         S: Stream<Item = Target> + Send + Unpin,
     {
-        self.run(Pass::Plan, targets, events, None, |r, t| async move {
-            r.plan_destroy_one(t).await
+        self.run(Pass::Plan, targets, events, None, move |r, t| async move {
+            r.plan_destroy_one(t, removal).await
         })
         .await
     }
@@ -97,38 +100,37 @@ impl Runner {
         let r = TargetResult::new(t, Outcome::Unchanged, self.now());
         let c = match self.regional(&r.target).await {
             Ok(c) => c,
-            Err(e) => return self.end_with(r, e),
+            Err(e) => return self.end_with(r, e).await,
         };
         let details = match day_two::describe_secret(&c, &r.target, &self.rollout).await {
             Ok(d) => d,
-            Err(e) => return self.end_with(r, e),
+            Err(e) => return self.end_with(r, e).await,
         };
         let mut r = r;
-        let skip = |mut r: TargetResult, why: &str| {
-            r.outcome = Outcome::Skipped;
-            r.error = Some(why.to_owned());
-            r
-        };
+        let skip = |r, why| self.skipped_but_validated(&c, r, why);
         let Some(d) = details else {
-            return skip(r, "skipped: no secret to rotate (run apply first)");
+            return skip(r, "skipped: no secret to rotate (run apply first)").await;
         };
         r.observed = Some(Observed {
             secret: d.state(),
             rule: RuleState::Absent,
             template: None,
             pull_access: None,
+            secret_kms_key: d.kms_key_id.clone(),
         });
         if !d.managed {
             return skip(
                 r,
                 "skipped: the secret was not created by ptc-rollout; listed, not touched",
-            );
+            )
+            .await;
         }
         if d.pending_deletion {
             return skip(
                 r,
                 "skipped: the secret is scheduled for deletion (run apply to restore it)",
-            );
+            )
+            .await;
         }
         let mut canary = None;
         if !day_two::holds(&d, &r.target, &self.rollout, token) {
@@ -141,13 +143,17 @@ impl Runner {
                     return r;
                 }
             }
-            if let Err(e) = day_two::put_token(&c, &r.target, &self.rollout, &d.arn, token).await {
-                return self.end_with(r, e);
+            let current = d.current_version.as_deref();
+            if let Err(e) =
+                day_two::put_token(&c, &r.target, &self.rollout, &d.arn, token, current).await
+            {
+                return self.end_with(r, e).await;
             }
             r.taken = vec![Action::RotateSecret];
             r.outcome = Outcome::Updated;
         }
-        r.validation = Some(self.validate_guarded(&c, &r.target).await);
+        // Just read, present and ours: the rule's failure, if any, is GitLab.com's answer.
+        r.validation = Some(self.validate_guarded(&c, &r.target, Some(&d.arn)).await);
         r.checked_at = self.now();
         if let Some(guard) = canary {
             guard.finish(&r);
@@ -155,7 +161,22 @@ impl Runner {
         r
     }
 
-    async fn plan_destroy_one(&self, t: Target) -> TargetResult {
+    /// A target rotate leaves alone is still validated: rotate ends with the whole matrix's
+    /// validity.
+    async fn skipped_but_validated(
+        &self,
+        c: &Regional,
+        mut r: TargetResult,
+        why: &str,
+    ) -> TargetResult {
+        r.outcome = Outcome::Skipped;
+        r.error = Some(why.to_owned());
+        r.validation = Some(self.validate_guarded(c, &r.target, None).await);
+        r.checked_at = self.now();
+        r
+    }
+
+    async fn plan_destroy_one(&self, t: Target, removal: Removal) -> TargetResult {
         let r = TargetResult::new(t, Outcome::Failed, self.now());
         let observed = match self.regional(&r.target).await {
             Ok(c) => self.observe_for_destroy(&c, &r.target).await,
@@ -166,9 +187,9 @@ impl Runner {
                 observed: Some(o),
                 ..r
             },
-            Err(e) => return self.end_with(r, e),
+            Err(e) => return self.end_with(r, e).await,
         };
-        let d = decide_destroy(r.observed.as_ref().expect("set above"));
+        let d = decide_destroy(r.observed.as_ref().expect("set above"), removal.force);
         r.outcome = if d.actions().is_empty() {
             Outcome::Unchanged
         } else {
@@ -191,14 +212,14 @@ impl Runner {
     async fn destroy_one(&self, job: ApplyJob, removal: Removal) -> TargetResult {
         let mut r = match job.planned {
             Some(planned) => *planned,
-            None => self.plan_destroy_one(job.target).await,
+            None => self.plan_destroy_one(job.target, removal).await,
         };
         let (Some(observed), Some(decision)) = (r.observed.clone(), r.decision.clone()) else {
             return r;
         };
         let c = match self.regional(&r.target).await {
             Ok(c) => c,
-            Err(e) => return self.end_with(r, e),
+            Err(e) => return self.end_with(r, e).await,
         };
         for &action in decision.actions() {
             let step = match (action, observed.secret.arn()) {
@@ -211,7 +232,7 @@ impl Runner {
                 _ => Ok(()),
             };
             if let Err(e) = step {
-                return self.end_with(r, e);
+                return self.end_with(r, e).await;
             }
             r.taken.push(action);
         }
@@ -228,7 +249,7 @@ impl Runner {
         let r = TargetResult::new(t, Outcome::Unchanged, self.now());
         let c = match self.regional(&r.target).await {
             Ok(c) => c,
-            Err(e) => return self.end_with(r, e),
+            Err(e) => return self.end_with(r, e).await,
         };
         let pull_access = async {
             match &self.rollout.pull_access {
@@ -245,11 +266,11 @@ impl Runner {
         );
         let (secret, rule, pull_access) = match read {
             Ok(read) => read,
-            Err(e) => return self.end_with(r, e),
+            Err(e) => return self.end_with(r, e).await,
         };
         let ours = matches!(&rule, RuleState::Present { upstream_registry_url, .. } if upstream_registry_url == GITLAB_REGISTRY_URL);
         let validation = if ours {
-            Some(self.validate_guarded(&c, &r.target).await)
+            Some(self.validate_guarded(&c, &r.target, None).await)
         } else {
             None
         };
@@ -261,6 +282,7 @@ impl Runner {
             rule,
             template: None,
             pull_access,
+            secret_kms_key: secret.as_ref().and_then(|d| d.kms_key_id.clone()),
         };
         let compliance = Compliance::of(secret.as_ref());
         TargetResult {
@@ -273,12 +295,17 @@ impl Runner {
 }
 
 /// What `destroy` removes: the rule only when it is the GitLab rule using ptc-rollout's secret,
-/// and the secret only when ptc-rollout created it. Anything else is left alone.
-pub fn decide_destroy(o: &Observed) -> Decision {
+/// and the secret only when ptc-rollout created it; with `purge`, also a managed secret already
+/// scheduled for deletion. Anything else is left alone.
+pub fn decide_destroy(o: &Observed, purge: bool) -> Decision {
     let mut actions = Vec::new();
     let managed_arn = match &o.secret {
         SecretState::Present { arn, managed: true } => Some(arn.as_str()),
         _ => None,
+    };
+    let purged = match &o.secret {
+        SecretState::PendingDeletion { managed: true, .. } => purge,
+        _ => false,
     };
     if let RuleState::Present {
         upstream_registry_url,
@@ -292,7 +319,7 @@ pub fn decide_destroy(o: &Observed) -> Decision {
             actions.push(Action::DeleteRule);
         }
     }
-    if managed_arn.is_some() {
+    if managed_arn.is_some() || purged {
         actions.push(Action::DeleteSecret);
     }
     // The statement is found by ptc-rollout's own Sid, so it is ours whatever it says now.

@@ -7,11 +7,11 @@ use std::sync::atomic::Ordering;
 use super::gate::Turn;
 use super::probe::Prober;
 use super::{ApplyJob, Runner};
-use crate::clients::Regional;
+use crate::clients::{Clients, Regional};
 use crate::error::ApiError;
 use crate::regions;
 use crate::target::{
-    Action, Decision, Observed, Outcome, RuleState, Target, TargetResult, Validation,
+    Action, Decision, Observed, Outcome, RuleState, SecretState, Target, TargetResult, Validation,
 };
 use crate::token::GitlabToken;
 use crate::work;
@@ -20,9 +20,10 @@ use crate::work;
 /// at GitLab.com, which bans an address after 30 in 3 minutes.
 pub const AUTH_FAILURE_LIMIT: usize = 5;
 
-/// Whether an error means the Region is an opt-in Region this account has not enabled: AWS
-/// does not recognise the account's credentials there.
-fn region_not_enabled(t: &Target, e: &ApiError) -> bool {
+/// Whether AWS did not recognise the account's credentials in an opt-in Region: the Region may
+/// be disabled for the account, or the credentials may be valid only in Regions enabled by
+/// default (from the global STS endpoint). Only Account Management can tell which.
+fn unrecognised_in_opt_in_region(t: &Target, e: &ApiError) -> bool {
     regions::OPT_IN_REGIONS.contains(&t.region.as_str())
         && matches!(
             e.code.as_deref(),
@@ -30,36 +31,118 @@ fn region_not_enabled(t: &Target, e: &ApiError) -> bool {
         )
 }
 
-/// Whether a validation failure says the upstream refused the credentials.
-fn is_auth_failure(failure: &str) -> bool {
-    let f = failure.to_ascii_lowercase();
-    [
-        "username or password",
-        "unauthorized",
-        "401",
-        "authentication",
-        "denied",
-        "credentials",
-    ]
-    .iter()
-    .any(|needle| f.contains(needle))
+/// Whether a failed validation was a failed login at GitLab.com (what the circuit breaker
+/// counts). ECR does not document its failure texts, so what this run knows comes first:
+/// `known_secret` is the ARN of a secret read just now, present and written by ptc-rollout (so
+/// well-formed). A rule using it failed its login; a rule using another secret says nothing
+/// about the token. Without that knowledge, the words are the last resort, and a failure to
+/// reach or read the secret never counts: it is no login at GitLab.com.
+fn is_login_failure(v: &Validation, known_secret: Option<&str>) -> bool {
+    if v.is_valid || !v.checked {
+        return false;
+    }
+    if let Some(arn) = known_secret {
+        return v.credential_arn.as_deref() == Some(arn);
+    }
+    let f = v
+        .failure
+        .as_deref()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let about_the_secret = f.contains("secret")
+        && [
+            "access",
+            "not found",
+            "decrypt",
+            "deleted",
+            "scheduled",
+            "read",
+            "json",
+        ]
+        .iter()
+        .any(|w| f.contains(w));
+    !about_the_secret
+        && [
+            "username or password",
+            "unauthorized",
+            "401",
+            "authentication",
+            "denied",
+            "credentials",
+        ]
+        .iter()
+        .any(|needle| f.contains(needle))
+}
+
+/// The secret a rule should use, when this run read it and ptc-rollout wrote it.
+pub(super) fn known_secret(o: Option<&Observed>) -> Option<&str> {
+    match o.map(|o| &o.secret) {
+        Some(SecretState::Present { arn, managed: true }) => Some(arn),
+        _ => None,
+    }
 }
 
 impl Runner {
-    /// Ends a row on an error: skipped for a Region the account has not enabled, else failed.
-    pub(super) fn end_with(&self, mut r: TargetResult, e: ApiError) -> TargetResult {
-        r.checked_at = self.now();
-        if region_not_enabled(&r.target, &e) {
-            r.outcome = Outcome::Skipped;
-            r.error = Some(format!(
-                "skipped: {} is an opt-in Region this account has not enabled",
-                r.target.region
-            ));
-        } else {
-            r.outcome = Outcome::Failed;
-            r.error = Some(e.to_string());
+    /// Ends a row on an error: skipped for a Region that Account Management confirms the
+    /// account has not enabled, else failed (with a hint when the Region is enabled).
+    pub(super) async fn end_with(&self, mut r: TargetResult, e: ApiError) -> TargetResult {
+        match self.opt_in_verdict(&r.target, &e).await {
+            Some(Ok(skipped)) => {
+                r.outcome = Outcome::Skipped;
+                r.error = Some(skipped);
+            }
+            Some(Err(hint)) => {
+                r.outcome = Outcome::Failed;
+                r.error = Some(format!("{e}; {hint}"));
+            }
+            None => {
+                r.outcome = Outcome::Failed;
+                r.error = Some(e.to_string());
+            }
         }
+        r.checked_at = self.now();
         r
+    }
+
+    /// For credentials AWS did not recognise in an opt-in Region: why the target is skipped,
+    /// when Account Management says the Region is disabled for the account; otherwise what
+    /// else it can be. `None` for any other error.
+    async fn opt_in_verdict(&self, t: &Target, e: &ApiError) -> Option<Result<String, String>> {
+        if !unrecognised_in_opt_in_region(t, e) {
+            return None;
+        }
+        Some(match self.region_opt_status(t).await {
+            Ok(status) if status == "DISABLED" || status == "DISABLING" => Ok(format!(
+                "skipped: {} is an opt-in Region this account has not enabled (GetRegionOptStatus: {status})",
+                t.region
+            )),
+            Ok(status) => Err(format!(
+                "{} is enabled for this account (GetRegionOptStatus: {status}), yet AWS did not recognise the credentials there: credentials from the global STS endpoint are valid only in Regions enabled by default (ptc-rollout assumes roles through the regional endpoint of AWS_REGION: check that AWS_REGION names a Region)",
+                t.region
+            )),
+            Err(check) => Err(format!(
+                "could not confirm that {} is disabled for this account ({check}): enable the Region, or allow account:GetRegionOptStatus to let ptc-rollout skip it",
+                t.region
+            )),
+        })
+    }
+
+    /// What Account Management says of the target's Region for its account, asked with the
+    /// account's own credentials.
+    async fn region_opt_status(&self, t: &Target) -> Result<String, ApiError> {
+        let config = self.enter(&t.account_id).await?;
+        let out = Clients::account(&config)
+            .get_region_opt_status()
+            .region_name(&t.region)
+            .send()
+            .await
+            .map_err(|e| {
+                ApiError::from_sdk(&t.account_id, &t.region, "account:GetRegionOptStatus", e)
+            })?;
+        Ok(out
+            .region_opt_status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default())
     }
 
     pub(super) async fn plan_one(&self, t: Target) -> TargetResult {
@@ -69,7 +152,7 @@ impl Runner {
             Err(e) => Err(e),
         };
         let mut r = match observed {
-            Err(e) => return self.end_with(r, e),
+            Err(e) => return self.end_with(r, e).await,
             Ok(o) => TargetResult {
                 observed: Some(o),
                 ..r
@@ -102,11 +185,11 @@ impl Runner {
         }
         let c = match self.regional(&r.target).await {
             Ok(c) => c,
-            Err(e) => return self.end_with(r, e),
+            Err(e) => return self.end_with(r, e).await,
         };
         if recheck {
             match work::observe(&c, &r.target, &self.rollout).await {
-                Err(e) => return self.end_with(r, e),
+                Err(e) => return self.end_with(r, e).await,
                 Ok(now) if now != observed => {
                     r.checked_at = self.now();
                     r.outcome = Outcome::Stale;
@@ -161,10 +244,12 @@ impl Runner {
             }
             Err((e, taken)) => {
                 r.taken = taken;
-                return self.end_with(r, e);
+                return self.end_with(r, e).await;
             }
         }
-        let mut v = self.validate_guarded(c, &r.target).await;
+        let mut v = self
+            .validate_guarded(c, &r.target, known_secret(r.observed.as_ref()))
+            .await;
         // The report falls back to the observed rule: keep each string once (100,000 rows).
         if let Some(Observed {
             rule:
@@ -193,9 +278,9 @@ impl Runner {
         let r = TargetResult::new(t, Outcome::Unchanged, self.now());
         let c = match self.regional(&r.target).await {
             Ok(c) => c,
-            Err(e) => return self.end_with(r, e),
+            Err(e) => return self.end_with(r, e).await,
         };
-        let validation = self.validate_guarded(&c, &r.target).await;
+        let validation = self.validate_guarded(&c, &r.target, None).await;
         let valid = validation.is_valid;
         let r = TargetResult {
             validation: Some(validation),
@@ -209,7 +294,13 @@ impl Runner {
 
     /// Validates unless the circuit breaker is open. An error from the call itself is an
     /// invalid result with the error as the failure: the rule's state is unknown.
-    pub(super) async fn validate_guarded(&self, c: &Regional, t: &Target) -> Validation {
+    /// `known_secret`: see [`is_login_failure`].
+    pub(super) async fn validate_guarded(
+        &self,
+        c: &Regional,
+        t: &Target,
+        known_secret: Option<&str>,
+    ) -> Validation {
         let seen = self.auth_failures.load(Ordering::Relaxed);
         if seen >= AUTH_FAILURE_LIMIT {
             return Validation::not_checked(format!(
@@ -218,16 +309,16 @@ impl Runner {
         }
         match work::validate(c, t, &self.rollout).await {
             Ok(v) => {
-                if !v.is_valid && v.failure.as_deref().is_some_and(is_auth_failure) {
+                if is_login_failure(&v, known_secret) {
                     self.auth_failures.fetch_add(1, Ordering::Relaxed);
                 }
                 v
             }
-            Err(e) if region_not_enabled(t, &e) => Validation::not_checked(format!(
-                "skipped: {} is an opt-in Region this account has not enabled",
-                t.region
-            )),
-            Err(e) => Validation::not_checked(e.to_string()),
+            Err(e) => match self.opt_in_verdict(t, &e).await {
+                Some(Ok(skipped)) => Validation::not_checked(skipped),
+                Some(Err(hint)) => Validation::not_checked(format!("{e}; {hint}")),
+                None => Validation::not_checked(e.to_string()),
+            },
         }
     }
 }
@@ -250,15 +341,46 @@ fn outcome_of(taken: &[Action]) -> Outcome {
 mod tests {
     use super::*;
 
+    fn failed(text: &str, arn: Option<&str>) -> Validation {
+        Validation {
+            is_valid: false,
+            failure: Some(text.to_owned()),
+            upstream_registry_url: None,
+            credential_arn: arn.map(str::to_owned),
+            checked: true,
+        }
+    }
+
     #[test]
-    fn auth_failures_are_recognised() {
-        assert!(is_auth_failure(
+    fn login_failures_are_known_from_the_secret_before_the_words() {
+        // A well-formed secret of ours behind the rule: whatever the words, a failed login.
+        let v = failed("Something unexpected happened", Some("arn:s"));
+        assert!(is_login_failure(&v, Some("arn:s")));
+        // The rule uses another secret: nothing is known of the token.
+        assert!(!is_login_failure(&v, Some("arn:other")));
+        // No rule (no credential in the answer), or not validated at all: not a login.
+        assert!(!is_login_failure(
+            &failed("no pull through cache rule", None),
+            Some("arn:s")
+        ));
+        assert!(!is_login_failure(
+            &Validation::not_checked("x".into()),
+            None
+        ));
+    }
+
+    #[test]
+    fn without_knowledge_the_words_decide_and_secret_access_never_counts() {
+        let login = |text: &str| is_login_failure(&failed(text, None), None);
+        assert!(login(
             "Invalid username or password for the upstream registry"
         ));
-        assert!(is_auth_failure("401 Unauthorized"));
-        assert!(!is_auth_failure(
-            "no pull through cache rule for prefix \"gitlab\""
+        assert!(login("401 Unauthorized"));
+        assert!(!login("no pull through cache rule for prefix \"gitlab\""));
+        assert!(!login(
+            "Unable to read credentials from the secret arn:x: the value must be JSON"
         ));
+        assert!(!login("Unable to access the secret arn:x: access denied"));
     }
 
     #[test]
@@ -270,9 +392,9 @@ mod tests {
         };
         let mut e = ApiError::new("1", "af-south-1", "secretsmanager:DescribeSecret", "x");
         e.code = Some("UnrecognizedClientException".into());
-        assert!(region_not_enabled(&t("af-south-1"), &e));
+        assert!(unrecognised_in_opt_in_region(&t("af-south-1"), &e));
         assert!(
-            !region_not_enabled(&t("us-east-1"), &e),
+            !unrecognised_in_opt_in_region(&t("us-east-1"), &e),
             "only opt-in Regions can be disabled"
         );
     }

@@ -57,7 +57,7 @@ impl Runner {
                 let row = TargetResult::new(t, Outcome::Unchanged, r.now());
                 match r.regional(&row.target).await {
                     Ok(c) => r.probe_into(row, &c, &prober).await,
-                    Err(e) => r.end_with(row, e),
+                    Err(e) => r.end_with(row, e).await,
                 }
             }
         };
@@ -80,7 +80,7 @@ impl Runner {
                     Clients::regional(&config, &row.target.account_id, &row.target.region),
                     self.access.role_arn_named(&row.target.account_id, role),
                 )),
-                Err(e) => return self.end_with(row, e),
+                Err(e) => return self.end_with(row, e).await,
             },
         };
         let puller = match &consumer {
@@ -113,7 +113,7 @@ impl Runner {
                 row.checked_at = self.now();
                 row
             }
-            Err(e) => self.end_with(row, e),
+            Err(e) => self.end_with(row, e).await,
         }
     }
 

@@ -22,6 +22,9 @@ pub struct SecretDetails {
     pub last_changed: Option<i64>,
     /// The `token-expires-on` tag.
     pub expires_on: Option<String>,
+    /// The customer managed KMS key that encrypts the secret; `None` for the default
+    /// `aws/secretsmanager` key, the only one ECR can read.
+    pub kms_key_id: Option<String>,
 }
 
 impl SecretDetails {
@@ -75,7 +78,7 @@ pub async fn describe_secret(
     let current_version = out.version_ids_to_stages().and_then(|versions| {
         versions
             .iter()
-            .find(|(_, stages)| stages.iter().any(|s| s == "AWSCURRENT"))
+            .find(|(_, stages)| stages.iter().any(|s| s == CURRENT))
             .map(|(id, _)| id.clone())
     });
     Ok(Some(SecretDetails {
@@ -85,6 +88,11 @@ pub async fn describe_secret(
         current_version,
         last_changed: out.last_changed_date().map(|d| d.secs()),
         expires_on: tag(EXPIRY_TAG_KEY),
+        // AWS omits KmsKeyId for the default key (or names its alias).
+        kms_key_id: out
+            .kms_key_id()
+            .filter(|k| !k.is_empty() && *k != "alias/aws/secretsmanager")
+            .map(str::to_owned),
     }))
 }
 
@@ -97,23 +105,34 @@ pub fn holds(d: &SecretDetails, t: &Target, r: &Rollout, token: &GitlabToken) ->
 
 /// Stores the token as the secret's current version (idempotent: the version id is derived
 /// from the token) and tags its expiry date when the rollout file gives one.
+///
+/// A token the secret held before (rotating A, B, then A again) already has its version, and
+/// PutSecretValue with that version's id and value succeeds and does nothing: AWSCURRENT stays
+/// where it is. The answer's stages show it, and the stage is then moved to that version.
+/// `current`: the version now labelled AWSCURRENT, when known.
 pub async fn put_token(
     c: &Regional,
     t: &Target,
     r: &Rollout,
     arn: &str,
     token: &GitlabToken,
+    current: Option<&str>,
 ) -> Result<(), ApiError> {
-    c.secrets
+    let version = version_id(t, r, token);
+    let out = c
+        .secrets
         .put_secret_value()
         .secret_id(arn)
         .secret_string(token.secret_json(&r.username))
-        .client_request_token(version_id(t, r, token))
+        .client_request_token(&version)
         .send()
         .await
         .map_err(|e| {
             ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:PutSecretValue", e)
         })?;
+    if !out.version_stages().iter().any(|s| s == CURRENT) {
+        make_current(c, t, r, arn, &version, current).await?;
+    }
     if let Some(date) = &r.token_expires_on {
         c.secrets
             .tag_resource()
@@ -125,6 +144,46 @@ pub async fn put_token(
                 ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:TagResource", e)
             })?;
     }
+    Ok(())
+}
+
+/// The stage of the version in use.
+const CURRENT: &str = "AWSCURRENT";
+
+/// Moves AWSCURRENT to `version` (AWSPREVIOUS follows to the version that held it).
+async fn make_current(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    arn: &str,
+    version: &str,
+    current: Option<&str>,
+) -> Result<(), ApiError> {
+    let current = match current {
+        Some(v) => Some(v.to_owned()),
+        None => describe_secret(c, t, r)
+            .await?
+            .and_then(|d| d.current_version),
+    };
+    if current.as_deref() == Some(version) {
+        return Ok(());
+    }
+    c.secrets
+        .update_secret_version_stage()
+        .secret_id(arn)
+        .version_stage(CURRENT)
+        .move_to_version_id(version)
+        .set_remove_from_version_id(current)
+        .send()
+        .await
+        .map_err(|e| {
+            ApiError::from_sdk(
+                &t.account_id,
+                &t.region,
+                "secretsmanager:UpdateSecretVersionStage",
+                e,
+            )
+        })?;
     Ok(())
 }
 

@@ -24,6 +24,7 @@ fn actions(secret: SecretState, rule: RuleState) -> Decision {
             rule,
             template: None,
             pull_access: None,
+            secret_kms_key: None,
         },
         &rollout(),
     )
