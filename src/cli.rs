@@ -14,7 +14,8 @@ use crate::runner::{Tolerance, DEFAULT_CONCURRENCY};
 #[command(
     after_help = "AWS credentials, Region and endpoint come from the standard AWS environment \
     (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, SSO, ...).\nExit codes: 0 success, 1 a target failed \
-    or is invalid or cannot pull, 2 bad input, 3 changes pending (plan --detailed-exitcode), 130 interrupted."
+    or is invalid or cannot pull, 2 bad input, 3 changes pending (plan --detailed-exitcode), 4 cannot \
+    start (no usable AWS credentials or endpoint), 130 interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]

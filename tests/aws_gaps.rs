@@ -60,7 +60,7 @@ fn row<'a>(
         .unwrap_or_else(|| panic!("no row for {account} {region}"))
 }
 
-/// 1. PutSecretValue with an existing version's token and value does nothing: rotating back to
+/// Gap 1: PutSecretValue with an existing version's token and value does nothing: rotating back to
 /// an earlier token must move AWSCURRENT to it.
 #[test]
 fn rotating_back_to_an_earlier_token_makes_it_current_again() {
@@ -109,7 +109,7 @@ fn rotating_back_to_an_earlier_token_makes_it_current_again() {
     assert_eq!(writes, Vec::<String>::new());
 }
 
-/// 2. Unrecognised credentials in an opt-in Region are skipped only when Account Management
+/// Gap 2: Unrecognised credentials in an opt-in Region are skipped only when Account Management
 /// confirms the Region is disabled; an enabled one fails with a hint.
 #[test]
 fn an_opt_in_region_is_skipped_only_when_confirmed_disabled() {
@@ -152,7 +152,7 @@ fn an_opt_in_region_is_skipped_only_when_confirmed_disabled() {
     assert_eq!(row(&rows, &dev, "us-east-1")["outcome"], "created");
 }
 
-/// 3. A caller that is itself a role session chains roles: AWS grants at most an hour.
+/// Gap 3: A caller that is itself a role session chains roles: AWS grants at most an hour.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_role_session_caller_asks_for_at_most_an_hour() {
     let (emu, _org) = Emulator::with_org();
@@ -191,7 +191,7 @@ async fn a_role_session_caller_asks_for_at_most_an_hour() {
     assert!(refused.is_empty(), "{refused:?}");
 }
 
-/// 4. ECR reads only secrets under the default key: a secret under a customer managed key is
+/// Gap 4: ECR reads only secrets under the default key: a secret under a customer managed key is
 /// a conflict named in the plan and the report, and no rule is made to point at it.
 #[test]
 fn a_secret_under_a_customer_managed_key_gets_no_rule() {
@@ -230,7 +230,7 @@ fn a_secret_under_a_customer_managed_key_gets_no_rule() {
     assert!(row(&rows, &dev, "us-east-1")["reasons"].contains("customer managed KMS key"));
 }
 
-/// 5. `destroy --force-delete-secrets` purges managed secrets already scheduled for deletion
+/// Gap 5: `destroy --force-delete-secrets` purges managed secrets already scheduled for deletion
 /// too; AWS frees the name asynchronously, and an apply right after waits for it.
 #[test]
 fn force_deleted_secrets_are_purged_and_their_names_come_back() {
@@ -269,7 +269,7 @@ fn force_deleted_secrets_are_purged_and_their_names_come_back() {
     }
 }
 
-/// 6. The circuit breaker counts failed logins at GitLab.com, not secrets ECR cannot read.
+/// Gap 6: The circuit breaker counts failed logins at GitLab.com, not secrets ECR cannot read.
 #[test]
 fn secrets_ecr_cannot_read_do_not_trip_the_circuit_breaker() {
     let (emu, org) = Emulator::with_org();
@@ -295,7 +295,7 @@ fn secrets_ecr_cannot_read_do_not_trip_the_circuit_breaker() {
     }
 }
 
-/// 7. The first run without usable credentials or endpoint: one or two lines with the cause
+/// Gap 7: The first run without usable credentials or endpoint: one or two lines with the cause
 /// and the fix, no SDK warnings, no debug structures, a documented exit code, and quickly.
 #[test]
 fn a_first_run_that_cannot_start_says_why_in_two_lines() {
@@ -305,7 +305,9 @@ fn a_first_run_that_cannot_start_says_why_in_two_lines() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", l.local_addr().unwrap())
     };
-    let cases: Vec<(Vec<(&str, Option<&str>)>, String)> = vec![
+    // (environment changes, None to remove; what stderr must say)
+    type Case<'a> = (Vec<(&'a str, Option<&'a str>)>, String);
+    let cases: Vec<Case> = vec![
         (
             vec![("AWS_ENDPOINT_URL", Some(&closed))],
             format!("cannot reach {closed} (connection refused)"),
@@ -350,7 +352,7 @@ fn a_first_run_that_cannot_start_says_why_in_two_lines() {
     }
 }
 
-/// 8. `is_valid` is true or false only for a validation made in that run; rotate validates the
+/// Gap 8: `is_valid` is true or false only for a validation made in that run; rotate validates the
 /// targets it leaves alone too, so it ends with the whole matrix's validity.
 #[test]
 fn rows_say_only_what_was_checked() {
@@ -401,7 +403,7 @@ fn rows_say_only_what_was_checked() {
     }
 }
 
-/// 9. The benchmark measures the allocator that ships: the binary installs the same one.
+/// Gap 9: The benchmark measures the allocator that ships: the binary installs the same one.
 #[test]
 fn the_binary_ships_the_allocator_the_benchmark_measures() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

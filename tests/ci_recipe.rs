@@ -97,6 +97,7 @@ const SUBCOMMANDS: &[(&str, &[(&str, bool)])] = &[
             ("--yes", false),
             ("-y", false),
             ("--recovery-days", true),
+            ("--force-delete-secrets", false),
             ("--force-delete", false),
             ("--report", true),
         ],
