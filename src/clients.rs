@@ -134,7 +134,20 @@ impl Clients {
         aws_sdk_organizations::Client::new(&self.base)
     }
 
+    /// STS at a regional endpoint: session tokens from the global endpoint (which the SDK uses
+    /// for the pseudo-Region `aws-global`) are valid only in Regions enabled by default, so
+    /// member credentials from it would fail in enabled opt-in Regions.
     pub fn sts(&self) -> aws_sdk_sts::Client {
+        if self
+            .base
+            .region()
+            .is_some_and(|r| r.as_ref() == "aws-global")
+        {
+            let config = aws_sdk_sts::config::Builder::from(&self.base)
+                .region(Region::new(FALLBACK_REGION))
+                .build();
+            return aws_sdk_sts::Client::from_conf(config);
+        }
         aws_sdk_sts::Client::new(&self.base)
     }
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use support::{read_report, rollout_text, run, Emulator, Run, TOKEN};
+use support::{read_report, rollout_text, run, Emulator, TOKEN};
 
 const SECRET: &str = "ecr-pullthroughcache/gitlab";
 const OTHER_TOKEN: &str = "test-other-token-5555555555";
@@ -20,25 +20,6 @@ fn config(emu: &Emulator, extra_targets: &str, extra: &str) -> PathBuf {
         &format!("g{n}.toml"),
         &format!("{}\n{extra}", rollout_text(extra_targets)),
     )
-}
-
-/// Runs a command with `--report FILE`; the run and the report's rows.
-fn with_report(emu: &Emulator, args: &[&str], cfg: &Path) -> (Run, Vec<HashMap<String, String>>) {
-    let report = emu.path("g.csv");
-    let _ = std::fs::remove_file(&report);
-    let out = run(emu
-        .cmd()
-        .args(args)
-        .arg("--config")
-        .arg(cfg)
-        .arg("--report")
-        .arg(&report));
-    let rows = if report.exists() {
-        read_report(&report)
-    } else {
-        Vec::new()
-    };
-    (out, rows)
 }
 
 fn secret_in(emu: &Emulator, account: &str, region: &str) -> Option<Value> {
@@ -133,7 +114,7 @@ fn an_opt_in_region_is_skipped_only_when_confirmed_disabled() {
             .replace("PROD", &prod)
             .replace("\"eu-west-1\"", "\"af-south-1\""),
     );
-    let (out, rows) = with_report(&emu, &["apply", "--yes"], &cfg);
+    let (out, rows) = emu.with_report(&cfg, &["apply", "--yes"]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     let skipped = row(&rows, &prod, "af-south-1");
     assert_eq!(skipped["outcome"], "skipped");
@@ -209,7 +190,7 @@ fn a_secret_under_a_customer_managed_key_gets_no_rule() {
         "{}",
         plan.stdout
     );
-    let (out, rows) = with_report(&emu, &["apply", "--yes"], &cfg);
+    let (out, rows) = emu.with_report(&cfg, &["apply", "--yes"]);
     assert_eq!(out.code, 1);
     let conflict = row(&rows, &dev, "us-east-1");
     assert_eq!(conflict["outcome"], "conflict");
@@ -248,7 +229,7 @@ fn force_deleted_secrets_are_purged_and_their_names_come_back() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(emu.secrets().iter().any(|s| s["deleted"] == true));
     emu.post("/_ptc/force_delete_delay", json!({"ms": 2500}));
-    let (out, rows) = with_report(&emu, &["destroy", "--yes", "--force-delete-secrets"], &cfg);
+    let (out, rows) = emu.with_report(&cfg, &["destroy", "--yes", "--force-delete-secrets"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let dev = org.id("dev");
     assert!(
@@ -257,7 +238,7 @@ fn force_deleted_secrets_are_purged_and_their_names_come_back() {
     );
     // The pending secrets are gone, and the names are still taken for a moment.
     let started = Instant::now();
-    let (out, rows) = with_report(&emu, &["apply", "--yes"], &cfg);
+    let (out, rows) = emu.with_report(&cfg, &["apply", "--yes"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(rows.iter().all(|r| r["outcome"] == "created"), "{rows:?}");
     assert!(
@@ -286,7 +267,7 @@ fn secrets_ecr_cannot_read_do_not_trip_the_circuit_breaker() {
             );
         }
     }
-    let (out, rows) = with_report(&emu, &["validate", "--concurrency", "1"], &cfg);
+    let (out, rows) = emu.with_report(&cfg, &["validate", "--concurrency", "1"]);
     assert_eq!(out.code, 1);
     assert_eq!(rows.len(), org.active().len() * 2);
     for r in &rows {

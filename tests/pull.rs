@@ -42,18 +42,10 @@ type Rows = HashMap<(String, String), HashMap<String, String>>;
 /// Runs a command with `--report FILE` and returns the run and the report's rows. The report
 /// holds no registry credential either.
 fn with_report(emu: &Emulator, cfg: &Path, args: &[&str]) -> (Run, Vec<HashMap<String, String>>) {
-    let report = emu.path("report.csv");
-    let _ = std::fs::remove_file(&report);
-    let out = run(emu
-        .cmd()
-        .args(args)
-        .arg("--config")
-        .arg(cfg)
-        .arg("--report")
-        .arg(&report));
-    let text = std::fs::read_to_string(&report).unwrap_or_default();
+    let (out, rows) = emu.with_report(cfg, args);
+    let text = std::fs::read_to_string(emu.path("with-report.csv")).unwrap_or_default();
     assert!(!text.contains("QVdTO"), "{text}");
-    (out, read_report(&report))
+    (out, rows)
 }
 
 /// Runs `probe` of [`IMAGE`] and returns the run and the rows by target.

@@ -244,6 +244,30 @@ impl Emulator {
         c
     }
 
+    /// Runs the binary with `args`, `--config cfg` and `--report FILE`: the run and the
+    /// report's rows (none when it wrote no report).
+    pub fn with_report(
+        &self,
+        cfg: &Path,
+        args: &[&str],
+    ) -> (Run, Vec<std::collections::HashMap<String, String>>) {
+        let report = self.path("with-report.csv");
+        let _ = std::fs::remove_file(&report);
+        let out = run(self
+            .cmd()
+            .args(args)
+            .arg("--config")
+            .arg(cfg)
+            .arg("--report")
+            .arg(&report));
+        let rows = if report.exists() {
+            read_report(&report)
+        } else {
+            Vec::new()
+        };
+        (out, rows)
+    }
+
     /// Writes a rollout file into the test's directory and returns its path.
     pub fn rollout(&self, name: &str, text: &str) -> PathBuf {
         let p = self.dir.path().join(name);
