@@ -73,11 +73,21 @@ pub struct Clients {
     base: SdkConfig,
 }
 
-/// The two regional clients one target needs.
+/// The two regional clients one target needs, and what makes a rarely needed third.
 #[derive(Clone, Debug)]
 pub struct Regional {
     pub ecr: aws_sdk_ecr::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// The account's configuration in the target's Region, for [`Regional::kms`].
+    config: SdkConfig,
+}
+
+impl Regional {
+    /// KMS in the target's account and Region, made when asked (only a secret under a key of
+    /// its own needs it).
+    pub fn kms(&self) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.config)
+    }
 }
 
 impl Clients {
@@ -211,6 +221,10 @@ impl Clients {
         Regional {
             ecr: aws_sdk_ecr::Client::from_conf(ecr),
             secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
+            config: account
+                .to_builder()
+                .region(Region::new(region.to_owned()))
+                .build(),
         }
     }
 }

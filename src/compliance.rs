@@ -37,11 +37,12 @@ pub struct Row {
     pub compliant: bool,
     /// Why not, `; `-separated; empty when compliant.
     pub reasons: String,
-    /// `present`, `absent` or `conflicting` (another upstream holds the prefix).
+    /// `present`, `absent` or `conflicting` (another upstream holds the prefix); empty when the
+    /// target was not inspected.
     pub rule: &'static str,
     pub upstream_registry_url: String,
     pub credential_arn: String,
-    /// `present`, `absent` or `pending_deletion`.
+    /// `present`, `absent` or `pending_deletion`; empty when the target was not inspected.
     pub secret: &'static str,
     pub secret_managed: Option<bool>,
     pub secret_last_changed: String,
@@ -78,7 +79,9 @@ fn row(r: &TargetResult, warning_days: i64) -> Row {
             upstream_registry_url.clone(),
             credential_arn.clone().unwrap_or_default(),
         ),
-        _ => ("absent", String::new(), String::new()),
+        Some(RuleState::Absent) => ("absent", String::new(), String::new()),
+        // Not inspected: nothing is known of the rule.
+        None => ("", String::new(), String::new()),
     };
     let (secret, managed, secret_arn) = match r.observed.as_ref().map(|o| &o.secret) {
         Some(SecretState::Present { arn, managed }) => {
@@ -87,7 +90,8 @@ fn row(r: &TargetResult, warning_days: i64) -> Row {
         Some(SecretState::PendingDeletion { arn, managed }) => {
             ("pending_deletion", Some(*managed), Some(arn.as_str()))
         }
-        _ => ("absent", None, None),
+        Some(SecretState::Absent) => ("absent", None, None),
+        None => ("", None, None),
     };
     let last_changed = c.and_then(|c| c.last_changed);
     let expires_on = c.and_then(|c| c.expires_on.clone()).unwrap_or_default();
@@ -113,7 +117,7 @@ fn row(r: &TargetResult, warning_days: i64) -> Row {
             .and_then(|o| o.secret_kms_key.as_deref())
         {
             reasons.push(format!(
-                "secret under customer managed KMS key {key} (ECR reads only the default aws/secretsmanager key)"
+                "secret under customer managed KMS key {key} (ECR reads only the default aws/secretsmanager key: re-create the secret without a KMS key)"
             ));
         }
         match secret {

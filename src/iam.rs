@@ -116,6 +116,13 @@ impl Policies {
             "Action": ["ecr:GetRegistryPolicy", "ecr:PutRegistryPolicy", "ecr:DeleteRegistryPolicy"],
             "Resource": "*"
         }));
+        // A secret of the rollout's name under a key of its own: is that key the customer's?
+        member.push(json!({
+            "Sid": "TellTheSecretsKey",
+            "Effect": "Allow",
+            "Action": "kms:DescribeKey",
+            "Resource": "*"
+        }));
         // An opt-in Region whose calls AWS does not recognise is skipped only once Account
         // Management confirms it is disabled for the account.
         member.push(json!({

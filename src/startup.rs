@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_runtime::env_config::file::EnvConfigFiles;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
@@ -20,6 +21,8 @@ pub enum StartError {
     NoSuchProfile(String),
     #[error("Unable to locate credentials. You can configure credentials by running `aws configure` or `aws sso login`")]
     NoCredentials,
+    #[error("cannot load AWS credentials ({0})\n  fix: sign in again (`aws sso login`), or check the profile's credential settings")]
+    CredentialsFailed(String),
     #[error("cannot reach {endpoint} ({cause})\n  fix: check the network, or AWS_ENDPOINT_URL and AWS_REGION")]
     Unreachable { endpoint: String, cause: String },
     #[error("AWS refused the credentials ({code}: {message})\n  fix: {fix}")]
@@ -73,11 +76,17 @@ impl StartError {
         }
         let chain = crate::error::causes(&err);
         let lower = chain.to_ascii_lowercase();
-        if lower.contains("no credentials") || lower.contains("credentialsnotloaded") {
-            if let Some(profile) = missing_profile().await {
-                return StartError::NoSuchProfile(profile);
+        // The SDK reports a credentials provider's failure as a dispatch failure too: tell it
+        // apart from the network before reading the words.
+        match credentials_error(&err) {
+            Some(CredentialsError::CredentialsNotLoaded(_)) => {
+                if let Some(profile) = missing_profile().await {
+                    return StartError::NoSuchProfile(profile);
+                }
+                return StartError::NoCredentials;
             }
-            return StartError::NoCredentials;
+            Some(e) => return StartError::CredentialsFailed(crate::error::causes(e)),
+            None => {}
         }
         let cause = if lower.contains("connection refused") {
             Some("connection refused")
@@ -103,6 +112,18 @@ impl StartError {
             None => StartError::Other(chain),
         }
     }
+}
+
+/// The credentials provider's error in an error's chain, if one failed.
+fn credentials_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a CredentialsError> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(found) = e.downcast_ref::<CredentialsError>() {
+            return Some(found);
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// The profile AWS_PROFILE names when no AWS config file defines it.

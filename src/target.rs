@@ -227,6 +227,10 @@ pub struct Validation {
     /// an error, a canary stop) shows `is_valid` empty: not checked, not false.
     #[serde(default = "yes")]
     pub checked: bool,
+    /// Not validated because the target is out of reach for good (an opt-in Region the account
+    /// has not enabled): the row is `skipped`, not failed.
+    #[serde(skip)]
+    pub skipped: bool,
 }
 
 fn yes() -> bool {
@@ -242,6 +246,15 @@ impl Validation {
             upstream_registry_url: None,
             credential_arn: None,
             checked: false,
+            skipped: false,
+        }
+    }
+
+    /// Not validated: the target is skipped, with why.
+    pub fn skipped(reason: String) -> Self {
+        Self {
+            skipped: true,
+            ..Self::not_checked(reason)
         }
     }
 

@@ -3,6 +3,7 @@
 //! follow a difference, so a converged target costs no mutating call.
 
 use aws_sdk_secretsmanager::types::Tag;
+use aws_smithy_async::rt::sleep::AsyncSleep;
 
 use crate::clients::Regional;
 use crate::error::ApiError;
@@ -208,7 +209,11 @@ async fn create_secret(
                     }) =>
             {
                 waited += 1;
-                tokio::time::sleep(NAME_RELEASE_PAUSE).await;
+                // The SDK's sleep: virtual in a simulation, as the SDK's own backoff is.
+                match c.secrets.config().sleep_impl() {
+                    Some(sleep) => sleep.sleep(NAME_RELEASE_PAUSE).await,
+                    None => tokio::time::sleep(NAME_RELEASE_PAUSE).await,
+                }
             }
             Err(e) => {
                 return Err(ApiError::from_sdk(

@@ -22,6 +22,16 @@ fn config(emu: &Emulator, extra_targets: &str, extra: &str) -> PathBuf {
     )
 }
 
+/// The SDK pointed at the emulator, as the management account's static keys.
+async fn sdk_config(emu: &Emulator) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&emu.endpoint)
+        .credentials_provider(aws_credential_types::Credentials::for_tests())
+        .load()
+        .await
+}
+
 fn secret_in(emu: &Emulator, account: &str, region: &str) -> Option<Value> {
     emu.secrets().into_iter().find(|s| {
         s["account"] == account
@@ -138,12 +148,7 @@ fn an_opt_in_region_is_skipped_only_when_confirmed_disabled() {
 async fn a_role_session_caller_asks_for_at_most_an_hour() {
     let (emu, _org) = Emulator::with_org();
     // The caller: a role session in the management account, as in GitLab CI through OIDC.
-    let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&emu.endpoint)
-        .credentials_provider(aws_credential_types::Credentials::for_tests())
-        .load()
-        .await;
+    let base = sdk_config(&emu).await;
     let creds = aws_sdk_sts::Client::new(&base)
         .assume_role()
         .role_arn(format!("arn:aws:iam::{}:role/ci", support::MANAGEMENT))
@@ -174,11 +179,47 @@ async fn a_role_session_caller_asks_for_at_most_an_hour() {
 
 /// Gap 4: ECR reads only secrets under the default key: a secret under a customer managed key is
 /// a conflict named in the plan and the report, and no rule is made to point at it.
-#[test]
-fn a_secret_under_a_customer_managed_key_gets_no_rule() {
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_under_a_customer_managed_key_gets_no_rule() {
     let (emu, org) = Emulator::with_org();
     let dev = org.id("dev");
-    let key = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+    // A key of dev's own, made as dev's administrator would.
+    let base = sdk_config(&emu).await;
+    let creds = aws_sdk_sts::Client::new(&base)
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{dev}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name("admin")
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let as_dev = base
+        .to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new(
+                    creds.access_key_id(),
+                    creds.secret_access_key(),
+                    Some(creds.session_token().to_owned()),
+                    None,
+                    "test",
+                ),
+            ),
+        )
+        .build();
+    let key = aws_sdk_kms::Client::new(&as_dev)
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    let key = key.as_str();
     emu.mutate(
         json!({"op": "create_secret", "account": dev, "region": "us-east-1", "name": SECRET,
         "value": {"username": "ptc-bot", "accessToken": TOKEN}, "kms_key_id": key}),

@@ -67,7 +67,7 @@ pub async fn run(cli: Cli, shutdown: impl Future<Output = ()> + Send + 'static) 
 /// (a CreateSecret body holds the token), whatever the verbosity or RUST_LOG.
 pub fn init_logging(g: &GlobalArgs) {
     let filter = match (g.quiet, g.verbose) {
-        (true, _) => "error",
+        (true, _) => "off,ptc_rollout=error",
         // The SDK's own warnings (a config file that is not there, ...) are not the user's
         // concern at the default verbosity: what matters reaches them as errors.
         (false, 0) => "off,ptc_rollout=warn",

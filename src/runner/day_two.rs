@@ -109,7 +109,10 @@ impl Runner {
         let mut r = r;
         let skip = |r, why| self.skipped_but_validated(&c, r, why);
         let Some(d) = details else {
-            return skip(r, "skipped: no secret to rotate (run apply first)").await;
+            // No secret: no rule of this rollout can work here, and there is nothing to ask.
+            r.outcome = Outcome::Skipped;
+            r.error = Some("skipped: no secret to rotate (run apply first)".to_owned());
+            return r;
         };
         r.observed = Some(Observed {
             secret: d.state(),
@@ -299,13 +302,12 @@ impl Runner {
 /// scheduled for deletion. Anything else is left alone.
 pub fn decide_destroy(o: &Observed, purge: bool) -> Decision {
     let mut actions = Vec::new();
+    // The secret to delete: ptc-rollout's, present, or already scheduled for deletion when
+    // purging. A rule using it goes with it.
     let managed_arn = match &o.secret {
         SecretState::Present { arn, managed: true } => Some(arn.as_str()),
+        SecretState::PendingDeletion { arn, managed: true } if purge => Some(arn.as_str()),
         _ => None,
-    };
-    let purged = match &o.secret {
-        SecretState::PendingDeletion { managed: true, .. } => purge,
-        _ => false,
     };
     if let RuleState::Present {
         upstream_registry_url,
@@ -319,7 +321,7 @@ pub fn decide_destroy(o: &Observed, purge: bool) -> Decision {
             actions.push(Action::DeleteRule);
         }
     }
-    if managed_arn.is_some() || purged {
+    if managed_arn.is_some() {
         actions.push(Action::DeleteSecret);
     }
     // The statement is found by ptc-rollout's own Sid, so it is ours whatever it says now.

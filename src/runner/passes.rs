@@ -41,14 +41,16 @@ fn is_login_failure(v: &Validation, known_secret: Option<&str>) -> bool {
     if v.is_valid || !v.checked {
         return false;
     }
-    if let Some(arn) = known_secret {
-        return v.credential_arn.as_deref() == Some(arn);
+    // The words, without the names in them (a secret named .../gitlab-access-token must not
+    // read as a failure to access a secret).
+    let mut f = v.failure.as_deref().unwrap_or_default().to_owned();
+    for name in [v.credential_arn.as_deref(), known_secret]
+        .into_iter()
+        .flatten()
+    {
+        f = f.replace(name, "");
     }
-    let f = v
-        .failure
-        .as_deref()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
+    let f = ARN_RE.replace_all(&f, "").to_ascii_lowercase();
     let about_the_secret = f.contains("secret")
         && [
             "access",
@@ -61,18 +63,27 @@ fn is_login_failure(v: &Validation, known_secret: Option<&str>) -> bool {
         ]
         .iter()
         .any(|w| f.contains(w));
-    !about_the_secret
-        && [
-            "username or password",
-            "unauthorized",
-            "401",
-            "authentication",
-            "denied",
-            "credentials",
-        ]
-        .iter()
-        .any(|needle| f.contains(needle))
+    if about_the_secret {
+        return false;
+    }
+    if let Some(arn) = known_secret {
+        return v.credential_arn.as_deref() == Some(arn);
+    }
+    [
+        "username or password",
+        "unauthorized",
+        "401",
+        "authentication",
+        "denied",
+        "credentials",
+    ]
+    .iter()
+    .any(|needle| f.contains(needle))
 }
+
+/// ARNs in a failure text: names, not words.
+static ARN_RE: std::sync::LazyLock<regex::Regex> =
+    std::sync::LazyLock::new(|| regex::Regex::new(r"arn:[^\s,;)]+").expect("valid regex"));
 
 /// The secret a rule should use, when this run read it and ptc-rollout wrote it.
 pub(super) fn known_secret(o: Option<&Observed>) -> Option<&str> {
@@ -114,6 +125,14 @@ impl Runner {
         Some(match self.region_opt_status(t).await {
             Ok(status) if status == "DISABLED" || status == "DISABLING" => Ok(format!(
                 "skipped: {} is an opt-in Region this account has not enabled (GetRegionOptStatus: {status})",
+                t.region
+            )),
+            Ok(status) if status == "ENABLING" => Err(format!(
+                "{} is being enabled for this account (GetRegionOptStatus: ENABLING): wait until it is enabled, then run again",
+                t.region
+            )),
+            Ok(status) if t.account_id == self.access.caller.account_id => Err(format!(
+                "{} is enabled for this account (GetRegionOptStatus: {status}), yet AWS did not recognise the caller's own credentials there: credentials from the global STS endpoint (sts.amazonaws.com) are valid only in Regions enabled by default; get them from a regional endpoint (AWS_STS_REGIONAL_ENDPOINTS=regional, or sts.REGION.amazonaws.com)",
                 t.region
             )),
             Ok(status) => Err(format!(
@@ -281,6 +300,13 @@ impl Runner {
             Err(e) => return self.end_with(r, e).await,
         };
         let validation = self.validate_guarded(&c, &r.target, None).await;
+        if validation.skipped {
+            return TargetResult {
+                outcome: Outcome::Skipped,
+                error: validation.failure,
+                ..r
+            };
+        }
         let valid = validation.is_valid;
         let r = TargetResult {
             validation: Some(validation),
@@ -315,7 +341,7 @@ impl Runner {
                 v
             }
             Err(e) => match self.opt_in_verdict(t, &e).await {
-                Some(Ok(skipped)) => Validation::not_checked(skipped),
+                Some(Ok(skipped)) => Validation::skipped(skipped),
                 Some(Err(hint)) => Validation::not_checked(format!("{e}; {hint}")),
                 None => Validation::not_checked(e.to_string()),
             },
@@ -348,6 +374,7 @@ mod tests {
             upstream_registry_url: None,
             credential_arn: arn.map(str::to_owned),
             checked: true,
+            skipped: false,
         }
     }
 
@@ -381,6 +408,16 @@ mod tests {
             "Unable to read credentials from the secret arn:x: the value must be JSON"
         ));
         assert!(!login("Unable to access the secret arn:x: access denied"));
+        // A name is not a word: a login failure for a secret named .../gitlab-access-token.
+        assert!(login(
+            "Invalid username or password for the secret arn:aws:secretsmanager:r:1:secret:ecr-pullthroughcache/gitlab-access-token-abc"
+        ));
+        // What the secret's reader said vetoes even a known secret.
+        let unreadable = failed(
+            "Unable to read credentials from the secret: not JSON",
+            Some("arn:s"),
+        );
+        assert!(!is_login_failure(&unreadable, Some("arn:s")));
     }
 
     #[test]

@@ -88,12 +88,29 @@ pub async fn describe_secret(
         current_version,
         last_changed: out.last_changed_date().map(|d| d.secs()),
         expires_on: tag(EXPIRY_TAG_KEY),
-        // AWS omits KmsKeyId for the default key (or names its alias).
-        kms_key_id: out
-            .kms_key_id()
-            .filter(|k| !k.is_empty() && *k != "alias/aws/secretsmanager")
-            .map(str::to_owned),
+        kms_key_id: customer_managed_key(c, t, out.kms_key_id()).await,
     }))
+}
+
+/// The secret's key when it is a customer managed one, which ECR cannot use. AWS omits
+/// KmsKeyId for the default `aws/secretsmanager` key, or names its alias, but a secret created
+/// in the console shows that key's id: KMS DescribeKey tells an AWS managed key from the
+/// customer's. A key that cannot be described is not taken for one: ECR's own error (with its
+/// hint) says so later, where a wrong guess here would refuse a working secret.
+async fn customer_managed_key(c: &Regional, t: &Target, key: Option<&str>) -> Option<String> {
+    let key = key.filter(|k| !k.is_empty() && !k.ends_with("alias/aws/secretsmanager"))?;
+    match c.kms().describe_key().key_id(key).send().await {
+        Ok(out) => out
+            .key_metadata()
+            .and_then(|m| m.key_manager())
+            .filter(|m| *m == &aws_sdk_kms::types::KeyManagerType::Customer)
+            .map(|_| key.to_owned()),
+        Err(e) => {
+            let e = ApiError::from_sdk(&t.account_id, &t.region, "kms:DescribeKey", e);
+            tracing::info!(error = %e, "cannot tell whether the secret's key is customer managed");
+            None
+        }
+    }
 }
 
 /// Whether the secret already holds this token (its current version is the token's version

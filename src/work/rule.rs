@@ -144,6 +144,7 @@ pub async fn validate(c: &Regional, t: &Target, r: &Rollout) -> Result<Validatio
                 upstream_registry_url: None,
                 credential_arn: None,
                 checked: true,
+                skipped: false,
             })
         }
         Err(e) => {
@@ -175,6 +176,7 @@ pub async fn validate(c: &Regional, t: &Target, r: &Rollout) -> Result<Validatio
         upstream_registry_url: url,
         credential_arn: out.credential_arn().map(str::to_owned),
         checked: true,
+        skipped: false,
     })
 }
 
