@@ -102,6 +102,8 @@ async fn bench(args: Args) {
         } else {
             Default::default()
         },
+        // Every account has enabled every opt-in Region: the benchmark measures a full matrix.
+        opt_in_enabled: vec![("*".into(), "*".into())],
         ..SimConfig::default()
     });
     let overrides = Overrides {

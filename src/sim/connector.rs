@@ -10,13 +10,14 @@ use tokio::time::Instant;
 use super::model::Api;
 use super::state::{Ctx, State};
 use super::wire::{self, Proto, Reply};
-use super::{ecr, org, secrets, Inner, CALLER_ACCESS_KEY};
+use super::{account, ecr, org, secrets, Inner, CALLER_ACCESS_KEY};
 
 /// Which service a call is for, from its target prefix.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Service {
     Organizations,
     Sts,
+    Account,
     Secrets,
     Ecr,
 }
@@ -28,10 +29,14 @@ fn service_of(api: Api) -> Option<Service> {
         | Api::ListChildren
         | Api::DescribeOrganization => Service::Organizations,
         Api::GetCallerIdentity | Api::AssumeRole => Service::Sts,
+        Api::GetRegionOptStatus => Service::Account,
         Api::DescribeSecret
         | Api::GetSecretValue
+        | Api::ListSecretVersionIds
         | Api::CreateSecret
         | Api::PutSecretValue
+        | Api::UpdateSecret
+        | Api::UpdateSecretVersionStage
         | Api::RestoreSecret
         | Api::DeleteSecret => Service::Secrets,
         Api::DescribePullThroughCacheRules
@@ -60,6 +65,9 @@ pub(crate) fn identify(req: &HttpRequest) -> (Api, Proto) {
             Api::Unknown
         };
         return (api, Proto::Json);
+    }
+    if req.uri().ends_with("/getRegionOptStatus") {
+        return (Api::GetRegionOptStatus, Proto::RestJson);
     }
     let body = std::str::from_utf8(req.body().bytes().unwrap_or_default()).unwrap_or_default();
     let api = match wire::form_value(body, "Action").as_deref() {
@@ -117,17 +125,7 @@ impl Inner {
             );
         };
         let Some(account) = org::account_of_key(st, CALLER_ACCESS_KEY, akid) else {
-            let code = if proto == Proto::Xml {
-                "InvalidClientTokenId"
-            } else {
-                "UnrecognizedClientException"
-            };
-            return Reply::error(
-                proto,
-                403,
-                code,
-                "The security token included in the request is invalid.",
-            );
+            return invalid_token(proto);
         };
         let Some(region_index) = st.region(region) else {
             return Reply::error(proto, 400, "InvalidRegion", "Too many Regions");
@@ -150,6 +148,12 @@ impl Inner {
                 "The action is not implemented by the simulation.",
             );
         };
+        // An opt-in Region the account has not enabled does not know its credentials.
+        if matches!(service, Service::Secrets | Service::Ecr)
+            && !st.region_enabled(account, region_index)
+        {
+            return invalid_token(proto);
+        }
         if !take_token(st, api, &ctx) {
             st.counters.throttled += 1;
             return match service {
@@ -159,6 +163,9 @@ impl Inner {
                     "You have sent too many requests in too short a period of time.",
                 ),
                 Service::Sts => Reply::xml_error(400, "Throttling", "Rate exceeded"),
+                Service::Account => {
+                    Reply::json_error(429, "TooManyRequestsException", "Rate exceeded")
+                }
                 Service::Secrets | Service::Ecr => {
                     Reply::json_error(400, "ThrottlingException", "Rate exceeded")
                 }
@@ -191,8 +198,24 @@ impl Inner {
                     sent_at,
                 )
             }
+            Service::Account => {
+                let caller = org::caller_arn(st, &ctx);
+                account::get_region_opt_status(st, &ctx, &caller, body)
+            }
             Service::Secrets => secrets::handle(st, &ctx, api, body, &self.rng),
             Service::Ecr => ecr::handle(st, &ctx, api, body, self.valid_tokens.as_ref()),
+        }
+    }
+}
+
+/// What AWS answers keys it does not know (or keys used in an opt-in Region the account has
+/// not enabled): HTTP 400 from JSON services, 403 InvalidClientTokenId from STS.
+fn invalid_token(proto: Proto) -> Reply {
+    const MESSAGE: &str = "The security token included in the request is invalid.";
+    match proto {
+        Proto::Xml => Reply::xml_error(403, "InvalidClientTokenId", MESSAGE),
+        Proto::Json | Proto::RestJson => {
+            Reply::json_error(400, "UnrecognizedClientException", MESSAGE)
         }
     }
 }
@@ -215,7 +238,11 @@ fn take_token(st: &mut State, api: Api, ctx: &Ctx) -> bool {
             &quotas.assume_role,
             assume_buckets.entry(ctx.account).or_default(),
         ),
-        Api::CreateSecret | Api::PutSecretValue | Api::RestoreSecret => (
+        Api::CreateSecret
+        | Api::PutSecretValue
+        | Api::UpdateSecret
+        | Api::UpdateSecretVersionStage
+        | Api::RestoreSecret => (
             &quotas.secret_writes,
             &mut targets.entry((ctx.account, ctx.region)).or_default().writes,
         ),

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::model::Api;
 use super::state::{push_exact, split_secret_arn, Cred, Ctx, Interner, Rule, State, Target};
-use super::validation::{login, valid_credential_arn, valid_prefix};
+use super::validation::{check_credential_arn, login, secret_problem, valid_prefix};
 use super::wire::{Json, Reply};
 
 /// ECR's quota of rules per registry per Region (not adjustable).
@@ -46,7 +46,9 @@ struct In<'a> {
     #[serde(borrow)]
     upstream_registry: Cow<'a, str>,
     #[serde(borrow)]
-    credential_arn: Cow<'a, str>,
+    credential_arn: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    custom_role_arn: Option<Cow<'a, str>>,
     #[serde(borrow)]
     next_token: Cow<'a, str>,
     max_results: Option<i64>,
@@ -67,29 +69,41 @@ fn invalid(message: impl std::fmt::Display) -> Reply {
     Reply::json_error(400, "InvalidParameterException", message)
 }
 
-/// The credential a rule stores: the secret of this target the ARN names, or `None` (with the
-/// error to answer) when ECR would refuse it.
-fn credential(t: &Target, interner: &mut Interner, ctx: &Ctx, arn: &str) -> Result<Cred, Reply> {
-    if !valid_credential_arn(arn) {
-        return Err(invalid(
-            "Invalid parameter at 'credentialArn' failed to satisfy constraint: 'must be 50-612 characters and satisfy regular expression'",
-        ));
-    }
-    match split_secret_arn(ctx, arn) {
-        Some((name, Some(suffix)))
-            if t.secrets.iter().any(|s| &*s.name == name && s.suffix == suffix) =>
-        {
-            Ok(Cred {
-                name: interner.str(name),
-                suffix,
-            })
+/// The credential a rule stores: the secret of this target the ARN names (already checked
+/// by [`check_credential_arn`]), or the error ECR answers when it cannot use it: no such secret
+/// in the rule's account and Region, a secret scheduled for deletion, or one under a customer
+/// managed key (ECR decrypts only secrets under the default `aws/secretsmanager` key).
+fn credential(t: &Target, ctx: &Ctx, arn: &str) -> Result<Cred, Reply> {
+    let found = match split_secret_arn(ctx, arn) {
+        Some((name, Some(suffix))) => t
+            .secrets
+            .iter()
+            .find(|s| &*s.name == name && s.suffix == suffix),
+        _ => None,
+    };
+    match (found, secret_problem(found)) {
+        (Some(s), None) => Ok(Cred {
+            name: s.name.clone(),
+            suffix: s.suffix,
+        }),
+        (_, problem) => {
+            let (code, reason) = problem.unwrap_or_default();
+            let doc = match code {
+                "UnableToAccessSecretException" => "The secret is unable to be accessed. Verify the resource permissions for the secret and try again.",
+                "UnableToDecryptSecretValueException" => "The secret is accessible but is unable to be decrypted. Verify the resource permissions and try again.",
+                _ => "The ARN of the secret specified in the pull through cache rule was not found",
+            };
+            Err(Reply::json_error(
+                400,
+                code,
+                format!("{doc} ({arn}: {reason})"),
+            ))
         }
-        _ => Err(Reply::json_error(
-            400,
-            "SecretNotFoundException",
-            format!("The specified secret {arn} could not be found in the registry's account and region"),
-        )),
     }
+}
+
+fn check_arn(arn: &str) -> Result<(), Reply> {
+    check_credential_arn(arn).map_err(|m| Reply::json_error(400, "ValidationException", m))
 }
 
 /// Which optional fields a rule's JSON carries.
@@ -160,11 +174,18 @@ pub(crate) fn handle(
         Api::DescribePullThroughCacheRules => describe(t, ctx, &input),
         Api::CreatePullThroughCacheRule => create(t, interner, ctx, &input),
         Api::UpdatePullThroughCacheRule => {
+            let arn = input.credential_arn.as_deref();
+            if let Some(Err(r)) = arn.map(check_arn) {
+                return r;
+            }
+            if arn.is_none() && input.custom_role_arn.is_none() {
+                return invalid("Invalid input: Please set either credential arn or role arn to update the credentials");
+            }
             let Some(i) = t.rule_index(prefix) else {
                 return not_found(prefix, ctx);
             };
-            if !input.credential_arn.is_empty() {
-                match credential(t, interner, ctx, &input.credential_arn) {
+            if let Some(arn) = arn {
+                match credential(t, ctx, arn) {
                     Ok(c) => t.rules[i].cred = Some(c),
                     Err(r) => return r,
                 }
@@ -259,6 +280,10 @@ fn describe(t: &Target, ctx: &Ctx, input: &In) -> Reply {
 }
 
 fn create(t: &mut Target, interner: &mut Interner, ctx: &Ctx, input: &In) -> Reply {
+    // Request validation (the model's constraints) comes first.
+    if let Some(Err(r)) = input.credential_arn.as_deref().map(check_arn) {
+        return r;
+    }
     let prefix = &*input.ecr_repository_prefix;
     if !valid_prefix(prefix) {
         return invalid("Invalid parameter at 'ecrRepositoryPrefix' failed to satisfy constraint: 'must be 2-30 characters and satisfy regular expression'");
@@ -280,18 +305,17 @@ fn create(t: &mut Target, interner: &mut Interner, ctx: &Ctx, input: &In) -> Rep
         );
     }
     let registry = registry.unwrap_or_default();
-    let cred = if input.credential_arn.is_empty() {
-        if CREDENTIALS_REQUIRED.contains(&registry) {
+    let cred = match input.credential_arn.as_deref() {
+        None if CREDENTIALS_REQUIRED.contains(&registry) => {
             return invalid(format!(
                 "A credential ARN is required for upstream registry '{registry}'"
             ));
         }
-        None
-    } else {
-        match credential(t, interner, ctx, &input.credential_arn) {
+        None => None,
+        Some(arn) => match credential(t, ctx, arn) {
             Ok(c) => Some(c),
             Err(r) => return r,
-        }
+        },
     };
     if t.rule_index(prefix).is_some() {
         return Reply::json_error(

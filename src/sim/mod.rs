@@ -1,14 +1,43 @@
-//! A simulated AWS for benchmarks and tests: Organizations, STS, Secrets Manager and ECR pull
-//! through cache, answered in memory behind the real SDK's HTTP layer. Plug
-//! [`Sim::http_client`] and [`Sim::credentials`] into [`crate::clients::Overrides`] and the real
-//! code path runs unchanged (signing, retries, timeouts, credential caches).
+//! A simulated AWS for benchmarks and tests: Organizations, STS, Account Management
+//! (GetRegionOptStatus), Secrets Manager and ECR pull through cache, answered in memory behind
+//! the real SDK's HTTP layer. Plug [`Sim::http_client`] and [`Sim::credentials`] into
+//! [`crate::clients::Overrides`] and the real code path runs unchanged (signing, retries,
+//! timeouts, credential caches).
 //!
 //! Each call sleeps a log-normal latency on tokio's clock (virtual under
 //! `tokio::time::pause()`), then meets its quota's token bucket (throttled when empty), then an
 //! optional injected HTTP 500, then the in-memory state. Service and action come from the
-//! `X-Amz-Target` header (or STS's `Action=` form field); Region and account from the SigV4
-//! credential scope (`Credential=AKID/date/REGION/service/...`): the caller's key is the
-//! management account, and AssumeRole hands out keys `ASIA<account id>SIMK` that map back.
+//! `X-Amz-Target` header (or STS's `Action=` form field, or Account Management's path); Region
+//! and account from the SigV4 credential scope (`Credential=AKID/date/REGION/service/...`): the
+//! caller's key is the management account, and AssumeRole hands out keys
+//! `ASIA<account id>SIMK` that map back.
+//!
+//! What AWS documents and the simulation follows (`tests/conformance.rs` checks the emulator
+//! answers alike):
+//! - Secrets keep their versions (up to 100; older ones without a staging label are dropped)
+//!   and staging labels. PutSecretValue with the token of an existing version and its value
+//!   succeeds and changes nothing; with another value it is refused (ResourceExistsException).
+//!   UpdateSecretVersionStage moves a label, and AWSPREVIOUS follows AWSCURRENT. DescribeSecret
+//!   shows `VersionIdsToStages` and `KmsKeyId` (for a customer managed key only);
+//!   ListSecretVersionIds and GetSecretValue by VersionId or VersionStage work.
+//! - Opt-in Regions ([`OPT_IN_REGIONS`]) are disabled in every account unless
+//!   [`SimConfig::opt_in_enabled`] or [`Sim::set_region_opt`] enables them: ECR and Secrets
+//!   Manager answer HTTP 400 `UnrecognizedClientException` there; GetRegionOptStatus says
+//!   `DISABLED` (for the caller's account, or a member named by the management account).
+//! - AssumeRole from a role session (role chaining) is capped at one hour, and at the role's
+//!   MaxSessionDuration ([`SimConfig::max_session_duration`]) otherwise: `ValidationError`.
+//! - ECR refuses a rule's secret that is missing from the rule's account and Region
+//!   (`SecretNotFoundException`), scheduled for deletion (`UnableToAccessSecretException`) or
+//!   under a customer managed key (`UnableToDecryptSecretValueException`); Validate answers
+//!   `isValid=false` for it. A malformed `credentialArn` is a `ValidationException`.
+//! - DeleteSecret with ForceDeleteWithoutRecovery purges a secret scheduled for deletion too,
+//!   and succeeds for a secret that does not exist; the name stays taken for
+//!   [`SimConfig::force_delete_delay`] (CreateSecret: InvalidRequestException).
+//!
+//! Not modelled: session tokens from the global STS endpoint (valid only in Regions enabled by
+//! default), STS and Organizations in disabled Regions, the ENABLING and DISABLING statuses,
+//! per-role MaxSessionDuration, binary secrets, TagResource and the other Secrets Manager
+//! operations, KMS itself (any key id is accepted), a rule's `customRoleArn` (accepted, not kept).
 //!
 //! For benchmarks:
 //! - Quotas are token buckets that start full with `burst` tokens (default: one second's worth
@@ -21,19 +50,24 @@
 //! - Timestamps are the wall clock at [`Sim::new`] plus virtual time elapsed since; AssumeRole's
 //!   Expiration counts from the request's `X-Amz-Date`, so it agrees with whatever time source
 //!   the SDK signs with.
+//! - A benchmark over opt-in Regions must enable them (`opt_in_enabled: vec![("*".into(),
+//!   "*".into())]`), as a real Organization that uses them has.
 
+mod account;
 mod connector;
 mod ecr;
 mod model;
 mod org;
+mod regions;
 mod secrets;
 mod state;
 mod validation;
+mod versions;
 mod wire;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;
@@ -41,9 +75,10 @@ use aws_smithy_runtime_api::client::http::{http_client_fn, SharedHttpClient, Sha
 use tokio::time::Instant;
 
 pub use model::{Api, Latency, LatencyModel, Quota, Quotas, SimRng};
+pub use regions::OPT_IN_REGIONS;
 
 use connector::Connector;
-use state::{Cred, Org, State, MEMBER_ID_BASE, ROOT_ID};
+use state::{Cred, Knobs, Org, State, MEMBER_ID_BASE, ROOT_ID};
 
 /// The access key id of the caller (the management account).
 pub const CALLER_ACCESS_KEY: &str = "AKIASIMULATEDCALLER0";
@@ -69,6 +104,23 @@ pub struct SimConfig {
     pub failure_rate: f64,
     /// `None`: any non-empty accessToken validates. `Some(list)`: only those.
     pub valid_tokens: Option<Vec<String>>,
+    /// Opt-in Regions ([`OPT_IN_REGIONS`]) enabled, as (account id, Region) pairs, `"*"` for
+    /// every account or every opt-in Region: `[("*", "*")]` enables them all everywhere. Every
+    /// other opt-in Region is disabled, as on a new AWS account: ECR and Secrets Manager
+    /// answer HTTP 400 `UnrecognizedClientException` there, and GetRegionOptStatus `DISABLED`.
+    /// Later pairs win over earlier ones; [`Sim::set_region_opt`] changes them while running.
+    pub opt_in_enabled: Vec<(String, String)>,
+    /// Every role's MaxSessionDuration in seconds (AssumeRole above it is refused). Default
+    /// 43,200.
+    pub max_session_duration: u32,
+    /// How long a secret's name stays taken after DeleteSecret with
+    /// ForceDeleteWithoutRecovery (AWS deletes in the background): CreateSecret of the name
+    /// answers InvalidRequestException meanwhile. Default zero.
+    pub force_delete_delay: Duration,
+    /// The caller's keys stand for an assumed role's session (as in CI through OIDC or an SSO
+    /// session) rather than a user: GetCallerIdentity says so, and AssumeRole from the caller
+    /// is role chaining, capped at one hour.
+    pub caller_assumed_role: bool,
 }
 
 impl Default for SimConfig {
@@ -83,6 +135,10 @@ impl Default for SimConfig {
             quotas: Quotas::default(),
             failure_rate: 0.0,
             valid_tokens: None,
+            opt_in_enabled: Vec::new(),
+            max_session_duration: 43_200,
+            force_delete_delay: Duration::ZERO,
+            caller_assumed_role: false,
         }
     }
 }
@@ -140,6 +196,16 @@ impl Sim {
             ous: config.organizational_units,
             suspended_every: config.suspended_every,
         };
+        let knobs = Knobs {
+            max_session_duration: config.max_session_duration.into(),
+            force_delete_delay_nanos: nanos(config.force_delete_delay),
+            caller_assumed_role: config.caller_assumed_role,
+        };
+        let mut state = State::new(org, config.quotas.clone(), knobs);
+        for (account, region) in &config.opt_in_enabled {
+            let (a, r) = opt_in_scope(&state, account, region);
+            state.set_region_opt(a, r, true);
+        }
         Sim {
             inner: Arc::new(Inner {
                 valid_tokens: config
@@ -152,7 +218,7 @@ impl Sim {
                     .duration_since(UNIX_EPOCH)
                     .map(|d| d.as_secs_f64())
                     .unwrap_or(0.0),
-                state: Mutex::new(State::new(org, config.quotas.clone())),
+                state: Mutex::new(state),
                 config,
             }),
         }
@@ -178,6 +244,26 @@ impl Sim {
             None,
             "ptc-rollout-sim",
         ))
+    }
+
+    /// Enables or disables an opt-in Region for an account (12 digits), `"*"` standing for
+    /// every account or every opt-in Region; the latest setting that applies wins. Regions that
+    /// are not opt-in are always enabled. Panics on an account outside the Organization.
+    pub fn set_region_opt(&self, account: &str, region: &str, enabled: bool) {
+        let mut st = self.lock();
+        let (a, r) = opt_in_scope(&st, account, region);
+        st.set_region_opt(a, r, enabled);
+    }
+
+    /// Changes every role's MaxSessionDuration (see [`SimConfig::max_session_duration`]).
+    pub fn set_max_session_duration(&self, seconds: u32) {
+        self.lock().knobs.max_session_duration = seconds.into();
+    }
+
+    /// Changes how long a force-deleted secret's name stays taken (see
+    /// [`SimConfig::force_delete_delay`]).
+    pub fn set_force_delete_delay(&self, delay: Duration) {
+        self.lock().knobs.force_delete_delay_nanos = nanos(delay);
     }
 
     pub fn metrics(&self) -> Metrics {
@@ -272,6 +358,26 @@ impl Sim {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn nanos(d: Duration) -> u64 {
+    d.as_nanos().min(u64::MAX as u128) as u64
+}
+
+/// An opt-in setting's account index and Region, `None` for `"*"`.
+fn opt_in_scope<'a>(st: &State, account: &str, region: &'a str) -> (Option<u32>, Option<&'a str>) {
+    let a = (account != "*").then(|| {
+        account
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| st.account_index.get(&id).copied())
+            .unwrap_or_else(|| {
+                panic!(
+                    "opt-in setting for {account:?}, not an account of the simulated Organization"
+                )
+            })
+    });
+    (a, (region != "*").then_some(region))
 }
 
 fn check_target(

@@ -13,10 +13,14 @@ pub enum Api {
     DescribeOrganization,
     GetCallerIdentity,
     AssumeRole,
+    GetRegionOptStatus,
     DescribeSecret,
     GetSecretValue,
+    ListSecretVersionIds,
     CreateSecret,
     PutSecretValue,
+    UpdateSecret,
+    UpdateSecretVersionStage,
     RestoreSecret,
     DeleteSecret,
     DescribePullThroughCacheRules,
@@ -37,10 +41,14 @@ impl Api {
         Api::DescribeOrganization,
         Api::GetCallerIdentity,
         Api::AssumeRole,
+        Api::GetRegionOptStatus,
         Api::DescribeSecret,
         Api::GetSecretValue,
+        Api::ListSecretVersionIds,
         Api::CreateSecret,
         Api::PutSecretValue,
+        Api::UpdateSecret,
+        Api::UpdateSecretVersionStage,
         Api::RestoreSecret,
         Api::DeleteSecret,
         Api::DescribePullThroughCacheRules,
@@ -60,10 +68,14 @@ impl Api {
             Api::DescribeOrganization => "DescribeOrganization",
             Api::GetCallerIdentity => "GetCallerIdentity",
             Api::AssumeRole => "AssumeRole",
+            Api::GetRegionOptStatus => "GetRegionOptStatus",
             Api::DescribeSecret => "DescribeSecret",
             Api::GetSecretValue => "GetSecretValue",
+            Api::ListSecretVersionIds => "ListSecretVersionIds",
             Api::CreateSecret => "CreateSecret",
             Api::PutSecretValue => "PutSecretValue",
+            Api::UpdateSecret => "UpdateSecret",
+            Api::UpdateSecretVersionStage => "UpdateSecretVersionStage",
             Api::RestoreSecret => "RestoreSecret",
             Api::DeleteSecret => "DeleteSecret",
             Api::DescribePullThroughCacheRules => "DescribePullThroughCacheRules",
@@ -77,11 +89,30 @@ impl Api {
 
     /// The API of an action name (without the service's target prefix).
     pub fn from_name(name: &str) -> Api {
-        Api::ALL[..Api::COUNT - 1]
-            .iter()
-            .copied()
-            .find(|a| a.name() == name)
-            .unwrap_or(Api::Unknown)
+        match name {
+            "ListAccounts" => Api::ListAccounts,
+            "ListAccountsForParent" => Api::ListAccountsForParent,
+            "ListChildren" => Api::ListChildren,
+            "DescribeOrganization" => Api::DescribeOrganization,
+            "GetCallerIdentity" => Api::GetCallerIdentity,
+            "AssumeRole" => Api::AssumeRole,
+            "GetRegionOptStatus" => Api::GetRegionOptStatus,
+            "DescribeSecret" => Api::DescribeSecret,
+            "GetSecretValue" => Api::GetSecretValue,
+            "ListSecretVersionIds" => Api::ListSecretVersionIds,
+            "CreateSecret" => Api::CreateSecret,
+            "PutSecretValue" => Api::PutSecretValue,
+            "UpdateSecret" => Api::UpdateSecret,
+            "UpdateSecretVersionStage" => Api::UpdateSecretVersionStage,
+            "RestoreSecret" => Api::RestoreSecret,
+            "DeleteSecret" => Api::DeleteSecret,
+            "DescribePullThroughCacheRules" => Api::DescribePullThroughCacheRules,
+            "CreatePullThroughCacheRule" => Api::CreatePullThroughCacheRule,
+            "UpdatePullThroughCacheRule" => Api::UpdatePullThroughCacheRule,
+            "DeletePullThroughCacheRule" => Api::DeletePullThroughCacheRule,
+            "ValidatePullThroughCacheRule" => Api::ValidatePullThroughCacheRule,
+            _ => Api::Unknown,
+        }
     }
 
     /// ECR and Secrets Manager calls: the per-target work.
@@ -96,6 +127,8 @@ impl Api {
             self,
             Api::CreateSecret
                 | Api::PutSecretValue
+                | Api::UpdateSecret
+                | Api::UpdateSecretVersionStage
                 | Api::RestoreSecret
                 | Api::DeleteSecret
                 | Api::CreatePullThroughCacheRule
@@ -212,8 +245,8 @@ pub struct Quotas {
     pub organizations: Option<Quota>,
     /// AssumeRole, one bucket per calling account. Default 600/s, burst 600.
     pub assume_role: Option<Quota>,
-    /// CreateSecret, PutSecretValue and RestoreSecret together, per (account, Region).
-    /// Default 50/s, burst 50.
+    /// CreateSecret, PutSecretValue, UpdateSecret, UpdateSecretVersionStage and RestoreSecret
+    /// together, per (account, Region). Default 50/s, burst 50.
     pub secret_writes: Option<Quota>,
     /// DescribeSecret and GetSecretValue together, per (account, Region). Default 10,000/s,
     /// burst 10,000.

@@ -13,6 +13,8 @@ use super::wire::{form_value, Reply, Xml};
 
 /// The caller's user ARN (management account).
 pub(crate) const CALLER_USER: &str = "user/sim";
+/// The caller's role session, with [`super::SimConfig::caller_assumed_role`].
+pub(crate) const CALLER_ROLE_SESSION: &str = "assumed-role/ci-deploy/ptc-rollout-ci";
 const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 /// A fixed join time for every account (2023-11-14).
 const JOINED: u32 = 1_700_000_000;
@@ -190,27 +192,36 @@ fn list_children(
     Reply::ok(out)
 }
 
+/// The caller's ARN: the management account's user (or, with `caller_assumed_role`, its role
+/// session), or the member role session AssumeRole's keys stand for.
+pub(crate) fn caller_arn(st: &State, ctx: &Ctx) -> String {
+    if ctx.account != 0 {
+        format!("arn:aws:sts::{:012}:assumed-role/sim/sim", ctx.account_id)
+    } else if st.knobs.caller_assumed_role {
+        format!("arn:aws:sts::{:012}:{CALLER_ROLE_SESSION}", ctx.account_id)
+    } else {
+        format!("arn:aws:iam::{:012}:{CALLER_USER}", ctx.account_id)
+    }
+}
+
 /// STS: GetCallerIdentity and AssumeRole. `sent_at` is the request's X-Amz-Date (the SDK's
 /// clock), from which AssumeRole's Expiration is counted.
 pub(crate) fn sts(st: &State, ctx: &Ctx, api: Api, body: &str, sent_at: Option<i64>) -> Reply {
     match api {
         Api::GetCallerIdentity => {
-            let (arn, user) = if ctx.account == 0 {
-                (
-                    format!("arn:aws:iam::{:012}:{CALLER_USER}", ctx.account_id),
-                    "AIDASIMULATEDCALLER0".to_owned(),
-                )
+            let user = if ctx.account == 0 && !st.knobs.caller_assumed_role {
+                "AIDASIMULATEDCALLER0"
+            } else if ctx.account == 0 {
+                "AROASIMULATEDCALLER0:ptc-rollout-ci"
             } else {
-                (
-                    format!("arn:aws:sts::{:012}:assumed-role/sim/sim", ctx.account_id),
-                    "AROASIMULATEDROLE000:sim".to_owned(),
-                )
+                "AROASIMULATEDROLE000:sim"
             };
             Reply::ok(format!(
                 "<GetCallerIdentityResponse xmlns=\"{STS_NS}\"><GetCallerIdentityResult><Arn>{arn}</Arn>\
                  <UserId>{user}</UserId><Account>{:012}</Account></GetCallerIdentityResult>\
                  <ResponseMetadata><RequestId>{{RID}}</RequestId></ResponseMetadata></GetCallerIdentityResponse>",
-                ctx.account_id
+                ctx.account_id,
+                arn = caller_arn(st, ctx),
             ))
         }
         Api::AssumeRole => assume_role(st, ctx, body, sent_at),
@@ -254,15 +265,30 @@ fn assume_role(st: &State, ctx: &Ctx, body: &str, sent_at: Option<i64>) -> Reply
     // The management account has no OrganizationAccountAccessRole; suspended and unknown
     // accounts cannot be entered.
     if target.is_none_or(|i| i == 0 || !st.org.is_active(i as usize)) {
-        let caller = if ctx.account == 0 {
-            format!("arn:aws:iam::{:012}:{CALLER_USER}", ctx.account_id)
-        } else {
-            format!("arn:aws:sts::{:012}:assumed-role/sim/sim", ctx.account_id)
-        };
         return Reply::xml_error(
             403,
             "AccessDenied",
-            format!("User: {caller} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"),
+            format!(
+                "User: {} is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+                caller_arn(st, ctx)
+            ),
+        );
+    }
+    // Role chaining (the caller is itself a role session) caps the session at one hour;
+    // otherwise the role's MaxSessionDuration does.
+    let chained = ctx.account != 0 || st.knobs.caller_assumed_role;
+    if chained && duration > 3600 {
+        return Reply::xml_error(
+            400,
+            "ValidationError",
+            "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.",
+        );
+    }
+    if duration > st.knobs.max_session_duration {
+        return Reply::xml_error(
+            400,
+            "ValidationError",
+            "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
         );
     }
     let now = sent_at.unwrap_or(ctx.now_secs as i64);

@@ -1,5 +1,7 @@
-//! Secrets Manager (awsJson 1.1): DescribeSecret, GetSecretValue, CreateSecret, PutSecretValue,
-//! RestoreSecret and DeleteSecret, with idempotent ClientRequestTokens and recovery windows.
+//! Secrets Manager (awsJson 1.1): DescribeSecret, GetSecretValue, ListSecretVersionIds,
+//! CreateSecret, PutSecretValue, UpdateSecret, UpdateSecretVersionStage, RestoreSecret and
+//! DeleteSecret, with versions and staging labels, idempotent ClientRequestTokens, customer
+//! managed keys, recovery windows and asynchronous forced deletion.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -7,9 +9,17 @@ use std::fmt::Write as _;
 use serde::Deserialize;
 
 use super::model::{Api, SimRng};
-use super::state::{hash, push_exact, Ctx, Secret, SecretArn, State, Target};
+use super::state::{hash, push_exact, split_secret_arn, Ctx, Interner, SecretArn, State, Target};
 use super::validation::valid_secret_name;
+use super::versions::{Extra, Secret, Version, VersionId, AWSCURRENT};
 use super::wire::{Json, Reply};
+
+mod staging;
+
+use staging::{get_value, list_versions, put_value, update_stage, write_stages, JsonId};
+
+/// The default key's alias: a secret under it (or under no key named) has no `KmsKeyId`.
+const DEFAULT_KEY_ALIAS: &str = "alias/aws/secretsmanager";
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
@@ -19,13 +29,29 @@ struct In<'a> {
     #[serde(borrow)]
     name: Cow<'a, str>,
     #[serde(borrow)]
-    secret_string: Cow<'a, str>,
+    secret_string: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    description: Cow<'a, str>,
+    description: Option<Cow<'a, str>>,
     #[serde(borrow)]
     client_request_token: Cow<'a, str>,
     #[serde(borrow)]
+    kms_key_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
     tags: Vec<TagIn<'a>>,
+    #[serde(borrow)]
+    version_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    version_stage: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    version_stages: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow)]
+    move_to_version_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    remove_from_version_id: Option<Cow<'a, str>>,
+    include_deprecated: Option<bool>,
+    max_results: Option<i64>,
+    #[serde(borrow)]
+    next_token: Cow<'a, str>,
     recovery_window_in_days: Option<i64>,
     force_delete_without_recovery: Option<bool>,
 }
@@ -55,6 +81,18 @@ fn marked_for_deletion() -> Reply {
     )
 }
 
+fn invalid(message: impl std::fmt::Display) -> Reply {
+    Reply::json_error(400, "InvalidParameterException", message)
+}
+
+fn name_taken_by_deletion() -> Reply {
+    Reply::json_error(
+        400,
+        "InvalidRequestException",
+        "You can't create this secret because a secret with this name is already scheduled for deletion.",
+    )
+}
+
 /// A version id for a call that sent no ClientRequestToken (the SDK always sends one).
 fn new_token(rng: &SimRng) -> String {
     let (a, b) = (rng.next_u64(), rng.next_u64());
@@ -68,6 +106,15 @@ fn new_token(rng: &SimRng) -> String {
     )
 }
 
+/// The call's ClientRequestToken (checked: 32 to 64 characters), or a fresh one.
+fn token<'a>(input: &'a In, rng: &SimRng) -> Result<Cow<'a, str>, Reply> {
+    match &*input.client_request_token {
+        "" => Ok(Cow::Owned(new_token(rng))),
+        t if (32..=64).contains(&t.len()) => Ok(Cow::Borrowed(t)),
+        _ => Err(invalid("ClientRequestToken must be 32-64 characters long.")),
+    }
+}
+
 fn random_suffix(rng: &SimRng) -> [u8; 6] {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut r = rng.next_u64();
@@ -79,20 +126,20 @@ fn random_suffix(rng: &SimRng) -> [u8; 6] {
     out
 }
 
+/// The key a secret is encrypted with: `None` for the default `aws/secretsmanager` key.
+fn kms_key(interner: &mut Interner, key: Option<&str>) -> Option<std::sync::Arc<str>> {
+    match key {
+        None | Some("") => None,
+        Some(k) if k == DEFAULT_KEY_ALIAS || k.ends_with(":alias/aws/secretsmanager") => None,
+        Some(k) => Some(interner.str(k)),
+    }
+}
+
 /// `{"ARN":"...","Name":"..."` (left open for more fields).
-fn head(ctx: &Ctx, s: &Secret) -> String {
-    let mut out = String::with_capacity(256);
-    let arn = SecretArn {
-        ctx,
-        name: &s.name,
-        suffix: &s.suffix,
-    };
-    let _ = write!(
-        out,
-        r#"{{"ARN":"{}","Name":"{}""#,
-        Json(&arn.to_string()),
-        Json(&s.name)
-    );
+fn head(ctx: &Ctx, name: &str, suffix: &[u8; 6]) -> String {
+    let mut out = String::with_capacity(512);
+    let arn = SecretArn { ctx, name, suffix };
+    let _ = write!(out, r#"{{"ARN":"{arn}","Name":"{}""#, Json(name));
     out
 }
 
@@ -102,145 +149,162 @@ pub(crate) fn handle(st: &mut State, ctx: &Ctx, api: Api, body: &[u8], rng: &Sim
         Err(e) => return Reply::json_error(400, "SerializationException", e),
     };
     let State {
-        targets, interner, ..
+        targets,
+        interner,
+        tombstones,
+        knobs,
+        ..
     } = st;
     let t = targets.entry((ctx.account, ctx.region)).or_default();
     t.purge(ctx.now());
     let now = ctx.now();
     if api == Api::CreateSecret {
+        if !tombstones.is_empty() {
+            if let Some(gone) = tombstones.get_mut(&(ctx.account, ctx.region)) {
+                gone.retain(|(_, until)| *until > ctx.now_nanos);
+                if gone.iter().any(|(n, _)| **n == *input.name) {
+                    return name_taken_by_deletion();
+                }
+            }
+        }
         return create(t, interner, ctx, &input, rng);
     }
     let Some(i) = t.secret_index(ctx, &input.secret_id) else {
+        if api == Api::DeleteSecret && input.force_delete_without_recovery == Some(true) {
+            return delete_absent(ctx, &input, rng);
+        }
         return not_found();
     };
     let s = &mut t.secrets[i];
     match api {
-        Api::DescribeSecret => {
-            let mut out = head(ctx, s);
-            if let Some(d) = &s.description {
-                let _ = write!(out, r#","Description":"{}""#, Json(d));
+        Api::DescribeSecret => describe(ctx, s),
+        Api::GetSecretValue => get_value(ctx, s, &input),
+        Api::ListSecretVersionIds => list_versions(ctx, s, &input),
+        Api::PutSecretValue | Api::UpdateSecret => {
+            if s.deleted != 0 {
+                return marked_for_deletion();
             }
-            out.push_str(r#","Tags":["#);
-            for (n, (k, v)) in s.tags.iter().enumerate() {
-                if n > 0 {
-                    out.push(',');
+            if api == Api::UpdateSecret {
+                if let Some(d) = &input.description {
+                    s.description = (!d.is_empty()).then(|| interner.str(d));
+                    s.changed = now;
                 }
-                let _ = write!(out, r#"{{"Key":"{}","Value":"{}"}}"#, Json(k), Json(v));
+                if let Some(k) = &input.kms_key_id {
+                    s.extra().kms_key = kms_key(interner, Some(k));
+                    s.changed = now;
+                }
+                if input.secret_string.is_none() {
+                    let mut out = head(ctx, &s.name, &s.suffix);
+                    out.push('}');
+                    return Reply::ok(out);
+                }
             }
-            let _ = write!(
-                out,
-                r#"],"CreatedDate":{},"LastChangedDate":{}"#,
-                s.created, s.changed
-            );
-            if s.deleted != 0 {
-                let _ = write!(out, r#","DeletedDate":{}"#, s.deleted);
-            }
-            out.push('}');
-            Reply::ok(out)
+            put_value(s, interner, ctx, &input, rng)
         }
-        Api::GetSecretValue => {
-            if s.deleted != 0 {
-                return marked_for_deletion();
-            }
-            let Some(value) = &s.value else {
-                return Reply::json_error(
-                    400,
-                    "ResourceNotFoundException",
-                    "Secrets Manager can't find the specified secret value for staging label: AWSCURRENT",
-                );
-            };
-            let mut out = head(ctx, s);
-            let _ = write!(
-                out,
-                r#","VersionId":"{:016x}","SecretString":"{}","VersionStages":["AWSCURRENT"],"CreatedDate":{}}}"#,
-                s.version,
-                Json(value),
-                s.changed
-            );
-            Reply::ok(out)
-        }
-        Api::PutSecretValue => {
-            if s.deleted != 0 {
-                return marked_for_deletion();
-            }
-            let token = match &*input.client_request_token {
-                "" => Cow::Owned(new_token(rng)),
-                t => Cow::Borrowed(t),
-            };
-            let version = hash(&token);
-            let same_value = s.value.as_deref() == Some(&*input.secret_string);
-            if version == s.version && !same_value {
-                return Reply::json_error(
-                    400,
-                    "ResourceExistsException",
-                    "You can't modify an existing version, you can only create a new version.",
-                );
-            }
-            if version != s.version {
-                s.value =
-                    (!input.secret_string.is_empty()).then(|| interner.str(&input.secret_string));
-                s.version = version;
-                s.changed = now;
-            }
-            let mut out = head(ctx, s);
-            let _ = write!(
-                out,
-                r#","VersionId":"{}","VersionStages":["AWSCURRENT"]}}"#,
-                Json(&token)
-            );
-            Reply::ok(out)
-        }
+        Api::UpdateSecretVersionStage => update_stage(s, interner, ctx, &input),
         Api::RestoreSecret => {
             s.deleted = 0;
             s.purge_at = 0;
             s.changed = now;
-            let mut out = head(ctx, s);
+            let mut out = head(ctx, &s.name, &s.suffix);
             out.push('}');
             Reply::ok(out)
         }
-        Api::DeleteSecret => delete(t, i, ctx, &input),
+        Api::DeleteSecret => {
+            let name = s.name.clone();
+            let reply = delete(t, i, ctx, &input);
+            let delay = knobs.force_delete_delay_nanos;
+            let forced = input.force_delete_without_recovery == Some(true);
+            if forced && delay > 0 && reply.error.is_none() {
+                // AWS deletes in the background: the name stays taken a while.
+                tombstones
+                    .entry((ctx.account, ctx.region))
+                    .or_default()
+                    .push((name, ctx.now_nanos + delay));
+            }
+            reply
+        }
         _ => Reply::json_error(400, "UnknownOperationException", api.name()),
     }
 }
 
-fn create(
-    t: &mut Target,
-    interner: &mut super::state::Interner,
-    ctx: &Ctx,
-    input: &In,
-    rng: &SimRng,
-) -> Reply {
+fn describe(ctx: &Ctx, s: &Secret) -> Reply {
+    let mut out = head(ctx, &s.name, &s.suffix);
+    if let Some(d) = &s.description {
+        let _ = write!(out, r#","Description":"{}""#, Json(d));
+    }
+    if let Some(k) = s.kms_key() {
+        let _ = write!(out, r#","KmsKeyId":"{}""#, Json(k));
+    }
+    out.push_str(r#","Tags":["#);
+    for (n, (k, v)) in s.tags.iter().enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        let _ = write!(out, r#"{{"Key":"{}","Value":"{}"}}"#, Json(k), Json(v));
+    }
+    let _ = write!(
+        out,
+        r#"],"CreatedDate":{},"LastChangedDate":{}"#,
+        s.created, s.changed
+    );
+    if s.deleted != 0 {
+        let _ = write!(out, r#","DeletedDate":{}"#, s.deleted);
+    }
+    // Versions with a staging label; the others are deprecated and not shown.
+    let mut n = 0;
+    for v in s.versions().filter(|v| s.labelled(v)) {
+        out.push_str(if n == 0 {
+            r#","VersionIdsToStages":{"#
+        } else {
+            ","
+        });
+        let _ = write!(out, r#""{}":"#, JsonId(&v.id));
+        write_stages(&mut out, s, v);
+        n += 1;
+    }
+    if n > 0 {
+        out.push('}');
+    }
+    out.push('}');
+    Reply::ok(out)
+}
+
+fn create(t: &mut Target, interner: &mut Interner, ctx: &Ctx, input: &In, rng: &SimRng) -> Reply {
     let name = &*input.name;
     if !valid_secret_name(name) {
-        return Reply::json_error(
-            400,
-            "InvalidParameterException",
+        return invalid(
             "Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!",
         );
     }
-    let token = match &*input.client_request_token {
-        "" => Cow::Owned(new_token(rng)),
-        t => Cow::Borrowed(t),
+    let token = match token(input, rng) {
+        Ok(t) => t,
+        Err(r) => return r,
     };
     let token_hash = hash(&token);
+    let value = input.secret_string.as_deref();
     if let Some(s) = t.secrets.iter().find(|s| &*s.name == name) {
         if s.deleted != 0 {
-            return Reply::json_error(
-                400,
-                "InvalidRequestException",
-                "You can't create this secret because a secret with this name is already scheduled for deletion.",
-            );
+            return name_taken_by_deletion();
         }
-        if s.create_token != token_hash {
+        // The same request again (an SDK retry after a lost answer): the same result.
+        let same = match (s.version(&token), value) {
+            (Some(v), Some(value)) => v.value.as_deref() == Some(value),
+            (None, None) => s.extra.as_ref().and_then(|e| e.create_token) == Some(token_hash),
+            _ => false,
+        };
+        if !same {
             return Reply::json_error(
                 400,
                 "ResourceExistsException",
                 format!("The operation failed because the secret {name} already exists."),
             );
         }
-        // The same request again (an SDK retry after a lost answer): the same result.
-        let mut out = head(ctx, s);
-        let _ = write!(out, r#","VersionId":"{}"}}"#, Json(&token));
+        let mut out = head(ctx, &s.name, &s.suffix);
+        if value.is_some() {
+            let _ = write!(out, r#","VersionId":"{}""#, Json(&token));
+        }
+        out.push('}');
         return Reply::ok(out);
     }
     let tags = input
@@ -249,21 +313,39 @@ fn create(
         .map(|tag| (interner.str(&tag.key), interner.str(&tag.value)))
         .collect();
     let now = ctx.now();
+    let first = value.map(|v| Version {
+        id: VersionId::new(&token),
+        value: Some(interner.str(v)),
+        created: now,
+        stages: AWSCURRENT,
+    });
+    let kms_key = kms_key(interner, input.kms_key_id.as_deref());
+    let create_token = value.is_none().then_some(token_hash);
+    let extra = (kms_key.is_some() || create_token.is_some()).then(|| {
+        Box::new(Extra {
+            kms_key,
+            create_token,
+            ..Extra::default()
+        })
+    });
     let secret = Secret {
         name: interner.str(name),
-        value: (!input.secret_string.is_empty()).then(|| interner.str(&input.secret_string)),
-        description: (!input.description.is_empty()).then(|| interner.str(&input.description)),
+        description: input
+            .description
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map(|d| interner.str(d)),
         tags: interner.tags(tags),
-        create_token: token_hash,
-        version: token_hash,
+        first,
+        extra,
         created: now,
         changed: now,
         deleted: 0,
         purge_at: 0,
         suffix: random_suffix(rng),
     };
-    let mut out = head(ctx, &secret);
-    if secret.value.is_some() {
+    let mut out = head(ctx, &secret.name, &secret.suffix);
+    if value.is_some() {
         let _ = write!(out, r#","VersionId":"{}""#, Json(&token));
     }
     out.push('}');
@@ -274,13 +356,12 @@ fn create(
 fn delete(t: &mut Target, i: usize, ctx: &Ctx, input: &In) -> Reply {
     let force = input.force_delete_without_recovery.unwrap_or(false);
     if force && input.recovery_window_in_days.is_some() {
-        return Reply::json_error(
-            400,
-            "InvalidParameterException",
+        return invalid(
             "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
         );
     }
-    if t.secrets[i].deleted != 0 {
+    // A forced deletion also purges a secret already scheduled for deletion.
+    if t.secrets[i].deleted != 0 && !force {
         return Reply::json_error(
             400,
             "InvalidRequestException",
@@ -293,16 +374,11 @@ fn delete(t: &mut Target, i: usize, ctx: &Ctx, input: &In) -> Reply {
     } else {
         match input.recovery_window_in_days.unwrap_or(30) {
             d @ 7..=30 => now + d as u32 * 86_400,
-            _ => {
-                return Reply::json_error(
-                    400,
-                    "InvalidParameterException",
-                    "The recovery window must be between 7 and 30 days.",
-                )
-            }
+            _ => return invalid("The recovery window must be between 7 and 30 days."),
         }
     };
-    let mut out = head(ctx, &t.secrets[i]);
+    let s = &t.secrets[i];
+    let mut out = head(ctx, &s.name, &s.suffix);
     let _ = write!(out, r#","DeletionDate":{purge_at}}}"#);
     if force {
         t.secrets.remove(i);
@@ -311,5 +387,26 @@ fn delete(t: &mut Target, i: usize, ctx: &Ctx, input: &In) -> Reply {
         s.deleted = now;
         s.purge_at = purge_at;
     }
+    Reply::ok(out)
+}
+
+/// A forced deletion of a secret that does not exist succeeds (AWS does not answer
+/// ResourceNotFoundException for it).
+fn delete_absent(ctx: &Ctx, input: &In, rng: &SimRng) -> Reply {
+    if input.recovery_window_in_days.is_some() {
+        return invalid(
+            "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+        );
+    }
+    let (name, suffix) = match split_secret_arn(ctx, &input.secret_id) {
+        Some((n, Some(s))) => (n, s),
+        Some((n, None)) => (n, random_suffix(rng)),
+        None => (&*input.secret_id, random_suffix(rng)),
+    };
+    if !valid_secret_name(name) {
+        return not_found();
+    }
+    let mut out = head(ctx, name, &suffix);
+    let _ = write!(out, r#","DeletionDate":{}}}"#, ctx.now());
     Reply::ok(out)
 }

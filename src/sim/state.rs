@@ -8,6 +8,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::model::{Api, Bucket, Quotas};
+use super::regions::{OptIn, OPT_IN_REGIONS};
+use super::versions::Secret;
 
 /// Members get ids `MEMBER_ID_BASE + i`.
 pub(crate) const MEMBER_ID_BASE: u64 = 200_000_000_000;
@@ -41,24 +43,6 @@ impl Interner {
         self.tags.insert(t.clone());
         t
     }
-}
-
-/// One secret. Dates are epoch seconds; `deleted` (when DeleteSecret was called) and
-/// `purge_at` (when the recovery window ends) are 0 unless scheduled for deletion.
-pub(crate) struct Secret {
-    pub name: Arc<str>,
-    pub value: Option<Arc<str>>,
-    pub description: Option<Arc<str>>,
-    pub tags: Tags,
-    /// Hash of the ClientRequestToken that created the secret (idempotent CreateSecret).
-    pub create_token: u64,
-    /// Hash of the ClientRequestToken (the VersionId) of the current version.
-    pub version: u64,
-    pub created: u32,
-    pub changed: u32,
-    pub deleted: u32,
-    pub purge_at: u32,
-    pub suffix: [u8; 6],
 }
 
 /// A rule's credential: a secret of the same target, by name and suffix (ECR accepts only a
@@ -261,21 +245,41 @@ pub(crate) struct Counters {
     pub failed_injected: u64,
 }
 
+/// Settings a test may change while the simulation runs.
+pub(crate) struct Knobs {
+    /// Every role's MaxSessionDuration, in seconds.
+    pub max_session_duration: i64,
+    /// How long a name stays taken after DeleteSecret with ForceDeleteWithoutRecovery.
+    pub force_delete_delay_nanos: u64,
+    /// Whether the caller's own keys are an assumed role's session (AssumeRole is then role
+    /// chaining, capped at one hour).
+    pub caller_assumed_role: bool,
+}
+
+/// Names still taken after forced deletions, with the virtual time (nanos) each is free at.
+pub(crate) type Tombstones = Vec<(Arc<str>, u64)>;
+
 /// Everything mutable, behind the simulation's one lock.
 pub(crate) struct State {
     pub org: Org,
     pub account_index: HashMap<u64, u32>,
     pub regions: Vec<Arc<str>>,
+    /// Per Region index: whether it is an opt-in Region.
+    pub region_opt_in: Vec<bool>,
+    pub opt_in: OptIn,
     pub targets: HashMap<(u32, u8), Target>,
+    /// Names still taken after a forced deletion, per target.
+    pub tombstones: HashMap<(u32, u8), Tombstones>,
     pub interner: Interner,
     pub quotas: Quotas,
+    pub knobs: Knobs,
     pub org_bucket: Bucket,
     pub assume_buckets: HashMap<u32, Bucket>,
     pub counters: Counters,
 }
 
 impl State {
-    pub(crate) fn new(org: Org, quotas: Quotas) -> Self {
+    pub(crate) fn new(org: Org, quotas: Quotas, knobs: Knobs) -> Self {
         let mut account_index = HashMap::with_capacity(org.accounts());
         for i in 0..org.accounts() {
             let prev = account_index.insert(org.account_id(i), i as u32);
@@ -290,9 +294,13 @@ impl State {
             org,
             account_index,
             regions: Vec::new(),
+            region_opt_in: Vec::new(),
+            opt_in: OptIn::default(),
             targets: HashMap::new(),
+            tombstones: HashMap::new(),
             interner: Interner::default(),
             quotas,
+            knobs,
             assume_buckets: HashMap::new(),
             counters: Counters::default(),
         }
@@ -307,7 +315,31 @@ impl State {
             return None;
         }
         self.regions.push(Arc::from(name));
+        self.region_opt_in.push(OPT_IN_REGIONS.contains(&name));
         Some((self.regions.len() - 1) as u8)
+    }
+
+    /// Whether the account has the Region enabled: always, unless it is an opt-in Region.
+    pub(crate) fn region_enabled(&self, account: u32, region: u8) -> bool {
+        !self.region_opt_in[region as usize] || self.opt_in.enabled(account, region)
+    }
+
+    /// Enables or disables opt-in Regions: `account` is an account index and `region` a Region
+    /// name, `None` for all. The latest setting that applies wins.
+    pub(crate) fn set_region_opt(
+        &mut self,
+        account: Option<u32>,
+        region: Option<&str>,
+        enabled: bool,
+    ) {
+        let region = match region {
+            Some(name) => match self.region(name) {
+                Some(r) => Some(r),
+                None => return,
+            },
+            None => None,
+        };
+        self.opt_in.set(account, region, enabled);
     }
 }
 

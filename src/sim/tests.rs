@@ -16,7 +16,9 @@ use crate::target::{Decision, RuleState, SecretState, Target};
 use crate::token::GitlabToken;
 use crate::work;
 
+mod aws_rules;
 mod identity;
+mod secret_versions;
 mod services;
 
 const MGMT: &str = "100000000000";
@@ -244,7 +246,7 @@ async fn a_rollout_converges_and_stays_converged() {
     let c = clients(&sim, &Tuning::default()).await;
     let r = rollout("");
     let sts = c.sts();
-    let caller = Caller::identify(&sts).await.unwrap();
+    let caller = Caller::identify(&sts, "sim").await.unwrap();
     assert_eq!(
         (caller.account_id.as_str(), caller.partition.as_str()),
         (MGMT, "aws")

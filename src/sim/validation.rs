@@ -7,6 +7,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 
 use super::state::{Ctx, Rule, Target};
+use super::versions::Secret;
 
 pub(crate) fn valid_secret_name(n: &str) -> bool {
     (1..=512).contains(&n.len())
@@ -37,21 +38,35 @@ pub(crate) fn valid_prefix(p: &str) -> bool {
 }
 
 /// `^arn:aws(-\w+)*:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\-pullthroughcache\/[a-zA-Z0-9\/_+=.@-]+$`,
-/// 50 to 612 characters, approximately and without a regex.
-pub(crate) fn valid_credential_arn(a: &str) -> bool {
-    let Some(name) = a
+/// 50 to 612 characters, approximately and without a regex: `Err` with what AWS's request
+/// validation says (a ValidationException).
+pub(crate) fn check_credential_arn(a: &str) -> Result<(), String> {
+    let fail = |constraint: &str| {
+        Err(format!(
+            "1 validation error detected: Value '{a}' at 'credentialArn' failed to satisfy constraint: Member must {constraint}"
+        ))
+    };
+    if a.len() < 50 {
+        return fail("have length greater than or equal to 50");
+    }
+    if a.len() > 612 {
+        return fail("have length less than or equal to 612");
+    }
+    let name = a
         .find(":secret:ecr-pullthroughcache/")
         .map(|i| &a[i + 30..])
-    else {
-        return false;
-    };
-    (50..=612).contains(&a.len())
-        && a.starts_with("arn:aws")
+        .unwrap_or_default();
+    let ok = a.starts_with("arn:aws")
         && a.contains(":secretsmanager:")
         && !name.is_empty()
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
+            .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        fail("satisfy regular expression pattern: ^arn:aws(-\\w+)*:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\\-pullthroughcache\\/[a-zA-Z0-9\\/_+=.@-]+$")
+    }
 }
 
 #[derive(Deserialize)]
@@ -61,6 +76,28 @@ struct Login<'a> {
     username: Cow<'a, str>,
     #[serde(borrow, default)]
     access_token: Cow<'a, str>,
+}
+
+/// Why ECR could not use a rule's secret: the ECR error Create/UpdatePullThroughCacheRule
+/// answer for it and the reason. `None` when ECR can read and decrypt it.
+pub(crate) fn secret_problem(s: Option<&Secret>) -> Option<(&'static str, Cow<'static, str>)> {
+    let Some(s) = s else {
+        return Some(("SecretNotFoundException", "the secret was not found".into()));
+    };
+    if s.deleted != 0 {
+        return Some((
+            "UnableToAccessSecretException",
+            "the secret is scheduled for deletion".into(),
+        ));
+    }
+    let key = s.kms_key()?;
+    Some((
+        "UnableToDecryptSecretValueException",
+        format!(
+            "the secret is encrypted with the customer managed KMS key {key}; ECR can decrypt only secrets encrypted with the default aws/secretsmanager key"
+        )
+        .into(),
+    ))
 }
 
 /// What ECR's login to the upstream would conclude. The failure text never holds the token.
@@ -73,27 +110,21 @@ pub(crate) fn login(
     let Some(cred) = &r.cred else {
         return (true, None);
     };
-    let Some(s) = t.cred_secret(cred) else {
+    let s = t.cred_secret(cred);
+    if let Some((code, reason)) = secret_problem(s) {
+        let verb = if code == "UnableToDecryptSecretValueException" {
+            "decrypt"
+        } else {
+            "access"
+        };
         let arn = cred.arn(ctx);
         return (
             false,
-            Some(format!(
-                "Unable to access the secret {arn}: the secret was not found"
-            )),
-        );
-    };
-    if s.deleted != 0 {
-        let arn = cred.arn(ctx);
-        return (
-            false,
-            Some(format!(
-                "Unable to access the secret {arn}: the secret is scheduled for deletion"
-            )),
+            Some(format!("Unable to {verb} the secret {arn}: {reason}")),
         );
     }
     let login = s
-        .value
-        .as_deref()
+        .and_then(Secret::value)
         .and_then(|v| serde_json::from_str::<Login>(v).ok());
     let Some(login) = login.filter(|l| !l.username.is_empty() && !l.access_token.is_empty()) else {
         let arn = cred.arn(ctx);

@@ -11,7 +11,11 @@ use aws_smithy_types::body::SdkBody;
 /// The body protocol of a service.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Proto {
+    /// awsJson 1.1 (`X-Amz-Target`).
     Json,
+    /// REST-JSON (Account Management): the same error bodies, another content type.
+    RestJson,
+    /// The query protocol's XML (STS).
     Xml,
 }
 
@@ -58,7 +62,7 @@ impl Reply {
 
     pub(crate) fn error(proto: Proto, status: u16, code: &'static str, message: &str) -> Self {
         match proto {
-            Proto::Json => Reply::json_error(status, code, message),
+            Proto::Json | Proto::RestJson => Reply::json_error(status, code, message),
             Proto::Xml => Reply::xml_error(status, code, message),
         }
     }
@@ -68,7 +72,7 @@ impl Reply {
         let body = match proto {
             // STS bodies carry the request id; they are rare enough for one replace.
             Proto::Xml => self.body.replace("{RID}", &rid),
-            Proto::Json => self.body,
+            Proto::Json | Proto::RestJson => self.body,
         };
         let status = StatusCode::try_from(self.status).expect("valid status");
         let mut r = HttpResponse::new(status, SdkBody::from(body));
@@ -77,6 +81,7 @@ impl Reply {
             "content-type",
             match proto {
                 Proto::Json => "application/x-amz-json-1.1",
+                Proto::RestJson => "application/json",
                 Proto::Xml => "text/xml",
             },
         );

@@ -46,7 +46,7 @@ async fn the_sdk_calls_the_real_endpoints() {
         ..Overrides::default()
     };
     let c = Clients::load(overrides, &Tuning::default()).await;
-    Caller::identify(&c.sts()).await.unwrap();
+    Caller::identify(&c.sts(), "sim").await.unwrap();
     let org = c
         .organizations()
         .describe_organization()
@@ -101,7 +101,7 @@ async fn assumed_credentials_act_in_their_account_and_expire_from_the_request_da
         "{left:?}"
     );
     let access = Access {
-        caller: Caller::identify(&c.sts()).await.unwrap(),
+        caller: Caller::identify(&c.sts(), "sim").await.unwrap(),
         role_name: "OrganizationAccountAccessRole".into(),
         external_id: Some("x".into()),
         duration: Duration::from_secs(3600),

@@ -1,0 +1,139 @@
+//! Opt-in Regions: which ones there are, and which accounts have enabled which.
+
+use std::collections::HashMap;
+
+/// The Regions AWS accounts must opt in to (disabled until enabled).
+pub const OPT_IN_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-west-1",
+    "eu-central-2",
+    "eu-south-1",
+    "eu-south-2",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+];
+
+/// The commercial partition's Regions (botocore's `endpoints.json`), the only ones
+/// GetRegionOptStatus knows here.
+pub(crate) const AWS_REGIONS: &[&str] = &[
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "il-central-1",
+    "me-central-1",
+    "me-south-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+];
+
+/// Which accounts have which opt-in Regions enabled: settings for one account and Region, one
+/// account, one Region or everything, each numbered; the latest setting that applies wins.
+/// Nothing set: disabled, as on a new AWS account.
+#[derive(Default)]
+pub(crate) struct OptIn {
+    seq: u64,
+    all: Option<(bool, u64)>,
+    accounts: HashMap<u32, (bool, u64)>,
+    /// Per Region index.
+    regions: Vec<Option<(bool, u64)>>,
+    pairs: HashMap<(u32, u8), (bool, u64)>,
+}
+
+impl OptIn {
+    pub(crate) fn enabled(&self, account: u32, region: u8) -> bool {
+        [
+            self.all,
+            self.accounts.get(&account).copied(),
+            self.regions.get(region as usize).copied().flatten(),
+            self.pairs.get(&(account, region)).copied(),
+        ]
+        .into_iter()
+        .flatten()
+        .max_by_key(|(_, seq)| *seq)
+        .is_some_and(|(enabled, _)| enabled)
+    }
+
+    pub(crate) fn set(&mut self, account: Option<u32>, region: Option<u8>, enabled: bool) {
+        self.seq += 1;
+        let v = Some((enabled, self.seq));
+        match (account, region) {
+            (Some(a), Some(r)) => {
+                self.pairs.insert((a, r), (enabled, self.seq));
+            }
+            (Some(a), None) => {
+                self.accounts.insert(a, (enabled, self.seq));
+            }
+            (None, Some(r)) => {
+                let r = r as usize;
+                if self.regions.len() <= r {
+                    self.regions.resize(r + 1, None);
+                }
+                self.regions[r] = v;
+            }
+            (None, None) => {
+                // Everything before is overridden: forget it.
+                *self = OptIn {
+                    seq: self.seq,
+                    all: v,
+                    ..OptIn::default()
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_latest_opt_in_setting_that_applies_wins() {
+        let mut o = OptIn::default();
+        assert!(!o.enabled(1, 0));
+        o.set(None, None, true);
+        o.set(Some(1), None, false);
+        assert!(o.enabled(2, 0) && !o.enabled(1, 0));
+        o.set(Some(1), Some(3), true);
+        assert!(o.enabled(1, 3) && !o.enabled(1, 4));
+        o.set(None, Some(3), false);
+        assert!(!o.enabled(1, 3) && !o.enabled(2, 3) && o.enabled(2, 4));
+        o.set(None, None, false);
+        assert!(!o.enabled(2, 4));
+    }
+}

@@ -1,0 +1,224 @@
+//! Secrets Manager as AWS documents it: versions and staging labels, and asynchronous forced
+//! deletion.
+
+use super::aws_rules::{status, VALUE_A};
+use super::services::{quiet, SECRET};
+use super::*;
+
+const TOKEN_A: &str = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
+const TOKEN_B: &str = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
+const VALUE_B: &str = r#"{"username":"u","accessToken":"b"}"#;
+
+/// (version id, its stages) of a secret, sorted by id.
+async fn stages(r: &Regional, id: &str) -> Vec<(String, Vec<String>)> {
+    let d = r.secrets.describe_secret().secret_id(id).send();
+    let mut v: Vec<_> = d
+        .await
+        .unwrap()
+        .version_ids_to_stages()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn pair(id: &str, s: &[&str]) -> (String, Vec<String>) {
+    (id.to_owned(), s.iter().map(|x| x.to_string()).collect())
+}
+
+#[tokio::test(start_paused = true)]
+async fn secret_versions_keep_their_stages() {
+    let sim = Sim::new(quiet());
+    let c = clients(&sim, &no_retries()).await;
+    let r = caller_regional(&c, "us-east-1");
+    r.secrets
+        .create_secret()
+        .name(SECRET)
+        .secret_string(VALUE_A)
+        .client_request_token(TOKEN_A)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stages(&r, SECRET).await, [pair(TOKEN_A, &["AWSCURRENT"])]);
+    let put = |token: &'static str, value: &'static str| {
+        r.secrets
+            .put_secret_value()
+            .secret_id(SECRET)
+            .secret_string(value)
+            .client_request_token(token)
+            .send()
+    };
+    let b = put(TOKEN_B, VALUE_B).await.unwrap();
+    assert_eq!(b.version_stages(), ["AWSCURRENT"]);
+    assert_eq!(
+        stages(&r, SECRET).await,
+        [
+            pair(TOKEN_A, &["AWSPREVIOUS"]),
+            pair(TOKEN_B, &["AWSCURRENT"])
+        ]
+    );
+    // A's token and value again: succeeds and does nothing; AWSCURRENT stays on B.
+    let again = put(TOKEN_A, VALUE_A).await.unwrap();
+    assert_eq!(
+        (again.version_id(), again.version_stages()),
+        (Some(TOKEN_A), &["AWSPREVIOUS".to_owned()][..])
+    );
+    let current = r.secrets.get_secret_value().secret_id(SECRET).send();
+    assert_eq!(current.await.unwrap().secret_string(), Some(VALUE_B));
+    // The same token with another value is refused.
+    let changed = put(TOKEN_A, r#"{"other":1}"#).await;
+    assert_eq!(code(&changed).as_deref(), Some("ResourceExistsException"));
+    assert_eq!(status(&changed), Some(400));
+
+    // Moving AWSCURRENT needs the version it leaves; AWSPREVIOUS follows.
+    let stage = |to: Option<&str>, from: Option<&str>| {
+        r.secrets
+            .update_secret_version_stage()
+            .secret_id(SECRET)
+            .version_stage("AWSCURRENT")
+            .set_move_to_version_id(to.map(str::to_owned))
+            .set_remove_from_version_id(from.map(str::to_owned))
+            .send()
+    };
+    let blind = stage(Some(TOKEN_A), None).await;
+    assert_eq!(code(&blind).as_deref(), Some("InvalidParameterException"));
+    let wrong = stage(Some(TOKEN_A), Some(TOKEN_A)).await;
+    assert_eq!(code(&wrong).as_deref(), Some("InvalidParameterException"));
+    stage(Some(TOKEN_A), Some(TOKEN_B)).await.unwrap();
+    assert_eq!(
+        stages(&r, SECRET).await,
+        [
+            pair(TOKEN_A, &["AWSCURRENT"]),
+            pair(TOKEN_B, &["AWSPREVIOUS"])
+        ]
+    );
+    let value = r.secrets.get_secret_value().secret_id(SECRET).send();
+    let value = value.await.unwrap();
+    assert_eq!(
+        (value.secret_string(), value.version_id()),
+        (Some(VALUE_A), Some(TOKEN_A))
+    );
+    let previous = r
+        .secrets
+        .get_secret_value()
+        .secret_id(SECRET)
+        .version_stage("AWSPREVIOUS")
+        .send();
+    assert_eq!(previous.await.unwrap().secret_string(), Some(VALUE_B));
+
+    // Custom labels; ListSecretVersionIds shows every labelled version.
+    r.secrets
+        .update_secret_version_stage()
+        .secret_id(SECRET)
+        .version_stage("blue")
+        .move_to_version_id(TOKEN_B)
+        .send()
+        .await
+        .unwrap();
+    let listed = r.secrets.list_secret_version_ids().secret_id(SECRET).send();
+    let listed = listed.await.unwrap();
+    let mut seen: Vec<_> = listed
+        .versions()
+        .iter()
+        .map(|v| {
+            let mut s = v.version_stages().to_vec();
+            s.sort();
+            (v.version_id().unwrap().to_owned(), s)
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            pair(TOKEN_A, &["AWSCURRENT"]),
+            pair(TOKEN_B, &["AWSPREVIOUS", "blue"])
+        ]
+    );
+    let short = put("too-short", VALUE_B).await;
+    assert_eq!(code(&short).as_deref(), Some("InvalidParameterException"));
+
+    // Old versions without labels go beyond 100; labelled ones stay.
+    for i in 0..110 {
+        let token = format!("{i:08}-0000-4000-8000-000000000000");
+        let value = format!(r#"{{"n":{i}}}"#);
+        let out = r
+            .secrets
+            .put_secret_value()
+            .secret_id(SECRET)
+            .secret_string(value)
+            .client_request_token(token)
+            .send();
+        out.await.unwrap();
+    }
+    let all = r
+        .secrets
+        .list_secret_version_ids()
+        .secret_id(SECRET)
+        .include_deprecated(true)
+        .max_results(100)
+        .send();
+    let all = all.await.unwrap();
+    assert_eq!(all.versions().len(), 100);
+    assert!(all.next_token().is_none());
+    let blue = stages(&r, SECRET).await;
+    assert!(blue.contains(&pair(TOKEN_B, &["blue"])), "{blue:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn forced_deletion_frees_the_name_after_a_delay() {
+    let sim = Sim::new(SimConfig {
+        force_delete_delay: Duration::from_secs(5),
+        ..quiet()
+    });
+    let c = clients(&sim, &no_retries()).await;
+    let r = caller_regional(&c, "us-east-1");
+    let create = || {
+        r.secrets
+            .create_secret()
+            .name(SECRET)
+            .secret_string(VALUE_A)
+            .send()
+    };
+    let delete = |force: bool| {
+        let d = r.secrets.delete_secret().secret_id(SECRET);
+        if force {
+            d.force_delete_without_recovery(true).send()
+        } else {
+            d.recovery_window_in_days(7).send()
+        }
+    };
+    let describe = || r.secrets.describe_secret().secret_id(SECRET).send();
+    create().await.unwrap();
+    delete(false).await.unwrap();
+    let scheduled = create().await;
+    assert_eq!(code(&scheduled).as_deref(), Some("InvalidRequestException"));
+    assert_eq!(
+        code(&delete(false).await).as_deref(),
+        Some("InvalidRequestException")
+    );
+    // Forced deletion purges a secret already scheduled for deletion, in the background.
+    delete(true).await.unwrap();
+    let start = Instant::now();
+    let taken = create().await;
+    assert_eq!(code(&taken).as_deref(), Some("InvalidRequestException"));
+    let message = taken.unwrap_err().into_service_error();
+    assert_eq!(
+        message.meta().message(),
+        Some("You can't create this secret because a secret with this name is already scheduled for deletion.")
+    );
+    assert_eq!(
+        code(&describe().await).as_deref(),
+        Some("ResourceNotFoundException")
+    );
+    // Forcing the deletion of an absent secret is not an error.
+    delete(true).await.unwrap();
+    tokio::time::sleep_until(start + Duration::from_secs(5)).await;
+    create().await.unwrap();
+
+    // Without a delay, the name is free at once.
+    sim.set_force_delete_delay(Duration::ZERO);
+    delete(true).await.unwrap();
+    create().await.unwrap();
+}
