@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use super::regions::{AWS_REGIONS, OPT_IN_REGIONS};
+use super::regions::{is_commercial, OPT_IN_REGIONS};
 use super::state::{Ctx, State};
 use super::wire::Reply;
 
@@ -73,7 +73,7 @@ pub(crate) fn get_region_opt_status(
             }
         },
     };
-    if !AWS_REGIONS.contains(&region) {
+    if !is_commercial(region) {
         return invalid(format!(
             "Invalid Region name '{region}': not a Region of the aws partition"
         ));

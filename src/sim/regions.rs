@@ -2,65 +2,14 @@
 
 use std::collections::HashMap;
 
-/// The Regions AWS accounts must opt in to (disabled until enabled).
-pub const OPT_IN_REGIONS: &[&str] = &[
-    "af-south-1",
-    "ap-east-1",
-    "ap-east-2",
-    "ap-south-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "ap-southeast-6",
-    "ap-southeast-7",
-    "ca-west-1",
-    "eu-central-2",
-    "eu-south-1",
-    "eu-south-2",
-    "il-central-1",
-    "me-central-1",
-    "me-south-1",
-    "mx-central-1",
-];
+/// The Regions AWS accounts must opt in to: the tool's own list, so the two cannot drift.
+pub use crate::regions::OPT_IN_REGIONS;
 
-/// The commercial partition's Regions (botocore's `endpoints.json`), the only ones
-/// GetRegionOptStatus knows here.
-pub(crate) const AWS_REGIONS: &[&str] = &[
-    "af-south-1",
-    "ap-east-1",
-    "ap-east-2",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-south-1",
-    "ap-south-2",
-    "ap-southeast-1",
-    "ap-southeast-2",
-    "ap-southeast-3",
-    "ap-southeast-4",
-    "ap-southeast-5",
-    "ap-southeast-6",
-    "ap-southeast-7",
-    "ca-central-1",
-    "ca-west-1",
-    "eu-central-1",
-    "eu-central-2",
-    "eu-north-1",
-    "eu-south-1",
-    "eu-south-2",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "il-central-1",
-    "me-central-1",
-    "me-south-1",
-    "mx-central-1",
-    "sa-east-1",
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-];
+/// Whether GetRegionOptStatus knows the Region here: the commercial partition's, as in the
+/// tool's Region list.
+pub(crate) fn is_commercial(region: &str) -> bool {
+    crate::regions::is_known(region) && crate::regions::partition(region) == "aws"
+}
 
 /// Which accounts have which opt-in Regions enabled: settings for one account and Region, one
 /// account, one Region or everything, each numbered; the latest setting that applies wins.
