@@ -21,6 +21,7 @@ pub mod credentials;
 pub mod discovery;
 pub mod error;
 pub mod exit;
+pub mod files;
 pub mod iam;
 pub mod plan_file;
 pub mod regions;

@@ -62,18 +62,10 @@ impl PlanFile {
 
     /// Writes the plan atomically, so a failed write leaves no half plan behind.
     pub fn save(&self, path: &Path) -> Result<(), PlanFileError> {
-        let write = || -> io::Result<()> {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            serde_json::to_writer_pretty(&mut tmp, self)?;
-            tmp.as_file().sync_all()?;
-            tmp.persist(path).map_err(|e| e.error)?;
-            Ok(())
-        };
-        write().map_err(|source| PlanFileError::Write {
+        crate::files::write_atomically(path, |w| {
+            serde_json::to_writer_pretty(w, self).map_err(io::Error::other)
+        })
+        .map_err(|source| PlanFileError::Write {
             path: path.to_owned(),
             source,
         })

@@ -391,15 +391,9 @@ pub fn save_csv(
     if path == Path::new("-") {
         return write_csv(io::stdout().lock(), rollout, results, probe).map_err(io::Error::other);
     }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    write_csv(&mut tmp, rollout, results, probe).map_err(io::Error::other)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::files::write_atomically(path, |w| {
+        write_csv(w, rollout, results, probe).map_err(io::Error::other)
+    })
 }
 
 /// Neutralises a cell that a spreadsheet would run as a formula (account names are chosen by

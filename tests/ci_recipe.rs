@@ -11,111 +11,54 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use clap::CommandFactory;
 use serde_norway::{Mapping, Value};
 use support::{read_report, rollout_text, Emulator};
 
 const RECIPE: &str = "plans/gitlab-ci.yml";
 const TOKEN_VARIABLE: &str = "GITLAB_REGISTRY_TOKEN";
 
-// The command line. These lists mirror src/cli.rs (keep them in sync when a flag or subcommand
-// is added or renamed); `every_subcommand_and_flag_the_recipe_uses_exists` checks the recipe
-// against the built binary's `--help` as well. Each flag is (name, takes a value).
+// The command line, as clap defines it (src/cli.rs): the recipe is checked against the same
+// definition the binary parses with, so the two cannot drift apart.
 
-/// Flags every subcommand takes, before or after it.
-const GLOBAL_FLAGS: &[(&str, bool)] = &[
-    ("--no-progress", false),
-    ("-q", false),
-    ("--quiet", false),
-    ("-v", false), // also -vv, -vvv
-    ("--verbose", false),
-];
-/// The rollout file, taken by every subcommand.
-const CONFIG_FLAGS: &[(&str, bool)] = &[("--config", true), ("-c", true)];
-/// The narrowing flags (TargetArgs), taken by every subcommand that reaches AWS.
-const NARROWING_FLAGS: &[(&str, bool)] = &[
-    ("--regions", true),
-    ("--accounts", true),
-    ("--concurrency", true),
-];
-/// Subcommands without the narrowing flags (they make no AWS call).
-const NOT_NARROWED: &[&str] = &["iam-policy"];
-/// Each subcommand's own flags.
-const SUBCOMMANDS: &[(&str, &[(&str, bool)])] = &[
-    ("accounts", &[("--format", true)]),
-    ("plan", &[("--out", true), ("--detailed-exitcode", false)]),
-    (
-        "apply",
-        &[
-            ("--plan", true),
-            ("--yes", false),
-            ("-y", false),
-            ("--report", true),
-            ("--token-file", true),
-            ("--max-failures", true),
-            ("--no-canary", false),
-        ],
-    ),
-    (
-        "validate",
-        &[
-            ("--report", true),
-            ("--max-failures", true),
-            ("--probe-image", true),
-        ],
-    ),
-    (
-        "probe",
-        &[
-            ("--image", true),
-            ("--as-role", true),
-            ("--report", true),
-            ("--max-failures", true),
-        ],
-    ),
-    (
-        "rotate",
-        &[
-            ("--yes", false),
-            ("-y", false),
-            ("--report", true),
-            ("--token-file", true),
-            ("--max-failures", true),
-            ("--no-canary", false),
-        ],
-    ),
-    (
-        "report",
-        &[
-            ("--format", true),
-            ("--out", true),
-            ("--expiry-warning-days", true),
-        ],
-    ),
-    (
-        "destroy",
-        &[
-            ("--yes", false),
-            ("-y", false),
-            ("--recovery-days", true),
-            ("--force-delete-secrets", false),
-            ("--force-delete", false),
-            ("--report", true),
-        ],
-    ),
-    (
-        "iam-policy",
-        &[
-            ("--caller-role-arn", true),
-            ("--org-id", true),
-            ("--probe-as-role", true),
-        ],
-    ),
-];
-/// Values some flags accept, per subcommand.
-const FORMATS: &[(&str, &[&str])] = &[
-    ("accounts", &["table", "json"]),
-    ("report", &["csv", "json"]),
-];
+/// The subcommand's definition, with the top-level command's global flags; the top level alone
+/// for `None`.
+fn command_line(sub: Option<&str>) -> Option<(clap::Command, clap::Command)> {
+    let root = ptc_rollout::cli::Cli::command();
+    let own = match sub {
+        Some(s) => root.find_subcommand(s)?.clone(),
+        None => root.clone(),
+    };
+    Some((root, own))
+}
+
+/// The argument `flag` names (`--long`, an alias, or `-s`) among `args`.
+fn find_arg<'a>(args: impl Iterator<Item = &'a clap::Arg>, flag: &str) -> Option<&'a clap::Arg> {
+    args.into_iter().find(|a| {
+        let long = |name: &str| flag.strip_prefix("--") == Some(name);
+        a.get_long().is_some_and(long)
+            || a.get_all_aliases()
+                .unwrap_or_default()
+                .into_iter()
+                .any(long)
+            || a.get_short()
+                .is_some_and(|c| flag.strip_prefix('-') == Some(c.to_string().as_str()))
+    })
+}
+
+/// Values `--format` accepts for a subcommand.
+fn formats(sub: &str) -> Vec<String> {
+    command_line(Some(sub))
+        .and_then(|(_, own)| {
+            find_arg(own.get_arguments(), "--format").map(|a| {
+                a.get_possible_values()
+                    .iter()
+                    .map(|v| v.get_name().to_owned())
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
+}
 
 // --- the recipe as data --------------------------------------------------------------------
 
@@ -459,23 +402,14 @@ impl Invocation {
     }
 }
 
+/// Whether `flag` exists for the subcommand (or the top level), and whether it takes a value.
 fn flag_spec(sub: Option<&str>, flag: &str) -> Option<bool> {
-    let own = sub
-        .and_then(|s| SUBCOMMANDS.iter().find(|(n, _)| *n == s))
-        .map(|(_, f)| *f)
-        .unwrap_or(&[]);
-    let config = if sub.is_some() { CONFIG_FLAGS } else { &[] };
-    let narrowing = match sub {
-        Some(s) if !NOT_NARROWED.contains(&s) => NARROWING_FLAGS,
-        _ => &[],
-    };
-    GLOBAL_FLAGS
-        .iter()
-        .chain(config)
-        .chain(narrowing)
-        .chain(own)
-        .find(|(n, _)| *n == flag)
-        .map(|(_, v)| *v)
+    if ["--help", "-h"].contains(&flag) || (sub.is_none() && ["--version", "-V"].contains(&flag)) {
+        return Some(false);
+    }
+    let (root, own) = command_line(sub)?;
+    let globals = root.get_arguments().filter(|a| a.is_global_set());
+    find_arg(own.get_arguments().chain(globals), flag).map(|a| a.get_action().takes_values())
 }
 
 /// Checks one command's arguments against the lists above.
@@ -521,7 +455,7 @@ fn parse_invocation(args: &[String]) -> Result<Invocation, String> {
             };
             flags.push((name, value));
         } else if sub.is_none() {
-            if !SUBCOMMANDS.iter().any(|(n, _)| n == arg) {
+            if command_line(Some(arg)).is_none() {
                 return Err(format!("no subcommand `{arg}`"));
             }
             sub = Some(arg.clone());
@@ -548,12 +482,8 @@ fn parse_invocation(args: &[String]) -> Result<Invocation, String> {
                 return Err(format!("`{sub}` needs --config FILE"));
             }
             if let Some(format) = inv.value("--format") {
-                let allowed = FORMATS
-                    .iter()
-                    .find(|(s, _)| *s == sub)
-                    .map(|(_, f)| *f)
-                    .unwrap_or(&[]);
-                if !format.starts_with('$') && !allowed.contains(&format) {
+                let allowed = formats(sub);
+                if !format.starts_with('$') && !allowed.iter().any(|f| f == format) {
                     return Err(format!(
                         "`{sub} --format` takes one of {allowed:?}, not {format}"
                     ));

@@ -80,15 +80,6 @@ fn write(
             f(&mut out)?;
             writeln!(out)
         }
-        Some(path) => {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-            f(&mut tmp)?;
-            tmp.persist(path).map_err(|e| e.error)?;
-            Ok(())
-        }
+        Some(path) => crate::files::write_atomically(path, f),
     }
 }

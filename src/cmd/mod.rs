@@ -213,11 +213,7 @@ impl Session {
                 eprintln!("error: cannot list the Organization's accounts: {e}");
                 exit::TARGET_FAILED
             })?;
-        for id in &d.unknown_ids {
-            tracing::warn!(
-                "account {id} is named in the rollout file but is not in the Organization"
-            );
-        }
+        warn_unknown(&d.unknown_ids);
         tracing::info!(
             targeted = d.targeted.len(),
             skipped = d.skipped.len(),
@@ -249,6 +245,13 @@ impl Session {
     }
 }
 
+/// Warns of account ids the rollout file names that the Organization does not hold.
+fn warn_unknown(ids: &[String]) {
+    for id in ids {
+        tracing::warn!("account {id} is named in the rollout file but is not in the Organization");
+    }
+}
+
 /// The task listing the Organization for a streamed pass.
 pub(crate) type Listing =
     tokio::task::JoinHandle<Result<discovery::Listing, crate::error::ApiError>>;
@@ -258,9 +261,7 @@ pub(crate) type Listing =
 pub(crate) async fn finish_listing(listing: Listing) -> Result<(), i32> {
     match listing.await {
         Ok(Ok(l)) => {
-            for id in &l.unknown_ids {
-                tracing::warn!("account {id} is named in the rollout file but was not found in the Organization");
-            }
+            warn_unknown(&l.unknown_ids);
             tracing::info!(
                 targeted = l.targeted,
                 skipped = l.skipped,
