@@ -78,15 +78,18 @@ pub struct Clients {
 pub struct Regional {
     pub ecr: aws_sdk_ecr::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
-    /// The account's configuration in the target's Region, for [`Regional::kms`].
-    config: SdkConfig,
+    /// The account's configuration, for [`Regional::kms`].
+    account: SdkConfig,
 }
 
 impl Regional {
     /// KMS in the target's account and Region, made when asked (only a secret under a key of
     /// its own needs it).
     pub fn kms(&self) -> aws_sdk_kms::Client {
-        aws_sdk_kms::Client::new(&self.config)
+        let mut config = aws_sdk_kms::config::Builder::from(&self.account);
+        config.set_region(self.secrets.config().region().cloned());
+        let config = config.build();
+        aws_sdk_kms::Client::from_conf(config)
     }
 }
 
@@ -221,10 +224,9 @@ impl Clients {
         Regional {
             ecr: aws_sdk_ecr::Client::from_conf(ecr),
             secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
-            config: account
-                .to_builder()
-                .region(Region::new(region.to_owned()))
-                .build(),
+            // Kept as given (a clone of shared parts), so a target that never needs KMS pays
+            // nothing more.
+            account: account.clone(),
         }
     }
 }

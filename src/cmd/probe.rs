@@ -39,17 +39,13 @@ pub async fn run(args: ProbeArgs, output: Output, interrupt: watch::Receiver<boo
         path: args.report.as_deref(),
         probe: true,
     };
-    let pass = ReadOnly {
-        title: "Probe",
-        concurrency: args.targets.concurrency.into(),
-        max_failures: args.max_failures,
-    };
-    pass.run(
-        rollout,
-        output,
-        interrupt,
-        to,
-        |runner, targets, tx| async move { runner.probe(targets, spec, &tx).await },
-    )
-    .await
+    ReadOnly::new("Probe", &args.targets, args.max_failures)
+        .run(
+            rollout,
+            output,
+            interrupt,
+            to,
+            |runner, targets, tx| async move { runner.probe(targets, spec, &tx).await },
+        )
+        .await
 }

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use super::{
     check_output_path, conclude, finish_listing, load_rollout, refuse, with_reporter, Session,
 };
-use crate::cli::ValidateArgs;
+use crate::cli::{TargetArgs, ValidateArgs};
 use crate::report::{Destination, Output};
 use crate::rollout::Rollout;
 use crate::runner::{Event, Limits, ProbeSpec, Runner, Stop, Tolerance};
@@ -49,19 +49,15 @@ pub async fn run(args: ValidateArgs, output: Output, interrupt: watch::Receiver<
         path: args.report.as_deref(),
         probe: probe.is_some(),
     };
-    let pass = ReadOnly {
-        title: "Validate",
-        concurrency: args.targets.concurrency.into(),
-        max_failures: args.max_failures,
-    };
-    pass.run(
-        rollout,
-        output,
-        interrupt,
-        to,
-        |runner, targets, tx| async move { runner.validate(targets, probe, &tx).await },
-    )
-    .await
+    ReadOnly::new("Validate", &args.targets, args.max_failures)
+        .run(
+            rollout,
+            output,
+            interrupt,
+            to,
+            |runner, targets, tx| async move { runner.validate(targets, probe, &tx).await },
+        )
+        .await
 }
 
 /// A read-only pass over every target as the Organization is listed (`validate`, `probe`).
@@ -72,6 +68,14 @@ pub(super) struct ReadOnly {
 }
 
 impl ReadOnly {
+    pub fn new(title: &'static str, targets: &TargetArgs, max_failures: Option<Tolerance>) -> Self {
+        ReadOnly {
+            title,
+            concurrency: targets.concurrency.into(),
+            max_failures,
+        }
+    }
+
     /// Starts the session, runs `pass` with the reporter attached, and concludes: failure
     /// lines, summary, report and exit code.
     pub async fn run<F, Fut>(
