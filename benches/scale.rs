@@ -17,7 +17,7 @@ use ptc_rollout::clients::{Clients, Overrides, Tuning};
 use ptc_rollout::credentials::{Access, Caller};
 use ptc_rollout::discovery;
 use ptc_rollout::regions::KNOWN_REGIONS;
-use ptc_rollout::report::{self, Output};
+use ptc_rollout::cmd::reporter::{self, Output};
 use ptc_rollout::rollout::Rollout;
 use ptc_rollout::runner::{ApplyJob, Limits, Runner, Setup, DEFAULT_CONCURRENCY};
 use ptc_rollout::sim::{Api, Sim, SimConfig};
@@ -178,7 +178,7 @@ async fn run_phase(
         interrupt,
     });
     let (tx, rx) = mpsc::unbounded_channel();
-    let reporter = tokio::spawn(report::consume(
+    let reporter = tokio::spawn(reporter::consume(
         Output {
             no_progress: true,
             quiet: true,

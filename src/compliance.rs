@@ -7,26 +7,9 @@ use std::io::Write;
 
 use serde::Serialize;
 
-use crate::report::neutralise;
 use crate::rollout::{parse_date, Rollout, GITLAB_REGISTRY_URL};
+use crate::rows::neutralise;
 use crate::target::{CheckedAt, PullAccessState, RuleState, SecretState, TargetResult, Validation};
-use crate::work::day_two::SecretDetails;
-
-/// What only the inspection reads about the secret, kept on the row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Compliance {
-    pub last_changed: Option<i64>,
-    pub expires_on: Option<String>,
-}
-
-impl Compliance {
-    pub fn of(secret: Option<&SecretDetails>) -> Self {
-        Compliance {
-            last_changed: secret.and_then(|d| d.last_changed),
-            expires_on: secret.and_then(|d| d.expires_on.clone()),
-        }
-    }
-}
 
 /// One row of the export.
 #[derive(Debug, Clone, Serialize)]
@@ -65,7 +48,7 @@ pub fn rows(results: &[Box<TargetResult>], warning_days: i64) -> Vec<Row> {
 
 fn row(r: &TargetResult, warning_days: i64) -> Row {
     let today = r.checked_at.0.div_euclid(86_400);
-    let c = r.compliance.as_deref();
+    let c = r.secret_dates.as_deref();
     let (rule, url, rule_arn) = match r.observed.as_ref().map(|o| &o.rule) {
         Some(RuleState::Present {
             upstream_registry_url,

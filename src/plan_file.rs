@@ -38,7 +38,7 @@ pub struct PlanFile {
     pub tool_version: String,
     pub created_at: String,
     pub planned_for: PlannedFor,
-    pub targets: crate::report::Results,
+    pub targets: crate::rows::Results,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +50,7 @@ pub enum PlanFileError {
 }
 
 impl PlanFile {
-    pub fn new(rollout: &Rollout, created_at: String, targets: crate::report::Results) -> Self {
+    pub fn new(rollout: &Rollout, created_at: String, targets: crate::rows::Results) -> Self {
         Self {
             format_version: FORMAT_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),

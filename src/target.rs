@@ -6,7 +6,6 @@ use std::fmt;
 use aws_smithy_types::date_time::{DateTime, Format};
 use serde::{Deserialize, Serialize};
 
-pub use crate::work::template::TemplateState;
 
 /// One (account, Region) pair of the rollout matrix.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -71,6 +70,15 @@ pub struct Observed {
     /// The customer managed KMS key encrypting the secret, if one does: ECR cannot read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_kms_key: Option<String>,
+}
+
+/// The repository creation template for the prefix, compared with the rollout file's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TemplateState {
+    Absent,
+    Matches,
+    Differs,
 }
 
 /// ptc-rollout's own statement in the Region's registry permissions policy, compared with the
@@ -288,6 +296,16 @@ pub struct Probe {
     pub repository_lifecycle_policy: Option<String>,
 }
 
+/// What only the compliance inspection reads about the secret: when it last changed, and the
+/// token's expiry date from the secret's tag.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretDates {
+    /// Unix seconds.
+    pub last_changed: Option<i64>,
+    /// `YYYY-MM-DD`.
+    pub expires_on: Option<String>,
+}
+
 /// A time, kept as Unix seconds (one per report row, so small), shown and saved as RFC 3339.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct CheckedAt(pub i64);
@@ -338,9 +356,9 @@ pub struct TargetResult {
     pub error: Option<String>,
     /// When the target's state was last read.
     pub checked_at: CheckedAt,
-    /// `report`: what the inspection read beyond the observation.
+    /// `report`: the secret's dates, which only the inspection reads.
     #[serde(skip)]
-    pub compliance: Option<Box<crate::compliance::Compliance>>,
+    pub secret_dates: Option<Box<SecretDates>>,
     /// `probe`, `validate --probe-image`: the pull through the cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<Box<Probe>>,
@@ -357,7 +375,7 @@ impl TargetResult {
             validation: None,
             error: None,
             checked_at,
-            compliance: None,
+            secret_dates: None,
             probe: None,
         }
     }

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::{load_rollout, Session};
 use crate::cli::{AccountsArgs, Format};
 use crate::exit;
-use crate::report::{table, Output};
+use crate::cmd::reporter::{table, Output};
 
 pub async fn run(args: AccountsArgs, output: Output) -> i32 {
     let rollout = match load_rollout(&args.targets) {

@@ -10,10 +10,10 @@ use super::{
 use crate::cli::ApplyArgs;
 use crate::exit;
 use crate::plan_file::PlanFile;
-use crate::report::Output;
+use crate::cmd::reporter::Output;
 use futures::StreamExt;
 
-use crate::report::Results;
+use crate::rows::Results;
 use crate::runner::{ApplyJob, Limits, Stop, Work};
 use crate::target::Outcome;
 

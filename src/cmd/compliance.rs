@@ -8,7 +8,7 @@ use super::{
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::compliance;
 use crate::exit;
-use crate::report::Output;
+use crate::cmd::reporter::Output;
 use crate::runner::{Limits, Stop};
 
 pub async fn run(args: ReportArgs, output: Output, interrupt: watch::Receiver<bool>) -> i32 {

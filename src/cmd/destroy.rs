@@ -10,7 +10,7 @@ use super::{
 };
 use crate::cli::DestroyArgs;
 use crate::exit;
-use crate::report::{self, Output};
+use super::reporter::{self, Output};
 use crate::runner::{ApplyJob, Limits, Removal, Stop};
 use crate::target::{Action, Outcome, TargetResult};
 
@@ -112,7 +112,7 @@ fn plan_table(planned: &[Box<TargetResult>]) -> String {
         .map(|r| {
             let what = match &r.error {
                 Some(e) => format!("{}: {e}", r.outcome),
-                None => report::actions(r, true).replace('-', "nothing managed"),
+                None => reporter::actions(r, true).replace('-', "nothing managed"),
             };
             let kept = r.observed.as_ref().map_or(String::new(), |o| {
                 let actions = r
@@ -140,7 +140,7 @@ fn plan_table(planned: &[Box<TargetResult>]) -> String {
             ]
         })
         .collect();
-    report::table(
+    reporter::table(
         &["ACCOUNT", "NAME", "REGION", "REMOVE", "LEFT ALONE"],
         &rows,
     )

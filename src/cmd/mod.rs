@@ -3,6 +3,7 @@
 //! on stdout, progress, failures and summaries on stderr.
 
 mod accounts;
+pub mod reporter;
 mod apply;
 mod compliance;
 mod destroy;
@@ -26,7 +27,7 @@ use crate::clients::{Clients, Overrides};
 use crate::credentials::{Access, Caller, CHAINED_SESSION_LIMIT};
 use crate::discovery::{self, Discovery};
 use crate::exit;
-use crate::report::{self, Destination, Output};
+use reporter::{Destination, Output};
 use crate::rollout::{Problem, Rollout};
 use crate::runner::{Event, Limits, Runner, Setup, Stop};
 use crate::target::{Target, TargetResult};
@@ -283,13 +284,13 @@ pub(crate) async fn finish_listing(listing: Listing) -> Result<(), i32> {
 pub(crate) async fn with_reporter<F, Fut>(
     output: Output,
     pass: F,
-) -> (report::Results, Option<Stop>)
+) -> (crate::rows::Results, Option<Stop>)
 where
     F: FnOnce(UnboundedSender<Event>) -> Fut,
     Fut: Future<Output = Option<Stop>>,
 {
     let (tx, rx) = unbounded_channel();
-    let reporter = tokio::spawn(report::consume(output, rx));
+    let reporter = tokio::spawn(reporter::consume(output, rx));
     let stop = pass(tx).await;
     (reporter.await.expect("reporter task"), stop)
 }
@@ -313,11 +314,11 @@ pub(crate) fn print_stop(stop: Option<&Stop>) {
 
 /// Prints failure lines and the summary on stderr, unless quiet (failures are always printed).
 pub(crate) fn print_outcome(output: Output, title: &str, results: &[Box<TargetResult>]) {
-    for line in report::failure_lines(results) {
+    for line in reporter::failure_lines(results) {
         eprintln!("error: {line}");
     }
     if !output.quiet {
-        eprint!("{}", report::summary(title, results));
+        eprint!("{}", reporter::summary(title, results));
     }
 }
 
@@ -383,7 +384,7 @@ pub(crate) fn write_report(
     results: &[Box<TargetResult>],
 ) -> i32 {
     match to.path {
-        Some(path) => match report::save_csv(path, rollout, results, to.probe) {
+        Some(path) => match crate::rows::save_csv(path, rollout, results, to.probe) {
             Ok(()) => exit::SUCCESS,
             Err(e) => {
                 eprintln!("error: cannot write the report to {}: {e}", path.display());
@@ -391,7 +392,7 @@ pub(crate) fn write_report(
             }
         },
         None => {
-            print!("{}", report::results_table(results, to.probe));
+            print!("{}", reporter::results_table(results, to.probe));
             exit::SUCCESS
         }
     }

@@ -9,7 +9,7 @@ use super::{
 use crate::cli::PlanArgs;
 use crate::exit;
 use crate::plan_file::PlanFile;
-use crate::report::{self, Output};
+use super::reporter::{self, Output};
 use crate::runner::{Limits, Stop};
 use crate::target::{Action, Outcome, TargetResult};
 
@@ -37,7 +37,7 @@ pub async fn run(args: PlanArgs, output: Output, interrupt: watch::Receiver<bool
 
     print!("{}", plan_table(&results));
     println!("\n{}", totals(&results));
-    for line in report::failure_lines(&results) {
+    for line in reporter::failure_lines(&results) {
         eprintln!("error: {line}");
     }
     print_stop(stop.as_ref());
@@ -85,7 +85,7 @@ fn plan_table(results: &[Box<TargetResult>]) -> String {
         .map(|r| {
             let what = match r.outcome {
                 Outcome::Unchanged => "nothing".to_owned(),
-                Outcome::Pending => report::actions(r, true),
+                Outcome::Pending => reporter::actions(r, true),
                 _ => format!("{}: {}", r.outcome, r.failure().unwrap_or_default()),
             };
             let secret = if r.observed.as_ref().is_some_and(|o| o.secret.is_unmanaged()) {
@@ -102,7 +102,7 @@ fn plan_table(results: &[Box<TargetResult>]) -> String {
             ]
         })
         .collect();
-    report::table(&["ACCOUNT", "NAME", "REGION", "PLAN", "NOTE"], &rows)
+    reporter::table(&["ACCOUNT", "NAME", "REGION", "PLAN", "NOTE"], &rows)
 }
 
 /// The plan's totals, by action and by kind of target.

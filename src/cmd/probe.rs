@@ -6,7 +6,7 @@ use tokio::sync::watch;
 use super::validate::ReadOnly;
 use super::{check_output_path, load_rollout, refuse};
 use crate::cli::ProbeArgs;
-use crate::report::{Destination, Output};
+use crate::cmd::reporter::{Destination, Output};
 use crate::rollout::{is_role_name, Problem};
 use crate::runner::ProbeSpec;
 use crate::work::probe::ImageRef;

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::cli::RotateArgs;
 use crate::exit;
-use crate::report::Output;
+use crate::cmd::reporter::Output;
 use crate::runner::Limits;
 use crate::target::Outcome;
 

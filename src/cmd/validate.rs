@@ -12,7 +12,7 @@ use super::{
     check_output_path, conclude, finish_listing, load_rollout, refuse, with_reporter, Session,
 };
 use crate::cli::{TargetArgs, ValidateArgs};
-use crate::report::{Destination, Output};
+use crate::cmd::reporter::{Destination, Output};
 use crate::rollout::Rollout;
 use crate::runner::{Event, Limits, ProbeSpec, Runner, Stop, Tolerance};
 use crate::target::Target;

@@ -9,7 +9,6 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::gate::Turn;
 use super::{ApplyJob, Event, Pass, Runner, Stop};
 use crate::clients::Regional;
-use crate::compliance::Compliance;
 use crate::error::ApiError;
 use crate::rollout::GITLAB_REGISTRY_URL;
 use crate::target::{
@@ -287,11 +286,11 @@ impl Runner {
             pull_access,
             secret_kms_key: secret.as_ref().and_then(|d| d.kms_key_id.clone()),
         };
-        let compliance = Compliance::of(secret.as_ref());
+        let dates = secret.as_ref().map(SecretDetails::dates).unwrap_or_default();
         TargetResult {
             observed: Some(observed),
             validation,
-            compliance: Some(Box::new(compliance)),
+            secret_dates: Some(Box::new(dates)),
             ..r
         }
     }

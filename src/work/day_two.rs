@@ -7,7 +7,7 @@ use super::version_id;
 use crate::clients::Regional;
 use crate::error::ApiError;
 use crate::rollout::{Rollout, EXPIRY_TAG_KEY, MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
-use crate::target::{SecretState, Target};
+use crate::target::{SecretDates, SecretState, Target};
 use crate::token::GitlabToken;
 
 /// What DescribeSecret tells about the rollout's secret in a target.
@@ -28,6 +28,14 @@ pub struct SecretDetails {
 }
 
 impl SecretDetails {
+    /// The dates the compliance report shows.
+    pub fn dates(&self) -> SecretDates {
+        SecretDates {
+            last_changed: self.last_changed,
+            expires_on: self.expires_on.clone(),
+        }
+    }
+
     /// The state `plan` and `apply` decide from.
     pub fn state(&self) -> SecretState {
         let (arn, managed) = (self.arn.clone(), self.managed);

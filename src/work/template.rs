@@ -3,22 +3,12 @@
 //! platform team wants.
 
 use aws_sdk_ecr::types::{ImageTagMutability, RctAppliedFor, Tag};
-use serde::{Deserialize, Serialize};
 
 use crate::clients::Regional;
 use crate::error::ApiError;
 use crate::regions;
 use crate::rollout::{RepositoryTemplate, Rollout};
-use crate::target::Target;
-
-/// The template for the prefix, compared with the rollout file's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TemplateState {
-    Absent,
-    Matches,
-    Differs,
-}
+use crate::target::{Target, TemplateState};
 
 pub async fn read_template(
     c: &Regional,
