@@ -14,12 +14,12 @@ use std::time::{Duration, Instant as WallInstant};
 
 use futures::StreamExt;
 use ptc_rollout::clients::{Clients, Overrides, Tuning};
+use ptc_rollout::cmd::reporter::{self, Output};
 use ptc_rollout::credentials::{Access, Caller};
 use ptc_rollout::discovery;
 use ptc_rollout::regions::KNOWN_REGIONS;
-use ptc_rollout::cmd::reporter::{self, Output};
 use ptc_rollout::rollout::Rollout;
-use ptc_rollout::runner::{ApplyJob, Limits, Runner, Setup, DEFAULT_CONCURRENCY};
+use ptc_rollout::runner::{Job, Limits, Pass, Runner, Setup, DEFAULT_CONCURRENCY};
 use ptc_rollout::sim::{Api, Sim, SimConfig};
 use ptc_rollout::target::{Outcome, TargetResult};
 use ptc_rollout::token::GitlabToken;
@@ -189,14 +189,11 @@ async fn run_phase(
     let start = tokio::time::Instant::now();
     let (targets, listing) = discovery::stream_targets(clients.organizations(), rollout.clone());
     let token = GitlabToken::new("glpat-bench-token".into()).expect("token");
-    let stop = match phase {
-        Phase::Apply | Phase::Reapply => {
-            runner
-                .apply(targets.map(ApplyJob::fresh).boxed(), token, &tx)
-                .await
-        }
-        Phase::Validate => runner.validate(targets, None, &tx).await,
+    let pass = match phase {
+        Phase::Apply | Phase::Reapply => Pass::Apply(Arc::new(token)),
+        Phase::Validate => Pass::Validate(None),
     };
+    let stop = runner.run(pass, targets.map(Job::fresh), &tx).await;
     drop(tx);
     let results = reporter.await.expect("reporter");
     let makespan = start.elapsed().as_secs_f64();

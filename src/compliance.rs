@@ -48,99 +48,32 @@ pub fn rows(results: &[Box<TargetResult>], warning_days: i64) -> Vec<Row> {
 
 fn row(r: &TargetResult, warning_days: i64) -> Row {
     let today = r.checked_at.0.div_euclid(86_400);
-    let c = r.secret_dates.as_deref();
-    let (rule, url, rule_arn) = match r.observed.as_ref().map(|o| &o.rule) {
-        Some(RuleState::Present {
-            upstream_registry_url,
-            credential_arn,
-        }) => (
-            if upstream_registry_url == GITLAB_REGISTRY_URL {
-                "present"
-            } else {
-                "conflicting"
-            },
-            upstream_registry_url.clone(),
-            credential_arn.clone().unwrap_or_default(),
-        ),
-        Some(RuleState::Absent) => ("absent", String::new(), String::new()),
-        // Not inspected: nothing is known of the rule.
-        None => ("", String::new(), String::new()),
-    };
-    let (secret, managed, secret_arn) = match r.observed.as_ref().map(|o| &o.secret) {
-        Some(SecretState::Present { arn, managed }) => {
-            ("present", Some(*managed), Some(arn.as_str()))
-        }
-        Some(SecretState::PendingDeletion { arn, managed }) => {
-            ("pending_deletion", Some(*managed), Some(arn.as_str()))
-        }
-        Some(SecretState::Absent) => ("absent", None, None),
-        None => ("", None, None),
-    };
-    let last_changed = c.and_then(|c| c.last_changed);
-    let expires_on = c.and_then(|c| c.expires_on.clone()).unwrap_or_default();
+    let dates = r.secret_dates.as_deref();
+    let rule = RuleCells::of(r);
+    let (secret, managed, secret_arn) = secret_cells(r);
+    let last_changed = dates.and_then(|d| d.last_changed);
+    let expires_on = dates.and_then(|d| d.expires_on.clone()).unwrap_or_default();
     let days_left = parse_date(&expires_on).map(|d| d - today);
     let validation = r.validation.as_ref();
     let pull_access = r.observed.as_ref().and_then(|o| o.pull_access);
-
-    let mut reasons = Vec::new();
-    if let Some(e) = &r.error {
-        reasons.push(format!("not inspected: {e}"));
-    } else {
-        match rule {
-            "absent" => reasons.push("no pull through cache rule".to_owned()),
-            "conflicting" => reasons.push(format!("prefix held by another upstream ({url})")),
-            _ if secret_arn.is_some() && Some(rule_arn.as_str()) != secret_arn => {
-                reasons.push("rule uses another secret".to_owned())
-            }
-            _ => {}
+    let reasons = match &r.error {
+        Some(e) => vec![format!("not inspected: {e}")],
+        None => {
+            let mut reasons = setup_reasons(r, &rule, secret, secret_arn);
+            reasons.extend(health_reasons(&rule, validation, pull_access));
+            reasons.extend(expiry_reason(days_left, warning_days));
+            reasons
         }
-        if let Some(key) = r
-            .observed
-            .as_ref()
-            .and_then(|o| o.secret_kms_key.as_deref())
-        {
-            reasons.push(format!(
-                "secret under customer managed KMS key {key} (ECR reads only the default aws/secretsmanager key: re-create the secret without a KMS key)"
-            ));
-        }
-        match secret {
-            "absent" => reasons.push("no secret".to_owned()),
-            "pending_deletion" => reasons.push("secret scheduled for deletion".to_owned()),
-            _ => {}
-        }
-        if rule == "present" {
-            match validation.and_then(Validation::answer) {
-                Some(true) => {}
-                Some(false) => reasons.push("rule not valid".to_owned()),
-                None => reasons.push("rule not validated".to_owned()),
-            }
-        }
-        match pull_access {
-            Some(PullAccessState::Absent) => {
-                reasons.push("no pull access statement in the registry policy".to_owned())
-            }
-            Some(PullAccessState::Differs) => {
-                reasons.push("pull access statement differs from [pull_access]".to_owned())
-            }
-            _ => {}
-        }
-        match days_left {
-            Some(d) if d < 0 => reasons.push("token expired".to_owned()),
-            Some(d) if d <= warning_days => {
-                reasons.push(format!("token expires within {warning_days} days"))
-            }
-            _ => {}
-        }
-    }
+    };
     Row {
         account_id: r.target.account_id.clone(),
         account_name: r.target.account_name.clone(),
         region: r.target.region.clone(),
         compliant: reasons.is_empty(),
         reasons: reasons.join("; "),
-        rule,
-        upstream_registry_url: url,
-        credential_arn: rule_arn,
+        rule: rule.kind,
+        upstream_registry_url: rule.url,
+        credential_arn: rule.arn,
         secret,
         secret_managed: managed,
         secret_last_changed: last_changed
@@ -156,6 +89,116 @@ fn row(r: &TargetResult, warning_days: i64) -> Row {
             .unwrap_or_default(),
         pull_access: pull_access.map_or("", PullAccessState::as_str),
         checked_at: r.checked_at.to_string(),
+    }
+}
+
+/// The rule's cells: `present`, `absent`, `conflicting`, or empty when not inspected.
+struct RuleCells {
+    kind: &'static str,
+    url: String,
+    arn: String,
+}
+
+impl RuleCells {
+    fn of(r: &TargetResult) -> Self {
+        let (kind, url, arn) = match r.observed.as_ref().map(|o| &o.rule) {
+            Some(RuleState::Present {
+                upstream_registry_url,
+                credential_arn,
+            }) => (
+                if upstream_registry_url == GITLAB_REGISTRY_URL {
+                    "present"
+                } else {
+                    "conflicting"
+                },
+                upstream_registry_url.clone(),
+                credential_arn.clone().unwrap_or_default(),
+            ),
+            Some(RuleState::Absent) => ("absent", String::new(), String::new()),
+            // Not inspected: nothing is known of the rule.
+            None => ("", String::new(), String::new()),
+        };
+        RuleCells { kind, url, arn }
+    }
+}
+
+/// The secret's state cell, whether ptc-rollout manages it, and its ARN.
+fn secret_cells(r: &TargetResult) -> (&'static str, Option<bool>, Option<&str>) {
+    match r.observed.as_ref().map(|o| &o.secret) {
+        Some(SecretState::Present { arn, managed }) => ("present", Some(*managed), Some(arn)),
+        Some(SecretState::PendingDeletion { arn, managed }) => {
+            ("pending_deletion", Some(*managed), Some(arn))
+        }
+        Some(SecretState::Absent) => ("absent", None, None),
+        None => ("", None, None),
+    }
+}
+
+/// Whether the rule and secret are in place and belong together.
+fn setup_reasons(
+    r: &TargetResult,
+    rule: &RuleCells,
+    secret: &str,
+    secret_arn: Option<&str>,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    match rule.kind {
+        "absent" => reasons.push("no pull through cache rule".to_owned()),
+        "conflicting" => reasons.push(format!("prefix held by another upstream ({})", rule.url)),
+        _ if secret_arn.is_some() && Some(rule.arn.as_str()) != secret_arn => {
+            reasons.push("rule uses another secret".to_owned())
+        }
+        _ => {}
+    }
+    if let Some(key) = r
+        .observed
+        .as_ref()
+        .and_then(|o| o.secret_kms_key.as_deref())
+    {
+        reasons.push(format!(
+            "secret under customer managed KMS key {key} (ECR reads only the default aws/secretsmanager key: re-create the secret without a KMS key)"
+        ));
+    }
+    match secret {
+        "absent" => reasons.push("no secret".to_owned()),
+        "pending_deletion" => reasons.push("secret scheduled for deletion".to_owned()),
+        _ => {}
+    }
+    reasons
+}
+
+/// Whether the rule validated and the pull access statement is as the rollout file says.
+fn health_reasons(
+    rule: &RuleCells,
+    validation: Option<&Validation>,
+    pull_access: Option<PullAccessState>,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if rule.kind == "present" {
+        match validation.and_then(Validation::answer) {
+            Some(true) => {}
+            Some(false) => reasons.push("rule not valid".to_owned()),
+            None => reasons.push("rule not validated".to_owned()),
+        }
+    }
+    match pull_access {
+        Some(PullAccessState::Absent) => {
+            reasons.push("no pull access statement in the registry policy".to_owned())
+        }
+        Some(PullAccessState::Differs) => {
+            reasons.push("pull access statement differs from [pull_access]".to_owned())
+        }
+        _ => {}
+    }
+    reasons
+}
+
+/// The token's expiry, when it is past or near.
+fn expiry_reason(days_left: Option<i64>, warning_days: i64) -> Option<String> {
+    match days_left {
+        Some(d) if d < 0 => Some("token expired".to_owned()),
+        Some(d) if d <= warning_days => Some(format!("token expires within {warning_days} days")),
+        _ => None,
     }
 }
 

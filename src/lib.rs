@@ -1,17 +1,23 @@
 //! ptc-rollout: Amazon ECR pull through cache for the GitLab Container Registry, rolled out
 //! across a whole AWS Organization.
 //!
-//! The crate reads in the order a run happens:
+//! The engine, in the order a run happens (it never prints; it sends events):
 //! - [`rollout`]: the rollout file, validated before any AWS call; [`token`]: the GitLab token,
 //!   read from the environment, a file or standard input and never printed.
-//! - [`clients`]: every AWS client, built in one place; [`credentials`]: reaching each account.
-//! - [`discovery`]: the Organization's accounts, filtered into (account, Region) [`target`]s.
-//! - [`work`]: what happens to one target: observe, decide, converge, validate.
-//! - [`runner`]: all targets concurrently under one bound, sending events.
-//! - [`report`]: the one consumer of events (progress, counters, summary, CSV); [`plan_file`]:
-//!   saved plans.
-//! - [`cmd`]: the commands, and [`cli`] their flags; [`exit`] the exit codes.
-//! - [`sim`]: a simulated AWS behind the real SDK, for benchmarks and tests in virtual time.
+//! - [`clients`]: every AWS client, built in one place; [`credentials`]: reaching each account;
+//!   [`startup`]: why a run cannot start.
+//! - [`discovery`]: the Organization's accounts, filtered into (account, Region) [`target`]s,
+//!   the plain data every other module shares (it depends on none of them).
+//! - [`work`]: what happens to one target: observe, decide, converge, validate, pull
+//!   ([`registry`]: the registry HTTP API).
+//! - [`runner`]: one [`runner::Pass`] over all targets, concurrently under one bound, each
+//!   target's end an event.
+//! - [`rows`]: the CSV report's rows; [`compliance`]: the compliance export's; [`plan_file`]:
+//!   saved plans; [`files`]: atomic writes; [`iam`]: the policies the tool needs.
+//!
+//! The command line, the only part that prints: [`cli`] (flags), [`cmd`] (one file per command,
+//! the reporter that consumes the runner's events, the one place errors are printed), [`exit`]
+//! (the exit codes).
 
 pub mod cli;
 pub mod clients;

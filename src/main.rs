@@ -1,6 +1,9 @@
-//! The `ptc-rollout` binary: parse flags, set up logging, run the command, exit with its code.
+//! The `ptc-rollout` binary: parse flags, set up logging, watch for Ctrl-C, run the command,
+//! print its error if it failed, and exit with its code.
 
 use clap::Parser;
+use ptc_rollout::exit;
+use tokio::sync::watch;
 
 /// The allocator the scale benchmark measures (benches/scale.rs installs the same): the SDK
 /// allocates heavily per call, and mimalloc halves that time against the system allocator.
@@ -15,13 +18,33 @@ fn main() {
         .enable_all()
         .build()
         .expect("cannot start the async runtime");
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+    let interrupt = runtime.block_on(async { watch_interrupts() });
+    let code = match runtime.block_on(ptc_rollout::cmd::run(cli, interrupt)) {
+        Ok(code) => code,
+        Err(e) => {
+            ptc_rollout::cmd::print_error(&e);
+            e.exit_code()
+        }
     };
-    let code = runtime.block_on(ptc_rollout::cmd::run(cli, ctrl_c));
     // Do not wait for lingering connection tasks; everything was written before this point.
     runtime.shutdown_background();
     std::process::exit(code);
+}
+
+/// The first Ctrl-C turns the receiver `true`: the run stops scheduling, finishes targets in
+/// flight for a short while and writes its complete report. A second one exits at once.
+fn watch_interrupts() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = tx.send(true);
+        eprintln!("interrupted: finishing targets in flight, then writing the report (Ctrl-C again to exit now)");
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("interrupted again: exiting now");
+            std::process::exit(exit::INTERRUPTED);
+        }
+    });
+    rx
 }
 
 /// A closed stdout (`ptc-rollout report | head`) ends the process quietly, as it would a shell

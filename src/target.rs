@@ -6,7 +6,6 @@ use std::fmt;
 use aws_smithy_types::date_time::{DateTime, Format};
 use serde::{Deserialize, Serialize};
 
-
 /// One (account, Region) pair of the rollout matrix.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Target {
@@ -378,6 +377,13 @@ impl TargetResult {
             secret_dates: None,
             probe: None,
         }
+    }
+
+    /// Ends the row as `outcome`, saying why.
+    pub fn ending(mut self, outcome: Outcome, why: impl Into<String>) -> Self {
+        self.outcome = outcome;
+        self.error = Some(why.into());
+        self
     }
 
     /// Whether the row counts as a failure for the exit code: a failing outcome, a rule that

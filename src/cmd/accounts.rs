@@ -2,24 +2,21 @@
 
 use serde_json::json;
 
-use super::{load_rollout, Session};
+use tokio::sync::watch;
+
+use super::error::CommandError;
+use super::reporter::{table, Output};
+use super::session::open;
 use crate::cli::{AccountsArgs, Format};
 use crate::exit;
-use crate::cmd::reporter::{table, Output};
 
-pub async fn run(args: AccountsArgs, output: Output) -> i32 {
-    let rollout = match load_rollout(&args.targets) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let session = match Session::start(rollout).await {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let d = match session.discover().await {
-        Ok(d) => d,
-        Err(code) => return code,
-    };
+pub async fn run(
+    args: AccountsArgs,
+    output: Output,
+    interrupt: watch::Receiver<bool>,
+) -> Result<i32, CommandError> {
+    let (session, ()) = open(&args.targets, output, interrupt, |_| Ok(())).await?;
+    let d = session.discover().await?;
     let regions = session.rollout.regions.join(",");
     let access = |id: &str| {
         if id == session.access.caller.account_id {
@@ -75,5 +72,5 @@ pub async fn run(args: AccountsArgs, output: Output) -> i32 {
             d.skipped.len()
         );
     }
-    exit::SUCCESS
+    Ok(exit::SUCCESS)
 }

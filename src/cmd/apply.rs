@@ -1,159 +1,118 @@
 //! `apply`: plan (or load a saved plan), confirm, converge every target, validate every rule,
-//! write the report.
+//! write the report. Three modes: a saved plan, `--yes` (one pass, no plan shown), and the
+//! interactive plan-confirm-apply.
 
-use tokio::sync::watch;
+use std::sync::Arc;
 
+use futures::stream;
+
+use super::conclude::conclude;
+use super::error::{refuse_if, CommandError};
+use super::input::{confirm, token_inputs};
 use super::plan::totals;
-use super::{
-    conclude, confirm, finish_listing, load_rollout, refuse, token_inputs, with_reporter, Session,
-};
+use super::reporter::Output;
+use super::session::{open, Ran, Session};
 use crate::cli::ApplyArgs;
 use crate::exit;
 use crate::plan_file::PlanFile;
-use crate::cmd::reporter::Output;
-use futures::StreamExt;
-
 use crate::rows::Results;
-use crate::runner::{ApplyJob, Limits, Stop, Work};
+use crate::runner::{Job, Limits, Pass, Runner, Stop};
 use crate::target::Outcome;
+use tokio::sync::watch;
 
-pub async fn run(args: ApplyArgs, output: Output, interrupt: watch::Receiver<bool>) -> i32 {
+pub async fn run(
+    args: ApplyArgs,
+    output: Output,
+    interrupt: watch::Receiver<bool>,
+) -> Result<i32, CommandError> {
     // All input first: nothing reaches AWS until every check has passed.
-    let rollout = match load_rollout(&args.targets) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let (token, problems) = token_inputs(
-        &rollout,
-        args.token_file.as_deref(),
-        args.report.as_deref(),
-        args.yes,
-        "review `ptc-rollout plan` first, then pass --yes",
-    );
-    let saved = match args.plan.as_deref().map(|p| PlanFile::load(p, &rollout)) {
-        Some(Err(e)) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-        Some(Ok(plan)) => Some(plan),
-        None => None,
-    };
-    if !problems.is_empty() {
-        return refuse(&problems);
-    }
-    let token = token.expect("checked above");
-
-    let session = match Session::start(rollout).await {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let limits = Limits {
+    let (session, (token, saved)) = open(&args.targets, output, interrupt, |rollout| {
+        let (token, problems) = token_inputs(
+            rollout,
+            args.token_file.as_deref(),
+            args.report.as_deref(),
+            args.yes,
+            "review `ptc-rollout plan` first, then pass --yes",
+        );
+        let saved = args
+            .plan
+            .as_deref()
+            .map(|p| PlanFile::load(p, rollout))
+            .transpose()?;
+        refuse_if(problems)?;
+        Ok((Arc::new(token.expect("checked above")), saved))
+    })
+    .await?;
+    let runner = session.runner(Limits {
         max_failures: args.max_failures,
         canary: !args.no_canary,
-    };
-    let runner = session.runner(args.targets.concurrency.into(), limits, &interrupt);
-    let (planned, recheck): (Results, bool) = match saved {
-        // A saved plan is carried out as it stands, within the narrowing flags.
-        Some(plan) => {
-            let r = &session.rollout;
-            let planned = plan
-                .targets
-                .into_iter()
-                .filter(|t| r.regions.contains(&t.target.region))
-                .filter(|t| {
-                    r.accounts
-                        .as_ref()
-                        .is_none_or(|a| a.contains(&t.target.account_id))
-                })
-                .collect::<Results>();
-            (planned, true)
-        }
-        // Confirmed up front: one pass, each target read, decided and converged as soon as its
-        // account is listed.
+    });
+    let report = args.report.as_deref().into();
+    let (planned, recheck) = match saved {
+        Some(plan) => (within_narrowing(&session, plan), true),
+        // Confirmed up front: one pass, each target read, decided and converged as soon as
+        // its account is listed.
         None if args.yes => {
-            let (targets, listing) = session.list_targets();
-            let jobs = targets.map(ApplyJob::fresh).boxed();
-            let (results, stop) =
-                with_reporter(
-                    output,
-                    |tx| async move { runner.apply(jobs, token, &tx).await },
-                )
-                .await;
-            let listed = finish_listing(listing).await;
-            return conclude(
-                output,
-                "Apply",
-                args.report.as_deref().into(),
-                &session.rollout,
-                &results,
-                stop.as_ref(),
-                listed,
-            );
+            let (ran, listed) = session.pass_listed(&runner, Pass::Apply(token)).await;
+            return conclude(&session, "Apply", report, &ran, listed);
         }
-        // Interactive: plan everything, show the totals, ask, then converge what was planned.
-        None => {
-            let (targets, listing) = session.list_targets();
-            let planner = runner.clone();
-            let (planned, stop) =
-                with_reporter(output, |tx| async move { planner.plan(targets, &tx).await }).await;
-            if let Err(code) = finish_listing(listing).await {
-                return code;
-            }
-            if stop == Some(Stop::Interrupted) {
-                // Interrupted while planning: nothing was written; every row says so.
-                let why = "not attempted: the run was interrupted while planning";
-                let rows: Results = planned
-                    .into_iter()
-                    .map(|p| {
-                        let at = p.checked_at;
-                        Box::new(ApplyJob::planned(p, false).not_started(why, at))
-                    })
-                    .collect();
-                return conclude(
-                    output,
-                    "Apply",
-                    args.report.as_deref().into(),
-                    &session.rollout,
-                    &rows,
-                    stop.as_ref(),
-                    Ok(()),
-                );
-            }
-            (planned, false)
-        }
+        None => match plan_everything(&session, &runner).await? {
+            Ok(planned) => (planned, false),
+            Err(interrupted) => return conclude(&session, "Apply", report, &interrupted, Ok(())),
+        },
     };
-    if !output.quiet {
-        eprintln!("{}", totals(&planned));
+    if !confirmed(&session, &planned, args.yes).await {
+        eprintln!("Apply cancelled; nothing was changed.");
+        return Ok(exit::TARGET_FAILED);
+    }
+    let jobs = stream::iter(planned.into_iter().map(move |p| Job::planned(p, recheck)));
+    let ran = session.pass(&runner, Pass::Apply(token), jobs).await;
+    conclude(&session, "Apply", report, &ran, Ok(()))
+}
+
+/// A saved plan is carried out as it stands, within the narrowing flags.
+fn within_narrowing(session: &Session, plan: PlanFile) -> Results {
+    let r = &session.rollout;
+    plan.targets
+        .into_iter()
+        .filter(|t| r.regions.contains(&t.target.region))
+        .filter(|t| {
+            r.accounts
+                .as_ref()
+                .is_none_or(|a| a.contains(&t.target.account_id))
+        })
+        .collect()
+}
+
+/// Plans every target. Interrupted while planning, nothing was written: the rows say so.
+async fn plan_everything(
+    session: &Session,
+    runner: &Arc<Runner>,
+) -> Result<Result<Results, Ran>, CommandError> {
+    let ((planned, stop), listed) = session.pass_listed(runner, Pass::Plan).await;
+    listed?;
+    if stop != Some(Stop::Interrupted) {
+        return Ok(Ok(planned));
+    }
+    let why = "not attempted: the run was interrupted while planning";
+    let rows: Results = planned
+        .into_iter()
+        .map(|p| {
+            let at = p.checked_at;
+            Box::new(Job::planned(p, false).not_started(why, at))
+        })
+        .collect();
+    Ok(Err((rows, stop)))
+}
+
+/// Shows the plan's totals and asks, unless `--yes` or there is nothing to change.
+async fn confirmed(session: &Session, planned: &Results, yes: bool) -> bool {
+    if !session.output.quiet {
+        eprintln!("{}", totals(planned));
     }
     let changing = planned
         .iter()
         .filter(|r| r.outcome == Outcome::Pending)
         .count();
-    if changing > 0
-        && !args.yes
-        && !confirm(&format!("Apply these changes to {changing} targets?")).await
-    {
-        eprintln!("Apply cancelled; nothing was changed.");
-        return exit::TARGET_FAILED;
-    }
-    let jobs = futures::stream::iter(
-        planned
-            .into_iter()
-            .map(move |p| ApplyJob::planned(p, recheck)),
-    );
-    let (results, stop) =
-        with_reporter(
-            output,
-            |tx| async move { runner.apply(jobs, token, &tx).await },
-        )
-        .await;
-    conclude(
-        output,
-        "Apply",
-        args.report.as_deref().into(),
-        &session.rollout,
-        &results,
-        stop.as_ref(),
-        Ok(()),
-    )
+    changing == 0 || yes || confirm(&format!("Apply these changes to {changing} targets?")).await
 }

@@ -2,41 +2,27 @@
 
 use tokio::sync::watch;
 
-use super::{
-    check_output_path, finish_listing, load_rollout, print_stop, refuse, with_reporter, Session,
-};
+use super::conclude::print_stop;
+use super::error::CommandError;
+use super::input::output_path_only;
+use super::reporter::Output;
+use super::session::open;
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::compliance;
 use crate::exit;
-use crate::cmd::reporter::Output;
-use crate::runner::{Limits, Stop};
+use crate::runner::{Limits, Pass, Stop};
 
-pub async fn run(args: ReportArgs, output: Output, interrupt: watch::Receiver<bool>) -> i32 {
-    let rollout = match load_rollout(&args.targets) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    if let Err(p) = check_output_path("--out", args.out.as_deref()) {
-        return refuse(&[p]);
-    }
-    let session = match Session::start(rollout).await {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let runner = session.runner(
-        args.targets.concurrency.into(),
-        Limits::default(),
-        &interrupt,
-    );
-    let (targets, listing) = session.list_targets();
-    let (results, stop) = with_reporter(
-        output,
-        |tx| async move { runner.inspect(targets, &tx).await },
-    )
-    .await;
-    let listed = finish_listing(listing).await;
+pub async fn run(
+    args: ReportArgs,
+    output: Output,
+    interrupt: watch::Receiver<bool>,
+) -> Result<i32, CommandError> {
+    let out = output_path_only("--out", args.out.as_deref());
+    let (session, ()) = open(&args.targets, output, interrupt, out).await?;
+    let runner = session.runner(Limits::default());
+    let ((results, stop), listed) = session.pass_listed(&runner, Pass::Inspect).await;
     let rows = compliance::rows(&results, args.expiry_warning_days);
-    let written = match args.format {
+    match args.format {
         ReportFormat::Csv => write(args.out.as_deref(), |w| {
             compliance::write_csv(w, &rows).map_err(std::io::Error::other)
         }),
@@ -46,26 +32,21 @@ pub async fn run(args: ReportArgs, output: Output, interrupt: watch::Receiver<bo
                 serde_json::to_writer_pretty(w, &doc).map_err(std::io::Error::other)
             })
         }
-    };
-    if let Err(e) = written {
-        eprintln!("error: cannot write the report: {e}");
-        return exit::TARGET_FAILED;
     }
+    .map_err(CommandError::Export)?;
     if !output.quiet {
         eprint!("{}", compliance::summary(&rows));
     }
     print_stop(stop.as_ref());
     if stop == Some(Stop::Interrupted) {
-        return exit::INTERRUPTED;
+        return Ok(exit::INTERRUPTED);
     }
-    if let Err(code) = listed {
-        return code;
-    }
-    if rows.iter().all(|r| r.compliant) {
+    listed?;
+    Ok(if rows.iter().all(|r| r.compliant) {
         exit::SUCCESS
     } else {
         exit::TARGET_FAILED
-    }
+    })
 }
 
 /// Writes to the file (atomically) or to stdout.

@@ -1,108 +1,106 @@
 //! `destroy`: remove the rules and secrets ptc-rollout manages, after showing what would go and
 //! asking. Secrets go through Secrets Manager's recovery window unless `--force-delete-secrets`.
 
-use futures::StreamExt;
+use std::sync::Arc;
+
+use futures::stream;
 use tokio::sync::watch;
 
-use super::{
-    check_output_path, conclude, confirm, confirmation_possible, exit_code, finish_listing,
-    load_rollout, refuse, with_reporter, Session,
-};
+use super::conclude::{conclude, exit_code};
+use super::error::{refuse_if, CommandError};
+use super::input::{check_output_path, confirm, confirmation_possible};
+use super::reporter::{self, Output};
+use super::session::{open, Session};
 use crate::cli::DestroyArgs;
 use crate::exit;
-use super::reporter::{self, Output};
-use crate::runner::{ApplyJob, Limits, Removal, Stop};
-use crate::target::{Action, Outcome, TargetResult};
+use crate::rows::Results;
+use crate::runner::{Job, Limits, Pass, Removal, Runner, Stop};
+use crate::target::{Action, Outcome, RuleState, TargetResult};
 
-pub async fn run(args: DestroyArgs, output: Output, interrupt: watch::Receiver<bool>) -> i32 {
-    let rollout = match load_rollout(&args.targets) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    let mut problems = Vec::new();
-    if let Err(p) = check_output_path("--report", args.report.as_deref()) {
-        problems.push(p);
-    }
-    problems.extend(confirmation_possible(
-        args.yes,
-        "review what would be removed, then pass --yes",
-    ));
-    if !problems.is_empty() {
-        return refuse(&problems);
-    }
-    let session = match Session::start(rollout).await {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
+pub async fn run(
+    args: DestroyArgs,
+    output: Output,
+    interrupt: watch::Receiver<bool>,
+) -> Result<i32, CommandError> {
+    let (session, ()) = open(&args.targets, output, interrupt, |_| {
+        let mut problems: Vec<_> = check_output_path("--report", args.report.as_deref())
+            .err()
+            .into_iter()
+            .collect();
+        problems.extend(confirmation_possible(
+            args.yes,
+            "review what would be removed, then pass --yes",
+        ));
+        refuse_if(problems)
+    })
+    .await?;
     let removal = Removal {
         recovery_days: args.recovery_days,
         force: args.force_delete_secrets,
     };
-    let runner = session.runner(
-        args.targets.concurrency.into(),
-        Limits::default(),
-        &interrupt,
-    );
-    let (targets, listing) = session.list_targets();
-    let (results, stop) = if args.yes {
-        let jobs = targets.map(ApplyJob::fresh).boxed();
-        let destroyed = with_reporter(output, |tx| async move {
-            runner.destroy(jobs, removal, &tx).await
-        })
-        .await;
-        if let Err(code) = finish_listing(listing).await {
-            return code;
-        }
-        destroyed
+    let runner = session.runner(Limits::default());
+    let ran = if args.yes {
+        let (ran, listed) = session.pass_listed(&runner, Pass::Destroy(removal)).await;
+        listed?;
+        ran
     } else {
-        let planner = runner.clone();
-        let (planned, stop) = with_reporter(output, |tx| async move {
-            planner.plan_destroy(targets, removal, &tx).await
-        })
-        .await;
-        if let Err(code) = finish_listing(listing).await {
-            return code;
-        }
-        if stop == Some(Stop::Interrupted) {
-            return exit::INTERRUPTED;
-        }
-        print!("{}", plan_table(&planned));
-        let removing = planned
-            .iter()
-            .filter(|r| r.outcome == Outcome::Pending)
-            .count();
-        if removing == 0 {
-            eprintln!("Nothing managed by ptc-rollout to remove.");
-            return exit_code(&planned, None);
-        }
-        let window = if args.force_delete_secrets {
-            "at once, without recovery".to_owned()
-        } else {
-            format!("with a {}-day recovery window", args.recovery_days)
+        let planned = match plan_removal(&session, &runner, removal).await? {
+            Ok(planned) => planned,
+            Err(code) => return Ok(code),
         };
-        if !confirm(&format!(
-            "Remove the managed rule and secret ({window}) in {removing} targets?"
-        ))
-        .await
-        {
+        if !confirmed(&planned, &args).await {
             eprintln!("Destroy cancelled; nothing was changed.");
-            return exit::TARGET_FAILED;
+            return Ok(exit::TARGET_FAILED);
         }
-        let jobs = futures::stream::iter(planned.into_iter().map(|p| ApplyJob::planned(p, false)));
-        with_reporter(output, |tx| async move {
-            runner.destroy(jobs, removal, &tx).await
-        })
-        .await
+        let jobs = stream::iter(planned.into_iter().map(|p| Job::planned(p, false)));
+        session.pass(&runner, Pass::Destroy(removal), jobs).await
     };
     conclude(
-        output,
+        &session,
         "Destroy",
         args.report.as_deref().into(),
-        &session.rollout,
-        &results,
-        stop.as_ref(),
+        &ran,
         Ok(()),
     )
+}
+
+/// Reads what would be removed and shows it; the exit code instead when the run ends here
+/// (interrupted, or nothing to remove).
+async fn plan_removal(
+    session: &Session,
+    runner: &Arc<Runner>,
+    removal: Removal,
+) -> Result<Result<Results, i32>, CommandError> {
+    let ((planned, stop), listed) = session
+        .pass_listed(runner, Pass::PlanDestroy(removal))
+        .await;
+    listed?;
+    if stop == Some(Stop::Interrupted) {
+        return Ok(Err(exit::INTERRUPTED));
+    }
+    print!("{}", plan_table(&planned));
+    if !planned.iter().any(|r| r.outcome == Outcome::Pending) {
+        eprintln!("Nothing managed by ptc-rollout to remove.");
+        return Ok(Err(exit_code(&planned, None)));
+    }
+    Ok(Ok(planned))
+}
+
+/// Asks before removing, saying how secrets go.
+async fn confirmed(planned: &Results, args: &DestroyArgs) -> bool {
+    let removing = planned
+        .iter()
+        .filter(|r| r.outcome == Outcome::Pending)
+        .count();
+    let window = if args.force_delete_secrets {
+        "at once, without recovery".to_owned()
+    } else {
+        format!("with a {}-day recovery window", args.recovery_days)
+    };
+    confirm(&format!(
+        "Remove the managed rule and secret ({window}) in {removing} targets?"
+    ))
+    .await
 }
 
 /// What would be removed per target, and what would be left alone.
@@ -124,7 +122,7 @@ fn plan_table(planned: &[Box<TargetResult>]) -> String {
                 if o.secret.arn().is_some() && !actions.contains(&Action::DeleteSecret) {
                     kept.push("secret (not managed)");
                 }
-                if matches!(o.rule, crate::target::RuleState::Present { .. })
+                if matches!(o.rule, RuleState::Present { .. })
                     && !actions.contains(&Action::DeleteRule)
                 {
                     kept.push("rule (not using the managed secret)");

@@ -1,18 +1,13 @@
 //! `iam-policy`: the least-privilege policies for this rollout, as JSON on stdout. No AWS call.
 
+use super::error::CommandError;
 use crate::cli::IamPolicyArgs;
 use crate::exit;
 use crate::iam::Policies;
 use crate::rollout::{is_role_name, Problem, Rollout};
 
-pub fn run(args: IamPolicyArgs) -> i32 {
-    let rollout = match Rollout::load(&args.config) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
-    };
+pub fn run(args: IamPolicyArgs) -> Result<i32, CommandError> {
+    let rollout = Rollout::load(&args.config)?;
     let caller = args.caller_role_arn.unwrap_or_else(|| {
         eprintln!("note: no --caller-role-arn: the trust policy names a placeholder to replace");
         "arn:aws:iam::MANAGEMENT_ACCOUNT_ID:role/ROLLOUT_CALLER_ROLE".to_owned()
@@ -27,11 +22,11 @@ pub fn run(args: IamPolicyArgs) -> i32 {
         .filter(|p| p.starts_with("aws"))
         .unwrap_or("aws");
     if let Some(role) = args.probe_as_role.as_deref().filter(|r| !is_role_name(r)) {
-        return super::refuse(&[Problem::new(
+        return Err(CommandError::Refused(vec![Problem::new(
             "--probe-as-role",
             format!("{role:?} is not an IAM role name"),
             "give the role's name (not its ARN)",
-        )]);
+        )]));
     }
     let policies = Policies::for_rollout(
         &rollout,
@@ -44,5 +39,5 @@ pub fn run(args: IamPolicyArgs) -> i32 {
         "{}",
         serde_json::to_string_pretty(&policies.to_json()).expect("serialisable")
     );
-    exit::SUCCESS
+    Ok(exit::SUCCESS)
 }

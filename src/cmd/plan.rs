@@ -2,38 +2,26 @@
 
 use tokio::sync::watch;
 
-use super::{
-    check_output_path, exit_code, finish_listing, load_rollout, print_stop, refuse, with_reporter,
-    Session,
-};
+use super::conclude::{exit_code, print_stop};
+use super::error::CommandError;
+use super::input::output_path_only;
+use super::reporter::{self, Output};
+use super::session::open;
 use crate::cli::PlanArgs;
 use crate::exit;
 use crate::plan_file::PlanFile;
-use super::reporter::{self, Output};
-use crate::runner::{Limits, Stop};
+use crate::runner::{Limits, Pass, Stop};
 use crate::target::{Action, Outcome, TargetResult};
 
-pub async fn run(args: PlanArgs, output: Output, interrupt: watch::Receiver<bool>) -> i32 {
-    let rollout = match load_rollout(&args.targets) {
-        Ok(r) => r,
-        Err(code) => return code,
-    };
-    if let Err(p) = check_output_path("--out", args.out.as_deref()) {
-        return refuse(&[p]);
-    }
-    let session = match Session::start(rollout).await {
-        Ok(s) => s,
-        Err(code) => return code,
-    };
-    let (targets, listing) = session.list_targets();
-    let runner = session.runner(
-        args.targets.concurrency.into(),
-        Limits::default(),
-        &interrupt,
-    );
-    let (results, stop) =
-        with_reporter(output, |tx| async move { runner.plan(targets, &tx).await }).await;
-    let listed = finish_listing(listing).await;
+pub async fn run(
+    args: PlanArgs,
+    output: Output,
+    interrupt: watch::Receiver<bool>,
+) -> Result<i32, CommandError> {
+    let out = output_path_only("--out", args.out.as_deref());
+    let (session, ()) = open(&args.targets, output, interrupt, out).await?;
+    let runner = session.runner(Limits::default());
+    let ((results, stop), listed) = session.pass_listed(&runner, Pass::Plan).await;
 
     print!("{}", plan_table(&results));
     println!("\n{}", totals(&results));
@@ -43,17 +31,14 @@ pub async fn run(args: PlanArgs, output: Output, interrupt: watch::Receiver<bool
     print_stop(stop.as_ref());
     if stop == Some(Stop::Interrupted) {
         // An incomplete plan is not saved: applying it would skip the targets never read.
-        return exit::INTERRUPTED;
+        return Ok(exit::INTERRUPTED);
     }
     if let Some(path) = &args.out {
         let created_at = results
             .first()
             .map(|r| r.checked_at.to_string())
             .unwrap_or_default();
-        if let Err(e) = PlanFile::new(&session.rollout, created_at, results.clone()).save(path) {
-            eprintln!("error: {e}");
-            return exit::TARGET_FAILED;
-        }
+        PlanFile::new(&session.rollout, created_at, results.clone()).save(path)?;
         if !output.quiet {
             eprintln!(
                 "Plan saved to {}; apply it with: ptc-rollout apply --config {} --plan {}",
@@ -63,14 +48,12 @@ pub async fn run(args: PlanArgs, output: Output, interrupt: watch::Receiver<bool
             );
         }
     }
-    if let Err(code) = listed {
-        return code;
-    }
+    listed?;
     let code = exit_code(&results, stop.as_ref());
     if code == exit::SUCCESS && args.detailed_exitcode && has_changes(&results) {
-        return exit::CHANGES_PENDING;
+        return Ok(exit::CHANGES_PENDING);
     }
-    code
+    Ok(code)
 }
 
 /// Whether applying would change anything.

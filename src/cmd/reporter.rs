@@ -86,9 +86,9 @@ pub async fn consume(output: Output, mut events: UnboundedReceiver<Event>) -> Re
     let mut results = Vec::new();
     while let Some(event) = events.recv().await {
         match event {
-            Event::PassStarted { pass } => {
+            Event::PassStarted { label } => {
                 counts = Counts::default();
-                bar.set_prefix(pass.label());
+                bar.set_prefix(label);
                 bar.set_length(0);
                 bar.set_position(0);
             }

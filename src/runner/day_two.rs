@@ -1,13 +1,7 @@
 //! The day-two passes: `rotate` (a new token version in every managed secret), `destroy`
 //! (remove what ptc-rollout manages) and `report` (a read-only compliance inspection).
 
-use std::sync::Arc;
-
-use futures::stream::Stream;
-use tokio::sync::mpsc::UnboundedSender;
-
-use super::gate::Turn;
-use super::{ApplyJob, Event, Pass, Runner, Stop};
+use super::{Job, Runner};
 use crate::clients::Regional;
 use crate::error::ApiError;
 use crate::rollout::GITLAB_REGISTRY_URL;
@@ -29,77 +23,12 @@ pub struct Removal {
 }
 
 impl Runner {
-    /// Writes the token as a new version of every managed secret (canary first), then validates.
-    pub async fn rotate<S>(
-        self: &Arc<Self>,
-        targets: S,
-        token: GitlabToken,
-        events: &UnboundedSender<Event>,
-    ) -> Option<Stop>
-    where
-        S: Stream<Item = Target> + Send + Unpin,
-    {
-        let token = Arc::new(token);
-        let work = move |r: Arc<Self>, t: Target| {
-            let token = token.clone();
-            async move { r.rotate_one(t, &token).await }
-        };
-        self.run(Pass::Apply, targets, events, self.limits.max_failures, work)
-            .await
-    }
-
-    /// Reads what `destroy` would remove in every target.
-    pub async fn plan_destroy<S>(
-        self: &Arc<Self>,
-        targets: S,
-        removal: Removal,
-        events: &UnboundedSender<Event>,
-    ) -> Option<Stop>
-    where
-        S: Stream<Item = Target> + Send + Unpin,
-    {
-        self.run(Pass::Plan, targets, events, None, move |r, t| async move {
-            r.plan_destroy_one(t, removal).await
-        })
-        .await
-    }
-
-    /// Removes the managed rule and secret of every target (planning first when not planned).
-    pub async fn destroy<S>(
-        self: &Arc<Self>,
-        jobs: S,
-        removal: Removal,
-        events: &UnboundedSender<Event>,
-    ) -> Option<Stop>
-    where
-        S: Stream<Item = ApplyJob> + Send + Unpin,
-    {
-        let work =
-            move |r: Arc<Self>, job: ApplyJob| async move { r.destroy_one(job, removal).await };
-        self.run(Pass::Apply, jobs, events, self.limits.max_failures, work)
-            .await
-    }
-
-    /// Inspects every target for the compliance report. Read-only.
-    pub async fn inspect<S>(
-        self: &Arc<Self>,
-        targets: S,
-        events: &UnboundedSender<Event>,
-    ) -> Option<Stop>
-    where
-        S: Stream<Item = Target> + Send + Unpin,
-    {
-        self.run(Pass::Validate, targets, events, None, |r, t| async move {
-            r.inspect_one(t).await
-        })
-        .await
-    }
-
-    async fn rotate_one(&self, t: Target, token: &GitlabToken) -> TargetResult {
-        let r = TargetResult::new(t, Outcome::Unchanged, self.now());
-        let c = match self.regional(&r.target).await {
-            Ok(c) => c,
-            Err(e) => return self.end_with(r, e).await,
+    /// Writes the token as a new version of the managed secret unless it holds it already
+    /// (canary first), then validates.
+    pub(super) async fn rotate_one(&self, t: Target, token: &GitlabToken) -> TargetResult {
+        let (r, c) = match self.open(t).await {
+            Ok(opened) => opened,
+            Err(row) => return row,
         };
         let details = match day_two::describe_secret(&c, &r.target, &self.rollout).await {
             Ok(d) => d,
@@ -136,14 +65,9 @@ impl Runner {
         }
         let mut canary = None;
         if !day_two::holds(&d, &r.target, &self.rollout, token) {
-            match self.gate.turn(true).await {
-                Turn::Canary(guard) => canary = Some(guard),
-                Turn::Go => {}
-                Turn::Stop(why) => {
-                    r.outcome = Outcome::NotAttempted;
-                    r.error = Some(why);
-                    return r;
-                }
+            match self.turn_to_write(true).await {
+                Ok(guard) => canary = guard,
+                Err(why) => return r.ending(Outcome::NotAttempted, why),
             }
             let current = d.current_version.as_deref();
             if let Err(e) =
@@ -178,32 +102,13 @@ impl Runner {
         r
     }
 
-    async fn plan_destroy_one(&self, t: Target, removal: Removal) -> TargetResult {
-        let r = TargetResult::new(t, Outcome::Failed, self.now());
-        let observed = match self.regional(&r.target).await {
-            Ok(c) => self.observe_for_destroy(&c, &r.target).await,
-            Err(e) => Err(e),
-        };
-        let mut r = match observed {
-            Ok(o) => TargetResult {
-                observed: Some(o),
-                ..r
-            },
-            Err(e) => return self.end_with(r, e).await,
-        };
-        let d = decide_destroy(r.observed.as_ref().expect("set above"), removal.force);
-        r.outcome = if d.actions().is_empty() {
-            Outcome::Unchanged
-        } else {
-            Outcome::Pending
-        };
-        r.decision = Some(d);
-        r
-    }
-
     /// What `apply` observes, and ptc-rollout's registry policy statement even when the rollout
     /// file no longer has `[pull_access]`: what ptc-rollout put there, it takes out.
-    async fn observe_for_destroy(&self, c: &Regional, t: &Target) -> Result<Observed, ApiError> {
+    pub(super) async fn observe_for_destroy(
+        &self,
+        c: &Regional,
+        t: &Target,
+    ) -> Result<Observed, ApiError> {
         let mut observed = work::observe(c, t, &self.rollout).await?;
         if self.rollout.pull_access.is_none() {
             observed.pull_access = work::pull_access::find_ours(c, t).await?;
@@ -211,10 +116,11 @@ impl Runner {
         Ok(observed)
     }
 
-    async fn destroy_one(&self, job: ApplyJob, removal: Removal) -> TargetResult {
+    /// Removes what the plan found ptc-rollout manages (planning now unless planned).
+    pub(super) async fn destroy_one(&self, job: Job, removal: Removal) -> TargetResult {
         let mut r = match job.planned {
             Some(planned) => *planned,
-            None => self.plan_destroy_one(job.target, removal).await,
+            None => self.plan_one(job.target, Some(removal)).await,
         };
         let (Some(observed), Some(decision)) = (r.observed.clone(), r.decision.clone()) else {
             return r;
@@ -247,11 +153,11 @@ impl Runner {
         r
     }
 
-    async fn inspect_one(&self, t: Target) -> TargetResult {
-        let r = TargetResult::new(t, Outcome::Unchanged, self.now());
-        let c = match self.regional(&r.target).await {
-            Ok(c) => c,
-            Err(e) => return self.end_with(r, e).await,
+    /// Reads the target for the compliance report, and validates a rule of the GitLab upstream.
+    pub(super) async fn inspect_one(&self, t: Target) -> TargetResult {
+        let (r, c) = match self.open(t).await {
+            Ok(opened) => opened,
+            Err(row) => return row,
         };
         let pull_access = async {
             match &self.rollout.pull_access {
@@ -286,7 +192,10 @@ impl Runner {
             pull_access,
             secret_kms_key: secret.as_ref().and_then(|d| d.kms_key_id.clone()),
         };
-        let dates = secret.as_ref().map(SecretDetails::dates).unwrap_or_default();
+        let dates = secret
+            .as_ref()
+            .map(SecretDetails::dates)
+            .unwrap_or_default();
         TargetResult {
             observed: Some(observed),
             validation,

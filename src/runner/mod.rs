@@ -8,22 +8,22 @@
 //! interrupt (in-flight targets get a short deadline, then end `interrupted`), too many
 //! failures (`--max-failures`), or a failed canary. Targets never started end `not attempted`.
 
+mod breaker;
 mod day_two;
 mod gate;
+mod opt_in;
 mod passes;
 mod probe;
+mod schedule;
 
-use std::collections::{HashMap, VecDeque};
-use std::future::Future;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use futures::stream::{Stream, StreamExt};
+use futures::stream::Stream;
 use tokio::sync::{mpsc::UnboundedSender, watch, OnceCell};
-use tokio::task::JoinSet;
-use tokio::time::Instant;
 
 use crate::clients::{Clients, Regional};
 use crate::credentials::Access;
@@ -33,6 +33,7 @@ use crate::target::{CheckedAt, Outcome, Target, TargetResult};
 use crate::token::GitlabToken;
 pub use day_two::{decide_destroy, Removal};
 pub use gate::Gate;
+use passes::Step;
 pub use probe::ProbeSpec;
 
 /// Targets in flight at once unless `--concurrency` says otherwise.
@@ -43,23 +44,47 @@ pub const ENTRY_CONCURRENCY: usize = 32;
 /// How long in-flight targets may run on after an interrupt before they are abandoned.
 pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Which pass a run is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One pass over the targets: what it is called, what it does in one target (see
+/// [`Runner::step`]) and whether `--max-failures` stops it. Adding a pass is one variant here and
+/// one per-target function.
+#[derive(Debug, Clone)]
 pub enum Pass {
+    /// Read every target and decide what `apply` would do. No mutating call.
     Plan,
-    Apply,
-    Validate,
-    Probe,
+    /// Converge every target (planning it first unless planned), then validate its rule.
+    Apply(Arc<GitlabToken>),
+    /// Validate every rule; with a probe, then pull through each valid one.
+    Validate(Option<ProbeSpec>),
+    /// Pull one image through the cache in every target.
+    Probe(ProbeSpec),
+    /// Write the token as a new version of every managed secret (canary first), then validate.
+    Rotate(Arc<GitlabToken>),
+    /// Read what `destroy` would remove. No mutating call.
+    PlanDestroy(Removal),
+    /// Remove the managed rule, secret and pull access (planning first unless planned).
+    Destroy(Removal),
+    /// Inspect every target for the compliance report. Read-only.
+    Inspect,
 }
 
 impl Pass {
-    pub fn label(self) -> &'static str {
+    /// The progress bar's label.
+    pub fn label(&self) -> &'static str {
         match self {
-            Pass::Plan => "planning",
-            Pass::Apply => "applying",
-            Pass::Validate => "validating",
-            Pass::Probe => "pulling",
+            Pass::Plan | Pass::PlanDestroy(_) => "planning",
+            Pass::Apply(_) => "applying",
+            Pass::Validate(_) => "validating",
+            Pass::Probe(_) => "pulling",
+            Pass::Rotate(_) => "rotating",
+            Pass::Destroy(_) => "destroying",
+            Pass::Inspect => "inspecting",
         }
+    }
+
+    /// Whether `--max-failures` stops this pass: plans and inspections read everything, so
+    /// they always run to the end.
+    pub fn stops_on_failures(&self) -> bool {
+        !matches!(self, Pass::Plan | Pass::PlanDestroy(_) | Pass::Inspect)
     }
 }
 
@@ -67,7 +92,7 @@ impl Pass {
 #[derive(Debug)]
 pub enum Event {
     PassStarted {
-        pass: Pass,
+        label: &'static str,
     },
     /// A target joined the pass (the total grows while the Organization is listed).
     TargetFound,
@@ -132,17 +157,17 @@ pub struct Limits {
     pub canary: bool,
 }
 
-/// One target for `apply`: what the plan saw and decided there, if it was planned.
+/// One target of a pass, and what a plan saw and decided there, if it was planned.
 #[derive(Debug, Clone)]
-pub struct ApplyJob {
+pub struct Job {
     pub target: Target,
-    /// `None`: read and decide now, in the same pass (`apply --yes`).
+    /// `None`: read and decide now, in the same pass (`apply --yes`, `destroy --yes`).
     pub planned: Option<Box<TargetResult>>,
     /// From a saved plan: re-read the target and refuse it if anything changed.
     pub recheck: bool,
 }
 
-impl ApplyJob {
+impl Job {
     pub fn fresh(target: Target) -> Self {
         Self {
             target,
@@ -156,6 +181,22 @@ impl ApplyJob {
             target: planned.target.clone(),
             planned: Some(planned),
             recheck,
+        }
+    }
+
+    /// The row for a job never started. A target the plan already found failed, conflicting
+    /// or interrupted keeps that row.
+    pub fn not_started(self, why: &str, now: CheckedAt) -> TargetResult {
+        match self.planned {
+            Some(r) if r.outcome.is_failure() => *r,
+            planned => {
+                let mut r = planned
+                    .map(|p| *p)
+                    .unwrap_or_else(|| TargetResult::new(self.target, Outcome::NotAttempted, now));
+                r.outcome = Outcome::NotAttempted;
+                r.error = Some(why.to_owned());
+                r
+            }
         }
     }
 }
@@ -209,210 +250,28 @@ impl Runner {
         })
     }
 
-    /// Reads every target and decides what `apply` would do there. No mutating call.
-    pub async fn plan<S>(
-        self: &Arc<Self>,
-        targets: S,
-        events: &UnboundedSender<Event>,
-    ) -> Option<Stop>
-    where
-        S: Stream<Item = Target> + Send + Unpin,
-    {
-        self.run(Pass::Plan, targets, events, None, |r, t| async move {
-            r.plan_one(t).await
-        })
-        .await
-    }
-
-    /// Converges every target (planning it first unless planned), then validates its rule.
-    pub async fn apply<S>(
-        self: &Arc<Self>,
-        jobs: S,
-        token: GitlabToken,
-        events: &UnboundedSender<Event>,
-    ) -> Option<Stop>
-    where
-        S: Stream<Item = ApplyJob> + Send + Unpin,
-    {
-        let token = Arc::new(token);
-        let work = move |r: Arc<Self>, job: ApplyJob| {
-            let token = token.clone();
-            async move { r.apply_one(job, &token).await }
-        };
-        self.run(Pass::Apply, jobs, events, self.limits.max_failures, work)
-            .await
-    }
-
-    /// Validates every target's rule, then pulls through each valid one when `probe` is given.
-    /// Read-only (but for the repository a first pull creates).
-    pub async fn validate<S>(
-        self: &Arc<Self>,
-        targets: S,
-        probe: Option<ProbeSpec>,
-        events: &UnboundedSender<Event>,
-    ) -> Option<Stop>
-    where
-        S: Stream<Item = Target> + Send + Unpin,
-    {
-        let max_failures = self.limits.max_failures;
-        let prober = probe.map(|spec| probe::Prober::new(spec, self));
-        let work = move |r: Arc<Self>, t: Target| {
-            let prober = prober.clone();
-            async move { r.validate_one(t, prober.as_ref()).await }
-        };
-        self.run(Pass::Validate, targets, events, max_failures, work)
-            .await
-    }
-
-    /// Runs `f` on every item, at most `concurrency` at a time, each in its own task so that
-    /// signing and parsing spread over the cores. Items are read from the stream as soon as
-    /// they come, so the reporter knows the total while work goes on. An item whose account has
-    /// not been entered yet waits, without a slot, while the account is entered (a few at a
-    /// time): slots go only to targets that can start working at once.
-    async fn run<T, S, F, Fut>(
+    /// Runs `pass` over every job, at most `concurrency` at a time (see [`schedule`]).
+    /// Returns why the pass stopped early, if it did; every job ends in one event.
+    pub async fn run<S>(
         self: &Arc<Self>,
         pass: Pass,
-        mut items: S,
+        jobs: S,
         events: &UnboundedSender<Event>,
-        max_failures: Option<Tolerance>,
-        f: F,
     ) -> Option<Stop>
     where
-        T: Work,
-        S: Stream<Item = T> + Send + Unpin,
-        F: Fn(Arc<Self>, T) -> Fut + Clone + Send + 'static,
-        Fut: Future<Output = TargetResult> + Send + 'static,
+        S: Stream<Item = Job> + Send + Unpin,
     {
-        let _ = events.send(Event::PassStarted { pass });
-        let mut queue: VecDeque<T> = VecDeque::new();
-        let mut waiting: HashMap<String, Vec<T>> = HashMap::new();
-        let mut to_enter: VecDeque<String> = VecDeque::new();
-        let mut entering = JoinSet::new();
-        let mut listing = true;
-        let mut running = JoinSet::new();
-        let mut in_flight: HashMap<tokio::task::Id, Target> = HashMap::new();
-        let mut interrupt = self.interrupt.clone();
-        let mut stop = interrupt.borrow().then_some(Stop::Interrupted);
-        let mut watching = stop.is_none();
-        let mut canary = self.gate.subscribe();
-        let mut failures = 0;
-        let mut found = 0;
-        let drain = tokio::time::sleep(Duration::MAX / 4);
-        tokio::pin!(drain);
-        let mut draining = false;
-        loop {
-            while stop.is_none() && entering.len() < ENTRY_CONCURRENCY {
-                let Some(account) = to_enter.pop_front() else {
-                    break;
-                };
-                let runner = self.clone();
-                entering.spawn(async move {
-                    let _ = runner.enter(&account).await;
-                    account
-                });
-            }
-            while stop.is_none() && running.len() < self.concurrency {
-                let Some(item) = queue.pop_front() else { break };
-                let target = item.target().clone();
-                let (runner, f, events) = (self.clone(), f.clone(), events.clone());
-                let handle = running.spawn(async move {
-                    let _ = events.send(Event::TargetStarted {
-                        target: item.target().clone(),
-                    });
-                    f(runner, item).await
-                });
-                in_flight.insert(handle.id(), target);
-            }
-            if let Some(tolerance) = max_failures.filter(|_| stop.is_none()) {
-                let known = !listing || matches!(tolerance, Tolerance::Count(_));
-                let allowed = tolerance.allowed(found);
-                if known && failures > allowed {
-                    stop = Some(Stop::TooManyFailures {
-                        failed: failures,
-                        allowed,
-                    });
-                    continue;
-                }
-            }
-            let idle = running.is_empty() && entering.is_empty();
-            if !listing && idle && (stop.is_some() || (queue.is_empty() && waiting.is_empty())) {
-                break;
-            }
-            tokio::select! {
-                item = items.next(), if listing => match item {
-                    Some(item) => {
-                        found += 1;
-                        let _ = events.send(Event::TargetFound);
-                        let account = &item.target().account_id;
-                        if self.is_entered(account) {
-                            queue.push_back(item);
-                        } else {
-                            if !waiting.contains_key(account) {
-                                to_enter.push_back(account.clone());
-                            }
-                            waiting.entry(account.clone()).or_default().push(item);
-                        }
-                    }
-                    None => listing = false,
-                },
-                Some(entered) = entering.join_next() => {
-                    if let Ok(account) = entered {
-                        queue.extend(waiting.remove(&account).unwrap_or_default());
-                    }
-                },
-                Some(joined) = running.join_next_with_id() => {
-                    let result = match joined {
-                        Ok((id, result)) => {
-                            in_flight.remove(&id);
-                            result
-                        }
-                        Err(e) => {
-                            let target = in_flight.remove(&e.id()).expect("every task is tracked");
-                            let (outcome, why) = if e.is_cancelled() {
-                                (Outcome::Interrupted, "interrupted while in flight; re-run to converge".to_owned())
-                            } else {
-                                (Outcome::Failed, format!("internal error: {e}"))
-                            };
-                            let mut r = TargetResult::new(target, outcome, self.now());
-                            r.error = Some(why);
-                            r
-                        }
-                    };
-                    failures += usize::from(result.is_failure());
-                    let _ = events.send(Event::TargetFinished(Box::new(result)));
-                }
-                changed = interrupt.changed(), if watching => {
-                    if changed.is_err() {
-                        watching = false;
-                    } else if *interrupt.borrow() {
-                        watching = false;
-                        stop = Some(Stop::Interrupted);
-                        draining = true;
-                        drain.as_mut().reset(Instant::now() + DRAIN_DEADLINE);
-                    }
-                }
-                failed = self.gate.failed(&mut canary), if stop.is_none() => {
-                    stop = Some(failed);
-                }
-                () = &mut drain, if draining => {
-                    // Past the deadline: abandon what is in flight, and the rest of the listing.
-                    draining = false;
-                    listing = false;
-                    running.abort_all();
-                    entering.abort_all();
-                }
-                else => break,
-            }
-        }
-        if let Some(stop) = &stop {
-            let why = stop.not_started();
-            for item in queue.into_iter().chain(waiting.into_values().flatten()) {
-                let _ = events.send(Event::TargetFinished(Box::new(
-                    item.not_started(&why, self.now()),
-                )));
-            }
-        }
-        stop
+        let _ = events.send(Event::PassStarted {
+            label: pass.label(),
+        });
+        let max_failures = self
+            .limits
+            .max_failures
+            .filter(|_| pass.stops_on_failures());
+        let step = Arc::new(Step::new(pass, self));
+        schedule::Scheduler::new(self.clone(), step, events.clone(), max_failures)
+            .run(jobs)
+            .await
     }
 
     fn cell(&self, account_id: &str) -> Arc<AccountCell> {
@@ -450,45 +309,5 @@ impl Runner {
             .map(|t| t.now())
             .unwrap_or_else(std::time::SystemTime::now);
         CheckedAt::from_system(now)
-    }
-}
-
-/// A unit of work for one target.
-pub trait Work: Send + 'static {
-    fn target(&self) -> &Target;
-    /// The row for this item when it was never started.
-    fn not_started(self, why: &str, now: CheckedAt) -> TargetResult;
-}
-
-impl Work for Target {
-    fn target(&self) -> &Target {
-        self
-    }
-
-    fn not_started(self, why: &str, now: CheckedAt) -> TargetResult {
-        let mut r = TargetResult::new(self, Outcome::NotAttempted, now);
-        r.error = Some(why.to_owned());
-        r
-    }
-}
-
-impl Work for ApplyJob {
-    fn target(&self) -> &Target {
-        &self.target
-    }
-
-    /// A target the plan already found failed, conflicting or interrupted keeps that row.
-    fn not_started(self, why: &str, now: CheckedAt) -> TargetResult {
-        match self.planned {
-            Some(r) if r.outcome.is_failure() => *r,
-            planned => {
-                let mut r = planned
-                    .map(|p| *p)
-                    .unwrap_or_else(|| TargetResult::new(self.target, Outcome::NotAttempted, now));
-                r.outcome = Outcome::NotAttempted;
-                r.error = Some(why.to_owned());
-                r
-            }
-        }
     }
 }

@@ -3,16 +3,13 @@
 
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
-use futures::stream::Stream;
-use tokio::sync::mpsc::UnboundedSender;
-
-use super::{AccountCell, Event, Pass, Runner, Stop};
+use super::{AccountCell, Runner};
 use crate::clients::{Clients, Regional};
 use crate::error::ApiError;
 use crate::registry::Registry;
-use crate::target::{Outcome, Target, TargetResult};
+use crate::target::{Target, TargetResult};
 use crate::work::probe::{self, ImageRef, Puller};
+use aws_config::SdkConfig;
 
 /// What to pull, and as whom.
 #[derive(Debug, Clone)]
@@ -39,30 +36,13 @@ impl Prober {
 }
 
 impl Runner {
-    /// Pulls the image through the cache in every target. Makes no AWS change, but a first pull
+    /// Pulls the image through the cache in the target. Makes no AWS change, but a first pull
     /// creates the cached repository and imports the image, as any pull would.
-    pub async fn probe<S>(
-        self: &Arc<Self>,
-        targets: S,
-        spec: ProbeSpec,
-        events: &UnboundedSender<Event>,
-    ) -> Option<Stop>
-    where
-        S: Stream<Item = Target> + Send + Unpin,
-    {
-        let prober = Prober::new(spec, self);
-        let work = move |r: Arc<Self>, t: Target| {
-            let prober = prober.clone();
-            async move {
-                let row = TargetResult::new(t, Outcome::Unchanged, r.now());
-                match r.regional(&row.target).await {
-                    Ok(c) => r.probe_into(row, &c, &prober).await,
-                    Err(e) => r.end_with(row, e).await,
-                }
-            }
-        };
-        self.run(Pass::Probe, targets, events, self.limits.max_failures, work)
-            .await
+    pub(super) async fn probe_one(&self, t: Target, prober: &Prober) -> TargetResult {
+        match self.open(t).await {
+            Ok((row, c)) => self.probe_into(row, &c, prober).await,
+            Err(row) => row,
+        }
     }
 
     /// Pulls in one target and puts what was found on its row.

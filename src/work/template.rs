@@ -93,46 +93,30 @@ pub async fn put_template(
         .image_tag_mutability
         .as_deref()
         .map(ImageTagMutability::from);
+    // Create and Update take the same settings, on builders of two types.
+    macro_rules! with_settings {
+        ($builder:expr) => {
+            $builder
+                .prefix(&r.ecr_repository_prefix)
+                .description(&want.description)
+                .applied_for(RctAppliedFor::PullThroughCache)
+                .set_image_tag_mutability(mutability)
+                .set_lifecycle_policy(want.lifecycle_policy.clone())
+                .set_resource_tags(Some(tags))
+                .set_custom_role_arn(role_arn(t, want))
+                .send()
+                .await
+        };
+    }
+    let (id, region) = (&t.account_id, &t.region);
     if exists {
-        c.ecr
-            .update_repository_creation_template()
-            .prefix(&r.ecr_repository_prefix)
-            .description(&want.description)
-            .applied_for(RctAppliedFor::PullThroughCache)
-            .set_image_tag_mutability(mutability)
-            .set_lifecycle_policy(want.lifecycle_policy.clone())
-            .set_resource_tags(Some(tags))
-            .set_custom_role_arn(role_arn(t, want))
-            .send()
-            .await
-            .map_err(|e| {
-                ApiError::from_sdk(
-                    &t.account_id,
-                    &t.region,
-                    "ecr:UpdateRepositoryCreationTemplate",
-                    e,
-                )
-            })?;
+        with_settings!(c.ecr.update_repository_creation_template()).map_err(|e| {
+            ApiError::from_sdk(id, region, "ecr:UpdateRepositoryCreationTemplate", e)
+        })?;
     } else {
-        c.ecr
-            .create_repository_creation_template()
-            .prefix(&r.ecr_repository_prefix)
-            .description(&want.description)
-            .applied_for(RctAppliedFor::PullThroughCache)
-            .set_image_tag_mutability(mutability)
-            .set_lifecycle_policy(want.lifecycle_policy.clone())
-            .set_resource_tags(Some(tags))
-            .set_custom_role_arn(role_arn(t, want))
-            .send()
-            .await
-            .map_err(|e| {
-                ApiError::from_sdk(
-                    &t.account_id,
-                    &t.region,
-                    "ecr:CreateRepositoryCreationTemplate",
-                    e,
-                )
-            })?;
+        with_settings!(c.ecr.create_repository_creation_template()).map_err(|e| {
+            ApiError::from_sdk(id, region, "ecr:CreateRepositoryCreationTemplate", e)
+        })?;
     }
     Ok(())
 }

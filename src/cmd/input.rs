@@ -1,0 +1,97 @@
+//! The commands' input checks, all made before the first AWS call, and the terminal prompt.
+
+use std::path::Path;
+
+use super::error::CommandError;
+use crate::cli::TargetArgs;
+use crate::rollout::{Problem, Rollout};
+use crate::token::{GitlabToken, TokenSource};
+
+/// Loads the rollout file and applies the narrowing flags.
+pub(crate) fn load_rollout(args: &TargetArgs) -> Result<Rollout, CommandError> {
+    let mut rollout = Rollout::load(&args.config)?;
+    rollout
+        .narrow(args.regions.as_deref(), args.accounts.as_deref())
+        .map_err(CommandError::Refused)?;
+    Ok(rollout)
+}
+
+/// Refuses an output path whose directory does not exist, before any AWS call.
+pub(crate) fn check_output_path(flag: &str, path: Option<&Path>) -> Result<(), Problem> {
+    let Some(path) = path.filter(|p| *p != Path::new("-")) else {
+        return Ok(());
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(Problem::new(
+            flag,
+            format!("directory {} does not exist", dir.display()),
+            "create it or choose another path",
+        ));
+    }
+    if path.is_dir() {
+        return Err(Problem::new(
+            flag,
+            format!("{} is a directory", path.display()),
+            "name a file",
+        ));
+    }
+    Ok(())
+}
+
+/// The input check of a command whose only input beyond the rollout file is an output path.
+pub(crate) fn output_path_only<'a>(
+    flag: &'a str,
+    path: Option<&'a Path>,
+) -> impl FnOnce(&Rollout) -> Result<(), CommandError> + 'a {
+    move |_| check_output_path(flag, path).map_err(|p| CommandError::Refused(vec![p]))
+}
+
+/// Asks on the terminal, as Terraform does: only "yes" proceeds.
+pub(crate) async fn confirm(question: &str) -> bool {
+    use std::io::Write;
+    eprint!("{question} Only 'yes' will be accepted: ");
+    let _ = std::io::stderr().flush();
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).is_ok() && line.trim() == "yes"
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A command that changes things refuses to start without `--yes` when it cannot ask.
+pub(crate) fn confirmation_possible(yes: bool, fix: &str) -> Option<Problem> {
+    use std::io::IsTerminal;
+    (!yes && !std::io::stdin().is_terminal()).then(|| {
+        Problem::new(
+            "--yes",
+            "standard input is not a terminal, so the command cannot ask for confirmation",
+            fix,
+        )
+    })
+}
+
+/// The input checks of the commands that write the token (`apply`, `rotate`): the token, the
+/// report path and whether confirmation is possible. All problems at once.
+pub(crate) fn token_inputs(
+    rollout: &Rollout,
+    token_file: Option<&Path>,
+    report: Option<&Path>,
+    yes: bool,
+    fix: &str,
+) -> (Option<GitlabToken>, Vec<Problem>) {
+    let mut problems = Vec::new();
+    let token = TokenSource::choose(token_file, &rollout.token_env)
+        .read()
+        .map_err(|p| problems.push(p))
+        .ok();
+    if let Err(p) = check_output_path("--report", report) {
+        problems.push(p);
+    }
+    problems.extend(confirmation_possible(yes, fix));
+    (token, problems)
+}
