@@ -4,23 +4,21 @@ use tokio::sync::watch;
 
 use super::conclude::print_stop;
 use super::error::CommandError;
-use super::input::output_path_only;
 use super::reporter::Output;
-use super::session::open;
+use super::session::open_and_read;
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::compliance;
 use crate::exit;
-use crate::runner::{Limits, Pass, Stop};
+use crate::runner::{Pass, Stop};
 
 pub async fn run(
     args: ReportArgs,
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let out = output_path_only("--out", args.out.as_deref());
-    let (session, ()) = open(&args.targets, output, interrupt, out).await?;
-    let runner = session.runner(Limits::default());
-    let ((results, stop), listed) = session.pass_listed(&runner, Pass::Inspect).await;
+    let out = ("--out", args.out.as_deref());
+    let (session, (results, stop), listed) =
+        open_and_read(&args.targets, output, interrupt, out, Pass::Inspect).await?;
     let rows = compliance::rows(&results, args.expiry_warning_days);
     match args.format {
         ReportFormat::Csv => write(args.out.as_deref(), |w| {

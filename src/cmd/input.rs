@@ -42,14 +42,6 @@ pub(crate) fn check_output_path(flag: &str, path: Option<&Path>) -> Result<(), P
     Ok(())
 }
 
-/// The input check of a command whose only input beyond the rollout file is an output path.
-pub(crate) fn output_path_only<'a>(
-    flag: &'a str,
-    path: Option<&'a Path>,
-) -> impl FnOnce(&Rollout) -> Result<(), CommandError> + 'a {
-    move |_| check_output_path(flag, path).map_err(|p| CommandError::Refused(vec![p]))
-}
-
 /// Asks on the terminal, as Terraform does: only "yes" proceeds.
 pub(crate) async fn confirm(question: &str) -> bool {
     use std::io::Write;

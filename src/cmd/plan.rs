@@ -4,13 +4,12 @@ use tokio::sync::watch;
 
 use super::conclude::{exit_code, print_stop};
 use super::error::CommandError;
-use super::input::output_path_only;
 use super::reporter::{self, Output};
-use super::session::open;
+use super::session::open_and_read;
 use crate::cli::PlanArgs;
 use crate::exit;
 use crate::plan_file::PlanFile;
-use crate::runner::{Limits, Pass, Stop};
+use crate::runner::{Pass, Stop};
 use crate::target::{Action, Outcome, TargetResult};
 
 pub async fn run(
@@ -18,10 +17,9 @@ pub async fn run(
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let out = output_path_only("--out", args.out.as_deref());
-    let (session, ()) = open(&args.targets, output, interrupt, out).await?;
-    let runner = session.runner(Limits::default());
-    let ((results, stop), listed) = session.pass_listed(&runner, Pass::Plan).await;
+    let out = ("--out", args.out.as_deref());
+    let (session, (results, stop), listed) =
+        open_and_read(&args.targets, output, interrupt, out, Pass::Plan).await?;
 
     print!("{}", plan_table(&results));
     println!("\n{}", totals(&results));
