@@ -13,6 +13,7 @@ use aws_credential_types::Credentials;
 
 use crate::clients::Clients;
 use crate::error::ApiError;
+use crate::regions;
 use crate::startup::{first_call_overrides, StartError};
 
 /// Who is running the rollout, from STS GetCallerIdentity.
@@ -40,9 +41,7 @@ impl Caller {
             Err(e) => return Err(StartError::from_sdk(e, endpoint).await),
         };
         let arn = out.arn().unwrap_or_default().to_owned();
-        let partition = arn
-            .split(':')
-            .nth(1)
+        let partition = regions::arn_partition(&arn)
             .filter(|p| !p.is_empty())
             .unwrap_or("aws")
             .to_owned();
@@ -80,10 +79,7 @@ impl Access {
 
     /// The ARN of the role `name` in an account of the caller's partition.
     pub fn role_arn_named(&self, account_id: &str, name: &str) -> String {
-        format!(
-            "arn:{}:iam::{account_id}:role/{name}",
-            self.caller.partition
-        )
+        regions::role_arn(&self.caller.partition, account_id, name)
     }
 
     /// The SDK configuration for one account. For a member account this makes the run's one

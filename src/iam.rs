@@ -4,7 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::rollout::Rollout;
+use crate::regions::role_arn;
+use crate::rollout::{RepositoryTemplate, Rollout};
 
 /// The service-linked role ECR creates with an account's first pull through cache rule.
 const PTC_SERVICE: &str = "pullthroughcache.ecr.amazonaws.com";
@@ -32,198 +33,18 @@ impl Policies {
         org_id: &str,
         probe_as_role: Option<&str>,
     ) -> Self {
-        let prefix = r.ecr_repository_prefix.trim_end_matches('/');
-        let cached = if prefix == "ROOT" {
-            format!("arn:{partition}:ecr:*:*:repository/*")
-        } else {
-            format!("arn:{partition}:ecr:*:*:repository/{prefix}/*")
-        };
-        let mut member = vec![
-            json!({
-                "Sid": "PullThroughCacheSecret",
-                "Effect": "Allow",
-                "Action": [
-                    "secretsmanager:DescribeSecret",
-                    "secretsmanager:CreateSecret",
-                    "secretsmanager:TagResource",
-                    "secretsmanager:PutSecretValue",
-                    "secretsmanager:UpdateSecretVersionStage",
-                    "secretsmanager:RestoreSecret",
-                    "secretsmanager:DeleteSecret"
-                ],
-                // Secrets Manager appends a hyphen and six characters to the name.
-                "Resource": format!("arn:{partition}:secretsmanager:*:*:secret:{}-??????", r.secret_name)
-            }),
-            json!({
-                "Sid": "PullThroughCacheRule",
-                "Effect": "Allow",
-                "Action": [
-                    "ecr:DescribePullThroughCacheRules",
-                    "ecr:CreatePullThroughCacheRule",
-                    "ecr:UpdatePullThroughCacheRule",
-                    "ecr:DeletePullThroughCacheRule",
-                    "ecr:ValidatePullThroughCacheRule"
-                ],
-                "Resource": "*"
-            }),
-            json!({
-                "Sid": "FirstRuleCreatesTheServiceLinkedRole",
-                "Effect": "Allow",
-                "Action": "iam:CreateServiceLinkedRole",
-                "Resource": format!("arn:{partition}:iam::*:role/aws-service-role/{PTC_SERVICE}/*"),
-                "Condition": { "StringEquals": { "iam:AWSServiceName": PTC_SERVICE } }
-            }),
-        ];
+        let cached = cached_repositories(r, partition);
+        let mut member = rule_statements(r, partition);
         if let Some(t) = &r.repository_template {
-            member.push(json!({
-                "Sid": "RepositoryCreationTemplate",
-                "Effect": "Allow",
-                "Action": [
-                    "ecr:DescribeRepositoryCreationTemplates",
-                    "ecr:CreateRepositoryCreationTemplate",
-                    "ecr:UpdateRepositoryCreationTemplate",
-                    "ecr:CreateRepository",
-                    "ecr:PutLifecyclePolicy"
-                ],
-                "Resource": "*"
-            }));
-            member.push(json!({
-                "Sid": "FirstTemplateCreatesTheServiceLinkedRole",
-                "Effect": "Allow",
-                "Action": "iam:CreateServiceLinkedRole",
-                "Resource": format!("arn:{partition}:iam::*:role/aws-service-role/{TEMPLATE_SERVICE}/AWSServiceRoleForECRTemplate"),
-                "Condition": { "StringEquals": { "iam:AWSServiceName": TEMPLATE_SERVICE } }
-            }));
-            let role = match (&t.custom_role_name, &t.custom_role_arn) {
-                (Some(name), _) => Some(format!("arn:{partition}:iam::*:role/{name}")),
-                (None, arn) => arn.clone(),
-            };
-            if let Some(role) = role {
-                member.push(json!({
-                    "Sid": "TemplateRole",
-                    "Effect": "Allow",
-                    "Action": "iam:PassRole",
-                    "Resource": role,
-                    "Condition": { "StringEquals": { "iam:PassedToService": TEMPLATE_SERVICE } }
-                }));
-            }
+            member.extend(template_statements(t, partition));
         }
-        // `[pull_access]` keeps a statement in the registry policy; `destroy` looks for it even
-        // when the rollout file no longer has the table. Only that statement is ever changed.
-        member.push(json!({
-            "Sid": "PullAccessInTheRegistryPolicy",
-            "Effect": "Allow",
-            "Action": ["ecr:GetRegistryPolicy", "ecr:PutRegistryPolicy", "ecr:DeleteRegistryPolicy"],
-            "Resource": "*"
-        }));
-        // A secret of the rollout's name under a key of its own: is that key the customer's?
-        member.push(json!({
-            "Sid": "TellTheSecretsKey",
-            "Effect": "Allow",
-            "Action": "kms:DescribeKey",
-            "Resource": "*"
-        }));
-        // An opt-in Region whose calls AWS does not recognise is skipped only once Account
-        // Management confirms it is disabled for the account.
-        member.push(json!({
-            "Sid": "ConfirmDisabledRegions",
-            "Effect": "Allow",
-            "Action": "account:GetRegionOptStatus",
-            "Resource": "*"
-        }));
-        // `probe` and `validate --probe-image`, as the member role.
-        member.push(json!({
-            "Sid": "ProbeRegistryCredential",
-            "Effect": "Allow",
-            "Action": "ecr:GetAuthorizationToken",
-            "Resource": "*"
-        }));
-        member.push(json!({
-            "Sid": "ProbeThroughTheCache",
-            "Effect": "Allow",
-            "Action": [
-                "ecr:DescribeRepositories",
-                "ecr:GetLifecyclePolicy",
-                "ecr:BatchGetImage",
-                "ecr:BatchImportUpstreamImage",
-                "ecr:CreateRepository"
-            ],
-            "Resource": cached
-        }));
-        if let Some(role) = probe_as_role {
-            member.push(json!({
-                "Sid": "ProbeAsWorkloadRole",
-                "Effect": "Allow",
-                "Action": "sts:AssumeRole",
-                "Resource": format!("arn:{partition}:iam::*:role/{role}")
-            }));
-        }
-        let mut trust_condition = json!({ "StringEquals": { "aws:PrincipalOrgID": org_id } });
-        if let Some(id) = &r.external_id {
-            trust_condition["StringEquals"]["sts:ExternalId"] = json!(id);
-        }
-        let consumer = json!({
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Sid": "RegistryCredential",
-                    "Effect": "Allow",
-                    "Action": "ecr:GetAuthorizationToken",
-                    "Resource": "*"
-                },
-                {
-                    "Sid": "PullThroughTheCache",
-                    "Effect": "Allow",
-                    "Action": [
-                        "ecr:BatchGetImage",
-                        "ecr:GetDownloadUrlForLayer",
-                        "ecr:BatchCheckLayerAvailability",
-                        "ecr:BatchImportUpstreamImage",
-                        "ecr:CreateRepository"
-                    ],
-                    "Resource": cached
-                }
-            ]
-        });
+        member.extend(registry_statements());
+        member.extend(probe_statements(&cached, partition, probe_as_role));
         Policies {
-            consumer_policy: consumer,
+            consumer_policy: consumer_policy(&cached),
             member_role_policy: json!({ "Version": "2012-10-17", "Statement": member }),
-            member_role_trust_policy: json!({
-                "Version": "2012-10-17",
-                "Statement": [{
-                    "Effect": "Allow",
-                    "Principal": { "AWS": caller_role_arn },
-                    "Action": "sts:AssumeRole",
-                    "Condition": trust_condition
-                }]
-            }),
-            caller_policy: json!({
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "ListTheOrganization",
-                        "Effect": "Allow",
-                        "Action": [
-                            "organizations:ListAccounts",
-                            "organizations:ListAccountsForParent",
-                            "organizations:ListChildren"
-                        ],
-                        "Resource": "*"
-                    },
-                    {
-                        "Sid": "Identify",
-                        "Effect": "Allow",
-                        "Action": "sts:GetCallerIdentity",
-                        "Resource": "*"
-                    },
-                    {
-                        "Sid": "EnterMemberAccounts",
-                        "Effect": "Allow",
-                        "Action": "sts:AssumeRole",
-                        "Resource": format!("arn:{partition}:iam::*:role/{}", r.role_name)
-                    }
-                ]
-            }),
+            member_role_trust_policy: trust_policy(r, caller_role_arn, org_id),
+            caller_policy: caller_policy(r, partition),
         }
     }
 
@@ -259,4 +80,236 @@ impl Policies {
         out.dedup();
         out
     }
+}
+
+/// The repositories first pulls create, under the rule's prefix: what probes and consumers pull.
+fn cached_repositories(r: &Rollout, partition: &str) -> String {
+    let prefix = r.ecr_repository_prefix.trim_end_matches('/');
+    if prefix == "ROOT" {
+        format!("arn:{partition}:ecr:*:*:repository/*")
+    } else {
+        format!("arn:{partition}:ecr:*:*:repository/{prefix}/*")
+    }
+}
+
+/// The member role's core: the secret, the rule, and the role ECR makes with the first rule.
+fn rule_statements(r: &Rollout, partition: &str) -> Vec<Value> {
+    vec![
+        json!({
+            "Sid": "PullThroughCacheSecret",
+            "Effect": "Allow",
+            "Action": [
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:CreateSecret",
+                "secretsmanager:TagResource",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecretVersionStage",
+                "secretsmanager:RestoreSecret",
+                "secretsmanager:DeleteSecret"
+            ],
+            // Secrets Manager appends a hyphen and six characters to the name.
+            "Resource": format!("arn:{partition}:secretsmanager:*:*:secret:{}-??????", r.secret_name)
+        }),
+        json!({
+            "Sid": "PullThroughCacheRule",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:DescribePullThroughCacheRules",
+                "ecr:CreatePullThroughCacheRule",
+                "ecr:UpdatePullThroughCacheRule",
+                "ecr:DeletePullThroughCacheRule",
+                "ecr:ValidatePullThroughCacheRule"
+            ],
+            "Resource": "*"
+        }),
+        creates_service_linked_role(
+            "FirstRuleCreatesTheServiceLinkedRole",
+            partition,
+            PTC_SERVICE,
+            "*",
+        ),
+    ]
+}
+
+/// The member role creates the role a service needs when it first uses it in an account.
+fn creates_service_linked_role(sid: &str, partition: &str, service: &str, role: &str) -> Value {
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": "iam:CreateServiceLinkedRole",
+        "Resource": role_arn(partition, "*", &format!("aws-service-role/{service}/{role}")),
+        "Condition": { "StringEquals": { "iam:AWSServiceName": service } }
+    })
+}
+
+/// `[repository_template]` only: keeping the template, and passing it its role.
+fn template_statements(t: &RepositoryTemplate, partition: &str) -> Vec<Value> {
+    let mut out = vec![
+        json!({
+            "Sid": "RepositoryCreationTemplate",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:DescribeRepositoryCreationTemplates",
+                "ecr:CreateRepositoryCreationTemplate",
+                "ecr:UpdateRepositoryCreationTemplate",
+                "ecr:CreateRepository",
+                "ecr:PutLifecyclePolicy"
+            ],
+            "Resource": "*"
+        }),
+        creates_service_linked_role(
+            "FirstTemplateCreatesTheServiceLinkedRole",
+            partition,
+            TEMPLATE_SERVICE,
+            "AWSServiceRoleForECRTemplate",
+        ),
+    ];
+    if let Some(role) = t.role_arn(partition, "*") {
+        out.push(json!({
+            "Sid": "TemplateRole",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": role,
+            "Condition": { "StringEquals": { "iam:PassedToService": TEMPLATE_SERVICE } }
+        }));
+    }
+    out
+}
+
+/// What every run may touch besides the rule: the registry policy, the secret's key, the
+/// opt-in status of Regions.
+fn registry_statements() -> Vec<Value> {
+    vec![
+        // `[pull_access]` keeps a statement in the registry policy; `destroy` looks for it even
+        // when the rollout file no longer has the table. Only that statement is ever changed.
+        json!({
+            "Sid": "PullAccessInTheRegistryPolicy",
+            "Effect": "Allow",
+            "Action": ["ecr:GetRegistryPolicy", "ecr:PutRegistryPolicy", "ecr:DeleteRegistryPolicy"],
+            "Resource": "*"
+        }),
+        // A secret of the rollout's name under a key of its own: is that key the customer's?
+        json!({
+            "Sid": "TellTheSecretsKey",
+            "Effect": "Allow",
+            "Action": "kms:DescribeKey",
+            "Resource": "*"
+        }),
+        // An opt-in Region whose calls AWS does not recognise is skipped only once Account
+        // Management confirms it is disabled for the account.
+        json!({
+            "Sid": "ConfirmDisabledRegions",
+            "Effect": "Allow",
+            "Action": "account:GetRegionOptStatus",
+            "Resource": "*"
+        }),
+    ]
+}
+
+/// `probe` and `validate --probe-image`, as the member role or as the workload role it assumes.
+fn probe_statements(cached: &str, partition: &str, probe_as_role: Option<&str>) -> Vec<Value> {
+    let mut out = vec![
+        json!({
+            "Sid": "ProbeRegistryCredential",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*"
+        }),
+        json!({
+            "Sid": "ProbeThroughTheCache",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:DescribeRepositories",
+                "ecr:GetLifecyclePolicy",
+                "ecr:BatchGetImage",
+                "ecr:BatchImportUpstreamImage",
+                "ecr:CreateRepository"
+            ],
+            "Resource": cached
+        }),
+    ];
+    if let Some(role) = probe_as_role {
+        out.push(json!({
+            "Sid": "ProbeAsWorkloadRole",
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Resource": role_arn(partition, "*", role)
+        }));
+    }
+    out
+}
+
+/// Only the caller, and only from within the Organization (and with the external ID if set).
+fn trust_policy(r: &Rollout, caller_role_arn: &str, org_id: &str) -> Value {
+    let mut condition = json!({ "StringEquals": { "aws:PrincipalOrgID": org_id } });
+    if let Some(id) = &r.external_id {
+        condition["StringEquals"]["sts:ExternalId"] = json!(id);
+    }
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "AWS": caller_role_arn },
+            "Action": "sts:AssumeRole",
+            "Condition": condition
+        }]
+    })
+}
+
+/// The caller lists the Organization and enters each member account through the rollout's role.
+fn caller_policy(r: &Rollout, partition: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ListTheOrganization",
+                "Effect": "Allow",
+                "Action": [
+                    "organizations:ListAccounts",
+                    "organizations:ListAccountsForParent",
+                    "organizations:ListChildren"
+                ],
+                "Resource": "*"
+            },
+            {
+                "Sid": "Identify",
+                "Effect": "Allow",
+                "Action": "sts:GetCallerIdentity",
+                "Resource": "*"
+            },
+            {
+                "Sid": "EnterMemberAccounts",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": role_arn(partition, "*", &r.role_name)
+            }
+        ]
+    })
+}
+
+/// A workload pulling through the cache by identity policy alone, first pulls included.
+fn consumer_policy(cached: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "RegistryCredential",
+                "Effect": "Allow",
+                "Action": "ecr:GetAuthorizationToken",
+                "Resource": "*"
+            },
+            {
+                "Sid": "PullThroughTheCache",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchImportUpstreamImage",
+                    "ecr:CreateRepository"
+                ],
+                "Resource": cached
+            }
+        ]
+    })
 }

@@ -1,6 +1,7 @@
 //! The tool's built-in list of AWS Regions, so a typo in the rollout file is refused before any
 //! AWS call instead of failing in every account. `allow_unknown_regions` bypasses it for Regions
-//! newer than this list, as Terraform's `skip_region_validation` does.
+//! newer than this list, as Terraform's `skip_region_validation` does. A Region's partition is
+//! what ARNs name, so the few ARN helpers the tool needs live here too.
 
 /// Regions in which ECR pull through cache and Secrets Manager are offered, by partition.
 pub const KNOWN_REGIONS: &[&str] = &[
@@ -90,6 +91,26 @@ pub fn partition(region: &str) -> &'static str {
     }
 }
 
+/// The ARN of the IAM role `name` (after any path) in an account, or in every account for `*`.
+pub fn role_arn(partition: &str, account_id: &str, name: &str) -> String {
+    format!("arn:{partition}:iam::{account_id}:role/{name}")
+}
+
+/// The partition of an ARN (`arn:PARTITION:...`), if `arn` is one.
+pub fn arn_partition(arn: &str) -> Option<&str> {
+    arn_field(arn, 0)
+}
+
+/// The account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`), if `arn` has one.
+pub fn arn_account(arn: &str) -> Option<&str> {
+    arn_field(arn, 3)
+}
+
+/// The `index`th field after `arn:`, split at colons as every ARN is.
+fn arn_field(arn: &str, index: usize) -> Option<&str> {
+    arn.strip_prefix("arn:")?.split(':').nth(index)
+}
+
 /// Whether `name` has the shape of a Region code (`xx-name-N`, optionally with a partition infix
 /// such as `us-gov-west-1`), used when unknown Regions are allowed.
 pub fn is_well_formed(name: &str) -> bool {
@@ -123,6 +144,17 @@ mod tests {
         assert_eq!(partition("eu-west-1"), "aws");
         assert_eq!(partition("us-gov-west-1"), "aws-us-gov");
         assert_eq!(partition("cn-north-1"), "aws-cn");
+    }
+
+    #[test]
+    fn arns_are_made_and_read() {
+        let arn = role_arn("aws-cn", "111111111111", "ci/runner");
+        assert_eq!(arn, "arn:aws-cn:iam::111111111111:role/ci/runner");
+        assert_eq!(arn_partition(&arn), Some("aws-cn"));
+        assert_eq!(arn_account(&arn), Some("111111111111"));
+        assert_eq!(arn_account("arn:aws:s3:::bucket"), Some(""));
+        assert_eq!(arn_partition("aws:iam::1:role/x"), None);
+        assert_eq!(arn_account("arn:aws:iam"), None);
     }
 
     #[test]

@@ -142,80 +142,100 @@ impl Registry {
             "{}/v2/{name}/manifests/{reference}",
             base.trim_end_matches('/')
         );
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|_| TransportError::BadUrl(url.clone()))?;
-        let host = uri.host().unwrap_or_default();
-        match uri.scheme_str() {
-            Some("https") if !host.is_empty() => {}
-            Some("http") if is_loopback(host) => {}
-            Some("http") if !host.is_empty() => return Err(TransportError::Insecure(url)),
-            _ => return Err(TransportError::BadUrl(url)),
-        }
-        let request = Request::builder()
-            .method(Method::GET)
-            .uri(uri)
-            .header(ACCEPT, MANIFEST_TYPES.join(", "))
-            .header(AUTHORIZATION, &credential.basic)
-            .header(
-                http::header::USER_AGENT,
-                concat!("ptc-rollout/", env!("CARGO_PKG_VERSION")),
-            )
-            .body(Empty::<Bytes>::new())
-            .expect("valid request");
+        let request = manifest_request(checked_uri(&url)?, credential);
         let started = Instant::now();
+        let (parts, body) = self.exchange(request, url).await?;
+        Ok(answer(&parts, &body, started))
+    }
+
+    /// Sends the request and reads the whole answer within the timeout, naming `url` on failure.
+    async fn exchange(
+        &self,
+        request: Request<Empty<Bytes>>,
+        url: String,
+    ) -> Result<(http::response::Parts, Bytes), TransportError> {
         let exchange = async {
             let response = self.client.request(request).await?;
             let (parts, body) = response.into_parts();
             let body = body.collect().await?.to_bytes();
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>((parts, body))
         };
-        let (parts, body) = match tokio::time::timeout(self.timeout, exchange).await {
-            Err(_) => {
-                return Err(TransportError::Timeout {
-                    url,
-                    timeout: self.timeout,
-                })
-            }
-            Ok(Err(e)) => {
-                return Err(TransportError::Unreachable {
-                    url,
-                    cause: crate::error::causes(e.as_ref()),
-                })
-            }
-            Ok(Ok(answer)) => answer,
-        };
-        let status = parts.status.as_u16();
-        let digest = parts
-            .headers
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let is_json = parts
-            .headers
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("json"));
-        let error = (status >= 400).then(|| {
-            is_json
-                .then(|| serde_json::from_slice::<Errors>(&body).ok())
-                .flatten()
-                .and_then(|e| e.errors.into_iter().next())
-                .unwrap_or_else(|| RegistryError {
-                    code: String::new(),
-                    message: parts
-                        .status
-                        .canonical_reason()
-                        .unwrap_or("error")
-                        .to_owned(),
-                })
-        });
-        Ok(Answer {
-            status,
-            digest,
-            error,
-            elapsed: started.elapsed(),
-        })
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Err(_) => Err(TransportError::Timeout {
+                url,
+                timeout: self.timeout,
+            }),
+            Ok(Err(e)) => Err(TransportError::Unreachable {
+                url,
+                cause: crate::error::causes(e.as_ref()),
+            }),
+            Ok(Ok(answer)) => Ok(answer),
+        }
+    }
+}
+
+/// The URL as a URI, refused unless the credential would go over HTTPS or stay on this machine.
+fn checked_uri(url: &str) -> Result<http::Uri, TransportError> {
+    let uri: http::Uri = url
+        .parse()
+        .map_err(|_| TransportError::BadUrl(url.to_owned()))?;
+    let host = uri.host().unwrap_or_default();
+    match uri.scheme_str() {
+        Some("https") if !host.is_empty() => Ok(uri),
+        Some("http") if is_loopback(host) => Ok(uri),
+        Some("http") if !host.is_empty() => Err(TransportError::Insecure(url.to_owned())),
+        _ => Err(TransportError::BadUrl(url.to_owned())),
+    }
+}
+
+/// The request `docker pull` makes first: every manifest type it accepts, with the credential.
+fn manifest_request(uri: http::Uri, credential: &Credential) -> Request<Empty<Bytes>> {
+    Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .header(ACCEPT, MANIFEST_TYPES.join(", "))
+        .header(AUTHORIZATION, &credential.basic)
+        .header(
+            http::header::USER_AGENT,
+            concat!("ptc-rollout/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(Empty::<Bytes>::new())
+        .expect("valid request")
+}
+
+/// The digest on success; on failure the registry's first error, or the status's reason when
+/// the body is not the registry's JSON.
+fn answer(parts: &http::response::Parts, body: &[u8], started: Instant) -> Answer {
+    let status = parts.status.as_u16();
+    let digest = parts
+        .headers
+        .get("docker-content-digest")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let is_json = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    let error = (status >= 400).then(|| {
+        is_json
+            .then(|| serde_json::from_slice::<Errors>(body).ok())
+            .flatten()
+            .and_then(|e| e.errors.into_iter().next())
+            .unwrap_or_else(|| RegistryError {
+                code: String::new(),
+                message: parts
+                    .status
+                    .canonical_reason()
+                    .unwrap_or("error")
+                    .to_owned(),
+            })
+    });
+    Answer {
+        status,
+        digest,
+        error,
+        elapsed: started.elapsed(),
     }
 }
 

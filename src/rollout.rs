@@ -11,7 +11,9 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::clients::Tuning;
-use checks::{check_accounts, check_region, check_secret_name, check_tuning, toml_problem};
+use checks::{
+    check_accounts, check_rule, check_targets, check_tuning, check_upstream, toml_problem,
+};
 use pull_access::RawPullAccess;
 pub use pull_access::{PullAccess, ACCOUNT_PLACEHOLDER};
 use template::RawTemplate;
@@ -208,160 +210,39 @@ impl Rollout {
     pub fn parse(text: &str) -> Result<Self, Vec<Problem>> {
         let raw: RawFile = toml::from_str(text).map_err(|e| vec![toml_problem(text, &e)])?;
         let mut p = Vec::new();
-        let t = raw.targets;
+        let rollout = Self::from_raw(raw, &mut p);
+        if p.is_empty() {
+            Ok(rollout)
+        } else {
+            Err(p)
+        }
+    }
 
-        if t.regions.is_empty() {
-            p.push(Problem::new(
-                "targets.regions",
-                "is empty",
-                "list at least one Region, e.g. [\"us-east-1\"]",
-            ));
-        }
-        let mut seen = BTreeSet::new();
-        for (i, r) in t.regions.iter().enumerate() {
-            let field = format!("targets.regions[{i}]");
-            if !seen.insert(r) {
-                p.push(Problem::new(
-                    field,
-                    format!("{r:?} is listed twice"),
-                    "list each Region once",
-                ));
-            } else if let Some(problem) = check_region(&field, r, t.allow_unknown_regions) {
-                p.push(problem);
-            }
-        }
-        if !ROLE_RE.is_match(&t.role_name) {
-            p.push(Problem::new(
-                "targets.role_name",
-                format!("{:?} is not an IAM role name", t.role_name),
-                "use 1 to 64 letters, digits or +=,.@_- (the role's name, not its ARN), e.g. \"OrganizationAccountAccessRole\"",
-            ));
-        }
-        let accounts = t
-            .accounts
-            .map(|a| check_accounts("targets.accounts", &a, &mut p));
-        if accounts.as_ref().is_some_and(|a| a.is_empty()) {
-            p.push(Problem::new(
-                "targets.accounts",
-                "is empty, so nothing would be targeted",
-                "remove the key to target every account, or list account ids",
-            ));
-        }
-        let exclude_accounts =
-            check_accounts("targets.exclude_accounts", &t.exclude_accounts, &mut p);
-        for (i, ou) in t.organizational_units.iter().enumerate() {
-            if !OU_RE.is_match(ou) {
-                p.push(Problem::new(
-                    format!("targets.organizational_units[{i}]"),
-                    format!("{ou:?} is not an OU id"),
-                    "use ids like \"ou-ab12-cdef3456\" (or a root \"r-ab12\"), as `aws organizations list-organizational-units-for-parent` prints them",
-                ));
-            }
-        }
-        if let Some(id) = &t.external_id {
-            if !EXTERNAL_ID_RE.is_match(id) {
-                p.push(Problem::new(
-                    "targets.external_id",
-                    "is not a valid external ID",
-                    "use 2 to 1224 letters, digits or +=,.@:/-_",
-                ));
-            }
-        }
-        let duration = t.session_duration_seconds.unwrap_or(3600);
-        if !(900..=43_200).contains(&duration) {
-            p.push(Problem::new(
-                "targets.session_duration_seconds",
-                format!("{duration} is outside 900 to 43200"),
-                "use a duration STS accepts, e.g. 3600",
-            ));
-        }
-
-        let u = raw.upstream;
-        if u.registry != GITLAB_REGISTRY {
-            p.push(Problem::new(
-                "upstream.registry",
-                format!("{:?} is not supported", u.registry),
-                format!(
-                    "use \"{GITLAB_REGISTRY}\" (registry.gitlab.com), the only upstream for now"
-                ),
-            ));
-        }
-        if u.username.trim().is_empty() {
-            p.push(Problem::new("upstream.username", "is empty", "set the GitLab username the token belongs to (for a group access token, its bot user)"));
-        } else if u.username.len() > 255 || u.username.chars().any(char::is_control) {
-            p.push(Problem::new(
-                "upstream.username",
-                "is too long or holds control characters",
-                "set the GitLab username the token belongs to",
-            ));
-        }
-        if !ENV_NAME_RE.is_match(&u.token_env) || u.token_env.starts_with("glpat") {
-            // Never echo the value: a user may have pasted the token itself here.
-            p.push(Problem::new("upstream.token_env", "is not an environment variable name", "set the NAME of the variable that holds the token (letters, digits, _), e.g. \"GITLAB_REGISTRY_TOKEN\", never the token itself"));
-        }
-
-        let r = raw.rule;
-        let prefix = &r.ecr_repository_prefix;
-        if !(2..=30).contains(&prefix.len()) || !PREFIX_RE.is_match(prefix) {
-            p.push(Problem::new(
-                "rule.ecr_repository_prefix",
-                format!("{prefix:?} is not a valid ECR repository prefix"),
-                "use 2 to 30 lowercase letters, digits and . _ - / (starting and ending with a letter or digit), e.g. \"gitlab\"",
-            ));
-        }
-        check_secret_name(&r.secret_name, &mut p);
-        for (k, v) in &r.tags {
-            let field = format!("rule.tags.{k}");
-            if k.is_empty() || k.len() > 128 || v.len() > 256 {
-                p.push(Problem::new(
-                    field,
-                    "tag key must be 1 to 128 characters and value at most 256",
-                    "shorten the tag",
-                ));
-            } else if k.starts_with("aws:") {
-                p.push(Problem::new(
-                    field,
-                    "the aws: prefix is reserved by AWS",
-                    "choose another key",
-                ));
-            } else if k == MANAGED_TAG_KEY || k == EXPIRY_TAG_KEY {
-                p.push(Problem::new(
-                    field,
-                    format!("{k} is set by ptc-rollout itself"),
-                    "remove it",
-                ));
-            }
-        }
-        if r.tags.len() > 49 {
-            p.push(Problem::new(
-                "rule.tags",
-                "more than 49 tags",
-                "Secrets Manager allows 50 tags and ptc-rollout adds one",
-            ));
-        }
-
-        let tuning = check_tuning(&raw.tuning, &mut p);
+    /// Checks the tables in file order, so that problems read as the file does, and builds the
+    /// value, which is only meaningful if no problem was found.
+    fn from_raw(raw: RawFile, p: &mut Vec<Problem>) -> Self {
+        let (t, u, r) = (raw.targets, raw.upstream, raw.rule);
+        let checked = check_targets(&t, p);
+        check_upstream(&u, p);
+        check_rule(&r, p);
+        let tuning = check_tuning(&raw.tuning, p);
         if let Some(date) = &u.token_expires_on {
-            template::check_expiry(date, &mut p);
+            template::check_expiry(date, p);
         }
         let repository_template = raw
             .repository_template
-            .map(|t| template::check_template(t, accounts.as_ref(), &mut p));
+            .map(|t| template::check_template(t, checked.accounts.as_ref(), p));
         let pull_access = raw
             .pull_access
-            .map(|a| pull_access::check_pull_access(a, &t.regions, &mut p));
-
-        if !p.is_empty() {
-            return Err(p);
-        }
-        Ok(Rollout {
+            .map(|a| pull_access::check_pull_access(a, &t.regions, p));
+        Rollout {
             regions: t.regions,
             role_name: t.role_name,
-            accounts,
-            exclude_accounts,
+            accounts: checked.accounts,
+            exclude_accounts: checked.exclude_accounts,
             organizational_units: t.organizational_units,
             external_id: t.external_id,
-            session_duration_seconds: duration as i32,
+            session_duration_seconds: checked.session_duration_seconds,
             username: u.username,
             token_env: u.token_env,
             ecr_repository_prefix: r.ecr_repository_prefix,
@@ -371,7 +252,7 @@ impl Rollout {
             token_expires_on: u.token_expires_on,
             repository_template,
             pull_access,
-        })
+        }
     }
 
     /// Narrows the matrix for one run (`--regions`, `--accounts`). A narrowing flag may only

@@ -1,15 +1,191 @@
-//! The checks of single values of the rollout file, each against the AWS rule it will meet.
+//! The checks of the rollout file, table by table, each value against the AWS rule it will meet.
+//! Each check adds what is wrong to the list and goes on, so that every problem is told at once.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
 use regex::Regex;
 
-use super::{Problem, RawTuning, ACCOUNT_RE, SECRET_NAME_PREFIX, SECRET_NAME_RE, SUFFIX_LIKE_RE};
+use super::{
+    Problem, RawRule, RawTargets, RawTuning, RawUpstream, ACCOUNT_RE, ENV_NAME_RE, EXPIRY_TAG_KEY,
+    EXTERNAL_ID_RE, GITLAB_REGISTRY, MANAGED_TAG_KEY, OU_RE, PREFIX_RE, ROLE_RE,
+    SECRET_NAME_PREFIX, SECRET_NAME_RE, SUFFIX_LIKE_RE,
+};
 use crate::clients::Tuning;
 use crate::regions;
 
-pub(super) fn check_region(field: &str, r: &str, allow_unknown: bool) -> Option<Problem> {
+/// What the rollout keeps of `[targets]` besides its values as written.
+pub(super) struct CheckedTargets {
+    pub accounts: Option<BTreeSet<String>>,
+    pub exclude_accounts: BTreeSet<String>,
+    pub session_duration_seconds: i32,
+}
+
+/// `[targets]`: the matrix, and how each account is entered.
+pub(super) fn check_targets(t: &RawTargets, p: &mut Vec<Problem>) -> CheckedTargets {
+    check_regions(&t.regions, t.allow_unknown_regions, p);
+    if !ROLE_RE.is_match(&t.role_name) {
+        p.push(Problem::new(
+            "targets.role_name",
+            format!("{:?} is not an IAM role name", t.role_name),
+            "use 1 to 64 letters, digits or +=,.@_- (the role's name, not its ARN), e.g. \"OrganizationAccountAccessRole\"",
+        ));
+    }
+    let (accounts, exclude_accounts) = check_account_filters(t, p);
+    if let Some(id) = &t.external_id {
+        if !EXTERNAL_ID_RE.is_match(id) {
+            p.push(Problem::new(
+                "targets.external_id",
+                "is not a valid external ID",
+                "use 2 to 1224 letters, digits or +=,.@:/-_",
+            ));
+        }
+    }
+    let duration = t.session_duration_seconds.unwrap_or(3600);
+    if !(900..=43_200).contains(&duration) {
+        p.push(Problem::new(
+            "targets.session_duration_seconds",
+            format!("{duration} is outside 900 to 43200"),
+            "use a duration STS accepts, e.g. 3600",
+        ));
+    }
+    CheckedTargets {
+        accounts,
+        exclude_accounts,
+        session_duration_seconds: duration as i32,
+    }
+}
+
+/// A repeated Region would make each of its targets twice.
+fn check_regions(regions: &[String], allow_unknown: bool, p: &mut Vec<Problem>) {
+    if regions.is_empty() {
+        p.push(Problem::new(
+            "targets.regions",
+            "is empty",
+            "list at least one Region, e.g. [\"us-east-1\"]",
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    for (i, r) in regions.iter().enumerate() {
+        let field = format!("targets.regions[{i}]");
+        if !seen.insert(r) {
+            p.push(Problem::new(
+                field,
+                format!("{r:?} is listed twice"),
+                "list each Region once",
+            ));
+        } else if let Some(problem) = check_region(&field, r, allow_unknown) {
+            p.push(problem);
+        }
+    }
+}
+
+/// The account filters: an empty allow-list would silently target nothing.
+fn check_account_filters(
+    t: &RawTargets,
+    p: &mut Vec<Problem>,
+) -> (Option<BTreeSet<String>>, BTreeSet<String>) {
+    let accounts = t
+        .accounts
+        .as_ref()
+        .map(|a| check_accounts("targets.accounts", a, p));
+    if accounts.as_ref().is_some_and(|a| a.is_empty()) {
+        p.push(Problem::new(
+            "targets.accounts",
+            "is empty, so nothing would be targeted",
+            "remove the key to target every account, or list account ids",
+        ));
+    }
+    let exclude_accounts = check_accounts("targets.exclude_accounts", &t.exclude_accounts, p);
+    for (i, ou) in t.organizational_units.iter().enumerate() {
+        if !OU_RE.is_match(ou) {
+            p.push(Problem::new(
+                format!("targets.organizational_units[{i}]"),
+                format!("{ou:?} is not an OU id"),
+                "use ids like \"ou-ab12-cdef3456\" (or a root \"r-ab12\"), as `aws organizations list-organizational-units-for-parent` prints them",
+            ));
+        }
+    }
+    (accounts, exclude_accounts)
+}
+
+/// `[upstream]`: the registry and the token's owner and variable.
+pub(super) fn check_upstream(u: &RawUpstream, p: &mut Vec<Problem>) {
+    if u.registry != GITLAB_REGISTRY {
+        p.push(Problem::new(
+            "upstream.registry",
+            format!("{:?} is not supported", u.registry),
+            format!("use \"{GITLAB_REGISTRY}\" (registry.gitlab.com), the only upstream for now"),
+        ));
+    }
+    if u.username.trim().is_empty() {
+        p.push(Problem::new(
+            "upstream.username",
+            "is empty",
+            "set the GitLab username the token belongs to (for a group access token, its bot user)",
+        ));
+    } else if u.username.len() > 255 || u.username.chars().any(char::is_control) {
+        p.push(Problem::new(
+            "upstream.username",
+            "is too long or holds control characters",
+            "set the GitLab username the token belongs to",
+        ));
+    }
+    if !ENV_NAME_RE.is_match(&u.token_env) || u.token_env.starts_with("glpat") {
+        // Never echo the value: a user may have pasted the token itself here.
+        p.push(Problem::new("upstream.token_env", "is not an environment variable name", "set the NAME of the variable that holds the token (letters, digits, _), e.g. \"GITLAB_REGISTRY_TOKEN\", never the token itself"));
+    }
+}
+
+/// `[rule]`: the ECR prefix, the secret and its tags.
+pub(super) fn check_rule(r: &RawRule, p: &mut Vec<Problem>) {
+    let prefix = &r.ecr_repository_prefix;
+    if !(2..=30).contains(&prefix.len()) || !PREFIX_RE.is_match(prefix) {
+        p.push(Problem::new(
+            "rule.ecr_repository_prefix",
+            format!("{prefix:?} is not a valid ECR repository prefix"),
+            "use 2 to 30 lowercase letters, digits and . _ - / (starting and ending with a letter or digit), e.g. \"gitlab\"",
+        ));
+    }
+    check_secret_name(&r.secret_name, p);
+    check_tags(&r.tags, p);
+}
+
+/// The secret's tags must fit Secrets Manager's rules next to the tool's own tags.
+fn check_tags(tags: &BTreeMap<String, String>, p: &mut Vec<Problem>) {
+    for (k, v) in tags {
+        let field = format!("rule.tags.{k}");
+        if k.is_empty() || k.len() > 128 || v.len() > 256 {
+            p.push(Problem::new(
+                field,
+                "tag key must be 1 to 128 characters and value at most 256",
+                "shorten the tag",
+            ));
+        } else if k.starts_with("aws:") {
+            p.push(Problem::new(
+                field,
+                "the aws: prefix is reserved by AWS",
+                "choose another key",
+            ));
+        } else if k == MANAGED_TAG_KEY || k == EXPIRY_TAG_KEY {
+            p.push(Problem::new(
+                field,
+                format!("{k} is set by ptc-rollout itself"),
+                "remove it",
+            ));
+        }
+    }
+    if tags.len() > 49 {
+        p.push(Problem::new(
+            "rule.tags",
+            "more than 49 tags",
+            "Secrets Manager allows 50 tags and ptc-rollout adds one",
+        ));
+    }
+}
+
+/// A Region outside the built-in list is refused unless allowed, so a typo fails before any call.
+fn check_region(field: &str, r: &str, allow_unknown: bool) -> Option<Problem> {
     if regions::is_known(r) {
         None
     } else if !regions::is_well_formed(r) {
@@ -25,6 +201,7 @@ pub(super) fn check_region(field: &str, r: &str, allow_unknown: bool) -> Option<
     }
 }
 
+/// `[tuning]`: each setting within what makes sense for the SDK, the default for the rest.
 pub(super) fn check_tuning(t: &RawTuning, p: &mut Vec<Problem>) -> Tuning {
     use std::time::Duration;
     let d = Tuning::default();
@@ -69,6 +246,7 @@ pub(super) fn check_tuning(t: &RawTuning, p: &mut Vec<Problem>) -> Tuning {
     tuning
 }
 
+/// Account ids as Organizations prints them, returned as a set even when some are wrong.
 pub(super) fn check_accounts(
     field: &str,
     ids: &[String],
@@ -86,7 +264,8 @@ pub(super) fn check_accounts(
     ids.iter().cloned().collect()
 }
 
-pub(super) fn check_secret_name(name: &str, p: &mut Vec<Problem>) {
+/// A name ECR reads pull through cache credentials from and Secrets Manager accepts.
+fn check_secret_name(name: &str, p: &mut Vec<Problem>) {
     let field = "rule.secret_name";
     if !name.starts_with(SECRET_NAME_PREFIX) || name.len() == SECRET_NAME_PREFIX.len() {
         p.push(Problem::new(field, format!("{name:?} does not start with {SECRET_NAME_PREFIX:?}"), format!("ECR reads only secrets named {SECRET_NAME_PREFIX}..., e.g. \"{SECRET_NAME_PREFIX}gitlab\"")));

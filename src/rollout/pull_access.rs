@@ -47,7 +47,7 @@ impl PullAccess {
         let mut out: Vec<String> = self
             .role_names
             .iter()
-            .map(|n| format!("arn:{partition}:iam::{account_id}:role/{n}"))
+            .map(|n| regions::role_arn(partition, account_id, n))
             .chain(
                 self.principal_arns
                     .iter()
@@ -60,12 +60,12 @@ impl PullAccess {
     }
 }
 
+/// `[pull_access]`: principals that a registry policy of each target account can name.
 pub(super) fn check_pull_access(
     raw: RawPullAccess,
     target_regions: &[String],
     p: &mut Vec<Problem>,
 ) -> PullAccess {
-    let field = |name: &str, i: usize| format!("pull_access.{name}[{i}]");
     if raw.role_names.is_empty() && raw.principal_arns.is_empty() {
         p.push(Problem::new(
             "pull_access",
@@ -76,20 +76,30 @@ pub(super) fn check_pull_access(
     for (i, name) in raw.role_names.iter().enumerate() {
         if !ROLE_RE.is_match(name) {
             p.push(Problem::new(
-                field("role_names", i),
+                format!("pull_access.role_names[{i}]"),
                 format!("{name:?} is not an IAM role name"),
                 "use the role's name (1 to 64 letters, digits or +=,.@_-), not its ARN; for a role with a path use principal_arns",
             ));
         }
     }
+    check_principal_arns(&raw.principal_arns, target_regions, p);
+    PullAccess {
+        role_names: raw.role_names,
+        principal_arns: raw.principal_arns,
+    }
+}
+
+/// Only a principal of the target's own partition and account can be granted first pulls.
+fn check_principal_arns(arns: &[String], target_regions: &[String], p: &mut Vec<Problem>) {
+    let field = |i: usize| format!("pull_access.principal_arns[{i}]");
     let partitions: Vec<&str> = target_regions
         .iter()
         .map(|r| regions::partition(r))
         .collect();
-    for (i, arn) in raw.principal_arns.iter().enumerate() {
+    for (i, arn) in arns.iter().enumerate() {
         let Some(c) = PRINCIPAL_RE.captures(arn) else {
             p.push(Problem::new(
-                field("principal_arns", i),
+                field(i),
                 format!("{arn:?} is not an IAM principal ARN"),
                 "use a role or user ARN, e.g. \"arn:aws:iam::{account_id}:role/ci/*\" (* and ? allowed in the name; for a role's sessions give the role's ARN, not an sts assumed-role ARN)",
             ));
@@ -98,21 +108,17 @@ pub(super) fn check_pull_access(
         let partition = &c[1];
         if let Some(other) = partitions.iter().find(|x| **x != partition) {
             p.push(Problem::new(
-                field("principal_arns", i),
+                field(i),
                 format!("is in partition {partition:?}, but the targets' Regions are in {other:?}"),
                 format!("use arn:{other}:... (principals of the target accounts)"),
             ));
         }
         if &c[2] != ACCOUNT_PLACEHOLDER {
             p.push(Problem::new(
-                field("principal_arns", i),
+                field(i),
                 format!("names the fixed account {}", &c[2]),
                 "pull through cache imports only for principals of the registry's own account: write {account_id} for the account part",
             ));
         }
-    }
-    PullAccess {
-        role_names: raw.role_names,
-        principal_arns: raw.principal_arns,
     }
 }

@@ -3,9 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use aws_smithy_types::date_time::{DateTime, Format};
 use serde::Deserialize;
 
 use super::{Problem, ROLE_RE};
+use crate::regions;
 
 /// `[repository_template]` as written.
 #[derive(Deserialize, Default)]
@@ -41,12 +43,13 @@ impl RepositoryTemplate {
     /// The template's role in one target account, if it has one.
     pub fn role_arn(&self, partition: &str, account_id: &str) -> Option<String> {
         match (&self.custom_role_name, &self.custom_role_arn) {
-            (Some(name), _) => Some(format!("arn:{partition}:iam::{account_id}:role/{name}")),
+            (Some(name), _) => Some(regions::role_arn(partition, account_id, name)),
             (None, arn) => arn.clone(),
         }
     }
 }
 
+/// `[repository_template]`: what ECR will accept in a creation template.
 pub(super) fn check_template(
     raw: RawTemplate,
     accounts: Option<&BTreeSet<String>>,
@@ -64,19 +67,9 @@ pub(super) fn check_template(
             ));
         }
     }
-    let lifecycle_policy = raw.lifecycle_policy.and_then(|text| {
-        match serde_json::from_str::<serde_json::Value>(&text) {
-            Ok(v) if v.get("rules").is_some_and(serde_json::Value::is_array) => Some(v.to_string()),
-            _ => {
-                p.push(Problem::new(
-                    field("lifecycle_policy"),
-                    "is not an ECR lifecycle policy (JSON with a \"rules\" list)",
-                    "paste the policy JSON, e.g. '{\"rules\": [...]}'",
-                ));
-                None
-            }
-        }
-    });
+    let lifecycle_policy = raw
+        .lifecycle_policy
+        .and_then(|text| compact_lifecycle_policy(&text, p));
     for (k, v) in &raw.resource_tags {
         if k.is_empty() || k.len() > 128 || v.len() > 256 || k.starts_with("aws:") {
             p.push(Problem::new(
@@ -101,6 +94,21 @@ pub(super) fn check_template(
         resource_tags: raw.resource_tags,
         custom_role_name: raw.custom_role_name,
         custom_role_arn: raw.custom_role_arn,
+    }
+}
+
+/// The policy as compact JSON, so that comparing it with ECR's copy ignores formatting.
+fn compact_lifecycle_policy(text: &str, p: &mut Vec<Problem>) -> Option<String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) if v.get("rules").is_some_and(serde_json::Value::is_array) => Some(v.to_string()),
+        _ => {
+            p.push(Problem::new(
+                "repository_template.lifecycle_policy",
+                "is not an ECR lifecycle policy (JSON with a \"rules\" list)",
+                "paste the policy JSON, e.g. '{\"rules\": [...]}'",
+            ));
+            None
+        }
     }
 }
 
@@ -129,9 +137,7 @@ fn check_role(raw: &RawTemplate, accounts: Option<&BTreeSet<String>>, p: &mut Ve
     let Some(arn) = &raw.custom_role_arn else {
         return;
     };
-    let account = arn
-        .strip_prefix("arn:")
-        .and_then(|rest| rest.split(':').nth(3))
+    let account = regions::arn_account(arn)
         .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
     let Some(account) = account.filter(|_| arn.contains(":role/")) else {
         p.push(Problem::new(
@@ -164,38 +170,17 @@ pub(super) fn check_expiry(value: &str, p: &mut Vec<Problem>) {
 
 /// Days since 1970-01-01 of a `YYYY-MM-DD` date.
 pub fn parse_date(value: &str) -> Option<i64> {
-    let mut parts = value.splitn(3, '-');
-    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+    // RFC 3339 reads only date-times: the shape check lets nothing but a bare date into one.
+    let shaped = value.len() == 10
+        && value.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if !shaped {
         return None;
     }
-    let (y, m, d): (i64, u32, u32) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days_in_month = [
-        31,
-        if leap { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    if !(1..=12).contains(&m) || d == 0 || d > days_in_month[m as usize - 1] {
-        return None;
-    }
-    // Howard Hinnant's days_from_civil.
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (i64::from(m) + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    Some(era * 146_097 + doe - 719_468)
+    let midnight = DateTime::from_str(&format!("{value}T00:00:00Z"), Format::DateTime).ok()?;
+    Some(midnight.secs().div_euclid(86_400))
 }
 
 #[cfg(test)]
