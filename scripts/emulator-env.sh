@@ -1,5 +1,6 @@
 # Sourced by scripts/demo and scripts/test: makes .venv with the emulator's pinned Python
-# packages (moto[server]) and exports PTC_EMULATOR_PYTHON for the test support.
+# packages (moto[server]) and the tests' Python tools (check-jsonschema), and exports
+# PTC_EMULATOR_PYTHON for the test support.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 python=${PYTHON:-python3}
@@ -17,8 +18,10 @@ if [ ! -x "$root/.venv/bin/python" ]; then
     exit 1
   }
 fi
-"$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$root/emulator/requirements.txt" || {
-  echo "error: cannot install the emulator's packages from emulator/requirements.txt (PyPI reachable?)" >&2
+# One pip run for both lists, so one resolver picks versions that fit them both.
+"$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+  -r "$root/emulator/requirements.txt" -r "$root/tests/requirements.txt" || {
+  echo "error: cannot install the test packages from emulator/requirements.txt and tests/requirements.txt (PyPI reachable?)" >&2
   exit 1
 }
 export PTC_EMULATOR_PYTHON="$root/.venv/bin/python"

@@ -1,11 +1,16 @@
-//! Failure handling, with faults injected at the emulator: throttling, hung requests, refused
-//! roles, the rule cap, a revoked token, interrupts and failure limits. Each test checks the
-//! emulator's final state, the report and the exit code.
+//! Failure handling, with faults injected at the emulator. This file: what AWS does to single
+//! targets (throttling, hung requests, refused roles, the rule cap, an opt-in Region not
+//! enabled); faults/limits.rs: what stops a run on purpose (canary, --max-failures, the circuit
+//! breaker); faults/interrupts.rs: Ctrl-C. Each test checks the emulator's final state, the
+//! report and the exit code.
 
+#[path = "faults/interrupts.rs"]
+mod interrupts;
+#[path = "faults/limits.rs"]
+mod limits;
 mod support;
 
 use std::collections::HashMap;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -245,126 +250,6 @@ fn scenario_5_the_rule_cap_fails_that_target_at_once() {
 }
 
 #[test]
-fn scenario_6_a_revoked_token_stops_at_the_canary() {
-    let (emu, _org) = Emulator::with_org();
-    emu.set_valid_tokens(&["test-other-valid-token"]);
-    let (out, rows) = apply(&emu, &config(&emu, ""), &[]);
-    assert_eq!(out.code, 1);
-    assert_eq!(emu.secrets().len(), 1, "only the canary target was written");
-    assert_eq!(emu.rules().len(), 1);
-    assert_eq!(rows.len(), 8);
-    assert_eq!(count(&rows, "created"), 1);
-    assert_eq!(count(&rows, "not attempted"), 7);
-    let canary = rows.iter().find(|r| r["outcome"] == "created").unwrap();
-    assert_eq!(canary["is_valid"], "false");
-    assert!(rows
-        .iter()
-        .filter(|r| r["outcome"] == "not attempted")
-        .all(|r| r["failure"].contains("canary")));
-    assert!(out.stderr.contains("canary"), "{}", out.stderr);
-    let validations = emu
-        .calls()
-        .into_iter()
-        .filter(|c| c["action"] == "ValidatePullThroughCacheRule")
-        .count();
-    assert_eq!(validations, 1, "one failed login at GitLab, not eight");
-}
-
-#[test]
-fn scenario_7_ctrl_c_half_way_reports_everything_and_a_rerun_finishes() {
-    let (emu, org) = Emulator::with_org();
-    faults(
-        &emu,
-        json!([{"service": "ecr", "kind": "latency", "latency_ms": 300},
-                        {"service": "secretsmanager", "kind": "latency", "latency_ms": 300}]),
-    );
-    let cfg = config(&emu, "");
-    let report = emu.path("report.csv");
-    let out = apply_then_ctrl_c(
-        &emu,
-        &cfg,
-        &report,
-        &["--concurrency", "2"],
-        "the rollout never got going",
-        || emu.rules().len() >= 3,
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{stderr}");
-    let rows = read_report(&report);
-    assert_eq!(rows.len(), 8, "every target is in the report");
-    let finished: Vec<(String, String)> = rows
-        .iter()
-        .filter(|r| r["outcome"] == "created")
-        .map(|r| (r["account_id"].clone(), r["region"].clone()))
-        .collect();
-    assert!(finished.len() >= 3 && finished.len() < 8, "{rows:?}");
-    for r in &rows {
-        assert!(
-            ["created", "interrupted", "not attempted"].contains(&r["outcome"].as_str()),
-            "{r:?}"
-        );
-    }
-
-    faults(&emu, json!([]));
-    emu.reset_calls();
-    let (out, _) = apply(&emu, &cfg, &[]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert_exactly_once(&emu, &all_targets(&org));
-    for c in emu
-        .calls()
-        .into_iter()
-        .filter(|c| c["service"] == "ecr" || c["service"] == "secretsmanager")
-    {
-        let key = (
-            c["account"].as_str().unwrap().to_owned(),
-            c["region"].as_str().unwrap().to_owned(),
-        );
-        if finished.contains(&key) {
-            let action = c["action"].as_str().unwrap();
-            assert!(
-                [
-                    "DescribeSecret",
-                    "DescribePullThroughCacheRules",
-                    "ValidatePullThroughCacheRule"
-                ]
-                .contains(&action),
-                "a finished target got {action}"
-            );
-        }
-    }
-}
-
-#[test]
-fn scenario_8_max_failures_stops_scheduling() {
-    let emu = Emulator::start();
-    let accounts: Vec<Value> = (0..6)
-        .map(|i| json!({"name": format!("member-{i}"), "parent": "root"}))
-        .collect();
-    let org = emu.seed(json!({"ous": [], "accounts": accounts}));
-    emu.set_valid_tokens(&[TOKEN]);
-    let failing = [org.id("member-0"), org.id("member-2"), org.id("member-4")];
-    emu.deny_assume_role(&failing.iter().map(String::as_str).collect::<Vec<_>>());
-    let (out, rows) = apply(
-        &emu,
-        &config(&emu, ""),
-        &["--max-failures", "1", "--concurrency", "1", "--no-canary"],
-    );
-    assert_eq!(out.code, 1);
-    assert_eq!(rows.len(), 14, "every target is reported");
-    assert!(count(&rows, "not attempted") >= 1, "{rows:?}");
-    assert!(rows
-        .iter()
-        .filter(|r| r["outcome"] == "not attempted")
-        .all(|r| r["failure"].contains("--max-failures 1")));
-    assert!(
-        out.stderr.contains("more than --max-failures 1"),
-        "{}",
-        out.stderr
-    );
-    assert!(emu.secrets().len() < 8, "scheduling stopped early");
-}
-
-#[test]
 fn an_opt_in_region_the_account_has_not_enabled_is_skipped() {
     let (emu, org) = Emulator::with_org();
     let dev = org.id("dev");
@@ -399,115 +284,4 @@ fn an_opt_in_region_the_account_has_not_enabled_is_skipped() {
         "{row:?}"
     );
     assert_eq!(count(&rows, "created"), 7);
-}
-
-#[test]
-fn the_circuit_breaker_stops_validating_after_repeated_auth_failures() {
-    let emu = Emulator::start();
-    let accounts: Vec<Value> = (0..4)
-        .map(|i| json!({"name": format!("member-{i}"), "parent": "root"}))
-        .collect();
-    emu.seed(json!({"ous": [], "accounts": accounts}));
-    emu.set_valid_tokens(&[TOKEN]);
-    let cfg = config(&emu, "");
-    assert_eq!(apply(&emu, &cfg, &[]).0.code, 0);
-    // The token is revoked at GitLab: every login now fails.
-    emu.set_valid_tokens(&[]);
-    emu.reset_calls();
-    let report = emu.path("v.csv");
-    let out = run(emu
-        .cmd()
-        .args(["validate", "--concurrency", "1", "--config"])
-        .arg(&cfg)
-        .arg("--report")
-        .arg(&report));
-    assert_eq!(out.code, 1);
-    let rows = read_report(&report);
-    assert_eq!(rows.len(), 10);
-    // Five validated and refused; five never asked, so neither true nor false.
-    assert_eq!(rows.iter().filter(|r| r["is_valid"] == "false").count(), 5);
-    assert_eq!(rows.iter().filter(|r| r["is_valid"].is_empty()).count(), 5);
-    let stopped = rows
-        .iter()
-        .filter(|r| r["failure"].contains("circuit breaker"))
-        .count();
-    assert_eq!(stopped, 5, "{rows:?}");
-    let logins = emu
-        .calls()
-        .into_iter()
-        .filter(|c| c["action"] == "ValidatePullThroughCacheRule")
-        .count();
-    assert_eq!(logins, 5, "validation stopped after five failed logins");
-}
-
-#[test]
-fn a_target_still_in_flight_after_the_drain_deadline_is_reported_interrupted() {
-    let (emu, org) = Emulator::with_org();
-    let dev = org.id("dev");
-    // One CreateSecret hangs longer than the 10 s drain; the attempt timeout is longer still.
-    faults(
-        &emu,
-        json!([{"service": "secretsmanager", "action": "CreateSecret", "account": dev, "region": "eu-west-1",
-                         "kind": "hang", "latency_ms": 30000}]),
-    );
-    let cfg = emu.rollout(
-        "r.toml",
-        &format!(
-            "{}\n[tuning]\nattempt_timeout_seconds = 60\n",
-            rollout_text("")
-        ),
-    );
-    let report = emu.path("report.csv");
-    let out = apply_then_ctrl_c(
-        &emu,
-        &cfg,
-        &report,
-        &["--no-canary"],
-        "the rollout never reached the hung call",
-        || emu.calls().iter().any(|c| c["fault"] == "hang") && emu.rules().len() >= 7,
-    );
-    assert_eq!(out.status.code(), Some(130));
-    let rows = read_report(&report);
-    assert_eq!(rows.len(), 8);
-    let hung = rows
-        .iter()
-        .find(|r| r["account_id"] == dev && r["region"] == "eu-west-1")
-        .unwrap();
-    assert_eq!(hung["outcome"], "interrupted", "{hung:?}");
-    assert!(hung["failure"].contains("re-run"), "{hung:?}");
-    assert_eq!(count(&rows, "created"), 7);
-}
-
-/// Starts `apply --yes`, waits until `ready` (or fails with `never`), then sends SIGINT, as
-/// Ctrl-C would, and waits for the process to end.
-fn apply_then_ctrl_c(
-    emu: &Emulator,
-    cfg: &std::path::Path,
-    report: &std::path::Path,
-    extra: &[&str],
-    never: &str,
-    ready: impl Fn() -> bool,
-) -> std::process::Output {
-    let child = emu
-        .cmd()
-        .args(["apply", "--yes", "--config"])
-        .arg(cfg)
-        .arg("--report")
-        .arg(report)
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !ready() {
-        assert!(Instant::now() < deadline, "{never}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    child.wait_with_output().unwrap()
 }

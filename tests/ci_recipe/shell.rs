@@ -1,155 +1,95 @@
-//! The shell words of a CI script, close enough to bash to find the commands it runs.
+//! The commands a CI script runs, read as bash would closely enough to check them: shlex splits
+//! the shell words (quotes, escapes, comments); what is left here is what shlex does not do:
+//! joining continued lines, cutting at control operators and dropping redirections.
 
-#[derive(Debug, PartialEq)]
-pub enum Tok {
-    /// A word after quote removal (variables are left as written).
-    Word(String),
-    /// A control operator: | || & && ; ;; ( ) and newlines (as ";").
-    Op(String),
+/// Whether the shell text `before` leaves the next character plain: not quoted, not escaped,
+/// not in a comment. shlex refuses an open quote, joins the probe's space to a trailing
+/// backslash, and drops the probe in a comment.
+fn plain(before: &str) -> bool {
+    const PROBE: &str = "\u{E000}";
+    shlex::split(&format!("{before} {PROBE}"))
+        .is_some_and(|words| words.last().is_some_and(|w| w == PROBE))
 }
 
-/// Splits a script entry into shell words and control operators, close enough to bash for
-/// finding commands: quotes, backslashes, comments, line continuations, `$(...)` kept inside
-/// one word, and redirections (`> f`, `2>&1`, `>>f`) dropped with their targets.
-pub fn shell_tokens(src: &str) -> Vec<Tok> {
-    let chars: Vec<char> = src.chars().collect();
-    let mut toks = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false; // a word has started (even if empty, as with "")
-    let mut skip_next_word = false; // the next word is a redirection target
-    let mut i = 0;
-    macro_rules! end_word {
-        () => {
-            if in_word {
-                if skip_next_word {
-                    skip_next_word = false;
-                } else {
-                    toks.push(Tok::Word(std::mem::take(&mut word)));
-                }
-                word.clear();
-                in_word = false;
-            }
-        };
-    }
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            ' ' | '\t' => end_word!(),
-            '\n' => {
-                end_word!();
-                toks.push(Tok::Op(";".into()));
-            }
-            '#' if !in_word => {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            '\\' => {
-                if chars.get(i + 1) == Some(&'\n') {
-                    i += 2;
-                    continue;
-                }
-                if let Some(&n) = chars.get(i + 1) {
-                    word.push(n);
-                    in_word = true;
-                    i += 1;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                i += 1;
-                while i < chars.len() && chars[i] != '\'' {
-                    word.push(chars[i]);
-                    i += 1;
-                }
-            }
-            '"' => {
-                in_word = true;
-                i += 1;
-                while i < chars.len() && chars[i] != '"' {
-                    if chars[i] == '\\' && matches!(chars.get(i + 1), Some('"' | '\\' | '$' | '`'))
-                    {
-                        i += 1;
-                    }
-                    word.push(chars[i]);
-                    i += 1;
-                }
-            }
-            '$' if chars.get(i + 1) == Some(&'(') => {
-                // Command substitution: kept whole inside the current word.
-                in_word = true;
-                let mut depth = 0;
-                while i < chars.len() {
-                    word.push(chars[i]);
-                    match chars[i] {
-                        '(' => depth += 1,
-                        ')' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
-            }
-            '>' | '<' if word.chars().all(|d| d.is_ascii_digit()) => {
-                // A redirection, with an optional file descriptor before it (2>, 1>>).
-                word.clear();
-                in_word = false;
-                i += 1;
-                while i < chars.len() && matches!(chars[i], '>' | '<' | '|') {
-                    i += 1;
-                }
-                if chars.get(i) == Some(&'&') {
-                    i += 1;
-                    while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '-') {
-                        i += 1;
-                    }
-                } else {
-                    skip_next_word = true;
-                }
-                continue;
-            }
-            '&' if chars.get(i + 1) == Some(&'>') && !in_word => {
-                i += 2;
-                if chars.get(i) == Some(&'>') {
-                    i += 1;
-                }
-                skip_next_word = true;
-                continue;
-            }
-            '|' | '&' | ';' | '(' | ')' => {
-                end_word!();
-                let mut op = c.to_string();
-                if matches!(chars.get(i + 1), Some(&n) if n == c && c != '(' && c != ')') {
-                    op.push(c);
-                    i += 1;
-                }
-                toks.push(Tok::Op(op));
-            }
-            _ => {
-                word.push(c);
-                in_word = true;
-            }
+/// The script with its line continuations (a plain backslash before a newline) joined, as bash
+/// reads them: shlex would leave an empty word where each one was.
+fn join_continued_lines(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
+    let mut rest = src;
+    while let Some(at) = rest.find("\\\n") {
+        out.push_str(&rest[..at]);
+        if !plain(&out) {
+            out.push_str("\\\n");
         }
-        i += 1;
+        rest = &rest[at + 2..];
     }
-    if in_word && !skip_next_word {
-        toks.push(Tok::Word(word));
+    out.push_str(rest);
+    out
+}
+
+/// The target of a redirection word (`>`, `2>&1`, `>>log`, `&>f`, `<in`): what follows the
+/// operator, empty when the target is the next word; None for any other word.
+fn redirection(word: &str) -> Option<&str> {
+    let op = word.trim_start_matches(|c: char| c.is_ascii_digit());
+    ["&>>", "&>", ">>", ">&", ">|", "<&", "<>", ">", "<"]
+        .iter()
+        .find_map(|p| op.strip_prefix(p))
+}
+
+/// One simple command's words, redirections and their targets dropped (a quoted `>` reads as
+/// one too: shlex leaves no trace of quotes; no CI script passes one as an argument).
+fn words(piece: &str) -> Vec<String> {
+    let all = shlex::split(piece)
+        .unwrap_or_else(|| panic!("an unclosed quote or a trailing backslash in:\n{piece}"));
+    let mut out = Vec::new();
+    let mut all = all.into_iter();
+    while let Some(w) = all.next() {
+        match redirection(&w) {
+            Some("") => {
+                all.next();
+            }
+            Some(_) => {}
+            None => out.push(w),
+        }
     }
-    toks
+    out
+}
+
+/// The simple commands of a script entry, as word lists: cut at plain newlines and at the
+/// control operators ; & | ( ) (not at the & and | of `2>&1`, `&>` and `>|`).
+fn simple_commands(src: &str) -> Vec<Vec<String>> {
+    let src = join_continued_lines(src);
+    let bytes = src.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let before = &src[start..i];
+        let redirecting = |prev: &[u8]| i > 0 && prev.contains(&bytes[i - 1]);
+        let cut = match b {
+            // A comment ends at the newline too: only quotes and escapes keep it.
+            b'\n' => shlex::split(before).is_some(),
+            b';' | b'(' | b')' => plain(before),
+            b'&' => !redirecting(b"<>") && bytes.get(i + 1) != Some(&b'>') && plain(before),
+            b'|' => !redirecting(b">") && plain(before),
+            _ => false,
+        };
+        if cut {
+            out.push(words(before));
+            start = i + 1;
+        }
+    }
+    out.push(words(&src[start..]));
+    out.retain(|c| !c.is_empty());
+    out
 }
 
 /// Words that leave the next word in command position.
-pub const COMMAND_PREFIXES: &[&str] = &[
+const COMMAND_PREFIXES: &[&str] = &[
     "!", "time", "exec", "command", "nohup", "then", "do", "else", "elif", "if", "while", "until",
     "{",
 ];
 
-pub fn is_assignment(w: &str) -> bool {
+fn is_assignment(w: &str) -> bool {
     match w.split_once('=') {
         Some((name, _)) => {
             !name.is_empty()
@@ -167,31 +107,14 @@ pub fn ptc_invocations(src: &str) -> Vec<Vec<String>> {
         !src.contains("$(ptc-rollout") && !src.contains("`ptc-rollout"),
         "call ptc-rollout directly, not in a command substitution, so its flags are checked:\n{src}"
     );
-    let toks = shell_tokens(src);
-    let mut out = Vec::new();
-    let mut command_position = true;
-    let mut i = 0;
-    while i < toks.len() {
-        match &toks[i] {
-            Tok::Op(_) => command_position = true,
-            Tok::Word(w) if command_position => {
-                if is_assignment(w) || COMMAND_PREFIXES.contains(&w.as_str()) {
-                    // still in command position
-                } else {
-                    command_position = false;
-                    if w == "ptc-rollout" || w.ends_with("/ptc-rollout") {
-                        let mut args = Vec::new();
-                        while let Some(Tok::Word(a)) = toks.get(i + 1) {
-                            args.push(a.clone());
-                            i += 1;
-                        }
-                        out.push(args);
-                    }
-                }
-            }
-            Tok::Word(_) => {}
-        }
-        i += 1;
-    }
-    out
+    simple_commands(src)
+        .into_iter()
+        .filter_map(|words| {
+            let mut words = words
+                .into_iter()
+                .skip_while(|w| is_assignment(w) || COMMAND_PREFIXES.contains(&w.as_str()));
+            let command = words.next()?;
+            (command == "ptc-rollout" || command.ends_with("/ptc-rollout")).then(|| words.collect())
+        })
+        .collect()
 }

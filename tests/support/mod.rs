@@ -26,7 +26,8 @@ pub struct Emulator {
     pub dir: tempfile::TempDir,
 }
 
-fn python() -> PathBuf {
+/// The Python with the emulator's packages and the tests' Python tools (scripts/emulator-env.sh).
+pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("PTC_EMULATOR_PYTHON") {
         return p.into();
     }

@@ -1,0 +1,142 @@
+//! `report`: the compliance export matches the emulator's state (missing, conflicting and
+//! pending-deletion targets), and expired or nearly expired tokens make targets non-compliant.
+
+use super::*;
+
+#[test]
+fn the_report_matches_the_emulators_state() {
+    let (emu, org) = Emulator::with_org();
+    let (dev, prod, sandbox) = (
+        org.id("dev"),
+        org.id("prod"),
+        org.id("=HYPERLINK(\"http://x\")"),
+    );
+    let cfg = config(&emu, "token_expires_on = \"2099-01-01\"", "");
+    apply(&emu, &cfg);
+    emu.mutate(
+        json!({"op": "delete_rule", "account": dev, "region": "us-east-1", "prefix": "gitlab"}),
+    );
+    emu.mutate(
+        json!({"op": "delete_rule", "account": prod, "region": "us-east-1", "prefix": "gitlab"}),
+    );
+    emu.mutate(
+        json!({"op": "create_rule", "account": prod, "region": "us-east-1", "prefix": "gitlab",
+        "upstream_registry": "ecr-public", "upstream_url": "public.ecr.aws"}),
+    );
+    emu.mutate(
+        json!({"op": "delete_secret", "account": sandbox, "region": "us-east-1", "name": SECRET}),
+    );
+    let out = emu.path("c.csv");
+    let result = run(emu
+        .cmd()
+        .args(["report", "--config"])
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(
+        result.code, 1,
+        "not every target is compliant: {}",
+        result.stderr
+    );
+    let rows = read_report(&out);
+    assert_eq!(rows.len(), 8);
+    let row = |a: &str, r: &str| {
+        rows.iter()
+            .find(|x| x["account_id"] == a && x["region"] == r)
+            .unwrap()
+            .clone()
+    };
+    let d = row(&dev, "us-east-1");
+    assert_eq!(
+        (d["compliant"].as_str(), d["rule"].as_str()),
+        ("false", "absent")
+    );
+    assert!(d["reasons"].contains("no pull through cache rule"));
+    let p = row(&prod, "us-east-1");
+    assert_eq!(
+        (p["rule"].as_str(), p["upstream_registry_url"].as_str()),
+        ("conflicting", "public.ecr.aws")
+    );
+    let s = row(&sandbox, "us-east-1");
+    assert_eq!(s["secret"], "pending_deletion");
+    assert!(s["reasons"].contains("secret scheduled for deletion"));
+    let ok = row(&dev, "eu-west-1");
+    assert_eq!(
+        (
+            ok["compliant"].as_str(),
+            ok["is_valid"].as_str(),
+            ok["secret_managed"].as_str()
+        ),
+        ("true", "true", "true")
+    );
+    assert_eq!(ok["token_expires_on"], "2099-01-01");
+    assert!(ok["token_days_left"].parse::<i64>().unwrap() > 20_000);
+    assert_eq!(ok["secret_age_days"], "0");
+    assert!(
+        result.stderr.contains("4 compliant, 4 non-compliant")
+            || result.stderr.contains("non-compliant"),
+        "{}",
+        result.stderr
+    );
+
+    // Expired and nearly expired tokens, declared in the rollout file and tagged at rotate.
+    for (date, reason) in [
+        ("2020-01-01", "token expired"),
+        (soon(), "token expires within 30 days"),
+    ] {
+        let cfg = config(&emu, &format!("token_expires_on = \"{date}\""), "");
+        emu.reset_calls();
+        let r = run(emu
+            .cmd()
+            .args([
+                "rotate",
+                "--yes",
+                "--regions",
+                "eu-west-1",
+                "--accounts",
+                &dev,
+                "--config",
+            ])
+            .arg(&cfg)
+            .env("GITLAB_REGISTRY_TOKEN", TOKEN));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let result = run(emu
+            .cmd()
+            .args([
+                "report",
+                "--format",
+                "json",
+                "--regions",
+                "eu-west-1",
+                "--accounts",
+                &dev,
+                "--config",
+            ])
+            .arg(&cfg));
+        let doc: Value = serde_json::from_str(&result.stdout).unwrap();
+        let t = &doc["targets"][0];
+        assert_eq!(t["token_expires_on"], date);
+        assert_eq!(t["compliant"], false);
+        assert!(t["reasons"].as_str().unwrap().contains(reason), "{t}");
+    }
+}
+
+/// A date ten days from now.
+fn soon() -> &'static str {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let days = now / 86_400 + 10;
+    // civil_from_days (Howard Hinnant).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    Box::leak(format!("{y:04}-{m:02}-{d:02}").into_boxed_str())
+}
