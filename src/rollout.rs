@@ -48,8 +48,10 @@ static OU_RE: LazyLock<Regex> = LazyLock::new(|| {
 // ASCII only: IAM refuses the other letters that `\w` would take.
 static ROLE_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_+=,.@-]{1,64}$").expect("valid regex"));
+/// STS's pattern for an external ID (`[\w+=,.@:/-]`, ASCII word characters); the 2 to 1224
+/// length is checked apart: a counted repetition of 1224 would not fit the regex size limit.
 static EXTERNAL_ID_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^[\w+=,.@:/-]{2,1224}$").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_+=,.@:/-]+$").expect("valid regex"));
 static ENV_NAME_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").expect("valid regex"));
 

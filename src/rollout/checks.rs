@@ -33,7 +33,7 @@ pub(super) fn check_targets(t: &RawTargets, p: &mut Vec<Problem>) -> CheckedTarg
     }
     let (accounts, exclude_accounts) = check_account_filters(t, p);
     if let Some(id) = &t.external_id {
-        if !EXTERNAL_ID_RE.is_match(id) {
+        if !(2..=1224).contains(&id.len()) || !EXTERNAL_ID_RE.is_match(id) {
             p.push(Problem::new(
                 "targets.external_id",
                 "is not a valid external ID",

@@ -138,3 +138,18 @@ fn shipped_rollout_files_parse() {
         Rollout::load(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
     }
 }
+
+#[test]
+fn external_ids_are_checked_by_stss_rules() {
+    let with =
+        |id: &str| GOOD.replace("role_name =", &format!("external_id = {id:?}\nrole_name ="));
+    let r = Rollout::parse(&with("ptc-rollout:o-abc/prod@x=1,y.z_+")).unwrap();
+    assert_eq!(
+        r.external_id.as_deref(),
+        Some("ptc-rollout:o-abc/prod@x=1,y.z_+")
+    );
+    assert!(Rollout::parse(&with(&"a".repeat(1224))).is_ok());
+    for bad in ["a", "has space", "é-unicode", &"a".repeat(1225)] {
+        assert_eq!(fields(&with(bad)), ["targets.external_id"], "{bad}");
+    }
+}
