@@ -63,6 +63,57 @@ fn probe_cells(p: Option<&Probe>) -> Vec<String> {
     ]
 }
 
+/// The cells of [`CSV_HEADER`] for one row. The rule's URL and credential come from the
+/// validation when there was one, else from what was observed.
+fn cells(r: &TargetResult, rollout: &Rollout) -> Vec<String> {
+    let (secret_state, secret_managed) = match r.observed.as_ref().map(|o| &o.secret) {
+        None => ("", ""),
+        Some(SecretState::Absent) => ("absent", ""),
+        Some(SecretState::Present { managed, .. }) => {
+            ("present", if *managed { "true" } else { "false" })
+        }
+        Some(SecretState::PendingDeletion { managed, .. }) => {
+            ("pending_deletion", if *managed { "true" } else { "false" })
+        }
+    };
+    let observed_rule = r.observed.as_ref().and_then(|o| match &o.rule {
+        RuleState::Present {
+            upstream_registry_url,
+            credential_arn,
+        } => Some((upstream_registry_url.clone(), credential_arn.clone())),
+        RuleState::Absent => None,
+    });
+    let v = r.validation.as_ref();
+    let url = v
+        .and_then(|v| v.upstream_registry_url.clone())
+        .or_else(|| observed_rule.as_ref().map(|o| o.0.clone()));
+    let arn = v
+        .and_then(|v| v.credential_arn.clone())
+        .or_else(|| observed_rule.and_then(|o| o.1));
+    vec![
+        r.target.account_id.clone(),
+        r.target.account_name.clone(),
+        r.target.region.clone(),
+        rollout.ecr_repository_prefix.clone(),
+        url.unwrap_or_default(),
+        arn.unwrap_or_default(),
+        rollout.secret_name.clone(),
+        secret_state.to_owned(),
+        secret_managed.to_owned(),
+        r.outcome.to_string(),
+        r.taken
+            .iter()
+            .map(|a| a.label())
+            .collect::<Vec<_>>()
+            .join("; "),
+        v.and_then(Validation::answer)
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        r.failure().unwrap_or_default(),
+        r.checked_at.to_string(),
+    ]
+}
+
 /// Writes the CSV report (RFC 4180) to `out`, rows in the given order; with `probe`, the
 /// pull's columns too.
 pub fn write_csv<W: Write>(
@@ -78,52 +129,7 @@ pub fn write_csv<W: Write>(
     }
     w.write_record(&header)?;
     for r in results {
-        let (secret_state, secret_managed) = match r.observed.as_ref().map(|o| &o.secret) {
-            None => ("", ""),
-            Some(SecretState::Absent) => ("absent", ""),
-            Some(SecretState::Present { managed, .. }) => {
-                ("present", if *managed { "true" } else { "false" })
-            }
-            Some(SecretState::PendingDeletion { managed, .. }) => {
-                ("pending_deletion", if *managed { "true" } else { "false" })
-            }
-        };
-        let observed_rule = r.observed.as_ref().and_then(|o| match &o.rule {
-            RuleState::Present {
-                upstream_registry_url,
-                credential_arn,
-            } => Some((upstream_registry_url.clone(), credential_arn.clone())),
-            RuleState::Absent => None,
-        });
-        let v = r.validation.as_ref();
-        let url = v
-            .and_then(|v| v.upstream_registry_url.clone())
-            .or_else(|| observed_rule.as_ref().map(|o| o.0.clone()));
-        let arn = v
-            .and_then(|v| v.credential_arn.clone())
-            .or_else(|| observed_rule.and_then(|o| o.1));
-        let mut record = vec![
-            r.target.account_id.clone(),
-            r.target.account_name.clone(),
-            r.target.region.clone(),
-            rollout.ecr_repository_prefix.clone(),
-            url.unwrap_or_default(),
-            arn.unwrap_or_default(),
-            rollout.secret_name.clone(),
-            secret_state.to_owned(),
-            secret_managed.to_owned(),
-            r.outcome.to_string(),
-            r.taken
-                .iter()
-                .map(|a| a.label())
-                .collect::<Vec<_>>()
-                .join("; "),
-            v.and_then(Validation::answer)
-                .map(|v| v.to_string())
-                .unwrap_or_default(),
-            r.failure().unwrap_or_default(),
-            r.checked_at.to_string(),
-        ];
+        let mut record = cells(r, rollout);
         if probe {
             record.extend(probe_cells(r.probe.as_deref()));
         }

@@ -1,13 +1,13 @@
 //! `accounts`: the targeted accounts and Regions, and the skipped accounts with why.
 
 use serde_json::json;
-
 use tokio::sync::watch;
 
 use super::error::CommandError;
 use super::reporter::{table, Output};
-use super::session::open;
+use super::session::{open, Session};
 use crate::cli::{AccountsArgs, Format};
+use crate::discovery::Discovery;
 use crate::exit;
 
 pub async fn run(
@@ -17,51 +17,9 @@ pub async fn run(
 ) -> Result<i32, CommandError> {
     let (session, ()) = open(&args.targets, output, interrupt, |_| Ok(())).await?;
     let d = session.discover().await?;
-    let regions = session.rollout.regions.join(",");
-    let access = |id: &str| {
-        if id == session.access.caller.account_id {
-            "caller's credentials".to_owned()
-        } else {
-            format!("assume {}", session.access.role_name)
-        }
-    };
     match args.format {
-        Format::Json => {
-            let doc = json!({
-                "regions": session.rollout.regions,
-                "targeted": d.targeted.iter().map(|a| json!({
-                    "account_id": a.id, "account_name": a.name, "state": a.state, "access": access(&a.id),
-                })).collect::<Vec<_>>(),
-                "skipped": d.skipped.iter().map(|(a, why)| json!({
-                    "account_id": a.id, "account_name": a.name, "state": a.state, "reason": why.to_string(),
-                })).collect::<Vec<_>>(),
-                "unknown_ids": d.unknown_ids,
-            });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&doc).expect("serialisable")
-            );
-        }
-        Format::Table => {
-            let rows: Vec<Vec<String>> = d
-                .targeted
-                .iter()
-                .map(|a| vec![a.id.clone(), a.name.clone(), regions.clone(), access(&a.id)])
-                .collect();
-            print!(
-                "{}",
-                table(&["ACCOUNT", "NAME", "REGIONS", "ACCESS"], &rows)
-            );
-            if !d.skipped.is_empty() {
-                let rows: Vec<Vec<String>> = d
-                    .skipped
-                    .iter()
-                    .map(|(a, why)| vec![a.id.clone(), a.name.clone(), why.to_string()])
-                    .collect();
-                println!("\nSkipped:");
-                print!("{}", table(&["ACCOUNT", "NAME", "REASON"], &rows));
-            }
-        }
+        Format::Json => print_json(&session, &d),
+        Format::Table => print_table(&session, &d),
     }
     if !output.quiet {
         eprintln!(
@@ -73,4 +31,55 @@ pub async fn run(
         );
     }
     Ok(exit::SUCCESS)
+}
+
+/// How an account is reached: with the caller's own credentials, or the role assumed in it.
+fn access(session: &Session, id: &str) -> String {
+    if id == session.access.caller.account_id {
+        "caller's credentials".to_owned()
+    } else {
+        format!("assume {}", session.access.role_name)
+    }
+}
+
+fn print_json(session: &Session, d: &Discovery) {
+    let doc = json!({
+        "regions": session.rollout.regions,
+        "targeted": d.targeted.iter().map(|a| json!({
+            "account_id": a.id, "account_name": a.name, "state": a.state, "access": access(session, &a.id),
+        })).collect::<Vec<_>>(),
+        "skipped": d.skipped.iter().map(|(a, why)| json!({
+            "account_id": a.id, "account_name": a.name, "state": a.state, "reason": why.to_string(),
+        })).collect::<Vec<_>>(),
+        "unknown_ids": d.unknown_ids,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc).expect("serialisable")
+    );
+}
+
+fn print_table(session: &Session, d: &Discovery) {
+    let regions = session.rollout.regions.join(",");
+    let rows: Vec<Vec<String>> = d
+        .targeted
+        .iter()
+        .map(|a| {
+            let reach = access(session, &a.id);
+            vec![a.id.clone(), a.name.clone(), regions.clone(), reach]
+        })
+        .collect();
+    print!(
+        "{}",
+        table(&["ACCOUNT", "NAME", "REGIONS", "ACCESS"], &rows)
+    );
+    if !d.skipped.is_empty() {
+        let rows: Vec<Vec<String>> = d
+            .skipped
+            .iter()
+            .map(|(a, why)| vec![a.id.clone(), a.name.clone(), why.to_string()])
+            .collect();
+        println!("\nSkipped:");
+        print!("{}", table(&["ACCOUNT", "NAME", "REASON"], &rows));
+    }
 }
