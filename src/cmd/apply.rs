@@ -11,7 +11,7 @@ use super::error::{refuse_if, CommandError};
 use super::input::{confirm, token_inputs};
 use super::plan::totals;
 use super::reporter::Output;
-use super::session::{open, Ran, Session};
+use super::session::{open, Listed, Ran, Session};
 use crate::cli::ApplyArgs;
 use crate::exit;
 use crate::plan_file::PlanFile;
@@ -56,9 +56,12 @@ pub async fn run(
             let (ran, listed) = session.pass_listed(&runner, Pass::Apply(token)).await;
             return conclude(&session, "Apply", report, &ran, listed);
         }
-        None => match plan_everything(&session, &runner).await? {
+        None => match plan_everything(&session, &runner).await {
             Ok(planned) => (planned, false),
-            Err(interrupted) => return conclude(&session, "Apply", report, &interrupted, Ok(())),
+            Err(Ended::Interrupted(rows)) => {
+                return conclude(&session, "Apply", report, &rows, Listed::Whole)
+            }
+            Err(Ended::ListingCut) => return Ok(exit::TARGET_FAILED),
         },
     };
     if !confirmed(&session, &planned, args.yes).await {
@@ -67,7 +70,7 @@ pub async fn run(
     }
     let jobs = stream::iter(planned.into_iter().map(move |p| Job::planned(p, recheck)));
     let ran = session.pass(&runner, Pass::Apply(token), jobs).await;
-    conclude(&session, "Apply", report, &ran, Ok(()))
+    conclude(&session, "Apply", report, &ran, Listed::Whole)
 }
 
 /// A saved plan is carried out as it stands, within the narrowing flags.
@@ -84,15 +87,21 @@ fn within_narrowing(session: &Session, plan: PlanFile) -> Results {
         .collect()
 }
 
-/// Plans every target. Interrupted while planning, nothing was written: the rows say so.
-async fn plan_everything(
-    session: &Session,
-    runner: &Arc<Runner>,
-) -> Result<Result<Results, Ran>, CommandError> {
+/// Why the interactive plan ends the run before anything is written.
+enum Ended {
+    /// Interrupted while planning: every row says nothing was written.
+    Interrupted(Ran),
+    ListingCut,
+}
+
+/// Plans every target.
+async fn plan_everything(session: &Session, runner: &Arc<Runner>) -> Result<Results, Ended> {
     let ((planned, stop), listed) = session.pass_listed(runner, Pass::Plan).await;
-    listed?;
+    if listed == Listed::Cut {
+        return Err(Ended::ListingCut);
+    }
     if stop != Some(Stop::Interrupted) {
-        return Ok(Ok(planned));
+        return Ok(planned);
     }
     let why = "not attempted: the run was interrupted while planning";
     let rows: Results = planned
@@ -102,7 +111,7 @@ async fn plan_everything(
             Box::new(Job::planned(p, false).not_started(why, at))
         })
         .collect();
-    Ok(Err((rows, stop)))
+    Err(Ended::Interrupted((rows, stop)))
 }
 
 /// Shows the plan's totals and asks, unless `--yes` or there is nothing to change.

@@ -5,7 +5,7 @@ use tokio::sync::watch;
 use super::conclude::print_stop;
 use super::error::CommandError;
 use super::reporter::Output;
-use super::session::open_and_read;
+use super::session::{open_and_read, Listed};
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::compliance;
 use crate::exit;
@@ -39,7 +39,9 @@ pub async fn run(
     if stop == Some(Stop::Interrupted) {
         return Ok(exit::INTERRUPTED);
     }
-    listed?;
+    if listed == Listed::Cut {
+        return Ok(exit::TARGET_FAILED);
+    }
     Ok(if rows.iter().all(|r| r.compliant) {
         exit::SUCCESS
     } else {

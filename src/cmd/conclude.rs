@@ -3,7 +3,7 @@
 
 use super::error::CommandError;
 use super::reporter::{self, Destination, Output};
-use super::session::{Ran, Session};
+use super::session::{Listed, Ran, Session};
 use crate::exit;
 use crate::rollout::Rollout;
 use crate::runner::Stop;
@@ -48,19 +48,19 @@ pub(crate) fn exit_code(results: &[Box<TargetResult>], stop: Option<&Stop>) -> i
 }
 
 /// Failure lines and the summary on stderr, the report, then the exit status (130 when
-/// interrupted; 1 on a failed row; a failed listing is the command's error).
+/// interrupted; 1 on a failed row or a listing cut short).
 pub(crate) fn conclude(
     session: &Session,
     title: &str,
     report: Destination<'_>,
     (results, stop): &Ran,
-    listed: Result<(), CommandError>,
+    listed: Listed,
 ) -> Result<i32, CommandError> {
     print_outcome(session.output, title, results);
     print_stop(stop.as_ref());
     write_report(report, &session.rollout, results)?;
-    if *stop != Some(Stop::Interrupted) {
-        listed?;
+    if *stop != Some(Stop::Interrupted) && listed == Listed::Cut {
+        return Ok(exit::TARGET_FAILED);
     }
     Ok(exit_code(results, stop.as_ref()))
 }

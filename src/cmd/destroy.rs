@@ -10,7 +10,7 @@ use super::conclude::{conclude, exit_code};
 use super::error::{refuse_if, CommandError};
 use super::input::{check_output_path, confirm, confirmation_possible};
 use super::reporter::{self, Output};
-use super::session::{open, Session};
+use super::session::{open, Listed, Session};
 use crate::cli::DestroyArgs;
 use crate::exit;
 use crate::rows::Results;
@@ -41,7 +41,9 @@ pub async fn run(
     let runner = session.runner(Limits::default());
     let ran = if args.yes {
         let (ran, listed) = session.pass_listed(&runner, Pass::Destroy(removal)).await;
-        listed?;
+        if listed == Listed::Cut {
+            return Ok(exit::TARGET_FAILED);
+        }
         ran
     } else {
         let planned = match plan_removal(&session, &runner, removal).await? {
@@ -60,7 +62,7 @@ pub async fn run(
         "Destroy",
         args.report.as_deref().into(),
         &ran,
-        Ok(()),
+        Listed::Whole,
     )
 }
 
@@ -74,7 +76,9 @@ async fn plan_removal(
     let ((planned, stop), listed) = session
         .pass_listed(runner, Pass::PlanDestroy(removal))
         .await;
-    listed?;
+    if listed == Listed::Cut {
+        return Ok(Err(exit::TARGET_FAILED));
+    }
     if stop == Some(Stop::Interrupted) {
         return Ok(Err(exit::INTERRUPTED));
     }

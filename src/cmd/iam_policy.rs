@@ -4,7 +4,6 @@ use super::error::CommandError;
 use crate::cli::IamPolicyArgs;
 use crate::exit;
 use crate::iam::Policies;
-use crate::regions;
 use crate::rollout::{is_role_name, Problem, Rollout};
 
 pub fn run(args: IamPolicyArgs) -> Result<i32, CommandError> {
@@ -17,7 +16,10 @@ pub fn run(args: IamPolicyArgs) -> Result<i32, CommandError> {
         eprintln!("note: no --org-id: the trust policy names a placeholder to replace");
         "o-EXAMPLE".to_owned()
     });
-    let partition = regions::arn_partition(&caller)
+    // As lenient as ever: the second field, if it names a partition.
+    let partition = caller
+        .split(':')
+        .nth(1)
         .filter(|p| p.starts_with("aws"))
         .unwrap_or("aws");
     if let Some(role) = args.probe_as_role.as_deref().filter(|r| !is_role_name(r)) {

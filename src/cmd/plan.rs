@@ -5,7 +5,7 @@ use tokio::sync::watch;
 use super::conclude::{exit_code, print_stop};
 use super::error::CommandError;
 use super::reporter::{self, Output};
-use super::session::open_and_read;
+use super::session::{open_and_read, Listed};
 use crate::cli::PlanArgs;
 use crate::exit;
 use crate::plan_file::PlanFile;
@@ -46,7 +46,9 @@ pub async fn run(
             );
         }
     }
-    listed?;
+    if listed == Listed::Cut {
+        return Ok(exit::TARGET_FAILED);
+    }
     let code = exit_code(&results, stop.as_ref());
     if code == exit::SUCCESS && args.detailed_exitcode && has_changes(&results) {
         return Ok(exit::CHANGES_PENDING);

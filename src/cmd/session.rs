@@ -35,6 +35,15 @@ pub(crate) struct Session {
 /// A pass's rows, and why it stopped early if it did.
 pub(crate) type Ran = (Results, Option<Stop>);
 
+/// Whether the Organization was listed to its end. A listing cut short by an error is said at
+/// once; the targets listed before it were still worked on and are reported, and the exit
+/// status is 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listed {
+    Whole,
+    Cut,
+}
+
 /// Loads the rollout file, runs the command's own input checks on it (all problems at once),
 /// and only then makes the first AWS call.
 pub(crate) async fn open<T>(
@@ -57,7 +66,7 @@ pub(crate) async fn open_and_read(
     interrupt: watch::Receiver<bool>,
     (flag, path): (&str, Option<&Path>),
     pass: Pass,
-) -> Result<(Session, Ran, Result<(), CommandError>), CommandError> {
+) -> Result<(Session, Ran, Listed), CommandError> {
     let (session, ()) = open(args, output, interrupt, |_| {
         check_output_path(flag, path).map_err(|p| CommandError::Refused(vec![p]))
     })
@@ -133,13 +142,8 @@ impl Session {
         (reporter.await.expect("reporter task"), stop)
     }
 
-    /// Runs `pass` over every target as the Organization is listed. The listing's failure is
-    /// returned apart: the targets listed before it were still worked on and are reported.
-    pub async fn pass_listed(
-        &self,
-        runner: &Arc<Runner>,
-        pass: Pass,
-    ) -> (Ran, Result<(), CommandError>) {
+    /// Runs `pass` over every target as the Organization is listed.
+    pub async fn pass_listed(&self, runner: &Arc<Runner>, pass: Pass) -> (Ran, Listed) {
         let (targets, listing) = self.list_targets();
         let ran = self.pass(runner, pass, targets.map(Job::fresh)).await;
         (ran, finish_listing(listing).await)
@@ -188,7 +192,7 @@ type Listing = tokio::task::JoinHandle<Result<discovery::Listing, crate::error::
 
 /// Waits for the listing to end: warns about ids the Organization does not hold, and says
 /// why the listing failed, if it did.
-async fn finish_listing(listing: Listing) -> Result<(), CommandError> {
+async fn finish_listing(listing: Listing) -> Listed {
     match listing.await {
         Ok(Ok(l)) => {
             warn_unknown(&l.unknown_ids);
@@ -197,10 +201,13 @@ async fn finish_listing(listing: Listing) -> Result<(), CommandError> {
                 skipped = l.skipped,
                 "accounts listed"
             );
-            Ok(())
+            Listed::Whole
         }
-        Ok(Err(e)) => Err(CommandError::Listing(e)),
+        Ok(Err(e)) => {
+            super::error::print(&CommandError::Listing(e));
+            Listed::Cut
+        }
         // Aborted with the run (interrupt past its deadline): the report says what was done.
-        Err(_) => Ok(()),
+        Err(_) => Listed::Whole,
     }
 }
