@@ -285,3 +285,33 @@ fn an_opt_in_region_the_account_has_not_enabled_is_skipped() {
     );
     assert_eq!(count(&rows, "created"), 7);
 }
+
+#[test]
+fn a_listing_cut_short_is_said_when_it_happens_and_fails_the_run() {
+    let (emu, _org) = Emulator::with_org();
+    faults(
+        &emu,
+        json!([{"service": "organizations", "action": "ListAccounts", "kind": "http500"}]),
+    );
+    let report = emu.path("validate.csv");
+    let out = run(emu
+        .cmd()
+        .args(["validate", "--config"])
+        .arg(config(&emu, ""))
+        .arg("--report")
+        .arg(&report));
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let said = out
+        .stderr
+        .find("error: cannot list the Organization's accounts")
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    let summary = out
+        .stderr
+        .find("Validate: ")
+        .unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(said < summary, "said before the summary: {}", out.stderr);
+    assert!(
+        report.exists(),
+        "the report of what was done is still written"
+    );
+}
