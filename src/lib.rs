@@ -11,7 +11,6 @@
 //! - [`report`]: the one consumer of events (progress, counters, summary, CSV); [`plan_file`]:
 //!   saved plans.
 //! - [`cmd`]: the commands, and [`cli`] their flags; [`exit`] the exit codes.
-//! - [`sim`]: a simulated AWS behind the real SDK, for benchmarks and tests in virtual time.
 
 pub mod cli;
 pub mod clients;
@@ -29,7 +28,6 @@ pub mod registry;
 pub mod report;
 pub mod rollout;
 pub mod runner;
-pub mod sim;
 pub mod startup;
 pub mod target;
 pub mod token;
