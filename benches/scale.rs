@@ -1,7 +1,7 @@
 //! Scale benchmark: the real runner, the real AWS SDK and the real per-target logic against a
-//! simulated AWS (`ptc_rollout::sim`, which replaces only the SDK's HTTP layer), on tokio's
-//! paused clock, so a rollout over 100,000 targets takes seconds of wall time while virtual
-//! time measures its makespan.
+//! simulated AWS (`ptc_sim`, the crate in `sim/`, which replaces only the SDK's HTTP layer), on
+//! tokio's paused clock, so a rollout over 100,000 targets takes seconds of wall time while
+//! virtual time measures its makespan.
 //!
 //! `cargo bench --bench scale -- --accounts 5000 --regions 20 [--concurrency N] [--ous K]`
 //!
@@ -20,9 +20,9 @@ use ptc_rollout::discovery;
 use ptc_rollout::regions::KNOWN_REGIONS;
 use ptc_rollout::rollout::Rollout;
 use ptc_rollout::runner::{Job, Limits, Pass, Runner, Setup, DEFAULT_CONCURRENCY};
-use ptc_rollout::sim::{Api, Sim, SimConfig};
 use ptc_rollout::target::{Outcome, TargetResult};
 use ptc_rollout::token::GitlabToken;
+use ptc_sim::{Api, Sim, SimConfig};
 use tokio::sync::{mpsc, watch};
 
 // The same allocator as the binary, so the CPU cost measured is the binary's.
@@ -98,7 +98,7 @@ async fn bench(args: Args) {
         member_accounts: args.accounts - 1,
         organizational_units: args.ous,
         latency: if args.no_latency {
-            ptc_rollout::sim::LatencyModel::zero()
+            ptc_sim::LatencyModel::zero()
         } else {
             Default::default()
         },

@@ -1,7 +1,7 @@
 //! Every AWS client is built here, from one `SdkConfig` loaded through the standard aws-config
-//! chain (environment, profiles, SSO, instance roles, `AWS_ENDPOINT_URL`). A test or simulation
-//! injects its own HTTP client, sleep and time source through [`Overrides`] and so drives the real
-//! code path, SDK retries and timeouts included.
+//! chain (environment, profiles, SSO, instance roles, `AWS_ENDPOINT_URL`). A test, or the
+//! simulation in `sim/`, injects its own HTTP client, sleep and time source through
+//! [`Overrides`] and so drives the real code path, SDK retries and timeouts included.
 
 use std::time::Duration;
 

@@ -35,7 +35,6 @@ pub mod registry;
 pub mod rollout;
 pub mod rows;
 pub mod runner;
-pub mod sim;
 pub mod startup;
 pub mod target;
 pub mod token;

@@ -1,5 +1,5 @@
 //! Conformance: the same scenarios, through the real SDK clients, against the simulated AWS of
-//! `src/sim` (in process, paused clock) and the emulator of `emulator/` (moto server, real
+//! `sim/` (in process, paused clock) and the emulator of `emulator/` (moto server, real
 //! clock). Each step's answer (success and what it showed, or the error code and HTTP status)
 //! must be what AWS documents, and so the same from both: the two test doubles encode the same
 //! AWS rules, and this keeps them from drifting apart. The scenarios are written once, generic
@@ -23,7 +23,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use backends::*;
 use ptc_rollout::clients::{Clients, Overrides, Regional, Tuning};
-use ptc_rollout::sim::{LatencyModel, Quotas, Sim, SimConfig};
+use ptc_sim::{LatencyModel, Quotas, Sim, SimConfig};
 use serde_json::json;
 use support::{Emulator, TOKEN};
 

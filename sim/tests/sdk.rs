@@ -5,20 +5,23 @@ use std::time::Duration;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::future::join_all;
+use ptc_rollout::clients::{Clients, Overrides, Regional, Tuning};
+use ptc_rollout::credentials::{Access, Caller};
+use ptc_rollout::discovery::{discover, SkipReason};
+use ptc_rollout::rollout::Rollout;
+use ptc_rollout::target::{Decision, RuleState, SecretState, Target};
+use ptc_rollout::token::GitlabToken;
+use ptc_rollout::work;
+use ptc_sim::{Api, LatencyModel, Quotas, Sim, SimConfig};
 use tokio::time::Instant;
 
-use super::*;
-use crate::clients::{Clients, Overrides, Regional, Tuning};
-use crate::credentials::{Access, Caller};
-use crate::discovery::{discover, SkipReason};
-use crate::rollout::Rollout;
-use crate::target::{Decision, RuleState, SecretState, Target};
-use crate::token::GitlabToken;
-use crate::work;
-
+#[path = "sdk/aws_rules.rs"]
 mod aws_rules;
+#[path = "sdk/identity.rs"]
 mod identity;
+#[path = "sdk/secret_versions.rs"]
 mod secret_versions;
+#[path = "sdk/services.rs"]
 mod services;
 
 const MGMT: &str = "100000000000";

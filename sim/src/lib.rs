@@ -1,8 +1,8 @@
 //! A simulated AWS for benchmarks and tests: Organizations, STS, Account Management
 //! (GetRegionOptStatus), Secrets Manager and ECR pull through cache, answered in memory behind
 //! the real SDK's HTTP layer. Plug [`Sim::http_client`] and [`Sim::credentials`] into
-//! [`crate::clients::Overrides`] and the real code path runs unchanged (signing, retries,
-//! timeouts, credential caches).
+//! [`ptc_rollout::clients::Overrides`] and the real code path runs unchanged (signing, retries,
+//! timeouts, credential caches). A dev-dependency of ptc-rollout only: never in the binary.
 //!
 //! Each call sleeps a log-normal latency on tokio's clock (virtual under
 //! `tokio::time::pause()`), then meets its quota's token bucket (throttled when empty), then an
@@ -12,8 +12,8 @@
 //! caller's key is the management account, and AssumeRole hands out keys
 //! `ASIA<account id>SIMK` that map back.
 //!
-//! What AWS documents and the simulation follows (`tests/conformance.rs` checks the emulator
-//! answers alike):
+//! What AWS documents and the simulation follows (ptc-rollout's `tests/conformance.rs` checks
+//! the emulator answers alike):
 //! - Secrets keep their versions (up to 100; older ones without a staging label are dropped)
 //!   and staging labels. PutSecretValue with the token of an existing version and its value
 //!   succeeds and changes nothing; with another value it is refused (ResourceExistsException).
@@ -229,10 +229,16 @@ impl Sim {
         &self.inner.config
     }
 
-    /// The HTTP client to put in [`crate::clients::Overrides::http_client`].
+    /// The HTTP client to put in [`ptc_rollout::clients::Overrides::http_client`].
     pub fn http_client(&self) -> SharedHttpClient {
-        let connector = Connector(self.inner.clone());
-        http_client_fn(move |_, _| SharedHttpConnector::new(connector.clone()))
+        let connector = self.http_connector();
+        http_client_fn(move |_, _| connector.clone())
+    }
+
+    /// The connector behind [`Sim::http_client`], for a test that wraps it (to see the
+    /// requests the SDK sends, say).
+    pub fn http_connector(&self) -> SharedHttpConnector {
+        SharedHttpConnector::new(Connector(self.inner.clone()))
     }
 
     /// Static keys of the caller, in the management account.
@@ -408,6 +414,3 @@ fn check_target(
         _ => Some("the rule's credential is not the secret".into()),
     }
 }
-
-#[cfg(test)]
-mod tests;

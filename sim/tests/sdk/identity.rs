@@ -10,11 +10,10 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 
 use super::services::{quiet, SECRET};
 use super::*;
-use crate::sim::connector::Connector;
 
 #[derive(Debug, Clone)]
 struct Recording {
-    inner: Connector,
+    inner: SharedHttpConnector,
     seen: Arc<Mutex<Vec<String>>>,
 }
 
@@ -33,7 +32,7 @@ async fn the_sdk_calls_the_real_endpoints() {
         ..quiet()
     });
     let rec = Recording {
-        inner: Connector(sim.inner.clone()),
+        inner: sim.http_connector(),
         seen: Arc::default(),
     };
     let client = rec.clone();
