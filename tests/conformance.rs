@@ -7,6 +7,8 @@
 
 #[path = "conformance/backends.rs"]
 mod backends;
+#[path = "conformance/rule_limits.rs"]
+mod rule_limits;
 mod support;
 
 use std::error::Error;
@@ -333,6 +335,7 @@ async fn scenarios(b: &impl Backend) -> Transcript {
     rule_secrets(b, &mut t).await;
     forced_deletion(b, &mut t).await;
     session_limits(b, &mut t).await;
+    rule_limits::rule_limits(b, &mut t).await;
     t
 }
 
@@ -405,10 +408,13 @@ fn the_simulation_and_the_emulator_answer_alike() {
     let none = (String::from("(no such step)"), String::from("(no answer)"));
     let mut table = String::new();
     let mut failures = 0;
-    let steps = DOCUMENTED.len().max(sim.len()).max(emu.len());
+    let documented = DOCUMENTED.len() + rule_limits::DOCUMENTED.len();
+    let steps = documented.max(sim.len()).max(emu.len());
     for i in 0..steps {
         let documented = DOCUMENTED
-            .get(i)
+            .iter()
+            .chain(rule_limits::DOCUMENTED)
+            .nth(i)
             .copied()
             .unwrap_or("(not documented) => ?");
         let (name, expected) = documented.split_once(" => ").expect("step => answer");
