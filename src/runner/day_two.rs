@@ -118,14 +118,11 @@ impl Runner {
 
     /// Removes what the plan found ptc-rollout manages (planning now unless planned).
     pub(super) async fn destroy_one(&self, job: Job, removal: Removal) -> TargetResult {
-        let mut r = match job.planned {
-            Some(planned) => *planned,
-            None => self.plan_one(job.target, Some(removal)).await,
-        };
+        let (mut r, known) = self.plan_of(job, Some(removal)).await;
         let (Some(observed), Some(decision)) = (r.observed.clone(), r.decision.clone()) else {
             return r;
         };
-        let c = match self.regional(&r.target).await {
+        let c = match self.clients_for(known, &r.target).await {
             Ok(c) => c,
             Err(e) => return self.end_with(r, e).await,
         };
