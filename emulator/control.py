@@ -15,6 +15,7 @@ from moto.ecr.models import ecr_backends
 from moto.organizations.models import organizations_backends
 from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
+import gitlab
 import ptc
 import secrets_guard
 import templates
@@ -346,6 +347,8 @@ ROUTES = {
     ("POST", "/_ptc/mutate"): mutate,
     ("GET", "/_ptc/faults"): lambda p: {"rules": STATE.faults()},
     ("POST", "/_ptc/faults"): lambda p: set_faults(p.get("rules", [])),
+    ("GET", "/_ptc/gitlab"): lambda p: gitlab.state(),
+    ("POST", "/_ptc/gitlab"): gitlab.control,
     ("GET", "/_ptc/upstream_images"): lambda p: {"images": upstream.list_images()},
     ("POST", "/_ptc/upstream_images"): lambda p: add_upstream_images(p.get("images", [])),
     ("GET", "/_ptc/identity_policies"): lambda p: {"policies": STATE.identity_policies()},

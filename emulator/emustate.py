@@ -11,6 +11,8 @@ import threading
 import time
 from datetime import datetime, timezone
 
+import gitlab
+
 MANAGEMENT_ACCOUNT_ID = "123456789012"
 
 # Regions an account must opt in to (AWS: "not enabled by default"); they start DISABLED.
@@ -31,7 +33,6 @@ class EmulatorState:
         # Set when the server is stopping: releases requests parked by a "hang" fault.
         self.stopping = threading.Event()
         self._calls: list[dict] = []
-        self._valid_tokens: set[str] = set()
         self._denied_accounts: set[str] = set()
         self._faults: list[dict] = []
         # Registry passwords (from GetAuthorizationToken) -> the principal they stand for.
@@ -65,18 +66,17 @@ class EmulatorState:
         with self.lock:
             self._calls.clear()
 
-    # --- validation tokens ----------------------------------------------
+    # --- validation tokens: GitLab's (gitlab.py) ---------------------------
     def set_valid_tokens(self, tokens) -> None:
-        with self.lock:
-            self._valid_tokens = {str(t) for t in tokens}
+        """Seeds these as the GitLab group's active registry tokens."""
+        gitlab.seed_registry_tokens(tokens)
 
     def add_valid_tokens(self, tokens) -> None:
-        with self.lock:
-            self._valid_tokens |= {str(t) for t in tokens}
+        gitlab.add_registry_tokens(tokens)
 
     def is_valid_token(self, token: str) -> bool:
-        with self.lock:
-            return token in self._valid_tokens
+        """What GitLab.com's registry accepts: a token GitLab holds active."""
+        return gitlab.is_active_token(token)
 
     # --- AssumeRole deny list -------------------------------------------
     def set_denied_accounts(self, accounts) -> None:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs
 from werkzeug.wsgi import get_input_stream
 
 import control
+import gitlab
 import regions
 import registry
 from emustate import MANAGEMENT_ACCOUNT_ID, STATE
@@ -174,6 +175,8 @@ class PtcMiddleware:
             return self._control(environ, start_response)
         if path.startswith("/_registry/"):
             return self._registry(environ, start_response)
+        if path.startswith(gitlab.PREFIX + "/"):
+            return self._gitlab(environ, start_response)
         if path.startswith("/moto-api"):
             return self.moto_app(environ, start_response)  # moto's own dashboard/reset: not AWS calls
 
@@ -205,6 +208,14 @@ class PtcMiddleware:
         if faulted is not None:
             return faulted
         return registry.handle(environ, start_response, call)
+
+    def _gitlab(self, environ, start_response):
+        raw = get_input_stream(environ).read()
+        call = STATE.record_call(gitlab.describe(environ))
+        faulted = _fault(call, environ, start_response)
+        if faulted is not None:
+            return faulted
+        return gitlab.handle(environ, start_response, call, raw)
 
     def _control(self, environ, start_response):
         raw = get_input_stream(environ).read()

@@ -17,6 +17,7 @@ import traceback
 from botocore.config import Config
 from botocore.exceptions import ReadTimeoutError
 
+import selftest_gitlab
 import selftest_parity
 import selftest_permissions
 import selftest_registry
@@ -465,6 +466,7 @@ TESTS = [test_health, test_seed_and_list_accounts, test_assume_role_member, test
          test_state, test_mutate, test_template_state_and_mutate, test_fault_throttle, test_fault_http_errors, test_fault_times_and_rate,
          test_fault_latency_and_hang, test_bad_control_requests,
          *selftest_registry.TESTS, *selftest_permissions.TESTS, *selftest_parity.TESTS,
+         *selftest_gitlab.TESTS,
          test_exit_on_stdin_eof, test_shutdown_and_stdout]
 
 

@@ -12,7 +12,9 @@ Account Management GetRegionOptStatus (regions.py), a call log with Region
 opt-in refusals and fault injection (middleware.py), a control
 API under /_ptc/ (control.py), and a Registry HTTP API v2 under /_registry/
 that pulls through the cache from a simulated GitLab.com (registry.py,
-pullthrough.py, permissions.py, upstream.py).
+pullthrough.py, permissions.py, upstream.py), and GitLab's REST API for group
+access tokens and CI/CD variables under /_gitlab/api/v4/ (gitlab.py), whose
+active tokens are exactly those ECR's validation accepts.
 """
 
 import argparse
@@ -54,7 +56,8 @@ def parse_args(argv=None):
     p.add_argument("--port", type=int, default=0, help="port, 0 for a free one (default)")
     p.add_argument("--seed", choices=("demo", "none"), default="none", help="seed an Organization at start")
     p.add_argument("--valid-token", action="append", default=[], metavar="TOKEN",
-                   help="a GitLab access token ValidatePullThroughCacheRule accepts (repeatable)")
+                   help="a GitLab access token the simulated GitLab holds active, so "
+                        "ValidatePullThroughCacheRule accepts it (repeatable)")
     p.add_argument("--exit-on-stdin-eof", action="store_true",
                    help="exit when stdin reaches EOF (the parent died or closed the pipe)")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
