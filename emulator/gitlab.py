@@ -221,7 +221,7 @@ def _route(method: str, parts: list[str], environ, body: dict) -> tuple[int, obj
     if kind == "access_tokens":
         if not rest and method == "GET":
             with _lock:
-                return 200, [_public(t) for t in _tokens if t["group_id"] == group["id"] and not t.get("seeded")]
+                return 200, [_public(t) for t in _tokens if t["group_id"] == group["id"]]
         if not rest and method == "POST":
             return _create_token(group, body)
         if len(rest) == 1 and method == "GET":
