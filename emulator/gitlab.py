@@ -69,11 +69,11 @@ def seed_registry_tokens(tokens) -> None:
     """Makes these the group's active registry tokens (replacing earlier seeded ones)."""
     with _lock:
         _tokens[:] = [t for t in _tokens if not t.get("seeded")]
-        for value in tokens:
-            add_token(str(value), "seeded", ["read_registry"], GUEST)["seeded"] = True
+        add_registry_tokens(tokens)
 
 
 def add_registry_tokens(tokens) -> None:
+    """Adds active registry tokens (read_registry, Guest) to the default group."""
     for value in tokens:
         add_token(str(value), "seeded", ["read_registry"], GUEST)["seeded"] = True
 

@@ -18,7 +18,11 @@ fn main() {
         .enable_all()
         .build()
         .expect("cannot start the async runtime");
-    let interrupt = runtime.block_on(async { watch_interrupts() });
+    let interrupt = {
+        // The watcher is a task on this runtime.
+        let _entered = runtime.enter();
+        watch_interrupts()
+    };
     let code = match runtime.block_on(ptc_rollout::cmd::run(cli, interrupt)) {
         Ok(code) => code,
         Err(e) => {

@@ -270,3 +270,28 @@ pub mod pull_access;
 pub mod template;
 #[cfg(test)]
 mod tests;
+
+/// An AWS answer, or `None` when the service's error means "there is none" (`absent` says
+/// which error that is: a rule, secret, policy or repository not found), or else the error for
+/// this target and call. Every read and delete that treats "not found" as absence goes
+/// through here.
+pub(crate) fn unless_absent<T, E, R>(
+    sent: Result<T, aws_smithy_runtime_api::client::result::SdkError<E, R>>,
+    absent: impl FnOnce(&E) -> bool,
+    t: &Target,
+    call: &'static str,
+) -> Result<Option<T>, ApiError>
+where
+    E: aws_smithy_types::error::metadata::ProvideErrorMetadata
+        + std::error::Error
+        + Send
+        + Sync
+        + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match sent {
+        Ok(out) => Ok(Some(out)),
+        Err(e) if e.as_service_error().is_some_and(absent) => Ok(None),
+        Err(e) => Err(ApiError::from_sdk(&t.account_id, &t.region, call, e)),
+    }
+}

@@ -240,15 +240,8 @@ async fn a_secret_under_a_customer_managed_key_gets_no_rule() {
         .rules()
         .iter()
         .any(|r| r["account"] == dev && r["region"] == "us-east-1"));
-    let report = emu.path("c.csv");
-    let out = run(emu
-        .cmd()
-        .args(["report", "--out"])
-        .arg(&report)
-        .arg("--config")
-        .arg(&cfg));
+    let (out, rows) = emu.compliance(&cfg);
     assert_eq!(out.code, 1);
-    let rows = read_report(&report);
     assert!(row(&rows, &dev, "us-east-1")["reasons"].contains("customer managed KMS key"));
 }
 

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
-use support::{read_report, rollout_text, run, Emulator, Run};
+use support::{rollout_text, run, Emulator, Run};
 
 const IMAGE: &str = "demo-group/demo-project/app:1.0";
 const PULL_ACCESS: &str = "[pull_access]\nrole_names = [\"consumer\"]\nprincipal_arns = [\"arn:aws:iam::{account_id}:role/ci/*\"]\n";
@@ -211,26 +211,12 @@ fn a_foreign_statement_survives_apply_update_and_destroy_byte_for_byte() {
         .contains(foreign));
 
     // The compliance report checks the statement: ours removed behind the tool's back shows.
-    let report = emu.path("c.csv");
-    let out = run(emu
-        .cmd()
-        .args(["report", "--out"])
-        .arg(&report)
-        .arg("--config")
-        .arg(&cfg));
+    let (out, rows) = emu.compliance(&cfg);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(read_report(&report)
-        .iter()
-        .all(|r| r["pull_access"] == "ok"));
+    assert!(rows.iter().all(|r| r["pull_access"] == "ok"));
     emu.mutate(json!({"op": "put_registry_policy", "account": prod, "region": "us-east-1", "policy_text": document}));
-    let out = run(emu
-        .cmd()
-        .args(["report", "--out"])
-        .arg(&report)
-        .arg("--config")
-        .arg(&cfg));
+    let (out, rows) = emu.compliance(&cfg);
     assert_eq!(out.code, 1);
-    let rows = read_report(&report);
     let row = rows
         .iter()
         .find(|r| r["account_id"] == prod && r["region"] == "us-east-1")

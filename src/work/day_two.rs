@@ -4,11 +4,15 @@
 use aws_sdk_secretsmanager::types::Tag;
 
 use super::version_id;
+use aws_sdk_ecr::operation::delete_pull_through_cache_rule::DeletePullThroughCacheRuleError as DeleteRuleError;
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
+
 use crate::clients::Regional;
 use crate::error::ApiError;
 use crate::rollout::{Rollout, EXPIRY_TAG_KEY, MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
 use crate::target::{SecretDates, SecretState, Target};
 use crate::token::GitlabToken;
+use crate::work::unless_absent;
 
 /// What DescribeSecret tells about the rollout's secret in a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,28 +57,15 @@ pub async fn describe_secret(
     t: &Target,
     r: &Rollout,
 ) -> Result<Option<SecretDetails>, ApiError> {
-    let out = match c
+    let sent = c
         .secrets
         .describe_secret()
         .secret_id(&r.secret_name)
         .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            return Ok(None)
-        }
-        Err(e) => {
-            return Err(ApiError::from_sdk(
-                &t.account_id,
-                &t.region,
-                "secretsmanager:DescribeSecret",
-                e,
-            ))
-        }
+        .await;
+    let not_found = |e: &DescribeSecretError| e.is_resource_not_found_exception();
+    let Some(out) = unless_absent(sent, not_found, t, "secretsmanager:DescribeSecret")? else {
+        return Ok(None);
     };
     let tag = |key: &str| {
         out.tags()
@@ -214,27 +205,15 @@ async fn make_current(
 
 /// Deletes the rule for the rollout's prefix.
 pub async fn delete_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<(), ApiError> {
-    match c
+    let sent = c
         .ecr
         .delete_pull_through_cache_rule()
         .ecr_repository_prefix(&r.ecr_repository_prefix)
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(ApiError::from_sdk(
-            &t.account_id,
-            &t.region,
-            "ecr:DeletePullThroughCacheRule",
-            e,
-        )),
-    }
+        .await;
+    // Already gone is as good as deleted.
+    let rule_not_found = |e: &DeleteRuleError| e.is_pull_through_cache_rule_not_found_exception();
+    unless_absent(sent, rule_not_found, t, "ecr:DeletePullThroughCacheRule").map(|_| ())
 }
 
 /// Deletes the secret, through the recovery window unless `force`.

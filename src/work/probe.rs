@@ -5,12 +5,15 @@
 
 use std::sync::LazyLock;
 
+use aws_sdk_ecr::operation::describe_repositories::DescribeRepositoriesError;
+use aws_sdk_ecr::operation::get_lifecycle_policy::GetLifecyclePolicyError;
 use regex::Regex;
 
 use crate::error::ApiError;
 use crate::registry::{Answer, Credential, Registry};
 use crate::rollout::{Problem, Rollout, GITLAB_REGISTRY_URL};
 use crate::target::{Probe, Target};
+use crate::work::unless_absent;
 
 /// A repository path as the distribution spec allows it (lowercase components).
 static PATH_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -221,28 +224,18 @@ async fn describe_repository(
     t: &Target,
     name: &str,
 ) -> Result<Option<Repository>, ApiError> {
-    match ecr
+    let sent = ecr
         .describe_repositories()
         .repository_names(name)
         .send()
-        .await
-    {
-        Ok(out) => Ok(out.repositories().first().map(|r| Repository {
+        .await;
+    let none = |e: &DescribeRepositoriesError| e.is_repository_not_found_exception();
+    let out = unless_absent(sent, none, t, "ecr:DescribeRepositories")?;
+    Ok(out.and_then(|out| {
+        out.repositories().first().map(|r| Repository {
             tag_mutability: r.image_tag_mutability().map(|m| m.as_str().to_owned()),
-        })),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_repository_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(ApiError::from_sdk(
-            &t.account_id,
-            &t.region,
-            "ecr:DescribeRepositories",
-            e,
-        )),
-    }
+        })
+    }))
 }
 
 async fn lifecycle_policy(
@@ -250,32 +243,23 @@ async fn lifecycle_policy(
     t: &Target,
     name: &str,
 ) -> Result<Option<String>, ApiError> {
-    match ecr
+    let sent = ecr
         .get_lifecycle_policy()
         .repository_name(name)
         .send()
-        .await
-    {
-        // Compact, so the report cell compares with the rollout file's policy.
-        Ok(out) => Ok(out.lifecycle_policy_text().map(|text| {
+        .await;
+    let none = |e: &GetLifecyclePolicyError| {
+        e.is_lifecycle_policy_not_found_exception() || e.is_repository_not_found_exception()
+    };
+    let out = unless_absent(sent, none, t, "ecr:GetLifecyclePolicy")?;
+    // Compact, so the report cell compares with the rollout file's policy.
+    Ok(out.and_then(|out| {
+        out.lifecycle_policy_text().map(|text| {
             serde_json::from_str::<serde_json::Value>(text)
                 .map(|v| v.to_string())
                 .unwrap_or_else(|_| text.to_owned())
-        })),
-        Err(e)
-            if e.as_service_error().is_some_and(|e| {
-                e.is_lifecycle_policy_not_found_exception() || e.is_repository_not_found_exception()
-            }) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(ApiError::from_sdk(
-            &t.account_id,
-            &t.region,
-            "ecr:GetLifecyclePolicy",
-            e,
-        )),
-    }
+        })
+    }))
 }
 
 /// Why a pull failed, in words, from the registry's status and error and from what this run

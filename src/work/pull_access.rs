@@ -11,11 +11,15 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
+use aws_sdk_ecr::operation::delete_registry_policy::DeleteRegistryPolicyError;
+use aws_sdk_ecr::operation::get_registry_policy::GetRegistryPolicyError;
+
 use crate::clients::Regional;
 use crate::error::ApiError;
 use crate::regions;
 use crate::rollout::{PullAccess, Rollout};
 use crate::target::{PullAccessState, Target};
+use crate::work::unless_absent;
 
 /// The Sid of the one statement ptc-rollout owns in each registry policy.
 pub const SID: &str = "PtcRolloutPullThroughCache";
@@ -220,21 +224,10 @@ impl<'de> Deserialize<'de> for Members {
 
 /// The Region's registry policy text; `None` when the registry has none.
 pub async fn read_policy(c: &Regional, t: &Target) -> Result<Option<String>, ApiError> {
-    match c.ecr.get_registry_policy().send().await {
-        Ok(out) => Ok(out.policy_text().map(str::to_owned)),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_registry_policy_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(ApiError::from_sdk(
-            &t.account_id,
-            &t.region,
-            "ecr:GetRegistryPolicy",
-            e,
-        )),
-    }
+    let sent = c.ecr.get_registry_policy().send().await;
+    let none = |e: &GetRegistryPolicyError| e.is_registry_policy_not_found_exception();
+    let out = unless_absent(sent, none, t, "ecr:GetRegistryPolicy")?;
+    Ok(out.and_then(|o| o.policy_text().map(str::to_owned)))
 }
 
 fn parse(t: &Target, text: &str) -> Result<Document, ApiError> {
@@ -313,21 +306,9 @@ pub async fn remove(c: &Regional, t: &Target) -> Result<(), ApiError> {
     if !doc.is_empty() {
         return write(c, t, &doc.text()).await;
     }
-    match c.ecr.delete_registry_policy().send().await {
-        Ok(_) => Ok(()),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_registry_policy_not_found_exception()) =>
-        {
-            Ok(())
-        }
-        Err(e) => Err(ApiError::from_sdk(
-            &t.account_id,
-            &t.region,
-            "ecr:DeleteRegistryPolicy",
-            e,
-        )),
-    }
+    let sent = c.ecr.delete_registry_policy().send().await;
+    let none = |e: &DeleteRegistryPolicyError| e.is_registry_policy_not_found_exception();
+    unless_absent(sent, none, t, "ecr:DeleteRegistryPolicy").map(|_| ())
 }
 
 async fn write(c: &Regional, t: &Target, text: &str) -> Result<(), ApiError> {

@@ -1,7 +1,11 @@
 //! The pull through cache rule in one target: read it, create it, point it at the secret,
 //! validate it.
 
+use aws_sdk_ecr::operation::describe_pull_through_cache_rules::DescribePullThroughCacheRulesError as DescribeError;
+use aws_sdk_ecr::operation::validate_pull_through_cache_rule::ValidatePullThroughCacheRuleError as ValidateError;
 use aws_sdk_ecr::types::UpstreamRegistry;
+
+use super::unless_absent;
 
 use crate::clients::Regional;
 use crate::error::ApiError;
@@ -9,29 +13,17 @@ use crate::rollout::{Rollout, GITLAB_REGISTRY_URL};
 use crate::target::{RuleState, Target, Validation};
 
 pub async fn read_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<RuleState, ApiError> {
-    let out = match c
+    let sent = c
         .ecr
         .describe_pull_through_cache_rules()
         .ecr_repository_prefixes(&r.ecr_repository_prefix)
         .send()
-        .await
-    {
-        Ok(out) => out,
-        // ECR answers "not found" for an unknown prefix in the filter: that is absence.
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) =>
-        {
-            return Ok(RuleState::Absent)
-        }
-        Err(e) => {
-            return Err(ApiError::from_sdk(
-                &t.account_id,
-                &t.region,
-                "ecr:DescribePullThroughCacheRules",
-                e,
-            ))
-        }
+        .await;
+    // ECR answers "not found" for an unknown prefix in the filter: that is absence.
+    let rule_not_found = |e: &DescribeError| e.is_pull_through_cache_rule_not_found_exception();
+    let call = "ecr:DescribePullThroughCacheRules";
+    let Some(out) = unless_absent(sent, rule_not_found, t, call)? else {
+        return Ok(RuleState::Absent);
     };
     let rule = out
         .pull_through_cache_rules()
@@ -123,38 +115,26 @@ pub(super) async fn update_rule(
 /// Asks ECR to validate the rule (ECR reads the secret and logs in to GitLab). A missing rule or
 /// one for another upstream is an invalid row, not an error.
 pub async fn validate(c: &Regional, t: &Target, r: &Rollout) -> Result<Validation, ApiError> {
-    let out = match c
+    let sent = c
         .ecr
         .validate_pull_through_cache_rule()
         .ecr_repository_prefix(&r.ecr_repository_prefix)
         .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_pull_through_cache_rule_not_found_exception()) =>
-        {
-            return Ok(Validation {
-                is_valid: false,
-                failure: Some(format!(
-                    "no pull through cache rule for prefix {:?}",
-                    r.ecr_repository_prefix
-                )),
-                upstream_registry_url: None,
-                credential_arn: None,
-                checked: true,
-                skipped: false,
-            })
-        }
-        Err(e) => {
-            return Err(ApiError::from_sdk(
-                &t.account_id,
-                &t.region,
-                "ecr:ValidatePullThroughCacheRule",
-                e,
-            ))
-        }
+        .await;
+    let rule_not_found = |e: &ValidateError| e.is_pull_through_cache_rule_not_found_exception();
+    let call = "ecr:ValidatePullThroughCacheRule";
+    let Some(out) = unless_absent(sent, rule_not_found, t, call)? else {
+        return Ok(Validation {
+            is_valid: false,
+            failure: Some(format!(
+                "no pull through cache rule for prefix {:?}",
+                r.ecr_repository_prefix
+            )),
+            upstream_registry_url: None,
+            credential_arn: None,
+            checked: true,
+            skipped: false,
+        });
     };
     let url = out.upstream_registry_url().map(str::to_owned);
     let (is_valid, failure) = match url.as_deref() {

@@ -269,6 +269,24 @@ impl Emulator {
         (out, rows)
     }
 
+    /// Runs `report` (the compliance export) with its CSV in a file; returns the run and rows.
+    pub fn compliance(&self, cfg: &Path) -> (Run, Vec<std::collections::HashMap<String, String>>) {
+        let out_path = self.path("compliance.csv");
+        let _ = std::fs::remove_file(&out_path);
+        let out = run(self
+            .cmd()
+            .args(["report", "--out"])
+            .arg(&out_path)
+            .arg("--config")
+            .arg(cfg));
+        let rows = if out_path.exists() {
+            read_report(&out_path)
+        } else {
+            Vec::new()
+        };
+        (out, rows)
+    }
+
     /// Writes a rollout file into the test's directory and returns its path.
     pub fn rollout(&self, name: &str, text: &str) -> PathBuf {
         let p = self.dir.path().join(name);
