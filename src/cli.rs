@@ -15,7 +15,8 @@ use crate::runner::{Tolerance, DEFAULT_CONCURRENCY};
     after_help = "AWS credentials, Region and endpoint come from the standard AWS environment \
     (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, SSO, ...).\nExit codes: 0 success, 1 a target failed \
     or is invalid or cannot pull, 2 bad input, 3 changes pending (plan --detailed-exitcode), 4 cannot \
-    start (no usable AWS credentials or endpoint), 130 interrupted."
+    start (no usable AWS credentials or endpoint), 5 GitLab refused a token command's call, 130 \
+    interrupted."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -59,6 +60,77 @@ pub enum Command {
     Report(ReportArgs),
     /// Print least-privilege IAM policies for this rollout (no AWS call).
     IamPolicy(IamPolicyArgs),
+    /// The registry token's life on GitLab ([gitlab] in the rollout file): status, mint a new
+    /// one, revoke the old ones once every target holds the new one.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// The registry token's details and days left, read from GitLab, and the other active tokens
+    /// ptc-rollout minted in the group.
+    Status(TokenStatusArgs),
+    /// Create a new group access token (read_registry, Guest) and store it in the CI/CD variable
+    /// (gitlab.ci_variable) or a file. The old token keeps working.
+    Mint(TokenMintArgs),
+    /// Once every target is valid and holds the current token, revoke the group's other tokens
+    /// ptc-rollout minted. Otherwise revoke nothing and list the targets still behind.
+    RevokeOld(TokenRevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenStatusArgs {
+    /// The rollout file (TOML) with a [gitlab] table.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Read the registry token from this file (- for standard input) instead of the environment
+    /// variable named by upstream.token_env.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Exit 3 when the token expires within N days or is no longer active (for a scheduled job).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..=365))]
+    pub due_within_days: Option<i64>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenMintArgs {
+    /// The rollout file (TOML) with a [gitlab] table.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// The new token's lifetime in days (GitLab.com allows at most 365).
+    #[arg(long, value_name = "N", default_value_t = 365,
+          value_parser = clap::value_parser!(i64).range(1..=365))]
+    pub expires_in_days: i64,
+    /// Also (or, without gitlab.ci_variable, only) write the new token to this file, created
+    /// with mode 0600: for the `rotate --token-file` that follows in the same job.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The rollout file (TOML) with a [gitlab] table. Every target is checked: there are no
+    /// narrowing flags.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: PathBuf,
+    /// Read the current registry token from this file (- for standard input) instead of the
+    /// environment variable named by upstream.token_env.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
+    /// Do not ask for confirmation (required when standard input is not a terminal).
+    #[arg(short, long)]
+    pub yes: bool,
+    /// Write the compliance report of the check (CSV) to this file.
+    #[arg(long, value_name = "OUT.csv")]
+    pub report: Option<PathBuf>,
+    /// Targets checked at once.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY as u16,
+          value_parser = clap::value_parser!(u16).range(1..=4096))]
+    pub concurrency: u16,
 }
 
 /// Which targets: the rollout file, optionally narrowed for this run.
@@ -240,6 +312,10 @@ pub struct ReportArgs {
     /// A token expiring within this many days makes its targets non-compliant.
     #[arg(long, value_name = "N", default_value_t = 30)]
     pub expiry_warning_days: i64,
+    /// With [gitlab]: read the registry token (whose expiry GitLab is asked) from this file (-
+    /// for standard input) instead of the environment variable named by upstream.token_env.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -9,7 +9,9 @@ use serde::Serialize;
 
 use crate::rollout::{parse_date, Rollout, GITLAB_REGISTRY_URL};
 use crate::rows::neutralise;
-use crate::target::{CheckedAt, PullAccessState, RuleState, SecretState, TargetResult, Validation};
+use crate::target::{
+    CheckedAt, PullAccessState, RuleState, SecretDates, SecretState, TargetResult, Validation,
+};
 
 /// One row of the export.
 #[derive(Debug, Clone, Serialize)]
@@ -41,18 +43,36 @@ pub struct Row {
     pub checked_at: String,
 }
 
-/// Builds the export's rows from inspected targets.
-pub fn rows(results: &[Box<TargetResult>], warning_days: i64) -> Vec<Row> {
-    results.iter().map(|r| row(r, warning_days)).collect()
+/// What GitLab said of the current registry token (`[gitlab]`), which dates every secret that
+/// holds it. Without `[gitlab]` the date is the secret's `token-expires-on` tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CurrentToken {
+    Active {
+        expires_on: Option<String>,
+    },
+    /// GitLab refused it (401): revoked, expired or wrong.
+    Inactive,
 }
 
-fn row(r: &TargetResult, warning_days: i64) -> Row {
+/// Builds the export's rows from inspected targets.
+pub fn rows(
+    results: &[Box<TargetResult>],
+    warning_days: i64,
+    current: Option<&CurrentToken>,
+) -> Vec<Row> {
+    results
+        .iter()
+        .map(|r| row(r, warning_days, current))
+        .collect()
+}
+
+fn row(r: &TargetResult, warning_days: i64, current: Option<&CurrentToken>) -> Row {
     let today = r.checked_at.0.div_euclid(86_400);
     let dates = r.secret_dates.as_deref();
     let rule = RuleCells::of(r);
     let (secret, managed, secret_arn) = secret_cells(r);
     let last_changed = dates.and_then(|d| d.last_changed);
-    let expires_on = dates.and_then(|d| d.expires_on.clone()).unwrap_or_default();
+    let (expires_on, token_reason) = token_cells(dates, (secret, managed), current);
     let days_left = parse_date(&expires_on).map(|d| d - today);
     let validation = r.validation.as_ref();
     let pull_access = r.observed.as_ref().and_then(|o| o.pull_access);
@@ -61,6 +81,7 @@ fn row(r: &TargetResult, warning_days: i64) -> Row {
         None => {
             let mut reasons = setup_reasons(r, &rule, secret, secret_arn);
             reasons.extend(health_reasons(&rule, validation, pull_access));
+            reasons.extend(token_reason);
             reasons.extend(expiry_reason(days_left, warning_days));
             reasons
         }
@@ -191,6 +212,73 @@ fn health_reasons(
         _ => {}
     }
     reasons
+}
+
+/// The token's expiry date, and why the token itself fails the target. With `[gitlab]` the
+/// date is GitLab's, and only for a secret that holds the current token; a secret holding
+/// another token has no date here (its token is not the one GitLab was asked about).
+fn token_cells(
+    dates: Option<&SecretDates>,
+    (secret, managed): (&str, Option<bool>),
+    current: Option<&CurrentToken>,
+) -> (String, Option<String>) {
+    let Some(current) = current else {
+        return (
+            dates.and_then(|d| d.expires_on.clone()).unwrap_or_default(),
+            None,
+        );
+    };
+    match (dates.and_then(|d| d.holds_current), current) {
+        (Some(true), CurrentToken::Active { expires_on }) => {
+            (expires_on.clone().unwrap_or_default(), None)
+        }
+        (Some(true), CurrentToken::Inactive) => (
+            String::new(),
+            Some(
+                "token not active on GitLab (revoked or expired): run token mint, then rotate"
+                    .to_owned(),
+            ),
+        ),
+        (Some(false), _) if secret == "present" => (
+            String::new(),
+            Some(if managed == Some(true) {
+                "secret does not hold the current registry token: run rotate".to_owned()
+            } else {
+                "secret not managed by ptc-rollout: which token it holds is unknown".to_owned()
+            }),
+        ),
+        _ => (String::new(), None),
+    }
+}
+
+/// Why a target still needs an older token (`token revoke-old`): anything short of a valid
+/// GitLab rule over ptc-rollout's secret holding the current token. `None`: it does not.
+pub fn revocation_blocker(r: &TargetResult) -> Option<String> {
+    if let Some(e) = &r.error {
+        return Some(format!("not inspected: {e}"));
+    }
+    let (secret, managed, _) = secret_cells(r);
+    let holds = r.secret_dates.as_ref().and_then(|d| d.holds_current);
+    let rule = RuleCells::of(r);
+    let valid = r.validation.as_ref().and_then(Validation::answer);
+    Some(match (secret, managed, holds, rule.kind, valid) {
+        ("present", Some(true), Some(true), "present", Some(true)) => return None,
+        ("present", Some(true), Some(true), "present", _) => {
+            match r.validation.as_ref().and_then(|v| v.failure.as_deref()) {
+                Some(f) => format!("rule not valid: {f}"),
+                None => "rule not valid".to_owned(),
+            }
+        }
+        ("present", Some(true), Some(true), _, _) => {
+            "no pull through cache rule for GitLab".to_owned()
+        }
+        ("present", Some(true), _, _, _) => "holds an older token: run rotate".to_owned(),
+        ("present", _, _, _, _) => {
+            "secret not managed by ptc-rollout: which token it holds is unknown".to_owned()
+        }
+        ("pending_deletion", ..) => "secret scheduled for deletion".to_owned(),
+        _ => "no secret".to_owned(),
+    })
 }
 
 /// The token's expiry, when it is past or near.

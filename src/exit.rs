@@ -12,5 +12,9 @@ pub const USAGE: i32 = 2;
 pub const CANNOT_START: i32 = 4;
 /// `plan --detailed-exitcode`: the plan has changes to apply.
 pub const CHANGES_PENDING: i32 = 3;
+/// GitLab refused a `token` command's call or could not be reached (the line says which call,
+/// what GitLab answered and what to do). For `token revoke-old`, nothing or only part was
+/// revoked; the line names each token left.
+pub const GITLAB_FAILED: i32 = 5;
 /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
 pub const INTERRUPTED: i32 = 130;

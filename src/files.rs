@@ -3,8 +3,9 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-/// Writes `path` through `write` into a temporary file beside it, synced, then renamed over
-/// `path`: a reader never sees half a file, and a failed write leaves the old one in place.
+/// Writes `path` through `write` into a temporary file beside it (mode 0600), synced, then
+/// renamed over `path`: a reader never sees half a file, and a failed write leaves the old one
+/// in place.
 pub fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> io::Result<()>,
@@ -14,6 +15,13 @@ pub fn write_atomically(
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    // Readable by its owner only, whatever the umask: the file may hold a token.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
     write(&mut tmp)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;

@@ -28,6 +28,8 @@ pub mod discovery;
 pub mod error;
 pub mod exit;
 pub mod files;
+pub mod gitlab_api;
+pub mod http;
 pub mod iam;
 pub mod plan_file;
 pub mod regions;

@@ -108,21 +108,7 @@ impl fmt::Debug for Registry {
 impl Registry {
     /// `timeout` bounds one request, answer included.
     pub fn new(timeout: Duration) -> Self {
-        let provider = rustls::crypto::aws_lc_rs::default_provider();
-        let builder = hyper_rustls::HttpsConnectorBuilder::new();
-        // Without readable system roots, an empty store still serves plain-HTTP endpoints; a
-        // TLS endpoint then fails with a certificate error on its row.
-        let builder = match builder.with_provider_and_native_roots(provider.clone()) {
-            Ok(b) => b,
-            Err(_) => hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(
-                rustls::ClientConfig::builder_with_provider(provider.into())
-                    .with_safe_default_protocol_versions()
-                    .expect("default protocol versions")
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth(),
-            ),
-        };
-        let connector = builder.https_or_http().enable_http1().build();
+        let connector = crate::http::connector();
         Registry {
             client: Client::builder(TokioExecutor::new()).build(connector),
             timeout,
@@ -182,7 +168,7 @@ fn checked_uri(url: &str) -> Result<http::Uri, TransportError> {
     let host = uri.host().unwrap_or_default();
     match uri.scheme_str() {
         Some("https") if !host.is_empty() => Ok(uri),
-        Some("http") if is_loopback(host) => Ok(uri),
+        Some("http") if crate::http::is_loopback(host) => Ok(uri),
         Some("http") if !host.is_empty() => Err(TransportError::Insecure(url.to_owned())),
         _ => Err(TransportError::BadUrl(url.to_owned())),
     }
@@ -195,10 +181,7 @@ fn manifest_request(uri: http::Uri, credential: &Credential) -> Request<Empty<By
         .uri(uri)
         .header(ACCEPT, MANIFEST_TYPES.join(", "))
         .header(AUTHORIZATION, &credential.basic)
-        .header(
-            http::header::USER_AGENT,
-            concat!("ptc-rollout/", env!("CARGO_PKG_VERSION")),
-        )
+        .header(http::header::USER_AGENT, crate::http::USER_AGENT)
         .body(Empty::<Bytes>::new())
         .expect("valid request")
 }
@@ -237,16 +220,6 @@ fn answer(parts: &http::response::Parts, body: &[u8], started: Instant) -> Answe
         error,
         elapsed: started.elapsed(),
     }
-}
-
-/// Whether `host` is this machine: the only place plain HTTP may carry the credential (a local
-/// registry or emulator).
-fn is_loopback(host: &str) -> bool {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ use crate::clients::Tuning;
 use checks::{
     check_accounts, check_rule, check_targets, check_tuning, check_upstream, toml_problem,
 };
+use gitlab::RawGitlab;
+pub use gitlab::{GitlabSide, GITLAB_COM_API};
 use pull_access::RawPullAccess;
 pub use pull_access::{PullAccess, ACCOUNT_PLACEHOLDER};
 use template::RawTemplate;
@@ -86,6 +88,8 @@ pub struct Rollout {
     pub repository_template: Option<RepositoryTemplate>,
     /// `[pull_access]`, optional: principals granted first pulls in the registry policy.
     pub pull_access: Option<PullAccess>,
+    /// `[gitlab]`, optional: the group whose tokens the `token` commands manage.
+    pub gitlab: Option<GitlabSide>,
 }
 
 /// One thing wrong with the input, with the field it is in and how to fix it.
@@ -149,6 +153,7 @@ struct RawFile {
     tuning: RawTuning,
     repository_template: Option<RawTemplate>,
     pull_access: Option<RawPullAccess>,
+    gitlab: Option<RawGitlab>,
 }
 
 #[derive(Deserialize, Default)]
@@ -237,6 +242,14 @@ impl Rollout {
         let pull_access = raw
             .pull_access
             .map(|a| pull_access::check_pull_access(a, &t.regions, p));
+        let gitlab = raw.gitlab.map(|g| gitlab::check_gitlab(g, p));
+        if gitlab.is_some() && u.token_expires_on.is_some() {
+            p.push(Problem::new(
+                "upstream.token_expires_on",
+                "is set together with [gitlab], which reads the token's expiry from GitLab",
+                "remove upstream.token_expires_on: the date can then not be typed wrong",
+            ));
+        }
         Rollout {
             regions: t.regions,
             role_name: t.role_name,
@@ -254,6 +267,7 @@ impl Rollout {
             token_expires_on: u.token_expires_on,
             repository_template,
             pull_access,
+            gitlab,
         }
     }
 
@@ -302,6 +316,7 @@ impl Rollout {
 }
 
 mod checks;
+mod gitlab;
 mod pull_access;
 mod template;
 #[cfg(test)]

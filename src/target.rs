@@ -303,6 +303,9 @@ pub struct SecretDates {
     pub last_changed: Option<i64>,
     /// `YYYY-MM-DD`.
     pub expires_on: Option<String>,
+    /// Whether the secret's current version is the current registry token's; `None` when the
+    /// run was not given the token.
+    pub holds_current: Option<bool>,
 }
 
 /// A time, kept as Unix seconds (one per report row, so small), shown and saved as RFC 3339.

@@ -1,10 +1,13 @@
-//! The GitLab token: where it comes from and how it is kept out of every output. The value lives
-//! only inside [`GitlabToken`], whose `Debug` is redacted and which has no `Display`, so it cannot
-//! reach a log line, an error message or a panic by accident.
+//! The GitLab tokens: where they come from and how they are kept out of every output. The
+//! registry token lives only inside [`GitlabToken`] and the API token (`token` commands) only
+//! inside [`ApiToken`]; both have a redacted `Debug` and no `Display`, so neither can reach a
+//! log line, an error message or a panic by accident.
 
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use http::HeaderValue;
 
 use crate::rollout::Problem;
 
@@ -128,6 +131,72 @@ impl GitlabToken {
     pub fn secret_json(&self, username: &str) -> String {
         serde_json::json!({ "username": username, "accessToken": self.0 }).to_string()
     }
+
+    /// The token as GitLab's API takes it: a header marked sensitive, which `http` never shows.
+    pub(crate) fn header(&self) -> HeaderValue {
+        sensitive(&self.0)
+    }
+
+    /// The token as a CI/CD variable's value (sent in a request body, never logged).
+    pub(crate) fn ci_value(&self) -> &str {
+        &self.0
+    }
+
+    /// Writes the token alone, for `token mint --out` (the file is created 0600 by the caller).
+    pub(crate) fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        writeln!(w, "{}", self.0)
+    }
+}
+
+/// A GitLab API token (`gitlab.api_token_env`): Owner of the group, `api` scope. Used only by
+/// the `token` commands, and only as a request header.
+#[derive(Clone)]
+pub struct ApiToken(String);
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+impl ApiToken {
+    /// Reads the variable; problems name the variable, never its content.
+    pub fn from_env(name: &str) -> Result<Self, Problem> {
+        let field = format!("gitlab.api_token_env ({name})");
+        let raw = std::env::var(name).map_err(|_| {
+            Problem::new(
+                &field,
+                format!("environment variable {name} is not set (or not UTF-8)"),
+                format!(
+                    "export {name} with a GitLab token of the group's Owner with the api scope"
+                ),
+            )
+        })?;
+        // The same rules as the registry token: one line, no spaces, at most 1024 characters.
+        let checked = GitlabToken::new(raw)
+            .map_err(|why| Problem::new(&field, why, "provide the API token alone"))?;
+        Ok(ApiToken(checked.0))
+    }
+
+    pub(crate) fn header(&self) -> HeaderValue {
+        sensitive(&self.0)
+    }
+}
+
+fn sensitive(value: &str) -> HeaderValue {
+    // The value was checked to hold no whitespace or control characters.
+    let mut v = HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""));
+    v.set_sensitive(true);
+    v
+}
+
+/// GitLab's answer to a new token holds its value once: read into a [`GitlabToken`] directly,
+/// with an error that never repeats the value.
+impl<'de> serde::Deserialize<'de> for GitlabToken {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        GitlabToken::new(raw).map_err(serde::de::Error::custom)
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +207,8 @@ mod tests {
     fn debug_is_redacted() {
         let t = GitlabToken::new("glpat-xyz\n".into()).unwrap();
         assert_eq!(format!("{t:?}"), "GitlabToken(<redacted>)");
+        assert!(t.header().is_sensitive());
+        assert!(!format!("{:?}", t.header()).contains("xyz"));
         assert_eq!(
             t.secret_json("bot"),
             r#"{"accessToken":"glpat-xyz","username":"bot"}"#

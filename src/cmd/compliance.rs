@@ -1,25 +1,51 @@
 //! `report`: the read-only compliance export. Exit 0 only when every target is compliant.
 
+use std::sync::Arc;
+
 use tokio::sync::watch;
 
 use super::conclude::print_stop;
+use super::error::refuse_if;
 use super::error::CommandError;
+use super::input::check_output_path;
 use super::reporter::Output;
-use super::session::{open_and_read, Listed};
+use super::session::{open, Listed};
+use super::token::current_token;
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::compliance;
 use crate::exit;
-use crate::runner::{Pass, Stop};
+use crate::runner::{Limits, Pass, Stop};
+use crate::token::TokenSource;
 
 pub async fn run(
     args: ReportArgs,
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let out = ("--out", args.out.as_deref());
-    let (session, (results, stop), listed) =
-        open_and_read(&args.targets, output, interrupt, out, Pass::Inspect).await?;
-    let rows = compliance::rows(&results, args.expiry_warning_days);
+    let (session, token) = open(&args.targets, output, interrupt, |rollout| {
+        let mut problems: Vec<_> = check_output_path("--out", args.out.as_deref())
+            .err()
+            .into_iter()
+            .collect();
+        // With [gitlab], the expiry comes from GitLab, asked with the registry token itself.
+        let token = rollout.gitlab.as_ref().and_then(|_| {
+            TokenSource::choose(args.token_file.as_deref(), &rollout.token_env)
+                .read()
+                .map_err(|p| problems.push(p))
+                .ok()
+        });
+        refuse_if(problems)?;
+        Ok(token)
+    })
+    .await?;
+    let current = match (&session.rollout.gitlab, &token) {
+        (Some(side), Some(token)) => Some(current_token(side, token).await?),
+        _ => None,
+    };
+    let runner = session.runner(Limits::default());
+    let pass = Pass::Inspect(token.map(Arc::new));
+    let ((results, stop), listed) = session.pass_listed(&runner, pass).await;
+    let rows = compliance::rows(&results, args.expiry_warning_days, current.as_ref());
     match args.format {
         ReportFormat::Csv => write(args.out.as_deref(), |w| {
             compliance::write_csv(w, &rows).map_err(std::io::Error::other)

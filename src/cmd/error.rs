@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::error::ApiError;
 use crate::exit;
+use crate::gitlab_api::GitlabError;
 use crate::plan_file::PlanFileError;
 use crate::rollout::{Problem, RolloutError};
 use crate::startup::StartError;
@@ -29,6 +30,11 @@ pub enum CommandError {
     },
     #[error("cannot write the report: {0}")]
     Export(std::io::Error),
+    #[error(transparent)]
+    Gitlab(#[from] GitlabError),
+    /// `token mint`: the new token could not be stored, and what became of it.
+    #[error("{0}")]
+    Unstored(String),
 }
 
 impl CommandError {
@@ -38,6 +44,7 @@ impl CommandError {
             CommandError::Refused(_) | CommandError::Rollout(_) => exit::USAGE,
             CommandError::Plan(PlanFileError::Invalid(_)) => exit::USAGE,
             CommandError::Start(_) => exit::CANNOT_START,
+            CommandError::Gitlab(_) | CommandError::Unstored(_) => exit::GITLAB_FAILED,
             CommandError::Plan(PlanFileError::Write { .. })
             | CommandError::Listing(_)
             | CommandError::Report { .. }

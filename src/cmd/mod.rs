@@ -16,11 +16,12 @@ mod probe;
 pub mod reporter;
 mod rotate;
 mod session;
+mod token;
 mod validate;
 
 use tokio::sync::watch;
 
-use crate::cli::{Cli, Command, GlobalArgs};
+use crate::cli::{Cli, Command, GlobalArgs, TokenCommand};
 pub use error::{print as print_error, CommandError};
 use reporter::Output;
 
@@ -42,6 +43,11 @@ pub async fn run(cli: Cli, interrupt: watch::Receiver<bool>) -> Result<i32, Comm
         Command::Destroy(args) => destroy::run(args, output, interrupt).await,
         Command::Report(args) => compliance::run(args, output, interrupt).await,
         Command::IamPolicy(args) => iam_policy::run(args),
+        Command::Token(TokenCommand::Status(args)) => token::status(args, output).await,
+        Command::Token(TokenCommand::Mint(args)) => token::mint(args, output).await,
+        Command::Token(TokenCommand::RevokeOld(args)) => {
+            token::revoke_old(args, output, interrupt).await
+        }
     }
 }
 

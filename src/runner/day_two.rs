@@ -151,7 +151,11 @@ impl Runner {
     }
 
     /// Reads the target for the compliance report, and validates a rule of the GitLab upstream.
-    pub(super) async fn inspect_one(&self, t: Target) -> TargetResult {
+    pub(super) async fn inspect_one(
+        &self,
+        t: Target,
+        current: Option<&GitlabToken>,
+    ) -> TargetResult {
         let (r, c) = match self.open(t).await {
             Ok(opened) => opened,
             Err(row) => return row,
@@ -189,10 +193,15 @@ impl Runner {
             pull_access,
             secret_kms_key: secret.as_ref().and_then(|d| d.kms_key_id.clone()),
         };
-        let dates = secret
+        let mut dates = secret
             .as_ref()
             .map(SecretDetails::dates)
             .unwrap_or_default();
+        dates.holds_current = current.map(|token| {
+            secret
+                .as_ref()
+                .is_some_and(|d| day_two::holds(d, &r.target, &self.rollout, token))
+        });
         TargetResult {
             observed: Some(observed),
             validation,

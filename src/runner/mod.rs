@@ -63,8 +63,9 @@ pub enum Pass {
     PlanDestroy(Removal),
     /// Remove the managed rule, secret and pull access (planning first unless planned).
     Destroy(Removal),
-    /// Inspect every target for the compliance report. Read-only.
-    Inspect,
+    /// Inspect every target for the compliance report. Read-only. With the current registry
+    /// token, also whether each secret holds it (by its version id; the value is not read).
+    Inspect(Option<Arc<GitlabToken>>),
 }
 
 impl Pass {
@@ -77,14 +78,14 @@ impl Pass {
             Pass::Probe(_) => "pulling",
             Pass::Rotate(_) => "rotating",
             Pass::Destroy(_) => "destroying",
-            Pass::Inspect => "inspecting",
+            Pass::Inspect(_) => "inspecting",
         }
     }
 
     /// Whether `--max-failures` stops this pass: plans and inspections read everything, so
     /// they always run to the end.
     pub fn stops_on_failures(&self) -> bool {
-        !matches!(self, Pass::Plan | Pass::PlanDestroy(_) | Pass::Inspect)
+        !matches!(self, Pass::Plan | Pass::PlanDestroy(_) | Pass::Inspect(_))
     }
 }
 

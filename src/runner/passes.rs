@@ -48,7 +48,7 @@ impl Runner {
             Pass::Rotate(token) => self.rotate_one(job.target, token).await,
             Pass::PlanDestroy(removal) => self.plan_one(job.target, Some(*removal)).await,
             Pass::Destroy(removal) => self.destroy_one(job, *removal).await,
-            Pass::Inspect => self.inspect_one(job.target).await,
+            Pass::Inspect(token) => self.inspect_one(job.target, token.as_deref()).await,
         }
     }
 

@@ -37,6 +37,7 @@ impl SecretDetails {
         SecretDates {
             last_changed: self.last_changed,
             expires_on: self.expires_on.clone(),
+            holds_current: None,
         }
     }
 

@@ -150,7 +150,7 @@ impl Emulator {
         self.post("/_ptc/calls/reset", json!({}));
     }
 
-    /// Calls that change state, by action name.
+    /// Calls that change state, by action name (AWS's and GitLab's).
     pub fn mutating_calls(&self) -> Vec<String> {
         const READS: &[&str] = &[
             "DescribeSecret",
@@ -175,7 +175,8 @@ impl Emulator {
         self.calls()
             .iter()
             .map(|c| c["action"].as_str().unwrap().to_owned())
-            .filter(|a| !READS.contains(&a.as_str()))
+            // GitLab's calls are `METHOD /path`: its reads are GETs.
+            .filter(|a| !READS.contains(&a.as_str()) && !a.starts_with("GET /"))
             .collect()
     }
 
@@ -217,6 +218,16 @@ impl Emulator {
         self.state()["secrets"].as_array().unwrap().clone()
     }
 
+    /// The emulator's GitLab: groups, tokens (values included) and CI/CD variables.
+    pub fn gitlab(&self) -> Value {
+        self.get("/_ptc/gitlab")
+    }
+
+    /// The REST API's base URL, for `[gitlab] api_url`.
+    pub fn gitlab_api_url(&self) -> String {
+        format!("{}/_gitlab/api/v4", self.endpoint)
+    }
+
     pub fn rules(&self) -> Vec<Value> {
         self.state()["rules"].as_array().unwrap().clone()
     }
@@ -226,7 +237,10 @@ impl Emulator {
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ptc-rollout"));
         for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("AWS_") || k == "GITLAB_REGISTRY_TOKEN" {
+            if k.to_string_lossy().starts_with("AWS_")
+                || k == "GITLAB_REGISTRY_TOKEN"
+                || k == "GITLAB_API_TOKEN"
+            {
                 c.env_remove(k);
             }
         }

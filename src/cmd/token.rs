@@ -1,0 +1,227 @@
+//! `token status|mint|revoke-old`: the registry token's life on GitLab (`[gitlab]`). Every
+//! input is checked before the first GitLab or AWS call; GitLab's refusals end the command
+//! with exit 5 and a line saying which call, what GitLab said and what to do.
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::error::{refuse_if, CommandError};
+use super::reporter::Output;
+use crate::cli::{Format, TokenStatusArgs};
+use crate::compliance::CurrentToken;
+use crate::exit;
+use crate::gitlab_api::{self, Gitlab, GitlabError, TokenInfo};
+use crate::rollout::{GitlabSide, Problem, Rollout};
+use crate::token::{ApiToken, GitlabToken, TokenSource};
+
+mod mint;
+mod revoke;
+
+pub(crate) use mint::run as mint;
+pub(crate) use revoke::run as revoke_old;
+
+/// The rollout file's `[gitlab]`, which every `token` command needs.
+pub(crate) fn gitlab_side(rollout: &Rollout) -> Result<&GitlabSide, Problem> {
+    rollout.gitlab.as_ref().ok_or_else(|| {
+        Problem::new(
+            "[gitlab]",
+            "the rollout file has no [gitlab] table",
+            "add [gitlab] with group = \"FULL/PATH\" (see the README, \"Rotating the token\")",
+        )
+    })
+}
+
+/// Today, in days since the Unix epoch (UTC), as GitLab dates tokens.
+pub(crate) fn today() -> i64 {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs() as i64;
+    secs.div_euclid(86_400)
+}
+
+/// GitLab's view of the registry token: its details, or `None` when GitLab refuses it (401:
+/// revoked, expired or wrong). Any other failure is an error.
+pub(crate) async fn registry_token_info(
+    side: &GitlabSide,
+    token: &GitlabToken,
+) -> Result<Option<TokenInfo>, GitlabError> {
+    let c = Gitlab::with_registry_token(&side.api_url, token);
+    match gitlab_api::self_token(&c).await {
+        Ok(info) => Ok(Some(info).filter(|i| i.active)),
+        Err(e) if e.status == Some(401) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What the compliance export needs of GitLab: the registry token's expiry.
+pub(crate) async fn current_token(
+    side: &GitlabSide,
+    token: &GitlabToken,
+) -> Result<CurrentToken, GitlabError> {
+    Ok(match registry_token_info(side, token).await? {
+        Some(info) => CurrentToken::Active {
+            expires_on: info.expires_at,
+        },
+        None => CurrentToken::Inactive,
+    })
+}
+
+/// Days from `today` to a `YYYY-MM-DD` date.
+pub(crate) fn days_left(today: i64, date: Option<&str>) -> Option<i64> {
+    date.and_then(crate::rollout::parse_date).map(|d| d - today)
+}
+
+/// A token in `status`'s output.
+#[derive(Serialize)]
+struct Shown {
+    id: u64,
+    name: String,
+    scopes: Vec<String>,
+    role: Option<&'static str>,
+    created_on: Option<String>,
+    expires_on: Option<String>,
+    days_left: Option<i64>,
+    active: bool,
+}
+
+impl Shown {
+    fn of(t: &TokenInfo, today: i64) -> Self {
+        Shown {
+            id: t.id,
+            name: t.name.clone(),
+            scopes: t.scopes.clone(),
+            role: t.role(),
+            created_on: t.created_on().map(str::to_owned),
+            expires_on: t.expires_at.clone(),
+            days_left: days_left(today, t.expires_at.as_deref()),
+            active: t.active,
+        }
+    }
+}
+
+/// `token status`.
+pub(crate) async fn status(args: TokenStatusArgs, _output: Output) -> Result<i32, CommandError> {
+    let rollout = Rollout::load(&args.config)?;
+    let (side, token) = status_inputs(&rollout, args.token_file.as_deref())?;
+    // The API token is optional here: without it, the group's other tokens are not listed.
+    let api = std::env::var_os(&side.api_token_env)
+        .map(|_| ApiToken::from_env(&side.api_token_env))
+        .transpose()
+        .map_err(|p| CommandError::Refused(vec![p]))?;
+    let today = today();
+    let info = registry_token_info(side, &token).await?;
+    let group = match &api {
+        Some(api) => {
+            let c = Gitlab::with_api_token(&side.api_url, api, &side.api_token_env);
+            Some(gitlab_api::group_tokens(&c, &side.group).await?)
+        }
+        None => None,
+    };
+    // The group's list says the role, which `personal_access_tokens/self` does not.
+    let current = info.map(|mut i| {
+        if let Some(listed) = group.iter().flatten().find(|t| t.id == i.id) {
+            i.access_level = listed.access_level;
+        }
+        Shown::of(&i, today)
+    });
+    let others: Option<Vec<Shown>> = group.map(|tokens| {
+        tokens
+            .iter()
+            .filter(|t| {
+                t.active && t.minted_by_ptc() && Some(t.id) != current.as_ref().map(|c| c.id)
+            })
+            .map(|t| Shown::of(t, today))
+            .collect()
+    });
+    print_status(args.format, side, current.as_ref(), others.as_deref());
+    let due = match (&current, args.due_within_days) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(c), Some(n)) => c.days_left.is_some_and(|d| d < n),
+    };
+    Ok(if due {
+        exit::CHANGES_PENDING
+    } else {
+        exit::SUCCESS
+    })
+}
+
+fn status_inputs<'r>(
+    rollout: &'r Rollout,
+    token_file: Option<&Path>,
+) -> Result<(&'r GitlabSide, GitlabToken), CommandError> {
+    let mut problems = Vec::new();
+    let side = gitlab_side(rollout).map_err(|p| problems.push(p)).ok();
+    let token = TokenSource::choose(token_file, &rollout.token_env)
+        .read()
+        .map_err(|p| problems.push(p))
+        .ok();
+    refuse_if(problems)?;
+    Ok((side.expect("checked"), token.expect("checked")))
+}
+
+fn print_status(
+    format: Format,
+    side: &GitlabSide,
+    current: Option<&Shown>,
+    others: Option<&[Shown]>,
+) {
+    if format == Format::Json {
+        let doc = serde_json::json!({
+            "group": side.group,
+            "registry_token": current,
+            "registry_token_active": current.is_some(),
+            "other_minted_tokens": others,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("plain data")
+        );
+        return;
+    }
+    match current {
+        None => println!(
+            "registry token: not active on GitLab (revoked, expired or wrong): run `ptc-rollout token mint`, then `rotate`"
+        ),
+        Some(c) => {
+            println!("registry token: {} (id {})", c.name, c.id);
+            println!("  scopes:  {}", c.scopes.join(", "));
+            match c.role {
+                Some(role) => println!("  role:    {role}"),
+                None => println!("  role:    not read (GitLab says it in the group's list: set {} to read it)", side.api_token_env),
+            }
+            println!("  created: {}", c.created_on.as_deref().unwrap_or("unknown"));
+            println!("  expires: {}", expiry(c));
+        }
+    }
+    match others {
+        None => println!(
+            "other tokens ptc-rollout minted in group {}: not listed (set {} to list them)",
+            side.group, side.api_token_env
+        ),
+        Some([]) => println!(
+            "other tokens ptc-rollout minted in group {}: none active",
+            side.group
+        ),
+        Some(others) => {
+            println!(
+                "other tokens ptc-rollout minted in group {} (active):",
+                side.group
+            );
+            for o in others {
+                println!("  {} (id {}): expires {}", o.name, o.id, expiry(o));
+            }
+        }
+    }
+}
+
+fn expiry(t: &Shown) -> String {
+    match (&t.expires_on, t.days_left) {
+        (Some(date), Some(d)) => format!("{date} ({d} days left)"),
+        (Some(date), None) => date.clone(),
+        (None, _) => "never".to_owned(),
+    }
+}

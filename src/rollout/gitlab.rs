@@ -1,0 +1,160 @@
+//! `[gitlab]`: the GitLab side of the token's life (the `token` commands, and the expiry date
+//! `report` reads from GitLab). Optional: without it the token is made and dated by hand.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use super::{Problem, ENV_NAME_RE};
+
+/// GitLab.com's API, the only GitLab ECR pulls from.
+pub const GITLAB_COM_API: &str = "https://gitlab.com/api/v4";
+/// The API token's variable when `api_token_env` is not given.
+pub const DEFAULT_API_TOKEN_ENV: &str = "GITLAB_API_TOKEN";
+
+/// GitLab's rule for a CI/CD variable's key.
+static VARIABLE_KEY_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_]{1,255}$").expect("valid regex"));
+/// A group's full path (`parent/child`) as GitLab allows it, or its numeric id.
+static GROUP_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:\d+|[A-Za-z0-9_.][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_.][A-Za-z0-9_.-]*)*)$")
+        .expect("valid regex")
+});
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawGitlab {
+    group: String,
+    api_url: Option<String>,
+    api_token_env: Option<String>,
+    ci_variable: Option<String>,
+}
+
+/// The validated `[gitlab]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitlabSide {
+    /// The group's numeric id or full path.
+    pub group: String,
+    /// The REST API's base, e.g. `https://gitlab.com/api/v4`.
+    pub api_url: url::Url,
+    pub api_token_env: String,
+    /// The group CI/CD variable `token mint` stores the new registry token in.
+    pub ci_variable: Option<String>,
+}
+
+pub(super) fn check_gitlab(g: RawGitlab, p: &mut Vec<Problem>) -> GitlabSide {
+    let group = g.group.trim().trim_matches('/').to_owned();
+    if group.is_empty() {
+        p.push(Problem::new(
+            "gitlab.group",
+            "is empty",
+            "set the full path (e.g. \"my-group/sub\") or numeric id of the group that owns the registry token",
+        ));
+    } else if !GROUP_RE.is_match(&group) {
+        p.push(Problem::new(
+            "gitlab.group",
+            format!("{group:?} is not a GitLab group path or id"),
+            "use the group's full path as in its URL (letters, digits, _ . - and /), or its numeric id",
+        ));
+    }
+    let api_token_env = g
+        .api_token_env
+        .unwrap_or_else(|| DEFAULT_API_TOKEN_ENV.to_owned());
+    if !ENV_NAME_RE.is_match(&api_token_env) || api_token_env.starts_with("gl") {
+        // Never echo the value: a user may have pasted the token itself here.
+        p.push(Problem::new(
+            "gitlab.api_token_env",
+            "is not an environment variable name",
+            "set the NAME of the variable holding the API token, e.g. \"GITLAB_API_TOKEN\", never the token itself",
+        ));
+    }
+    if let Some(key) = &g.ci_variable {
+        if !VARIABLE_KEY_RE.is_match(key) {
+            p.push(Problem::new(
+                "gitlab.ci_variable",
+                format!("{key:?} is not a CI/CD variable key"),
+                "use 1 to 255 letters, digits and _ (GitLab's rule), e.g. \"GITLAB_REGISTRY_TOKEN\"",
+            ));
+        }
+    }
+    let api_url = g.api_url.as_deref().unwrap_or(GITLAB_COM_API);
+    let api_url = check_api_url(api_url).unwrap_or_else(|problem| {
+        p.push(problem);
+        url::Url::parse(GITLAB_COM_API).expect("valid URL")
+    });
+    GitlabSide {
+        group,
+        api_url,
+        api_token_env,
+        ci_variable: g.ci_variable,
+    }
+}
+
+/// HTTPS only: the tokens travel in headers. Plain HTTP only to this machine (tests).
+fn check_api_url(raw: &str) -> Result<url::Url, Problem> {
+    let field = "gitlab.api_url";
+    let fix = "use GitLab's REST API base over HTTPS, e.g. \"https://gitlab.com/api/v4\"";
+    // A URL with `user:password@` is never repeated back.
+    let shown = if raw.contains('@') {
+        "the URL".to_owned()
+    } else {
+        format!("{raw:?}")
+    };
+    let url = url::Url::parse(raw)
+        .map_err(|e| Problem::new(field, format!("{shown} is not a URL ({e})"), fix))?;
+    let host = url.host_str().unwrap_or_default();
+    let bad = match url.scheme() {
+        _ if !url.username().is_empty() || url.password().is_some() => {
+            Some("holds credentials; the API token comes from gitlab.api_token_env")
+        }
+        _ if url.query().is_some() || url.fragment().is_some() => Some("has a query or fragment"),
+        "https" => None,
+        "http" if crate::http::is_loopback(host) => None,
+        "http" => Some("is plain HTTP to a host off this machine; tokens go only over HTTPS"),
+        _ => Some("is not an http(s) URL"),
+    };
+    match bad {
+        Some(why) => Err(Problem::new(field, format!("{shown} {why}"), fix)),
+        None => Ok(url),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn checked(group: &str, api_url: Option<&str>) -> Vec<Problem> {
+        let mut p = Vec::new();
+        check_gitlab(
+            RawGitlab {
+                group: group.into(),
+                api_url: api_url.map(Into::into),
+                api_token_env: None,
+                ci_variable: Some("GITLAB_REGISTRY_TOKEN".into()),
+            },
+            &mut p,
+        );
+        p
+    }
+
+    #[test]
+    fn groups_and_urls() {
+        assert!(checked("my-group/sub.team", None).is_empty());
+        assert!(checked("4242", Some("http://127.0.0.1:8080/_gitlab/api/v4")).is_empty());
+        assert!(checked("g", Some("https://gitlab.example.com/api/v4")).is_empty());
+        assert_eq!(checked("  ", None)[0].field, "gitlab.group");
+        assert_eq!(checked("a b", None)[0].field, "gitlab.group");
+        for bad in [
+            "http://gitlab.com/api/v4",
+            "ftp://gitlab.com",
+            "gitlab.com/api/v4",
+            "https://user:pw@gitlab.com/api/v4",
+        ] {
+            let p = checked("g", Some(bad));
+            assert_eq!(p.len(), 1, "{bad}");
+            assert_eq!(p[0].field, "gitlab.api_url");
+            assert!(!p[0].to_string().contains("pw@"));
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The registry token's life on GitLab (`[gitlab]`, `token status|mint|revoke-old`) against the
+//! emulator's GitLab, whose registry and ECR validation accept exactly its active tokens: the
+//! whole mint, rotate, revoke-old cycle with every rule valid at every step, and GitLab's
+//! refusals. One topic per file in token_life/.
+
+#[path = "token_life/cycle.rs"]
+mod cycle;
+#[path = "token_life/refusals.rs"]
+mod refusals;
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use support::{read_report, rollout_text, run, Emulator, Org, Run, TOKEN};
+
+/// The group Owner's personal access token (api scope) the `token` commands sign in with.
+const API_TOKEN: &str = "test-ApiOwnerToken-5555555555";
+
+/// The standard test Organization, with [`API_TOKEN`] an Owner of the emulator's group.
+fn setup() -> (Emulator, Org) {
+    let (emu, org) = Emulator::with_org();
+    emu.post("/_ptc/gitlab", json!({ "owner_tokens": [API_TOKEN] }));
+    (emu, org)
+}
+
+/// The standard rollout file with a `[gitlab]` table; `extra` goes into that table.
+fn config(emu: &Emulator, extra: &str) -> PathBuf {
+    let text = format!(
+        "{}\n[gitlab]\ngroup = \"demo-group\"\napi_url = \"{}\"\nci_variable = \"GITLAB_REGISTRY_TOKEN\"\n{extra}",
+        rollout_text(""),
+        emu.gitlab_api_url()
+    );
+    emu.rollout("gitlab.toml", &text)
+}
+
+/// The binary with the API token in its environment.
+fn ptc(emu: &Emulator, args: &[&str], cfg: &Path) -> Run {
+    run(emu
+        .cmd()
+        .env("GITLAB_API_TOKEN", API_TOKEN)
+        .args(args)
+        .arg("--config")
+        .arg(cfg))
+}
+
+/// `validate` as the workloads see it: every rule valid with what its secret holds.
+fn assert_all_valid(emu: &Emulator, cfg: &Path, step: &str) {
+    let (out, rows) = emu.with_report(cfg, &["validate"]);
+    assert_eq!(out.code, 0, "{step}: {}", out.stderr);
+    assert_eq!(rows.len(), 8, "{step}");
+    let invalid: Vec<_> = rows.iter().filter(|r| r["is_valid"] != "true").collect();
+    assert!(invalid.is_empty(), "{step}: invalid rules {invalid:?}");
+}
+
+/// The emulator GitLab's tokens of the group, by name.
+fn tokens(emu: &Emulator) -> Vec<Value> {
+    emu.gitlab()["tokens"].as_array().unwrap().clone()
+}
+
+/// The value of the only token minted with this id (the emulator is a test double: it tells).
+fn value_of(emu: &Emulator, id: u64) -> String {
+    tokens(emu).iter().find(|t| t["id"] == id).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+fn active(emu: &Emulator, value: &str) -> bool {
+    tokens(emu)
+        .iter()
+        .any(|t| t["token"] == value && t["active"] == true)
+}
+
+/// GitLab's calls in the emulator's log, as `METHOD /path`.
+fn gitlab_calls(emu: &Emulator) -> Vec<String> {
+    emu.calls()
+        .iter()
+        .filter(|c| c["service"] == "gitlab")
+        .map(|c| c["action"].as_str().unwrap().to_owned())
+        .collect()
+}
