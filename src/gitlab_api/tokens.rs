@@ -74,16 +74,28 @@ pub fn expiry_date(today: i64, days: i64) -> String {
     text.get(..10).unwrap_or_default().to_owned()
 }
 
-/// `GET /personal_access_tokens/self`, signed in with the registry token: what it is.
-pub async fn self_token(c: &Gitlab) -> Result<TokenInfo, GitlabError> {
-    let call = "GET /personal_access_tokens/self";
-    let endpoint = PersonalAccessTokenSelf::builder()
-        .build()
-        .expect("no parameters");
+/// Sends one endpoint's request; a failure names `call` and says what to do.
+async fn ask<T, E>(
+    c: &Gitlab,
+    call: &'static str,
+    group: &str,
+    endpoint: E,
+) -> Result<T, GitlabError>
+where
+    E: AsyncQuery<T, Gitlab> + Sync,
+{
     endpoint
         .query_async(c)
         .await
-        .map_err(|e| GitlabError::from_crate(call, &c.auth, "", e))
+        .map_err(|e| GitlabError::from_crate(call, &c.auth, group, e))
+}
+
+/// `GET /personal_access_tokens/self`, signed in with the registry token: what it is.
+pub async fn self_token(c: &Gitlab) -> Result<TokenInfo, GitlabError> {
+    let endpoint = PersonalAccessTokenSelf::builder()
+        .build()
+        .expect("no parameters");
+    ask(c, "GET /personal_access_tokens/self", "", endpoint).await
 }
 
 /// `GET /groups/:id/access_tokens`, every page.
@@ -91,10 +103,8 @@ pub async fn group_tokens(c: &Gitlab, group: &str) -> Result<Vec<TokenInfo>, Git
     let endpoint = GroupAccessTokens {
         group: NameOrId::from(group),
     };
-    api::paged(endpoint, Pagination::All)
-        .query_async(c)
-        .await
-        .map_err(|e| GitlabError::from_crate("GET /groups/:id/access_tokens", &c.auth, group, e))
+    let paged = api::paged(endpoint, Pagination::All);
+    ask(c, "GET /groups/:id/access_tokens", group, paged).await
 }
 
 /// The answer to a mint: GitLab's details, and the value it shows this once.
@@ -220,11 +230,7 @@ pub async fn store_variable(
             .value(token.ci_value())
             .build()
             .expect("group, key and value given");
-        let call = "PUT /groups/:id/variables/:key";
-        let _: Variable = endpoint
-            .query_async(c)
-            .await
-            .map_err(|e| GitlabError::from_crate(call, &c.auth, group, e))?;
+        let _: Variable = ask(c, "PUT /groups/:id/variables/:key", group, endpoint).await?;
         return Ok(found);
     }
     let endpoint = CreateGroupVariable::builder()
@@ -236,11 +242,7 @@ pub async fn store_variable(
         .raw(true)
         .build()
         .expect("group, key and value given");
-    let call = "POST /groups/:id/variables";
-    let v: Variable = endpoint
-        .query_async(c)
-        .await
-        .map_err(|e| GitlabError::from_crate(call, &c.auth, group, e))?;
+    let v: Variable = ask(c, "POST /groups/:id/variables", group, endpoint).await?;
     Ok(Stored {
         created: true,
         masked: v.masked,

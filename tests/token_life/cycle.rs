@@ -51,6 +51,18 @@ fn rotate(emu: &Emulator, cfg: &Path, file: &Path, extra: &[&str]) {
     assert_eq!(out.code, 0, "{}", out.stderr);
 }
 
+fn revoke_old(emu: &Emulator, cfg: &Path, file: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "token",
+        "revoke-old",
+        "--yes",
+        "--token-file",
+        file.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    ptc(emu, &args, cfg)
+}
+
 fn variable(emu: &Emulator) -> Value {
     emu.gitlab()["variables"]
         .as_array()
@@ -97,19 +109,7 @@ fn mint_rotate_revoke_old_with_every_rule_valid_at_every_step() {
     assert_all_valid(&emu, &cfg, "half rotated");
     emu.reset_calls();
     let report = emu.path("revoke-check.csv");
-    let out = ptc(
-        &emu,
-        &[
-            "token",
-            "revoke-old",
-            "--yes",
-            "--token-file",
-            t2.to_str().unwrap(),
-            "--report",
-            report.to_str().unwrap(),
-        ],
-        &cfg,
-    );
+    let out = revoke_old(&emu, &cfg, &t2, &["--report", report.to_str().unwrap()]);
     assert_eq!(out.code, 1, "{}", out.stderr);
     assert!(
         out.stderr.contains("Revoked nothing: 6 of 8 targets"),
@@ -152,17 +152,7 @@ fn mint_rotate_revoke_old_with_every_rule_valid_at_every_step() {
     // Rotate the rest, then revoke-old revokes the first minted token only.
     rotate(&emu, &cfg, &t2, &[]);
     assert_all_valid(&emu, &cfg, "fully rotated");
-    let out = ptc(
-        &emu,
-        &[
-            "token",
-            "revoke-old",
-            "--yes",
-            "--token-file",
-            t2.to_str().unwrap(),
-        ],
-        &cfg,
-    );
+    let out = revoke_old(&emu, &cfg, &t2, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr.contains(&format!("(id {id1})")),
@@ -185,17 +175,7 @@ fn mint_rotate_revoke_old_with_every_rule_valid_at_every_step() {
 
     // Converged: a re-run changes nothing, on GitLab or AWS.
     emu.reset_calls();
-    let out = ptc(
-        &emu,
-        &[
-            "token",
-            "revoke-old",
-            "--yes",
-            "--token-file",
-            t2.to_str().unwrap(),
-        ],
-        &cfg,
-    );
+    let out = revoke_old(&emu, &cfg, &t2, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stderr.contains("nothing to revoke"), "{}", out.stderr);
     assert!(

@@ -83,6 +83,14 @@ fn a_failed_read_is_retried_but_a_mint_never_is() {
     assert_eq!(tokens(&emu).len(), before);
 }
 
+/// GitLab refused the call (exit 5), and the line says each of `needles`.
+fn refused(out: &Run, needles: &[&str]) {
+    assert_eq!(out.code, 5, "{}", out.stderr);
+    for n in needles {
+        assert!(out.stderr.contains(n), "{n}: {}", out.stderr);
+    }
+}
+
 #[test]
 fn gitlab_refusals_name_the_fix() {
     let (emu, _) = setup();
@@ -100,12 +108,7 @@ fn gitlab_refusals_name_the_fix() {
     };
     // A token without the api scope (or the Owner role): 403, which says so.
     let out = mint(&config(&emu, ""), no_api);
-    assert_eq!(out.code, 5, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("403") && out.stderr.contains("Owner"),
-        "{}",
-        out.stderr
-    );
+    refused(&out, &["403", "Owner"]);
     // An unknown group: 404, which names gitlab.group.
     let cfg = emu.rollout(
         "other.toml",
@@ -114,21 +117,11 @@ fn gitlab_refusals_name_the_fix() {
             .replace("demo-group", "no/such-group"),
     );
     let out = mint(&cfg, API_TOKEN);
-    assert_eq!(out.code, 5, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("404") && out.stderr.contains("gitlab.group"),
-        "{}",
-        out.stderr
-    );
+    refused(&out, &["404", "gitlab.group"]);
     // An instance whose administrator allows 90 days at most: 400, which says the limit.
     emu.post("/_ptc/gitlab", json!({ "max_lifetime_days": 90 }));
     let out = mint(&config(&emu, ""), API_TOKEN);
-    assert_eq!(out.code, 5, "{}", out.stderr);
-    assert!(
-        out.stderr.contains("400") && out.stderr.contains("--expires-in-days"),
-        "{}",
-        out.stderr
-    );
+    refused(&out, &["400", "--expires-in-days"]);
     let out = run(emu
         .cmd()
         .env("GITLAB_API_TOKEN", API_TOKEN)
