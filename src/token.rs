@@ -216,6 +216,21 @@ mod tests {
     }
 
     #[test]
+    fn the_api_token_never_shows() {
+        std::env::set_var("PTC_TEST_API_TOKEN_SHOWN", "api-secret-value\n");
+        let t = ApiToken::from_env("PTC_TEST_API_TOKEN_SHOWN").unwrap();
+        assert_eq!(format!("{t:?}"), "ApiToken(<redacted>)");
+        assert!(t.header().is_sensitive());
+        assert_eq!(t.header().to_str().unwrap(), "api-secret-value");
+        let p = ApiToken::from_env("PTC_TEST_SURELY_UNSET_API").unwrap_err();
+        assert!(p.field.contains("gitlab.api_token_env"), "{p}");
+        let minted: GitlabToken = serde_json::from_str("\"glpat-abc\"").unwrap();
+        assert_eq!(format!("{minted:?}"), "GitlabToken(<redacted>)");
+        let e = serde_json::from_str::<GitlabToken>("\"two words\"").unwrap_err();
+        assert!(!e.to_string().contains("words"), "{e}");
+    }
+
+    #[test]
     fn version_ids_are_stable_per_token_and_secret() {
         let a = GitlabToken::new("glpat-a".into()).unwrap();
         let b = GitlabToken::new("glpat-b".into()).unwrap();
