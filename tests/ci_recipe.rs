@@ -1,9 +1,11 @@
 //! The GitLab CI recipe, plans/gitlab-ci.yml, against GitLab's published CI schema and the
 //! command line it drives: every `ptc-rollout` command in its scripts names a real subcommand
-//! with only that subcommand's flags, the apply is gated and carries out the plan job's saved
-//! plan, the compliance report runs from a schedule, and the GitLab token never reaches a command
-//! line. The plan, apply and report jobs' scripts also run, as GitLab's shell would run them,
-//! against the emulator. This file reads the recipe; the checks are in ci_recipe/.
+//! (nested ones too: `token status`) with only that subcommand's flags, the apply is gated and
+//! carries out the plan job's saved plan, the compliance report runs from a schedule, the token
+//! rotation runs from the schedule alone, never beside an apply, status then mint then rotate
+//! then revoke-old, and the GitLab tokens never reach a command line. The plan, apply, report
+//! and rotation jobs' scripts also run, as GitLab's shell would run them, against the emulator.
+//! This file reads the recipe; the checks are in ci_recipe/.
 
 #[path = "ci_recipe/command_line.rs"]
 mod command_line;
@@ -11,6 +13,10 @@ mod command_line;
 mod commands;
 #[path = "ci_recipe/jobs.rs"]
 mod jobs;
+#[path = "ci_recipe/rotation.rs"]
+mod rotation;
+#[path = "ci_recipe/rotation_run.rs"]
+mod rotation_run;
 #[path = "ci_recipe/schema.rs"]
 mod schema;
 #[path = "ci_recipe/scripts_run.rs"]
@@ -30,6 +36,8 @@ use support::{read_report, rollout_text, Emulator};
 
 const RECIPE: &str = "plans/gitlab-ci.yml";
 const TOKEN_VARIABLE: &str = "GITLAB_REGISTRY_TOKEN";
+/// The GitLab API token's variable ([gitlab] api_token_env): never on a command line either.
+const API_TOKEN_VARIABLE: &str = "GITLAB_API_TOKEN";
 
 // --- the recipe as data --------------------------------------------------------------------
 

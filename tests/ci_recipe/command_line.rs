@@ -4,14 +4,25 @@
 use clap::CommandFactory;
 
 /// The subcommand's definition, with the top-level command's global flags; the top level alone
-/// for `None`.
+/// for `None`. A nested subcommand is its path, words separated by spaces: `token status`.
 pub fn command_line(sub: Option<&str>) -> Option<(clap::Command, clap::Command)> {
     let root = ptc_rollout::cli::Cli::command();
-    let own = match sub {
-        Some(s) => root.find_subcommand(s)?.clone(),
-        None => root.clone(),
-    };
+    let mut own = root.clone();
+    for word in sub.into_iter().flat_map(|s| s.split(' ')) {
+        own = own.find_subcommand(word)?.clone();
+    }
     Some((root, own))
+}
+
+/// The names of the subcommands `sub` takes (none for a command that runs by itself).
+pub fn subcommands(sub: &str) -> Vec<String> {
+    command_line(Some(sub))
+        .map(|(_, own)| {
+            own.get_subcommands()
+                .map(|c| c.get_name().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The argument `flag` names (`--long`, an alias, or `-s`) among `args`.
@@ -45,8 +56,8 @@ pub fn formats(sub: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// One checked `ptc-rollout` command: its subcommand (None for `--version`/`--help` alone) and
-/// flags with their values, in order.
+/// One checked `ptc-rollout` command: its subcommand (None for `--version`/`--help` alone; a
+/// nested one as its path, `token status`) and flags with their values, in order.
 #[derive(Debug)]
 pub struct Invocation {
     pub subcommand: Option<String>,
@@ -117,17 +128,16 @@ pub fn parse_invocation(args: &[String]) -> Result<Invocation, String> {
                 (false, None) => None,
             };
             flags.push((name, value));
-        } else if sub.is_none() {
-            if command_line(Some(arg)).is_none() {
-                return Err(format!("no subcommand `{arg}`"));
-            }
-            sub = Some(arg.clone());
         } else {
-            return Err(format!(
-                "unexpected argument `{arg}`: no subcommand takes one"
-            ));
+            sub = Some(subcommand_word(sub.as_deref(), arg)?);
         }
         i += 1;
+    }
+    if let Some(s) = &sub {
+        let nested = subcommands(s);
+        if !nested.is_empty() {
+            return Err(format!("`{s}` needs a subcommand: one of {nested:?}"));
+        }
     }
     let inv = Invocation {
         subcommand: sub,
@@ -160,7 +170,13 @@ pub fn parse_invocation(args: &[String]) -> Result<Invocation, String> {
                     return Err(format!("--max-failures takes N or N%, not {n}"));
                 }
             }
-            for f in ["--concurrency", "--expiry-warning-days", "--recovery-days"] {
+            for f in [
+                "--concurrency",
+                "--expiry-warning-days",
+                "--recovery-days",
+                "--due-within-days",
+                "--expires-in-days",
+            ] {
                 if let Some(n) = inv.value(f) {
                     if !n.starts_with('$')
                         && (n.is_empty() || !n.chars().all(|c| c.is_ascii_digit()))
@@ -172,4 +188,27 @@ pub fn parse_invocation(args: &[String]) -> Result<Invocation, String> {
         }
     }
     Ok(inv)
+}
+
+/// The subcommand path after a word that is not a flag: the word names a subcommand of the
+/// top level, or of the subcommand so far (`token` then `status`); no subcommand takes any other
+/// word.
+fn subcommand_word(sub: Option<&str>, word: &str) -> Result<String, String> {
+    let path = match sub {
+        None => word.to_owned(),
+        Some(s) if !subcommands(s).is_empty() => format!("{s} {word}"),
+        Some(_) => {
+            return Err(format!(
+                "unexpected argument `{word}`: no subcommand takes one"
+            ))
+        }
+    };
+    if word.is_empty() || word.contains(char::is_whitespace) || command_line(Some(&path)).is_none()
+    {
+        return Err(match sub {
+            None => format!("no subcommand `{word}`"),
+            Some(s) => format!("`{s}` has no subcommand `{word}`"),
+        });
+    }
+    Ok(path)
 }

@@ -12,14 +12,26 @@ fn the_recipe_parses_and_names_only_real_subcommands_and_flags() {
         .iter()
         .filter_map(|(_, i)| i.subcommand.as_deref())
         .collect();
-    for sub in ["plan", "apply", "report"] {
+    for sub in [
+        "plan",
+        "apply",
+        "report",
+        "token status",
+        "token mint",
+        "rotate",
+        "token revoke-old",
+    ] {
         assert!(
             used.contains(sub),
             "{RECIPE} never runs `ptc-rollout {sub}`"
         );
     }
     let stages = str_list(doc.get("stages"));
-    assert_eq!(stages, ["build", "plan", "apply", "report"], "stages");
+    assert_eq!(
+        stages,
+        ["build", "plan", "apply", "report", "rotate"],
+        "stages"
+    );
     for (job, inv) in &found {
         if inv.subcommand.is_some() {
             assert!(
@@ -69,6 +81,42 @@ fn the_shell_reader_finds_commands_as_bash_would() {
     let ok = |s: &[&str]| parse_invocation(&s.iter().map(|x| x.to_string()).collect::<Vec<_>>());
     assert!(ok(&["-q", "plan", "--config=c", "--out", "p.json", "-vv"]).is_ok());
     assert!(ok(&["report", "--config", "c", "--format", "csv", "--out", "x.csv"]).is_ok());
+    // Nested subcommands: `token status`, with the global flags anywhere.
+    let status = ok(&[
+        "token",
+        "--no-progress",
+        "status",
+        "-c",
+        "c",
+        "--due-within-days",
+        "30",
+        "--format",
+        "json",
+    ])
+    .unwrap();
+    assert_eq!(status.subcommand.as_deref(), Some("token status"));
+    assert_eq!(status.value("--due-within-days"), Some("30"));
+    assert!(ok(&[
+        "token",
+        "mint",
+        "--config",
+        "c",
+        "--out",
+        "$F",
+        "--expires-in-days",
+        "90"
+    ])
+    .is_ok());
+    assert!(ok(&[
+        "token",
+        "revoke-old",
+        "--config",
+        "c",
+        "--yes",
+        "--token-file",
+        "$F"
+    ])
+    .is_ok());
     for (bad, why) in [
         (&["plan", "--config", "c", "--yes"][..], "has no flag --yes"),
         (&["plan", "--out", "p.json"], "needs --config"),
@@ -95,6 +143,37 @@ fn the_shell_reader_finds_commands_as_bash_would() {
             &["iam-policy", "--config", "c", "--regions", "x"],
             "has no flag --regions",
         ),
+        (&["token", "--config", "c"], "`token` has no flag --config"),
+        (&["token"], "`token` needs a subcommand"),
+        (
+            &["token", "rotate", "--config", "c"],
+            "`token` has no subcommand `rotate`",
+        ),
+        (
+            &["token", "status", "mint", "--config", "c"],
+            "unexpected argument `mint`",
+        ),
+        (&["status", "--config", "c"], "no subcommand `status`"),
+        (
+            &["token", "mint", "--config", "c", "--yes"],
+            "`token mint` has no flag --yes",
+        ),
+        (
+            &["token", "status", "--config", "c", "--format", "csv"],
+            "takes one of",
+        ),
+        (
+            &[
+                "token",
+                "status",
+                "--config",
+                "c",
+                "--due-within-days",
+                "soon",
+            ],
+            "takes a number",
+        ),
+        (&["token", "revoke-old", "--yes"], "needs --config"),
     ] {
         let e = ok(bad).expect_err(&format!("{bad:?} must be refused"));
         assert!(e.contains(why), "{bad:?}: {e}");
@@ -116,7 +195,8 @@ fn every_subcommand_and_flag_the_recipe_uses_exists() {
     let mut missing = Vec::new();
     for (sub, flags) in &used {
         let out = Command::new(env!("CARGO_BIN_EXE_ptc-rollout"))
-            .args([sub.as_str(), "--help"])
+            .args(sub.split(' '))
+            .arg("--help")
             .stdin(Stdio::null())
             .output()
             .unwrap();

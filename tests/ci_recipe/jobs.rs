@@ -1,7 +1,7 @@
 //! The pipeline the recipe builds, beyond what GitLab's schema knows: the apply is manual and
 //! carries out the plan job's saved plan, the compliance report and the pull check run from the
-//! schedule and keep their CSVs, the GitLab token stays off command lines, and the AWS jobs get
-//! their credentials from GitLab's OIDC ID token.
+//! schedule and keep their CSVs, the GitLab tokens stay off command lines, and the AWS jobs get
+//! their credentials from GitLab's OIDC ID token. (The token rotation: rotation.rs.)
 
 use super::*;
 
@@ -145,36 +145,48 @@ fn the_weekly_pull_check_proves_pulls_from_the_schedule_and_is_kept() {
 }
 
 #[test]
-fn the_token_never_reaches_a_command_line() {
+fn the_tokens_never_reach_a_command_line() {
     let doc = recipe();
-    for (name, job) in jobs(&doc) {
-        for entry in all_scripts(&job) {
+    for var in [TOKEN_VARIABLE, API_TOKEN_VARIABLE] {
+        for (name, job) in jobs(&doc) {
+            for entry in all_scripts(&job) {
+                assert!(
+                    !entry.contains(var),
+                    "{name}: {var} in a script line (ptc-rollout reads it from the environment):\n{entry}"
+                );
+            }
+        }
+        // Nor is it copied anywhere else (variables, rules): GitLab's environment is the only
+        // way in. (Comments are not values, so the setup notes may name it.)
+        let mut all = Vec::new();
+        strings(&doc, &mut all);
+        for s in all {
+            assert!(!s.contains(var), "{RECIPE}: {var} appears in a value: {s}");
+        }
+        assert!(
+            recipe_text().contains(var),
+            "{RECIPE} should say where {var} comes from"
+        );
+    }
+    // --token-file only for the file `token mint --out` wrote earlier in the same job (the new
+    // token, which this job's environment does not hold yet): writing a file from a variable
+    // would put the token on a command line.
+    let mut minted: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (name, inv) in invocations(&doc) {
+        if let Some(file) = inv.value("--token-file") {
             assert!(
-                !entry.contains(TOKEN_VARIABLE),
-                "{name}: {TOKEN_VARIABLE} in a script line (ptc-rollout reads it from the environment):\n{entry}"
+                minted
+                    .get(&name)
+                    .is_some_and(|outs| outs.iter().any(|o| o == file)),
+                "{name}: --token-file {file} is not the file `token mint --out` wrote before it \
+                 in this job; read the token from the environment instead"
             );
         }
-    }
-    // Nor is it copied anywhere else (variables, rules): GitLab's environment is the only way in.
-    // (Comments are not values, so the setup notes may name it.)
-    let mut all = Vec::new();
-    strings(&doc, &mut all);
-    for s in all {
-        assert!(
-            !s.contains(TOKEN_VARIABLE),
-            "{RECIPE}: {TOKEN_VARIABLE} appears in a value: {s}"
-        );
-    }
-    assert!(
-        recipe_text().contains(TOKEN_VARIABLE),
-        "{RECIPE} should say where the token comes from"
-    );
-    // No --token-file: the token file would have to be written from the variable first.
-    for (name, inv) in invocations(&doc) {
-        assert!(
-            !inv.has("--token-file"),
-            "{name}: use the environment, not --token-file"
-        );
+        if inv.subcommand.as_deref() == Some("token mint") {
+            if let Some(out) = inv.value("--out") {
+                minted.entry(name).or_default().push(out.to_owned());
+            }
+        }
     }
 }
 

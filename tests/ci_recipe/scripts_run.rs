@@ -6,7 +6,7 @@ use super::*;
 /// Runs a job's `script` (not its before_script, which sets up GitLab's OIDC) with bash as the
 /// GitLab runner does (one shell, -e, -o pipefail), ptc-rollout on PATH and the emulator's AWS
 /// environment; `token` says whether the protected token variable is present.
-fn run_job_script(
+pub(crate) fn run_job_script(
     emu: &Emulator,
     job: &Mapping,
     config: &Path,

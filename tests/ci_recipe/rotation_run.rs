@@ -1,0 +1,273 @@
+//! The rotation job's script, run as GitLab's shell would run it, against the emulator and its
+//! GitLab, with the shipped rollout file (plans/gitlab.toml) pointed at them: nothing happens
+//! while the token has time left; a token that is due is replaced in the CI/CD variable and in
+//! every target, and the tokens ptc-rollout minted before are revoked only then.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use super::rotation::rotation_job;
+use super::scripts_run::run_job_script;
+use super::*;
+
+/// A group Owner's personal access token (api scope): the job's GITLAB_API_TOKEN.
+const API_TOKEN: &str = "test-CiApiOwnerToken-7777777777";
+const ROLLOUT: &str = "plans/gitlab.toml";
+
+/// plans/gitlab.toml, its [gitlab] pointed at the emulator's GitLab and group.
+fn shipped_rollout(emu: &Emulator) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(ROLLOUT);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut out = text.clone();
+    for (from, to) in [
+        (
+            "group = \"my-group\"".to_owned(),
+            "group = \"demo-group\"".to_owned(),
+        ),
+        (
+            "api_url = \"https://gitlab.com/api/v4\"".to_owned(),
+            format!("api_url = \"{}\"", emu.gitlab_api_url()),
+        ),
+    ] {
+        assert_eq!(
+            out.matches(&from).count(),
+            1,
+            "{ROLLOUT}: this test points `{from}` at the emulator"
+        );
+        out = out.replace(&from, &to);
+    }
+    emu.rollout("gitlab.toml", &out)
+}
+
+/// The emulator GitLab's tokens, values included.
+fn tokens(emu: &Emulator) -> Vec<serde_json::Value> {
+    emu.gitlab()["tokens"].as_array().unwrap().clone()
+}
+
+fn token(emu: &Emulator, value: &str) -> serde_json::Value {
+    tokens(emu)
+        .into_iter()
+        .find(|t| t["token"] == value)
+        .unwrap_or_else(|| panic!("no such token"))
+}
+
+/// The group CI/CD variable's value (the job's next GITLAB_REGISTRY_TOKEN).
+fn variable(emu: &Emulator) -> Option<String> {
+    emu.gitlab()["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["key"] == TOKEN_VARIABLE)
+        .map(|v| v["value"].as_str().unwrap().to_owned())
+}
+
+fn gitlab_calls(emu: &Emulator) -> Vec<String> {
+    emu.calls()
+        .iter()
+        .filter(|c| c["service"] == "gitlab")
+        .map(|c| c["action"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+type Rows = Vec<HashMap<String, String>>;
+
+/// Every target's rule validates with what its secret holds.
+fn assert_all_valid(emu: &Emulator, cfg: &Path, step: &str) {
+    let (out, rows) = emu.with_report(cfg, &["validate"]);
+    assert_eq!(out.code, 0, "{step}: {}", out.stderr);
+    assert_eq!(rows.len(), 8, "{step}");
+    assert!(
+        rows.iter().all(|r| r["is_valid"] == "true"),
+        "{step}: {rows:?}"
+    );
+}
+
+struct Job<'a> {
+    emu: &'a Emulator,
+    job: Mapping,
+    cfg: PathBuf,
+    /// Values that must never appear in a job's log.
+    secrets: Vec<String>,
+}
+
+impl Job<'_> {
+    /// Runs the job's script as a schedule would, the group variable's current value in the
+    /// environment (GitLab hands a job the variable as it is when the job starts); its exit
+    /// code, log, and the reports it wrote (removed before the run).
+    fn run(&mut self, registry_token: &str, api_token: &str) -> (i32, String, Option<Rows>) {
+        let reports = ["rotate.csv", "revoke-check.csv"].map(|f| self.emu.path(f));
+        for r in &reports {
+            let _ = std::fs::remove_file(r);
+        }
+        let env = [
+            (TOKEN_VARIABLE, registry_token),
+            (API_TOKEN_VARIABLE, api_token),
+            // mktemp's file inside the test's directory, to see that the job removes it.
+            ("TMPDIR", self.emu.dir.path().to_str().unwrap()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let (code, log) = run_job_script(self.emu, &self.job, &self.cfg, &env, true);
+        self.secrets.push(registry_token.to_owned());
+        if let Some(v) = variable(self.emu) {
+            self.secrets.push(v);
+        }
+        for s in &self.secrets {
+            assert!(
+                !log.contains(s.as_str()),
+                "a token leaked into the log:\n{log}"
+            );
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(self.emu.dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with("tmp."))
+            .collect();
+        assert!(
+            leftovers.is_empty() || code != 0,
+            "the token file is left behind: {leftovers:?}\n{log}"
+        );
+        let rotated = reports[0].exists().then(|| read_report(&reports[0]));
+        if rotated.is_some() {
+            assert!(reports[1].exists(), "revoke-old's check report:\n{log}");
+        }
+        (code, log, rotated)
+    }
+}
+
+#[test]
+fn the_rotation_job_renews_a_due_token_everywhere_and_only_then_revokes() {
+    let doc = recipe();
+    let (_, rotation) = rotation_job(&doc);
+    let (emu, _org) = Emulator::with_org();
+    emu.post("/_ptc/gitlab", json!({ "owner_tokens": [API_TOKEN] }));
+    let cfg = shipped_rollout(&emu);
+    let apply = support::run(
+        emu.cmd()
+            .args(["apply", "--yes", "--no-progress", "--config"])
+            .arg(&cfg),
+    );
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    let mut job = Job {
+        emu: &emu,
+        job: rotation,
+        cfg: cfg.clone(),
+        secrets: vec![support::TOKEN.to_owned(), API_TOKEN.to_owned()],
+    };
+
+    // A year left: the job stops after status, and nothing changes anywhere.
+    emu.reset_calls();
+    let (code, log, rotated) = job.run(support::TOKEN, API_TOKEN);
+    assert_eq!(code, 0, "{log}");
+    assert!(rotated.is_none(), "nothing to rotate:\n{log}");
+    assert!(
+        emu.mutating_calls().is_empty(),
+        "{:?}",
+        emu.mutating_calls()
+    );
+    assert_eq!(variable(&emu), None, "no token minted");
+
+    // GitLab refuses the API token: the job fails with status's exit code, before any mint.
+    emu.reset_calls();
+    let (code, log, _) = job.run(support::TOKEN, "test-UnknownApiToken-0000");
+    assert_eq!(code, 5, "{log}");
+    assert!(
+        emu.mutating_calls().is_empty(),
+        "{:?}",
+        emu.mutating_calls()
+    );
+
+    // The token expired: the job mints, rotates every target and passes. The expired token was
+    // not minted by ptc-rollout (it was made by hand): it is not revoked.
+    emu.post("/_ptc/gitlab", json!({ "expire": [support::TOKEN] }));
+    emu.reset_calls();
+    let (code, log, rotated) = job.run(support::TOKEN, API_TOKEN);
+    assert_eq!(code, 0, "{log}");
+    let rows = rotated.unwrap_or_else(|| panic!("no rotate.csv:\n{log}"));
+    assert_eq!(rows.len(), 8, "{rows:?}");
+    assert!(rows.iter().all(|r| r["is_valid"] == "true"), "{rows:?}");
+    let first = variable(&emu).expect("the CI/CD variable holds the new token");
+    assert!(token(&emu, &first)["name"]
+        .as_str()
+        .unwrap()
+        .starts_with("ptc-rollout "));
+    assert_eq!(token(&emu, support::TOKEN)["revoked"], false);
+    assert!(
+        !gitlab_calls(&emu).iter().any(|c| c.starts_with("DELETE ")),
+        "{:?}",
+        gitlab_calls(&emu)
+    );
+    assert_all_valid(&emu, &cfg, "after the first rotation");
+
+    // A token ptc-rollout minted with 20 days left, and rolled out by hand: the job replaces it
+    // and, every target holding the new one, revokes it and the one minted before.
+    let short = emu.path("short-lived");
+    let mint = support::run(
+        emu.cmd()
+            .env(API_TOKEN_VARIABLE, API_TOKEN)
+            .args(["token", "mint", "--expires-in-days", "20", "--out"])
+            .arg(&short)
+            .arg("--config")
+            .arg(&cfg),
+    );
+    assert_eq!(mint.code, 0, "{}", mint.stderr);
+    let hand = support::run(
+        emu.cmd()
+            .args(["rotate", "--yes", "--token-file"])
+            .arg(&short)
+            .arg("--config")
+            .arg(&cfg),
+    );
+    assert_eq!(hand.code, 0, "{}", hand.stderr);
+    let second = std::fs::read_to_string(&short).unwrap().trim().to_owned();
+    job.secrets.push(second.clone());
+    emu.reset_calls();
+    let (code, log, rotated) = job.run(&second, API_TOKEN);
+    assert_eq!(code, 0, "{log}");
+    let rows = rotated.unwrap_or_else(|| panic!("no rotate.csv:\n{log}"));
+    assert!(rows.iter().all(|r| r["is_valid"] == "true"), "{rows:?}");
+    let newest = variable(&emu).unwrap();
+    assert!(newest != first && newest != second, "a new token");
+    let newest_token = token(&emu, &newest);
+    assert_eq!(newest_token["active"], true);
+    let minted_last = tokens(&emu).iter().map(|t| t["id"].as_u64().unwrap()).max();
+    assert_eq!(
+        newest_token["id"].as_u64(),
+        minted_last,
+        "the variable holds the newest token"
+    );
+    for old in [&first, &second] {
+        assert_eq!(token(&emu, old)["revoked"], true, "{log}");
+    }
+    assert_eq!(token(&emu, support::TOKEN)["revoked"], false);
+    assert_all_valid(&emu, &cfg, "after the second rotation");
+
+    // The next week: a year left again, nothing to do.
+    emu.reset_calls();
+    let (code, log, rotated) = job.run(&newest, API_TOKEN);
+    assert_eq!(code, 0, "{log}");
+    assert!(rotated.is_none(), "{log}");
+    assert!(
+        emu.mutating_calls().is_empty(),
+        "{:?}",
+        emu.mutating_calls()
+    );
+
+    // The weekly compliance report asks GitLab the expiry with the registry token.
+    let (report_name, _) = jobs_running(&doc, "report").into_iter().next().unwrap();
+    let report = resolved(&jobs(&doc), &report_name);
+    let env = [(TOKEN_VARIABLE.to_owned(), newest.clone())];
+    let (code, log) = run_job_script(&emu, &report, &cfg, &env, true);
+    assert_eq!(code, 0, "{report_name}:\n{log}");
+    let out = artifact_paths(&report)[0].clone();
+    let rows = read_report(&emu.path(&out));
+    let expires = newest_token["expires_at"].as_str().unwrap();
+    assert!(
+        rows.iter().all(|r| r["token_expires_on"] == expires),
+        "{rows:?}"
+    );
+    // Without the token it cannot say, and fails.
+    let (code, log) = run_job_script(&emu, &report, &cfg, &[], false);
+    assert_ne!(code, 0, "{report_name} without {TOKEN_VARIABLE}:\n{log}");
+}
