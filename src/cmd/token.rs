@@ -214,6 +214,8 @@ fn print_status(
             for o in others {
                 println!("  {} (id {}): expires {}", o.name, o.id, expiry(o));
             }
+            // A rotation left half done (a failed job after its mint) shows here.
+            println!("  once every target holds the current token (`rotate`), `token revoke-old` revokes them");
         }
     }
 }
