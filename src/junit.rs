@@ -27,17 +27,19 @@ pub enum Results {
 pub fn from_results(name: &str, results: &[Box<TargetResult>], kind: Results) -> Report {
     let cases = results.iter().map(|r| {
         let status = if r.is_failure() {
-            let reason = r.failure().unwrap_or_default();
-            failure(
-                status_of(r),
-                &reason,
-                &format!("{}: {reason}", status_of(r)),
-            )
+            let (kind, text) = why_failed(r);
+            failure(kind, &r.failure().unwrap_or_default(), &text)
         } else if kind == Results::Plan && r.outcome == Outcome::Pending {
             planned(r)
         } else if r.outcome == Outcome::Skipped {
             let why = r.error.clone().unwrap_or_default();
-            skipped(&why, &format!("skipped: {why}"))
+            // Some reasons say "skipped: ..." themselves.
+            let text = if why.starts_with("skipped") {
+                why.clone()
+            } else {
+                format!("skipped: {why}")
+            };
+            skipped(&why, &text)
         } else {
             TestCaseStatus::success()
         };
@@ -73,15 +75,31 @@ pub fn from_rows(name: &str, rows: &[Row], results: &[Box<TargetResult>]) -> Rep
     report(name, cases)
 }
 
-/// The word for how a failing row failed: its outcome, else what its checks found.
-fn status_of(r: &TargetResult) -> &'static str {
-    if r.outcome.is_failure() || r.error.is_some() {
-        r.outcome.as_str()
-    } else if r.validation.as_ref().is_some_and(|v| !v.is_valid) {
-        "invalid"
+/// How a failing row failed, in a word (its outcome, else what its checks found), and the text
+/// GitLab shows: that word and its reason, then the row's own note when it is another (a
+/// target `rotate` skipped whose rule is invalid).
+fn why_failed(r: &TargetResult) -> (&'static str, String) {
+    let invalid = r.validation.as_ref().filter(|v| !v.is_valid);
+    let pull = r.probe.as_ref().filter(|p| !p.ok);
+    let (kind, reason) = if r.outcome.is_failure() {
+        (r.outcome.as_str(), r.failure())
+    } else if let Some(v) = invalid {
+        let why = v.failure.as_deref().unwrap_or("rule is not valid");
+        ("invalid", Some(why.to_owned()))
+    } else if let Some(p) = pull {
+        (
+            "pull failed",
+            Some(p.failure.as_deref().unwrap_or("pull failed").to_owned()),
+        )
     } else {
-        "pull failed"
-    }
+        (r.outcome.as_str(), r.failure())
+    };
+    let reason = reason.unwrap_or_default();
+    let text = match &r.error {
+        Some(note) if *note != reason => format!("{kind}: {reason}\n{note}"),
+        _ => format!("{kind}: {reason}"),
+    };
+    (kind, text)
 }
 
 /// A pending target of a plan: skipped, with what `apply` would do.
@@ -196,5 +214,28 @@ mod tests {
         assert!(xml.contains(r#"type="invalid""#), "{xml}");
         assert!(xml.contains("bad &lt;token&gt;"), "{xml}");
         assert!(!xml.contains("<script>"), "{xml}");
+    }
+
+    #[test]
+    fn a_target_rotate_skipped_fails_on_its_invalid_rule_and_says_both() {
+        let mut unmanaged = result("111", "dev", "eu-west-1", Outcome::Skipped);
+        unmanaged.error = Some("unmanaged secret: left untouched".into());
+        unmanaged.validation = Some(Validation::not_checked("bad credentials".into()));
+        let mut no_secret = result("111", "dev", "us-east-1", Outcome::Skipped);
+        no_secret.error = Some("skipped: no secret to rotate (run apply first)".into());
+        let xml = from_results("rotate", &[unmanaged, no_secret], Results::Run)
+            .to_string()
+            .unwrap();
+        assert!(
+            xml.contains(
+                r#"<failure message="unmanaged secret: left untouched" type="invalid">invalid: bad credentials
+unmanaged secret: left untouched</failure>"#
+            ),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(">skipped: no secret to rotate (run apply first)</skipped>"),
+            "{xml}"
+        );
     }
 }
