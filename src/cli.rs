@@ -176,6 +176,10 @@ pub struct PlanArgs {
     /// Exit 0 when nothing would change, 3 when changes are pending (1 on failures), for CI.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Also write the plan as JUnit XML to this file (one test case per target, a target with
+    /// changes pending skipped with them), for CI test reports.
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +207,10 @@ pub struct ApplyArgs {
     /// and the run stops if it fails (a wrong token is then written to one account only).
     #[arg(long)]
     pub no_canary: bool,
+    /// Also write the results as JUnit XML to this file (one test case per target, a failed
+    /// target a failed case), for CI test reports.
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
 }
 
 fn parse_tolerance(s: &str) -> Result<Tolerance, String> {
@@ -230,6 +238,10 @@ pub struct ValidateArgs {
     /// through each valid rule, as `probe` does.
     #[arg(long, value_name = "GROUP/PROJECT/IMAGE:TAG")]
     pub probe_image: Option<String>,
+    /// Also write the results as JUnit XML to this file (one test case per target, a failed
+    /// target a failed case), for CI test reports.
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -250,6 +262,10 @@ pub struct ProbeArgs {
     /// Stop scheduling new targets once more than N (or N%) have failed to pull.
     #[arg(long, value_name = "N|N%", value_parser = parse_tolerance)]
     pub max_failures: Option<Tolerance>,
+    /// Also write the results as JUnit XML to this file (one test case per target, a failed
+    /// target a failed case), for CI test reports.
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +288,10 @@ pub struct RotateArgs {
     /// Skip the canary (one secret rotated and validated before all others).
     #[arg(long)]
     pub no_canary: bool,
+    /// Also write the results as JUnit XML to this file (one test case per target, a failed
+    /// target a failed case), for CI test reports.
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -316,6 +336,10 @@ pub struct ReportArgs {
     /// for standard input) instead of the environment variable named by upstream.token_env.
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
+    /// Also write the export as JUnit XML to this file (one test case per target, a
+    /// non-compliant target a failed case with its reasons), for CI test reports.
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

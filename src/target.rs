@@ -364,6 +364,10 @@ pub struct TargetResult {
     /// `probe`, `validate --probe-image`: the pull through the cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<Box<Probe>>,
+    /// How long the target's work took in this pass (the JUnit report's time); `None` for a
+    /// target never started or abandoned in flight. Not saved in a plan: it is this run's.
+    #[serde(skip)]
+    pub elapsed: Option<std::time::Duration>,
 }
 
 impl TargetResult {
@@ -379,6 +383,7 @@ impl TargetResult {
             checked_at,
             secret_dates: None,
             probe: None,
+            elapsed: None,
         }
     }
 

@@ -8,9 +8,9 @@ use futures::stream;
 
 use super::conclude::conclude;
 use super::error::{refuse_if, CommandError};
-use super::input::{confirm, token_inputs};
+use super::input::{check_junit_path, confirm, token_inputs};
 use super::plan::totals;
-use super::reporter::Output;
+use super::reporter::{Destination, Output};
 use super::session::{open, Listed, Ran, Session};
 use crate::cli::ApplyArgs;
 use crate::exit;
@@ -27,13 +27,14 @@ pub async fn run(
 ) -> Result<i32, CommandError> {
     // All input first: nothing reaches AWS until every check has passed.
     let (session, (token, saved)) = open(&args.targets, output, interrupt, |rollout| {
-        let (token, problems) = token_inputs(
+        let (token, mut problems) = token_inputs(
             rollout,
             args.token_file.as_deref(),
             args.report.as_deref(),
             args.yes,
             "review `ptc-rollout plan` first, then pass --yes",
         );
+        problems.extend(check_junit_path(args.junit.as_deref()).err());
         let saved = args
             .plan
             .as_deref()
@@ -47,7 +48,10 @@ pub async fn run(
         max_failures: args.max_failures,
         canary: !args.no_canary,
     });
-    let report = args.report.as_deref().into();
+    let report = Destination {
+        junit: args.junit.as_deref(),
+        ..args.report.as_deref().into()
+    };
     let (planned, recheck) = match saved {
         Some(plan) => (within_narrowing(&session, plan), true),
         // Confirmed up front: one pass, each target read, decided and converged as soon as

@@ -4,16 +4,17 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::conclude::print_stop;
+use super::conclude::{print_stop, write_junit};
 use super::error::refuse_if;
 use super::error::CommandError;
-use super::input::check_output_path;
+use super::input::{check_junit_path, check_output_path};
 use super::reporter::Output;
 use super::session::{open, Listed};
 use super::token::current_token;
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::compliance;
 use crate::exit;
+use crate::junit;
 use crate::runner::{Limits, Pass, Stop};
 use crate::token::TokenSource;
 
@@ -26,6 +27,7 @@ pub async fn run(
         let mut problems: Vec<_> = check_output_path("--out", args.out.as_deref())
             .err()
             .into_iter()
+            .chain(check_junit_path(args.junit.as_deref()).err())
             .collect();
         // With [gitlab], the expiry comes from GitLab, asked with the registry token itself.
         let token = rollout.gitlab.as_ref().and_then(|_| {
@@ -46,7 +48,7 @@ pub async fn run(
     let pass = Pass::Inspect(token.map(Arc::new));
     let ((results, stop), listed) = session.pass_listed(&runner, pass).await;
     let rows = compliance::rows(&results, args.expiry_warning_days, current.as_ref());
-    match args.format {
+    let written = match args.format {
         ReportFormat::Csv => write(args.out.as_deref(), |w| {
             compliance::write_csv(w, &rows).map_err(std::io::Error::other)
         }),
@@ -57,7 +59,12 @@ pub async fn run(
             })
         }
     }
-    .map_err(CommandError::Export)?;
+    .map_err(CommandError::Export);
+    // Written even when the export could not be.
+    write_junit(args.junit.as_deref(), || {
+        junit::from_rows("ptc-rollout report", &rows, &results)
+    })?;
+    written?;
     if !output.quiet {
         eprint!("{}", compliance::summary(&rows));
     }

@@ -1,10 +1,13 @@
 //! The end of every command that reports per target: failure lines and the summary on stderr,
-//! the report (a CSV file, or a table on stdout), then the exit status.
+//! the report (a CSV file, or a table on stdout) and the JUnit XML, then the exit status.
+
+use std::path::Path;
 
 use super::error::CommandError;
 use super::reporter::{self, Destination, Output};
 use super::session::{Listed, Ran, Session};
 use crate::exit;
+use crate::junit;
 use crate::rollout::Rollout;
 use crate::runner::Stop;
 use crate::target::TargetResult;
@@ -58,7 +61,13 @@ pub(crate) fn conclude(
 ) -> Result<i32, CommandError> {
     print_outcome(session.output, title, results);
     print_stop(stop.as_ref());
-    write_report(report, &session.rollout, results)?;
+    // Both files, whatever became of the other.
+    let csv = write_report(report, &session.rollout, results);
+    let name = format!("ptc-rollout {}", title.to_lowercase());
+    write_junit(report.junit, || {
+        junit::from_results(&name, results, junit::Results::Run)
+    })?;
+    csv?;
     if *stop != Some(Stop::Interrupted) && listed == Listed::Cut {
         return Ok(exit::TARGET_FAILED);
     }
@@ -83,4 +92,20 @@ pub(crate) fn write_report(
             Ok(())
         }
     }
+}
+
+/// Writes the JUnit XML (`--junit`) atomically, when asked for.
+pub(crate) fn write_junit(
+    path: Option<&Path>,
+    report: impl FnOnce() -> quick_junit::Report,
+) -> Result<(), CommandError> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let report = report();
+    crate::files::write_atomically(path, |w| report.serialize(w).map_err(std::io::Error::other))
+        .map_err(|source| CommandError::Report {
+            path: path.to_owned(),
+            source,
+        })
 }

@@ -42,6 +42,19 @@ pub(crate) fn check_output_path(flag: &str, path: Option<&Path>) -> Result<(), P
     Ok(())
 }
 
+/// `--junit`: a file whose directory exists; never standard output, which carries the
+/// command's own output.
+pub(crate) fn check_junit_path(path: Option<&Path>) -> Result<(), Problem> {
+    if path == Some(Path::new("-")) {
+        return Err(Problem::new(
+            "--junit",
+            "the JUnit XML cannot go to standard output (the command's own output goes there)",
+            "name a file, e.g. --junit junit.xml",
+        ));
+    }
+    check_output_path("--junit", path)
+}
+
 /// Asks on the terminal, as Terraform does: only "yes" proceeds.
 pub(crate) async fn confirm(question: &str) -> bool {
     use std::io::Write;

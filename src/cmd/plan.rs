@@ -2,12 +2,14 @@
 
 use tokio::sync::watch;
 
-use super::conclude::{exit_code, print_stop};
+use super::conclude::{exit_code, print_stop, write_junit};
 use super::error::CommandError;
+use super::input::{check_junit_path, check_output_path};
 use super::reporter::{self, Output};
 use super::session::{open_and_read, Listed};
 use crate::cli::PlanArgs;
 use crate::exit;
+use crate::junit;
 use crate::plan_file::PlanFile;
 use crate::runner::{Pass, Stop};
 use crate::target::{Action, Outcome, TargetResult};
@@ -17,9 +19,14 @@ pub async fn run(
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let out = ("--out", args.out.as_deref());
+    let outputs = || {
+        let out = check_output_path("--out", args.out.as_deref()).err();
+        out.into_iter()
+            .chain(check_junit_path(args.junit.as_deref()).err())
+            .collect()
+    };
     let (session, (results, stop), listed) =
-        open_and_read(&args.targets, output, interrupt, out, Pass::Plan).await?;
+        open_and_read(&args.targets, output, interrupt, outputs, Pass::Plan).await?;
 
     print!("{}", plan_table(&results));
     println!("\n{}", totals(&results));
@@ -27,6 +34,10 @@ pub async fn run(
         eprintln!("error: {line}");
     }
     print_stop(stop.as_ref());
+    // Written whatever the run's end, like a report: an interrupted plan's rows say so.
+    write_junit(args.junit.as_deref(), || {
+        junit::from_results("ptc-rollout plan", &results, junit::Results::Plan)
+    })?;
     if stop == Some(Stop::Interrupted) {
         // An incomplete plan is not saved: applying it would skip the targets never read.
         return Ok(exit::INTERRUPTED);

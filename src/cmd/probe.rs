@@ -5,7 +5,7 @@ use tokio::sync::watch;
 
 use super::conclude::conclude;
 use super::error::{refuse_if, CommandError};
-use super::input::check_output_path;
+use super::input::{check_junit_path, check_output_path};
 use super::reporter::{Destination, Output};
 use super::session::open;
 use crate::cli::ProbeArgs;
@@ -31,6 +31,7 @@ pub async fn run(
             ));
         }
         problems.extend(check_output_path("--report", args.report.as_deref()).err());
+        problems.extend(check_junit_path(args.junit.as_deref()).err());
         refuse_if(problems)?;
         Ok(ProbeSpec {
             image: image.expect("checked above"),
@@ -41,6 +42,7 @@ pub async fn run(
     let to = Destination {
         path: args.report.as_deref(),
         probe: true,
+        junit: args.junit.as_deref(),
     };
     let runner = session.runner(Limits {
         max_failures: args.max_failures,

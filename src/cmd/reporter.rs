@@ -29,16 +29,21 @@ impl Output {
 }
 
 /// Where a command's results go (a CSV file, `-` for stdout, or else a table on stdout), and
-/// whether they carry the pull's columns (`probe`, `validate --probe-image`).
+/// whether they carry the pull's columns (`probe`, `validate --probe-image`); and the JUnit XML
+/// file (`--junit`), if asked for.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Destination<'a> {
     pub path: Option<&'a Path>,
     pub probe: bool,
+    pub junit: Option<&'a Path>,
 }
 
 impl<'a> From<Option<&'a Path>> for Destination<'a> {
     fn from(path: Option<&'a Path>) -> Self {
-        Destination { path, probe: false }
+        Destination {
+            path,
+            ..Destination::default()
+        }
     }
 }
 

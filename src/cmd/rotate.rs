@@ -8,8 +8,8 @@ use tokio::sync::watch;
 
 use super::conclude::conclude;
 use super::error::{refuse_if, CommandError};
-use super::input::{confirm, token_inputs};
-use super::reporter::Output;
+use super::input::{check_junit_path, confirm, token_inputs};
+use super::reporter::{Destination, Output};
 use super::session::open;
 use crate::cli::RotateArgs;
 use crate::exit;
@@ -22,13 +22,14 @@ pub async fn run(
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
     let (session, token) = open(&args.targets, output, interrupt, |rollout| {
-        let (token, problems) = token_inputs(
+        let (token, mut problems) = token_inputs(
             rollout,
             args.token_file.as_deref(),
             args.report.as_deref(),
             args.yes,
             "pass --yes to rotate without asking",
         );
+        problems.extend(check_junit_path(args.junit.as_deref()).err());
         refuse_if(problems)?;
         Ok(Arc::new(token.expect("checked above")))
     })
@@ -53,11 +54,9 @@ pub async fn run(
             r.target.account_id, r.target.region, r.target.account_name
         );
     }
-    conclude(
-        &session,
-        "Rotate",
-        args.report.as_deref().into(),
-        &ran,
-        listed,
-    )
+    let to = Destination {
+        junit: args.junit.as_deref(),
+        ..args.report.as_deref().into()
+    };
+    conclude(&session, "Rotate", to, &ran, listed)
 }

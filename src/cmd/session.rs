@@ -2,7 +2,6 @@
 //! command's own input, identify the caller; then list the targets and run passes with the
 //! reporter attached.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,14 +9,14 @@ use futures::stream::{BoxStream, Stream, StreamExt};
 use tokio::sync::mpsc::unbounded_channel;
 use tokio::sync::watch;
 
-use super::error::CommandError;
-use super::input::{check_output_path, load_rollout};
+use super::error::{refuse_if, CommandError};
+use super::input::load_rollout;
 use super::reporter::{self, Output};
 use crate::cli::TargetArgs;
 use crate::clients::{Clients, Overrides};
 use crate::credentials::{Access, Caller, CHAINED_SESSION_LIMIT};
 use crate::discovery::{self, Discovery};
-use crate::rollout::Rollout;
+use crate::rollout::{Problem, Rollout};
 use crate::rows::Results;
 use crate::runner::{Job, Limits, Pass, Runner, Setup, Stop};
 use crate::target::Target;
@@ -59,18 +58,16 @@ pub(crate) async fn open<T>(
 }
 
 /// The opening and the one pass of a read-only command whose only input beyond the rollout
-/// file is where its output goes (`plan`, `report`): the session, the rows and the listing.
+/// file is where its output goes (`plan`): the session, the rows and the listing. `outputs`
+/// checks the output paths.
 pub(crate) async fn open_and_read(
     args: &TargetArgs,
     output: Output,
     interrupt: watch::Receiver<bool>,
-    (flag, path): (&str, Option<&Path>),
+    outputs: impl FnOnce() -> Vec<Problem>,
     pass: Pass,
 ) -> Result<(Session, Ran, Listed), CommandError> {
-    let (session, ()) = open(args, output, interrupt, |_| {
-        check_output_path(flag, path).map_err(|p| CommandError::Refused(vec![p]))
-    })
-    .await?;
+    let (session, ()) = open(args, output, interrupt, |_| refuse_if(outputs())).await?;
     let runner = session.runner(Limits::default());
     let (ran, listed) = session.pass_listed(&runner, pass).await;
     Ok((session, ran, listed))

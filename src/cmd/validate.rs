@@ -5,7 +5,7 @@ use tokio::sync::watch;
 
 use super::conclude::conclude;
 use super::error::{refuse_if, CommandError};
-use super::input::check_output_path;
+use super::input::{check_junit_path, check_output_path};
 use super::reporter::{Destination, Output};
 use super::session::open;
 use crate::cli::ValidateArgs;
@@ -21,6 +21,7 @@ pub async fn run(
         let mut problems: Vec<_> = check_output_path("--report", args.report.as_deref())
             .err()
             .into_iter()
+            .chain(check_junit_path(args.junit.as_deref()).err())
             .collect();
         let image = args
             .probe_image
@@ -40,6 +41,7 @@ pub async fn run(
     let to = Destination {
         path: args.report.as_deref(),
         probe: probe.is_some(),
+        junit: args.junit.as_deref(),
     };
     let runner = session.runner(Limits {
         max_failures: args.max_failures,

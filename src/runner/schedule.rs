@@ -143,7 +143,10 @@ impl Scheduler {
                 let _ = events.send(Event::TargetStarted {
                     target: job.target.clone(),
                 });
-                runner.step(&step, job).await
+                let started = Instant::now();
+                let mut r = runner.step(&step, job).await;
+                r.elapsed = Some(started.elapsed());
+                r
             });
             self.in_flight.insert(handle.id(), target);
         }
