@@ -220,3 +220,12 @@ fn needs(job: &Mapping) -> Vec<(String, bool)> {
 fn artifact_paths(job: &Mapping) -> Vec<String> {
     str_list(job.get("artifacts").and_then(|a| a.get("paths")))
 }
+
+/// The files a job publishes as `artifacts:reports:junit`.
+fn junit_reports(job: &Mapping) -> Vec<String> {
+    str_list(
+        job.get("artifacts")
+            .and_then(|a| a.get("reports"))
+            .and_then(|r| r.get("junit")),
+    )
+}

@@ -145,6 +145,37 @@ fn the_weekly_pull_check_proves_pulls_from_the_schedule_and_is_kept() {
 }
 
 #[test]
+fn junit_results_reach_the_merge_request_and_the_tests_tab() {
+    let doc = recipe();
+    let all = jobs(&doc);
+    let mut publishing = BTreeSet::new();
+    for (name, inv) in invocations(&doc) {
+        let Some(file) = inv.value("--junit") else {
+            continue;
+        };
+        let job = resolved(&all, &name);
+        assert!(
+            junit_reports(&job).iter().any(|p| p == file),
+            "{name}: publish {file} as artifacts:reports:junit"
+        );
+        let when = job.get("artifacts").and_then(|a| a.get("when"));
+        assert_eq!(
+            when.and_then(Value::as_str),
+            Some("always"),
+            "{name}: a failed run's JUnit is the one that matters: artifacts:when: always"
+        );
+        publishing.extend(inv.subcommand);
+    }
+    // The merge request's plan, and the weekly compliance report.
+    for sub in ["plan", "report"] {
+        assert!(
+            publishing.contains(sub),
+            "a job should run `{sub} --junit FILE` and publish it"
+        );
+    }
+}
+
+#[test]
 fn the_tokens_never_reach_a_command_line() {
     let doc = recipe();
     for var in [TOKEN_VARIABLE, API_TOKEN_VARIABLE] {

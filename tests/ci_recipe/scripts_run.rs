@@ -78,7 +78,10 @@ fn the_plan_apply_and_report_jobs_work_as_written() {
     let (code, log) = run_job_script(&emu, &plan_job, &config, &[], false);
     assert_eq!(code, 0, "plan job with changes pending must pass:\n{log}");
     assert!(!log.contains(support::TOKEN));
-    for artifact in artifact_paths(&plan_job) {
+    for artifact in artifact_paths(&plan_job)
+        .into_iter()
+        .chain(junit_reports(&plan_job))
+    {
         assert!(
             emu.path(&artifact).exists(),
             "plan job did not write its artifact {artifact}:\n{log}"
@@ -130,7 +133,7 @@ fn the_plan_apply_and_report_jobs_work_as_written() {
         let job = resolved(&all, &name);
         let (code, log) = run_job_script(&emu, &job, &config, &probe_image, false);
         assert_eq!(code, 0, "{name} on a converged Organization:\n{log}");
-        for artifact in artifact_paths(&job) {
+        for artifact in artifact_paths(&job).into_iter().chain(junit_reports(&job)) {
             assert!(
                 emu.path(&artifact).exists(),
                 "{name} did not write {artifact}:\n{log}"
