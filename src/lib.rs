@@ -12,8 +12,9 @@
 //!   ([`registry`]: the registry HTTP API).
 //! - [`runner`]: one [`runner::Pass`] over all targets, concurrently under one bound, each
 //!   target's end an event.
-//! - [`rows`]: the CSV report's rows; [`compliance`]: the compliance export's; [`plan_file`]:
-//!   saved plans; [`files`]: atomic writes; [`iam`]: the policies the tool needs.
+//! - [`rows`]: the CSV report's rows; [`compliance`]: the compliance export's; [`matrix`]: the
+//!   export as an HTML page; [`plan_file`]: saved plans; [`files`]: atomic writes; [`iam`]: the
+//!   policies the tool needs.
 //!
 //! The command line, the only part that prints: [`cli`] (flags), [`cmd`] (one file per command,
 //! the reporter that consumes the runner's events, the one place errors are printed), [`exit`]
@@ -31,6 +32,7 @@ pub mod files;
 pub mod gitlab_api;
 pub mod http;
 pub mod iam;
+pub mod matrix;
 pub mod plan_file;
 pub mod regions;
 pub mod registry;

@@ -1,5 +1,6 @@
 //! `report`: the read-only compliance export. Exit 0 only when every target is compliant.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -7,13 +8,16 @@ use tokio::sync::watch;
 use super::conclude::print_stop;
 use super::error::refuse_if;
 use super::error::CommandError;
-use super::input::check_output_path;
+use super::input::{check_output_path, file_regions};
 use super::reporter::Output;
 use super::session::{open, Listed};
 use super::token::current_token;
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::compliance;
+use crate::discovery::Names;
 use crate::exit;
+use crate::matrix::{self, Matrix};
+use crate::rollout::Problem;
 use crate::runner::{Limits, Pass, Stop};
 use crate::token::TokenSource;
 
@@ -22,11 +26,19 @@ pub async fn run(
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let (session, token) = open(&args.targets, output, interrupt, |rollout| {
+    let html = args.format == ReportFormat::Html;
+    let (session, (token, columns)) = open(&args.targets, output, interrupt, |rollout| {
         let mut problems: Vec<_> = check_output_path("--out", args.out.as_deref())
             .err()
             .into_iter()
             .collect();
+        if html && args.out.as_deref().is_none_or(|p| p == Path::new("-")) {
+            problems.push(Problem::new(
+                "--out",
+                "--format html writes a page to open in a browser, not to the terminal",
+                "name the page's file, e.g. --out compliance.html",
+            ));
+        }
         // With [gitlab], the expiry comes from GitLab, asked with the registry token itself.
         let token = rollout.gitlab.as_ref().and_then(|_| {
             TokenSource::choose(args.token_file.as_deref(), &rollout.token_env)
@@ -35,7 +47,13 @@ pub async fn run(
                 .ok()
         });
         refuse_if(problems)?;
-        Ok(token)
+        // The matrix shows the file's Regions, those left out by --regions as not targeted.
+        let columns = if html {
+            file_regions(&args.targets, rollout)?
+        } else {
+            Vec::new()
+        };
+        Ok((token, columns))
     })
     .await?;
     let current = match (&session.rollout.gitlab, &token) {
@@ -44,7 +62,9 @@ pub async fn run(
     };
     let runner = session.runner(Limits::default());
     let pass = Pass::Inspect(token.map(Arc::new));
-    let ((results, stop), listed) = session.pass_listed(&runner, pass).await;
+    // The matrix groups accounts by OU: the listing walks the tree to name each account's.
+    let names = if html { Names::Read } else { Names::Skip };
+    let ((results, stop), listed) = session.pass_listed_with(&runner, pass, names).await;
     let rows = compliance::rows(&results, args.expiry_warning_days, current.as_ref());
     match args.format {
         ReportFormat::Csv => write(args.out.as_deref(), |w| {
@@ -54,6 +74,18 @@ pub async fn run(
             let doc = serde_json::json!({ "rollout": compliance::header(&session.rollout), "targets": rows });
             write(args.out.as_deref(), |w| {
                 serde_json::to_writer_pretty(w, &doc).map_err(std::io::Error::other)
+            })
+        }
+        ReportFormat::Html => {
+            let page = Matrix {
+                rows: &rows,
+                regions: &columns,
+                run_regions: &session.rollout.regions,
+                ecr_repository_prefix: &session.rollout.ecr_repository_prefix,
+                warning_days: args.expiry_warning_days,
+            };
+            crate::files::write_atomically(args.out.as_deref().expect("checked"), |w| {
+                matrix::write_page(w, &page)
             })
         }
     }
