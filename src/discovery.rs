@@ -167,6 +167,14 @@ pub type ListingTask = tokio::task::JoinHandle<Result<Listing, ApiError>>;
 pub fn stream_targets(
     orgs: aws_sdk_organizations::Client,
     rollout: Arc<Rollout>,
+) -> (BoxStream<'static, Target>, ListingTask) {
+    stream_targets_with(orgs, rollout, Names::Skip)
+}
+
+/// [`stream_targets`], each target with its account's OU when `names` says so.
+pub fn stream_targets_with(
+    orgs: aws_sdk_organizations::Client,
+    rollout: Arc<Rollout>,
     names: Names,
 ) -> (BoxStream<'static, Target>, ListingTask) {
     let regions = rollout.regions.clone();

@@ -108,7 +108,9 @@ pub fn write_page<W: Write + ?Sized>(out: &mut W, m: &Matrix) -> io::Result<()> 
     // In a script element only `</script` (or `<!--`) could end the data early: JSON text can
     // hold `<` only inside strings, where `\u003c` reads back as the same character.
     let json = json.replace('<', "\\u003c");
-    let (head, tail) = TEMPLATE.split_once(DATA).expect("the template holds the data mark");
+    let (head, tail) = TEMPLATE
+        .split_once(DATA)
+        .expect("the template holds the data mark");
     let head = head.replace(SCRIPT_HASH, &script_hash());
     out.write_all(head.as_bytes())?;
     out.write_all(json.as_bytes())?;
@@ -132,7 +134,10 @@ fn script_hash() -> String {
 /// The text of the template's last script element: the page's code.
 fn script_text(template: &str) -> &str {
     let start = template.rfind("<script>").expect("a script") + "<script>".len();
-    let end = template[start..].find("</script>").expect("a closed script") + start;
+    let end = template[start..]
+        .find("</script>")
+        .expect("a closed script")
+        + start;
     &template[start..end]
 }
 
@@ -183,7 +188,12 @@ fn data<'a>(m: &Matrix<'a>) -> Data<'a> {
     totals.targets = totals.compliant + totals.non_compliant + totals.failed;
     totals.not_targeted = accounts.len() * m.regions.len() - totals.targets;
     Data {
-        checked_at: m.rows.iter().map(|r| r.checked_at.as_str()).max().unwrap_or(""),
+        checked_at: m
+            .rows
+            .iter()
+            .map(|r| r.checked_at.as_str())
+            .max()
+            .unwrap_or(""),
         prefix: m.ecr_repository_prefix,
         regions: m.regions,
         ous: ous.items,

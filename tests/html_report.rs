@@ -57,21 +57,20 @@ fn date_in(days: i64) -> String {
 
 /// The demo's rollout file with an opt-in Region added and the token's expiry 45 days away.
 fn rollout(emu: &Emulator) -> std::path::PathBuf {
-    let demo = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/demo.toml"),
-    )
-    .unwrap()
-    .replace(
-        "regions = [\"us-east-1\", \"eu-west-1\", \"ap-southeast-2\"]",
-        "regions = [\"us-east-1\", \"eu-west-1\", \"af-south-1\", \"ap-southeast-2\"]",
-    )
-    .replace(
-        "token_env = \"GITLAB_REGISTRY_TOKEN\"",
-        &format!(
-            "token_env = \"GITLAB_REGISTRY_TOKEN\"\ntoken_expires_on = \"{}\"",
-            date_in(45)
-        ),
-    );
+    let demo =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/demo.toml"))
+            .unwrap()
+            .replace(
+                "regions = [\"us-east-1\", \"eu-west-1\", \"ap-southeast-2\"]",
+                "regions = [\"us-east-1\", \"eu-west-1\", \"af-south-1\", \"ap-southeast-2\"]",
+            )
+            .replace(
+                "token_env = \"GITLAB_REGISTRY_TOKEN\"",
+                &format!(
+                    "token_env = \"GITLAB_REGISTRY_TOKEN\"\ntoken_expires_on = \"{}\"",
+                    date_in(45)
+                ),
+            );
     assert!(demo.contains("af-south-1") && demo.contains("token_expires_on"));
     emu.rollout("demo.toml", &demo)
 }
@@ -100,7 +99,11 @@ fn the_matrix_shows_every_state_and_filters_in_a_real_browser() {
         .arg(&page)
         .args(["--regions", "us-east-1,eu-west-1,af-south-1", "--config"])
         .arg(&cfg));
-    assert_eq!(report.code, 1, "not every target is compliant: {}", report.stderr);
+    assert_eq!(
+        report.code, 1,
+        "not every target is compliant: {}",
+        report.stderr
+    );
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(!html.contains(TOKEN), "no secret in the page");
     let (head, rest) = html.split_once("id=\"data\">").unwrap();
@@ -149,12 +152,18 @@ fn the_matrix_shows_every_state_and_filters_in_a_real_browser() {
         "the reason on hover: {}",
         dev_cells[0].2
     );
-    assert!(dev_cells[2].2.contains("opt-in Region"), "{}", dev_cells[2].2);
+    assert!(
+        dev_cells[2].2.contains("opt-in Region"),
+        "{}",
+        dev_cells[2].2
+    );
     assert!(dev_cells[3].2.contains("--regions"), "{}", dev_cells[3].2);
     assert!(dom.cells(&prod_b)[0].2.contains("AccessDenied"));
-    let ou_of = |id: &str| dom.all(&format!("#rows tr[data-account=\"{id}\"] td.ou"))[0]
-        .text()
-        .collect::<String>();
+    let ou_of = |id: &str| {
+        dom.all(&format!("#rows tr[data-account=\"{id}\"] td.ou"))[0]
+            .text()
+            .collect::<String>()
+    };
     assert_eq!(ou_of(&prod_a), "Prod");
 
     // Hostile names are text: shown as they are, and nothing of them became markup.
@@ -201,7 +210,58 @@ fn an_html_page_needs_a_file() {
             .arg("--config")
             .arg(&cfg));
         assert_eq!(r.code, 2, "{}", r.stderr);
-        assert!(r.stderr.contains("--out") && r.stderr.contains("--out compliance.html"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("--out") && r.stderr.contains("--out compliance.html"),
+            "{}",
+            r.stderr
+        );
     }
     assert!(emu.calls().is_empty(), "refused before any AWS call");
+}
+
+/// The page's embedded data, as the page's script reads it.
+fn embedded(page: &Path) -> serde_json::Value {
+    let html = std::fs::read_to_string(page).unwrap();
+    let data = html.split_once("id=\"data\">").unwrap().1;
+    serde_json::from_str(data.split_once("</script>").unwrap().0).unwrap()
+}
+
+#[test]
+fn accounts_are_named_with_their_ou_under_an_ou_filter_too() {
+    let emu = Emulator::start();
+    let org = demo_org(&emu);
+    let root = org.0["root_id"].as_str().unwrap().to_owned();
+    for (filter, expected) in [
+        (
+            org.ou("Workloads"),
+            vec![("dev-a", "Workloads"), ("prod-a", "Prod")],
+        ),
+        (root, vec![("master", "Root"), ("sandbox-1", "Sandbox")]),
+    ] {
+        let cfg = emu.rollout(
+            "ou.toml",
+            &support::rollout_text(&format!("organizational_units = [\"{filter}\"]")),
+        );
+        let page = emu.path("ou.html");
+        let r = run(emu
+            .cmd()
+            .args(["report", "--format", "html", "--out"])
+            .arg(&page)
+            .arg("--config")
+            .arg(&cfg));
+        assert_eq!(r.code, 1, "nothing applied yet: {}", r.stderr);
+        let data = embedded(&page);
+        let ou_of = |name: &str| {
+            let a = data["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a[1] == name)
+                .unwrap_or_else(|| panic!("{name} listed under {filter}"));
+            data["ous"][a[2].as_u64().unwrap() as usize][1].clone()
+        };
+        for (account, ou) in expected {
+            assert_eq!(ou_of(account), ou, "{account} under {filter}");
+        }
+    }
 }

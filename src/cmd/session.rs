@@ -162,7 +162,7 @@ impl Session {
     /// The (account, Region) targets, streamed as the Organization is listed, and the
     /// listing task.
     fn list_targets(&self, names: Names) -> (BoxStream<'static, Target>, Listing) {
-        discovery::stream_targets(self.clients.organizations(), self.rollout.clone(), names)
+        discovery::stream_targets_with(self.clients.organizations(), self.rollout.clone(), names)
     }
 }
 

@@ -51,10 +51,7 @@ pub(super) async fn named_roots(
                     .await
                     .map_err(|e| ApiError::from_sdk("", "", "organizations:ListRoots", e))?;
                 Ok((
-                    page.roots()
-                        .iter()
-                        .map(|r| ou(r.id(), r.name()))
-                        .collect(),
+                    page.roots().iter().map(|r| ou(r.id(), r.name())).collect(),
                     page.next_token().map(str::to_owned),
                 ))
             },
@@ -77,7 +74,9 @@ pub(super) async fn named_roots(
             .organizational_unit_id(id)
             .send()
             .await
-            .map_err(|e| ApiError::from_sdk("", "", "organizations:DescribeOrganizationalUnit", e))?;
+            .map_err(|e| {
+                ApiError::from_sdk("", "", "organizations:DescribeOrganizationalUnit", e)
+            })?;
         let unit = out.organizational_unit();
         named.push(ou(Some(id), unit.and_then(|u| u.name())));
     }
@@ -160,14 +159,22 @@ async fn children(
     let mut ous = Vec::new();
     let child_ous = async {
         match names {
-            Names::Read => each_page(pacer, |token| named_children(orgs, id, token), |page| {
-                ous.extend(page)
-            })
-            .await,
-            Names::Skip => each_page(pacer, |token| child_ids(orgs, id, token), |page| {
-                ous.extend(page)
-            })
-            .await,
+            Names::Read => {
+                each_page(
+                    pacer,
+                    |token| named_children(orgs, id, token),
+                    |page| ous.extend(page),
+                )
+                .await
+            }
+            Names::Skip => {
+                each_page(
+                    pacer,
+                    |token| child_ids(orgs, id, token),
+                    |page| ous.extend(page),
+                )
+                .await
+            }
         }
     };
     futures::try_join!(accounts, child_ous)?;
@@ -215,10 +222,7 @@ async fn child_ids(
         .await
         .map_err(|e| ApiError::from_sdk("", "", "organizations:ListChildren", e))?;
     Ok((
-        page.children()
-            .iter()
-            .map(|c| ou(c.id(), None))
-            .collect(),
+        page.children().iter().map(|c| ou(c.id(), None)).collect(),
         page.next_token().map(str::to_owned),
     ))
 }

@@ -34,7 +34,9 @@ fn regions(list: &[&str]) -> Vec<String> {
 
 /// The page's embedded data, read back as the browser reads it.
 fn embedded(page: &str) -> serde_json::Value {
-    let start = page.find(r#"<script type="application/json" id="data">"#).unwrap();
+    let start = page
+        .find(r#"<script type="application/json" id="data">"#)
+        .unwrap();
     let json = &page[start..];
     let json = &json[json.find('>').unwrap() + 1..json.find("</script>").unwrap()];
     serde_json::from_str(json).unwrap()
@@ -56,7 +58,12 @@ fn cells_carry_their_state_and_reason_and_the_totals_count_them() {
     let run = regions(&["us-east-1", "eu-west-1", "af-south-1"]);
     let rows = [
         row("111111111111", "us-east-1", Inspection::Inspected, ""),
-        row("111111111111", "eu-west-1", Inspection::Inspected, "no secret"),
+        row(
+            "111111111111",
+            "eu-west-1",
+            Inspection::Inspected,
+            "no secret",
+        ),
         row(
             "111111111111",
             "af-south-1",
@@ -69,7 +76,12 @@ fn cells_carry_their_state_and_reason_and_the_totals_count_them() {
             Inspection::Failed,
             "not inspected: AccessDenied",
         ),
-        row("222222222222", "eu-west-1", Inspection::Inspected, "no secret"),
+        row(
+            "222222222222",
+            "eu-west-1",
+            Inspection::Inspected,
+            "no secret",
+        ),
     ];
     let data = embedded(&page(&matrix(&rows, &all, &run)));
     let reasons = data["reasons"].as_array().unwrap();
@@ -114,7 +126,10 @@ fn ous_are_listed_once_and_the_soonest_token_expiry_is_shown() {
         r.token_expires_on = format!("day+{days}");
     }
     let data = embedded(&page(&matrix(&rows, &all, &all)));
-    assert_eq!(data["ous"], serde_json::json!([["ou-ab12-11111111", "Workloads"]]));
+    assert_eq!(
+        data["ous"],
+        serde_json::json!([["ou-ab12-11111111", "Workloads"]])
+    );
     assert_eq!(data["accounts"][1][2], 0);
     assert_eq!(
         data["token"],

@@ -24,7 +24,10 @@ fn binary() -> PathBuf {
 /// and how long the browser ran.
 fn chromium(page: &Path, fragment: &str, args: &[&str]) -> (String, Duration) {
     let profile = tempfile::tempdir().unwrap();
-    let url = format!("file://{}#{fragment}", page.canonicalize().unwrap().display());
+    let url = format!(
+        "file://{}#{fragment}",
+        page.canonicalize().unwrap().display()
+    );
     let started = Instant::now();
     let out = Command::new(binary())
         .args([

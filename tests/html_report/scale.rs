@@ -51,18 +51,21 @@ fn rows() -> Vec<Row> {
     for a in 0..ACCOUNTS {
         for (r, region) in REGIONS.iter().enumerate() {
             let n = a * REGIONS.len() + r;
-            let (inspection, reasons) = if r >= 18 && a % 10 != 0 {
+            let (inspection, reasons) = if r >= 18 && !a.is_multiple_of(10) {
                 (
                     Inspection::Skipped,
                     format!("not inspected: skipped: {region} is an opt-in Region this account has not enabled (GetRegionOptStatus: DISABLED)"),
                 )
-            } else if n % 97 == 0 {
+            } else if n.is_multiple_of(97) {
                 (
                     Inspection::Failed,
                     format!("not inspected: {region}: sts:AssumeRole on arn:aws:iam::{:012}:role/OrganizationAccountAccessRole: AccessDenied", 100_000_000_000u64 + a as u64),
                 )
-            } else if n % 13 == 0 {
-                (Inspection::Inspected, "no pull through cache rule".to_owned())
+            } else if n.is_multiple_of(13) {
+                (
+                    Inspection::Inspected,
+                    "no pull through cache rule".to_owned(),
+                )
             } else {
                 (Inspection::Inspected, String::new())
             };
