@@ -1,7 +1,9 @@
 //! Walking the Organization's tree: the accounts under a set of roots or OUs, every level
 //! walked in parallel. A named walk also reads each OU's name (for the HTML matrix) and gives
-//! every account its parent; it costs no more listing calls than an unnamed one, because
-//! ListOrganizationalUnitsForParent returns the child OUs' names where ListChildren returns ids.
+//! every account its parent. It makes the calls an unnamed walk makes
+//! (ListOrganizationalUnitsForParent returns the child OUs' names where ListChildren returns
+//! their ids), plus one to name each OU it starts from; without an OU filter it walks the whole
+//! tree from the roots instead of paging through ListAccounts: about two calls more per OU.
 
 use std::sync::Arc;
 
