@@ -318,6 +318,8 @@ pub struct DestroyArgs {
 pub enum ReportFormat {
     Csv,
     Json,
+    /// One self-contained page: the accounts by Regions matrix (needs --out).
+    Html,
 }
 
 #[derive(Debug, Args)]
@@ -326,7 +328,7 @@ pub struct ReportArgs {
     pub targets: TargetArgs,
     #[arg(long, value_enum, default_value_t = ReportFormat::Csv)]
     pub format: ReportFormat,
-    /// Write the export to this file instead of stdout.
+    /// Write the export to this file instead of stdout (required with --format html).
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// A token expiring within this many days makes its targets non-compliant.

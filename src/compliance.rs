@@ -4,13 +4,15 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::rollout::{parse_date, Rollout, GITLAB_REGISTRY_URL};
 use crate::rows::neutralise;
 use crate::target::{
-    CheckedAt, PullAccessState, RuleState, SecretDates, SecretState, TargetResult, Validation,
+    CheckedAt, Ou, Outcome, PullAccessState, RuleState, SecretDates, SecretState, TargetResult,
+    Validation,
 };
 
 /// One row of the export.
@@ -41,6 +43,22 @@ pub struct Row {
     /// empty when the rollout file has none.
     pub pull_access: &'static str,
     pub checked_at: String,
+    /// The account's parent OU, when the listing named it (the HTML matrix); not a column.
+    #[serde(skip)]
+    pub ou: Option<Arc<Ou>>,
+    /// Whether the target was inspected; not a column (`reasons` says why not).
+    #[serde(skip)]
+    pub inspection: Inspection,
+}
+
+/// Whether a target was inspected, or why not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inspection {
+    Inspected,
+    /// An error (or the run's stop) kept the target from being read.
+    Failed,
+    /// Out of reach for good: an opt-in Region the account has not enabled.
+    Skipped,
 }
 
 /// What GitLab said of the current registry token (`[gitlab]`), which dates every secret that
@@ -110,6 +128,12 @@ fn row(r: &TargetResult, warning_days: i64, current: Option<&CurrentToken>) -> R
             .unwrap_or_default(),
         pull_access: pull_access.map_or("", PullAccessState::as_str),
         checked_at: r.checked_at.to_string(),
+        ou: r.target.ou.clone(),
+        inspection: match (&r.error, r.outcome) {
+            (None, _) => Inspection::Inspected,
+            (Some(_), Outcome::Skipped) => Inspection::Skipped,
+            (Some(_), _) => Inspection::Failed,
+        },
     }
 }
 

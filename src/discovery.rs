@@ -5,17 +5,20 @@
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_organizations::types::ChildType;
-use futures::stream::{BoxStream, FuturesUnordered, StreamExt};
+use futures::stream::{BoxStream, StreamExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::error::ApiError;
 use crate::rollout::Rollout;
-use crate::target::Target;
+use crate::target::{Ou, Target};
+
+mod tree;
+
+pub use tree::Names;
 
 /// Organizations pages hold at most 20 entries.
 const PAGE_SIZE: i32 = 20;
@@ -27,6 +30,8 @@ pub struct Account {
     pub name: String,
     /// The account `State` (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, ...).
     pub state: String,
+    /// The parent OU (or root), when the listing walked the tree reading names.
+    pub parent: Option<Arc<Ou>>,
 }
 
 /// Why an account of the Organization is not a target.
@@ -81,7 +86,8 @@ pub async fn discover(
             Ok(None)
         } else {
             let mut set = HashSet::new();
-            walk_ous(orgs, &pacer, &rollout.organizational_units, |page| {
+            let roots = tree::unnamed(&rollout.organizational_units);
+            tree::walk(orgs, &pacer, roots, Names::Skip, |page| {
                 set.extend(page.into_iter().map(|a| a.id))
             })
             .await
@@ -104,9 +110,12 @@ pub struct Listing {
 /// Streams the targeted accounts as the listing finds them, so work can start on the first
 /// account while the rest are still being listed. With OU filters, the OU subtrees are walked
 /// in parallel (ListChildren, ListAccountsForParent) instead of listing the whole Organization.
+/// With [`Names::Read`] the tree is walked in any case (from the Organization's roots when there
+/// is no OU filter), naming each account's parent OU.
 pub fn stream(
     orgs: aws_sdk_organizations::Client,
-    rollout: std::sync::Arc<Rollout>,
+    rollout: Arc<Rollout>,
+    names: Names,
 ) -> (mpsc::UnboundedReceiver<Account>, ListingTask) {
     let (tx, rx) = mpsc::unbounded_channel();
     let task = tokio::spawn(async move {
@@ -129,10 +138,14 @@ pub fn stream(
                 }
             }
         };
-        if rollout.organizational_units.is_empty() {
-            list_accounts(&orgs, &pacer, send).await?;
-        } else {
-            walk_ous(&orgs, &pacer, &rollout.organizational_units, send).await?;
+        let ous = &rollout.organizational_units;
+        match names {
+            Names::Read => {
+                let roots = tree::named_roots(&orgs, &pacer, ous).await?;
+                tree::walk(&orgs, &pacer, roots, names, send).await?;
+            }
+            Names::Skip if ous.is_empty() => list_accounts(&orgs, &pacer, send).await?,
+            Names::Skip => tree::walk(&orgs, &pacer, tree::unnamed(ous), names, send).await?,
         }
         let named = rollout
             .accounts
@@ -153,10 +166,19 @@ pub type ListingTask = tokio::task::JoinHandle<Result<Listing, ApiError>>;
 /// The (account, Region) targets of the rollout, streamed as [`stream`] lists the accounts.
 pub fn stream_targets(
     orgs: aws_sdk_organizations::Client,
-    rollout: std::sync::Arc<Rollout>,
+    rollout: Arc<Rollout>,
+) -> (BoxStream<'static, Target>, ListingTask) {
+    stream_targets_with(orgs, rollout, Names::Skip)
+}
+
+/// [`stream_targets`], each target with its account's OU when `names` says so.
+pub fn stream_targets_with(
+    orgs: aws_sdk_organizations::Client,
+    rollout: Arc<Rollout>,
+    names: Names,
 ) -> (BoxStream<'static, Target>, ListingTask) {
     let regions = rollout.regions.clone();
-    let (accounts, task) = stream(orgs, rollout);
+    let (accounts, task) = stream(orgs, rollout, names);
     let accounts = futures::stream::unfold(accounts, |mut rx| async move {
         rx.recv().await.map(|a| (a, rx))
     });
@@ -166,6 +188,7 @@ pub fn stream_targets(
                 account_id: a.id.clone(),
                 account_name: a.name.clone(),
                 region,
+                ou: a.parent.clone(),
             }))
         })
         .boxed();
@@ -303,94 +326,8 @@ fn account(a: &aws_sdk_organizations::types::Account) -> Account {
             .state()
             .map(|s| s.as_str().to_owned())
             .unwrap_or_else(|| "UNKNOWN".to_owned()),
+        parent: None,
     }
-}
-
-/// The accounts in the subtrees of `roots`, every OU level walked in parallel, handed to
-/// `on_page` as they are found.
-async fn walk_ous(
-    orgs: &aws_sdk_organizations::Client,
-    pacer: &Pacer,
-    roots: &[String],
-    mut on_page: impl FnMut(Vec<Account>),
-) -> Result<(), ApiError> {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut pending: FuturesUnordered<_> = roots
-        .iter()
-        .map(|ou| children(orgs, pacer, ou.clone(), tx.clone()))
-        .collect();
-    while !pending.is_empty() {
-        tokio::select! {
-            Some(page) = rx.recv() => on_page(page),
-            Some(result) = pending.next() => {
-                for ou in result? {
-                    pending.push(children(orgs, pacer, ou, tx.clone()));
-                }
-            }
-        }
-    }
-    drop(tx);
-    while let Some(page) = rx.recv().await {
-        on_page(page);
-    }
-    Ok(())
-}
-
-/// Sends the accounts directly under `parent`, page by page, and returns its child OUs.
-async fn children(
-    orgs: &aws_sdk_organizations::Client,
-    pacer: &Pacer,
-    parent: String,
-    found: mpsc::UnboundedSender<Vec<Account>>,
-) -> Result<Vec<String>, ApiError> {
-    let parent = parent.as_str();
-    let accounts = each_page(
-        pacer,
-        |token| async move {
-            let page = orgs
-                .list_accounts_for_parent()
-                .parent_id(parent)
-                .max_results(PAGE_SIZE)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| {
-                    ApiError::from_sdk("", "", "organizations:ListAccountsForParent", e)
-                })?;
-            Ok((
-                page.accounts().iter().map(account).collect(),
-                page.next_token().map(str::to_owned),
-            ))
-        },
-        |page| {
-            let _ = found.send(page);
-        },
-    );
-    let mut ous = Vec::new();
-    let child_ous = each_page(
-        pacer,
-        |token| async move {
-            let page = orgs
-                .list_children()
-                .parent_id(parent)
-                .child_type(ChildType::OrganizationalUnit)
-                .max_results(PAGE_SIZE)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| ApiError::from_sdk("", "", "organizations:ListChildren", e))?;
-            Ok((
-                page.children()
-                    .iter()
-                    .filter_map(|c| c.id().map(str::to_owned))
-                    .collect(),
-                page.next_token().map(str::to_owned),
-            ))
-        },
-        |page| ous.extend(page),
-    );
-    futures::try_join!(accounts, child_ous)?;
-    Ok(ous)
 }
 
 #[cfg(test)]
@@ -402,6 +339,7 @@ mod tests {
             id: id.into(),
             name: format!("n{id}"),
             state: state.into(),
+            parent: None,
         }
     }
 

@@ -267,7 +267,11 @@ fn caller_policy(r: &Rollout, partition: &str) -> Value {
                 "Action": [
                     "organizations:ListAccounts",
                     "organizations:ListAccountsForParent",
-                    "organizations:ListChildren"
+                    "organizations:ListChildren",
+                    // `report --format html` names each account's OU.
+                    "organizations:ListRoots",
+                    "organizations:ListOrganizationalUnitsForParent",
+                    "organizations:DescribeOrganizationalUnit"
                 ],
                 "Resource": "*"
             },

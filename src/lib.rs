@@ -13,8 +13,8 @@
 //! - [`runner`]: one [`runner::Pass`] over all targets, concurrently under one bound, each
 //!   target's end an event.
 //! - [`rows`]: the CSV report's rows; [`compliance`]: the compliance export's; [`junit`]: both
-//!   as JUnit XML; [`plan_file`]: saved plans; [`files`]: atomic writes; [`iam`]: the policies
-//!   the tool needs.
+//!   as JUnit XML; [`matrix`]: the export as an HTML page; [`plan_file`]: saved plans;
+//!   [`files`]: atomic writes; [`iam`]: the policies the tool needs.
 //!
 //! The command line, the only part that prints: [`cli`] (flags), [`cmd`] (one file per command,
 //! the reporter that consumes the runner's events, the one place errors are printed), [`exit`]
@@ -33,6 +33,7 @@ pub mod gitlab_api;
 pub mod http;
 pub mod iam;
 pub mod junit;
+pub mod matrix;
 pub mod plan_file;
 pub mod regions;
 pub mod registry;

@@ -2,6 +2,7 @@
 //! pair; what was observed there; what would be or was done; and how it ended.
 
 use std::fmt;
+use std::sync::Arc;
 
 use aws_smithy_types::date_time::{DateTime, Format};
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,19 @@ pub struct Target {
     pub account_id: String,
     pub account_name: String,
     pub region: String,
+    /// The account's parent OU, when the listing walked the Organization's tree to name it
+    /// (the HTML matrix). One `Arc` shared by every target of the OU's accounts, so 100,000
+    /// targets hold one pointer each; not saved in plan files.
+    #[serde(skip)]
+    pub ou: Option<Arc<Ou>>,
+}
+
+/// An organizational unit (or a root) of the Organization, as a parent of accounts.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Ou {
+    /// `ou-...`, or `r-...` for a root.
+    pub id: String,
+    pub name: String,
 }
 
 /// The secret named in the rollout file, as found in the target.

@@ -271,6 +271,7 @@ async fn a_rollout_converges_and_stays_converged() {
                 account_id: a.id.clone(),
                 account_name: a.name.clone(),
                 region: region.clone(),
+                ou: None,
             };
             let regional = Clients::regional(&cfg, &a.id, region);
             let decision = roll_out(&regional, &t, &r, &token).await;
@@ -298,6 +299,7 @@ async fn a_rollout_converges_and_stays_converged() {
             account_id: a.id.clone(),
             account_name: a.name.clone(),
             region: "eu-west-1".into(),
+            ou: None,
         };
         let regional = Clients::regional(cfg, &a.id, "eu-west-1");
         let o = work::observe(&regional, &t, &r).await.unwrap();
@@ -330,6 +332,7 @@ async fn a_rollout_converges_and_stays_converged() {
         account_id: member.id.clone(),
         account_name: member.name.clone(),
         region: "us-east-1".into(),
+        ou: None,
     };
     let v = work::validate(&regional, &t, &r).await.unwrap();
     assert!(!v.is_valid);

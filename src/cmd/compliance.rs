@@ -1,5 +1,6 @@
 //! `report`: the read-only compliance export. Exit 0 only when every target is compliant.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use tokio::sync::watch;
@@ -7,14 +8,17 @@ use tokio::sync::watch;
 use super::conclude::{print_stop, write_junit};
 use super::error::refuse_if;
 use super::error::CommandError;
-use super::input::{check_junit_path, check_output_path};
+use super::input::{check_junit_path, check_output_path, file_regions};
 use super::reporter::Output;
 use super::session::{open, Listed};
 use super::token::current_token;
 use crate::cli::{ReportArgs, ReportFormat};
 use crate::compliance;
+use crate::discovery::Names;
 use crate::exit;
 use crate::junit;
+use crate::matrix::{self, Matrix};
+use crate::rollout::Problem;
 use crate::runner::{Limits, Pass, Stop};
 use crate::token::TokenSource;
 
@@ -23,12 +27,20 @@ pub async fn run(
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let (session, token) = open(&args.targets, output, interrupt, |rollout| {
+    let html = args.format == ReportFormat::Html;
+    let (session, (token, columns)) = open(&args.targets, output, interrupt, |rollout| {
         let mut problems: Vec<_> = check_output_path("--out", args.out.as_deref())
             .err()
             .into_iter()
             .chain(check_junit_path(args.junit.as_deref()).err())
             .collect();
+        if html && args.out.as_deref().is_none_or(|p| p == Path::new("-")) {
+            problems.push(Problem::new(
+                "--out",
+                "--format html writes a page to open in a browser, not to the terminal",
+                "name the page's file, e.g. --out compliance.html",
+            ));
+        }
         // With [gitlab], the expiry comes from GitLab, asked with the registry token itself.
         let token = rollout.gitlab.as_ref().and_then(|_| {
             TokenSource::choose(args.token_file.as_deref(), &rollout.token_env)
@@ -37,7 +49,13 @@ pub async fn run(
                 .ok()
         });
         refuse_if(problems)?;
-        Ok(token)
+        // The matrix shows the file's Regions, those left out by --regions as not targeted.
+        let columns = if html {
+            file_regions(&args.targets, rollout)?
+        } else {
+            Vec::new()
+        };
+        Ok((token, columns))
     })
     .await?;
     let current = match (&session.rollout.gitlab, &token) {
@@ -46,7 +64,9 @@ pub async fn run(
     };
     let runner = session.runner(Limits::default());
     let pass = Pass::Inspect(token.map(Arc::new));
-    let ((results, stop), listed) = session.pass_listed(&runner, pass).await;
+    // The matrix groups accounts by OU: the listing walks the tree to name each account's.
+    let names = if html { Names::Read } else { Names::Skip };
+    let ((results, stop), listed) = session.pass_listed_with(&runner, pass, names).await;
     let rows = compliance::rows(&results, args.expiry_warning_days, current.as_ref());
     let written = match args.format {
         ReportFormat::Csv => write(args.out.as_deref(), |w| {
@@ -56,6 +76,18 @@ pub async fn run(
             let doc = serde_json::json!({ "rollout": compliance::header(&session.rollout), "targets": rows });
             write(args.out.as_deref(), |w| {
                 serde_json::to_writer_pretty(w, &doc).map_err(std::io::Error::other)
+            })
+        }
+        ReportFormat::Html => {
+            let page = Matrix {
+                rows: &rows,
+                regions: &columns,
+                run_regions: &session.rollout.regions,
+                ecr_repository_prefix: &session.rollout.ecr_repository_prefix,
+                warning_days: args.expiry_warning_days,
+            };
+            crate::files::write_atomically(args.out.as_deref().expect("checked"), |w| {
+                matrix::write_page(w, &page)
             })
         }
     }
@@ -82,12 +114,12 @@ pub async fn run(
     })
 }
 
-/// Writes to the file (atomically) or to stdout.
+/// Writes to the file (atomically), or to stdout without one or with `-`.
 fn write(
     path: Option<&std::path::Path>,
     f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    match path {
+    match path.filter(|p| *p != Path::new("-")) {
         None => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -16,6 +16,18 @@ pub(crate) fn load_rollout(args: &TargetArgs) -> Result<Rollout, CommandError> {
     Ok(rollout)
 }
 
+/// The rollout file's Regions, in its order, before `--regions` narrowed them.
+pub(crate) fn file_regions(
+    args: &TargetArgs,
+    narrowed: &Rollout,
+) -> Result<Vec<String>, CommandError> {
+    Ok(match args.regions {
+        // Read once more: narrowing keeps only the chosen Regions.
+        Some(_) => Rollout::load(&args.config)?.regions,
+        None => narrowed.regions.clone(),
+    })
+}
+
 /// Refuses an output path whose directory does not exist, before any AWS call.
 pub(crate) fn check_output_path(flag: &str, path: Option<&Path>) -> Result<(), Problem> {
     let Some(path) = path.filter(|p| *p != Path::new("-")) else {

@@ -15,7 +15,7 @@ use super::reporter::{self, Output};
 use crate::cli::TargetArgs;
 use crate::clients::{Clients, Overrides};
 use crate::credentials::{Access, Caller, CHAINED_SESSION_LIMIT};
-use crate::discovery::{self, Discovery};
+use crate::discovery::{self, Discovery, Names};
 use crate::rollout::{Problem, Rollout};
 use crate::rows::Results;
 use crate::runner::{Job, Limits, Pass, Runner, Setup, Stop};
@@ -141,15 +141,25 @@ impl Session {
 
     /// Runs `pass` over every target as the Organization is listed.
     pub async fn pass_listed(&self, runner: &Arc<Runner>, pass: Pass) -> (Ran, Listed) {
-        let (targets, listing) = self.list_targets();
+        self.pass_listed_with(runner, pass, Names::Skip).await
+    }
+
+    /// [`Self::pass_listed`], with each target's OU named when `names` says so.
+    pub async fn pass_listed_with(
+        &self,
+        runner: &Arc<Runner>,
+        pass: Pass,
+        names: Names,
+    ) -> (Ran, Listed) {
+        let (targets, listing) = self.list_targets(names);
         let ran = self.pass(runner, pass, targets.map(Job::fresh)).await;
         (ran, finish_listing(listing).await)
     }
 
     /// The (account, Region) targets, streamed as the Organization is listed, and the
     /// listing task.
-    fn list_targets(&self) -> (BoxStream<'static, Target>, Listing) {
-        discovery::stream_targets(self.clients.organizations(), self.rollout.clone())
+    fn list_targets(&self, names: Names) -> (BoxStream<'static, Target>, Listing) {
+        discovery::stream_targets_with(self.clients.organizations(), self.rollout.clone(), names)
     }
 }
 

@@ -139,6 +139,7 @@ impl Drop for CanaryGuard {
                             account_id: String::new(),
                             account_name: String::new(),
                             region: String::new(),
+                            ou: None,
                         },
                         reason: "the canary target did not finish".to_owned(),
                     };
@@ -158,6 +159,7 @@ mod tests {
             account_id: "111111111111".into(),
             account_name: "a".into(),
             region: "us-east-1".into(),
+            ou: None,
         }
     }
 

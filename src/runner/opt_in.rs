@@ -105,6 +105,7 @@ mod tests {
             account_id: "1".into(),
             account_name: "a".into(),
             region: region.into(),
+            ou: None,
         };
         let mut e = ApiError::new("1", "af-south-1", "secretsmanager:DescribeSecret", "x");
         e.code = Some("UnrecognizedClientException".into());

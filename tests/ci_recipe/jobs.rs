@@ -114,6 +114,12 @@ fn the_compliance_report_runs_from_a_schedule_and_is_kept() {
             "{name}: say how long the report is kept (artifacts:expire_in)"
         );
     }
+    assert!(
+        reports
+            .iter()
+            .any(|(_, inv)| inv.value("--format") == Some("html")),
+        "the weekly report also keeps the HTML matrix (report --format html --out FILE)"
+    );
 }
 
 #[test]

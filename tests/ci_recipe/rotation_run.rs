@@ -260,7 +260,10 @@ fn the_rotation_job_renews_a_due_token_everywhere_and_only_then_revokes() {
     let env = [(TOKEN_VARIABLE.to_owned(), newest.clone())];
     let (code, log) = run_job_script(&emu, &report, &cfg, &env, true);
     assert_eq!(code, 0, "{report_name}:\n{log}");
-    let out = artifact_paths(&report)[0].clone();
+    let out = artifact_paths(&report)
+        .into_iter()
+        .find(|p| p.ends_with(".csv"))
+        .expect("the report's CSV is an artifact");
     let rows = read_report(&emu.path(&out));
     let expires = newest_token["expires_at"].as_str().unwrap();
     assert!(

@@ -13,6 +13,7 @@ fn the_iam_policy_covers_every_call_the_tool_makes() {
     apply(&emu, &cfg);
     emu.set_valid_tokens(&[TOKEN, NEW_TOKEN]);
     let image = "demo-group/demo-project/app:1.0";
+    let page = emu.path("matrix.html").display().to_string();
     for args in [
         vec!["plan"],
         vec!["validate", "--probe-image", image],
@@ -26,6 +27,7 @@ fn the_iam_policy_covers_every_call_the_tool_makes() {
         ],
         vec!["rotate", "--yes"],
         vec!["report"],
+        vec!["report", "--format", "html", "--out", page.as_str()],
         vec!["accounts"],
         vec!["destroy", "--yes", "--force-delete"],
     ] {

@@ -118,6 +118,7 @@ async fn secrets_are_idempotent_per_token_and_restorable() {
         account_id: MGMT.into(),
         account_name: "management".into(),
         region: "us-east-1".into(),
+        ou: None,
     };
     let o = work::observe(&r, &t, &rollout).await.unwrap();
     assert!(

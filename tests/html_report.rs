@@ -1,0 +1,267 @@
+//! `report --format html`: the compliance matrix of the demo Organization, opened in headless
+//! Chromium; its cells, totals, filters and sorting checked through the DOM after the page's
+//! script ran, and a screenshot kept for CI (target/artifacts/html-report.png). Account names
+//! are user input: two hostile ones must show as text.
+
+#[path = "html_report/browser.rs"]
+mod browser;
+#[path = "html_report/scale.rs"]
+mod scale;
+mod support;
+
+use std::path::Path;
+
+use serde_json::json;
+use support::{run, Emulator, Org, TOKEN};
+
+const SCRIPT_NAME: &str = "<script>alert(1)</script>";
+const IMG_NAME: &str = "\"><img src=x onerror=alert(1)>";
+
+/// The demo Organization (scripts/demo's) plus two accounts with hostile names.
+fn demo_org(emu: &Emulator) -> Org {
+    emu.post("/_ptc/seed", json!({"demo": true}));
+    // The demo's OUs again: a seed names parents among its own OUs (existing ones are kept).
+    let org = emu.seed(json!({
+        "ous": [
+            {"name": "Workloads", "parent": "root"},
+            {"name": "Prod", "parent": "Workloads"},
+            {"name": "Sandbox", "parent": "root"}
+        ],
+        "accounts": [
+            {"name": SCRIPT_NAME, "parent": "Sandbox"},
+            {"name": IMG_NAME, "parent": "Sandbox"}
+        ]
+    }));
+    emu.set_valid_tokens(&[TOKEN]);
+    org
+}
+
+/// `YYYY-MM-DD` of the day `days` from today (UTC), for the token's expiry tag.
+fn date_in(days: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // Days to civil date (H. Hinnant's algorithm).
+    let z = now.div_euclid(86_400) + days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The demo's rollout file with an opt-in Region added and the token's expiry 45 days away.
+fn rollout(emu: &Emulator) -> std::path::PathBuf {
+    let demo =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/demo.toml"))
+            .unwrap()
+            .replace(
+                "regions = [\"us-east-1\", \"eu-west-1\", \"ap-southeast-2\"]",
+                "regions = [\"us-east-1\", \"eu-west-1\", \"af-south-1\", \"ap-southeast-2\"]",
+            )
+            .replace(
+                "token_env = \"GITLAB_REGISTRY_TOKEN\"",
+                &format!(
+                    "token_env = \"GITLAB_REGISTRY_TOKEN\"\ntoken_expires_on = \"{}\"",
+                    date_in(45)
+                ),
+            );
+    assert!(demo.contains("af-south-1") && demo.contains("token_expires_on"));
+    emu.rollout("demo.toml", &demo)
+}
+
+#[test]
+fn the_matrix_shows_every_state_and_filters_in_a_real_browser() {
+    let emu = Emulator::start();
+    let org = demo_org(&emu);
+    let cfg = rollout(&emu);
+    let (dev_a, prod_a, prod_b) = (org.id("dev-a"), org.id("prod-a"), org.id("prod-b"));
+    // af-south-1 is an opt-in Region: only prod-a has enabled it; the others' are skipped.
+    emu.post(
+        "/_ptc/region_opt",
+        json!({"account": prod_a, "region": "af-south-1", "status": "ENABLED"}),
+    );
+    let applied = run(emu.cmd().args(["apply", "--yes", "--config"]).arg(&cfg));
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    emu.mutate(
+        json!({"op": "delete_rule", "account": dev_a, "region": "us-east-1", "prefix": "gitlab"}),
+    );
+    emu.deny_assume_role(&[prod_b.as_str()]);
+    let page = emu.path("page.html");
+    let report = run(emu
+        .cmd()
+        .args(["report", "--format", "html", "--out"])
+        .arg(&page)
+        .args(["--regions", "us-east-1,eu-west-1,af-south-1", "--config"])
+        .arg(&cfg));
+    assert_eq!(
+        report.code, 1,
+        "not every target is compliant: {}",
+        report.stderr
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(!html.contains(TOKEN), "no secret in the page");
+    let (head, rest) = html.split_once("id=\"data\">").unwrap();
+    let code = format!("{head}{}", rest.split_once("</script>").unwrap().1);
+    for loads in ["src=", "href=", "url(", "@import", "http:", "https:"] {
+        assert!(!code.contains(loads), "self-contained: {loads} in the page");
+    }
+
+    let (dom, _) = browser::dom(&page, "");
+    let active = org.active();
+    assert_eq!(dom.shown().len(), active.len(), "one row per account");
+    // Totals: 8 accounts; us-east-1 and eu-west-1 everywhere, af-south-1 in prod-a (enabled)
+    // and prod-b (not entered, so failed); ap-southeast-2 left out by --regions.
+    for (id, n) in [
+        ("total-targets", 18),
+        ("total-compliant", 14),
+        ("total-non-compliant", 1),
+        ("total-failed", 3),
+        ("total-not-targeted", 14),
+        ("token-days", 45),
+    ] {
+        assert_eq!(dom.text(&format!("#{id}")), n.to_string(), "#{id}");
+    }
+    let states = |id: &str| {
+        dom.cells(id)
+            .into_iter()
+            .map(|(region, state, _)| format!("{region}={state}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        states(&dev_a),
+        "us-east-1=non-compliant eu-west-1=compliant af-south-1=not-targeted ap-southeast-2=not-targeted"
+    );
+    assert_eq!(
+        states(&prod_a),
+        "us-east-1=compliant eu-west-1=compliant af-south-1=compliant ap-southeast-2=not-targeted"
+    );
+    assert_eq!(
+        states(&prod_b),
+        "us-east-1=failed eu-west-1=failed af-south-1=failed ap-southeast-2=not-targeted"
+    );
+    let dev_cells = dom.cells(&dev_a);
+    assert!(
+        dev_cells[0].2.contains("no pull through cache rule"),
+        "the reason on hover: {}",
+        dev_cells[0].2
+    );
+    assert!(
+        dev_cells[2].2.contains("opt-in Region"),
+        "{}",
+        dev_cells[2].2
+    );
+    assert!(dev_cells[3].2.contains("--regions"), "{}", dev_cells[3].2);
+    assert!(dom.cells(&prod_b)[0].2.contains("AccessDenied"));
+    let ou_of = |id: &str| {
+        dom.all(&format!("#rows tr[data-account=\"{id}\"] td.ou"))[0]
+            .text()
+            .collect::<String>()
+    };
+    assert_eq!(ou_of(&prod_a), "Prod");
+
+    // Hostile names are text: shown as they are, and nothing of them became markup.
+    let names: Vec<String> = dom.shown().into_iter().map(|(n, _)| n).collect();
+    assert!(names.contains(&SCRIPT_NAME.to_owned()), "{names:?}");
+    assert!(names.contains(&IMG_NAME.to_owned()), "{names:?}");
+    assert!(dom.all("img").is_empty(), "no image element");
+    assert_eq!(dom.all("script").len(), 2, "only the page's data and code");
+
+    // The view from the URL fragment: filters and sorting, as a shared link shows them.
+    let shown = |fragment: &str| {
+        let (dom, _) = browser::dom(&page, fragment);
+        let names: Vec<String> = dom.shown().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(
+            dom.all("#shown")[0].value().attr("data-shown"),
+            Some(names.len().to_string().as_str())
+        );
+        names
+    };
+    assert_eq!(shown("state=non-compliant"), ["dev-a"]);
+    assert_eq!(shown("state=failed"), ["prod-b"]);
+    assert_eq!(shown("q=DEV&sort=-name"), ["dev-b", "dev-a"]);
+    assert_eq!(
+        shown(&format!("ou={}&sort=-name", org.ou("Prod"))),
+        ["prod-b", "prod-a"]
+    );
+    assert_eq!(shown("sort=noncompliant")[..2], ["dev-a", "prod-b"]);
+    let compliant = shown("state=compliant&sort=id");
+    assert_eq!(compliant.len(), active.len() - 2, "{compliant:?}");
+
+    let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/artifacts/html-report.png");
+    browser::screenshot(&page, &png);
+}
+
+#[test]
+fn an_html_page_needs_a_file() {
+    let emu = Emulator::start();
+    let cfg = rollout(&emu);
+    for out in [&[][..], &["--out", "-"]] {
+        let r = run(emu
+            .cmd()
+            .args(["report", "--format", "html"])
+            .args(out)
+            .arg("--config")
+            .arg(&cfg));
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(
+            r.stderr.contains("--out") && r.stderr.contains("--out compliance.html"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert!(emu.calls().is_empty(), "refused before any AWS call");
+}
+
+/// The page's embedded data, as the page's script reads it.
+fn embedded(page: &Path) -> serde_json::Value {
+    let html = std::fs::read_to_string(page).unwrap();
+    let data = html.split_once("id=\"data\">").unwrap().1;
+    serde_json::from_str(data.split_once("</script>").unwrap().0).unwrap()
+}
+
+#[test]
+fn accounts_are_named_with_their_ou_under_an_ou_filter_too() {
+    let emu = Emulator::start();
+    let org = demo_org(&emu);
+    let root = org.0["root_id"].as_str().unwrap().to_owned();
+    for (filter, expected) in [
+        (
+            org.ou("Workloads"),
+            vec![("dev-a", "Workloads"), ("prod-a", "Prod")],
+        ),
+        (root, vec![("master", "Root"), ("sandbox-1", "Sandbox")]),
+    ] {
+        let cfg = emu.rollout(
+            "ou.toml",
+            &support::rollout_text(&format!("organizational_units = [\"{filter}\"]")),
+        );
+        let page = emu.path("ou.html");
+        let r = run(emu
+            .cmd()
+            .args(["report", "--format", "html", "--out"])
+            .arg(&page)
+            .arg("--config")
+            .arg(&cfg));
+        assert_eq!(r.code, 1, "nothing applied yet: {}", r.stderr);
+        let data = embedded(&page);
+        let ou_of = |name: &str| {
+            let a = data["accounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|a| a[1] == name)
+                .unwrap_or_else(|| panic!("{name} listed under {filter}"));
+            data["ous"][a[2].as_u64().unwrap() as usize][1].clone()
+        };
+        for (account, ou) in expected {
+            assert_eq!(ou_of(account), ou, "{account} under {filter}");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Headless Chromium from Debian's packages, as a person's browser would open the page: the DOM
+//! after the page's script ran (`--dump-dom`), and screenshots. scripts/test installs it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use scraper::{ElementRef, Html, Selector};
+
+/// The browser binary: `PTC_CHROMIUM`, else Debian's.
+fn binary() -> PathBuf {
+    let path: PathBuf = std::env::var_os("PTC_CHROMIUM")
+        .map(Into::into)
+        .unwrap_or_else(|| "/usr/bin/chromium".into());
+    assert!(
+        path.exists(),
+        "{} not found: the HTML report's browser test needs headless Chromium; run the tests with ./scripts/test, which installs it (Debian: apt-get install chromium)",
+        path.display()
+    );
+    path
+}
+
+/// Runs Chromium headless on `page` (with `fragment` after `#`) with `args`; returns stdout
+/// and how long the browser ran.
+fn chromium(page: &Path, fragment: &str, args: &[&str]) -> (String, Duration) {
+    let profile = tempfile::tempdir().unwrap();
+    let url = format!(
+        "file://{}#{fragment}",
+        page.canonicalize().unwrap().display()
+    );
+    let started = Instant::now();
+    let out = Command::new(binary())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(args)
+        .arg(&url)
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "chromium failed on {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (String::from_utf8(out.stdout).unwrap(), took)
+}
+
+/// The page's DOM after its script ran, and how long the browser took.
+pub fn dom(page: &Path, fragment: &str) -> (Dom, Duration) {
+    let (html, took) = chromium(page, fragment, &["--dump-dom"]);
+    (Dom(Html::parse_document(&html)), took)
+}
+
+/// A screenshot of the page's first screen, written to `png`.
+pub fn screenshot(page: &Path, png: &Path) {
+    std::fs::create_dir_all(png.parent().unwrap()).unwrap();
+    let _ = std::fs::remove_file(png);
+    chromium(
+        page,
+        "",
+        &[
+            &format!("--screenshot={}", png.display()),
+            "--window-size=1400,900",
+            "--hide-scrollbars",
+        ],
+    );
+    assert!(png.exists(), "no screenshot at {}", png.display());
+}
+
+/// A parsed DOM.
+pub struct Dom(pub Html);
+
+impl Dom {
+    pub fn all(&self, css: &str) -> Vec<ElementRef<'_>> {
+        self.0.select(&Selector::parse(css).unwrap()).collect()
+    }
+
+    pub fn text(&self, css: &str) -> String {
+        let found = self.all(css);
+        assert_eq!(found.len(), 1, "one {css}");
+        found[0].text().collect()
+    }
+
+    /// The account rows shown, in order: (account name, id).
+    pub fn shown(&self) -> Vec<(String, String)> {
+        self.all("#rows tr[data-account]")
+            .iter()
+            .map(|tr| {
+                let name = Selector::parse("td.name").unwrap();
+                (
+                    tr.select(&name).next().unwrap().text().collect(),
+                    tr.value().attr("data-account").unwrap().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// The cells of the account `id`'s row: (Region, state, title).
+    pub fn cells(&self, id: &str) -> Vec<(String, String, String)> {
+        let rows = self.all(&format!("#rows tr[data-account=\"{id}\"]"));
+        assert_eq!(rows.len(), 1, "one row for {id}");
+        let cell = Selector::parse("td.cell").unwrap();
+        rows[0]
+            .select(&cell)
+            .map(|td| {
+                let attr = |k| td.value().attr(k).unwrap_or_default().to_owned();
+                (attr("data-region"), attr("data-state"), attr("title"))
+            })
+            .collect()
+    }
+}
