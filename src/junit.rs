@@ -178,6 +178,7 @@ mod tests {
             account_id: account.into(),
             account_name: name.into(),
             region: region.into(),
+            ou: None,
         };
         Box::new(TargetResult::new(target, outcome, CheckedAt(0)))
     }
