@@ -176,6 +176,10 @@ pub struct PlanArgs {
     /// Exit 0 when nothing would change, 3 when changes are pending (1 on failures), for CI.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Only this wave of the rollout file's [[waves]] (e.g. one manual CI job per wave). The
+    /// waves before it are neither run nor checked: order the jobs (`needs:`) in CI.
+    #[arg(long, value_name = "NAME")]
+    pub wave: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -203,6 +207,10 @@ pub struct ApplyArgs {
     /// and the run stops if it fails (a wrong token is then written to one account only).
     #[arg(long)]
     pub no_canary: bool,
+    /// Only this wave of the rollout file's [[waves]] (e.g. one manual CI job per wave). The
+    /// waves before it are neither run nor checked: order the jobs (`needs:`) in CI.
+    #[arg(long, value_name = "NAME")]
+    pub wave: Option<String>,
 }
 
 fn parse_tolerance(s: &str) -> Result<Tolerance, String> {
@@ -272,6 +280,10 @@ pub struct RotateArgs {
     /// Skip the canary (one secret rotated and validated before all others).
     #[arg(long)]
     pub no_canary: bool,
+    /// Only this wave of the rollout file's [[waves]] (e.g. one manual CI job per wave). The
+    /// waves before it are neither run nor checked: order the jobs (`needs:`) in CI.
+    #[arg(long, value_name = "NAME")]
+    pub wave: Option<String>,
 }
 
 #[derive(Debug, Args)]

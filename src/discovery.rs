@@ -16,6 +16,9 @@ use tokio::time::Instant;
 use crate::error::ApiError;
 use crate::rollout::Rollout;
 use crate::target::Target;
+pub use waves::{partition, Partition, PartitionError};
+
+mod waves;
 
 /// Organizations pages hold at most 20 entries.
 const PAGE_SIZE: i32 = 20;
@@ -61,6 +64,8 @@ pub struct Discovery {
     pub skipped: Vec<(Account, SkipReason)>,
     /// Allow-listed or excluded ids that the Organization does not hold (likely typos).
     pub unknown_ids: Vec<String>,
+    /// With `targets.organizational_units`: every OU of their subtrees, themselves included.
+    pub walked_ous: Option<HashSet<String>>,
 }
 
 /// Organizations throttles its listing calls at about 8 requests per second; pacing below that
@@ -85,11 +90,15 @@ pub async fn discover(
                 set.extend(page.into_iter().map(|a| a.id))
             })
             .await
-            .map(|()| Some(set))
+            .map(|walked| Some((set, walked)))
         }
     });
     listed?;
-    Ok(filter(accounts, in_ous?.as_ref(), rollout))
+    let (in_ous, walked_ous) = in_ous?.unzip();
+    Ok(Discovery {
+        walked_ous,
+        ..filter(accounts, in_ous.as_ref(), rollout)
+    })
 }
 
 /// What a streaming listing found besides the targeted accounts it sent.
@@ -307,13 +316,14 @@ fn account(a: &aws_sdk_organizations::types::Account) -> Account {
 }
 
 /// The accounts in the subtrees of `roots`, every OU level walked in parallel, handed to
-/// `on_page` as they are found.
+/// `on_page` as they are found. Returns every OU walked, `roots` included.
 async fn walk_ous(
     orgs: &aws_sdk_organizations::Client,
     pacer: &Pacer,
     roots: &[String],
     mut on_page: impl FnMut(Vec<Account>),
-) -> Result<(), ApiError> {
+) -> Result<HashSet<String>, ApiError> {
+    let mut walked: HashSet<String> = roots.iter().cloned().collect();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut pending: FuturesUnordered<_> = roots
         .iter()
@@ -324,6 +334,7 @@ async fn walk_ous(
             Some(page) = rx.recv() => on_page(page),
             Some(result) = pending.next() => {
                 for ou in result? {
+                    walked.insert(ou.clone());
                     pending.push(children(orgs, pacer, ou, tx.clone()));
                 }
             }
@@ -333,7 +344,7 @@ async fn walk_ous(
     while let Some(page) = rx.recv().await {
         on_page(page);
     }
-    Ok(())
+    Ok(walked)
 }
 
 /// Sends the accounts directly under `parent`, page by page, and returns its child OUs.

@@ -41,6 +41,7 @@ pub async fn run(
     let to = Destination {
         path: args.report.as_deref(),
         probe: true,
+        waves: None,
     };
     let runner = session.runner(Limits {
         max_failures: args.max_failures,

@@ -1,6 +1,6 @@
 //! `rotate`: write a new token into every managed secret (canary first), validate, report.
 //! Unmanaged secrets are listed, never touched; a secret already holding the token is left as
-//! it is, so a re-run writes nothing.
+//! it is, so a re-run writes nothing. With `[[waves]]`, wave by wave (see [`super::waves`]).
 
 use std::sync::Arc;
 
@@ -9,11 +9,12 @@ use tokio::sync::watch;
 use super::conclude::conclude;
 use super::error::{refuse_if, CommandError};
 use super::input::{confirm, token_inputs};
-use super::reporter::Output;
-use super::session::open;
+use super::reporter::{Destination, Output};
+use super::session::{open, Listed};
+use super::waves::{check_wave, only, run_in_waves, InWaves};
 use crate::cli::RotateArgs;
 use crate::exit;
-use crate::runner::{Limits, Pass};
+use crate::runner::{Job, Limits, Pass};
 use crate::target::Outcome;
 
 pub async fn run(
@@ -21,16 +22,17 @@ pub async fn run(
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let (session, token) = open(&args.targets, output, interrupt, |rollout| {
-        let (token, problems) = token_inputs(
+    let (session, (token, wave)) = open(&args.targets, output, interrupt, |rollout| {
+        let (token, mut problems) = token_inputs(
             rollout,
             args.token_file.as_deref(),
             args.report.as_deref(),
             args.yes,
             "pass --yes to rotate without asking",
         );
+        let wave = check_wave(rollout, args.wave.as_deref()).map_err(|p| problems.push(p));
         refuse_if(problems)?;
-        Ok(Arc::new(token.expect("checked above")))
+        Ok((Arc::new(token.expect("checked above")), wave.ok().flatten()))
     })
     .await?;
     if !args.yes && !confirm("Write the new token into every managed secret of the rollout?").await
@@ -42,7 +44,19 @@ pub async fn run(
         max_failures: args.max_failures,
         canary: !args.no_canary,
     });
-    let (ran, listed) = session.pass_listed(&runner, Pass::Rotate(token)).await;
+    let pass = Pass::Rotate(token);
+    let (ran, listed, waves) = if session.rollout.waves.is_empty() {
+        let (ran, listed) = session.pass_listed(&runner, pass).await;
+        (ran, listed, None)
+    } else {
+        let InWaves { waves, targets } = session.partition().await?;
+        let jobs = only(targets, wave)
+            .into_iter()
+            .map(|w| w.into_iter().map(Job::fresh).collect())
+            .collect();
+        let ran = run_in_waves(&session, &runner, pass, &waves, jobs, args.max_failures).await;
+        (ran, Listed::Whole, Some(waves))
+    };
     let unmanaged = ran.0.iter().filter(|r| {
         r.outcome == Outcome::Skipped
             && r.observed.as_ref().is_some_and(|o| o.secret.is_unmanaged())
@@ -53,11 +67,9 @@ pub async fn run(
             r.target.account_id, r.target.region, r.target.account_name
         );
     }
-    conclude(
-        &session,
-        "Rotate",
-        args.report.as_deref().into(),
-        &ran,
-        listed,
-    )
+    let to = Destination {
+        waves: waves.as_ref(),
+        ..args.report.as_deref().into()
+    };
+    conclude(&session, "Rotate", to, &ran, listed)
 }

@@ -2,7 +2,6 @@
 //! command's own input, identify the caller; then list the targets and run passes with the
 //! reporter attached.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,7 +10,7 @@ use tokio::sync::mpsc::unbounded_channel;
 use tokio::sync::watch;
 
 use super::error::CommandError;
-use super::input::{check_output_path, load_rollout};
+use super::input::load_rollout;
 use super::reporter::{self, Output};
 use crate::cli::TargetArgs;
 use crate::clients::{Clients, Overrides};
@@ -56,24 +55,6 @@ pub(crate) async fn open<T>(
     let input = check(&rollout)?;
     let session = Session::start(rollout, output, args.concurrency.into(), interrupt).await?;
     Ok((session, input))
-}
-
-/// The opening and the one pass of a read-only command whose only input beyond the rollout
-/// file is where its output goes (`plan`, `report`): the session, the rows and the listing.
-pub(crate) async fn open_and_read(
-    args: &TargetArgs,
-    output: Output,
-    interrupt: watch::Receiver<bool>,
-    (flag, path): (&str, Option<&Path>),
-    pass: Pass,
-) -> Result<(Session, Ran, Listed), CommandError> {
-    let (session, ()) = open(args, output, interrupt, |_| {
-        check_output_path(flag, path).map_err(|p| CommandError::Refused(vec![p]))
-    })
-    .await?;
-    let runner = session.runner(Limits::default());
-    let (ran, listed) = session.pass_listed(&runner, pass).await;
-    Ok((session, ran, listed))
 }
 
 impl Session {

@@ -40,6 +40,7 @@ pub async fn run(
     let to = Destination {
         path: args.report.as_deref(),
         probe: probe.is_some(),
+        waves: None,
     };
     let runner = session.runner(Limits {
         max_failures: args.max_failures,

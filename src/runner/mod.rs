@@ -31,6 +31,7 @@ use crate::error::ApiError;
 use crate::rollout::Rollout;
 use crate::target::{CheckedAt, Outcome, Target, TargetResult};
 use crate::token::GitlabToken;
+use crate::waves::WaveEnd;
 pub use day_two::{decide_destroy, Removal};
 pub use gate::Gate;
 use passes::Step;
@@ -112,11 +113,14 @@ pub enum Stop {
     TooManyFailures { failed: usize, allowed: usize },
     /// The canary target failed; nothing was written anywhere else.
     CanaryFailed { target: Target, reason: String },
+    /// `[[waves]]`: this wave ended with more failures than tolerated, so the later waves
+    /// were not started (their rows name the wave).
+    WaveFailed { wave: String, end: WaveEnd },
 }
 
 impl Stop {
     /// The reason written on every row this stop left unstarted.
-    fn not_started(&self) -> String {
+    pub fn not_started(&self) -> String {
         match self {
             Stop::Interrupted => "not attempted: the run was interrupted".to_owned(),
             Stop::TooManyFailures { failed, allowed } => {
@@ -126,6 +130,7 @@ impl Stop {
                 "not attempted: the canary target {} {} failed ({reason}); nothing else was written",
                 target.account_id, target.region
             ),
+            Stop::WaveFailed { wave, end } => format!("not attempted: {}", end.why(wave)),
         }
     }
 }
@@ -302,7 +307,7 @@ impl Runner {
     }
 
     /// Now, from the SDK's time source (virtual in simulations).
-    fn now(&self) -> CheckedAt {
+    pub fn now(&self) -> CheckedAt {
         let now = self
             .clients
             .base()
