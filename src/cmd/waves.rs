@@ -8,7 +8,7 @@ use futures::stream;
 
 use super::error::CommandError;
 use super::session::{Ran, Session};
-use crate::discovery::{self, Partition, PartitionError};
+use crate::discovery::{self, Discovery, Partition, PartitionError};
 use crate::rollout::{Problem, Rollout};
 use crate::rows::Results;
 use crate::runner::{Job, Pass, Runner, Stop, Tolerance};
@@ -53,20 +53,10 @@ pub(crate) struct InWaves {
 }
 
 impl Session {
-    /// Lists the Organization and puts its targets in waves (refusing waves that do not fit
-    /// it, before anything is written); warns of the waves that took no target.
+    /// Lists the Organization and puts its targets in waves (see [`Session::waves_of`]).
     pub async fn partition(&self) -> Result<InWaves, CommandError> {
         let d = self.discover().await?;
-        let Partition { waves, empty } =
-            discovery::partition(&self.clients.organizations(), &self.rollout, &d)
-                .await
-                .map_err(|e| match e {
-                    PartitionError::Refused(problems) => CommandError::Refused(problems),
-                    PartitionError::Listing(e) => CommandError::Listing(e),
-                })?;
-        for name in empty {
-            tracing::warn!("wave {name:?} has no targets");
-        }
+        let waves = self.waves_of(&d).await?;
         let (accounts, outside) = waves.split(d.targeted, |a| a.id.as_str());
         debug_assert!(outside.is_empty(), "the partition holds every target");
         let regions = &self.rollout.regions;
@@ -85,6 +75,22 @@ impl Session {
             })
             .collect();
         Ok(InWaves { waves, targets })
+    }
+
+    /// Puts the listed targets in waves, refusing waves that do not fit the Organization
+    /// (before anything is written); warns of the waves that took no target.
+    pub async fn waves_of(&self, d: &Discovery) -> Result<Waves, CommandError> {
+        let Partition { waves, empty } =
+            discovery::partition(&self.clients.organizations(), &self.rollout, d)
+                .await
+                .map_err(|e| match e {
+                    PartitionError::Refused(problems) => CommandError::Refused(problems),
+                    PartitionError::Listing(e) => CommandError::Listing(e),
+                })?;
+        for name in empty {
+            tracing::warn!("wave {name:?} has no targets");
+        }
+        Ok(waves)
     }
 }
 
