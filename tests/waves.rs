@@ -255,3 +255,28 @@ fn accounts_shows_each_accounts_wave() {
         assert_eq!(a["wave"], wave, "{a}");
     }
 }
+
+#[test]
+fn the_canary_is_in_the_first_wave_and_its_failure_stops_every_later_wave() {
+    let (emu, org) = Emulator::with_org();
+    emu.set_valid_tokens(&["test-other-valid-token"]);
+    let (out, rows) = apply(&emu, &config(&emu, &org), &[]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    let secrets = emu.secrets();
+    assert_eq!(secrets.len(), 1, "only the canary target was written");
+    assert_eq!(
+        secrets[0]["account"],
+        sandbox(&org),
+        "the canary is in the first wave"
+    );
+    assert!(rows
+        .iter()
+        .filter(|r| r["wave"] == "rest")
+        .all(|r| r["outcome"] == "not attempted"
+            && r["failure"].starts_with("not attempted: wave \"rest\" not started because wave \"sandbox\" has 2 failed targets")));
+    assert!(
+        out.stderr.contains("stopped: the canary target"),
+        "{}",
+        out.stderr
+    );
+}

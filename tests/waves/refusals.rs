@@ -126,3 +126,27 @@ fn waves_that_do_not_fit_the_organization_are_refused_before_any_write() {
         out.stdout
     );
 }
+
+#[test]
+fn a_plan_made_with_other_waves_is_refused_before_any_call() {
+    let (emu, org) = Emulator::with_org();
+    let plan = emu.path("plan.json");
+    let out = run(emu
+        .cmd()
+        .args(["plan", "--config"])
+        .arg(config(&emu, &org))
+        .arg("--out")
+        .arg(&plan));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    emu.reset_calls();
+    let without_waves = emu.rollout("plain.toml", &rollout_text(""));
+    let out = refused(&emu, &without_waves, &["--plan", plan.to_str().unwrap()]);
+    assert!(
+        out.stderr.contains(
+            "--plan: the plan was made with waves sandbox, rest, the rollout file has none"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(emu.calls(), Vec::<Value>::new());
+}
