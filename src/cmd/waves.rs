@@ -4,6 +4,8 @@
 //! tolerance). The targets of the waves not started are reported `not attempted`, naming the
 //! wave that stopped the rollout. Without waves, commands keep their one streamed pass.
 
+use std::sync::Arc;
+
 use futures::stream;
 
 use super::error::CommandError;
@@ -14,7 +16,6 @@ use crate::rows::Results;
 use crate::runner::{Job, Pass, Runner, Stop, Tolerance};
 use crate::target::Target;
 use crate::waves::{WaveEnd, Waves};
-use std::sync::Arc;
 
 /// `--wave NAME`: the wave's index, or the problem (told before any AWS call).
 pub(crate) fn check_wave(rollout: &Rollout, wave: Option<&str>) -> Result<Option<usize>, Problem> {
