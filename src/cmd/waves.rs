@@ -159,6 +159,7 @@ pub(crate) async fn run_in_waves(
         }
         say(format!("wave {name:?} ({nth} of {count}): {n} targets"));
         let (wave_rows, wave_stop) = session.pass(runner, pass.clone(), stream::iter(jobs)).await;
+        let wave_stop = wave_stop.or_else(|| runner.canary_failure());
         let end = WaveEnd {
             failed: wave_rows.iter().filter(|r| r.is_failure()).count(),
             allowed: tolerance.map(|t| t.allowed(wave_rows.len())),

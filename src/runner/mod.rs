@@ -280,6 +280,12 @@ impl Runner {
             .await
     }
 
+    /// The canary's failure in this run, if it failed. A pass whose every target had started
+    /// before the canary failed ends without a stop of its own; the run has stopped all the same.
+    pub fn canary_failure(&self) -> Option<Stop> {
+        self.gate.failure()
+    }
+
     fn cell(&self, account_id: &str) -> Arc<AccountCell> {
         let mut accounts = self.accounts.lock().expect("not poisoned");
         // Looked up for every target: allocate the key only for an account's first.
