@@ -180,6 +180,10 @@ pub struct PlanArgs {
     /// changes pending skipped with them), for CI test reports.
     #[arg(long, value_name = "FILE.xml")]
     pub junit: Option<PathBuf>,
+    /// Only this wave of the rollout file's [[waves]] (e.g. one manual CI job per wave). The
+    /// waves before it are neither run nor checked: order the jobs (`needs:`) in CI.
+    #[arg(long, value_name = "NAME")]
+    pub wave: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -211,6 +215,10 @@ pub struct ApplyArgs {
     /// target a failed case), for CI test reports.
     #[arg(long, value_name = "FILE.xml")]
     pub junit: Option<PathBuf>,
+    /// Only this wave of the rollout file's [[waves]] (e.g. one manual CI job per wave). The
+    /// waves before it are neither run nor checked: order the jobs (`needs:`) in CI.
+    #[arg(long, value_name = "NAME")]
+    pub wave: Option<String>,
 }
 
 fn parse_tolerance(s: &str) -> Result<Tolerance, String> {
@@ -292,6 +300,10 @@ pub struct RotateArgs {
     /// target a failed case), for CI test reports.
     #[arg(long, value_name = "FILE.xml")]
     pub junit: Option<PathBuf>,
+    /// Only this wave of the rollout file's [[waves]] (e.g. one manual CI job per wave). The
+    /// waves before it are neither run nor checked: order the jobs (`needs:`) in CI.
+    #[arg(long, value_name = "NAME")]
+    pub wave: Option<String>,
 }
 
 #[derive(Debug, Args)]

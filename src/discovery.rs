@@ -15,8 +15,10 @@ use tokio::time::Instant;
 use crate::error::ApiError;
 use crate::rollout::Rollout;
 use crate::target::{Ou, Target};
+pub use waves::{partition, Partition, PartitionError};
 
 mod tree;
+mod waves;
 
 pub use tree::Names;
 
@@ -66,6 +68,8 @@ pub struct Discovery {
     pub skipped: Vec<(Account, SkipReason)>,
     /// Allow-listed or excluded ids that the Organization does not hold (likely typos).
     pub unknown_ids: Vec<String>,
+    /// With `targets.organizational_units`: every OU of their subtrees, themselves included.
+    pub walked_ous: Option<HashSet<String>>,
 }
 
 /// Organizations throttles its listing calls at about 8 requests per second; pacing below that
@@ -91,11 +95,15 @@ pub async fn discover(
                 set.extend(page.into_iter().map(|a| a.id))
             })
             .await
-            .map(|()| Some(set))
+            .map(|walked| Some((set, walked)))
         }
     });
     listed?;
-    Ok(filter(accounts, in_ous?.as_ref(), rollout))
+    let (in_ous, walked_ous) = in_ous?.unzip();
+    Ok(Discovery {
+        walked_ous,
+        ..filter(accounts, in_ous.as_ref(), rollout)
+    })
 }
 
 /// What a streaming listing found besides the targeted accounts it sent.
@@ -145,7 +153,9 @@ pub fn stream(
                 tree::walk(&orgs, &pacer, roots, names, send).await?;
             }
             Names::Skip if ous.is_empty() => list_accounts(&orgs, &pacer, send).await?,
-            Names::Skip => tree::walk(&orgs, &pacer, tree::unnamed(ous), names, send).await?,
+            Names::Skip => {
+                tree::walk(&orgs, &pacer, tree::unnamed(ous), names, send).await?;
+            }
         }
         let named = rollout
             .accounts

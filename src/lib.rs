@@ -7,7 +7,8 @@
 //! - [`clients`]: every AWS client, built in one place; [`credentials`]: reaching each account;
 //!   [`startup`]: why a run cannot start.
 //! - [`discovery`]: the Organization's accounts, filtered into (account, Region) [`target`]s,
-//!   the plain data every other module shares (it depends on none of them).
+//!   the plain data every other module shares (it depends on none of them); with `[[waves]]`,
+//!   put in [`waves`] (plain data too), which `apply` and `rotate` go through one by one.
 //! - [`work`]: what happens to one target: observe, decide, converge, validate, pull
 //!   ([`registry`]: the registry HTTP API).
 //! - [`runner`]: one [`runner::Pass`] over all targets, concurrently under one bound, each
@@ -43,4 +44,5 @@ pub mod runner;
 pub mod startup;
 pub mod target;
 pub mod token;
+pub mod waves;
 pub mod work;

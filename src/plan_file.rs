@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::rollout::{Problem, Rollout};
+use crate::waves::Waves;
 
 /// Bumped whenever the format changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
@@ -38,6 +39,10 @@ pub struct PlanFile {
     pub tool_version: String,
     pub created_at: String,
     pub planned_for: PlannedFor,
+    /// With `[[waves]]`: each wave and its accounts, so that `apply --plan` goes through the
+    /// waves the plan was made with.
+    #[serde(default, skip_serializing_if = "Waves::is_empty")]
+    pub waves: Waves,
     pub targets: crate::rows::Results,
 }
 
@@ -50,12 +55,18 @@ pub enum PlanFileError {
 }
 
 impl PlanFile {
-    pub fn new(rollout: &Rollout, created_at: String, targets: crate::rows::Results) -> Self {
+    pub fn new(
+        rollout: &Rollout,
+        created_at: String,
+        waves: Waves,
+        targets: crate::rows::Results,
+    ) -> Self {
         Self {
             format_version: FORMAT_VERSION,
             tool_version: env!("CARGO_PKG_VERSION").to_owned(),
             created_at,
             planned_for: PlannedFor::of(rollout),
+            waves,
             targets,
         }
     }
@@ -103,6 +114,36 @@ impl PlanFile {
                 "plan again with this rollout file, or pass the rollout file the plan was made with",
             ));
         }
+        plan.check_waves(rollout)
+            .map_err(|m| bad(m, "plan again with this rollout file"))?;
         Ok(plan)
+    }
+
+    /// The plan's waves are the rollout file's, in order, and hold every planned target.
+    fn check_waves(&self, rollout: &Rollout) -> Result<(), String> {
+        let planned: Vec<&str> = self.waves.names().collect();
+        let wanted: Vec<&str> = rollout.waves.iter().map(|w| w.name.as_str()).collect();
+        if planned != wanted {
+            let list = |names: &[&str]| match names {
+                [] => "none".to_owned(),
+                _ => names.join(", "),
+            };
+            return Err(format!(
+                "the plan was made with waves {}, the rollout file has {}",
+                list(&planned),
+                list(&wanted)
+            ));
+        }
+        let outside = self
+            .targets
+            .iter()
+            .find(|t| !self.waves.is_empty() && self.waves.of(&t.target.account_id).is_none());
+        match outside {
+            Some(t) => Err(format!(
+                "the plan's waves do not hold account {}",
+                t.target.account_id
+            )),
+            None => Ok(()),
+        }
     }
 }

@@ -20,6 +20,8 @@ use pull_access::RawPullAccess;
 pub use pull_access::{PullAccess, ACCOUNT_PLACEHOLDER};
 use template::RawTemplate;
 pub use template::{parse_date, RepositoryTemplate};
+use waves::RawWave;
+pub use waves::Wave;
 
 /// The only upstream this tool rolls out today.
 pub const GITLAB_REGISTRY: &str = "gitlab-container-registry";
@@ -90,6 +92,8 @@ pub struct Rollout {
     pub pull_access: Option<PullAccess>,
     /// `[gitlab]`, optional: the group whose tokens the `token` commands manage.
     pub gitlab: Option<GitlabSide>,
+    /// `[[waves]]`, optional: the order `apply` and `rotate` go through the targets in.
+    pub waves: Vec<Wave>,
 }
 
 /// One thing wrong with the input, with the field it is in and how to fix it.
@@ -154,6 +158,8 @@ struct RawFile {
     repository_template: Option<RawTemplate>,
     pull_access: Option<RawPullAccess>,
     gitlab: Option<RawGitlab>,
+    #[serde(default)]
+    waves: Vec<RawWave>,
 }
 
 #[derive(Deserialize, Default)]
@@ -243,6 +249,7 @@ impl Rollout {
             .pull_access
             .map(|a| pull_access::check_pull_access(a, &t.regions, p));
         let gitlab = raw.gitlab.map(|g| gitlab::check_gitlab(g, p));
+        let waves = waves::check_waves(raw.waves, &t, checked.accounts.as_ref(), p);
         if gitlab.is_some() && u.token_expires_on.is_some() {
             p.push(Problem::new(
                 "upstream.token_expires_on",
@@ -268,6 +275,7 @@ impl Rollout {
             repository_template,
             pull_access,
             gitlab,
+            waves,
         }
     }
 
@@ -321,3 +329,4 @@ mod pull_access;
 mod template;
 #[cfg(test)]
 mod tests;
+mod waves;

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::rollout::Rollout;
 use crate::target::{Probe, RuleState, SecretState, TargetResult, Validation};
+use crate::waves::Waves;
 
 /// Every result of a pass, one allocation each: a flat `Vec<TargetResult>` of 100,000 rows would
 /// double through 64 MB while growing.
@@ -42,6 +43,15 @@ pub const PROBE_HEADER: &[&str] = &[
     "repository_tag_mutability",
     "repository_lifecycle_policy",
 ];
+
+/// The report's optional columns: the pull's (`probe`, `validate --probe-image`), after
+/// [`CSV_HEADER`]'s; then, for a run in waves (`apply`, `rotate`), `wave`, the target's wave.
+/// Without them the columns are [`CSV_HEADER`]'s alone, as they have always been.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Columns<'a> {
+    pub probe: bool,
+    pub waves: Option<&'a Waves>,
+}
 
 /// The pull's cells of a row: all empty when no pull was made there.
 fn probe_cells(p: Option<&Probe>) -> Vec<String> {
@@ -114,24 +124,31 @@ fn cells(r: &TargetResult, rollout: &Rollout) -> Vec<String> {
     ]
 }
 
-/// Writes the CSV report (RFC 4180) to `out`, rows in the given order; with `probe`, the
-/// pull's columns too.
+/// Writes the CSV report (RFC 4180) to `out`, rows in the given order, with the optional
+/// `columns` asked for.
 pub fn write_csv<W: Write>(
     out: W,
     rollout: &Rollout,
     results: &[Box<TargetResult>],
-    probe: bool,
+    columns: Columns<'_>,
 ) -> csv::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     let mut header = CSV_HEADER.to_vec();
-    if probe {
+    if columns.probe {
         header.extend_from_slice(PROBE_HEADER);
+    }
+    if columns.waves.is_some() {
+        header.push("wave");
     }
     w.write_record(&header)?;
     for r in results {
         let mut record = cells(r, rollout);
-        if probe {
+        if columns.probe {
             record.extend(probe_cells(r.probe.as_deref()));
+        }
+        if let Some(waves) = columns.waves {
+            let wave = waves.name_of(&r.target.account_id).unwrap_or_default();
+            record.push(wave.to_owned());
         }
         w.write_record(record.iter().map(|c| neutralise(c).into_owned()))?;
     }
@@ -144,13 +161,13 @@ pub fn save_csv(
     path: &Path,
     rollout: &Rollout,
     results: &[Box<TargetResult>],
-    probe: bool,
+    columns: Columns<'_>,
 ) -> io::Result<()> {
     if path == Path::new("-") {
-        return write_csv(io::stdout().lock(), rollout, results, probe).map_err(io::Error::other);
+        return write_csv(io::stdout().lock(), rollout, results, columns).map_err(io::Error::other);
     }
     crate::files::write_atomically(path, |w| {
-        write_csv(w, rollout, results, probe).map_err(io::Error::other)
+        write_csv(w, rollout, results, columns).map_err(io::Error::other)
     })
 }
 

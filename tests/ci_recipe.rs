@@ -157,7 +157,11 @@ fn str_list(v: Option<&Value>) -> Vec<String> {
 /// first that is not a valid command line.
 fn invocations(doc: &Value) -> Vec<(String, Invocation)> {
     let mut out = Vec::new();
-    for (name, job) in jobs(doc) {
+    let all = jobs(doc);
+    // The jobs GitLab runs, with what they extend: a hidden template (`.name`) runs only
+    // through them.
+    for name in all.keys().filter(|n| !n.starts_with('.')) {
+        let job = resolved(&all, name);
         for entry in all_scripts(&job) {
             for args in ptc_invocations(&entry) {
                 match parse_invocation(&args) {

@@ -1,4 +1,5 @@
-//! `accounts`: the targeted accounts and Regions, and the skipped accounts with why.
+//! `accounts`: the targeted accounts and Regions (and, with `[[waves]]`, each one's wave), and
+//! the skipped accounts with why.
 
 use serde_json::json;
 use tokio::sync::watch;
@@ -9,6 +10,7 @@ use super::session::{open, Session};
 use crate::cli::{AccountsArgs, Format};
 use crate::discovery::Discovery;
 use crate::exit;
+use crate::waves::Waves;
 
 pub async fn run(
     args: AccountsArgs,
@@ -17,9 +19,15 @@ pub async fn run(
 ) -> Result<i32, CommandError> {
     let (session, ()) = open(&args.targets, output, interrupt, |_| Ok(())).await?;
     let d = session.discover().await?;
+    let waves = if session.rollout.waves.is_empty() {
+        None
+    } else {
+        Some(session.waves_of(&d).await?)
+    };
+    let waves = waves.as_ref();
     match args.format {
-        Format::Json => print_json(&session, &d),
-        Format::Table => print_table(&session, &d),
+        Format::Json => print_json(&session, &d, waves),
+        Format::Table => print_table(&session, &d, waves),
     }
     if !output.quiet {
         eprintln!(
@@ -42,12 +50,18 @@ fn access(session: &Session, id: &str) -> String {
     }
 }
 
-fn print_json(session: &Session, d: &Discovery) {
+fn print_json(session: &Session, d: &Discovery, waves: Option<&Waves>) {
     let doc = json!({
         "regions": session.rollout.regions,
-        "targeted": d.targeted.iter().map(|a| json!({
-            "account_id": a.id, "account_name": a.name, "state": a.state, "access": access(session, &a.id),
-        })).collect::<Vec<_>>(),
+        "targeted": d.targeted.iter().map(|a| {
+            let mut account = json!({
+                "account_id": a.id, "account_name": a.name, "state": a.state, "access": access(session, &a.id),
+            });
+            if let Some(w) = waves {
+                account["wave"] = json!(w.name_of(&a.id));
+            }
+            account
+        }).collect::<Vec<_>>(),
         "skipped": d.skipped.iter().map(|(a, why)| json!({
             "account_id": a.id, "account_name": a.name, "state": a.state, "reason": why.to_string(),
         })).collect::<Vec<_>>(),
@@ -59,20 +73,25 @@ fn print_json(session: &Session, d: &Discovery) {
     );
 }
 
-fn print_table(session: &Session, d: &Discovery) {
+fn print_table(session: &Session, d: &Discovery, waves: Option<&Waves>) {
     let regions = session.rollout.regions.join(",");
     let rows: Vec<Vec<String>> = d
         .targeted
         .iter()
         .map(|a| {
             let reach = access(session, &a.id);
-            vec![a.id.clone(), a.name.clone(), regions.clone(), reach]
+            let mut row = vec![a.id.clone(), a.name.clone(), regions.clone(), reach];
+            if let Some(w) = waves {
+                row.push(w.name_of(&a.id).unwrap_or_default().to_owned());
+            }
+            row
         })
         .collect();
-    print!(
-        "{}",
-        table(&["ACCOUNT", "NAME", "REGIONS", "ACCESS"], &rows)
-    );
+    let mut header = vec!["ACCOUNT", "NAME", "REGIONS", "ACCESS"];
+    if waves.is_some() {
+        header.push("WAVE");
+    }
+    print!("{}", table(&header, &rows));
     if !d.skipped.is_empty() {
         let rows: Vec<Vec<String>> = d
             .skipped

@@ -1,6 +1,7 @@
 //! `apply`: plan (or load a saved plan), confirm, converge every target, validate every rule,
 //! write the report. Three modes: a saved plan, `--yes` (one pass, no plan shown), and the
-//! interactive plan-confirm-apply.
+//! interactive plan-confirm-apply; each goes through the rollout file's `[[waves]]` in order,
+//! if it has some (see [`super::waves`]).
 
 use std::sync::Arc;
 
@@ -12,12 +13,14 @@ use super::input::{check_junit_path, confirm, token_inputs};
 use super::plan::totals;
 use super::reporter::{Destination, Output};
 use super::session::{open, Listed, Ran, Session};
+use super::waves::{check_wave, only, run_in_waves, InWaves};
 use crate::cli::ApplyArgs;
 use crate::exit;
 use crate::plan_file::PlanFile;
 use crate::rows::Results;
 use crate::runner::{Job, Limits, Pass, Runner, Stop};
-use crate::target::Outcome;
+use crate::target::{Outcome, Target};
+use crate::waves::Waves;
 use tokio::sync::watch;
 
 pub async fn run(
@@ -26,7 +29,7 @@ pub async fn run(
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
     // All input first: nothing reaches AWS until every check has passed.
-    let (session, (token, saved)) = open(&args.targets, output, interrupt, |rollout| {
+    let (session, (token, saved, wave)) = open(&args.targets, output, interrupt, |rollout| {
         let (token, mut problems) = token_inputs(
             rollout,
             args.token_file.as_deref(),
@@ -40,14 +43,22 @@ pub async fn run(
             .as_deref()
             .map(|p| PlanFile::load(p, rollout))
             .transpose()?;
+        let wave = check_wave(rollout, args.wave.as_deref()).map_err(|p| problems.push(p));
         refuse_if(problems)?;
-        Ok((Arc::new(token.expect("checked above")), saved))
+        Ok((
+            Arc::new(token.expect("checked above")),
+            saved,
+            wave.ok().flatten(),
+        ))
     })
     .await?;
     let runner = session.runner(Limits {
         max_failures: args.max_failures,
         canary: !args.no_canary,
     });
+    if !session.rollout.waves.is_empty() {
+        return in_waves(&session, &runner, &args, Pass::Apply(token), saved, wave).await;
+    }
     let report = Destination {
         junit: args.junit.as_deref(),
         ..args.report.as_deref().into()
@@ -104,6 +115,11 @@ async fn plan_everything(session: &Session, runner: &Arc<Runner>) -> Result<Resu
     if listed == Listed::Cut {
         return Err(Ended::ListingCut);
     }
+    unless_interrupted(planned, stop).map_err(|ran| Ended::Interrupted(*ran))
+}
+
+/// The plan, unless it was interrupted: then every row says nothing was written.
+fn unless_interrupted(planned: Results, stop: Option<Stop>) -> Result<Results, Box<Ran>> {
     if stop != Some(Stop::Interrupted) {
         return Ok(planned);
     }
@@ -115,7 +131,7 @@ async fn plan_everything(session: &Session, runner: &Arc<Runner>) -> Result<Resu
             Box::new(Job::planned(p, false).not_started(why, at))
         })
         .collect();
-    Err(Ended::Interrupted((rows, stop)))
+    Err(Box::new((rows, stop)))
 }
 
 /// Shows the plan's totals and asks, unless `--yes` or there is nothing to change.
@@ -128,4 +144,75 @@ async fn confirmed(session: &Session, planned: &Results, yes: bool) -> bool {
         .filter(|r| r.outcome == Outcome::Pending)
         .count();
     changing == 0 || yes || confirm(&format!("Apply these changes to {changing} targets?")).await
+}
+
+/// `apply` with `[[waves]]`: the saved plan's waves, or the Organization listed once and its
+/// targets put in waves (then planned and confirmed unless `--yes`); then one pass per wave.
+async fn in_waves(
+    session: &Session,
+    runner: &Arc<Runner>,
+    args: &ApplyArgs,
+    pass: Pass,
+    saved: Option<PlanFile>,
+    wave: Option<usize>,
+) -> Result<i32, CommandError> {
+    let (waves, jobs) = match saved {
+        Some(mut plan) => {
+            let waves = std::mem::take(&mut plan.waves);
+            let planned = within_narrowing(session, plan);
+            let (planned, _) = waves.split(planned, |p| p.target.account_id.as_str());
+            (waves, planned_jobs(only(planned, wave), true))
+        }
+        None => {
+            let InWaves { waves, targets } = session.partition().await?;
+            let targets = only(targets, wave);
+            if args.yes {
+                (waves, fresh_jobs(targets))
+            } else {
+                let all = stream::iter(targets.into_iter().flatten().map(Job::fresh));
+                let (planned, stop) = session.pass(runner, Pass::Plan, all).await;
+                let planned = match unless_interrupted(planned, stop) {
+                    Ok(planned) => planned,
+                    Err(rows) => return conclude_in_waves(session, args, &waves, &rows),
+                };
+                if !confirmed(session, &planned, false).await {
+                    eprintln!("Apply cancelled; nothing was changed.");
+                    return Ok(exit::TARGET_FAILED);
+                }
+                let (planned, _) = waves.split(planned, |p| p.target.account_id.as_str());
+                (waves, planned_jobs(planned, false))
+            }
+        }
+    };
+    let ran = run_in_waves(session, runner, pass, &waves, jobs, args.max_failures).await;
+    conclude_in_waves(session, args, &waves, &ran)
+}
+
+fn fresh_jobs(targets: Vec<Vec<Target>>) -> Vec<Vec<Job>> {
+    targets
+        .into_iter()
+        .map(|wave| wave.into_iter().map(Job::fresh).collect())
+        .collect()
+}
+
+fn planned_jobs(planned: Vec<Results>, recheck: bool) -> Vec<Vec<Job>> {
+    planned
+        .into_iter()
+        .map(|wave| wave.into_iter().map(|p| Job::planned(p, recheck)).collect())
+        .collect()
+}
+
+/// The report of a run in waves carries each target's wave.
+fn conclude_in_waves(
+    session: &Session,
+    args: &ApplyArgs,
+    waves: &Waves,
+    ran: &Ran,
+) -> Result<i32, CommandError> {
+    let report = Destination {
+        waves: Some(waves),
+        junit: args.junit.as_deref(),
+        ..args.report.as_deref().into()
+    };
+    conclude(session, "Apply", report, ran, Listed::Whole)
 }

@@ -26,6 +26,12 @@ pub(crate) fn print_stop(stop: Option<&Stop>) {
             "stopped: the canary target {} {} failed ({reason}); nothing else was written",
             target.account_id, target.region
         ),
+        Some(Stop::WaveFailed { wave, end }) => {
+            eprintln!(
+                "stopped: {}; the later waves were not started",
+                end.why(wave)
+            )
+        }
     }
 }
 
@@ -81,12 +87,14 @@ pub(crate) fn write_report(
     results: &[Box<TargetResult>],
 ) -> Result<(), CommandError> {
     match to.path {
-        Some(path) => crate::rows::save_csv(path, rollout, results, to.probe).map_err(|source| {
-            CommandError::Report {
-                path: path.to_owned(),
-                source,
-            }
-        }),
+        Some(path) => {
+            crate::rows::save_csv(path, rollout, results, to.columns()).map_err(|source| {
+                CommandError::Report {
+                    path: path.to_owned(),
+                    source,
+                }
+            })
+        }
         None => {
             print!("{}", reporter::results_table(results, to.probe));
             Ok(())

@@ -18,6 +18,7 @@ mod rotate;
 mod session;
 mod token;
 mod validate;
+mod waves;
 
 use tokio::sync::watch;
 

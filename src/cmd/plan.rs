@@ -1,34 +1,56 @@
 //! `plan`: read every target and show what `apply` would do, with totals. No mutating call.
+//! With `[[waves]]`, grouped by wave, and the saved plan records the waves.
 
+use futures::stream;
 use tokio::sync::watch;
 
 use super::conclude::{exit_code, print_stop, write_junit};
-use super::error::CommandError;
+use super::error::{refuse_if, CommandError};
 use super::input::{check_junit_path, check_output_path};
 use super::reporter::{self, Output};
-use super::session::{open_and_read, Listed};
+use super::session::{open, Listed};
+use super::waves::{check_wave, only, InWaves};
 use crate::cli::PlanArgs;
 use crate::exit;
 use crate::junit;
 use crate::plan_file::PlanFile;
-use crate::runner::{Pass, Stop};
+use crate::runner::{Job, Limits, Pass, Stop};
 use crate::target::{Action, Outcome, TargetResult};
+use crate::waves::Waves;
 
 pub async fn run(
     args: PlanArgs,
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let outputs = || {
-        let out = check_output_path("--out", args.out.as_deref()).err();
-        out.into_iter()
+    let (session, wave) = open(&args.targets, output, interrupt, |rollout| {
+        let mut problems: Vec<_> = check_output_path("--out", args.out.as_deref())
+            .err()
+            .into_iter()
             .chain(check_junit_path(args.junit.as_deref()).err())
-            .collect()
+            .collect();
+        let wave = check_wave(rollout, args.wave.as_deref()).map_err(|p| problems.push(p));
+        refuse_if(problems)?;
+        Ok(wave.ok().flatten())
+    })
+    .await?;
+    let runner = session.runner(Limits::default());
+    let ((results, stop), listed, waves) = if session.rollout.waves.is_empty() {
+        let (ran, listed) = session.pass_listed(&runner, Pass::Plan).await;
+        (ran, listed, Waves::default())
+    } else {
+        // Read-only: one pass over every wave's targets, grouped by wave afterwards.
+        let InWaves { waves, targets } = session.partition().await?;
+        let all = stream::iter(only(targets, wave).into_iter().flatten().map(Job::fresh));
+        let ran = session.pass(&runner, Pass::Plan, all).await;
+        (ran, Listed::Whole, waves)
     };
-    let (session, (results, stop), listed) =
-        open_and_read(&args.targets, output, interrupt, outputs, Pass::Plan).await?;
 
-    print!("{}", plan_table(&results));
+    if waves.is_empty() {
+        print!("{}", plan_table(results.iter().map(|r| &**r)));
+    } else {
+        print!("{}", by_wave(&waves, &results));
+    }
     println!("\n{}", totals(&results));
     for line in reporter::failure_lines(&results) {
         eprintln!("error: {line}");
@@ -47,7 +69,7 @@ pub async fn run(
             .first()
             .map(|r| r.checked_at.to_string())
             .unwrap_or_default();
-        PlanFile::new(&session.rollout, created_at, results.clone()).save(path)?;
+        PlanFile::new(&session.rollout, created_at, waves, results.clone()).save(path)?;
         if !output.quiet {
             eprintln!(
                 "Plan saved to {}; apply it with: ptc-rollout apply --config {} --plan {}",
@@ -73,9 +95,9 @@ pub(crate) fn has_changes(results: &[Box<TargetResult>]) -> bool {
 }
 
 /// One line per target: what `apply` would do there.
-fn plan_table(results: &[Box<TargetResult>]) -> String {
+fn plan_table<'a>(results: impl IntoIterator<Item = &'a TargetResult>) -> String {
     let rows: Vec<Vec<String>> = results
-        .iter()
+        .into_iter()
         .map(|r| {
             let what = match r.outcome {
                 Outcome::Unchanged => "nothing".to_owned(),
@@ -97,6 +119,39 @@ fn plan_table(results: &[Box<TargetResult>]) -> String {
         })
         .collect();
     reporter::table(&["ACCOUNT", "NAME", "REGION", "PLAN", "NOTE"], &rows)
+}
+
+/// The plan wave by wave: a header line, the wave's targets, the wave's totals. A wave with no
+/// target planned (`--wave`, or narrowed to nothing) is left out.
+fn by_wave(waves: &Waves, results: &[Box<TargetResult>]) -> String {
+    let (split, _) = waves.split(results.iter().map(|r| &**r), |r| {
+        r.target.account_id.as_str()
+    });
+    let mut s = String::new();
+    for (i, rows) in split.into_iter().enumerate() {
+        if rows.is_empty() {
+            continue;
+        }
+        let of = |o: Outcome| rows.iter().filter(|r| r.outcome == o).count();
+        s.push_str(&format!(
+            "{}Wave {} of {}: {} ({} targets)\n",
+            if s.is_empty() { "" } else { "\n" },
+            i + 1,
+            waves.len(),
+            waves.name(i),
+            rows.len()
+        ));
+        s.push_str(&plan_table(rows.iter().copied()));
+        s.push_str(&format!(
+            "Wave {}: {} to change, {} unchanged, {} conflicts, {} failed to read.\n",
+            waves.name(i),
+            of(Outcome::Pending),
+            of(Outcome::Unchanged),
+            of(Outcome::Conflict),
+            of(Outcome::Failed),
+        ));
+    }
+    s
 }
 
 /// The plan's totals, by action and by kind of target.

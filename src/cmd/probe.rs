@@ -43,6 +43,7 @@ pub async fn run(
         path: args.report.as_deref(),
         probe: true,
         junit: args.junit.as_deref(),
+        waves: None,
     };
     let runner = session.runner(Limits {
         max_failures: args.max_failures,

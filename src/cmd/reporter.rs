@@ -10,9 +10,10 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::rows::Results;
+use crate::rows::{Columns, Results};
 use crate::runner::Event;
 use crate::target::{Outcome, Probe, TargetResult, Validation};
+use crate::waves::Waves;
 
 /// What the user asked to see on stderr.
 #[derive(Debug, Clone, Copy, Default)]
@@ -29,13 +30,24 @@ impl Output {
 }
 
 /// Where a command's results go (a CSV file, `-` for stdout, or else a table on stdout), and
-/// whether they carry the pull's columns (`probe`, `validate --probe-image`); and the JUnit XML
-/// file (`--junit`), if asked for.
+/// whether they carry the pull's columns (`probe`, `validate --probe-image`) or, run in waves
+/// (`apply`, `rotate`), the `wave` column; and the JUnit XML file (`--junit`), if asked for.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Destination<'a> {
     pub path: Option<&'a Path>,
     pub probe: bool,
     pub junit: Option<&'a Path>,
+    pub waves: Option<&'a Waves>,
+}
+
+impl<'a> Destination<'a> {
+    /// The CSV report's optional columns.
+    pub fn columns(self) -> Columns<'a> {
+        Columns {
+            probe: self.probe,
+            waves: self.waves,
+        }
+    }
 }
 
 impl<'a> From<Option<&'a Path>> for Destination<'a> {

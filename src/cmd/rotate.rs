@@ -1,6 +1,6 @@
 //! `rotate`: write a new token into every managed secret (canary first), validate, report.
 //! Unmanaged secrets are listed, never touched; a secret already holding the token is left as
-//! it is, so a re-run writes nothing.
+//! it is, so a re-run writes nothing. With `[[waves]]`, wave by wave (see [`super::waves`]).
 
 use std::sync::Arc;
 
@@ -10,10 +10,11 @@ use super::conclude::conclude;
 use super::error::{refuse_if, CommandError};
 use super::input::{check_junit_path, confirm, token_inputs};
 use super::reporter::{Destination, Output};
-use super::session::open;
+use super::session::{open, Listed};
+use super::waves::{check_wave, only, run_in_waves, InWaves};
 use crate::cli::RotateArgs;
 use crate::exit;
-use crate::runner::{Limits, Pass};
+use crate::runner::{Job, Limits, Pass};
 use crate::target::Outcome;
 
 pub async fn run(
@@ -21,7 +22,7 @@ pub async fn run(
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let (session, token) = open(&args.targets, output, interrupt, |rollout| {
+    let (session, (token, wave)) = open(&args.targets, output, interrupt, |rollout| {
         let (token, mut problems) = token_inputs(
             rollout,
             args.token_file.as_deref(),
@@ -30,8 +31,9 @@ pub async fn run(
             "pass --yes to rotate without asking",
         );
         problems.extend(check_junit_path(args.junit.as_deref()).err());
+        let wave = check_wave(rollout, args.wave.as_deref()).map_err(|p| problems.push(p));
         refuse_if(problems)?;
-        Ok(Arc::new(token.expect("checked above")))
+        Ok((Arc::new(token.expect("checked above")), wave.ok().flatten()))
     })
     .await?;
     if !args.yes && !confirm("Write the new token into every managed secret of the rollout?").await
@@ -43,7 +45,19 @@ pub async fn run(
         max_failures: args.max_failures,
         canary: !args.no_canary,
     });
-    let (ran, listed) = session.pass_listed(&runner, Pass::Rotate(token)).await;
+    let pass = Pass::Rotate(token);
+    let (ran, listed, waves) = if session.rollout.waves.is_empty() {
+        let (ran, listed) = session.pass_listed(&runner, pass).await;
+        (ran, listed, None)
+    } else {
+        let InWaves { waves, targets } = session.partition().await?;
+        let jobs = only(targets, wave)
+            .into_iter()
+            .map(|w| w.into_iter().map(Job::fresh).collect())
+            .collect();
+        let ran = run_in_waves(&session, &runner, pass, &waves, jobs, args.max_failures).await;
+        (ran, Listed::Whole, Some(waves))
+    };
     let unmanaged = ran.0.iter().filter(|r| {
         r.outcome == Outcome::Skipped
             && r.observed.as_ref().is_some_and(|o| o.secret.is_unmanaged())
@@ -56,6 +70,7 @@ pub async fn run(
     }
     let to = Destination {
         junit: args.junit.as_deref(),
+        waves: waves.as_ref(),
         ..args.report.as_deref().into()
     };
     conclude(&session, "Rotate", to, &ran, listed)

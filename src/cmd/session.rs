@@ -9,14 +9,14 @@ use futures::stream::{BoxStream, Stream, StreamExt};
 use tokio::sync::mpsc::unbounded_channel;
 use tokio::sync::watch;
 
-use super::error::{refuse_if, CommandError};
+use super::error::CommandError;
 use super::input::load_rollout;
 use super::reporter::{self, Output};
 use crate::cli::TargetArgs;
 use crate::clients::{Clients, Overrides};
 use crate::credentials::{Access, Caller, CHAINED_SESSION_LIMIT};
 use crate::discovery::{self, Discovery, Names};
-use crate::rollout::{Problem, Rollout};
+use crate::rollout::Rollout;
 use crate::rows::Results;
 use crate::runner::{Job, Limits, Pass, Runner, Setup, Stop};
 use crate::target::Target;
@@ -55,22 +55,6 @@ pub(crate) async fn open<T>(
     let input = check(&rollout)?;
     let session = Session::start(rollout, output, args.concurrency.into(), interrupt).await?;
     Ok((session, input))
-}
-
-/// The opening and the one pass of a read-only command whose only input beyond the rollout
-/// file is where its output goes (`plan`): the session, the rows and the listing. `outputs`
-/// checks the output paths.
-pub(crate) async fn open_and_read(
-    args: &TargetArgs,
-    output: Output,
-    interrupt: watch::Receiver<bool>,
-    outputs: impl FnOnce() -> Vec<Problem>,
-    pass: Pass,
-) -> Result<(Session, Ran, Listed), CommandError> {
-    let (session, ()) = open(args, output, interrupt, |_| refuse_if(outputs())).await?;
-    let runner = session.runner(Limits::default());
-    let (ran, listed) = session.pass_listed(&runner, pass).await;
-    Ok((session, ran, listed))
 }
 
 impl Session {

@@ -42,6 +42,7 @@ pub async fn run(
         path: args.report.as_deref(),
         probe: probe.is_some(),
         junit: args.junit.as_deref(),
+        waves: None,
     };
     let runner = session.runner(Limits {
         max_failures: args.max_failures,

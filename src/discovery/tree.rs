@@ -5,6 +5,7 @@
 //! their ids), plus one to name each OU it starts from; without an OU filter it walks the whole
 //! tree from the roots instead of paging through ListAccounts: about two calls more per OU.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use aws_sdk_organizations::types::ChildType;
@@ -93,14 +94,15 @@ fn ou(id: Option<&str>, name: Option<&str>) -> Arc<Ou> {
 }
 
 /// The accounts in the subtrees of `roots`, every OU level walked in parallel, handed to
-/// `on_page` as they are found.
+/// `on_page` as they are found. Returns every OU walked, `roots` included.
 pub(super) async fn walk(
     orgs: &aws_sdk_organizations::Client,
     pacer: &Pacer,
     roots: Vec<Arc<Ou>>,
     names: Names,
     mut on_page: impl FnMut(Vec<Account>),
-) -> Result<(), ApiError> {
+) -> Result<HashSet<String>, ApiError> {
+    let mut walked: HashSet<String> = roots.iter().map(|ou| ou.id.clone()).collect();
     let (tx, mut rx) = mpsc::unbounded_channel();
     let mut pending: FuturesUnordered<_> = roots
         .into_iter()
@@ -111,6 +113,7 @@ pub(super) async fn walk(
             Some(page) = rx.recv() => on_page(page),
             Some(result) = pending.next() => {
                 for ou in result? {
+                    walked.insert(ou.id.clone());
                     pending.push(children(orgs, pacer, ou, names, tx.clone()));
                 }
             }
@@ -120,7 +123,7 @@ pub(super) async fn walk(
     while let Some(page) = rx.recv().await {
         on_page(page);
     }
-    Ok(())
+    Ok(walked)
 }
 
 /// Sends the accounts directly under `parent`, page by page, and returns its child OUs.

@@ -153,3 +153,71 @@ fn external_ids_are_checked_by_stss_rules() {
         assert_eq!(fields(&with(bad)), ["targets.external_id"], "{bad}");
     }
 }
+
+const WAVES: &str = r#"
+[[waves]]
+name = "sandbox"
+organizational_units = ["ou-ab12-sandbox1"]
+accounts = ["111111111111"]
+
+[[waves]]
+name = "rest"
+"#;
+
+#[test]
+fn waves_parse_in_order() {
+    let r = Rollout::parse(&format!("{GOOD}{WAVES}")).unwrap();
+    let names: Vec<&str> = r.waves.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["sandbox", "rest"]);
+    assert_eq!(r.waves[0].organizational_units, ["ou-ab12-sandbox1"]);
+    assert!(r.waves[1].takes_the_rest());
+    assert!(Rollout::parse(GOOD).unwrap().waves.is_empty());
+}
+
+#[test]
+fn bad_waves_are_refused_naming_the_field() {
+    let cases = [
+        (WAVES.replace("name = \"rest\"", ""), "waves[1].name"),
+        (WAVES.replace("\"rest\"", "\"sandbox\""), "waves[1].name"),
+        (WAVES.replace("\"rest\"", "\"rest of it\""), "waves[1].name"),
+        (
+            format!("{WAVES}organizational_units = [\"ou-ab12-sandbox1\"]\n"),
+            "waves[1].organizational_units[0]",
+        ),
+        (
+            format!("{WAVES}accounts = [\"111111111111\"]\n"),
+            "waves[1].accounts[0]",
+        ),
+        (
+            WAVES.replace("[\"ou-ab12-sandbox1\"]", "[\"sandbox\"]"),
+            "waves[0].organizational_units[0]",
+        ),
+        (
+            WAVES.replace("[\"ou-ab12-sandbox1\"]", "[]"),
+            "waves[0].organizational_units",
+        ),
+        (
+            WAVES.replace("[\"111111111111\"]", "[\"1111\"]"),
+            "waves[0].accounts[0]",
+        ),
+        (
+            format!("{WAVES}\n[[waves]]\nname = \"late\"\naccounts = [\"222222222222\"]\n"),
+            "waves[1]",
+        ),
+    ];
+    for (waves, field) in cases {
+        assert_eq!(fields(&format!("{GOOD}{waves}")), [field], "{waves}");
+    }
+}
+
+#[test]
+fn a_waves_account_must_be_a_target() {
+    let allow = GOOD.replace("role_name =", "accounts = [\"222222222222\"]\nrole_name =");
+    assert_eq!(fields(&format!("{allow}{WAVES}")), ["waves[0].accounts[0]"]);
+    let exclude = GOOD.replace(
+        "role_name =",
+        "exclude_accounts = [\"111111111111\"]\nrole_name =",
+    );
+    let p = problems(&format!("{exclude}{WAVES}"));
+    assert!(p[0].message.contains("exclude_accounts"), "{}", p[0]);
+}

@@ -90,6 +90,17 @@ impl Gate {
         }
     }
 
+    /// The stop the canary's failure means for the run, if it has failed.
+    pub(super) fn failure(&self) -> Option<Stop> {
+        match &*self.state.borrow() {
+            State::Failed { target, reason } => Some(Stop::CanaryFailed {
+                target: target.clone(),
+                reason: reason.clone(),
+            }),
+            _ => None,
+        }
+    }
+
     /// Resolves when the canary has failed, with the stop it means for the run.
     pub(super) async fn failed(&self, rx: &mut watch::Receiver<State>) -> Stop {
         loop {

@@ -31,6 +31,7 @@ use crate::error::ApiError;
 use crate::rollout::Rollout;
 use crate::target::{CheckedAt, Outcome, Target, TargetResult};
 use crate::token::GitlabToken;
+use crate::waves::WaveEnd;
 pub use day_two::{decide_destroy, Removal};
 pub use gate::Gate;
 use passes::Step;
@@ -112,11 +113,14 @@ pub enum Stop {
     TooManyFailures { failed: usize, allowed: usize },
     /// The canary target failed; nothing was written anywhere else.
     CanaryFailed { target: Target, reason: String },
+    /// `[[waves]]`: this wave ended with more failures than tolerated, so the later waves
+    /// were not started (their rows name the wave).
+    WaveFailed { wave: String, end: WaveEnd },
 }
 
 impl Stop {
     /// The reason written on every row this stop left unstarted.
-    fn not_started(&self) -> String {
+    pub fn not_started(&self) -> String {
         match self {
             Stop::Interrupted => "not attempted: the run was interrupted".to_owned(),
             Stop::TooManyFailures { failed, allowed } => {
@@ -126,6 +130,7 @@ impl Stop {
                 "not attempted: the canary target {} {} failed ({reason}); nothing else was written",
                 target.account_id, target.region
             ),
+            Stop::WaveFailed { wave, end } => format!("not attempted: {}", end.why(wave)),
         }
     }
 }
@@ -275,6 +280,12 @@ impl Runner {
             .await
     }
 
+    /// The canary's failure in this run, if it failed. A pass whose every target had started
+    /// before the canary failed ends without a stop of its own; the run has stopped all the same.
+    pub fn canary_failure(&self) -> Option<Stop> {
+        self.gate.failure()
+    }
+
     fn cell(&self, account_id: &str) -> Arc<AccountCell> {
         let mut accounts = self.accounts.lock().expect("not poisoned");
         // Looked up for every target: allocate the key only for an account's first.
@@ -302,7 +313,7 @@ impl Runner {
     }
 
     /// Now, from the SDK's time source (virtual in simulations).
-    fn now(&self) -> CheckedAt {
+    pub fn now(&self) -> CheckedAt {
         let now = self
             .clients
             .base()

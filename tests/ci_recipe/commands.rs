@@ -41,10 +41,12 @@ fn the_recipe_parses_and_names_only_real_subcommands_and_flags() {
         }
     }
     // Each job runs in a declared stage.
-    for (name, job) in jobs(&doc) {
+    let all = jobs(&doc);
+    for name in all.keys() {
         if name.starts_with('.') {
             continue;
         }
+        let job = resolved(&all, name);
         let stage = job.get("stage").and_then(Value::as_str).unwrap_or("test");
         assert!(
             stages.iter().any(|s| s == stage),

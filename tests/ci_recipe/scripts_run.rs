@@ -61,7 +61,11 @@ fn the_plan_apply_and_report_jobs_work_as_written() {
     let doc = recipe();
     let all = jobs(&doc);
     let (plan_name, _) = jobs_running(&doc, "plan").into_iter().next().unwrap();
-    let (apply_name, _) = jobs_running(&doc, "apply").into_iter().next().unwrap();
+    // The single apply job (the wave jobs need a rollout file with waves).
+    let (apply_name, _) = jobs_running(&doc, "apply")
+        .into_iter()
+        .find(|(_, inv)| !inv.has("--wave"))
+        .unwrap();
     let plan_job = resolved(&all, &plan_name);
     let apply_job = resolved(&all, &apply_name);
     let dotenv_file = plan_job
