@@ -132,7 +132,10 @@ pub fn stream(
         let mut seen = HashSet::new();
         let send = |page: Vec<Account>| {
             for a in page {
-                seen.insert(a.id.clone());
+                // Nested OU filters (a root and an OU below it) reach an account twice.
+                if !seen.insert(a.id.clone()) {
+                    continue;
+                }
                 // OU walks already stand for the OU filter.
                 match skip_reason(&a, None, &rollout) {
                     None => {

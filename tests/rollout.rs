@@ -441,3 +441,27 @@ fn narrowing_flags_select_part_of_the_matrix() {
         (Some(prod.as_str()), Some("eu-west-1"))
     );
 }
+
+#[test]
+fn nested_ou_filters_target_each_account_once() {
+    let (emu, org) = Emulator::with_org();
+    let config = emu.rollout(
+        "r.toml",
+        &rollout_text(&format!(
+            "organizational_units = [\"{}\", \"{}\"]",
+            org.ou("Workloads"),
+            org.ou("Prod")
+        )),
+    );
+    // The streamed listing (validate), not only the collected one (accounts).
+    let (_, rows) = emu.with_report(&config, &["validate"]);
+    let mut seen: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r["account_id"].clone(), r["region"].clone()))
+        .collect();
+    seen.sort();
+    let before = seen.len();
+    seen.dedup();
+    assert_eq!(before, seen.len(), "a target twice: {rows:?}");
+    assert_eq!(seen.len(), 4, "dev and prod, two Regions each: {rows:?}");
+}
