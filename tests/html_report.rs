@@ -12,7 +12,7 @@ mod support;
 use std::path::Path;
 
 use serde_json::json;
-use support::{run, Emulator, Org, TOKEN};
+use support::{date_in, run, Emulator, Org, TOKEN};
 
 const SCRIPT_NAME: &str = "<script>alert(1)</script>";
 const IMG_NAME: &str = "\"><img src=x onerror=alert(1)>";
@@ -34,25 +34,6 @@ fn demo_org(emu: &Emulator) -> Org {
     }));
     emu.set_valid_tokens(&[TOKEN]);
     org
-}
-
-/// `YYYY-MM-DD` of the day `days` from today (UTC), for the token's expiry tag.
-fn date_in(days: i64) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    // Days to civil date (H. Hinnant's algorithm).
-    let z = now.div_euclid(86_400) + days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// The demo's rollout file with an opt-in Region added and the token's expiry 45 days away.

@@ -10,7 +10,6 @@ mod support;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::{read_report, rollout_text, run, Emulator, Org, Run, TOKEN};
@@ -372,17 +371,9 @@ fn an_interrupted_apply_still_writes_every_case() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while emu.rules().len() < 3 {
-        assert!(Instant::now() < deadline, "the rollout never got going");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let kill = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
+    let out = support::interrupt_when(child, "the rollout never got going", || {
+        emu.rules().len() >= 3
+    });
     assert_eq!(out.status.code(), Some(130));
     let cases = read_junit(&junit);
     let rows: Rows = read_report(&csv)

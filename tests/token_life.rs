@@ -71,12 +71,3 @@ fn active(emu: &Emulator, value: &str) -> bool {
         .iter()
         .any(|t| t["token"] == value && t["active"] == true)
 }
-
-/// GitLab's calls in the emulator's log, as `METHOD /path`.
-fn gitlab_calls(emu: &Emulator) -> Vec<String> {
-    emu.calls()
-        .iter()
-        .filter(|c| c["service"] == "gitlab")
-        .map(|c| c["action"].as_str().unwrap().to_owned())
-        .collect()
-}

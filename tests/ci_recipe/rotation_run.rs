@@ -63,14 +63,6 @@ fn variable(emu: &Emulator) -> Option<String> {
         .map(|v| v["value"].as_str().unwrap().to_owned())
 }
 
-fn gitlab_calls(emu: &Emulator) -> Vec<String> {
-    emu.calls()
-        .iter()
-        .filter(|c| c["service"] == "gitlab")
-        .map(|c| c["action"].as_str().unwrap().to_owned())
-        .collect()
-}
-
 type Rows = Vec<HashMap<String, String>>;
 
 /// Every target's rule validates with what its secret holds.
@@ -194,9 +186,9 @@ fn the_rotation_job_renews_a_due_token_everywhere_and_only_then_revokes() {
         .starts_with("ptc-rollout "));
     assert_eq!(token(&emu, support::TOKEN)["revoked"], false);
     assert!(
-        !gitlab_calls(&emu).iter().any(|c| c.starts_with("DELETE ")),
+        !emu.gitlab_calls().iter().any(|c| c.starts_with("DELETE ")),
         "{:?}",
-        gitlab_calls(&emu)
+        emu.gitlab_calls()
     );
     assert_all_valid(&emu, &cfg, "after the first rotation");
 

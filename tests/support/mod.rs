@@ -226,6 +226,15 @@ impl Emulator {
         self.get("/_ptc/gitlab")
     }
 
+    /// GitLab's calls in the log, as `METHOD /path`.
+    pub fn gitlab_calls(&self) -> Vec<String> {
+        self.calls()
+            .iter()
+            .filter(|c| c["service"] == "gitlab")
+            .map(|c| c["action"].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// The REST API's base URL, for `[gitlab] api_url`.
     pub fn gitlab_api_url(&self) -> String {
         format!("{}/_gitlab/api/v4", self.endpoint)
@@ -376,6 +385,45 @@ secret_name = "ecr-pullthroughcache/gitlab"
 tags = {{ team = "platform" }}
 "#
     )
+}
+
+/// `YYYY-MM-DD` of the day `days` from today (UTC), e.g. for a token's expiry tag.
+pub fn date_in(days: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // Days to civil date (H. Hinnant's algorithm).
+    let z = now.div_euclid(86_400) + days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// Sends Ctrl-C (SIGINT) to the running binary once `ready` holds (failing with `never` after a
+/// minute), and waits for it to end.
+pub fn interrupt_when(
+    child: std::process::Child,
+    never: &str,
+    ready: impl Fn() -> bool,
+) -> std::process::Output {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ready() {
+        assert!(std::time::Instant::now() < deadline, "{never}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    child.wait_with_output().unwrap()
 }
 
 /// Output of a run, with both streams as text.

@@ -133,9 +133,9 @@ fn mint_rotate_revoke_old_with_every_rule_valid_at_every_step() {
         out.stderr
     );
     assert!(
-        gitlab_calls(&emu).iter().all(|c| c.starts_with("GET ")),
+        emu.gitlab_calls().iter().all(|c| c.starts_with("GET ")),
         "{:?}",
-        gitlab_calls(&emu)
+        emu.gitlab_calls()
     );
     assert!(
         emu.mutating_calls().is_empty(),

@@ -24,10 +24,10 @@ fn a_401_is_never_retried_and_says_what_to_do() {
     );
     assert!(!out.stderr.contains(wrong));
     assert_eq!(
-        gitlab_calls(&emu).len(),
+        emu.gitlab_calls().len(),
         1,
         "one attempt: {:?}",
-        gitlab_calls(&emu)
+        emu.gitlab_calls()
     );
     assert!(!emu.path("t").exists());
     assert_eq!(tokens(&emu).len(), 2, "nothing minted");
@@ -50,7 +50,7 @@ fn a_failed_read_is_retried_but_a_mint_never_is() {
         &cfg,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
-    let calls = gitlab_calls(&emu);
+    let calls = emu.gitlab_calls();
     assert_eq!(
         calls.iter().filter(|c| *c == variable).count(),
         2,
@@ -74,7 +74,7 @@ fn a_failed_read_is_retried_but_a_mint_never_is() {
         "{}",
         out.stderr
     );
-    let calls = gitlab_calls(&emu);
+    let calls = emu.gitlab_calls();
     assert_eq!(
         calls.iter().filter(|c| *c == create).count(),
         1,
