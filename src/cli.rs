@@ -88,7 +88,8 @@ pub struct TokenStatusArgs {
     /// variable named by upstream.token_env.
     #[arg(long, value_name = "PATH")]
     pub token_file: Option<PathBuf>,
-    /// Exit 3 when the token expires within N days or is no longer active (for a scheduled job).
+    /// Exit 3 when the token expires within N days, is no longer active, or an older token
+    /// ptc-rollout minted is still active (a rotation not finished): for a scheduled job.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(0..=365))]
     pub due_within_days: Option<i64>,
     /// Output format on stdout.

@@ -137,10 +137,13 @@ pub(crate) async fn status(args: TokenStatusArgs, _output: Output) -> Result<i32
             .collect()
     });
     print_status(args.format, side, current.as_ref(), others.as_deref());
+    // An older token ptc-rollout minted still active is a rotation left unfinished (a job that
+    // failed after its mint): due too, so the next scheduled run finishes it.
+    let unfinished = others.as_ref().is_some_and(|o| !o.is_empty());
     let due = match (&current, args.due_within_days) {
         (_, None) => false,
         (None, Some(_)) => true,
-        (Some(c), Some(n)) => c.days_left.is_some_and(|d| d < n),
+        (Some(c), Some(n)) => c.days_left.is_some_and(|d| d < n) || unfinished,
     };
     Ok(if due {
         exit::CHANGES_PENDING

@@ -282,6 +282,9 @@ fn status_and_report_read_the_expiry_from_gitlab() {
         "{}",
         out.stdout
     );
+    // A minted token still beside the current one is a rotation not finished: due.
+    let out = ptc(&emu, &["token", "status", "--due-within-days", "30"], &cfg);
+    assert_eq!(out.code, 3, "{}", out.stdout);
 
     // An expired registry token is due, and every row holding it says so.
     emu.post("/_ptc/gitlab", json!({ "expire": [TOKEN] }));
