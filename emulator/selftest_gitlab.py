@@ -15,10 +15,10 @@ from datetime import datetime, timedelta, timezone
 
 from selftest_common import GITLAB, Ctx
 
-OWNER = "glpat-owner-selftest"
-READER = "glpat-readapi-selftest"
+OWNER = "test-owner-selftest"
+READER = "test-readapi-selftest"
 GROUP = {"id": 777, "full_path": "selftest/group"}
-PAGED_OWNER = "glpat-owner-paged-selftest"
+PAGED_OWNER = "test-owner-paged-selftest"
 PAGED = {"id": 778, "full_path": "selftest/paged"}
 REGION = "us-west-2"
 
@@ -145,15 +145,15 @@ def minted_registry_token(c: Ctx) -> str:
 def test_gitlab_group_variables_are_created_and_updated(c: Ctx) -> None:
     seed(c)
     path = f"/groups/{GROUP['id']}/variables"
-    status, var = api(c, "POST", path, body={"key": "GITLAB_REGISTRY_TOKEN", "value": "glpat-v1-aaaaaaaa",
+    status, var = api(c, "POST", path, body={"key": "GITLAB_REGISTRY_TOKEN", "value": "test-v1-aaaaaaaa",
                                              "masked": True, "protected": True})
     assert status == 201 and var["masked"] is True and var["protected"] is True and var["hidden"] is False, var
-    status, body = api(c, "POST", path, body={"key": "GITLAB_REGISTRY_TOKEN", "value": "glpat-v2-aaaaaaaa"})
+    status, body = api(c, "POST", path, body={"key": "GITLAB_REGISTRY_TOKEN", "value": "test-v2-aaaaaaaa"})
     assert (status, body) == (400, {"message": {"key": ["(GITLAB_REGISTRY_TOKEN) has already been taken"]}})
-    status, var = api(c, "PUT", f"{path}/GITLAB_REGISTRY_TOKEN", body={"value": "glpat-v2-aaaaaaaa"})
-    assert status == 200 and var["value"] == "glpat-v2-aaaaaaaa" and var["masked"] is True, var
+    status, var = api(c, "PUT", f"{path}/GITLAB_REGISTRY_TOKEN", body={"value": "test-v2-aaaaaaaa"})
+    assert status == 200 and var["value"] == "test-v2-aaaaaaaa" and var["masked"] is True, var
     assert var["protected"] is True and var["environment_scope"] == "*", var  # what is not given is kept
-    assert api(c, "GET", f"{path}/GITLAB_REGISTRY_TOKEN")[1]["value"] == "glpat-v2-aaaaaaaa"
+    assert api(c, "GET", f"{path}/GITLAB_REGISTRY_TOKEN")[1]["value"] == "test-v2-aaaaaaaa"
     assert api(c, "PUT", f"{path}/NOPE", body={"value": "x"}) == (404, {"message": "404 GroupVariable Not Found"})
     assert api(c, "PUT", f"{path}/GITLAB_REGISTRY_TOKEN", body={"value": "short"}) == (
         400, {"message": {"value": ["is invalid"]}})  # a masked value has 8 characters or more

@@ -1,10 +1,18 @@
 //! The one HTTP stack for what is not an AWS API (the registry, GitLab): hyper and rustls, as
 //! the AWS SDK already brings in, with the system's roots.
 
+use std::sync::OnceLock;
+
 use hyper_util::client::legacy::connect::HttpConnector;
 
-/// HTTPS (or plain HTTP, which the callers allow only to loopback) with the system's roots.
+/// HTTPS (or plain HTTP, which the callers allow only to loopback) with the system's roots,
+/// read once per run: the registry's and GitLab's clients share it.
 pub fn connector() -> hyper_rustls::HttpsConnector<HttpConnector> {
+    static CONNECTOR: OnceLock<hyper_rustls::HttpsConnector<HttpConnector>> = OnceLock::new();
+    CONNECTOR.get_or_init(build).clone()
+}
+
+fn build() -> hyper_rustls::HttpsConnector<HttpConnector> {
     let provider = rustls::crypto::aws_lc_rs::default_provider();
     let builder = hyper_rustls::HttpsConnectorBuilder::new();
     // Without readable system roots, an empty store still serves plain-HTTP endpoints; a TLS

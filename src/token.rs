@@ -224,7 +224,7 @@ mod tests {
         assert_eq!(t.header().to_str().unwrap(), "api-secret-value");
         let p = ApiToken::from_env("PTC_TEST_SURELY_UNSET_API").unwrap_err();
         assert!(p.field.contains("gitlab.api_token_env"), "{p}");
-        let minted: GitlabToken = serde_json::from_str("\"glpat-abc\"").unwrap();
+        let minted: GitlabToken = serde_json::from_str("\"test-minted-abc\"").unwrap();
         assert_eq!(format!("{minted:?}"), "GitlabToken(<redacted>)");
         let e = serde_json::from_str::<GitlabToken>("\"two words\"").unwrap_err();
         assert!(!e.to_string().contains("words"), "{e}");

@@ -8,7 +8,7 @@ use tokio::sync::watch;
 use super::conclude::{print_stop, write_junit};
 use super::error::refuse_if;
 use super::error::CommandError;
-use super::input::{check_junit_path, check_output_path, file_regions};
+use super::input::{check_junit_path, check_output_path, file_regions, read_token};
 use super::reporter::Output;
 use super::session::{open, Listed};
 use super::token::current_token;
@@ -20,7 +20,6 @@ use crate::junit;
 use crate::matrix::{self, Matrix};
 use crate::rollout::Problem;
 use crate::runner::{Limits, Pass, Stop};
-use crate::token::TokenSource;
 
 pub async fn run(
     args: ReportArgs,
@@ -42,12 +41,10 @@ pub async fn run(
             ));
         }
         // With [gitlab], the expiry comes from GitLab, asked with the registry token itself.
-        let token = rollout.gitlab.as_ref().and_then(|_| {
-            TokenSource::choose(args.token_file.as_deref(), &rollout.token_env)
-                .read()
-                .map_err(|p| problems.push(p))
-                .ok()
-        });
+        let token = rollout
+            .gitlab
+            .as_ref()
+            .and_then(|_| read_token(rollout, args.token_file.as_deref(), &mut problems));
         refuse_if(problems)?;
         // The matrix shows the file's Regions, those left out by --regions as not targeted.
         let columns = if html {

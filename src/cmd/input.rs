@@ -92,6 +92,19 @@ pub(crate) fn confirmation_possible(yes: bool, fix: &str) -> Option<Problem> {
     })
 }
 
+/// Reads the registry token (`--token-file`, else `upstream.token_env`); a problem is noted,
+/// never its content.
+pub(crate) fn read_token(
+    rollout: &Rollout,
+    token_file: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) -> Option<GitlabToken> {
+    TokenSource::choose(token_file, &rollout.token_env)
+        .read()
+        .map_err(|p| problems.push(p))
+        .ok()
+}
+
 /// The input checks of the commands that write the token (`apply`, `rotate`): the token, the
 /// report path and whether confirmation is possible. All problems at once.
 pub(crate) fn token_inputs(
@@ -102,10 +115,7 @@ pub(crate) fn token_inputs(
     fix: &str,
 ) -> (Option<GitlabToken>, Vec<Problem>) {
     let mut problems = Vec::new();
-    let token = TokenSource::choose(token_file, &rollout.token_env)
-        .read()
-        .map_err(|p| problems.push(p))
-        .ok();
+    let token = read_token(rollout, token_file, &mut problems);
     if let Err(p) = check_output_path("--report", report) {
         problems.push(p);
     }

@@ -44,7 +44,7 @@ pub async fn run(cli: Cli, interrupt: watch::Receiver<bool>) -> Result<i32, Comm
         Command::Destroy(args) => destroy::run(args, output, interrupt).await,
         Command::Report(args) => compliance::run(args, output, interrupt).await,
         Command::IamPolicy(args) => iam_policy::run(args),
-        Command::Token(TokenCommand::Status(args)) => token::status(args, output).await,
+        Command::Token(TokenCommand::Status(args)) => token::status(args).await,
         Command::Token(TokenCommand::Mint(args)) => token::mint(args, output).await,
         Command::Token(TokenCommand::RevokeOld(args)) => {
             token::revoke_old(args, output, interrupt).await

@@ -8,13 +8,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::error::{refuse_if, CommandError};
-use super::reporter::Output;
+use super::input::read_token;
 use crate::cli::{Format, TokenStatusArgs};
 use crate::compliance::CurrentToken;
 use crate::exit;
 use crate::gitlab_api::{self, Gitlab, GitlabError, TokenInfo};
 use crate::rollout::{GitlabSide, Problem, Rollout};
-use crate::token::{ApiToken, GitlabToken, TokenSource};
+use crate::token::{ApiToken, GitlabToken};
 
 mod mint;
 mod revoke;
@@ -103,7 +103,7 @@ impl Shown {
 }
 
 /// `token status`.
-pub(crate) async fn status(args: TokenStatusArgs, _output: Output) -> Result<i32, CommandError> {
+pub(crate) async fn status(args: TokenStatusArgs) -> Result<i32, CommandError> {
     let rollout = Rollout::load(&args.config)?;
     let (side, token) = status_inputs(&rollout, args.token_file.as_deref())?;
     // The API token is optional here: without it, the group's other tokens are not listed.
@@ -152,16 +152,28 @@ pub(crate) async fn status(args: TokenStatusArgs, _output: Output) -> Result<i32
     })
 }
 
+/// `[gitlab]` and the API token its `api_token_env` names, for `mint` and `revoke-old`;
+/// problems are noted.
+pub(crate) fn side_and_api<'r>(
+    rollout: &'r Rollout,
+    problems: &mut Vec<Problem>,
+) -> (Option<&'r GitlabSide>, Option<ApiToken>) {
+    let side = gitlab_side(rollout).map_err(|p| problems.push(p)).ok();
+    let api = side.and_then(|s| {
+        ApiToken::from_env(&s.api_token_env)
+            .map_err(|p| problems.push(p))
+            .ok()
+    });
+    (side, api)
+}
+
 fn status_inputs<'r>(
     rollout: &'r Rollout,
     token_file: Option<&Path>,
 ) -> Result<(&'r GitlabSide, GitlabToken), CommandError> {
     let mut problems = Vec::new();
     let side = gitlab_side(rollout).map_err(|p| problems.push(p)).ok();
-    let token = TokenSource::choose(token_file, &rollout.token_env)
-        .read()
-        .map_err(|p| problems.push(p))
-        .ok();
+    let token = read_token(rollout, token_file, &mut problems);
     refuse_if(problems)?;
     Ok((side.expect("checked"), token.expect("checked")))
 }

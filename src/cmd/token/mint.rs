@@ -1,7 +1,7 @@
 //! `token mint`: a new group access token (read_registry, Guest), stored where the next run
 //! reads it, never shown. The old token keeps working until `token revoke-old`.
 
-use super::{gitlab_side, today};
+use super::{side_and_api, today};
 use crate::cli::TokenMintArgs;
 use crate::cmd::error::{refuse_if, CommandError};
 use crate::cmd::input::check_output_path;
@@ -48,12 +48,7 @@ fn inputs<'r>(
     args: &TokenMintArgs,
 ) -> Result<(&'r GitlabSide, ApiToken), CommandError> {
     let mut problems = Vec::new();
-    let side = gitlab_side(rollout).map_err(|p| problems.push(p)).ok();
-    let api = side.and_then(|s| {
-        ApiToken::from_env(&s.api_token_env)
-            .map_err(|p| problems.push(p))
-            .ok()
-    });
+    let (side, api) = side_and_api(rollout, &mut problems);
     if side.is_some_and(|s| s.ci_variable.is_none()) && args.out.is_none() {
         problems.push(Problem::new(
             "--out",

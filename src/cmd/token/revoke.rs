@@ -6,33 +6,29 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-use super::{gitlab_side, registry_token_info};
-use crate::cli::{TargetArgs, TokenRevokeArgs};
+use super::{registry_token_info, side_and_api};
+use crate::cli::TokenRevokeArgs;
 use crate::cmd::conclude::print_stop;
 use crate::cmd::error::{refuse_if, CommandError};
+use crate::cmd::input::read_token;
 use crate::cmd::input::{check_output_path, confirm, confirmation_possible};
 use crate::cmd::reporter::Output;
-use crate::cmd::session::{open, Listed};
+use crate::cmd::session::{Listed, Session};
 use crate::compliance::{self, CurrentToken};
 use crate::exit;
 use crate::gitlab_api::{self, Gitlab, GitlabError, TokenInfo};
-use crate::rollout::GitlabSide;
+use crate::rollout::{GitlabSide, Rollout};
 use crate::runner::{Limits, Pass, Stop};
-use crate::token::{ApiToken, GitlabToken, TokenSource};
+use crate::token::{ApiToken, GitlabToken};
 
 pub(crate) async fn run(
     args: TokenRevokeArgs,
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    // Every target, always: a narrowed check could not prove the old tokens unused.
-    let targets = TargetArgs {
-        config: args.config.clone(),
-        regions: None,
-        accounts: None,
-        concurrency: args.concurrency,
-    };
-    let rollout = crate::cmd::input::load_rollout(&targets)?;
+    // Every target, always (no narrowing flags): a narrowed check could not prove the old
+    // tokens unused.
+    let rollout = Rollout::load(&args.config)?;
     let (side, token, api) = inputs(&rollout, &args)?;
     let Some(current) = registry_token_info(&side, &token).await? else {
         return Err(GitlabError::inactive_registry_token().into());
@@ -53,7 +49,7 @@ pub(crate) async fn run(
         }
         return Ok(exit::SUCCESS);
     }
-    let (session, ()) = open(&targets, output, interrupt, |_| Ok(())).await?;
+    let session = Session::start(rollout, output, args.concurrency.into(), interrupt).await?;
     let runner = session.runner(Limits::default());
     let pass = Pass::Inspect(Some(Arc::new(token)));
     let ((results, stop), listed) = session.pass_listed(&runner, pass).await;
@@ -122,20 +118,12 @@ pub(crate) async fn run(
 
 /// The checks before any call: `[gitlab]`, both tokens, the report path, confirmation.
 fn inputs(
-    rollout: &crate::rollout::Rollout,
+    rollout: &Rollout,
     args: &TokenRevokeArgs,
 ) -> Result<(GitlabSide, GitlabToken, ApiToken), CommandError> {
     let mut problems = Vec::new();
-    let side = gitlab_side(rollout).map_err(|p| problems.push(p)).ok();
-    let token = TokenSource::choose(args.token_file.as_deref(), &rollout.token_env)
-        .read()
-        .map_err(|p| problems.push(p))
-        .ok();
-    let api = side.and_then(|s| {
-        ApiToken::from_env(&s.api_token_env)
-            .map_err(|p| problems.push(p))
-            .ok()
-    });
+    let (side, api) = side_and_api(rollout, &mut problems);
+    let token = read_token(rollout, args.token_file.as_deref(), &mut problems);
     if let Err(p) = check_output_path("--report", args.report.as_deref()) {
         problems.push(p);
     }
