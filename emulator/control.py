@@ -1,9 +1,10 @@
 """The emulator's control API, served under /_ptc/ on the same port as moto.
 
-Tests use it to declare valid GitLab tokens, deny AssumeRole, seed an
+Tests use it to declare valid GitLab tokens (and their role), deny AssumeRole, seed an
 Organization, inspect and mutate state behind the tool's back, read the call
 log, inject faults, publish images upstream, choose identity policies, opt
-accounts in to Regions, and set STS and Secrets Manager timing limits.
+accounts in to Regions, set STS and Secrets Manager timing limits, and point
+layer downloads' S3 URLs elsewhere.
 Everything here calls moto's backends directly.
 """
 
@@ -17,6 +18,7 @@ from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
 import gitlab
 import ptc
+import s3
 import secrets_guard
 import templates
 import upstream
@@ -260,14 +262,13 @@ def mutate(p: dict) -> dict:
 # --- registry: upstream images and identity policies --------------------------------------
 def add_upstream_images(images) -> dict:
     if not isinstance(images, list):
-        raise BadRequest("'images' must be a list of {\"repository\", \"tag\"}")
-    for image in images:
-        repository, tag = _require(image if isinstance(image, dict) else {}, "repository", "tag")
-        if not isinstance(repository, str) or not isinstance(tag, str) or not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", tag):
-            raise BadRequest(f"bad image {image!r}: repository and tag must be strings, the tag a valid tag")
-    added = [{"repository": i["repository"], "tag": i["tag"], "digest": upstream.add_image(i["repository"], i["tag"])}
-             for i in images]
-    return {"ok": True, "images": added}
+        raise BadRequest("'images' must be a list of {\"repository\", \"tag\", ...}")
+    try:
+        for image in images:
+            upstream.check(image)  # all of them first: a bad one publishes nothing
+        return {"ok": True, "images": [upstream.add_image(image) for image in images]}
+    except ValueError as e:
+        raise BadRequest(str(e))
 
 
 def set_identity_policies(policies) -> dict:
@@ -322,6 +323,23 @@ def set_force_delete_delay(p: dict) -> dict:
     return {"ok": True, "ms": STATE.force_delete_delay_ms()}
 
 
+def set_s3(p: dict) -> dict:
+    if "redirect_base" not in p:
+        raise BadRequest("missing field: redirect_base (a loopback \"http://127.0.0.1:PORT\", or null)")
+    try:
+        return s3.set_redirect_base(p["redirect_base"])
+    except ValueError as e:
+        raise BadRequest(str(e))
+
+
+def set_valid_tokens(p: dict) -> dict:
+    try:
+        STATE.set_valid_tokens(p.get("tokens", []), p.get("access_level", gitlab.REPORTER))
+    except ValueError as e:
+        raise BadRequest(str(e))
+    return {"ok": True}
+
+
 def set_faults(rules) -> dict:
     if not isinstance(rules, list):
         raise BadRequest("'rules' must be a list")
@@ -339,7 +357,7 @@ ROUTES = {
     ("GET", "/_ptc/health"): lambda p: {"ok": True},
     ("GET", "/_ptc/calls"): lambda p: {"calls": STATE.calls()},
     ("POST", "/_ptc/calls/reset"): lambda p: (STATE.reset_calls(), {"ok": True})[1],
-    ("POST", "/_ptc/valid_tokens"): lambda p: (STATE.set_valid_tokens(p.get("tokens", [])), {"ok": True})[1],
+    ("POST", "/_ptc/valid_tokens"): set_valid_tokens,
     ("POST", "/_ptc/deny_assume_role"): lambda p: (STATE.set_denied_accounts(p.get("accounts", [])), {"ok": True})[1],
     ("POST", "/_ptc/seed"): lambda p: seed_demo() if p.get("demo") else seed(p),
     ("GET", "/_ptc/seed"): lambda p: layout(),
@@ -358,6 +376,8 @@ ROUTES = {
     ("POST", "/_ptc/region_opt"): set_region_opt,
     ("GET", "/_ptc/max_session_duration"): lambda p: {"seconds": STATE.max_session_duration()},
     ("POST", "/_ptc/max_session_duration"): set_max_session_duration,
+    ("GET", "/_ptc/s3"): lambda p: {"redirect_base": s3.redirect_base()},
+    ("POST", "/_ptc/s3"): set_s3,
     ("GET", "/_ptc/force_delete_delay"): lambda p: {"ms": STATE.force_delete_delay_ms()},
     ("POST", "/_ptc/force_delete_delay"): set_force_delete_delay,
 }

@@ -67,12 +67,12 @@ class EmulatorState:
             self._calls.clear()
 
     # --- validation tokens: GitLab's (gitlab.py) ---------------------------
-    def set_valid_tokens(self, tokens) -> None:
-        """Seeds these as the GitLab group's active registry tokens."""
-        gitlab.seed_registry_tokens(tokens)
+    def set_valid_tokens(self, tokens, access_level: int = gitlab.REPORTER) -> None:
+        """Seeds these as the GitLab group's active registry tokens (Reporter unless told)."""
+        gitlab.seed_registry_tokens(tokens, access_level)
 
-    def add_valid_tokens(self, tokens) -> None:
-        gitlab.add_registry_tokens(tokens)
+    def add_valid_tokens(self, tokens, access_level: int = gitlab.REPORTER) -> None:
+        gitlab.add_registry_tokens(tokens, access_level)
 
     def is_valid_token(self, token: str) -> bool:
         """What GitLab.com's registry accepts: a token GitLab holds active."""

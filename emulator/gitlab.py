@@ -16,13 +16,18 @@ at most) with GitLab's `Link` (absolute, back to this emulator's Host) and `X-Pa
 
 ECR's ValidatePullThroughCacheRule and the pull-through registry accept exactly the tokens
 this GitLab holds active (not revoked, not past `expires_at`), as GitLab.com's registry does.
-The control API's `valid_tokens` seeds such tokens (read_registry, Guest) in the default group.
+The control API's `valid_tokens` seeds such tokens (read_registry, Reporter unless an
+`access_level` is given) in the default group. The token's role then decides what it pulls
+(doc/user/packages/container_registry, "Container registry visibility permissions"): a Guest
+pulls only images of public projects, a Reporter or above private ones too (`may_pull`).
 
 Who is who: `owner_tokens` (control API) are personal access tokens of a group Owner, and
 `tokens_without_api` the same Owner's tokens with only `read_api`; tokens minted through the API
 and the seeded registry tokens are group access tokens (a bot user's), which GitLab lets list and
 revoke tokens but never create one (400 "User does not have permission to create group access
-token").
+token"). Each group has a tier, `premium` unless the control API says `free` or `ultimate`: on
+GitLab.com group access tokens need Premium or Ultimate, and ResourceAccessTokens::CreateService
+answers a Free group's Owner with the same 400 as a non-Owner.
 
 Errors as GitLab answers them: 401 `{"message": "401 Unauthorized"}` for a missing or unknown
 token, 401 `{"error": "invalid_token", ...}` for an expired or revoked one (never retried by a
@@ -42,15 +47,18 @@ import re
 import secrets as pyrandom
 import threading
 from datetime import date, datetime, timedelta, timezone
-from urllib.parse import parse_qsl, quote_plus, unquote
+from urllib.parse import quote_plus, unquote
+
+from gitlab_params import Answer, Checked, _as_bool, _as_int, _as_string, _as_strings, _params
 
 PREFIX = "/_gitlab/api/v4"
-DEFAULT_GROUP = {"id": 4242, "full_path": "demo-group", "name": "demo-group"}
+DEFAULT_GROUP = {"id": 4242, "full_path": "demo-group", "name": "demo-group", "tier": "premium"}
+TIERS = ("free", "premium", "ultimate")
 MAX_LIFETIME_DAYS = 365
 # An administrator's lower "maximum allowable lifetime for access tokens" (self-managed), set
 # through the control API; GitLab words the refusal the same way.
 _max_lifetime = [MAX_LIFETIME_DAYS]
-GUEST, MAINTAINER, OWNER = 10, 40, 50
+GUEST, REPORTER, MAINTAINER, OWNER = 10, 20, 40, 50
 ACCESS_LEVELS = (10, 15, 20, 30, 40, 50)  # Gitlab::Access.options_with_owner (15: Planner)
 BOT_SCOPES = ("api", "read_api", "read_repository", "write_repository", "read_registry", "write_registry",
               "create_runner", "manage_runner", "ai_features", "k8s_proxy", "self_rotate",
@@ -103,34 +111,79 @@ def add_token(token: str, name: str, scopes, access_level: int, group_id: int | 
         return t
 
 
-def seed_registry_tokens(tokens) -> None:
+def registry_token_entries(tokens, access_level=REPORTER) -> list[tuple[str, int]]:
+    """(value, access level) of each entry: a token string, or {"token", "access_level"?} to give
+    one token its own role; ValueError for anything else."""
+    if isinstance(access_level, bool) or access_level not in ACCESS_LEVELS:
+        raise ValueError(f"'access_level' must be one of {', '.join(map(str, ACCESS_LEVELS))}")
+    if not isinstance(tokens, list):
+        raise ValueError("'tokens' must be a list")
+    out = []
+    for entry in tokens:
+        if isinstance(entry, dict):
+            out.extend(registry_token_entries([entry.get("token")], entry.get("access_level", access_level)))
+        elif isinstance(entry, (str, int)) and not isinstance(entry, bool) and str(entry):
+            out.append((str(entry), access_level))
+        else:
+            raise ValueError("each token must be a non-empty string or {\"token\", \"access_level\"}")
+    return out
+
+
+def seed_registry_tokens(tokens, access_level=REPORTER) -> None:
     """Makes these the group's active registry tokens (replacing earlier seeded ones)."""
+    entries = registry_token_entries(tokens, access_level)  # checked before anything is replaced
     with _lock:
         _tokens[:] = [t for t in _tokens if not t.get("seeded")]
-        add_registry_tokens(tokens)
+        _add_seeded(entries)
 
 
-def add_registry_tokens(tokens) -> None:
-    """Adds active registry tokens (read_registry, Guest) to the default group."""
-    for value in tokens:
-        add_token(str(value), "seeded", ["read_registry"], GUEST)["seeded"] = True
+def add_registry_tokens(tokens, access_level=REPORTER) -> None:
+    """Adds active registry tokens (read_registry; Reporter unless told) to the default group."""
+    _add_seeded(registry_token_entries(tokens, access_level))
+
+
+def _add_seeded(entries) -> None:
+    for value, level in entries:
+        add_token(value, "seeded", ["read_registry"], level)["seeded"] = True
+
+
+def _registry_login(value: str) -> dict | None:
+    """The active token GitLab's registry would log in with (read_registry), or None."""
+    with _lock:
+        return next((dict(t) for t in _tokens
+                     if t["token"] == value and _is_active(t) and "read_registry" in t["scopes"]), None)
 
 
 def is_active_token(value: str) -> bool:
     """Whether GitLab would let this token log in to the registry."""
-    with _lock:
-        return any(t["token"] == value and _is_active(t) and "read_registry" in t["scopes"] for t in _tokens)
+    return _registry_login(value) is not None
+
+
+def may_pull(value: str, visibility: str) -> bool:
+    """Whether the token's user may pull an image of a project of this visibility: any member
+    pulls from a public project, Reporter and above from a private one (a Guest may not)."""
+    login = _registry_login(value)
+    if login is None:
+        return False
+    return visibility == "public" or login["access_level"] >= REPORTER
 
 
 def control(payload: dict) -> dict:
     """POST /_ptc/gitlab: seed groups and API tokens; revoke or age tokens for a scenario."""
+    if any(g.get("tier", "premium") not in TIERS for g in payload.get("groups", [])):
+        raise ValueError(f"a group's tier must be one of {', '.join(TIERS)}")  # before anything changes
     with _lock:
         for g in payload.get("groups", []):
-            _groups[int(g["id"])] = {"id": int(g["id"]), "full_path": g["full_path"], "name": g["full_path"]}
+            _groups[int(g["id"])] = {"id": int(g["id"]), "full_path": g["full_path"], "name": g["full_path"],
+                                     "tier": g.get("tier", "premium")}
         known = {t["token"] for t in _tokens}
         for value in payload.get("owner_tokens", []):
             if str(value) not in known:
                 add_token(str(value), "owner", ["api"], OWNER, _group_of(payload), bot=False)
+        for value in payload.get("maintainer_tokens", []):
+            # A member with the api scope but below Owner: may not list or create group tokens.
+            if str(value) not in known:
+                add_token(str(value), "maintainer", ["api"], MAINTAINER, _group_of(payload), bot=False)
         for value in payload.get("tokens_without_api", []):
             if str(value) not in known:
                 add_token(str(value), "reporter", ["read_api"], OWNER, _group_of(payload), bot=False)
@@ -157,104 +210,6 @@ def state() -> dict:
             "tokens": [dict(_resource(t), group_id=t["group_id"], token=t["token"]) for t in _tokens],
             "variables": [dict(v, group_id=g) for (g, _, _), v in _variables.items()],
         }
-
-
-# --- parameters, as Grape reads them ---------------------------------------------------------
-class Answer(Exception):
-    def __init__(self, status: int, body, headers=()):
-        super().__init__(status)
-        self.status, self.body, self.headers = status, body, list(headers)
-
-
-def _nested(pairs) -> dict:
-    """Rack's nested parameters: `a[]=x&a[]=y` is a list, `a[b]=x` a hash, `a=x` a string."""
-    out: dict = {}
-    for key, value in pairs:
-        m = re.fullmatch(r"([^\[\]]+)\[([^\[\]]*)\]", key)
-        if m is None:
-            out[key] = value
-        elif m.group(2) == "":
-            have = out.get(m.group(1))
-            out[m.group(1)] = (have if isinstance(have, list) else []) + [value]
-        else:
-            have = out.get(m.group(1))
-            out[m.group(1)] = dict(have if isinstance(have, dict) else {}, **{m.group(2): value})
-    return out
-
-
-def _params(environ, raw: bytes) -> dict:
-    """The query string's parameters, overridden by the body's (JSON or form)."""
-    params = _nested(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
-    ctype = (environ.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
-    if not raw.strip():
-        return params
-    if ctype == "application/x-www-form-urlencoded":
-        params.update(_nested(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True)))
-    elif ctype in ("application/json", "") or ctype.endswith("+json"):
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            raise Answer(400, {"error": "message body does not match declared format"})
-        if isinstance(body, dict):
-            params.update(body)
-    return params
-
-
-_TRUE = {"1", "on", "t", "true", "y", "yes"}
-_FALSE = {"0", "off", "f", "false", "n", "no"}
-
-
-def _as_string(v):
-    if isinstance(v, (list, dict)):
-        raise TypeError
-    return str(v).lower() if isinstance(v, bool) else str(v)
-
-
-def _as_bool(v):
-    if isinstance(v, bool):
-        return v
-    if str(v).lower() not in _TRUE | _FALSE:
-        raise ValueError
-    return str(v).lower() in _TRUE
-
-
-def _as_int(v):
-    if isinstance(v, bool) or not re.fullmatch(r"[+-]?\d+", str(v).strip()):
-        raise ValueError
-    return int(v)
-
-
-def _as_strings(v):
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise TypeError
-    return v
-
-
-class Checked:
-    """Grape's declared parameters: coerced values, with every error gathered into one 400."""
-
-    def __init__(self, params: dict):
-        self.params, self.values, self.errors = params, {}, []
-
-    def take(self, name, coerce, required=False, values=None):
-        if self.params.get(name) is None:
-            if required:
-                self.errors.append(f"{name} is missing")
-            return
-        try:
-            value = coerce(self.params[name])
-        except (TypeError, ValueError):
-            self.errors.append(f"{name} is invalid")
-            return
-        if values is not None and not set(value if isinstance(value, list) else [value]) <= set(values):
-            self.errors.append(f"{name} does not have a valid value")
-            return
-        self.values[name] = value
-
-    def done(self) -> dict:
-        if self.errors:
-            raise Answer(400, {"error": ", ".join(self.errors)})
-        return self.values
 
 
 # --- who calls ------------------------------------------------------------------------------
@@ -314,7 +269,9 @@ def _create_token(group_raw: str, caller: dict, params: dict) -> tuple[int, dict
     c.take("description", _as_string)
     body = c.done()
     group = _group(group_raw, caller)
-    if caller["bot"] or not _owner(caller):
+    # GitLab.com: group access tokens need Premium or Ultimate, checked with the Owner role
+    # (has_permission_to_create?), so a Free group's Owner hears what a non-Owner hears.
+    if caller["bot"] or not _owner(caller) or group["tier"] == "free":
         raise Answer(400, {"message": "400 Bad request - User does not have permission to create group access token"})
     if not body["scopes"]:
         raise Answer(400, {"message": "400 Bad request - Scopes can't be blank"})

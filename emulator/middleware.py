@@ -1,10 +1,11 @@
-"""WSGI middleware in front of moto: control API and registry routing, call log, Region
-opt-in refusals, fault injection."""
+"""WSGI middleware in front of moto: control API, registry, S3 and GitLab routing, call log,
+Region opt-in refusals, fault injection."""
 
 import io
 import json
 import re
 import time
+from http import HTTPStatus
 from urllib.parse import parse_qs
 
 from werkzeug.wsgi import get_input_stream
@@ -13,6 +14,7 @@ import control
 import gitlab
 import regions
 import registry
+import s3
 from emustate import MANAGEMENT_ACCOUNT_ID, STATE
 
 # X-Amz-Target prefixes of the JSON-protocol services the tool drives.
@@ -37,6 +39,18 @@ REGISTRY_FAULT_CODES = {
     "LimitExceeded": (429, "TOOMANYREQUESTS"), "LimitExceededException": (429, "TOOMANYREQUESTS"),
     "InternalFailure": (500, "UNKNOWN"), "ServiceUnavailable": (503, "UNAVAILABLE"),
     "UnrecognizedClientException": (401, "UNAUTHORIZED"),
+}
+# ... and on the S3 layer bucket in S3's (ErrorResponses: SlowDown and ServiceUnavailable are
+# 503, InternalError 500; credentials S3 does not recognise are InvalidAccessKeyId, 403).
+S3_FAULT_CODES = {
+    "Throttling": (503, "SlowDown", "Please reduce your request rate."),
+    "ThrottlingException": (503, "SlowDown", "Please reduce your request rate."),
+    "LimitExceeded": (503, "SlowDown", "Please reduce your request rate."),
+    "LimitExceededException": (503, "SlowDown", "Please reduce your request rate."),
+    "InternalFailure": (500, "InternalError", "We encountered an internal error. Please try again."),
+    "ServiceUnavailable": (503, "ServiceUnavailable", "Service is unable to handle request."),
+    "UnrecognizedClientException": (403, "InvalidAccessKeyId",
+                                    "The AWS Access Key Id you provided does not exist in our records."),
 }
 
 
@@ -90,6 +104,9 @@ def _error(call: dict, status: int, code: str, message: str, sender: bool = True
     if call["service"] == "registry":
         status, registry_code = REGISTRY_FAULT_CODES.get(code, (status, "UNKNOWN"))
         return status, [("Content-Type", "application/json")], registry.error_body(registry_code, message)
+    if call["service"] == "s3":
+        status, s3_code, s3_message = S3_FAULT_CODES.get(code, (status, "InternalError", message))
+        return s3.error_response(s3_code, s3_message, status)
     if call["service"] == "sts":
         body = (
             '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
@@ -140,7 +157,7 @@ def _answer(call: dict, environ, start_response, answer):
     status, headers, payload = answer
     STATE.update_call(call, status=status)
     headers.append(("Content-Length", str(len(payload))))
-    start_response(f"{status} {'OK' if status == 200 else 'Error'}", headers)
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
     return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else payload]
 
 
@@ -175,6 +192,8 @@ class PtcMiddleware:
             return self._control(environ, start_response)
         if path.startswith("/_registry/"):
             return self._registry(environ, start_response)
+        if path.startswith(s3.PREFIX):
+            return self._s3(environ, start_response)
         if path.startswith(gitlab.PREFIX + "/"):
             return self._gitlab(environ, start_response)
         if path.startswith("/moto-api"):
@@ -208,6 +227,14 @@ class PtcMiddleware:
         if faulted is not None:
             return faulted
         return registry.handle(environ, start_response, call)
+
+    def _s3(self, environ, start_response):
+        get_input_stream(environ).read()  # GET and HEAD only: drain whatever was sent
+        call = STATE.record_call(s3.describe(environ))
+        faulted = _fault(call, environ, start_response)
+        if faulted is not None:
+            return faulted
+        return _answer(call, environ, start_response, s3.answer(environ))
 
     def _gitlab(self, environ, start_response):
         raw = get_input_stream(environ).read()

@@ -2,8 +2,9 @@
 the ECR registry permissions policy.
 
 Only the checks of the registry endpoint (registry.py: ecr:BatchGetImage,
-ecr:CreateRepository, ecr:BatchImportUpstreamImage) and GetAuthorizationToken
-(identity only) are evaluated; every other AWS call stays unchecked, as in moto.
+ecr:CreateRepository, ecr:BatchImportUpstreamImage; blobs.py: ecr:GetDownloadUrlForLayer)
+and GetAuthorizationToken (identity only) are evaluated; every other AWS call stays
+unchecked, as in moto.
 
 - Identity policy: the control API's list of {account, role_name, actions}. A
   principal that matches an entry (its assumed role's name, its account) is
@@ -30,6 +31,9 @@ ROLE_ARN_RE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:[^/]+/)*(?P<name>
 # Principals naming a whole account: in the registry's own account they only
 # delegate to IAM, so on their own they grant nothing here.
 ACCOUNT_PRINCIPAL_RE = re.compile(r"^(?:\d{12}|arn:aws[a-z-]*:iam::\d{12}:root)$")
+# Denials worded after the policies that decided them (the pull through cache actions keep the
+# emulator's earlier wording, which names both kinds).
+IDENTITY_WORDED_ACTIONS = {"ecr:GetDownloadUrlForLayer"}
 REGISTRY_POLICY_ACTION_RE = re.compile(r"^ecr:[A-Za-z*?]+$", re.IGNORECASE)
 
 
@@ -155,6 +159,9 @@ def denial(principal: dict, action: str, resource: str, account: str, region: st
         return f"{head} with an explicit deny in a resource-based policy"
     if decision == "Allow" or identity_allows(principal, action):
         return None
+    if action in IDENTITY_WORDED_ACTIONS and not policy_text:
+        # A layer download with no registry policy: only identity policies were consulted.
+        return f"{head} because no identity-based policy allows the {action} action"
     return f"{head} because no identity-based policy or resource-based policy allows the {action} action"
 
 

@@ -1,16 +1,19 @@
 """What ECR does on a cache miss: find the rule, check the caller may import, log in
-upstream with the rule's secret, fetch the manifest, create the repository from
-the repository creation template that applies, and store the image.
+upstream with the rule's secret, fetch the manifest, check GitLab lets the secret's token pull
+it (a Guest pulls only public images), create the repository from the repository creation
+template that applies, and store the image.
 
 registry.py drives these steps in order and turns RegistryError into the
 registry API's JSON errors.
 """
 
+import json
 import threading
 
 from moto.ecr.models import ecr_backends
 from moto.utilities.utils import get_partition
 
+import gitlab
 import permissions
 import ptc
 import templates
@@ -81,7 +84,8 @@ def check_upstream_credentials(account: str, region: str, rule: dict) -> None:
                                            f"the credentials in {arn} were refused by {url}")
 
 
-def fetch_upstream(rule: dict, name: str, reference: str) -> tuple[str, bytes, str | None]:
+def fetch_upstream(rule: dict, name: str, reference: str) -> dict:
+    """upstream.lookup's {"media_type", "body", "tag", "visibility"}, or RegistryError 404."""
     repo = upstream_repository(rule, name)
     found = upstream.lookup(rule["upstreamRegistryUrl"], repo, reference)
     if found is None:
@@ -89,6 +93,23 @@ def fetch_upstream(rule: dict, name: str, reference: str) -> tuple[str, bytes, s
         raise RegistryError(404, "MANIFEST_UNKNOWN", "Requested image not found upstream: "
                                                      f"{rule['upstreamRegistryUrl']}/{repo}{sep}{reference}")
     return found
+
+
+def check_upstream_pull(account: str, region: str, rule: dict, name: str, found: dict) -> None:
+    """GitLab's registry lets the secret's token pull a private project's image only with the
+    Reporter role or above (a Guest pulls public images only); ECR reports GitLab's refusal as a
+    failed upstream login, naming the repository, never the token."""
+    if found["visibility"] == "public" or not rule.get("credentialArn"):
+        return
+    raw = ptc.current_secret_string(ptc.find_secret(account, region, rule["credentialArn"]))
+    try:
+        token = json.loads(raw).get("accessToken") if raw else None
+    except (ValueError, AttributeError):
+        token = None
+    if not isinstance(token, str) or not gitlab.may_pull(token, found["visibility"]):
+        url = rule["upstreamRegistryUrl"]
+        raise RegistryError(403, "DENIED", f"authentication to the upstream registry failed: {url} denied pull "
+                                           f"access to {upstream_repository(rule, name)}")
 
 
 def find_template(account: str, region: str, name: str) -> dict | None:

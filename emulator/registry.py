@@ -8,8 +8,9 @@ there (http, not https: the emulator is loopback only).
 - GetAuthorizationToken mints a random password (base64 "AWS:<password>"),
   valid 12 hours, bound to the caller's principal, account and Region.
 - /v2/ checks Basic auth; /v2/<name>/manifests/<reference> (GET, HEAD) serves
-  an image from the cache, or on a miss pulls it through (pullthrough.py).
-- Only manifests are modelled: no blobs, no push, no catalog, no tag listing.
+  an image from the cache, or on a miss pulls it through (pullthrough.py);
+  /v2/<name>/blobs/<digest> (GET, HEAD) redirects to S3 (blobs.py, s3.py).
+- No push, no catalog, no tag listing.
 
 The password is a credential: it never goes to the call log, an error message
 or stderr.
@@ -21,12 +22,14 @@ import logging
 import re
 import secrets
 from datetime import datetime, timedelta, timezone
+from http import HTTPStatus
 
 from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.ecr.models import ECR_REPOSITORY_NAME_PATTERN, ecr_backends
 from moto.ecr.responses import ECRResponse
 
+import blobs
 import permissions
 import pullthrough
 import upstream
@@ -73,7 +76,8 @@ def install() -> None:
 
 # --- requests ----------------------------------------------------------------------------
 def parse(environ) -> dict:
-    """account, region, kind ("ping" | "manifest" | "other"), name, reference of a registry request."""
+    """account, region, kind ("ping" | "manifest" | "blob" | "other"), name, reference (a tag or
+    digest; a blob's digest) of a registry request."""
     match = PATH_RE.match(environ.get("PATH_INFO", ""))
     out = {"account": match["account"] if match else "", "region": match["region"] if match else "",
            "kind": "other", "name": None, "reference": None}
@@ -83,6 +87,9 @@ def parse(environ) -> dict:
     elif rest.startswith("/v2/") and "/manifests/" in rest:
         name, _, reference = rest[len("/v2/"):].rpartition("/manifests/")
         out.update(kind="manifest", name=name, reference=reference)
+    elif rest.startswith("/v2/") and "/blobs/" in rest and not rest.endswith("/blobs/uploads/"):
+        name, _, digest = rest[len("/v2/"):].rpartition("/blobs/")
+        out.update(kind="blob", name=name, reference=digest)
     return out
 
 
@@ -90,6 +97,9 @@ def describe(environ) -> dict:
     """The call-log entry of a registry request (principal and cached are filled in later)."""
     req = parse(environ)
     head = environ.get("REQUEST_METHOD") == "HEAD"
+    if req["kind"] == "blob":  # a blob never touches the cache lookup: no "cached"
+        return {"service": "registry", "action": "HeadBlob" if head else "GetBlob", "account": req["account"],
+                "region": req["region"], "principal": None, "repository": req["name"], "digest": req["reference"]}
     action = {"ping": "Ping", "manifest": "HeadManifest" if head else "GetManifest"}.get(req["kind"], "Unsupported")
     return {"service": "registry", "action": action, "account": req["account"], "region": req["region"],
             "principal": None, "repository": req["name"], "cached": None}
@@ -173,10 +183,12 @@ def _manifest(call: dict, token: dict, req: dict, environ) -> tuple[str, bytes]:
     # A pull through the cache is still a pull: the principal reads the image it imported.
     pullthrough.check_permission(token, "ecr:BatchGetImage", account, region, name)
     pullthrough.check_upstream_credentials(account, region, rule)
-    media_type, body, tag = pullthrough.fetch_upstream(rule, name, reference)
+    found = pullthrough.fetch_upstream(rule, name, reference)
+    pullthrough.check_upstream_pull(account, region, rule, name, found)
+    media_type, body = found["media_type"], found["body"]
     if not _accepts(environ, media_type):
         raise _not_accepted(media_type)  # checked before importing: nothing is stored
-    pullthrough.store(account, region, name, reference, media_type, body, tag)
+    pullthrough.store(account, region, name, reference, media_type, body, found["tag"])
     return media_type, body
 
 
@@ -188,11 +200,16 @@ def answer(environ, call: dict) -> tuple[int, list, bytes]:
     try:
         if req["kind"] == "other" or method not in ("GET", "HEAD"):
             raise RegistryError(404 if req["kind"] == "other" else 405, "UNSUPPORTED",
-                                "The emulator's registry serves only GET and HEAD of /v2/ and of manifests")
+                                "The emulator's registry serves only GET and HEAD of /v2/, manifests and blobs")
         token = _authenticate(environ, req["account"], req["region"])
         STATE.update_call(call, principal=token["principal_arn"])
         if req["kind"] == "ping":
             return 200, headers + [("Content-Type", "application/json")], b"{}"
+        if req["kind"] == "blob":
+            if not NAME_RE.fullmatch(req["name"] or ""):
+                raise RegistryError(400, "NAME_INVALID", f"Invalid repository name '{req['name']}'")
+            status, extra, body = blobs.answer(token, req, environ, ecr_backends[req["account"]][req["region"]])
+            return status, headers + extra, body
         media_type, body = _manifest(call, token, req, environ)
         return 200, headers + [("Content-Type", media_type),
                                ("Docker-Content-Digest", upstream.digest_of(body))], body
@@ -211,6 +228,6 @@ def handle(environ, start_response, call: dict):
     status, headers, body = answer(environ, call)
     STATE.update_call(call, status=status)
     headers.append(("Content-Length", str(len(body))))
-    start_response(f"{status} {'OK' if status == 200 else 'Error'}", headers)
+    start_response(f"{status} {HTTPStatus(status).phrase}", headers)
     # HEAD: the same headers (Content-Length included), no body.
     return [b"" if environ.get("REQUEST_METHOD") == "HEAD" else body]

@@ -240,7 +240,33 @@ def test_gitlab_paginates_and_filters_the_token_list(c: Ctx) -> None:
         400, {"error": "state does not have a valid value"})
 
 
+
+def test_gitlab_tiers_and_who_may_create_or_list_tokens(c: Ctx) -> None:
+    # GitLab.com: group access tokens need Premium or Ultimate; a Free group's Owner is refused
+    # as a non-Owner is (ResourceAccessTokens::CreateService's has_permission_to_create?).
+    free, premium = {"id": 781, "full_path": "selftest/free", "tier": "free"}, {"id": 782, "full_path": "selftest/premium"}
+    c.ctl("POST", "/_ptc/gitlab", {"groups": [free], "owner_tokens": ["test-owner-free-selftest"]})
+    c.ctl("POST", "/_ptc/gitlab", {"groups": [premium], "owner_tokens": ["test-owner-premium-selftest"]})
+    tiers = {g["id"]: g["tier"] for g in c.ctl("GET", "/_ptc/gitlab")["groups"]}
+    assert (tiers[781], tiers[782], tiers[4242]) == ("free", "premium", "premium"), tiers
+    body = {"name": "ptc", "scopes": ["read_registry"], "access_level": 20}
+    assert api(c, "POST", "/groups/781/access_tokens", token="test-owner-free-selftest", body=body) == (
+        400, {"message": "400 Bad request - User does not have permission to create group access token"})
+    assert api(c, "GET", "/groups/781/access_tokens", token="test-owner-free-selftest")[0] == 200
+    # A member below Owner (a Developer's read_api token) may not list the group's tokens: 401.
+    status, developer = api(c, "POST", "/groups/782/access_tokens", token="test-owner-premium-selftest",
+                            body={"name": "dev", "scopes": ["read_api"], "access_level": 30})
+    assert status == 201, developer
+    assert api(c, "GET", "/groups/782/access_tokens", token=developer["token"]) == (401, {"message": "401 Unauthorized"})
+    try:
+        c.ctl("POST", "/_ptc/gitlab", {"groups": [dict(free, tier="gold")]})
+        raise AssertionError("an unknown tier should fail")
+    except AssertionError as e:
+        assert "-> 400" in str(e), e
+    assert {g["id"]: g["tier"] for g in c.ctl("GET", "/_ptc/gitlab")["groups"]}[781] == "free"
+
 TESTS = [test_gitlab_a_token_sees_itself_and_wrong_ones_get_401,
          test_gitlab_an_owner_mints_lists_and_revokes_and_ecr_follows,
          test_gitlab_errors_say_what_is_wrong, test_gitlab_group_variables_are_created_and_updated,
-         test_gitlab_takes_form_bodies_and_query_strings, test_gitlab_paginates_and_filters_the_token_list]
+         test_gitlab_takes_form_bodies_and_query_strings, test_gitlab_paginates_and_filters_the_token_list,
+         test_gitlab_tiers_and_who_may_create_or_list_tokens]

@@ -152,7 +152,7 @@ def test_registry_pull_through(c):
     assert headers["content-type"] == DOCKER_V2 and headers["docker-content-digest"] == digest, headers
     assert int(headers["content-length"]) == len(body) and digest == upstream[("demo-group/demo-project/app", "1.0")]
     doc = json.loads(body)
-    assert doc["schemaVersion"] == 2 and len(doc["layers"]) == 1 and doc["config"]["digest"].startswith("sha256:"), doc
+    assert doc["schemaVersion"] == 2 and len(doc["layers"]) == 2 and doc["config"]["digest"].startswith("sha256:"), doc
 
     # The repository was created with the "gitlab" template's settings, and holds the image.
     repo = ecr.describe_repositories(repositoryNames=[APP])["repositories"][0]
@@ -213,7 +213,8 @@ def test_registry_errors(c):
     assert error(manifest(endpoint, auth, APP, "9.9")[2]) == ("MANIFEST_UNKNOWN", "Requested image not found upstream: registry.gitlab.com/demo-group/demo-project/app:9.9")
     assert manifest(endpoint, auth, "Not_A/Name", "1.0")[0] == 400
     assert registry_call(endpoint, f"/v2/{APP}/manifests/1.0", "PUT", auth)[0] == 405
-    assert registry_call(endpoint, f"/v2/{APP}/blobs/sha256:" + "0" * 64, auth=auth)[0] == 404
+    status, _, body = registry_call(endpoint, f"/v2/{APP}/blobs/sha256:" + "0" * 64, auth=auth)
+    assert status == 404 and error(body)[0] == "BLOB_UNKNOWN", body
 
     # A token GitLab refuses: DENIED naming the secret, never its value; the cache still serves.
     sm = c.client("secretsmanager", REGION, c.reg_creds)
@@ -260,7 +261,8 @@ def test_upstream_images_control(c):
     digest = added["images"][0]["digest"]
     again = c.ctl("POST", "/_ptc/upstream_images", {"images": [{"repository": "team/new-project/api", "tag": "0.1"}]})
     assert again["images"][0]["digest"] == digest, "manifests are deterministic"
-    assert {"repository": "team/new-project/api", "tag": "0.1", "digest": digest} in c.ctl("GET", "/_ptc/upstream_images")["images"]
+    listed = [i for i in c.ctl("GET", "/_ptc/upstream_images")["images"] if i["repository"] == "team/new-project/api"]
+    assert [(i["tag"], i["digest"], i["visibility"]) for i in listed] == [("0.1", digest, "private")], listed
     status, headers, _ = manifest(c.reg_endpoint, c.reg_auth, "gitlab/team/new-project/api", "0.1")
     assert status == 200 and headers["docker-content-digest"] == digest, (status, headers)
     for bad in ({"images": [{"repository": "x"}]}, {"images": "x"}, {"images": [{"repository": "x", "tag": "bad tag"}]}):

@@ -12,15 +12,18 @@ Account Management GetRegionOptStatus (regions.py), a call log with Region
 opt-in refusals and fault injection (middleware.py), a control
 API under /_ptc/ (control.py), and a Registry HTTP API v2 under /_registry/
 that pulls through the cache from a simulated GitLab.com (registry.py,
-pullthrough.py, permissions.py, upstream.py), and GitLab's REST API for group
-access tokens and CI/CD variables under /_gitlab/api/v4/ (gitlab.py), whose
-active tokens are exactly those ECR's validation accepts.
+pullthrough.py, permissions.py, upstream.py) and redirects blob downloads to
+presigned URLs of an S3 layer bucket under /_s3/ (blobs.py, s3.py), and
+GitLab's REST API for group access tokens and CI/CD variables under
+/_gitlab/api/v4/ (gitlab.py), whose active tokens are exactly those ECR's
+validation accepts.
 """
 
 import argparse
 import ipaddress
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -30,7 +33,7 @@ import threading
 os.environ.pop("MOTO_ACCOUNT_ID", None)
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from werkzeug.serving import make_server  # noqa: E402
+from werkzeug.serving import WSGIRequestHandler, make_server  # noqa: E402
 
 from moto.core.utils import get_service_model  # noqa: E402
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app  # noqa: E402
@@ -56,8 +59,8 @@ def parse_args(argv=None):
     p.add_argument("--port", type=int, default=0, help="port, 0 for a free one (default)")
     p.add_argument("--seed", choices=("demo", "none"), default="none", help="seed an Organization at start")
     p.add_argument("--valid-token", action="append", default=[], metavar="TOKEN",
-                   help="a GitLab access token the simulated GitLab holds active, so "
-                        "ValidatePullThroughCacheRule accepts it (repeatable)")
+                   help="a GitLab access token the simulated GitLab holds active (Reporter role), "
+                        "so ValidatePullThroughCacheRule accepts it and it pulls private images (repeatable)")
     p.add_argument("--exit-on-stdin-eof", action="store_true",
                    help="exit when stdin reaches EOF (the parent died or closed the pipe)")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
@@ -70,6 +73,20 @@ def parse_args(argv=None):
         p.error(f"--host must be a loopback address, not {args.host!r}")
     args.host = host
     return args
+
+
+class RedactingRequestHandler(WSGIRequestHandler):
+    """--verbose request lines without a presigned URL's signature (it grants the download)."""
+
+    def log_request(self, code="-", size="-"):
+        path = getattr(self, "path", "")
+        if "X-Amz-Signature=" not in path:
+            return super().log_request(code, size)
+        self.path = re.sub(r"(X-Amz-Signature=)[^&\s]+", r"\1REDACTED", path)  # werkzeug logs self.path
+        try:
+            super().log_request(code, size)
+        finally:
+            self.path = path
 
 
 def build_app():
@@ -99,7 +116,7 @@ def main(argv=None) -> int:
     if args.seed == "demo":
         control.seed_demo()
 
-    server = make_server(args.host, args.port, app, threaded=True)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=RedactingRequestHandler)
     port = server.server_port
     os.environ["MOTO_PORT"] = str(port)  # some moto services build URLs from it
     print(f"listening on http://{args.host}:{port}", flush=True)

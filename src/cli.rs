@@ -247,6 +247,12 @@ pub struct ValidateArgs {
     /// through each valid rule, as `probe` does.
     #[arg(long, value_name = "GROUP/PROJECT/IMAGE:TAG")]
     pub probe_image: Option<String>,
+    /// Pull the --probe-image as this role of each account (assumed from the member role), the
+    /// role the workloads pull as, instead of as the member role.
+    #[arg(long, value_name = "ROLE_NAME", requires = "probe_image")]
+    pub probe_as_role: Option<String>,
+    #[command(flatten)]
+    pub pull: PullOptions,
     /// Also write the results as JUnit XML to this file (one test case per target, a failed
     /// target a failed case), for CI test reports.
     #[arg(long, value_name = "FILE.xml")]
@@ -265,6 +271,8 @@ pub struct ProbeArgs {
     /// role, instead of as the member role.
     #[arg(long, value_name = "ROLE_NAME")]
     pub as_role: Option<String>,
+    #[command(flatten)]
+    pub pull: PullOptions,
     /// Write the CSV report to this file (- for stdout).
     #[arg(long, value_name = "OUT.csv")]
     pub report: Option<PathBuf>,
@@ -275,6 +283,18 @@ pub struct ProbeArgs {
     /// target a failed case), for CI test reports.
     #[arg(long, value_name = "FILE.xml")]
     pub junit: Option<PathBuf>,
+}
+
+/// How much of the image a pull (`probe`, `validate --probe-image`) fetches.
+#[derive(Debug, Args)]
+pub struct PullOptions {
+    /// For an image index, pull this platform's manifest, as `docker pull --platform` does.
+    #[arg(long, value_name = "OS/ARCH", default_value = "linux/amd64")]
+    pub platform: String,
+    /// Download blobs up to this size; for a larger one only the request and ECR's redirect to
+    /// S3 are checked.
+    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10240))]
+    pub max_blob_mib: u64,
 }
 
 #[derive(Debug, Args)]

@@ -67,6 +67,10 @@ pub enum Inspection {
 pub enum CurrentToken {
     Active {
         expires_on: Option<String>,
+        /// The token's GitLab access level when it is below Reporter (pulls from private
+        /// projects fail) and the rollout file did not choose Guest; `None` otherwise or when
+        /// not known.
+        short_role: Option<u64>,
     },
     /// GitLab refused it (401): revoked, expired or wrong.
     Inactive,
@@ -253,9 +257,21 @@ fn token_cells(
         );
     };
     match (dates.and_then(|d| d.holds_current), current) {
-        (Some(true), CurrentToken::Active { expires_on }) => {
-            (expires_on.clone().unwrap_or_default(), None)
-        }
+        (
+            Some(true),
+            CurrentToken::Active {
+                expires_on,
+                short_role,
+            },
+        ) => (
+            expires_on.clone().unwrap_or_default(),
+            short_role.map(|l| {
+                format!(
+                    "token role {}: private projects need Reporter",
+                    crate::rollout::role_name(l).unwrap_or("below Reporter")
+                )
+            }),
+        ),
         (Some(true), CurrentToken::Inactive) => (
             String::new(),
             Some(

@@ -245,6 +245,12 @@ fn hint(status: u16, auth: &Auth, group: &str) -> Option<String> {
             not retried: mint a new one with `ptc-rollout token mint` and roll it out with `rotate`"
                 .to_owned()
         }
+        (401, Auth::Api(env)) if !group.is_empty() => format!(
+            "the API token in {env} is wrong, expired or revoked, or it is valid but its user is \
+             not an Owner of group {group} (GitLab answers both with 401); not retried, as \
+             GitLab.com bans an address after 30 failed sign-ins in 3 minutes: set {env} to a \
+             valid token of a group Owner"
+        ),
         (401, Auth::Api(env)) => format!(
             "the API token in {env} is wrong, expired or revoked; not retried, as GitLab.com \
              bans an address after 30 failed sign-ins in 3 minutes: set {env} to a valid token"

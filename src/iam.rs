@@ -222,6 +222,8 @@ fn probe_statements(cached: &str, partition: &str, probe_as_role: Option<&str>) 
                 "ecr:DescribeRepositories",
                 "ecr:GetLifecyclePolicy",
                 "ecr:BatchGetImage",
+                // The probe fetches blobs: ECR's redirect to S3 is authorised by this.
+                "ecr:GetDownloadUrlForLayer",
                 "ecr:BatchImportUpstreamImage",
                 "ecr:CreateRepository"
             ],

@@ -1,6 +1,7 @@
-//! The registry HTTP API v2 (the OCI distribution spec), as much of it as `docker pull` uses
-//! first: fetch an image's manifest with ECR's registry credential. That request is what makes
-//! ECR create the cached repository and import the image.
+//! The registry HTTP API v2 (the OCI distribution spec), as much of it as `docker pull` uses:
+//! an image's manifest with ECR's registry credential (the request that makes ECR create the
+//! cached repository and import the image), then blobs, which ECR answers with a redirect to a
+//! presigned S3 URL ([`blob`]).
 //!
 //! It runs over the hyper and rustls stack the AWS SDK already brings in. The base URL is the
 //! `proxyEndpoint` ECR returns, used as given (scheme, host, port and any path).
@@ -16,6 +17,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde::Deserialize;
+
+mod blob;
+pub mod manifest;
+pub use blob::{BlobFetch, BlobOutcome};
+
+/// The most of a manifest read: OCI's own limit for a manifest a registry must accept.
+const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
 
 /// The manifest types `docker pull` accepts, multi-platform indexes first.
 pub const MANIFEST_TYPES: &[&str] = &[
@@ -53,7 +61,7 @@ impl Credential {
 }
 
 /// A registry's answer to a manifest request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Answer {
     pub status: u16,
     /// `Docker-Content-Digest`, on success.
@@ -61,6 +69,10 @@ pub struct Answer {
     /// The first error of the registry's error body (`{"errors": [{"code", "message"}]}`).
     pub error: Option<RegistryError>,
     pub elapsed: Duration,
+    /// `Content-Type`, on success: which kind of manifest the body is.
+    pub media_type: Option<String>,
+    /// The manifest, on success.
+    pub body: Bytes,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -88,6 +100,8 @@ pub enum TransportError {
     Timeout { url: String, timeout: Duration },
     #[error("cannot reach {url}: {cause}")]
     Unreachable { url: String, cause: String },
+    #[error("the answer from {url} is larger than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
 }
 
 /// A client for registries, shared by every target of a run (it pools connections).
@@ -116,7 +130,7 @@ impl Registry {
     }
 
     /// `GET {base}/v2/{name}/manifests/{reference}` with the credential and the manifest types
-    /// `docker pull` accepts. The body is read and dropped: only the digest matters here.
+    /// `docker pull` accepts.
     pub async fn manifest(
         &self,
         base: &str,
@@ -131,10 +145,11 @@ impl Registry {
         let request = manifest_request(checked_uri(&url)?, credential);
         let started = Instant::now();
         let (parts, body) = self.exchange(request, url).await?;
-        Ok(answer(&parts, &body, started))
+        Ok(answer(parts, body, started))
     }
 
-    /// Sends the request and reads the whole answer within the timeout, naming `url` on failure.
+    /// Sends the request and reads the whole answer (at most [`MANIFEST_LIMIT`] bytes) within
+    /// the timeout, naming `url` on failure.
     async fn exchange(
         &self,
         request: Request<Empty<Bytes>>,
@@ -143,7 +158,10 @@ impl Registry {
         let exchange = async {
             let response = self.client.request(request).await?;
             let (parts, body) = response.into_parts();
-            let body = body.collect().await?.to_bytes();
+            let body = http_body_util::Limited::new(body, MANIFEST_LIMIT)
+                .collect()
+                .await?
+                .to_bytes();
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>((parts, body))
         };
         match tokio::time::timeout(self.timeout, exchange).await {
@@ -151,6 +169,12 @@ impl Registry {
                 url,
                 timeout: self.timeout,
             }),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                Err(TransportError::TooLarge {
+                    url,
+                    limit: MANIFEST_LIMIT,
+                })
+            }
             Ok(Err(e)) => Err(TransportError::Unreachable {
                 url,
                 cause: crate::error::causes(e.as_ref()),
@@ -176,31 +200,62 @@ fn checked_uri(url: &str) -> Result<http::Uri, TransportError> {
 
 /// The request `docker pull` makes first: every manifest type it accepts, with the credential.
 fn manifest_request(uri: http::Uri, credential: &Credential) -> Request<Empty<Bytes>> {
-    Request::builder()
-        .method(Method::GET)
-        .uri(uri)
-        .header(ACCEPT, MANIFEST_TYPES.join(", "))
-        .header(AUTHORIZATION, &credential.basic)
-        .header(http::header::USER_AGENT, crate::http::USER_AGENT)
-        .body(Empty::<Bytes>::new())
-        .expect("valid request")
+    let mut request = get(uri, Some(credential));
+    request.headers_mut().insert(
+        ACCEPT,
+        http::HeaderValue::from_str(&MANIFEST_TYPES.join(", ")).expect("valid header"),
+    );
+    request
 }
 
-/// The digest on success; on failure the registry's first error, or the status's reason when
-/// the body is not the registry's JSON.
-fn answer(parts: &http::response::Parts, body: &[u8], started: Instant) -> Answer {
+/// A GET with the User-Agent and, for the registry only, the credential: never to S3, which
+/// refuses a presigned URL's request that carries a second way to sign in.
+fn get(uri: http::Uri, credential: Option<&Credential>) -> Request<Empty<Bytes>> {
+    let mut request = Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .header(http::header::USER_AGENT, crate::http::USER_AGENT);
+    if let Some(c) = credential {
+        request = request.header(AUTHORIZATION, &c.basic);
+    }
+    request.body(Empty::<Bytes>::new()).expect("valid request")
+}
+
+/// The digest and manifest on success; on failure the registry's first error, or the status's
+/// reason when the body is not the registry's JSON.
+fn answer(parts: http::response::Parts, body: Bytes, started: Instant) -> Answer {
     let status = parts.status.as_u16();
-    let digest = parts
-        .headers
-        .get("docker-content-digest")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header = |name| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v: &http::HeaderValue| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let digest = header("docker-content-digest");
+    let media_type = header(CONTENT_TYPE.as_str());
+    let error = error_of(&parts, &body);
+    let ok = error.is_none();
+    Answer {
+        status,
+        digest: digest.filter(|_| ok),
+        error,
+        elapsed: started.elapsed(),
+        media_type: media_type.filter(|_| ok),
+        body: if ok { body } else { Bytes::new() },
+    }
+}
+
+/// A failed answer's first registry error, or the status's reason when the body is not the
+/// registry's JSON; `None` below 400.
+fn error_of(parts: &http::response::Parts, body: &[u8]) -> Option<RegistryError> {
+    let status = parts.status.as_u16();
     let is_json = parts
         .headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("json"));
-    let error = (status >= 400).then(|| {
+    (status >= 400).then(|| {
         is_json
             .then(|| serde_json::from_slice::<Errors>(body).ok())
             .flatten()
@@ -213,13 +268,7 @@ fn answer(parts: &http::response::Parts, body: &[u8], started: Instant) -> Answe
                     .unwrap_or("error")
                     .to_owned(),
             })
-    });
-    Answer {
-        status,
-        digest,
-        error,
-        elapsed: started.elapsed(),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use checks::{
     check_accounts, check_rule, check_targets, check_tuning, check_upstream, toml_problem,
 };
 use gitlab::RawGitlab;
-pub use gitlab::{GitlabSide, GITLAB_COM_API};
+pub use gitlab::{role_name, GitlabSide, TokenRole, GITLAB_COM_API, REPORTER};
 use pull_access::RawPullAccess;
 pub use pull_access::{PullAccess, ACCOUNT_PLACEHOLDER};
 use template::RawTemplate;

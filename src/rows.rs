@@ -38,8 +38,11 @@ pub const PROBE_HEADER: &[&str] = &[
     "pull_status",
     "pull_digest",
     "pull_ms",
+    "pull_blobs",
+    "pull_bytes",
     "cached",
     "pull_failure",
+    "pull_note",
     "repository_tag_mutability",
     "repository_lifecycle_policy",
 ];
@@ -66,8 +69,11 @@ fn probe_cells(p: Option<&Probe>) -> Vec<String> {
         text(p.status.map(|s| s.to_string())),
         text(p.digest.clone()),
         text(p.ms.map(|m| m.to_string())),
+        text(p.blobs.map(|b| b.to_string())),
+        text(p.bytes.map(|b| b.to_string())),
         text(p.cached.map(|c| c.to_string())),
         text(p.failure.clone()),
+        text(p.note.clone()),
         text(p.repository_tag_mutability.clone()),
         text(p.repository_lifecycle_policy.clone()),
     ]

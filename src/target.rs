@@ -298,8 +298,18 @@ pub struct Probe {
     pub status: Option<u16>,
     /// The manifest digest (`Docker-Content-Digest`).
     pub digest: Option<String>,
-    /// How long the manifest request took.
+    /// How long the pull took, from the manifest request to the last blob.
     pub ms: Option<u64>,
+    /// Blobs downloaded and checked against their digests (the config and the smallest layer).
+    #[serde(default)]
+    pub blobs: Option<u32>,
+    /// Bytes of those blobs.
+    #[serde(default)]
+    pub bytes: Option<u64>,
+    /// What the pull left out on purpose (a blob over `--max-blob-mib`), or which platform an
+    /// index resolved to.
+    #[serde(default)]
+    pub note: Option<String>,
     /// Whether the cached repository existed before this probe (then ECR served the cache).
     pub cached: Option<bool>,
     /// Why the pull failed, in words.

@@ -141,7 +141,8 @@ fn a_workload_role_can_pull_only_once_pull_access_is_applied() {
     );
     assert!(
         out.stderr.contains(&format!(
-            "{targets} of {targets} ({targets} from the cache)"
+            "{targets} of {targets} ({targets} from the cache; {} blobs, ",
+            2 * targets
         )),
         "{}",
         out.stderr

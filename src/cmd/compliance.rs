@@ -56,7 +56,7 @@ pub async fn run(
     })
     .await?;
     let current = match (&session.rollout.gitlab, &token) {
-        (Some(side), Some(token)) => Some(current_token(side, token).await?),
+        (Some(side), Some(token)) => Some(current_token(side, token, output.quiet).await?),
         _ => None,
     };
     let runner = session.runner(Limits::default());

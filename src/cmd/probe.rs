@@ -1,5 +1,6 @@
-//! `probe`: pull one image through the cache in every target, as `docker pull` starts it, and
-//! write the report. Exit 1 if any target cannot pull.
+//! `probe`: pull one image through the cache in every target, as `docker pull` does for one
+//! platform (manifest, config and smallest layer through S3), and write the report. Exit 1 if
+//! any target cannot pull.
 
 use tokio::sync::watch;
 
@@ -8,37 +9,34 @@ use super::error::{refuse_if, CommandError};
 use super::input::{check_junit_path, check_output_path};
 use super::reporter::{Destination, Output};
 use super::session::open;
-use crate::cli::ProbeArgs;
-use crate::rollout::{is_role_name, Problem};
+use crate::cli::{ProbeArgs, PullOptions};
+use crate::registry::manifest::Platform;
+use crate::rollout::{is_role_name, Problem, Rollout};
 use crate::runner::{Limits, Pass, ProbeSpec};
-use crate::work::probe::ImageRef;
+use crate::token::GitlabToken;
+use crate::work::probe::{ImageRef, PullSpec};
 
 pub async fn run(
     args: ProbeArgs,
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let (session, spec) = open(&args.targets, output, interrupt, |_| {
+    let (session, spec) = open(&args.targets, output, interrupt, |rollout| {
         let mut problems = Vec::new();
-        let image = ImageRef::parse("--image", &args.image)
-            .map_err(|p| problems.push(p))
-            .ok();
-        if let Some(role) = args.as_role.as_deref().filter(|r| !is_role_name(r)) {
-            problems.push(Problem::new(
-                "--as-role",
-                format!("{role:?} is not an IAM role name"),
-                "give the role's name in each account (not its ARN), e.g. eks-node-role",
-            ));
-        }
+        let pull = pull_spec("--image", &args.image, &args.pull, &mut problems);
+        check_role("--as-role", args.as_role.as_deref(), &mut problems);
         problems.extend(check_output_path("--report", args.report.as_deref()).err());
         problems.extend(check_junit_path(args.junit.as_deref()).err());
         refuse_if(problems)?;
-        Ok(ProbeSpec {
-            image: image.expect("checked above"),
-            as_role: args.as_role.clone(),
-        })
+        Ok((pull.expect("checked above"), registry_token(rollout)))
     })
     .await?;
+    let (pull, token) = spec;
+    let spec = ProbeSpec {
+        token_level: token_level(&session.rollout, token, output).await,
+        pull,
+        as_role: args.as_role.clone(),
+    };
     let to = Destination {
         path: args.report.as_deref(),
         probe: true,
@@ -51,4 +49,80 @@ pub async fn run(
     });
     let (ran, listed) = session.pass_listed(&runner, Pass::Probe(spec)).await;
     conclude(&session, "Probe", to, &ran, listed)
+}
+
+/// What to pull, from the image flag and the pull options; problems are noted.
+pub(super) fn pull_spec(
+    flag: &str,
+    image: &str,
+    options: &PullOptions,
+    problems: &mut Vec<Problem>,
+) -> Option<PullSpec> {
+    let image = ImageRef::parse(flag, image)
+        .map_err(|p| problems.push(p))
+        .ok();
+    let platform = Platform::parse("--platform", &options.platform)
+        .map_err(|p| problems.push(p))
+        .ok();
+    Some(PullSpec {
+        image: image?,
+        platform: platform?,
+        max_blob_bytes: options.max_blob_mib * 1024 * 1024,
+    })
+}
+
+/// A role to pull as must be a role's name, which exists in each account.
+pub(super) fn check_role(flag: &str, role: Option<&str>, problems: &mut Vec<Problem>) {
+    if let Some(role) = role.filter(|r| !is_role_name(r)) {
+        problems.push(Problem::new(
+            flag,
+            format!("{role:?} is not an IAM role name"),
+            "give the role's name in each account (not its ARN), e.g. eks-node-role",
+        ));
+    }
+}
+
+/// The registry token, when `[gitlab]` can say its role and the token is in the environment:
+/// optional here, as a pull does not need it.
+pub(super) fn registry_token(rollout: &Rollout) -> Option<GitlabToken> {
+    rollout.gitlab.as_ref()?;
+    let mut ignored = Vec::new();
+    std::env::var_os(&rollout.token_env)
+        .and_then(|_| super::input::read_token(rollout, None, &mut ignored))
+}
+
+/// The registry token's access level, asked of GitLab with `[gitlab]`: what decides whether a
+/// refused pull of a private image is the token's role. Unknown (said once) otherwise.
+pub(super) async fn token_level(
+    rollout: &Rollout,
+    token: Option<GitlabToken>,
+    output: Output,
+) -> Option<u64> {
+    let side = rollout.gitlab.as_ref()?;
+    let Some(token) = token else {
+        if !output.quiet {
+            eprintln!(
+                "note: the registry token's role is not known ({} is not set): a Guest token pulls only from public projects",
+                rollout.token_env
+            );
+        }
+        return None;
+    };
+    let info = match super::token::registry_token_info(side, &token).await {
+        Ok(Some(info)) => info,
+        Ok(None) => return None,
+        Err(e) => {
+            if !output.quiet {
+                eprintln!("note: the registry token's role is not known ({e})");
+            }
+            return None;
+        }
+    };
+    let level = super::token::token_level(side, info.id, output.quiet).await;
+    if let Some(w) = super::token::role_warning(side, level) {
+        if !output.quiet {
+            eprintln!("warning: {w}");
+        }
+    }
+    level
 }

@@ -179,15 +179,28 @@ pub fn summary(title: &str, results: &[Box<TargetResult>]) -> String {
             .iter()
             .filter(|p| p.ok && p.cached == Some(true))
             .count();
+        let blobs: u32 = probes.iter().filter_map(|p| p.blobs).sum();
+        let bytes: u64 = probes.iter().filter_map(|p| p.bytes).sum();
         s.push_str(&format!(
-            "  {:<14}{ok:>7} of {} ({cached} from the cache)\n",
+            "  {:<14}{ok:>7} of {} ({cached} from the cache; {blobs} blobs, {} checked against their digests)\n",
             "pulls ok",
-            results.len()
+            results.len(),
+            size(bytes)
         ));
     }
     let failed = results.iter().filter(|r| r.is_failure()).count();
     s.push_str(&format!("  {:<14}{failed:>7}\n", "failures"));
     s
+}
+
+/// A byte count as people read it: KiB below a MiB, else MiB with one decimal.
+fn size(bytes: u64) -> String {
+    const MIB: u64 = 1024 * 1024;
+    if bytes < MIB {
+        format!("{} KiB", bytes.div_ceil(1024))
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    }
 }
 
 /// Renders rows as an aligned text table.

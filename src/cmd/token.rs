@@ -13,7 +13,7 @@ use crate::cli::{Format, TokenStatusArgs};
 use crate::compliance::CurrentToken;
 use crate::exit;
 use crate::gitlab_api::{self, Gitlab, GitlabError, TokenInfo};
-use crate::rollout::{GitlabSide, Problem, Rollout};
+use crate::rollout::{GitlabSide, Problem, Rollout, TokenRole, REPORTER};
 use crate::token::{ApiToken, GitlabToken};
 
 mod mint;
@@ -56,17 +56,52 @@ pub(crate) async fn registry_token_info(
     }
 }
 
-/// What the compliance export needs of GitLab: the registry token's expiry.
+/// What the compliance export needs of GitLab: the registry token's expiry and, with the API
+/// token (`gitlab.api_token_env` set), its role. A role that could not be read is said once
+/// on stderr and left unknown, never guessed.
 pub(crate) async fn current_token(
     side: &GitlabSide,
     token: &GitlabToken,
+    quiet: bool,
 ) -> Result<CurrentToken, GitlabError> {
     Ok(match registry_token_info(side, token).await? {
         Some(info) => CurrentToken::Active {
+            short_role: token_level(side, info.id, quiet)
+                .await
+                .filter(|l| *l < REPORTER && side.token_role != TokenRole::Guest),
             expires_on: info.expires_at,
         },
         None => CurrentToken::Inactive,
     })
+}
+
+/// The registry token's access level, from the group's token list (the only place GitLab says
+/// it), read with the API token. `None`, said once, without the API token or when GitLab
+/// refuses the list.
+pub(crate) async fn token_level(side: &GitlabSide, id: u64, quiet: bool) -> Option<u64> {
+    let env = &side.api_token_env;
+    let unknown = |why: String| {
+        if !quiet {
+            eprintln!("note: the registry token's role is not known ({why}): a Guest token pulls only from public projects");
+        }
+        None
+    };
+    let api = match std::env::var_os(env).map(|_| ApiToken::from_env(env)) {
+        None => return unknown(format!("set {env} to read it from the group's token list")),
+        Some(Err(p)) => return unknown(p.to_string()),
+        Some(Ok(api)) => api,
+    };
+    let c = Gitlab::with_api_token(&side.api_url, &api, env);
+    match gitlab_api::group_tokens(&c, &side.group).await {
+        Ok(tokens) => match tokens.iter().find(|t| t.id == id) {
+            Some(t) => t.access_level,
+            None => unknown(format!(
+                "it is not one of group {}'s access tokens",
+                side.group
+            )),
+        },
+        Err(e) => unknown(e.to_string()),
+    }
 }
 
 /// Days from `today` to a `YYYY-MM-DD` date.
@@ -81,6 +116,8 @@ struct Shown {
     name: String,
     scopes: Vec<String>,
     role: Option<&'static str>,
+    #[serde(skip)]
+    access_level: Option<u64>,
     created_on: Option<String>,
     expires_on: Option<String>,
     days_left: Option<i64>,
@@ -94,6 +131,7 @@ impl Shown {
             name: t.name.clone(),
             scopes: t.scopes.clone(),
             role: t.role(),
+            access_level: t.access_level,
             created_on: t.created_on().map(str::to_owned),
             expires_on: t.expires_at.clone(),
             days_left: days_left(today, t.expires_at.as_deref()),
@@ -136,7 +174,16 @@ pub(crate) async fn status(args: TokenStatusArgs) -> Result<i32, CommandError> {
             .map(|t| Shown::of(t, today))
             .collect()
     });
-    print_status(args.format, side, current.as_ref(), others.as_deref());
+    let warning = current
+        .as_ref()
+        .and_then(|c| role_warning(side, c.access_level));
+    print_status(
+        args.format,
+        side,
+        current.as_ref(),
+        others.as_deref(),
+        warning.as_deref(),
+    );
     // An older token ptc-rollout minted still active is a rotation left unfinished (a job that
     // failed after its mint): due too, so the next scheduled run finishes it.
     let unfinished = others.as_ref().is_some_and(|o| !o.is_empty());
@@ -178,18 +225,38 @@ fn status_inputs<'r>(
     Ok((side.expect("checked"), token.expect("checked")))
 }
 
+/// What a registry token below Reporter cannot do, and the fix; `None` for Reporter and up, or
+/// when the role is not known.
+pub(crate) fn role_warning(side: &GitlabSide, level: Option<u64>) -> Option<String> {
+    let level = level.filter(|l| *l < REPORTER)?;
+    let role = crate::rollout::role_name(level).unwrap_or("below Reporter");
+    let chosen = if side.token_role == TokenRole::Guest {
+        " (gitlab.token_role = \"guest\": fine only while every image is in a public project)"
+    } else {
+        ""
+    };
+    Some(format!(
+        "the registry token's role is {role}: pulls of images from private projects fail (GitLab lets a {role} pull only from public projects){chosen}; `ptc-rollout token mint` makes a Reporter token (gitlab.token_role = \"reporter\", the default), then `rotate`"
+    ))
+}
+
 fn print_status(
     format: Format,
     side: &GitlabSide,
     current: Option<&Shown>,
     others: Option<&[Shown]>,
+    warning: Option<&str>,
 ) {
+    if let Some(w) = warning {
+        eprintln!("warning: {w}");
+    }
     if format == Format::Json {
         let doc = serde_json::json!({
             "group": side.group,
             "registry_token": current,
             "registry_token_active": current.is_some(),
             "other_minted_tokens": others,
+            "warnings": warning.into_iter().collect::<Vec<_>>(),
         });
         println!(
             "{}",

@@ -6,38 +6,44 @@ use tokio::sync::watch;
 use super::conclude::conclude;
 use super::error::{refuse_if, CommandError};
 use super::input::{check_junit_path, check_output_path};
+use super::probe::{check_role, pull_spec, registry_token, token_level};
 use super::reporter::{Destination, Output};
 use super::session::open;
 use crate::cli::ValidateArgs;
 use crate::runner::{Limits, Pass, ProbeSpec};
-use crate::work::probe::ImageRef;
 
 pub async fn run(
     args: ValidateArgs,
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let (session, probe) = open(&args.targets, output, interrupt, |_| {
+    let (session, (pull, token)) = open(&args.targets, output, interrupt, |rollout| {
         let mut problems: Vec<_> = check_output_path("--report", args.report.as_deref())
             .err()
             .into_iter()
             .chain(check_junit_path(args.junit.as_deref()).err())
             .collect();
-        let image = args
+        let pull = args
             .probe_image
             .as_deref()
-            .map(|i| ImageRef::parse("--probe-image", i))
-            .transpose()
-            .map_err(|p| problems.push(p))
-            .ok()
-            .flatten();
+            .and_then(|i| pull_spec("--probe-image", i, &args.pull, &mut problems));
+        check_role(
+            "--probe-as-role",
+            args.probe_as_role.as_deref(),
+            &mut problems,
+        );
         refuse_if(problems)?;
-        Ok(image.map(|image| ProbeSpec {
-            image,
-            as_role: None,
-        }))
+        Ok((pull, registry_token(rollout)))
     })
     .await?;
+    // With [gitlab], a registry token below Reporter is said before the pass (a rule validates
+    // with it, yet private images do not pull), and decides a refused pull's blame.
+    let token_level = token_level(&session.rollout, token, output).await;
+    let probe = pull.map(|pull| ProbeSpec {
+        token_level,
+        pull,
+        as_role: args.probe_as_role.clone(),
+    });
     let to = Destination {
         path: args.report.as_deref(),
         probe: probe.is_some(),

@@ -9,14 +9,13 @@ use serde::Deserialize;
 
 use super::endpoints::{CreateGroupAccessToken, GroupAccessTokens, RevokeGroupAccessToken};
 use super::{Gitlab, GitlabError};
+use crate::rollout::TokenRole;
 use crate::token::GitlabToken;
 
 /// Every token ptc-rollout mints is named this, then its day: how it finds its own again.
 pub const MINTED_NAME_PREFIX: &str = "ptc-rollout ";
 /// The one scope a pull through cache token needs.
 pub const REGISTRY_SCOPE: &str = "read_registry";
-/// GitLab's Guest role: the least that reads a group's registry.
-const GUEST: u64 = 10;
 
 /// A token as GitLab describes it (never its value).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -48,15 +47,7 @@ impl TokenInfo {
 
     /// GitLab's name for the role.
     pub fn role(&self) -> Option<&'static str> {
-        Some(match self.access_level? {
-            10 => "Guest",
-            15 => "Planner",
-            20 => "Reporter",
-            30 => "Developer",
-            40 => "Maintainer",
-            50 => "Owner",
-            _ => return None,
-        })
+        crate::rollout::role_name(self.access_level?)
     }
 
     /// The creation day, `YYYY-MM-DD`, from GitLab's timestamp.
@@ -115,11 +106,12 @@ struct Minted {
     token: GitlabToken,
 }
 
-/// `POST /groups/:id/access_tokens`: a Guest token with only `read_registry`, named
+/// `POST /groups/:id/access_tokens`: a token of `role` with only `read_registry`, named
 /// `ptc-rollout DAY`. Never retried: a second attempt could mint a second token.
 pub async fn mint(
     c: &Gitlab,
     group: &str,
+    role: TokenRole,
     today: &str,
     expires_at: &str,
 ) -> Result<(TokenInfo, GitlabToken), GitlabError> {
@@ -128,22 +120,44 @@ pub async fn mint(
         group: NameOrId::from(group),
         name: &name,
         scopes: &[REGISTRY_SCOPE],
-        access_level: GUEST,
+        access_level: role.access_level(),
         expires_at,
     };
     let minted: Minted = endpoint.query_async(c).await.map_err(|e| {
         let mut e = GitlabError::from_crate("POST /groups/:id/access_tokens", &c.auth, group, e);
-        if e.status == Some(400) {
-            e.message = format!(
-                "{} (GitLab refused expires_at {expires_at}: a token lives at most 365 days on \
-                 GitLab.com, 400 where the instance allows it, less where an administrator set a \
-                 lower limit: pass a smaller --expires-in-days)",
-                e.message
-            );
+        if let Some(hint) = e
+            .status
+            .filter(|s| *s == 400)
+            .and(mint_hint(&e.message, group, expires_at))
+        {
+            e.message = format!("{} ({hint})", e.message);
         }
         e
     })?;
     Ok((minted.info, minted.token))
+}
+
+/// What to do about a 400 from a mint, when GitLab's message (shown verbatim before it) says
+/// which of its many causes it is: the lifetime, or the permission (which on GitLab.com also
+/// covers the tier and the group's setting). Other messages speak for themselves.
+fn mint_hint(message: &str, group: &str, expires_at: &str) -> Option<String> {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("expires at") || lower.contains("expires_at") {
+        return Some(format!(
+            "GitLab refused expires_at {expires_at}: a token lives at most 365 days on \
+             GitLab.com, 400 where the instance allows it, less where an administrator set a \
+             lower limit: pass a smaller --expires-in-days"
+        ));
+    }
+    lower.contains("does not have permission").then(|| {
+        format!(
+            "the API token's user must be an Owner of group {group}; on GitLab.com group access \
+             tokens need the Premium or Ultimate tier (not Free or a trial); and the group's \
+             settings may turn off access token creation (Settings > General > Permissions). \
+             A Free group can use a group deploy token with read_registry instead, by hand: \
+             see the README, \"Rotating the token\""
+        )
+    })
 }
 
 /// `DELETE /groups/:id/access_tokens/:token_id`. A token already gone is as good as revoked.
@@ -275,6 +289,29 @@ mod tests {
         assert!(!info("ptc-rollout", &["read_registry"]).minted_by_ptc());
         assert_eq!(info("x", &[]).role(), Some("Guest"));
         assert_eq!(info("x", &[]).created_on(), Some("2026-11-28"));
+    }
+
+    #[test]
+    fn a_refused_mint_gets_the_hint_its_message_calls_for() {
+        let lifetime = mint_hint(
+            "400 Bad request - Expires at must be before 2027-12-01",
+            "g",
+            "2028-01-01",
+        )
+        .unwrap();
+        assert!(lifetime.contains("--expires-in-days"), "{lifetime}");
+        let permission = mint_hint(
+            "400 Bad request - User does not have permission to create group access token",
+            "g",
+            "2027-01-01",
+        )
+        .unwrap();
+        assert!(permission.contains("Owner of group g") && permission.contains("Premium"));
+        assert!(!permission.contains("expires-in-days"));
+        assert_eq!(
+            mint_hint("400 Bad request - Scopes can't be blank", "g", "x"),
+            None
+        );
     }
 
     #[test]

@@ -22,6 +22,47 @@ static GROUP_RE: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid regex")
 });
 
+/// GitLab's Reporter access level: the least that pulls a private project's images. A Guest
+/// member (10) pulls only from public projects (GitLab's container registry permissions).
+pub const REPORTER: u64 = 20;
+
+/// GitLab's name for an access level.
+pub fn role_name(level: u64) -> Option<&'static str> {
+    Some(match level {
+        10 => "Guest",
+        15 => "Planner",
+        20 => "Reporter",
+        30 => "Developer",
+        40 => "Maintainer",
+        50 => "Owner",
+        _ => return None,
+    })
+}
+
+/// The role `token mint` gives the registry token (`gitlab.token_role`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TokenRole {
+    /// Pulls from private and public projects of the group.
+    #[default]
+    Reporter,
+    /// Pulls from public projects only: for groups whose images are all public.
+    Guest,
+}
+
+impl TokenRole {
+    /// GitLab's access level for the role.
+    pub fn access_level(self) -> u64 {
+        match self {
+            TokenRole::Reporter => REPORTER,
+            TokenRole::Guest => 10,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        role_name(self.access_level()).expect("a named level")
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawGitlab {
@@ -29,6 +70,7 @@ pub(super) struct RawGitlab {
     api_url: Option<String>,
     api_token_env: Option<String>,
     ci_variable: Option<String>,
+    token_role: Option<String>,
 }
 
 /// The validated `[gitlab]` table.
@@ -41,6 +83,8 @@ pub struct GitlabSide {
     pub api_token_env: String,
     /// The group CI/CD variable `token mint` stores the new registry token in.
     pub ci_variable: Option<String>,
+    /// The role `token mint` gives the registry token.
+    pub token_role: TokenRole,
 }
 
 pub(super) fn check_gitlab(g: RawGitlab, p: &mut Vec<Problem>) -> GitlabSide {
@@ -78,6 +122,23 @@ pub(super) fn check_gitlab(g: RawGitlab, p: &mut Vec<Problem>) -> GitlabSide {
             ));
         }
     }
+    let token_role = match g
+        .token_role
+        .as_deref()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("reporter") => TokenRole::Reporter,
+        Some("guest") => TokenRole::Guest,
+        Some(other) => {
+            p.push(Problem::new(
+                "gitlab.token_role",
+                format!("{other:?} is not a role ptc-rollout mints"),
+                "use \"reporter\" (the default: pulls private and public projects' images) or \"guest\" (public projects only)",
+            ));
+            TokenRole::Reporter
+        }
+    };
     let api_url = g.api_url.as_deref().unwrap_or(GITLAB_COM_API);
     let api_url = check_api_url(api_url).unwrap_or_else(|problem| {
         p.push(problem);
@@ -88,6 +149,7 @@ pub(super) fn check_gitlab(g: RawGitlab, p: &mut Vec<Problem>) -> GitlabSide {
         api_url,
         api_token_env,
         ci_variable: g.ci_variable,
+        token_role,
     }
 }
 
@@ -132,6 +194,7 @@ mod tests {
                 api_url: api_url.map(Into::into),
                 api_token_env: None,
                 ci_variable: Some("GITLAB_REGISTRY_TOKEN".into()),
+                token_role: None,
             },
             &mut p,
         );

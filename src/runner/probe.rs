@@ -8,15 +8,18 @@ use crate::clients::{Clients, Regional};
 use crate::error::ApiError;
 use crate::registry::Registry;
 use crate::target::{Target, TargetResult};
-use crate::work::probe::{self, ImageRef, Puller};
+use crate::work::probe::{self, Blame, PullSpec, Puller};
 use aws_config::SdkConfig;
 
-/// What to pull, and as whom.
+/// What to pull, as whom, and what the run knows of the registry token.
 #[derive(Debug, Clone)]
 pub struct ProbeSpec {
-    pub image: ImageRef,
+    pub pull: PullSpec,
     /// A role name in each account to pull as, assumed from the member role.
     pub as_role: Option<String>,
+    /// The registry token's GitLab access level, when GitLab was asked (for the blame of an
+    /// upstream refusal).
+    pub token_level: Option<u64>,
 }
 
 /// A probe spec with the registry client that carries it out, shared by every target.
@@ -73,15 +76,19 @@ impl Runner {
                 role_arn: None,
             },
         };
-        let validated = row.validation.as_ref().is_some_and(|v| v.is_valid);
+        let blame = Blame {
+            validated: row.validation.as_ref().is_some_and(|v| v.is_valid),
+            token_level: spec.token_level,
+            as_role: spec.as_role.clone(),
+        };
         let found = probe::probe(
             &c.ecr,
             puller,
             &row.target,
             &self.rollout,
-            &spec.image,
+            &spec.pull,
             &prober.registry,
-            validated,
+            &blame,
         )
         .await;
         match found {

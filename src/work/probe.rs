@@ -1,7 +1,10 @@
-//! One pull through the cache in one target, as `docker pull` starts it: a registry credential
-//! from ECR GetAuthorizationToken, then the image's manifest from the registry. That request is
-//! what makes ECR create the cached repository and import the image, so it proves what a
-//! validated rule does not: that a principal of the account can really pull.
+//! One pull through the cache in one target, as `docker pull` makes it for one platform: a
+//! registry credential from ECR GetAuthorizationToken, the image's manifest (for an index, then
+//! the platform's manifest), then the config blob and the smallest layer through ECR's redirect
+//! to S3, each checked against its digest. The manifest request makes ECR create the cached
+//! repository and import the image; the blobs prove `ecr:GetDownloadUrlForLayer` and that S3 is
+//! reachable. Together they prove what a validated rule does not: that a principal of the
+//! account can really pull.
 
 use std::sync::LazyLock;
 
@@ -10,10 +13,16 @@ use aws_sdk_ecr::operation::get_lifecycle_policy::GetLifecyclePolicyError;
 use regex::Regex;
 
 use crate::error::ApiError;
-use crate::registry::{Answer, Credential, Registry};
+use crate::registry::{Credential, Registry};
 use crate::rollout::{Problem, Rollout, GITLAB_REGISTRY_URL};
+
+mod blobs;
+mod explain;
+
 use crate::target::{Probe, Target};
 use crate::work::unless_absent;
+pub use blobs::PullSpec;
+pub use explain::{explain, Blame};
 
 /// A repository path as the distribution spec allows it (lowercase components).
 static PATH_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -26,10 +35,6 @@ static TAG_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[\w][\w.-]{0,127}$").expect("valid regex"));
 static DIGEST_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^sha256:[a-f0-9]{64}$").expect("valid regex"));
-/// How AWS names a missing permission in an access-denied message.
-static DENIED_ACTION_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"not authorized to perform: (ecr:[A-Za-z]+)").expect("valid regex")
-});
 
 /// An image on registry.gitlab.com: `GROUP/PROJECT/IMAGE:TAG` or `...@sha256:...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,19 +130,20 @@ pub struct Pulled {
     pub unread: Option<ApiError>,
 }
 
-/// Pulls `image` through the cache in one target. `member` reads the repository before and
+/// Pulls the image through the cache in one target. `member` reads the repository before and
 /// after; `puller` gets the credential and pulls. A refused pull is a row, not an error: only
-/// the member role's read before the pull fails the target. `validated`: the rule was found
-/// valid in this run, which rules out the token when ECR blames the upstream.
+/// the member role's read before the pull fails the target. `blame`: what this run knows that
+/// decides which side a refusal is blamed on.
 pub async fn probe(
     member: &aws_sdk_ecr::Client,
     puller: Puller<'_>,
     t: &Target,
     r: &Rollout,
-    image: &ImageRef,
+    spec: &PullSpec,
     registry: &Registry,
-    validated: bool,
+    blame: &Blame,
 ) -> Result<Pulled, ApiError> {
+    let image = &spec.image;
     let name = image.repository(&r.ecr_repository_prefix);
     let before = describe_repository(member, t, &name).await?;
     let mut p = Probe {
@@ -159,6 +165,7 @@ pub async fn probe(
             return done(p);
         }
     };
+    let started = std::time::Instant::now();
     let answer = match registry
         .manifest(&endpoint, &name, &image.reference, &credential)
         .await
@@ -170,13 +177,30 @@ pub async fn probe(
         }
     };
     p.status = Some(answer.status);
-    p.ms = Some(answer.elapsed.as_millis() as u64);
     if answer.status != 200 {
-        p.failure = Some(explain(&answer, image, r, validated));
+        p.ms = Some(started.elapsed().as_millis() as u64);
+        p.failure = Some(explain(&answer, image, r, blame));
         return done(p);
     }
-    p.ok = true;
-    p.digest = answer.digest;
+    p.digest = answer.digest.clone();
+    // The manifest was served: ECR has imported the image. The rest of the pull (the
+    // platform's manifest, the blobs through S3) decides whether a workload could run it.
+    let pull = blobs::Pull {
+        registry,
+        base: &endpoint,
+        name: &name,
+        credential: &credential,
+        spec,
+        rollout: r,
+        blame,
+    };
+    let fetched = pull.rest(answer).await;
+    p.ms = Some(started.elapsed().as_millis() as u64);
+    p.blobs = Some(fetched.blobs);
+    p.bytes = Some(fetched.bytes);
+    p.note = fetched.note;
+    p.ok = fetched.failure.is_none();
+    p.failure = fetched.failure;
     // What the repository was given (the template's settings): a failed read leaves the cells
     // empty and is said on the row, but the pull was made and stands.
     let after = async {
@@ -262,58 +286,9 @@ async fn lifecycle_policy(
     }))
 }
 
-/// Why a pull failed, in words, from the registry's status and error and from what this run
-/// knows. ECR's own message is kept after the explanation: it names the principal, the action
-/// or the upstream's answer. ECR's wording is not documented, so only a named action is taken
-/// as a fact; the rest says what is likely.
-pub fn explain(answer: &Answer, image: &ImageRef, r: &Rollout, validated: bool) -> String {
-    let (code, message) = answer
-        .error
-        .as_ref()
-        .map_or(("", ""), |e| (e.code.as_str(), e.message.as_str()));
-    let said = if message.is_empty() {
-        format!("HTTP {}", answer.status)
-    } else {
-        format!("HTTP {} {code}: {message}", answer.status)
-    };
-    if let Some(action) = DENIED_ACTION_RE.captures(message).map(|c| c[1].to_owned()) {
-        let fix = if crate::work::pull_access::ACTIONS.contains(&action.as_str()) {
-            "grant it with [pull_access] in the rollout file (then apply), or in the principal's identity policy"
-        } else {
-            "grant it in the principal's identity policy (see the consumer policy of `ptc-rollout iam-policy`)"
-        };
-        return format!("principal lacks {action}: {fix} ({said})");
-    }
-    let lower = message.to_ascii_lowercase();
-    let import = "ecr:BatchImportUpstreamImage or ecr:CreateRepository, which ECR reports alike (grant them with [pull_access])";
-    match (answer.status, code) {
-        (401, _) => format!("the registry refused ECR's credential ({said})"),
-        (404, "NAME_UNKNOWN") => format!(
-            "no pull through cache rule for prefix {:?} took the pull, and no such repository exists: check the rule with `ptc-rollout plan` ({said})",
-            r.ecr_repository_prefix
-        ),
-        (404, _) => format!(
-            "image not found upstream: {GITLAB_REGISTRY_URL}/{}:{} ({said})",
-            image.path, image.reference
-        ),
-        (403, _) if lower.contains("upstream") && validated => format!(
-            "ECR reports an upstream failure although the rule validated in this run: the principal most likely lacks {import} ({said})"
-        ),
-        (403, _) if lower.contains("upstream") => format!(
-            "ECR reports an upstream failure: the token in {} may be refused (check with `ptc-rollout validate`), or the principal may lack {import} ({said})",
-            r.secret_name
-        ),
-        (403, _) => format!("the registry denied the pull ({said})"),
-        (429, _) => format!("rate limited by the registry ({said})"),
-        _ => said,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::RegistryError;
-    use std::time::Duration;
 
     #[test]
     fn images_are_parsed_and_refused_with_the_fix() {
@@ -337,40 +312,5 @@ mod tests {
             let p = ImageRef::parse("--image", bad).unwrap_err();
             assert_eq!(p.field, "--image", "{bad}");
         }
-    }
-
-    #[test]
-    fn failures_are_explained() {
-        let r = Rollout::parse(
-            "[targets]\nregions=[\"us-east-1\"]\nrole_name=\"R\"\n[upstream]\nregistry=\"gitlab-container-registry\"\nusername=\"u\"\ntoken_env=\"T\"\n[rule]\necr_repository_prefix=\"gitlab\"\nsecret_name=\"ecr-pullthroughcache/gitlab\"\n",
-        )
-        .unwrap();
-        let image = ImageRef::parse("--image", "g/p/app:1.0").unwrap();
-        let answer = |status, code: &str, message: &str| Answer {
-            status,
-            digest: None,
-            error: Some(RegistryError {
-                code: code.into(),
-                message: message.into(),
-            }),
-            elapsed: Duration::ZERO,
-        };
-        let denied = answer(403, "DENIED", "User: arn:aws:sts::1:assumed-role/c/s is not authorized to perform: ecr:CreateRepository on resource: x");
-        assert!(explain(&denied, &image, &r, false)
-            .starts_with("principal lacks ecr:CreateRepository: grant it with [pull_access]"));
-        let explained = |a: &Answer, validated| explain(a, &image, &r, validated);
-        assert!(explained(&answer(404, "MANIFEST_UNKNOWN", "nope"), false)
-            .starts_with("image not found upstream: registry.gitlab.com/g/p/app:1.0"));
-        assert!(explained(&answer(404, "NAME_UNKNOWN", "nope"), false)
-            .starts_with("no pull through cache rule"));
-        let upstream = answer(
-            403,
-            "DENIED",
-            "authentication to the upstream registry failed",
-        );
-        assert!(explained(&upstream, false).contains("may be refused"));
-        assert!(
-            explained(&upstream, true).contains("most likely lacks ecr:BatchImportUpstreamImage")
-        );
     }
 }

@@ -126,10 +126,14 @@ fn the_plan_apply_and_report_jobs_work_as_written() {
 
     // The weekly compliance report and pull check on the converged Organization pass and keep
     // their CSVs (the pull check pulls one of the emulator's upstream images).
-    let probe_image = [(
-        "PTC_PROBE_IMAGE".to_owned(),
-        "demo-group/demo-project/app:1.0".to_owned(),
-    )];
+    // It pulls as the workloads' role, which the emulator lets do everything.
+    let probe_image = [
+        (
+            "PTC_PROBE_IMAGE".to_owned(),
+            "demo-group/demo-project/app:1.0".to_owned(),
+        ),
+        ("PTC_PROBE_ROLE".to_owned(), "workload-node".to_owned()),
+    ];
     let weekly = jobs_running(&doc, "report")
         .into_iter()
         .chain(jobs_running(&doc, "validate"));

@@ -174,6 +174,11 @@ impl Emulator {
             "Ping",
             "GetManifest",
             "HeadManifest",
+            "GetBlob",
+            "HeadBlob",
+            // The S3 side of a blob download (ECR's redirect).
+            "GetObject",
+            "HeadObject",
         ];
         self.calls()
             .iter()

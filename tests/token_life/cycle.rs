@@ -30,7 +30,10 @@ fn mint(emu: &Emulator, cfg: &Path, file: &Path) -> u64 {
         "{t}"
     );
     assert_eq!(t["scopes"], json!(["read_registry"]));
-    assert_eq!(t["access_level"], 10, "Guest");
+    assert_eq!(
+        t["access_level"], 20,
+        "Reporter: a Guest pulls from public projects only"
+    );
     let id = t["id"].as_u64().unwrap();
     assert_eq!(
         std::fs::read_to_string(file).unwrap().trim(),
@@ -204,7 +207,8 @@ fn status_and_report_read_the_expiry_from_gitlab() {
         "{}",
         out.stdout
     );
-    assert!(out.stdout.contains("role:    Guest"), "{}", out.stdout);
+    assert!(out.stdout.contains("role:    Reporter"), "{}", out.stdout);
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
     assert!(
         out.stdout.contains("scopes:  read_registry"),
         "{}",

@@ -133,6 +133,53 @@ fn gitlab_refusals_name_the_fix() {
 }
 
 #[test]
+fn a_free_group_and_an_api_token_that_is_not_an_owners_get_gitlabs_own_words() {
+    let (emu, _) = setup();
+    let cfg = config(&emu, "");
+    // GitLab.com Free: no group access tokens. GitLab's message as it is, then the causes it
+    // covers; not the lifetime hint, which is about another 400.
+    emu.post(
+        "/_ptc/gitlab",
+        json!({ "groups": [{ "id": 4242, "full_path": "demo-group", "tier": "free" }] }),
+    );
+    let out = ptc(
+        &emu,
+        &["token", "mint", "--out", emu.path("t").to_str().unwrap()],
+        &cfg,
+    );
+    refused(
+        &out,
+        &[
+            "400 Bad request - User does not have permission to create group access token",
+            "Owner of group demo-group",
+            "Premium or Ultimate",
+            "deploy token",
+        ],
+    );
+    assert!(!out.stderr.contains("--expires-in-days"), "{}", out.stderr);
+    assert!(!emu.path("t").exists());
+
+    // A valid API token of a Maintainer: GitLab answers the group's token list with 401, as it
+    // does a wrong token, so the line says both.
+    let maintainer = "test-MaintainerApiToken-3333333";
+    emu.post("/_ptc/gitlab", json!({ "maintainer_tokens": [maintainer] }));
+    let out = run(emu
+        .cmd()
+        .env("GITLAB_API_TOKEN", maintainer)
+        .args(["token", "status", "--config"])
+        .arg(&cfg));
+    refused(
+        &out,
+        &[
+            "401",
+            "wrong, expired or revoked",
+            "not an Owner of group demo-group",
+        ],
+    );
+    assert!(!out.stderr.contains(maintainer));
+}
+
+#[test]
 fn bad_input_is_refused_before_any_call() {
     let (emu, _) = setup();
     let no_gitlab = emu.rollout("plain.toml", &rollout_text(""));

@@ -1,5 +1,6 @@
-//! `token mint`: a new group access token (read_registry, Guest), stored where the next run
-//! reads it, never shown. The old token keeps working until `token revoke-old`.
+//! `token mint`: a new group access token (read_registry, Reporter unless `gitlab.token_role`
+//! says Guest), stored where the next run reads it, never shown. The old token keeps working
+//! until `token revoke-old`.
 
 use super::{side_and_api, today};
 use crate::cli::TokenMintArgs;
@@ -8,7 +9,7 @@ use crate::cmd::input::check_output_path;
 use crate::cmd::reporter::Output;
 use crate::exit;
 use crate::gitlab_api::{self, expiry_date, Gitlab, Stored, TokenInfo};
-use crate::rollout::{GitlabSide, Problem, Rollout};
+use crate::rollout::{GitlabSide, Problem, Rollout, TokenRole};
 use crate::token::{ApiToken, GitlabToken};
 
 pub(crate) async fn run(args: TokenMintArgs, output: Output) -> Result<i32, CommandError> {
@@ -23,17 +24,32 @@ pub(crate) async fn run(args: TokenMintArgs, output: Output) -> Result<i32, Comm
     };
     let today = today();
     let expires_at = expiry_date(today, args.expires_in_days);
-    let (info, token) =
-        gitlab_api::mint(&c, &side.group, &expiry_date(today, 0), &expires_at).await?;
+    let (info, token) = gitlab_api::mint(
+        &c,
+        &side.group,
+        side.token_role,
+        &expiry_date(today, 0),
+        &expires_at,
+    )
+    .await?;
     let stored = match store(&c, side, &args, existing, &token).await {
         Ok(stored) => stored,
         Err(why) => return Err(unstored(&c, side, &info, &args, why).await),
     };
     if !output.quiet {
         eprintln!(
-            "Minted {:?} (id {}, read_registry, Guest) in group {}, expiring {}.",
-            info.name, info.id, side.group, expires_at
+            "Minted {:?} (id {}, read_registry, {}) in group {}, expiring {}.",
+            info.name,
+            info.id,
+            side.token_role.name(),
+            side.group,
+            expires_at
         );
+        if side.token_role == TokenRole::Guest {
+            eprintln!(
+                "note: a Guest token pulls only images of public projects (gitlab.token_role = \"guest\"); pulls from private projects need Reporter"
+            );
+        }
         say_where(side, &args, stored);
         eprintln!(
             "The old token keeps working. Next: `ptc-rollout rotate` with the new token, then `ptc-rollout token revoke-old`."

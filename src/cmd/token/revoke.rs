@@ -56,6 +56,7 @@ pub(crate) async fn run(
     if let Some(path) = &args.report {
         let now = CurrentToken::Active {
             expires_on: current.expires_at.clone(),
+            short_role: None,
         };
         let rows = compliance::rows(&results, 0, Some(&now));
         crate::files::write_atomically(path, |w| {
