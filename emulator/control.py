@@ -17,6 +17,7 @@ from moto.organizations.models import organizations_backends
 from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
 import gitlab
+import policy_race
 import ptc
 import s3
 import secrets_guard
@@ -24,7 +25,8 @@ import templates
 import upstream
 from emustate import MANAGEMENT_ACCOUNT_ID, MAX_SESSION_DURATION_RANGE, OPT_IN_REGIONS, STATE
 
-FAULT_KINDS = {"throttle", "http500", "http503", "latency", "hang", "limit_exceeded", "region_disabled"}
+FAULT_KINDS = {"throttle", "http500", "http503", "latency", "hang", "limit_exceeded", "region_disabled",
+               "apply_then_http502", "foreign_write"}
 
 DEMO_SPEC = {
     "ous": [
@@ -348,6 +350,11 @@ def set_faults(rules) -> dict:
             raise BadRequest(f"fault kind must be one of {sorted(FAULT_KINDS)}")
         if not 0.0 <= float(r.get("rate", 1.0)) <= 1.0:
             raise BadRequest("rate must be within 0.0-1.0")
+        if r.get("kind") == "foreign_write" and policy_race.check(r):
+            raise BadRequest(policy_race.check(r))
+        skip = r.get("skip", 0)
+        if isinstance(skip, bool) or not isinstance(skip, int) or skip < 0:
+            raise BadRequest("skip must be a whole number of calls, 0 or more")
     STATE.set_faults(rules)
     return {"ok": True, "rules": STATE.faults()}
 

@@ -111,6 +111,11 @@ class EmulatorState:
             for rule in self._faults:
                 if any(rule.get(k, "*") not in ("*", v) for k, v in call.items()):
                     continue
+                # `skip`: the first matching calls pass untouched (e.g. a read before a write
+                # succeeds, the same read after it fails).
+                if int(rule.get("skip", 0)) > 0:
+                    rule["skip"] = int(rule["skip"]) - 1
+                    continue
                 times = rule.get("times")
                 if times is not None and int(times) <= 0:
                     continue

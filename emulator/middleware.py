@@ -12,6 +12,7 @@ from werkzeug.wsgi import get_input_stream
 
 import control
 import gitlab
+import policy_race
 import regions
 import registry
 import s3
@@ -169,13 +170,39 @@ def _region_refusal(call: dict, environ, start_response):
                    _error(call, 400, "UnrecognizedClientException", UNRECOGNIZED_TOKEN))
 
 
-def _fault(call: dict, environ, start_response):
+def _bad_gateway(call: dict):
+    """A 502 from a gateway in front of the service: GitLab.com's edge answers HTML, AWS's
+    front ends the service's own error shape."""
+    if call["service"] == "gitlab":
+        page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+        return 502, [("Content-Type", "text/html")], page
+    return _error(call, 502, "BadGateway", "Bad Gateway", sender=False)
+
+
+def _apply_then(call: dict, environ, start_response, forward):
+    """Carries the call out (its effect stays), then answers 502 as if the answer was lost on
+    the way back: the client cannot tell whether its write happened."""
+    result = forward(environ, lambda status, headers, exc_info=None: (lambda data: None))
+    try:
+        for _ in result:
+            pass
+    finally:
+        getattr(result, "close", lambda: None)()
+    return _answer(call, environ, start_response, _bad_gateway(call))
+
+
+def _fault(call: dict, environ, start_response, forward):
     """Answers the call with an injected fault, if one fires and answers; None to go on (a
-    latency fault has then already waited)."""
+    latency fault has then already waited). `forward` carries the call out, for the faults
+    that apply it first."""
     fault = STATE.pick_fault(call["service"], call["action"], call["account"], call["region"])
     if fault is None:
         return None
     STATE.update_call(call, fault=fault["kind"])
+    if fault["kind"] == "apply_then_http502":
+        return _apply_then(call, environ, start_response, forward)
+    if fault["kind"] == "foreign_write":
+        return policy_race.carry_out_then_write(call, environ, start_response, forward, fault)
     answer = fault_response(call, fault)
     if answer is None:
         return None
@@ -210,7 +237,7 @@ class PtcMiddleware:
         refused = _region_refusal(call, environ, start_response)
         if refused is not None:
             return refused
-        faulted = _fault(call, environ, start_response)
+        faulted = _fault(call, environ, start_response, self.moto_app)
         if faulted is not None:
             return faulted
 
@@ -223,7 +250,7 @@ class PtcMiddleware:
     def _registry(self, environ, start_response):
         get_input_stream(environ).read()  # GET and HEAD only: drain whatever was sent
         call = STATE.record_call(registry.describe(environ))
-        faulted = _fault(call, environ, start_response)
+        faulted = _fault(call, environ, start_response, lambda e, sr: registry.handle(e, sr, call))
         if faulted is not None:
             return faulted
         return registry.handle(environ, start_response, call)
@@ -231,7 +258,7 @@ class PtcMiddleware:
     def _s3(self, environ, start_response):
         get_input_stream(environ).read()  # GET and HEAD only: drain whatever was sent
         call = STATE.record_call(s3.describe(environ))
-        faulted = _fault(call, environ, start_response)
+        faulted = _fault(call, environ, start_response, lambda e, sr: _answer(call, e, sr, s3.answer(e)))
         if faulted is not None:
             return faulted
         return _answer(call, environ, start_response, s3.answer(environ))
@@ -239,7 +266,7 @@ class PtcMiddleware:
     def _gitlab(self, environ, start_response):
         raw = get_input_stream(environ).read()
         call = STATE.record_call(gitlab.describe(environ))
-        faulted = _fault(call, environ, start_response)
+        faulted = _fault(call, environ, start_response, lambda e, sr: gitlab.handle(e, sr, call, raw))
         if faulted is not None:
             return faulted
         return gitlab.handle(environ, start_response, call, raw)

@@ -13,7 +13,7 @@ import urllib.parse
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
-from selftest_common import GITLAB, Ctx
+from selftest_common import GITLAB, Ctx, error_of
 
 OWNER = "test-owner-selftest"
 READER = "test-readapi-selftest"
@@ -265,8 +265,53 @@ def test_gitlab_tiers_and_who_may_create_or_list_tokens(c: Ctx) -> None:
         assert "-> 400" in str(e), e
     assert {g["id"]: g["tier"] for g in c.ctl("GET", "/_ptc/gitlab")["groups"]}[781] == "free"
 
+def test_faults_apply_then_http502_and_skip(c: Ctx) -> None:
+    """`apply_then_http502` carries a write out and answers 502 (GitLab's edge: HTML; AWS: its
+    error shape); `skip` lets the first matching calls through."""
+    seed(c)
+    path = f"/groups/{GROUP['id']}/variables"
+    key = "APPLIED_THEN_502"
+    assert api(c, "POST", path, body={"key": key, "value": "test-before-aaaa", "masked": True})[0] == 201
+    put = f"PUT {path}/{key}"
+    c.ctl("POST", "/_ptc/faults", {"rules": [{"service": "gitlab", "action": put, "kind": "apply_then_http502",
+                                              "times": 1}]})
+    req = urllib.request.Request(c.url + "/_gitlab/api/v4" + path + "/" + key, method="PUT",
+                                 data=json.dumps({"value": "test-after-aaaaa"}).encode(),
+                                 headers={"PRIVATE-TOKEN": OWNER, "Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(req, timeout=30)
+        raise AssertionError("the answer should be a 502")
+    except urllib.error.HTTPError as e:
+        assert e.code == 502 and e.headers["Content-Type"] == "text/html", (e.code, e.headers)
+        assert b"502 Bad Gateway" in e.read()
+    assert api(c, "GET", f"{path}/{key}")[1]["value"] == "test-after-aaaaa", "the write was applied"
+    last = [x for x in c.ctl("GET", "/_ptc/calls")["calls"] if x["action"] == put][-1]
+    assert (last["status"], last["fault"]) == (502, "apply_then_http502"), last
+    assert api(c, "PUT", f"{path}/{key}", body={"value": "test-again-aaaa"})[0] == 200, "times: 1"
+    # skip: the first matching read passes, the next one fails, then the rule is spent.
+    get = f"GET {path}/{key}"
+    c.ctl("POST", "/_ptc/faults", {"rules": [{"service": "gitlab", "action": get, "kind": "http503",
+                                              "skip": 1, "times": 1}]})
+    assert [api(c, "GET", f"{path}/{key}")[0] for _ in range(3)] == [200, 503, 200]
+    # On an AWS service: the secret exists although CreateSecret answered 502.
+    c.ctl("POST", "/_ptc/faults", {"rules": [{"service": "secretsmanager", "action": "CreateSecret",
+                                              "kind": "apply_then_http502", "times": 1}]})
+    sm = c.client("secretsmanager", REGION)
+    name = "ecr-pullthroughcache/applied-then-502"
+    code, status, _ = error_of(sm.create_secret, Name=name, SecretString="x")
+    assert (code, status) == ("BadGateway", 502), (code, status)
+    assert sm.describe_secret(SecretId=name)["Name"] == name
+    c.ctl("POST", "/_ptc/faults", {"rules": []})
+    for bad in ({"kind": "http503", "skip": -1}, {"kind": "http503", "skip": "1"}):
+        try:
+            c.ctl("POST", "/_ptc/faults", {"rules": [bad]})
+            raise AssertionError(f"{bad} should be refused")
+        except AssertionError as e:
+            assert "-> 400" in str(e), e
+
+
 TESTS = [test_gitlab_a_token_sees_itself_and_wrong_ones_get_401,
          test_gitlab_an_owner_mints_lists_and_revokes_and_ecr_follows,
          test_gitlab_errors_say_what_is_wrong, test_gitlab_group_variables_are_created_and_updated,
          test_gitlab_takes_form_bodies_and_query_strings, test_gitlab_paginates_and_filters_the_token_list,
-         test_gitlab_tiers_and_who_may_create_or_list_tokens]
+         test_gitlab_tiers_and_who_may_create_or_list_tokens, test_faults_apply_then_http502_and_skip]

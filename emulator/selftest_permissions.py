@@ -142,6 +142,53 @@ def test_registry_policy_api(c):
     assert {"account": account, "region": "us-west-1", "policyText": text} in c.ctl("GET", "/_ptc/state")["registry_policies"]
 
 
+def test_foreign_write_fault(c):
+    """`foreign_write`: another team's tool writes the registry policy right after the matched
+    call, from the policy as it read it (after the call, or before it)."""
+    account, region = c.ids["dev-b"], "us-west-2"
+    ecr = c.client("ecr", region, c.assume(account))
+    theirs = {"Sid": "OtherTeam", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "ecr:ReplicateImage",
+              "Resource": "*"}
+    ours = {"Sid": "Ptc", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "ecr:CreateRepository",
+            "Resource": "*"}
+
+    def faults(*rules):
+        c.ctl("POST", "/_ptc/faults", {"rules": [{"service": "ecr", "account": account, "region": region,
+                                                  "kind": "foreign_write", "statement": theirs, "times": 1, **r}
+                                                 for r in rules]})
+
+    def sids():
+        return [s["Sid"] for s in json.loads(ecr.get_registry_policy()["policyText"])["Statement"]]
+
+    # After a read that found no policy: the read's answer stands, the next read sees theirs.
+    faults({"action": "GetRegistryPolicy"})
+    assert error_of(ecr.get_registry_policy)[0] == "RegistryPolicyNotFoundException"
+    assert sids() == ["OtherTeam"]
+    # read "before": their write, from a read that predates ours, undoes our PutRegistryPolicy.
+    ecr.delete_registry_policy()
+    faults({"action": "PutRegistryPolicy", "read": "before"})
+    assert ecr.put_registry_policy(policyText=_policy(ours))["policyText"] == _policy(ours)
+    assert sids() == ["OtherTeam"]
+    # read "after" (default): merged into what the call left, by Sid, once (`times`).
+    ecr.put_registry_policy(policyText=_policy(ours, {**theirs, "Action": "ecr:BatchGetImage"}))
+    faults({"action": "PutRegistryPolicy"})
+    ecr.put_registry_policy(policyText=_policy(ours))
+    assert sids() == ["Ptc", "OtherTeam"]
+    assert json.loads(ecr.get_registry_policy()["policyText"])["Statement"][1] == theirs
+    ecr.delete_registry_policy()
+    assert error_of(ecr.get_registry_policy)[0] == "RegistryPolicyNotFoundException"
+    assert [call["fault"] for call in c.ctl("GET", "/_ptc/calls")["calls"] if call.get("fault")][-3:] == \
+        ["foreign_write"] * 3
+    for bad in ({"statement": "x"}, {"read": "sometime"}):
+        try:
+            faults({"action": "PutRegistryPolicy", **bad})
+        except AssertionError as e:
+            assert "-> 400" in str(e), e
+        else:
+            raise AssertionError(f"accepted {bad}")
+    c.ctl("POST", "/_ptc/faults", {"rules": []})
+
+
 def test_template_custom_role_account(c):
     member = c.reg_account
     ecr = c.client("ecr", REGION, c.reg_creds)
@@ -194,4 +241,4 @@ def test_policy_evaluation_rules(c):
 
 
 TESTS = [test_identity_policies, test_registry_policy_grants_import, test_registry_policy_api,
-         test_template_custom_role_account, test_policy_evaluation_rules]
+         test_foreign_write_fault, test_template_custom_role_account, test_policy_evaluation_rules]

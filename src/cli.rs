@@ -177,6 +177,11 @@ pub struct PlanArgs {
     /// Exit 0 when nothing would change, 3 when changes are pending (1 on failures), for CI.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Read the registry token from this file (- for standard input) instead of the environment
+    /// variable named by upstream.token_env. With a token (from either), the plan also shows a
+    /// managed secret that does not hold it and whose rule fails as `update token`.
+    #[arg(long, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
     /// Also write the plan as JUnit XML to this file (one test case per target, a target with
     /// changes pending skipped with them), for CI test reports.
     #[arg(long, value_name = "FILE.xml")]
@@ -288,13 +293,14 @@ pub struct ProbeArgs {
 /// How much of the image a pull (`probe`, `validate --probe-image`) fetches.
 #[derive(Debug, Args)]
 pub struct PullOptions {
-    /// For an image index, pull this platform's manifest, as `docker pull --platform` does.
-    #[arg(long, value_name = "OS/ARCH", default_value = "linux/amd64")]
-    pub platform: String,
+    /// For an image index, pull this platform's manifest, as `docker pull --platform` does
+    /// [default: linux/amd64].
+    #[arg(long, value_name = "OS/ARCH")]
+    pub platform: Option<String>,
     /// Download blobs up to this size; for a larger one only the request and ECR's redirect to
-    /// S3 are checked.
-    #[arg(long, value_name = "N", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=10240))]
-    pub max_blob_mib: u64,
+    /// S3 are checked [default: 64].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10240))]
+    pub max_blob_mib: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -291,34 +291,86 @@ fn token_cells(
     }
 }
 
-/// Why a target still needs an older token (`token revoke-old`): anything short of a valid
-/// GitLab rule over ptc-rollout's secret holding the current token. `None`: it does not.
-pub fn revocation_blocker(r: &TargetResult) -> Option<String> {
+/// What `token revoke-old` makes of one target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    /// A valid GitLab rule whose credential is ptc-rollout's secret, which holds the current
+    /// token: nothing here uses an older one.
+    Proven,
+    /// Out of reach for good (an opt-in Region the account has not enabled, as Account
+    /// Management confirmed): AWS serves nothing there, so it needs no token. Why.
+    Skipped(String),
+    /// Still needs an older token, or is not proven not to: why.
+    Behind(String),
+}
+
+/// Whether a target still needs an older token (`token revoke-old`): anything short of a valid
+/// GitLab rule over ptc-rollout's secret holding the current token is behind. A rule over
+/// another secret is behind whatever that secret holds: ptc-rollout cannot read it, and a
+/// valid rule there may well be valid on the very token about to be revoked.
+pub fn revocation(r: &TargetResult) -> Revocation {
     if let Some(e) = &r.error {
-        return Some(format!("not inspected: {e}"));
+        return if r.outcome == Outcome::Skipped {
+            Revocation::Skipped(e.clone())
+        } else {
+            Revocation::Behind(format!("not inspected: {e}"))
+        };
     }
-    let (secret, managed, _) = secret_cells(r);
+    let (secret, managed, ours) = secret_cells(r);
     let holds = r.secret_dates.as_ref().and_then(|d| d.holds_current);
     let rule = RuleCells::of(r);
-    let valid = r.validation.as_ref().and_then(Validation::answer);
-    Some(match (secret, managed, holds, rule.kind, valid) {
-        ("present", Some(true), Some(true), "present", Some(true)) => return None,
-        ("present", Some(true), Some(true), "present", _) => {
-            match r.validation.as_ref().and_then(|v| v.failure.as_deref()) {
-                Some(f) => format!("rule not valid: {f}"),
-                None => "rule not valid".to_owned(),
-            }
-        }
-        ("present", Some(true), Some(true), _, _) => {
+    Revocation::Behind(match (secret, managed, holds, rule.kind) {
+        ("present", Some(true), Some(true), "present") => match rule_on_ours(r, &rule, ours) {
+            Ok(()) => return Revocation::Proven,
+            Err(why) => why,
+        },
+        ("present", Some(true), Some(true), _) => {
             "no pull through cache rule for GitLab".to_owned()
         }
-        ("present", Some(true), _, _, _) => "holds an older token: run rotate".to_owned(),
-        ("present", _, _, _, _) => {
+        ("present", Some(true), _, _) => "holds an older token: run rotate".to_owned(),
+        ("present", _, _, _) => {
             "secret not managed by ptc-rollout: which token it holds is unknown".to_owned()
         }
         ("pending_deletion", ..) => "secret scheduled for deletion".to_owned(),
         _ => "no secret".to_owned(),
     })
+}
+
+/// Whether the GitLab rule uses ptc-rollout's secret `ours` and validates; why not.
+fn rule_on_ours(r: &TargetResult, rule: &RuleCells, ours: Option<&str>) -> Result<(), String> {
+    if let Some(other) = other_secret(r, rule, ours) {
+        return Err(format!(
+            "the rule's credential is {other}, not ptc-rollout's secret {}: run apply to point the rule at it",
+            ours.unwrap_or_default()
+        ));
+    }
+    match r.validation.as_ref() {
+        Some(v) if v.answer() == Some(true) => Ok(()),
+        Some(Validation {
+            failure: Some(f), ..
+        }) => Err(format!("rule not valid: {f}")),
+        _ => Err("rule not valid".to_owned()),
+    }
+}
+
+/// The credential the GitLab rule uses when it is not ptc-rollout's secret `ours`: as read,
+/// or as ECR's validation answered (`(none)` for a rule without one).
+fn other_secret(r: &TargetResult, rule: &RuleCells, ours: Option<&str>) -> Option<String> {
+    let validated = r
+        .validation
+        .as_ref()
+        .and_then(|v| v.credential_arn.as_deref());
+    [Some(rule.arn.as_str()), validated]
+        .into_iter()
+        .flatten()
+        .find(|arn| Some(*arn) != ours)
+        .map(|arn| {
+            if arn.is_empty() {
+                "(none)".to_owned()
+            } else {
+                arn.to_owned()
+            }
+        })
 }
 
 /// The token's expiry, when it is past or near.

@@ -6,6 +6,8 @@ pub const SUCCESS: i32 = 0;
 /// At least one target failed, conflicted, went stale or holds an invalid rule.
 pub const TARGET_FAILED: i32 = 1;
 /// Bad input or usage: the rollout file, a flag or the token source. No AWS call was made.
+/// Also `token revoke-old` given a token older than an active one ptc-rollout minted (found
+/// in GitLab's token list): nothing was revoked.
 pub const USAGE: i32 = 2;
 /// Cannot start: the AWS caller could not be identified (no credentials, an unknown profile,
 /// an endpoint that cannot be reached). Nothing was done.
@@ -16,5 +18,9 @@ pub const CHANGES_PENDING: i32 = 3;
 /// what GitLab answered and what to do). For `token revoke-old`, nothing or only part was
 /// revoked; the line names each token left.
 pub const GITLAB_FAILED: i32 = 5;
+/// `token mint` only: the new token was minted and sent to the CI/CD variable, but GitLab's
+/// answer was lost and the variable could not be read back, so nothing was revoked; the line
+/// names the token and what to check.
+pub const MINT_UNCONFIRMED: i32 = 6;
 /// Interrupted by Ctrl-C (128 + SIGINT, as shells report it).
 pub const INTERRUPTED: i32 = 130;

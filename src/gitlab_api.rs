@@ -25,8 +25,8 @@ mod endpoints;
 mod tokens;
 
 pub use tokens::{
-    expiry_date, group_tokens, mint, read_variable, revoke, self_token, store_variable, Stored,
-    TokenInfo, MINTED_NAME_PREFIX, REGISTRY_SCOPE,
+    expiry_date, group_tokens, mint, read_variable, revoke, self_token, store_variable,
+    variable_holds, Holds, Stored, TokenInfo, MINTED_NAME_PREFIX, REGISTRY_SCOPE,
 };
 
 /// Attempts for an idempotent request (GET, PUT, DELETE) that met a 429, a 5xx or no answer.
@@ -202,7 +202,7 @@ impl GitlabError {
         GitlabError {
             call: "GET /personal_access_tokens/self",
             status: Some(401),
-            message: hint(401, &Auth::Registry, "").unwrap_or_default(),
+            message: hint(401, "", &Auth::Registry, "").unwrap_or_default(),
         }
     }
 
@@ -220,7 +220,7 @@ impl GitlabError {
             ),
             other => (None, other.to_string()),
         };
-        let hint = status.and_then(|s| hint(s.as_u16(), auth, group));
+        let hint = status.and_then(|s| hint(s.as_u16(), call, auth, group));
         // GitLab's messages often start with the status ("401 Unauthorized"); say it once.
         let said = match status {
             Some(s) if !said.starts_with(s.as_str()) => format!("{s}: {said}"),
@@ -238,14 +238,17 @@ impl GitlabError {
     }
 }
 
-fn hint(status: u16, auth: &Auth, group: &str) -> Option<String> {
+/// The group's token list, which GitLab refuses to a valid token of a non-Owner with a 401.
+const GROUP_TOKENS: &str = "GET /groups/:id/access_tokens";
+
+fn hint(status: u16, call: &str, auth: &Auth, group: &str) -> Option<String> {
     Some(match (status, auth) {
         (401, Auth::Registry) => {
             "the registry token is wrong, expired or revoked on GitLab; \
             not retried: mint a new one with `ptc-rollout token mint` and roll it out with `rotate`"
                 .to_owned()
         }
-        (401, Auth::Api(env)) if !group.is_empty() => format!(
+        (401, Auth::Api(env)) if call == GROUP_TOKENS => format!(
             "the API token in {env} is wrong, expired or revoked, or it is valid but its user is \
              not an Owner of group {group} (GitLab answers both with 401); not retried, as \
              GitLab.com bans an address after 30 failed sign-ins in 3 minutes: set {env} to a \

@@ -120,6 +120,9 @@ impl PullAccessState {
 pub enum Action {
     CreateSecret,
     RestoreSecret,
+    /// Store the token in the managed secret, which holds another one that the rule cannot
+    /// log in with (a restore killed before its PutSecretValue), or that a rule is about to use.
+    UpdateToken,
     CreateRule,
     UpdateRuleCredential,
     CreateTemplate,
@@ -141,6 +144,7 @@ impl Action {
         match self {
             Action::CreateSecret => "create secret",
             Action::RestoreSecret => "restore secret",
+            Action::UpdateToken => "update token",
             Action::CreateRule => "create rule",
             Action::UpdateRuleCredential => "update rule credential",
             Action::CreateTemplate => "create repository template",
@@ -158,7 +162,10 @@ impl Action {
     pub fn writes_token(self) -> bool {
         matches!(
             self,
-            Action::CreateSecret | Action::RestoreSecret | Action::RotateSecret
+            Action::CreateSecret
+                | Action::RestoreSecret
+                | Action::UpdateToken
+                | Action::RotateSecret
         )
     }
 }

@@ -78,7 +78,8 @@ impl TokenSource {
         })
     }
 
-    fn field(&self) -> String {
+    /// The input a problem with this source names.
+    pub(crate) fn field(&self) -> String {
         match self {
             TokenSource::Env(name) => format!("upstream.token_env ({name})"),
             TokenSource::File(path) => format!("--token-file {}", path.display()),
@@ -88,18 +89,44 @@ impl TokenSource {
 }
 
 impl GitlabToken {
-    /// Accepts the token with surrounding whitespace (a trailing newline from a file) trimmed.
-    pub fn new(raw: String) -> Result<Self, &'static str> {
-        let t = raw.trim();
+    /// Accepts the token with surrounding ASCII whitespace (a trailing newline from a file, a
+    /// Windows line end) trimmed. Every other character must be printable ASCII, as GitLab's
+    /// tokens are: a byte order mark or a zero-width character is invisible in an editor, yet
+    /// would travel as part of the token and fail every sign-in. The refusal names the
+    /// character's position and kind, never the token.
+    pub fn new(raw: String) -> Result<Self, String> {
+        let is_space = |c: char| c.is_ascii_whitespace();
+        let t = raw.trim_matches(is_space);
+        // Leading ASCII whitespace is one byte a character: positions count from the raw start.
+        let lead = raw.len() - raw.trim_start_matches(is_space).len();
         if t.is_empty() {
-            Err("the token is empty")
-        } else if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            Err("the token holds whitespace or control characters (more than one line?)")
-        } else if t.len() > 1024 {
-            Err("the token is longer than 1024 characters")
-        } else {
-            Ok(GitlabToken(t.to_owned()))
+            return Err("the token is empty".to_owned());
         }
+        if let Some((i, c)) = t.chars().enumerate().find(|(_, c)| !c.is_ascii_graphic()) {
+            let at = lead + i + 1;
+            return Err(format!(
+                "character {at} of the token is {}",
+                unprintable(c, at)
+            ));
+        }
+        if t.len() > 1024 {
+            return Err("the token is longer than 1024 characters".to_owned());
+        }
+        Ok(GitlabToken(t.to_owned()))
+    }
+
+    /// Whether `value` is this token, compared in constant time (through SHA-256 digests, so
+    /// neither the length nor a common prefix shows in the time taken).
+    pub(crate) fn is(&self, value: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        let (a, b) = (
+            Sha256::digest(self.0.as_bytes()),
+            Sha256::digest(value.as_bytes()),
+        );
+        a.iter()
+            .zip(b.iter())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
     }
 
     /// The Secrets Manager version id for this token in one secret (`scope` names the secret:
@@ -183,8 +210,30 @@ impl ApiToken {
     }
 }
 
+/// What a character that cannot be in a token is, by its code point (not part of any real
+/// token, so naming it reveals nothing): what the user looks for at that position.
+fn unprintable(c: char, at: usize) -> String {
+    let code = format!("U+{:04X}", c as u32);
+    match c {
+        '\u{FEFF}' if at == 1 => format!(
+            "a UTF-8 byte order mark ({code}), which some editors put at the start of a file: \
+             save the file as UTF-8 without BOM"
+        ),
+        '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' => format!(
+            "a zero-width character ({code}), invisible in most editors: type the token again"
+        ),
+        '\n' | '\r' => format!("a line break ({code}): the token is one line"),
+        c if c.is_whitespace() => format!("whitespace ({code})"),
+        c if c.is_control() => format!("a control character ({code})"),
+        _ => format!(
+            "not ASCII ({code}; an invisible mark or a look-alike letter): GitLab's tokens are \
+             ASCII letters, digits and punctuation"
+        ),
+    }
+}
+
 fn sensitive(value: &str) -> HeaderValue {
-    // The value was checked to hold no whitespace or control characters.
+    // The value was checked to hold printable ASCII only.
     let mut v = HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static(""));
     v.set_sensitive(true);
     v
@@ -246,6 +295,31 @@ mod tests {
     fn empty_and_multiline_tokens_are_refused() {
         assert!(GitlabToken::new(" \n".into()).is_err());
         assert!(GitlabToken::new("a\nb".into()).is_err());
+    }
+
+    #[test]
+    fn invisible_characters_are_refused_by_position_without_the_token() {
+        let refused = |raw: &str| GitlabToken::new(raw.to_owned()).unwrap_err();
+        let bom = refused("\u{FEFF}secret-abc\n");
+        assert!(
+            bom.starts_with("character 1 of the token is a UTF-8 byte order mark"),
+            "{bom}"
+        );
+        assert!(
+            refused("secret\u{200B}-abc").starts_with("character 7 of the token is a zero-width")
+        );
+        assert!(refused("  secret\u{2060}").starts_with("character 9 "));
+        assert!(refused("sec\u{FEFF}ret").contains("zero-width character (U+FEFF)"));
+        assert!(refused("sec\u{7}ret").contains("control character (U+0007)"));
+        assert!(refused("sec\u{A0}ret").contains("whitespace (U+00A0)"));
+        assert!(refused("sec\u{E9}ret").contains("not ASCII (U+00E9"));
+        assert!(refused("a\r\nb").contains("line break"));
+        for raw in ["\u{FEFF}secret-abc", "secret\u{200B}-abc"] {
+            assert!(!refused(raw).contains("secret"));
+        }
+        // A Windows line end and surrounding spaces are trimmed, as a trailing newline is.
+        let t = GitlabToken::new(" secret-abc\r\n".into()).unwrap();
+        assert!(t.is("secret-abc") && !t.is("secret-ab") && !t.is("secret-abcd"));
     }
 
     #[test]

@@ -17,6 +17,16 @@ use crate::token::GitlabToken;
 
 /// Reads the secret, the rule, and the template and registry policy when configured, all at once.
 pub async fn observe(c: &Regional, t: &Target, r: &Rollout) -> Result<Observed, ApiError> {
+    observe_with_version(c, t, r).await.map(|(o, _)| o)
+}
+
+/// [`observe`], and the version of the secret labelled AWSCURRENT (kept out of [`Observed`],
+/// which saved plans hold).
+pub async fn observe_with_version(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+) -> Result<(Observed, Option<String>), ApiError> {
     let template = async {
         match &r.repository_template {
             Some(want) => template::read_template(c, t, r, want).await.map(Some),
@@ -35,13 +45,35 @@ pub async fn observe(c: &Regional, t: &Target, r: &Rollout) -> Result<Observed, 
         template,
         pull_access
     )?;
-    Ok(Observed {
+    let version = secret.as_ref().and_then(|d| d.current_version.clone());
+    let observed = Observed {
         secret_kms_key: secret.as_ref().and_then(|d| d.kms_key_id.clone()),
         secret: secret.map_or(SecretState::Absent, |d| d.state()),
         rule,
         template,
         pull_access,
-    })
+    };
+    Ok((observed, version))
+}
+
+/// The managed secret's ARN when it exists and its current version is not `token`'s (judged by
+/// the version id, as `rotate` does; the value is never read). An existing secret's value is
+/// otherwise left alone, so this is only the question: the runner decides from the rule.
+pub fn token_behind<'a>(
+    o: &'a Observed,
+    current_version: Option<&str>,
+    t: &Target,
+    r: &Rollout,
+    token: &GitlabToken,
+) -> Option<&'a str> {
+    match &o.secret {
+        SecretState::Present { arn, managed: true }
+            if current_version != Some(version_id(t, r, token).as_str()) =>
+        {
+            Some(arn)
+        }
+        _ => None,
+    }
 }
 
 /// What `apply` should do, given what is there.
@@ -121,6 +153,10 @@ pub async fn converge(
             Action::CreateSecret => create_secret(c, t, r, token).await.map(|a| arn = Some(a)),
             Action::RestoreSecret => {
                 restore_secret(c, t, arn.as_deref().unwrap_or(&r.secret_name), r, token).await
+            }
+            Action::UpdateToken => {
+                let arn = arn.as_deref().unwrap_or(&r.secret_name);
+                day_two::put_token(c, t, r, arn, token, None).await
             }
             Action::CreateRule => create_rule(c, t, r, arn.as_deref().unwrap_or_default()).await,
             Action::UpdateRuleCredential => {

@@ -43,22 +43,9 @@ fn setup(access_level: u64) -> (Emulator, Org, PathBuf) {
 
 /// Runs the binary with the API token and `--config`, and returns the run and the report.
 fn ptc(emu: &Emulator, cfg: &Path, args: &[&str]) -> (Run, Vec<Row>) {
-    let report = emu.path("pullable.csv");
-    let _ = std::fs::remove_file(&report);
-    let out = run(emu
-        .cmd()
-        .env("GITLAB_API_TOKEN", API_TOKEN)
-        .args(args)
-        .arg("--config")
-        .arg(cfg)
-        .arg("--report")
-        .arg(&report));
-    let rows = if report.exists() {
-        support::read_report(&report)
-    } else {
-        Vec::new()
-    };
-    (out, rows)
+    let mut cmd = emu.cmd();
+    cmd.env("GITLAB_API_TOKEN", API_TOKEN);
+    emu.with_report_of(cmd, cfg, args)
 }
 
 /// The binary with the API token, `args` and `--config`, without a report.
@@ -274,8 +261,17 @@ fn an_index_resolves_to_the_platform_asked() {
         )),
         "{rows:?}"
     );
-    // A platform that is not one is refused before any call.
+    // A platform that is not one is refused before any call, and so is a pull's flag without
+    // a pull.
     emu.reset_calls();
+    let (out, _) = ptc(&emu, &cfg, &["validate", "--platform", "linux/arm64"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("--platform: is given without --probe-image"),
+        "{}",
+        out.stderr
+    );
     let (out, _) = ptc(
         &emu,
         &cfg,

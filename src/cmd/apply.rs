@@ -20,6 +20,7 @@ use crate::plan_file::PlanFile;
 use crate::rows::Results;
 use crate::runner::{Job, Limits, Pass, Runner, Stop};
 use crate::target::{Outcome, Target};
+use crate::token::GitlabToken;
 use crate::waves::Waves;
 use tokio::sync::watch;
 
@@ -71,7 +72,7 @@ pub async fn run(
             let (ran, listed) = session.pass_listed(&runner, Pass::Apply(token)).await;
             return conclude(&session, "Apply", report, &ran, listed);
         }
-        None => match plan_everything(&session, &runner).await {
+        None => match plan_everything(&session, &runner, &token).await {
             Ok(planned) => (planned, false),
             Err(Ended::Interrupted(rows)) => {
                 return conclude(&session, "Apply", report, &rows, Listed::Whole)
@@ -110,8 +111,13 @@ enum Ended {
 }
 
 /// Plans every target.
-async fn plan_everything(session: &Session, runner: &Arc<Runner>) -> Result<Results, Ended> {
-    let ((planned, stop), listed) = session.pass_listed(runner, Pass::Plan).await;
+async fn plan_everything(
+    session: &Session,
+    runner: &Arc<Runner>,
+    token: &Arc<GitlabToken>,
+) -> Result<Results, Ended> {
+    let plan = Pass::Plan(Some(token.clone()));
+    let ((planned, stop), listed) = session.pass_listed(runner, plan).await;
     if listed == Listed::Cut {
         return Err(Ended::ListingCut);
     }
@@ -170,7 +176,11 @@ async fn in_waves(
                 (waves, fresh_jobs(targets))
             } else {
                 let all = stream::iter(targets.into_iter().flatten().map(Job::fresh));
-                let (planned, stop) = session.pass(runner, Pass::Plan, all).await;
+                let token = match &pass {
+                    Pass::Apply(token) => Some(token.clone()),
+                    _ => None,
+                };
+                let (planned, stop) = session.pass(runner, Pass::Plan(token), all).await;
                 let planned = match unless_interrupted(planned, stop) {
                     Ok(planned) => planned,
                     Err(rows) => return conclude_in_waves(session, args, &waves, &rows),

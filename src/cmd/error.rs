@@ -35,6 +35,9 @@ pub enum CommandError {
     /// `token mint`: the new token could not be stored, and what became of it.
     #[error("{0}")]
     Unstored(String),
+    /// `token mint`: whether the CI/CD variable holds the new token is unknown; it was kept.
+    #[error("{0}")]
+    MintUnconfirmed(String),
 }
 
 impl CommandError {
@@ -45,6 +48,7 @@ impl CommandError {
             CommandError::Plan(PlanFileError::Invalid(_)) => exit::USAGE,
             CommandError::Start(_) => exit::CANNOT_START,
             CommandError::Gitlab(_) | CommandError::Unstored(_) => exit::GITLAB_FAILED,
+            CommandError::MintUnconfirmed(_) => exit::MINT_UNCONFIRMED,
             CommandError::Plan(PlanFileError::Write { .. })
             | CommandError::Listing(_)
             | CommandError::Report { .. }

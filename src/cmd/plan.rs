@@ -1,12 +1,14 @@
 //! `plan`: read every target and show what `apply` would do, with totals. No mutating call.
 //! With `[[waves]]`, grouped by wave, and the saved plan records the waves.
 
+use std::sync::Arc;
+
 use futures::stream;
 use tokio::sync::watch;
 
 use super::conclude::{exit_code, print_stop, write_junit};
 use super::error::{refuse_if, CommandError};
-use super::input::{check_junit_path, check_output_path};
+use super::input::{check_junit_path, check_output_path, read_token};
 use super::reporter::{self, Output};
 use super::session::{open, Listed};
 use super::waves::{check_wave, only, InWaves};
@@ -23,26 +25,30 @@ pub async fn run(
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let (session, wave) = open(&args.targets, output, interrupt, |rollout| {
+    let (session, (wave, token)) = open(&args.targets, output, interrupt, |rollout| {
         let mut problems: Vec<_> = check_output_path("--out", args.out.as_deref())
             .err()
             .into_iter()
             .chain(check_junit_path(args.junit.as_deref()).err())
             .collect();
         let wave = check_wave(rollout, args.wave.as_deref()).map_err(|p| problems.push(p));
+        // The token is optional here: without it, a secret's value is not judged.
+        let token = (args.token_file.is_some() || std::env::var_os(&rollout.token_env).is_some())
+            .then(|| read_token(rollout, args.token_file.as_deref(), &mut problems))
+            .flatten();
         refuse_if(problems)?;
-        Ok(wave.ok().flatten())
+        Ok((wave.ok().flatten(), token.map(Arc::new)))
     })
     .await?;
     let runner = session.runner(Limits::default());
     let ((results, stop), listed, waves) = if session.rollout.waves.is_empty() {
-        let (ran, listed) = session.pass_listed(&runner, Pass::Plan).await;
+        let (ran, listed) = session.pass_listed(&runner, Pass::Plan(token)).await;
         (ran, listed, Waves::default())
     } else {
         // Read-only: one pass over every wave's targets, grouped by wave afterwards.
         let InWaves { waves, targets } = session.partition().await?;
         let all = stream::iter(only(targets, wave).into_iter().flatten().map(Job::fresh));
-        let ran = session.pass(&runner, Pass::Plan, all).await;
+        let ran = session.pass(&runner, Pass::Plan(token), all).await;
         (ran, Listed::Whole, waves)
     };
 
@@ -169,7 +175,7 @@ pub(crate) fn totals(results: &[Box<TargetResult>]) -> String {
     let of = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
     format!(
         "Plan: {} targets to change, {} unchanged, {} conflicts, {} failed to read.\n  \
-         {} secrets to create, {} secrets to restore, {} rules to create, {} rule credentials to update{}.",
+         {} secrets to create, {} secrets to restore, {} rules to create, {} rule credentials to update{}{}.",
         of(Outcome::Pending),
         of(Outcome::Unchanged),
         of(Outcome::Conflict),
@@ -178,6 +184,10 @@ pub(crate) fn totals(results: &[Box<TargetResult>]) -> String {
         count(Action::RestoreSecret),
         count(Action::CreateRule),
         count(Action::UpdateRuleCredential),
+        match count(Action::UpdateToken) {
+            0 => String::new(),
+            n => format!(", {n} secrets to get the token"),
+        },
         match count(Action::AddPullAccess) + count(Action::UpdatePullAccess) {
             0 => String::new(),
             n => format!(", {n} pull access statements to write"),

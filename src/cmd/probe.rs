@@ -61,14 +61,36 @@ pub(super) fn pull_spec(
     let image = ImageRef::parse(flag, image)
         .map_err(|p| problems.push(p))
         .ok();
-    let platform = Platform::parse("--platform", &options.platform)
-        .map_err(|p| problems.push(p))
-        .ok();
+    let platform = match &options.platform {
+        None => Some(Platform::default()),
+        Some(text) => Platform::parse("--platform", text)
+            .map_err(|p| problems.push(p))
+            .ok(),
+    };
     Some(PullSpec {
         image: image?,
         platform: platform?,
-        max_blob_bytes: options.max_blob_mib * 1024 * 1024,
+        max_blob_bytes: options.max_blob_mib.unwrap_or(DEFAULT_MAX_BLOB_MIB) * 1024 * 1024,
     })
+}
+
+/// The largest blob a pull downloads unless `--max-blob-mib` says otherwise.
+const DEFAULT_MAX_BLOB_MIB: u64 = 64;
+
+/// The pull's flags mean nothing without a pull (`validate` without `--probe-image`).
+pub(super) fn check_unused(options: &PullOptions, problems: &mut Vec<Problem>) {
+    for (flag, given) in [
+        ("--platform", options.platform.is_some()),
+        ("--max-blob-mib", options.max_blob_mib.is_some()),
+    ] {
+        if given {
+            problems.push(Problem::new(
+                flag,
+                "is given without --probe-image, so there is no pull for it to shape",
+                "add --probe-image GROUP/PROJECT/IMAGE:TAG, or leave the flag out",
+            ));
+        }
+    }
 }
 
 /// A role to pull as must be a role's name, which exists in each account.

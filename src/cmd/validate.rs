@@ -6,7 +6,7 @@ use tokio::sync::watch;
 use super::conclude::conclude;
 use super::error::{refuse_if, CommandError};
 use super::input::{check_junit_path, check_output_path};
-use super::probe::{check_role, pull_spec, registry_token, token_level};
+use super::probe::{check_role, check_unused, pull_spec, registry_token, token_level};
 use super::reporter::{Destination, Output};
 use super::session::open;
 use crate::cli::ValidateArgs;
@@ -23,10 +23,13 @@ pub async fn run(
             .into_iter()
             .chain(check_junit_path(args.junit.as_deref()).err())
             .collect();
-        let pull = args
-            .probe_image
-            .as_deref()
-            .and_then(|i| pull_spec("--probe-image", i, &args.pull, &mut problems));
+        let pull = match args.probe_image.as_deref() {
+            Some(i) => pull_spec("--probe-image", i, &args.pull, &mut problems),
+            None => {
+                check_unused(&args.pull, &mut problems);
+                None
+            }
+        };
         check_role(
             "--probe-as-role",
             args.probe_as_role.as_deref(),

@@ -1,6 +1,7 @@
 //! What the `token` commands ask of GitLab, in GitLab's terms: token details, the group's
 //! tokens, minting, revoking, and storing the registry token in a CI/CD variable.
 
+use aws_smithy_types::date_time::{DateTime, Format};
 use gitlab::api::common::NameOrId;
 use gitlab::api::groups::variables::{CreateGroupVariable, GroupVariable, UpdateGroupVariable};
 use gitlab::api::personal_access_tokens::PersonalAccessTokenSelf;
@@ -12,7 +13,8 @@ use super::{Gitlab, GitlabError};
 use crate::rollout::TokenRole;
 use crate::token::GitlabToken;
 
-/// Every token ptc-rollout mints is named this, then its day: how it finds its own again.
+/// Every token ptc-rollout mints is named this, then its minute (`YYYY-MM-DDTHH:MMZ`, UTC;
+/// before, its day alone): how it finds its own again.
 pub const MINTED_NAME_PREFIX: &str = "ptc-rollout ";
 /// The one scope a pull through cache token needs.
 pub const REGISTRY_SCOPE: &str = "read_registry";
@@ -50,6 +52,20 @@ impl TokenInfo {
         crate::rollout::role_name(self.access_level?)
     }
 
+    /// Whether GitLab created this token before `other`: by `created_at`, then by id (GitLab
+    /// numbers tokens in creation order) when the times are equal or not known.
+    pub fn created_before(&self, other: &TokenInfo) -> bool {
+        match (self.created(), other.created()) {
+            (Some(a), Some(b)) if a != b => a < b,
+            _ => self.id < other.id,
+        }
+    }
+
+    /// GitLab's `created_at` (ISO 8601, e.g. `2021-01-20T22:11:48.151Z`).
+    fn created(&self) -> Option<DateTime> {
+        DateTime::from_str(self.created_at.as_deref()?, Format::DateTimeWithOffset).ok()
+    }
+
     /// The creation day, `YYYY-MM-DD`, from GitLab's timestamp.
     pub fn created_on(&self) -> Option<&str> {
         self.created_at.as_deref().and_then(|t| t.get(..10))
@@ -63,6 +79,18 @@ pub fn expiry_date(today: i64, days: i64) -> String {
         .fmt(aws_smithy_types::date_time::Format::DateTime)
         .unwrap_or_default();
     text.get(..10).unwrap_or_default().to_owned()
+}
+
+/// The name of a token minted at `now`: [`MINTED_NAME_PREFIX`] and the UTC minute, so two
+/// tokens minted on one day can be told apart.
+pub fn minted_name(now: std::time::SystemTime) -> String {
+    let text = DateTime::from_secs(DateTime::from(now).secs())
+        .fmt(Format::DateTime)
+        .unwrap_or_default();
+    format!(
+        "{MINTED_NAME_PREFIX}{}Z",
+        text.get(..16).unwrap_or_default()
+    )
 }
 
 /// Sends one endpoint's request; a failure names `call` and says what to do.
@@ -107,15 +135,14 @@ struct Minted {
 }
 
 /// `POST /groups/:id/access_tokens`: a token of `role` with only `read_registry`, named
-/// `ptc-rollout DAY`. Never retried: a second attempt could mint a second token.
+/// [`minted_name`] of the clock's minute. Never retried: a second attempt could mint a second token.
 pub async fn mint(
     c: &Gitlab,
     group: &str,
     role: TokenRole,
-    today: &str,
     expires_at: &str,
 ) -> Result<(TokenInfo, GitlabToken), GitlabError> {
-    let name = format!("{MINTED_NAME_PREFIX}{today}");
+    let name = minted_name(std::time::SystemTime::now());
     let endpoint = CreateGroupAccessToken {
         group: NameOrId::from(group),
         name: &name,
@@ -178,13 +205,16 @@ pub async fn revoke(c: &Gitlab, group: &str, id: u64) -> Result<(), GitlabError>
     }
 }
 
-/// A CI/CD variable as GitLab describes it (its value is not read).
-#[derive(Debug, Deserialize)]
+/// A CI/CD variable as GitLab describes it. No `Debug`: its value is the registry token.
+#[derive(Deserialize)]
 struct Variable {
     #[serde(default)]
     masked: bool,
     #[serde(default)]
     protected: bool,
+    /// `null` for a hidden variable (GitLab never shows its value again).
+    #[serde(default)]
+    value: Option<String>,
 }
 
 /// Where the registry token went.
@@ -209,7 +239,9 @@ pub async fn read_variable(
         .build()
         .expect("group and key given");
     match endpoint.query_async(c).await {
-        Ok(Variable { masked, protected }) => Ok(Some(Stored {
+        Ok(Variable {
+            masked, protected, ..
+        }) => Ok(Some(Stored {
             created: false,
             masked,
             protected,
@@ -264,6 +296,52 @@ pub async fn store_variable(
     })
 }
 
+/// What the variable holds, read back after a store whose answer was lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holds {
+    /// The token: the store happened.
+    Token { masked: bool, protected: bool },
+    /// Another value, or no variable at all: the store did not happen.
+    Other,
+    /// A hidden variable, whose value GitLab never shows: cannot tell.
+    Hidden,
+}
+
+/// Reads the variable back and compares its value with `token` (in constant time; neither
+/// is ever shown).
+pub async fn variable_holds(
+    c: &Gitlab,
+    group: &str,
+    key: &str,
+    token: &GitlabToken,
+) -> Result<Holds, GitlabError> {
+    let endpoint = GroupVariable::builder()
+        .group(group)
+        .key(key)
+        .build()
+        .expect("group and key given");
+    match endpoint.query_async(c).await {
+        Ok(Variable { value: None, .. }) => Ok(Holds::Hidden),
+        Ok(Variable {
+            masked,
+            protected,
+            value: Some(v),
+        }) if token.is(&v) => Ok(Holds::Token { masked, protected }),
+        Ok(_) => Ok(Holds::Other),
+        Err(CrateError::GitlabWithStatus { status, msg })
+            if status.as_u16() == 404 && msg.to_ascii_lowercase().contains("variable") =>
+        {
+            Ok(Holds::Other)
+        }
+        Err(e) => Err(GitlabError::from_crate(
+            "GET /groups/:id/variables/:key",
+            &c.auth,
+            group,
+            e,
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -289,6 +367,38 @@ mod tests {
         assert!(!info("ptc-rollout", &["read_registry"]).minted_by_ptc());
         assert_eq!(info("x", &[]).role(), Some("Guest"));
         assert_eq!(info("x", &[]).created_on(), Some("2026-11-28"));
+    }
+
+    #[test]
+    fn minted_names_carry_the_minute_and_old_day_names_stay_ours() {
+        // 2026-11-28T08:05:59Z.
+        let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(20_785 * 86_400 + 29_159);
+        let name = minted_name(at);
+        assert_eq!(name, "ptc-rollout 2026-11-28T08:05Z");
+        assert!(info(&name, &["read_registry"]).minted_by_ptc());
+        assert!(info("ptc-rollout 2026-11-28", &["read_registry"]).minted_by_ptc());
+    }
+
+    #[test]
+    fn older_is_by_creation_time_then_id() {
+        let at = |id, created: Option<&str>| TokenInfo {
+            id,
+            created_at: created.map(str::to_owned),
+            ..info("t", &[])
+        };
+        let early = at(9, Some("2026-11-28T08:00:00.000Z"));
+        let late = at(3, Some("2026-11-28T09:00:00.000+01:00"));
+        let later = at(4, Some("2026-11-28T08:00:00.001Z"));
+        assert!(
+            late.created_before(&early),
+            "09:00+01:00 is 08:00Z, id 3 < 9"
+        );
+        assert!(early.created_before(&later) && !later.created_before(&early));
+        assert!(at(1, None).created_before(&at(2, Some("2020-01-01T00:00:00Z"))));
+        assert!(
+            !at(2, None).created_before(&at(2, None)),
+            "not before itself"
+        );
     }
 
     #[test]

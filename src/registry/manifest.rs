@@ -37,7 +37,8 @@ impl fmt::Display for Platform {
 }
 
 impl Platform {
-    /// `--platform`'s value, as Docker writes it: `linux/amd64`, `linux/arm64/v8`.
+    /// `--platform`'s value, as Docker writes it: `linux/amd64`, `linux/arm64/v8`; the
+    /// architecture's other names (`x86_64`, `aarch64`) are taken as containerd normalises them.
     pub fn parse(flag: &str, text: &str) -> Result<Self, Problem> {
         let parts: Vec<&str> = text.split('/').collect();
         let word = |s: &&str| {
@@ -46,11 +47,11 @@ impl Platform {
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
         };
         match parts.as_slice() {
-            [os, arch, rest @ ..] if rest.len() <= 1 && parts.iter().all(word) => Ok(Platform {
-                os: (*os).to_owned(),
-                architecture: (*arch).to_owned(),
-                variant: rest.first().map(|v| (*v).to_owned()),
-            }),
+            [os, arch, rest @ ..] if rest.len() <= 1 && parts.iter().all(word) => Ok(normalised(
+                os,
+                arch,
+                rest.first().copied(),
+            )),
             _ => Err(Problem::new(
                 flag,
                 format!("{text:?} is not a platform"),
@@ -60,13 +61,61 @@ impl Platform {
     }
 }
 
+/// containerd's normalisation: architecture aliases, and the variants that go without saying
+/// (`arm64` is `v8`, `amd64` has none).
+fn normalised(os: &str, arch: &str, variant: Option<&str>) -> Platform {
+    let (architecture, variant) = match (arch, variant) {
+        ("x86_64" | "x86-64" | "amd64", Some("v1")) | ("x86_64" | "x86-64" | "amd64", None) => {
+            ("amd64", None)
+        }
+        ("x86_64" | "x86-64", v) => ("amd64", v),
+        ("aarch64" | "arm64", Some("v8") | None) => ("arm64", None),
+        ("aarch64", v) => ("arm64", v),
+        ("armhf", _) => ("arm", Some("v7")),
+        ("armel", _) => ("arm", Some("v6")),
+        (a, v) => (a, v),
+    };
+    Platform {
+        os: os.to_owned(),
+        architecture: architecture.to_owned(),
+        variant: variant.map(str::to_owned),
+    }
+}
+
+/// Why a manifest cannot be used for a pull.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ManifestError {
+    #[error("the manifest is not JSON a registry serves ({0})")]
+    NotJson(String),
+    #[error("the image index lists no manifests")]
+    EmptyIndex,
+    #[error("a manifest of type {0} that a pull cannot use (no config)")]
+    NoConfig(String),
+    #[error("the manifest names {0:?}, which is not a sha256 or sha512 digest")]
+    BadDigest(String),
+}
+
+/// A digest a pull can check: `sha256:` and 64, or `sha512:` and 128, lowercase hex digits.
+pub fn is_checkable_digest(d: &str) -> bool {
+    let hex = |h: &str, n: usize| {
+        h.len() == n
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    match d.split_once(':') {
+        Some(("sha256", h)) => hex(h, 64),
+        Some(("sha512", h)) => hex(h, 128),
+        _ => false,
+    }
+}
+
 /// A content descriptor: what a manifest says of another object.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct Descriptor {
     #[serde(rename = "mediaType", default)]
     pub media_type: String,
     pub digest: String,
-    #[serde(default)]
+    /// Required by the spec: the most bytes a download of it may read.
     pub size: u64,
     #[serde(default)]
     pub platform: Option<DescribedPlatform>,
@@ -108,9 +157,16 @@ struct Raw {
 impl Manifest {
     /// Reads a manifest body. `Content-Type` decides when it names a kind; else the body's own
     /// `mediaType`, else its shape (an OCI manifest may leave `mediaType` out).
-    pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Self, String> {
-        let raw: Raw = serde_json::from_slice(body)
-            .map_err(|e| format!("the manifest is not JSON a registry serves ({e})"))?;
+    pub fn parse(content_type: Option<&str>, body: &[u8]) -> Result<Self, ManifestError> {
+        let raw: Raw =
+            serde_json::from_slice(body).map_err(|e| ManifestError::NotJson(e.to_string()))?;
+        let named = raw.manifests.iter().flatten();
+        let named = named
+            .chain(raw.config.iter())
+            .chain(raw.layers.iter().flatten());
+        if let Some(bad) = named.map(|d| &d.digest).find(|d| !is_checkable_digest(d)) {
+            return Err(ManifestError::BadDigest(bad.clone()));
+        }
         let kind = content_type
             .map(|c| c.split(';').next().unwrap_or_default().trim().to_owned())
             .filter(|c| c.contains("manifest") || c.contains("index"))
@@ -122,7 +178,7 @@ impl Manifest {
         if is_index {
             return match raw.manifests {
                 Some(m) if !m.is_empty() => Ok(Manifest::Index(m)),
-                _ => Err("the image index lists no manifests".to_owned()),
+                _ => Err(ManifestError::EmptyIndex),
             };
         }
         match raw.config {
@@ -130,28 +186,52 @@ impl Manifest {
                 config,
                 layers: raw.layers.unwrap_or_default(),
             }),
-            None => Err(format!(
-                "a manifest of type {} that a pull cannot use (no config)",
-                if kind.is_empty() { "unknown" } else { &kind }
-            )),
+            None => Err(ManifestError::NoConfig(if kind.is_empty() {
+                "unknown".to_owned()
+            } else {
+                kind
+            })),
         }
     }
 }
 
-/// The index's manifest for `platform`, as Docker picks it: the OS and architecture must match;
-/// a variant asked for must match too, and without one the first entry of the architecture is
-/// taken.
+/// The index's manifest for `platform`, as containerd picks it: both sides normalised (so
+/// `arm64` and `arm64/v8` are one platform); a variant asked for must match; without one, the
+/// preferred variant of the architecture (for `arm`, v7 then v6 then v5), else its first entry.
 pub fn choose<'m>(manifests: &'m [Descriptor], platform: &Platform) -> Option<&'m Descriptor> {
-    manifests.iter().find(|d| {
-        d.platform.as_ref().is_some_and(|p| {
-            p.os == platform.os
-                && p.architecture == platform.architecture
-                && platform
-                    .variant
-                    .as_ref()
-                    .is_none_or(|v| p.variant.as_ref() == Some(v))
+    let want = normalised(
+        &platform.os,
+        &platform.architecture,
+        platform.variant.as_deref(),
+    );
+    let offered = |d: &&Descriptor| {
+        d.platform
+            .as_ref()
+            .map(|p| normalised(&p.os, &p.architecture, p.variant.as_deref()))
+    };
+    let same_arch = |d: &&'m Descriptor| {
+        offered(d).is_some_and(|p| p.os == want.os && p.architecture == want.architecture)
+    };
+    if want.variant.is_some() {
+        return manifests
+            .iter()
+            .filter(same_arch)
+            .find(|d| offered(d).is_some_and(|p| p.variant == want.variant));
+    }
+    let preference: &[&str] = if want.architecture == "arm" {
+        &["v7", "v6", "v5"]
+    } else {
+        &[]
+    };
+    preference
+        .iter()
+        .find_map(|v| {
+            manifests
+                .iter()
+                .filter(same_arch)
+                .find(|d| offered(d).is_some_and(|p| p.variant.as_deref() == Some(v)))
         })
-    })
+        .or_else(|| manifests.iter().find(same_arch))
 }
 
 /// The platforms an index offers, for a message.
@@ -177,8 +257,10 @@ mod tests {
 
     const INDEX: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json",
       "manifests":[
-        {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aa","size":10,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
-        {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:bb","size":10,"platform":{"os":"linux","architecture":"amd64"}}]}"#;
+        {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","size":10,"platform":{"os":"linux","architecture":"arm64","variant":"v8"}},
+        {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb","size":10,"platform":{"os":"linux","architecture":"amd64"}},
+        {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc","size":10,"platform":{"os":"linux","architecture":"arm","variant":"v6"}},
+        {"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd","size":10,"platform":{"os":"linux","architecture":"arm","variant":"v7"}}]}"#;
 
     #[test]
     fn an_index_resolves_to_the_platform_asked() {
@@ -186,23 +268,34 @@ mod tests {
             panic!("an index")
         };
         let pick = |p: &str| {
-            choose(&m, &Platform::parse("--platform", p).unwrap()).map(|d| d.digest.as_str())
+            choose(&m, &Platform::parse("--platform", p).unwrap()).map(|d| &d.digest[7..8])
         };
-        assert_eq!(
-            choose(&m, &Platform::default()).unwrap().digest,
-            "sha256:bb"
-        );
-        assert_eq!(pick("linux/arm64"), Some("sha256:aa"));
-        assert_eq!(pick("linux/arm64/v8"), Some("sha256:aa"));
+        assert_eq!(&choose(&m, &Platform::default()).unwrap().digest[7..8], "b");
+        assert_eq!(pick("linux/x86_64"), Some("b"));
+        assert_eq!(pick("linux/arm64"), Some("a"));
+        assert_eq!(pick("linux/aarch64"), Some("a"));
+        assert_eq!(pick("linux/arm64/v8"), Some("a"));
         assert_eq!(pick("linux/arm64/v7"), None);
+        assert_eq!(pick("linux/arm"), Some("d"), "v7 first, as Docker prefers");
+        assert_eq!(pick("linux/arm/v6"), Some("c"));
         assert_eq!(pick("windows/amd64"), None);
-        assert_eq!(offered(&m), "linux/arm64/v8, linux/amd64");
+        assert_eq!(
+            offered(&m),
+            "linux/arm64/v8, linux/amd64, linux/arm/v6, linux/arm/v7"
+        );
     }
 
     #[test]
     fn an_image_manifest_names_its_blobs() {
-        let body = br#"{"schemaVersion":2,"config":{"mediaType":"x","digest":"sha256:c","size":5},
-            "layers":[{"mediaType":"l","digest":"sha256:l1","size":9},{"mediaType":"l","digest":"sha256:l2","size":3}]}"#;
+        let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+        let body = format!(
+            r#"{{"schemaVersion":2,"config":{{"mediaType":"x","digest":"{}","size":5}},
+            "layers":[{{"mediaType":"l","digest":"{}","size":9}},{{"mediaType":"l","digest":"{}","size":3}}]}}"#,
+            d('c'),
+            d('1'),
+            d('2')
+        );
+        let body = body.as_bytes();
         let m = Manifest::parse(
             Some("application/vnd.docker.distribution.manifest.v2+json"),
             body,
@@ -211,9 +304,16 @@ mod tests {
         let Manifest::Image { config, layers } = m else {
             panic!("an image")
         };
-        assert_eq!((config.digest.as_str(), layers.len()), ("sha256:c", 2));
+        assert_eq!((config.digest, layers.len()), (d('c'), 2));
         assert!(Manifest::parse(None, b"{}").is_err());
         assert!(Manifest::parse(None, b"not json").is_err());
+        let unknown = br#"{"config":{"digest":"md5:abc","size":1},"layers":[]}"#;
+        assert_eq!(
+            Manifest::parse(None, unknown),
+            Err(ManifestError::BadDigest("md5:abc".into()))
+        );
+        let sizeless = format!(r#"{{"config":{{"digest":"{}"}}}}"#, d('c'));
+        assert!(Manifest::parse(None, sizeless.as_bytes()).is_err());
     }
 
     #[test]
@@ -222,7 +322,13 @@ mod tests {
             Platform::parse("--platform", "linux/arm64/v8")
                 .unwrap()
                 .to_string(),
-            "linux/arm64/v8"
+            "linux/arm64"
+        );
+        assert_eq!(
+            Platform::parse("--platform", "linux/x86_64")
+                .unwrap()
+                .to_string(),
+            "linux/amd64"
         );
         for bad in [
             "linux",

@@ -16,11 +16,18 @@ pub const DEFAULT_API_TOKEN_ENV: &str = "GITLAB_API_TOKEN";
 /// GitLab's rule for a CI/CD variable's key.
 static VARIABLE_KEY_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_]{1,255}$").expect("valid regex"));
-/// A group's full path (`parent/child`) as GitLab allows it, or its numeric id.
-static GROUP_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^(?:\d+|[A-Za-z0-9_.][A-Za-z0-9_.-]*(?:/[A-Za-z0-9_.][A-Za-z0-9_.-]*)*)$")
+/// One segment of a group's full path, as GitLab's `Gitlab::PathRegex.namespace_format_regex`
+/// allows it: letters, digits, `_`, `-` and `.`, starting with anything but `-` and ending in
+/// anything but `.` (a single character: a letter, digit or `_`). Its other rule, no `.git` or
+/// `.atom` at the end, is checked apart (the regex crate has no look-behind).
+static GROUP_SEGMENT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:[A-Za-z0-9_.][A-Za-z0-9_.-]*[A-Za-z0-9_-]|[A-Za-z0-9_])$")
         .expect("valid regex")
 });
+/// GitLab's limit on a namespace's path (`Namespace::URL_MAX_LENGTH`) and its nesting
+/// (`NUMBER_OF_ANCESTORS_ALLOWED` = 20 ancestors).
+const GROUP_SEGMENT_MAX: usize = 255;
+const GROUP_DEPTH_MAX: usize = 21;
 
 /// GitLab's Reporter access level: the least that pulls a private project's images. A Guest
 /// member (10) pulls only from public projects (GitLab's container registry permissions).
@@ -88,18 +95,19 @@ pub struct GitlabSide {
 }
 
 pub(super) fn check_gitlab(g: RawGitlab, p: &mut Vec<Problem>) -> GitlabSide {
-    let group = g.group.trim().trim_matches('/').to_owned();
+    let group = g.group.trim().to_owned();
     if group.is_empty() {
         p.push(Problem::new(
             "gitlab.group",
             "is empty",
             "set the full path (e.g. \"my-group/sub\") or numeric id of the group that owns the registry token",
         ));
-    } else if !GROUP_RE.is_match(&group) {
+    } else if let Err(why) = check_group_path(&group) {
         p.push(Problem::new(
             "gitlab.group",
-            format!("{group:?} is not a GitLab group path or id"),
-            "use the group's full path as in its URL (letters, digits, _ . - and /), or its numeric id",
+            format!("{group:?} is not a GitLab group path or id: {why}"),
+            "use the group's full path as in its URL (e.g. \"my-group/sub\": letters, digits, _ . - \
+             and / between segments), or its numeric id",
         ));
     }
     let api_token_env = g
@@ -151,6 +159,43 @@ pub(super) fn check_gitlab(g: RawGitlab, p: &mut Vec<Problem>) -> GitlabSide {
         ci_variable: g.ci_variable,
         token_role,
     }
+}
+
+/// A numeric id, or a full path whose every segment GitLab would accept as a namespace path.
+/// The path goes into API URLs (URL-encoded, as one segment, but a server or proxy may decode
+/// it): `.`, `..`, an empty segment or a separator at either end would name another resource.
+fn check_group_path(group: &str) -> Result<(), String> {
+    if group.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(());
+    }
+    if group.starts_with('/') || group.ends_with('/') {
+        return Err("it starts or ends with /".to_owned());
+    }
+    let segments: Vec<&str> = group.split('/').collect();
+    if segments.len() > GROUP_DEPTH_MAX {
+        return Err(format!(
+            "GitLab nests groups at most {GROUP_DEPTH_MAX} deep"
+        ));
+    }
+    for (i, s) in segments.iter().enumerate() {
+        let n = i + 1;
+        let why = match *s {
+            "" => "is empty (two / in a row)".to_owned(),
+            "." | ".." => format!("is {s:?}, which names no group"),
+            _ if s.len() > GROUP_SEGMENT_MAX => {
+                format!("is longer than {GROUP_SEGMENT_MAX} characters")
+            }
+            _ if s.ends_with(".git") || s.ends_with(".atom") => {
+                "ends in .git or .atom, which GitLab does not allow".to_owned()
+            }
+            _ if !GROUP_SEGMENT_RE.is_match(s) => "holds a character GitLab does not allow in a \
+                 path, starts with - or ends with ."
+                .to_owned(),
+            _ => continue,
+        };
+        return Err(format!("segment {n} {why}"));
+    }
+    Ok(())
 }
 
 /// HTTPS only: the tokens travel in headers. Plain HTTP only to this machine (tests).
@@ -208,6 +253,39 @@ mod tests {
         assert!(checked("g", Some("https://gitlab.example.com/api/v4")).is_empty());
         assert_eq!(checked("  ", None)[0].field, "gitlab.group");
         assert_eq!(checked("a b", None)[0].field, "gitlab.group");
+        for good in [
+            "g",
+            "_",
+            "a.b-c_d",
+            ".hidden",
+            "a/b/c",
+            "my-group/sub-",
+            "4242",
+            "a.gitx",
+        ] {
+            assert!(checked(good, None).is_empty(), "{good}");
+        }
+        for (bad, why) in [
+            (".", "segment 1 is \".\""),
+            ("..", "segment 1 is \"..\""),
+            ("a/../b", "segment 2 is \"..\""),
+            ("a/./b", "segment 2 is \".\""),
+            ("/a", "starts or ends with /"),
+            ("a/", "starts or ends with /"),
+            ("a//b", "segment 2 is empty"),
+            ("-a", "segment 1 holds"),
+            ("a.", "segment 1 holds"),
+            ("a/b.git", "segment 2 ends in .git"),
+            ("a.atom", "segment 1 ends in .git or .atom"),
+            ("a%2Fb", "segment 1 holds"),
+            ("a?b", "segment 1 holds"),
+        ] {
+            let p = checked(bad, None);
+            assert_eq!(p.len(), 1, "{bad}");
+            assert!(p[0].message.contains(why), "{bad}: {}", p[0].message);
+        }
+        let deep = vec!["a"; 22].join("/");
+        assert!(checked(&deep, None)[0].message.contains("at most 21 deep"));
         for bad in [
             "http://gitlab.com/api/v4",
             "ftp://gitlab.com",

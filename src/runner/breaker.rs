@@ -1,16 +1,12 @@
 //! The circuit breaker: validation stops after a few failed logins at GitLab.com, which bans an
-//! address after 30 failures in 3 minutes.
+//! address after 30 failures in 3 minutes. What counts as one is decided here; how many may be
+//! in flight, in [`super::logins`].
 
-use std::sync::atomic::Ordering;
-
+use super::logins::Ended;
 use super::Runner;
 use crate::clients::Regional;
 use crate::target::{Observed, SecretState, Target, Validation};
 use crate::work;
-
-/// Upstream authentication failures after which validation stops: each one is a failed login
-/// at GitLab.com, which bans an address after 30 in 3 minutes.
-pub const AUTH_FAILURE_LIMIT: usize = 5;
 
 /// Whether a failed validation was a failed login at GitLab.com (what the circuit breaker
 /// counts). ECR does not document its failure texts, so what this run knows comes first:
@@ -75,28 +71,32 @@ pub(super) fn known_secret(o: Option<&Observed>) -> Option<&str> {
 }
 
 impl Runner {
-    /// Validates unless the circuit breaker is open. An error from the call itself is an
-    /// invalid result with the error as the failure: the rule's state is unknown.
-    /// `known_secret`: see [`is_login_failure`].
+    /// Validates when the login gate admits it, unless the circuit breaker is open. An error
+    /// from the call itself is an invalid result with the error as the failure: the rule's
+    /// state is unknown. `known_secret`: see [`is_login_failure`].
     pub(super) async fn validate_guarded(
         &self,
         c: &Regional,
         t: &Target,
         known_secret: Option<&str>,
     ) -> Validation {
-        let seen = self.auth_failures.load(Ordering::Relaxed);
-        if seen >= AUTH_FAILURE_LIMIT {
-            return Validation::not_checked(format!(
-                "not validated: validation stopped after {seen} upstream authentication failures (circuit breaker), to keep GitLab.com from banning ECR's logins"
-            ));
-        }
-        match work::validate(c, t, &self.rollout).await {
-            Ok(v) => {
-                if is_login_failure(&v, known_secret) {
-                    self.auth_failures.fetch_add(1, Ordering::Relaxed);
-                }
-                v
+        let admitted = match self.logins.admit().await {
+            Ok(admitted) => admitted,
+            Err(seen) => {
+                return Validation::not_checked(format!(
+                    "not validated: validation stopped after {seen} upstream authentication failures (circuit breaker), to keep GitLab.com from banning ECR's logins"
+                ))
             }
+        };
+        let validated = work::validate(c, t, &self.rollout).await;
+        // The gate bounds the call only: what follows runs at the run's concurrency.
+        admitted.end(match &validated {
+            Ok(v) if v.is_valid => Ended::Valid,
+            Ok(v) if is_login_failure(v, known_secret) => Ended::LoginFailed,
+            _ => Ended::Neutral,
+        });
+        match validated {
+            Ok(v) => v,
             Err(e) => match self.opt_in_verdict(t, &e).await {
                 Some(Ok(skipped)) => Validation::skipped(skipped),
                 Some(Err(hint)) => Validation::not_checked(format!("{e}; {hint}")),

@@ -118,7 +118,7 @@ impl Runner {
 
     /// Removes what the plan found ptc-rollout manages (planning now unless planned).
     pub(super) async fn destroy_one(&self, job: Job, removal: Removal) -> TargetResult {
-        let (mut r, known) = self.plan_of(job, Some(removal)).await;
+        let (mut r, known) = self.plan_of(job, Some(removal), None).await;
         let (Some(observed), Some(decision)) = (r.observed.clone(), r.decision.clone()) else {
             return r;
         };

@@ -11,13 +11,13 @@
 mod breaker;
 mod day_two;
 mod gate;
+mod logins;
 mod opt_in;
 mod passes;
 mod probe;
 mod schedule;
 
 use std::collections::HashMap;
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,8 +50,9 @@ pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 /// one per-target function.
 #[derive(Debug, Clone)]
 pub enum Pass {
-    /// Read every target and decide what `apply` would do. No mutating call.
-    Plan,
+    /// Read every target and decide what `apply` would do. No mutating call. With the token,
+    /// also whether a managed secret that does not hold it needs it (see `passes.rs`).
+    Plan(Option<Arc<GitlabToken>>),
     /// Converge every target (planning it first unless planned), then validate its rule.
     Apply(Arc<GitlabToken>),
     /// Validate every rule; with a probe, then pull through each valid one.
@@ -73,7 +74,7 @@ impl Pass {
     /// The progress bar's label.
     pub fn label(&self) -> &'static str {
         match self {
-            Pass::Plan | Pass::PlanDestroy(_) => "planning",
+            Pass::Plan(_) | Pass::PlanDestroy(_) => "planning",
             Pass::Apply(_) => "applying",
             Pass::Validate(_) => "validating",
             Pass::Probe(_) => "pulling",
@@ -86,7 +87,10 @@ impl Pass {
     /// Whether `--max-failures` stops this pass: plans and inspections read everything, so
     /// they always run to the end.
     pub fn stops_on_failures(&self) -> bool {
-        !matches!(self, Pass::Plan | Pass::PlanDestroy(_) | Pass::Inspect(_))
+        !matches!(
+            self,
+            Pass::Plan(_) | Pass::PlanDestroy(_) | Pass::Inspect(_)
+        )
     }
 }
 
@@ -221,8 +225,8 @@ pub struct Runner {
     accounts: Mutex<HashMap<String, Arc<AccountCell>>>,
     /// `probe --as-role`: the role entered in each account, once per run.
     consumers: Mutex<HashMap<String, Arc<AccountCell>>>,
-    /// Upstream authentication failures seen by validation (the circuit breaker's count).
-    auth_failures: AtomicUsize,
+    /// Admits each validation (a login at GitLab.com): slow start, and the circuit breaker.
+    logins: logins::Logins,
     gate: Gate,
 }
 
@@ -252,7 +256,7 @@ impl Runner {
             interrupt: setup.interrupt,
             accounts: Mutex::default(),
             consumers: Mutex::default(),
-            auth_failures: AtomicUsize::new(0),
+            logins: logins::Logins::new(setup.concurrency),
         })
     }
 

@@ -38,7 +38,7 @@ impl Runner {
     pub(super) async fn step(self: &Arc<Self>, step: &Step, job: Job) -> TargetResult {
         let prober = step.prober.as_ref();
         match &step.pass {
-            Pass::Plan => self.plan_one(job.target, None).await,
+            Pass::Plan(token) => self.plan_one(job.target, None, token.as_deref()).await,
             Pass::Apply(token) => self.apply_one(job, token).await,
             Pass::Validate(_) => self.validate_one(job.target, prober).await,
             Pass::Probe(_) => {
@@ -46,7 +46,7 @@ impl Runner {
                     .await
             }
             Pass::Rotate(token) => self.rotate_one(job.target, token).await,
-            Pass::PlanDestroy(removal) => self.plan_one(job.target, Some(*removal)).await,
+            Pass::PlanDestroy(removal) => self.plan_one(job.target, Some(*removal), None).await,
             Pass::Destroy(removal) => self.destroy_one(job, *removal).await,
             Pass::Inspect(token) => self.inspect_one(job.target, token.as_deref()).await,
         }
@@ -76,9 +76,15 @@ impl Runner {
     }
 
     /// Observes the target, then decides what `apply` would do there (or, given how secrets
-    /// are removed, what `destroy` would). No mutating call.
-    pub(super) async fn plan_one(&self, t: Target, destroy: Option<Removal>) -> TargetResult {
-        self.plan_with_clients(t, destroy).await.0
+    /// are removed, what `destroy` would). No mutating call. `token`: the token `apply` would
+    /// write, when known (see [`Self::token_needed`]).
+    pub(super) async fn plan_one(
+        &self,
+        t: Target,
+        destroy: Option<Removal>,
+        token: Option<&GitlabToken>,
+    ) -> TargetResult {
+        self.plan_with_clients(t, destroy, token).await.0
     }
 
     /// [`Self::plan_one`], and the Region's clients it read with, so that a pass converging
@@ -87,6 +93,7 @@ impl Runner {
         &self,
         t: Target,
         destroy: Option<Removal>,
+        token: Option<&GitlabToken>,
     ) -> (TargetResult, Option<Regional>) {
         let r = TargetResult::new(t, Outcome::Failed, self.now());
         let c = match self.regional(&r.target).await {
@@ -94,17 +101,32 @@ impl Runner {
             Err(e) => return (self.end_with(r, e).await, None),
         };
         let observed = match destroy {
-            None => work::observe(&c, &r.target, &self.rollout).await,
-            Some(_) => self.observe_for_destroy(&c, &r.target).await,
+            None => work::observe_with_version(&c, &r.target, &self.rollout).await,
+            Some(_) => (self.observe_for_destroy(&c, &r.target).await).map(|o| (o, None)),
         };
-        let observed = match observed {
+        let (observed, version) = match observed {
             Ok(o) => o,
             Err(e) => return (self.end_with(r, e).await, None),
         };
-        let decision = match destroy {
+        let mut decision = match destroy {
             None => work::decide(&observed, &self.rollout),
             Some(removal) => decide_destroy(&observed, removal.force),
         };
+        if let (Decision::Change { actions }, Some(token)) = (&mut decision, token) {
+            let behind = work::token_behind(
+                &observed,
+                version.as_deref(),
+                &r.target,
+                &self.rollout,
+                token,
+            );
+            if let Some(arn) = behind {
+                if self.token_needed(&c, &r.target, arn, actions).await {
+                    // First: a rule created or repointed after it meets the token already.
+                    actions.insert(0, Action::UpdateToken);
+                }
+            }
+        }
         let mut r = TargetResult {
             observed: Some(observed),
             ..r
@@ -126,11 +148,29 @@ impl Runner {
         &self,
         job: Job,
         destroy: Option<Removal>,
+        token: Option<&GitlabToken>,
     ) -> (TargetResult, Option<Regional>) {
         match job.planned {
             Some(planned) => (*planned, None),
-            None => self.plan_with_clients(job.target, destroy).await,
+            None => self.plan_with_clients(job.target, destroy, token).await,
         }
+    }
+
+    /// Whether the managed secret `arn`, which does not hold the token, gets it although it
+    /// exists: when a rule is about to use it (created, or pointed at it: nothing can be
+    /// validated first), or when the rule using it does not validate (a restore killed before
+    /// it stored the token leaves the old, maybe revoked, one). A rule that validates keeps
+    /// its token until `rotate`: a converged target gets no write.
+    async fn token_needed(&self, c: &Regional, t: &Target, arn: &str, actions: &[Action]) -> bool {
+        if actions
+            .iter()
+            .any(|a| matches!(a, Action::CreateRule | Action::UpdateRuleCredential))
+        {
+            return true;
+        }
+        let v = self.validate_guarded(c, t, Some(arn)).await;
+        // Not asked (the breaker, an error): nothing known, nothing written.
+        v.checked && !v.skipped && !v.is_valid
     }
 
     /// The Region's clients: those the plan just used, or new ones.
@@ -149,7 +189,7 @@ impl Runner {
     pub(super) async fn apply_one(&self, job: Job, token: &GitlabToken) -> TargetResult {
         // Only a saved plan is re-read: a plan made now was read just now.
         let recheck = job.recheck && job.planned.is_some();
-        let (mut r, known) = self.plan_of(job, None).await;
+        let (mut r, known) = self.plan_of(job, None, Some(token)).await;
         // A target the plan could not read, skipped, or found in conflict ends as the plan found it.
         let (Some(observed), Some(decision)) = (r.observed.clone(), r.decision.clone()) else {
             return r;

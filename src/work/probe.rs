@@ -22,7 +22,7 @@ mod explain;
 use crate::target::{Probe, Target};
 use crate::work::unless_absent;
 pub use blobs::PullSpec;
-pub use explain::{explain, Blame};
+pub use explain::{explain, Asked, Blame};
 
 /// A repository path as the distribution spec allows it (lowercase components).
 static PATH_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -179,7 +179,7 @@ pub async fn probe(
     p.status = Some(answer.status);
     if answer.status != 200 {
         p.ms = Some(started.elapsed().as_millis() as u64);
-        p.failure = Some(explain(&answer, image, r, blame));
+        p.failure = Some(explain(&answer, Asked::Manifest, image, r, blame));
         return done(p);
     }
     p.digest = answer.digest.clone();

@@ -270,8 +270,16 @@ pub async fn find_ours(c: &Regional, t: &Target) -> Result<Option<PullAccessStat
     Ok(parse(t, &text)?.ours().map(|_| PullAccessState::Differs))
 }
 
+/// Writes to the registry policy that one target's run makes at most (the first, and one more
+/// when another party's write undid it).
+const WRITES: usize = 2;
+
 /// Writes ptc-rollout's statement into the registry policy, read again just before, so that a
-/// change another team made since the plan is kept.
+/// change another team made since the plan is kept. ECR has no conditional write, so the policy
+/// is read once more after the write: another party that read before our write and wrote after
+/// it has dropped our statement, which is then merged into the policy as it now stands
+/// (theirs included) and written once more. A statement another party writes between our read
+/// and our write is beyond reach: our write replaces it unseen.
 pub async fn put(
     c: &Regional,
     t: &Target,
@@ -279,36 +287,90 @@ pub async fn put(
     access: &PullAccess,
 ) -> Result<(), ApiError> {
     let want = statement(t, r, access);
-    let doc = match read_policy(c, t).await? {
-        Some(text) => {
-            let mut doc = parse(t, &text)?;
-            if doc.holds(&want) {
-                return Ok(());
+    let mut text = read_policy(c, t).await?;
+    for writes in 0..=WRITES {
+        let doc = match text.as_deref().map(|text| parse(t, text)).transpose()? {
+            // What another party changed besides ours stays theirs: nothing more to write.
+            Some(doc) if doc.holds(&want) => return Ok(()),
+            Some(mut doc) => {
+                doc.put(&want);
+                doc
             }
-            doc.put(&want);
-            doc
+            None => Document::new_with(&want),
+        };
+        if writes == WRITES {
+            break;
         }
-        None => Document::new_with(&want),
-    };
-    write(c, t, &doc.text()).await
+        if writes > 0 {
+            tracing::info!(account = %t.account_id, region = %t.region, "the registry policy was rewritten without ptc-rollout's statement right after its write; writing it once more");
+        }
+        write(c, t, &doc.text()).await?;
+        text = read_policy(c, t).await?;
+    }
+    Err(raced(
+        t,
+        "ecr:PutRegistryPolicy",
+        "without ptc-rollout's statement",
+    ))
 }
 
-/// Takes ptc-rollout's statement out of the registry policy, deleting the policy only when
-/// that statement was its last.
+/// Takes ptc-rollout's statement out of the registry policy. The policy is deleted only when a
+/// read right before the delete still holds that statement alone (a statement another team
+/// added since would go with it); otherwise it is written without ours. Then it is read again:
+/// another party's write from a read before ours can bring our statement back, and it is taken
+/// out once more.
 pub async fn remove(c: &Regional, t: &Target) -> Result<(), ApiError> {
-    let Some(text) = read_policy(c, t).await? else {
-        return Ok(());
-    };
-    let mut doc = parse(t, &text)?;
-    if !doc.remove() {
-        return Ok(());
+    let mut text = read_policy(c, t).await?;
+    let mut writes = 0;
+    loop {
+        let Some(now) = text else {
+            return Ok(());
+        };
+        let mut doc = parse(t, &now)?;
+        if !doc.remove() {
+            return Ok(());
+        }
+        if writes == WRITES {
+            return Err(raced(
+                t,
+                "ecr:DeleteRegistryPolicy",
+                "with ptc-rollout's statement back in it",
+            ));
+        }
+        if doc.is_empty() {
+            let last = read_policy(c, t).await?;
+            let only_ours = match last.as_deref() {
+                Some(last) => {
+                    let mut doc = parse(t, last)?;
+                    doc.remove() && doc.is_empty()
+                }
+                None => false,
+            };
+            if !only_ours {
+                // Changed since: decided again from what is there now (written, not deleted,
+                // when it holds other statements).
+                text = last;
+                continue;
+            }
+            let sent = c.ecr.delete_registry_policy().send().await;
+            let none = |e: &DeleteRegistryPolicyError| e.is_registry_policy_not_found_exception();
+            unless_absent(sent, none, t, "ecr:DeleteRegistryPolicy")?;
+        } else {
+            write(c, t, &doc.text()).await?;
+        }
+        writes += 1;
+        text = read_policy(c, t).await?;
     }
-    if !doc.is_empty() {
-        return write(c, t, &doc.text()).await;
-    }
-    let sent = c.ecr.delete_registry_policy().send().await;
-    let none = |e: &DeleteRegistryPolicyError| e.is_registry_policy_not_found_exception();
-    unless_absent(sent, none, t, "ecr:DeleteRegistryPolicy").map(|_| ())
+}
+
+/// The target's failure when another party kept rewriting the policy around our writes.
+fn raced(t: &Target, call: &'static str, how: &str) -> ApiError {
+    ApiError::new(
+        &t.account_id,
+        &t.region,
+        call,
+        format!("another party rewrote the registry policy right after each of ptc-rollout's {WRITES} writes, {how} (ECR has no conditional write); run again once the other writer is done"),
+    )
 }
 
 async fn write(c: &Regional, t: &Target, text: &str) -> Result<(), ApiError> {

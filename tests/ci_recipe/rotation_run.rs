@@ -266,3 +266,192 @@ fn the_rotation_job_renews_a_due_token_everywhere_and_only_then_revokes() {
     let (code, log) = run_job_script(&emu, &report, &cfg, &[], false);
     assert_ne!(code, 0, "{report_name} without {TOKEN_VARIABLE}:\n{log}");
 }
+
+/// The rotation job with an opt-in Region that one account (prod) has not enabled: apply,
+/// rotate and revoke-old's check all skip that target, and the job converges all the same:
+/// the token it replaced is revoked, one minted token is active, every other target is valid.
+#[test]
+fn the_rotation_job_converges_with_an_opt_in_region_one_account_has_not_enabled() {
+    let doc = recipe();
+    let (_, rotation) = rotation_job(&doc);
+    let (emu, org) = Emulator::with_org();
+    emu.post("/_ptc/gitlab", json!({ "owner_tokens": [API_TOKEN] }));
+    let prod = org.id("prod");
+    for account in org.active().iter().filter(|a| **a != prod) {
+        emu.post(
+            "/_ptc/region_opt",
+            json!({"account": account, "region": "af-south-1", "status": "ENABLED"}),
+        );
+    }
+    let shipped = std::fs::read_to_string(shipped_rollout(&emu)).unwrap();
+    let regions = "regions = [\"us-east-1\", \"eu-west-1\"]";
+    assert_eq!(shipped.matches(regions).count(), 1, "{ROLLOUT}: {regions}");
+    let cfg = emu.rollout(
+        "opt-in.toml",
+        &shipped.replace(regions, &regions.replace(']', ", \"af-south-1\"]")),
+    );
+    // prod's af-south-1 row is skipped; every other is valid.
+    let in_reach_valid = |rows: &Rows| {
+        for r in rows {
+            if r["account_id"] == prod && r["region"] == "af-south-1" {
+                assert_eq!(r["outcome"], "skipped", "{r:?}");
+            } else {
+                assert_eq!(r["is_valid"], "true", "{r:?}");
+            }
+        }
+    };
+    let apply = support::run(
+        emu.cmd()
+            .args(["apply", "--yes", "--no-progress", "--config"])
+            .arg(&cfg),
+    );
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+
+    // A token ptc-rollout minted with 20 days left, rolled out by hand: due.
+    let short = emu.path("short-lived");
+    let mint = support::run(
+        emu.cmd()
+            .env(API_TOKEN_VARIABLE, API_TOKEN)
+            .args(["token", "mint", "--expires-in-days", "20", "--out"])
+            .arg(&short)
+            .arg("--config")
+            .arg(&cfg),
+    );
+    assert_eq!(mint.code, 0, "{}", mint.stderr);
+    let hand = support::run(
+        emu.cmd()
+            .args(["rotate", "--yes", "--token-file"])
+            .arg(&short)
+            .arg("--config")
+            .arg(&cfg),
+    );
+    assert_eq!(hand.code, 0, "{}", hand.stderr);
+    let old = std::fs::read_to_string(&short).unwrap().trim().to_owned();
+    let mut job = Job {
+        emu: &emu,
+        job: rotation,
+        cfg: cfg.clone(),
+        secrets: vec![support::TOKEN.to_owned(), API_TOKEN.to_owned(), old.clone()],
+    };
+    let (code, log, rotated) = job.run(&old, API_TOKEN);
+    assert_eq!(code, 0, "{log}");
+    let rows = rotated.unwrap_or_else(|| panic!("no rotate.csv:\n{log}"));
+    assert_eq!(rows.len(), 12, "{rows:?}");
+    in_reach_valid(&rows);
+    assert!(log.contains("skipped, needs no token"), "{log}");
+    let newest = variable(&emu).expect("the CI/CD variable holds the new token");
+    assert_eq!(token(&emu, &old)["revoked"], true, "{log}");
+    let minted_active: Vec<_> = tokens(&emu)
+        .into_iter()
+        .filter(|t| t["active"] == true && t["name"].as_str().unwrap().starts_with("ptc-rollout "))
+        .collect();
+    assert_eq!(minted_active.len(), 1, "{minted_active:?}");
+    assert_eq!(minted_active[0]["token"], newest.as_str());
+
+    let (out, rows) = emu.with_report(&cfg, &["validate"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    in_reach_valid(&rows);
+
+    // The next week: nothing to do.
+    emu.reset_calls();
+    let (code, log, rotated) = job.run(&newest, API_TOKEN);
+    assert_eq!(code, 0, "{log}");
+    assert!(rotated.is_none(), "{log}");
+    assert!(
+        emu.mutating_calls().is_empty(),
+        "{:?}",
+        emu.mutating_calls()
+    );
+}
+
+/// The rotation job when GitLab applies the mint's write to the CI/CD variable but its answer
+/// is lost (502 on every attempt): mint reads the variable back, finds the new token there
+/// and goes on, so the job converges: one active minted token, every target valid, the older
+/// one revoked, and the variable never holds a revoked token.
+#[test]
+fn the_rotation_job_converges_when_the_answer_to_its_variable_store_is_lost() {
+    let doc = recipe();
+    let (_, rotation) = rotation_job(&doc);
+    let (emu, _org) = Emulator::with_org();
+    emu.post("/_ptc/gitlab", json!({ "owner_tokens": [API_TOKEN] }));
+    let cfg = shipped_rollout(&emu);
+    let apply = support::run(
+        emu.cmd()
+            .args(["apply", "--yes", "--no-progress", "--config"])
+            .arg(&cfg),
+    );
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    // A token ptc-rollout minted with 20 days left (the variable now exists), rolled out.
+    let short = emu.path("short-lived");
+    let mint = support::run(
+        emu.cmd()
+            .env(API_TOKEN_VARIABLE, API_TOKEN)
+            .args(["token", "mint", "--expires-in-days", "20", "--out"])
+            .arg(&short)
+            .arg("--config")
+            .arg(&cfg),
+    );
+    assert_eq!(mint.code, 0, "{}", mint.stderr);
+    let hand = support::run(
+        emu.cmd()
+            .args(["rotate", "--yes", "--token-file"])
+            .arg(&short)
+            .arg("--config")
+            .arg(&cfg),
+    );
+    assert_eq!(hand.code, 0, "{}", hand.stderr);
+    let old = std::fs::read_to_string(&short).unwrap().trim().to_owned();
+    let mut job = Job {
+        emu: &emu,
+        job: rotation,
+        cfg: cfg.clone(),
+        secrets: vec![support::TOKEN.to_owned(), API_TOKEN.to_owned(), old.clone()],
+    };
+
+    let put = format!("PUT /groups/demo-group/variables/{TOKEN_VARIABLE}");
+    emu.post(
+        "/_ptc/faults",
+        json!({"rules": [{"service": "gitlab", "action": put, "kind": "apply_then_http502"}]}),
+    );
+    emu.reset_calls();
+    let (code, log, rotated) = job.run(&old, API_TOKEN);
+    emu.post("/_ptc/faults", json!({ "rules": [] }));
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("read back, the variable holds the new token"),
+        "{log}"
+    );
+    assert!(
+        emu.calls()
+            .iter()
+            .any(|c| c["fault"] == "apply_then_http502"),
+        "the store's answer was lost"
+    );
+    let rows = rotated.unwrap_or_else(|| panic!("no rotate.csv:\n{log}"));
+    assert!(rows.iter().all(|r| r["is_valid"] == "true"), "{rows:?}");
+    let newest = variable(&emu).expect("the CI/CD variable holds the new token");
+    assert_ne!(newest, old);
+    assert_eq!(
+        token(&emu, &newest)["active"],
+        true,
+        "never a revoked token"
+    );
+    assert_eq!(token(&emu, &old)["revoked"], true, "{log}");
+    let minted_active: Vec<_> = tokens(&emu)
+        .into_iter()
+        .filter(|t| t["active"] == true && t["name"].as_str().unwrap().starts_with("ptc-rollout "))
+        .collect();
+    assert_eq!(minted_active.len(), 1, "{minted_active:?}");
+    assert_all_valid(&emu, &cfg, "after the rotation with a lost answer");
+
+    // The next week, with the variable's value: nothing to do.
+    emu.reset_calls();
+    let (code, log, rotated) = job.run(&newest, API_TOKEN);
+    assert_eq!(code, 0, "{log}");
+    assert!(rotated.is_none(), "{log}");
+    assert!(
+        emu.mutating_calls().is_empty(),
+        "{:?}",
+        emu.mutating_calls()
+    );
+}

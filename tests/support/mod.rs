@@ -283,10 +283,19 @@ impl Emulator {
         cfg: &Path,
         args: &[&str],
     ) -> (Run, Vec<std::collections::HashMap<String, String>>) {
+        self.with_report_of(self.cmd(), cfg, args)
+    }
+
+    /// [`Emulator::with_report`] with a command prepared by the caller (e.g. an extra variable).
+    pub fn with_report_of(
+        &self,
+        mut cmd: Command,
+        cfg: &Path,
+        args: &[&str],
+    ) -> (Run, Vec<std::collections::HashMap<String, String>>) {
         let report = self.path("with-report.csv");
         let _ = std::fs::remove_file(&report);
-        let out = run(self
-            .cmd()
+        let out = run(cmd
             .args(args)
             .arg("--config")
             .arg(cfg)

@@ -1,6 +1,7 @@
 //! `token mint`: a new group access token (read_registry, Reporter unless `gitlab.token_role`
 //! says Guest), stored where the next run reads it, never shown. The old token keeps working
-//! until `token revoke-old`.
+//! until `token revoke-old`. A store whose answer was lost is settled by reading the variable
+//! back, so the variable never ends up holding a token mint revoked.
 
 use super::{side_and_api, today};
 use crate::cli::TokenMintArgs;
@@ -8,8 +9,8 @@ use crate::cmd::error::{refuse_if, CommandError};
 use crate::cmd::input::check_output_path;
 use crate::cmd::reporter::Output;
 use crate::exit;
-use crate::gitlab_api::{self, expiry_date, Gitlab, Stored, TokenInfo};
-use crate::rollout::{GitlabSide, Problem, Rollout, TokenRole};
+use crate::gitlab_api::{self, expiry_date, Gitlab, GitlabError, Holds, Stored, TokenInfo};
+use crate::rollout::{GitlabSide, Problem, Rollout};
 use crate::token::{ApiToken, GitlabToken};
 
 pub(crate) async fn run(args: TokenMintArgs, output: Output) -> Result<i32, CommandError> {
@@ -24,30 +25,44 @@ pub(crate) async fn run(args: TokenMintArgs, output: Output) -> Result<i32, Comm
     };
     let today = today();
     let expires_at = expiry_date(today, args.expires_in_days);
-    let (info, token) = gitlab_api::mint(
-        &c,
-        &side.group,
-        side.token_role,
-        &expiry_date(today, 0),
-        &expires_at,
-    )
-    .await?;
+    let (info, token) = gitlab_api::mint(&c, &side.group, side.token_role, &expires_at).await?;
+    let created = matches!(existing, Some(None));
+    let mut settled = None;
     let stored = match store(&c, side, &args, existing, &token).await {
         Ok(stored) => stored,
-        Err(why) => return Err(unstored(&c, side, &info, &args, why).await),
+        Err(StoreFailed::Refused(why)) => return Err(unstored(&c, side, &info, &args, why).await),
+        Err(StoreFailed::Lost { key, error }) => {
+            let mint = Minted {
+                c: &c,
+                side,
+                info: &info,
+                args: &args,
+                key,
+            };
+            let stored = mint.settle(&token, &error, created).await?;
+            settled = Some(error);
+            stored
+        }
     };
     if !output.quiet {
-        eprintln!(
-            "Minted {:?} (id {}, read_registry, {}) in group {}, expiring {}.",
-            info.name,
-            info.id,
-            side.token_role.name(),
-            side.group,
-            expires_at
-        );
-        if side.token_role == TokenRole::Guest {
+        if let Some(lost) = settled {
             eprintln!(
-                "note: a Guest token pulls only images of public projects (gitlab.token_role = \"guest\"); pulls from private projects need Reporter"
+                "note: GitLab's answer to storing the token was lost ({lost}); read back, the variable holds the new token"
+            );
+        }
+        // The role as GitLab answered it, which is what the token can do.
+        let role = info.role().unwrap_or(side.token_role.name());
+        eprintln!(
+            "Minted {:?} (id {}, read_registry, {role}) in group {}, expiring {}.",
+            info.name, info.id, side.group, expires_at
+        );
+        if info.access_level.unwrap_or(side.token_role.access_level()) < crate::rollout::REPORTER {
+            eprintln!(
+                "note: a {role} token pulls only images of public projects (gitlab.token_role = \"guest\"); pulls from private projects need Reporter"
+            );
+        } else {
+            eprintln!(
+                "{role}, not the Guest of GitLab's tutorial: a Guest pulls only from public projects, so its first pull of a private project's image fails."
             );
         }
         say_where(side, &args, stored);
@@ -86,26 +101,104 @@ fn inputs<'r>(
     Ok((side.expect("checked"), api.expect("checked")))
 }
 
-/// Writes the file, then the variable. Says what failed, never the token.
+/// Why the new token is not known to be stored.
+enum StoreFailed {
+    /// Not stored, for certain: the file could not be written, or GitLab refused the write
+    /// (4xx). Says what failed, never the token.
+    Refused(String),
+    /// GitLab's answer to the variable's write was lost (a 5xx after the retries, no answer in
+    /// time): the write may have happened.
+    Lost { key: String, error: GitlabError },
+}
+
+/// Writes the file, then the variable.
 async fn store(
     c: &Gitlab,
     side: &GitlabSide,
     args: &TokenMintArgs,
     existing: Option<Option<Stored>>,
     token: &GitlabToken,
-) -> Result<Option<Stored>, String> {
+) -> Result<Option<Stored>, StoreFailed> {
     if let Some(path) = &args.out {
         crate::files::write_atomically(path, |w| token.write_to(w))
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .map_err(|e| StoreFailed::Refused(format!("cannot write {}: {e}", path.display())))?;
     }
     match (&side.ci_variable, existing) {
         (Some(key), Some(existing)) => {
-            gitlab_api::store_variable(c, &side.group, key, existing, token)
-                .await
-                .map(Some)
-                .map_err(|e| e.to_string())
+            match gitlab_api::store_variable(c, &side.group, key, existing, token).await {
+                Ok(stored) => Ok(Some(stored)),
+                // A 4xx is GitLab's refusal; a 5xx or no answer may follow an applied write.
+                Err(e) if e.status.is_none_or(|s| s >= 500) => Err(StoreFailed::Lost {
+                    key: key.clone(),
+                    error: e,
+                }),
+                Err(e) => Err(StoreFailed::Refused(e.to_string())),
+            }
         }
         _ => Ok(None),
+    }
+}
+
+/// A minted token whose store into the variable `key` is in doubt.
+struct Minted<'a> {
+    c: &'a Gitlab,
+    side: &'a GitlabSide,
+    info: &'a TokenInfo,
+    args: &'a TokenMintArgs,
+    key: String,
+}
+
+impl Minted<'_> {
+    /// Reads the variable back: holding the new token, the mint succeeded; holding anything
+    /// else, the new token is revoked as for a refused store; unreadable, nothing is revoked,
+    /// since revoking a token the variable may hold would break every job that reads it.
+    async fn settle(
+        &self,
+        token: &GitlabToken,
+        lost: &GitlabError,
+        created: bool,
+    ) -> Result<Option<Stored>, CommandError> {
+        let (c, group, key) = (self.c, &self.side.group, &self.key);
+        let why = match gitlab_api::variable_holds(c, group, key, token).await {
+            Ok(Holds::Token { masked, protected }) => {
+                return Ok(Some(Stored {
+                    created,
+                    masked,
+                    protected,
+                }))
+            }
+            Ok(Holds::Other) => {
+                let why =
+                    format!("{lost}; read back, CI/CD variable {key} does not hold the new token");
+                return Err(unstored(c, self.side, self.info, self.args, why).await);
+            }
+            Ok(Holds::Hidden) => {
+                "the variable is hidden, so GitLab never shows its value to read back".to_owned()
+            }
+            Err(e) => format!("reading the variable back failed too ({e})"),
+        };
+        Err(CommandError::MintUnconfirmed(
+            self.what_to_check(lost, &why),
+        ))
+    }
+
+    /// The unconfirmed mint's line: what is known, and exactly what to check.
+    fn what_to_check(&self, lost: &GitlabError, why: &str) -> String {
+        let (name, id, key, group) = (&self.info.name, self.info.id, &self.key, &self.side.group);
+        let file = match &self.args.out {
+            Some(path) => format!(", and written to {}", path.display()),
+            None => String::new(),
+        };
+        format!(
+            "minted {name:?} (id {id}) and sent it to CI/CD variable {key} of group {group}, but \
+             GitLab's answer was lost ({lost}) and {why}: whether the variable holds the new \
+             token is unknown, so nothing was revoked. The new token is active{file}. Check the \
+             variable's value in the group's Settings > CI/CD > Variables, e.g. with \
+             `ptc-rollout token status` given that value as the registry token: it names the \
+             token, and id {id} is the new one. If it is, go on with `ptc-rollout rotate`; if \
+             not, revoke {name:?} (id {id}) in the group's Settings > Access tokens and run \
+             `token mint` again"
+        )
     }
 }
 

@@ -1,6 +1,8 @@
-//! `token revoke-old`: revoke the group's other ptc-rollout tokens, but only once every target
-//! is proven to no longer need them: each holds the current token (by its version id; the
-//! secret's value is never read) under a valid rule. Otherwise nothing is revoked.
+//! `token revoke-old`: revoke the ptc-rollout tokens GitLab created before the current one,
+//! but only once every target is proven to no longer need them: each has a valid rule whose
+//! credential is ptc-rollout's secret, holding the current token (by its version id; the
+//! secret's value is never read). Otherwise nothing is revoked. A token newer than the current
+//! one is never a candidate: run with an older token, revoke-old refuses.
 
 use std::sync::Arc;
 
@@ -14,12 +16,12 @@ use crate::cmd::input::read_token;
 use crate::cmd::input::{check_output_path, confirm, confirmation_possible};
 use crate::cmd::reporter::Output;
 use crate::cmd::session::{Listed, Session};
-use crate::compliance::{self, CurrentToken};
+use crate::compliance::{self, CurrentToken, Revocation};
 use crate::exit;
 use crate::gitlab_api::{self, Gitlab, GitlabError, TokenInfo};
-use crate::rollout::{GitlabSide, Rollout};
+use crate::rollout::{GitlabSide, Problem, Rollout};
 use crate::runner::{Limits, Pass, Stop};
-use crate::token::{ApiToken, GitlabToken};
+use crate::token::{ApiToken, GitlabToken, TokenSource};
 
 pub(crate) async fn run(
     args: TokenRevokeArgs,
@@ -34,16 +36,13 @@ pub(crate) async fn run(
         return Err(GitlabError::inactive_registry_token().into());
     };
     let c = Gitlab::with_api_token(&side.api_url, &api, &side.api_token_env);
-    let old: Vec<TokenInfo> = gitlab_api::group_tokens(&c, &side.group)
-        .await?
-        .into_iter()
-        .filter(|t| t.active && t.minted_by_ptc() && t.id != current.id)
-        .collect();
+    let old = older_tokens(gitlab_api::group_tokens(&c, &side.group).await?, &current)
+        .map_err(|newer| stale_token(&rollout, &args, &side, &current, &newer))?;
     // Nothing to revoke: no need to check the targets, unless a report of the check is asked.
     if old.is_empty() && args.report.is_none() {
         if !output.quiet {
             eprintln!(
-                "No other active token minted by ptc-rollout in group {}: nothing to revoke.",
+                "No older active token minted by ptc-rollout in group {}: nothing to revoke.",
                 side.group
             );
         }
@@ -71,15 +70,22 @@ pub(crate) async fn run(
     if stop == Some(Stop::Interrupted) {
         return Ok(exit::INTERRUPTED);
     }
-    let behind: Vec<String> = results
-        .iter()
-        .filter_map(|r| {
-            compliance::revocation_blocker(r).map(|why| {
-                let t = &r.target;
-                format!("{} {} ({}): {why}", t.account_id, t.region, t.account_name)
-            })
-        })
-        .collect();
+    let (mut behind, mut skipped) = (Vec::new(), Vec::new());
+    for r in &results {
+        let t = &r.target;
+        let line = |why| format!("{} {} ({}): {why}", t.account_id, t.region, t.account_name);
+        match compliance::revocation(r) {
+            Revocation::Proven => {}
+            Revocation::Skipped(why) => skipped.push(line(why)),
+            Revocation::Behind(why) => behind.push(line(why)),
+        }
+    }
+    // Listed, never counted as behind: no secret and no rule there, so no token is needed.
+    if !output.quiet {
+        for line in &skipped {
+            eprintln!("skipped, needs no token: {line}");
+        }
+    }
     if !behind.is_empty() || listed == Listed::Cut {
         for line in &behind {
             eprintln!("still needs an old token: {line}");
@@ -90,25 +96,30 @@ pub(crate) async fn run(
         eprintln!(
             "Revoked nothing: {} of {} targets are not proven on the current token {:?} (id {}). Run `ptc-rollout rotate`, then revoke-old again.",
             behind.len(),
-            results.len(),
+            results.len() - skipped.len(),
             current.name,
             current.id
         );
         return Ok(exit::TARGET_FAILED);
     }
+    let proven = format!(
+        "All {} targets are valid on ptc-rollout's secret and hold the current token {:?} (id {}){}",
+        results.len() - skipped.len(),
+        current.name,
+        current.id,
+        match skipped.len() {
+            0 => String::new(),
+            n => format!("; {n} skipped (an opt-in Region not enabled: no token needed there)"),
+        }
+    );
     if old.is_empty() {
         if !output.quiet {
-            eprintln!("All {} targets are valid and hold the current token; no other active token minted by ptc-rollout: nothing to revoke.", results.len());
+            eprintln!("{proven}; no older active token minted by ptc-rollout: nothing to revoke.");
         }
         return Ok(exit::SUCCESS);
     }
     if !output.quiet {
-        eprintln!(
-            "All {} targets are valid and hold the current token {:?} (id {}).",
-            results.len(),
-            current.name,
-            current.id
-        );
+        eprintln!("{proven}.");
     }
     if !args.yes && !confirm(&question(&old, &side)).await {
         eprintln!("Revocation cancelled; nothing was revoked.");
@@ -138,6 +149,64 @@ fn inputs(
         token.expect("checked"),
         api.expect("checked"),
     ))
+}
+
+/// The group's active tokens ptc-rollout minted before `current`, or, when GitLab holds one
+/// created after it (the token given is not the newest), those newer ones.
+fn older_tokens(
+    group: Vec<TokenInfo>,
+    current: &TokenInfo,
+) -> Result<Vec<TokenInfo>, Vec<TokenInfo>> {
+    // The group's list dates the current token as it dates the others, when it lists it.
+    let current = group.iter().find(|t| t.id == current.id).unwrap_or(current);
+    let (old, newer): (Vec<_>, Vec<_>) = group
+        .iter()
+        .filter(|t| t.active && t.minted_by_ptc() && t.id != current.id)
+        .cloned()
+        .partition(|t| t.created_before(current));
+    if newer.is_empty() {
+        Ok(old)
+    } else {
+        Err(newer)
+    }
+}
+
+/// The refusal when the token given is older than one ptc-rollout minted since: revoking by it
+/// could revoke the token a later mint stored and a rotate is rolling out. Nothing is checked
+/// or revoked; exit 2, the token source being the input to fix.
+fn stale_token(
+    rollout: &Rollout,
+    args: &TokenRevokeArgs,
+    side: &GitlabSide,
+    current: &TokenInfo,
+    newer: &[TokenInfo],
+) -> CommandError {
+    let names: Vec<String> = newer
+        .iter()
+        .map(|t| {
+            let created = t.created_at.as_deref().unwrap_or("unknown");
+            format!("{:?} (id {}, created {created})", t.name, t.id)
+        })
+        .collect();
+    let stored = match &side.ci_variable {
+        Some(key) => {
+            format!("token mint stored it in the group CI/CD variable {key} (gitlab.ci_variable)")
+        }
+        None => {
+            "token mint stored it only in its --out file (gitlab.ci_variable is not set)".to_owned()
+        }
+    };
+    CommandError::Refused(vec![Problem::new(
+        TokenSource::choose(args.token_file.as_deref(), &rollout.token_env).field(),
+        format!(
+            "the registry token given is {:?} (id {}), but ptc-rollout minted a newer one that is active in group {}: {}; {stored}. Revoked nothing",
+            current.name,
+            current.id,
+            side.group,
+            names.join(", ")
+        ),
+        "run revoke-old with the newest token, once rotate has written it into every target",
+    )])
 }
 
 fn question(old: &[TokenInfo], side: &GitlabSide) -> String {

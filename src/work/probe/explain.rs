@@ -29,10 +29,24 @@ pub struct Blame {
     pub as_role: Option<String>,
 }
 
+/// Which registry request failed: they fail for different reasons.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Asked {
+    Manifest,
+    /// A config or layer blob: authorised by `ecr:GetDownloadUrlForLayer`.
+    Blob,
+}
+
 /// Why a registry request failed, from its status and error and from what this run knows.
 /// ECR's own message is kept after the explanation: it names the principal, the action or the
 /// upstream's answer.
-pub fn explain(answer: &Answer, image: &ImageRef, r: &Rollout, blame: &Blame) -> String {
+pub fn explain(
+    answer: &Answer,
+    asked: Asked,
+    image: &ImageRef,
+    r: &Rollout,
+    blame: &Blame,
+) -> String {
     let (code, message) = answer
         .error
         .as_ref()
@@ -57,12 +71,15 @@ pub fn explain(answer: &Answer, image: &ImageRef, r: &Rollout, blame: &Blame) ->
             "no pull through cache rule for prefix {:?} took the pull, and no such repository exists: check the rule with `ptc-rollout plan` ({said})",
             r.ecr_repository_prefix
         ),
-        (404, "BLOB_UNKNOWN") => format!("the registry has no such blob ({said})"),
+        (404, _) if asked == Asked::Blob => format!("the registry has no such blob ({said})"),
         (404, _) => format!(
             "image not found upstream: {GITLAB_REGISTRY_URL}/{}:{} ({said})",
             image.path, image.reference
         ),
         (403, _) if lower.contains("upstream") => upstream_failure(image, r, blame, &said),
+        (403, _) if asked == Asked::Blob => format!(
+            "the registry denied the blob: the principal most likely lacks ecr:GetDownloadUrlForLayer, which authorises ECR's redirect to S3; grant it in the principal's identity policy ({said})"
+        ),
         (403, _) => format!("the registry denied the pull ({said})"),
         (429, _) => format!("rate limited by the registry ({said})"),
         _ => said,
@@ -142,24 +159,48 @@ mod tests {
         let image = ImageRef::parse("--image", "g/p/app:1.0").unwrap();
         let b = Blame::default();
         let denied = answer(403, "DENIED", "User: arn:aws:sts::1:assumed-role/c/s is not authorized to perform: ecr:CreateRepository on resource: x");
-        assert!(explain(&denied, &image, &r, &b)
+        assert!(explain(&denied, Asked::Manifest, &image, &r, &b)
             .starts_with("principal lacks ecr:CreateRepository: grant it with [pull_access]"));
         let blob = answer(
             403,
             "DENIED",
             "User: u is not authorized to perform: ecr:GetDownloadUrlForLayer on resource: x",
         );
-        assert!(explain(&blob, &image, &r, &b).starts_with(
+        assert!(explain(&blob, Asked::Blob, &image, &r, &b).starts_with(
             "principal lacks ecr:GetDownloadUrlForLayer: grant it in the principal's identity policy"
         ));
-        assert!(
-            explain(&answer(404, "MANIFEST_UNKNOWN", "nope"), &image, &r, &b)
-                .starts_with("image not found upstream: registry.gitlab.com/g/p/app:1.0")
-        );
-        assert!(
-            explain(&answer(404, "NAME_UNKNOWN", "nope"), &image, &r, &b)
-                .starts_with("no pull through cache rule")
-        );
+        assert!(explain(
+            &answer(404, "MANIFEST_UNKNOWN", "nope"),
+            Asked::Manifest,
+            &image,
+            &r,
+            &b
+        )
+        .starts_with("image not found upstream: registry.gitlab.com/g/p/app:1.0"));
+        assert!(explain(
+            &answer(404, "NAME_UNKNOWN", "nope"),
+            Asked::Manifest,
+            &image,
+            &r,
+            &b
+        )
+        .starts_with("no pull through cache rule"));
+        assert!(explain(
+            &answer(404, "BLOB_UNKNOWN", "nope"),
+            Asked::Blob,
+            &image,
+            &r,
+            &b
+        )
+        .starts_with("the registry has no such blob"));
+        assert!(explain(
+            &answer(403, "DENIED", "denied"),
+            Asked::Blob,
+            &image,
+            &r,
+            &b
+        )
+        .contains("most likely lacks ecr:GetDownloadUrlForLayer"));
     }
 
     #[test]
@@ -171,7 +212,7 @@ mod tests {
             "DENIED",
             "authentication to the upstream registry failed",
         );
-        let unvalidated = explain(&upstream, &image, &r, &Blame::default());
+        let unvalidated = explain(&upstream, Asked::Manifest, &image, &r, &Blame::default());
         assert!(
             unvalidated.contains("may be refused by GitLab"),
             "{unvalidated}"
@@ -185,7 +226,7 @@ mod tests {
             token_level: Some(10),
             as_role: None,
         };
-        let text = explain(&upstream, &image, &r, &guest);
+        let text = explain(&upstream, Asked::Manifest, &image, &r, &guest);
         assert!(
             text.starts_with("GitLab refused the image although the rule validated in this run (the token logs in): the token's role is Guest"),
             "{text}"
@@ -199,7 +240,7 @@ mod tests {
             token_level: Some(20),
             as_role: Some("eks-node".into()),
         };
-        let text = explain(&upstream, &image, &r, &workload);
+        let text = explain(&upstream, Asked::Manifest, &image, &r, &workload);
         assert!(!text.contains("role is"), "{text}");
         assert!(text.contains("private to the token"), "{text}");
         assert!(
