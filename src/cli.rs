@@ -128,6 +128,10 @@ pub struct TokenRevokeArgs {
     /// Write the compliance report of the check (CSV) to this file.
     #[arg(long, value_name = "OUT.csv")]
     pub report: Option<PathBuf>,
+    /// Also write the check as JUnit XML to this file (one test case per target, a target that
+    /// still needs an older token a failed case), for CI test reports.
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
     /// Targets checked at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY as u16,
           value_parser = clap::value_parser!(u16).range(1..=4096))]
@@ -351,6 +355,10 @@ pub struct DestroyArgs {
     /// Write the CSV report to this file (- for stdout).
     #[arg(long, value_name = "OUT.csv")]
     pub report: Option<PathBuf>,
+    /// Also write the results as JUnit XML to this file (one test case per target, a target an
+    /// error stopped an error case), for CI test reports.
+    #[arg(long, value_name = "FILE.xml")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -8,39 +8,55 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::rollout::{parse_date, Rollout, GITLAB_REGISTRY_URL};
+mod json;
+mod state;
+pub use json::{json, reason_list};
+pub use state::State;
+
+use crate::rollout::{parse_date, GITLAB_REGISTRY_URL};
 use crate::rows::neutralise;
 use crate::target::{
     CheckedAt, Ou, Outcome, PullAccessState, RuleState, SecretDates, SecretState, TargetResult,
     Validation,
 };
 
-/// One row of the export.
+/// One row of the export. An unknown or absent cell is empty here and in the CSV, `null` in
+/// the JSON (serialized so, the CSV writer renders `null` as an empty cell).
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub account_id: String,
     pub account_name: String,
     pub region: String,
+    /// The row's one classification, which the exit code and the summary count.
+    pub state: State,
     pub compliant: bool,
-    /// Why not, `; `-separated; empty when compliant.
+    /// Why not, `; `-separated; empty when compliant. A list in JSON ([`json`]).
     pub reasons: String,
     /// `present`, `absent` or `conflicting` (another upstream holds the prefix); empty when the
     /// target was not inspected.
+    #[serde(serialize_with = "json::empty_as_null")]
     pub rule: &'static str,
+    #[serde(serialize_with = "json::empty_as_null")]
     pub upstream_registry_url: String,
+    #[serde(serialize_with = "json::empty_as_null")]
     pub credential_arn: String,
     /// `present`, `absent` or `pending_deletion`; empty when the target was not inspected.
+    #[serde(serialize_with = "json::empty_as_null")]
     pub secret: &'static str,
     pub secret_managed: Option<bool>,
+    #[serde(serialize_with = "json::empty_as_null")]
     pub secret_last_changed: String,
     pub secret_age_days: Option<i64>,
+    #[serde(serialize_with = "json::empty_as_null")]
     pub token_expires_on: String,
     pub token_days_left: Option<i64>,
     /// Empty when the rule was not validated in this run.
     pub is_valid: Option<bool>,
+    #[serde(serialize_with = "json::empty_as_null")]
     pub failure: String,
     /// `[pull_access]`: `ok`, `absent` or `differs` (ptc-rollout's registry policy statement);
     /// empty when the rollout file has none.
+    #[serde(serialize_with = "json::empty_as_null")]
     pub pull_access: &'static str,
     pub checked_at: String,
     /// The account's parent OU, when the listing named it (the HTML matrix); not a column.
@@ -98,20 +114,30 @@ fn row(r: &TargetResult, warning_days: i64, current: Option<&CurrentToken>) -> R
     let days_left = parse_date(&expires_on).map(|d| d - today);
     let validation = r.validation.as_ref();
     let pull_access = r.observed.as_ref().and_then(|o| o.pull_access);
-    let reasons = match &r.error {
-        Some(e) => vec![format!("not inspected: {e}")],
+    let (state, reasons) = match &r.error {
+        Some(e) if r.outcome == Outcome::Skipped => (State::Skipped, vec![e.clone()]),
+        Some(e) => (State::NotInspected, vec![format!("not inspected: {e}")]),
         None => {
             let mut reasons = setup_reasons(r, &rule, secret, secret_arn);
             reasons.extend(health_reasons(&rule, validation, pull_access));
             reasons.extend(token_reason);
-            reasons.extend(expiry_reason(days_left, warning_days));
-            reasons
+            let wrong = !reasons.is_empty();
+            let expiry = expiry_reason(days_left, warning_days);
+            let state = match &expiry {
+                _ if wrong => State::NonCompliant,
+                Some((_, expired)) if *expired => State::NonCompliant,
+                Some(_) => State::Warning,
+                None => State::Compliant,
+            };
+            reasons.extend(expiry.map(|(why, _)| why));
+            (state, reasons)
         }
     };
     Row {
         account_id: r.target.account_id.clone(),
         account_name: r.target.account_name.clone(),
         region: r.target.region.clone(),
+        state,
         compliant: reasons.is_empty(),
         reasons: reasons.join("; "),
         rule: rule.kind,
@@ -373,11 +399,13 @@ fn other_secret(r: &TargetResult, rule: &RuleCells, ours: Option<&str>) -> Optio
         })
 }
 
-/// The token's expiry, when it is past or near.
-fn expiry_reason(days_left: Option<i64>, warning_days: i64) -> Option<String> {
+/// The token's expiry, when it is past or near, and whether it is past.
+fn expiry_reason(days_left: Option<i64>, warning_days: i64) -> Option<(String, bool)> {
     match days_left {
-        Some(d) if d < 0 => Some("token expired".to_owned()),
-        Some(d) if d <= warning_days => Some(format!("token expires within {warning_days} days")),
+        Some(d) if d < 0 => Some(("token expired".to_owned(), true)),
+        Some(d) if d <= warning_days => {
+            Some((format!("token expires within {warning_days} days"), false))
+        }
         _ => None,
     }
 }
@@ -387,6 +415,7 @@ pub const COLUMNS: &[&str] = &[
     "account_id",
     "account_name",
     "region",
+    "state",
     "compliant",
     "reasons",
     "rule",
@@ -433,33 +462,35 @@ fn cell(v: &serde_json::Value) -> String {
     }
 }
 
-/// The summary for stderr: compliant, non-compliant, and the count of each reason.
+/// Whether every row lets `report` exit 0 (skipped rows do).
+pub fn passes(rows: &[Row]) -> bool {
+    !rows.iter().any(|r| r.state.fails())
+}
+
+/// The summary for stderr: the count of each state, then of each reason.
 pub fn summary(rows: &[Row]) -> String {
-    let compliant = rows.iter().filter(|r| r.compliant).count();
     let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    for r in rows.iter().filter(|r| !r.compliant) {
+    for r in rows.iter().filter(|r| r.state != State::Compliant) {
         for reason in r.reasons.split("; ") {
             // Group "not inspected: <error>" under one heading.
             let key = reason.split(':').next().unwrap_or(reason).to_owned();
             *reasons.entry(key).or_default() += 1;
         }
     }
+    let counts: Vec<String> = State::ALL
+        .iter()
+        .map(|&state| {
+            let n = rows.iter().filter(|r| r.state == state).count();
+            format!("{n} {}", state.as_str())
+        })
+        .collect();
     let mut s = format!(
-        "Compliance: {} targets, {compliant} compliant, {} non-compliant\n",
+        "Compliance: {} targets, {}\n",
         rows.len(),
-        rows.len() - compliant
+        counts.join(", ")
     );
     for (reason, n) in reasons {
         s.push_str(&format!("  {n:>7}  {reason}\n"));
     }
     s
-}
-
-/// The rollout settings the export was made for (the JSON form's header).
-pub fn header(rollout: &Rollout) -> serde_json::Value {
-    serde_json::json!({
-        "ecr_repository_prefix": rollout.ecr_repository_prefix,
-        "secret_name": rollout.secret_name,
-        "regions": rollout.regions,
-    })
 }

@@ -2,15 +2,18 @@
 //! widget: one test suite per account, one test case per target (`ACCOUNT_ID/REGION`). Plain
 //! data in, a [`Report`] out; the XML itself, and its escaping, is `quick-junit`'s.
 //!
-//! GitLab shows a case's `<failure>` or `<skipped>` text, not its `message` attribute, so both
-//! carry the reason.
+//! GitLab shows a case's `<failure>`, `<error>` or `<skipped>` text, not its `message`
+//! attribute, so each carries the reason. A target an error kept from being checked is an
+//! `<error>`; one checked and found wrong, a `<failure>`. [`write`] keeps the file valid
+//! against the Jenkins xUnit plugin's `junit-10.xsd` as well.
 
 use std::collections::BTreeMap;
+use std::io;
 use std::time::Duration;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::compliance::Row;
+use crate::compliance::{Revocation, Row, State};
 use crate::target::{Outcome, TargetResult};
 
 /// What the results are of: a `plan` marks a target with pending changes skipped, with the
@@ -21,14 +24,48 @@ pub enum Results {
     Run,
 }
 
-/// One case per target: a failed, conflicted, stale, interrupted, not attempted or invalid
-/// target, or a failed pull, is a failure with the row's reason (the rule of the exit status,
-/// [`TargetResult::is_failure`]); a skipped target is skipped with why; the rest pass.
+/// Writes the report as XML valid against Jenkins' `junit-10.xsd`, which GitLab reads too.
+/// quick-junit always writes `skipped` on `<testsuites>`, an attribute that schema does not
+/// allow there (the xUnit plugin then drops the whole file): it is taken out of that one tag.
+pub fn write(report: &Report, mut w: impl io::Write) -> io::Result<()> {
+    let xml = report.to_string().map_err(io::Error::other)?;
+    w.write_all(without_suites_skipped(&xml).as_bytes())
+}
+
+/// The XML without the `skipped` attribute of its `<testsuites>` tag. Attribute values are
+/// escaped (`"` and `>` never appear raw in them), so the first `>` ends the tag and
+/// ` skipped="` inside it can only be that attribute.
+fn without_suites_skipped(xml: &str) -> String {
+    let Some(start) = xml.find("<testsuites") else {
+        return xml.to_owned();
+    };
+    let end = start + xml[start..].find('>').unwrap_or(xml.len() - start);
+    let tag = &xml[start..end];
+    let Some(at) = tag.find(r#" skipped=""#) else {
+        return xml.to_owned();
+    };
+    let value_start = at + r#" skipped=""#.len();
+    let Some(len) = tag[value_start..].find('"') else {
+        return xml.to_owned();
+    };
+    let (cut_from, cut_to) = (start + at, start + value_start + len + 1);
+    format!("{}{}", &xml[..cut_from], &xml[cut_to..])
+}
+
+/// One case per target: a target an error stopped (failed, interrupted, not attempted) is an
+/// error; a conflicted, stale or invalid target, or a failed pull, is a failure with the row's
+/// reason (together, the rule of the exit status, [`TargetResult::is_failure`]); a skipped
+/// target is skipped with why; the rest pass.
 pub fn from_results(name: &str, results: &[Box<TargetResult>], kind: Results) -> Report {
     let cases = results.iter().map(|r| {
         let status = if r.is_failure() {
             let (kind, text) = why_failed(r);
-            failure(kind, &r.failure().unwrap_or_default(), &text)
+            let message = r.failure().unwrap_or_default();
+            if stopped(r) {
+                error(kind, &message, &text)
+            } else {
+                failure(kind, &message, &text)
+            }
         } else if kind == Results::Plan && r.outcome == Outcome::Pending {
             planned(r)
         } else if r.outcome == Outcome::Skipped {
@@ -54,16 +91,19 @@ pub fn from_results(name: &str, results: &[Box<TargetResult>], kind: Results) ->
     report(name, cases)
 }
 
-/// The compliance export (`report`): a non-compliant row is a failure with its reasons, one a
-/// line. `results` are the rows' targets, in the same order (for the time each took).
+/// The compliance export (`report`), by the row's state: a non-compliant or warning row is a
+/// failure with its reasons, one a line; a row not inspected an error; a skipped row skipped.
+/// `results` are the rows' targets, in the same order (for the time each took).
 pub fn from_rows(name: &str, rows: &[Row], results: &[Box<TargetResult>]) -> Report {
     debug_assert_eq!(rows.len(), results.len(), "one row per target");
     let cases = rows.iter().zip(results).map(|(row, r)| {
-        let status = if row.compliant {
-            TestCaseStatus::success()
-        } else {
-            let text = format!("non-compliant:\n{}", row.reasons.replace("; ", "\n"));
-            failure("non-compliant", &row.reasons, &text)
+        let state = row.state.as_str();
+        let text = format!("{state}:\n{}", row.reasons.replace("; ", "\n"));
+        let status = match row.state {
+            State::Compliant => TestCaseStatus::success(),
+            State::Warning | State::NonCompliant => failure(state, &row.reasons, &text),
+            State::NotInspected => error(state, &row.reasons, &text),
+            State::Skipped => skipped(&row.reasons, &row.reasons),
         };
         Case {
             account: (&row.account_id, &row.account_name),
@@ -73,6 +113,43 @@ pub fn from_rows(name: &str, rows: &[Row], results: &[Box<TargetResult>]) -> Rep
         }
     });
     report(name, cases)
+}
+
+/// `token revoke-old`: a target proven on the current token passes; one that still needs an
+/// older token (or is not proven not to) fails; one an error kept from being read is an error;
+/// one out of reach for good is skipped.
+pub fn from_revocation(name: &str, results: &[Box<TargetResult>]) -> Report {
+    let cases = results.iter().map(|r| {
+        let status = match crate::compliance::revocation(r) {
+            Revocation::Proven => TestCaseStatus::success(),
+            Revocation::Skipped(why) => skipped(&why, &format!("needs no token: {why}")),
+            Revocation::Behind(why) if r.error.is_some() => error(
+                "not inspected",
+                &why,
+                &format!("still needs an old token: {why}"),
+            ),
+            Revocation::Behind(why) => {
+                failure("behind", &why, &format!("still needs an old token: {why}"))
+            }
+        };
+        let t = &r.target;
+        Case {
+            account: (&t.account_id, &t.account_name),
+            region: &t.region,
+            status,
+            time: r.elapsed,
+        }
+    });
+    report(name, cases)
+}
+
+/// Whether an error stopped the target before it was checked (or changed) to its end: JUnit's
+/// `<error>`, not a finding.
+fn stopped(r: &TargetResult) -> bool {
+    matches!(
+        r.outcome,
+        Outcome::Failed | Outcome::NotAttempted | Outcome::Interrupted
+    )
 }
 
 /// How a failing row failed, in a word (its outcome, else what its checks found), and the text
@@ -121,6 +198,12 @@ fn planned(r: &TargetResult) -> TestCaseStatus {
 
 fn failure(kind: &str, message: &str, text: &str) -> TestCaseStatus {
     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+    s.set_type(kind).set_message(message).set_description(text);
+    s
+}
+
+fn error(kind: &str, message: &str, text: &str) -> TestCaseStatus {
+    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
     s.set_type(kind).set_message(message).set_description(text);
     s
 }
@@ -215,6 +298,23 @@ mod tests {
         assert!(xml.contains(r#"type="invalid""#), "{xml}");
         assert!(xml.contains("bad &lt;token&gt;"), "{xml}");
         assert!(!xml.contains("<script>"), "{xml}");
+    }
+
+    #[test]
+    fn only_the_skipped_attribute_of_testsuites_is_taken_out() {
+        let mut skipped = result("111", r#" skipped="1">"#, "eu-west-1", Outcome::Skipped);
+        skipped.error = Some("skipped: af-south-1 is an opt-in Region".into());
+        let report = from_results(r#"a" skipped="2"#, &[skipped], Results::Run);
+        let mut xml = Vec::new();
+        write(&report, &mut xml).unwrap();
+        let xml = String::from_utf8(xml).unwrap();
+        assert!(
+            xml.contains(
+                r#"<testsuites name="a&quot; skipped=&quot;2" tests="1" failures="0" errors="0">"#
+            ),
+            "{xml}"
+        );
+        assert!(xml.contains(r#"tests="1" skipped="1" errors="0""#), "{xml}");
     }
 
     #[test]

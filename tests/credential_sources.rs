@@ -38,6 +38,7 @@ fn accounts(emu: &Emulator, cmd: &mut Command) -> (Value, String) {
         .args(["accounts", "--format", "json", "-v", "--config"])
         .arg(cfg));
     assert_eq!(out.code, 0, "{}", out.stderr);
+    support::json_schema::assert_valid("accounts.schema.json", &out.stdout);
     let doc = serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.stdout));
     (doc, out.stderr)
 }

@@ -2,9 +2,13 @@
 //! suite per account and one case per target, read back here with an XML parser of its own
 //! (roxmltree) and the rules GitLab's parser applies (lib/gitlab/ci/parsers/test/junit.rb:
 //! `testsuites` > `testsuite` > `testcase`; a `failure` or `skipped` child's text is what the
-//! merge request shows). Failures and skips follow the CSV report's rows; account names are
-//! escaped; the file is written when the run is interrupted, and never holds the token.
+//! merge request shows). Every file is also validated against the Jenkins xUnit plugin's
+//! `junit-10.xsd` (tests/data) with xmllint. Failures, errors and skips follow the CSV report's
+//! rows; account names are escaped; the file is written when the run is interrupted, and never
+//! holds the token.
 
+#[path = "junit/more.rs"]
+mod more;
 mod support;
 
 use std::collections::HashMap;
@@ -27,6 +31,12 @@ enum Status {
         message: String,
         text: String,
     },
+    /// An error stopped the target's check (`<error>`).
+    Errored {
+        kind: String,
+        message: String,
+        text: String,
+    },
     Skipped {
         message: String,
         text: String,
@@ -41,28 +51,52 @@ struct Case {
     status: Status,
 }
 
-/// Reads a JUnit file into cases by name (`ACCOUNT_ID/REGION`), checking its structure and
-/// every count on the way.
+/// Validates the file against Jenkins' `junit-10.xsd` with xmllint (Debian's libxml2-utils).
+fn assert_valid_for_jenkins(path: &Path) {
+    let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/junit-10.xsd");
+    let out = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(&xsd)
+        .arg(path)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("xmllint: {e}: install Debian's libxml2-utils (scripts/test does)")
+        });
+    assert!(
+        out.status.success(),
+        "{} is not valid against junit-10.xsd: {}\n{}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr),
+        std::fs::read_to_string(path).unwrap_or_default()
+    );
+}
+
+/// Reads a JUnit file into cases by name (`ACCOUNT_ID/REGION`), checking it against
+/// junit-10.xsd, its structure and every count on the way.
 fn read_junit(path: &Path) -> HashMap<String, Case> {
+    assert_valid_for_jenkins(path);
     let text = std::fs::read_to_string(path).unwrap();
     assert!(!text.contains(TOKEN) && !text.contains(NEW_TOKEN), "{text}");
     let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");
     let mut cases = HashMap::new();
-    let (mut tests, mut failures, mut skipped) = (0, 0, 0);
+    // junit-10.xsd allows no `skipped` on <testsuites>; the suites carry it.
+    assert_eq!(root.attribute("skipped"), None);
+    let (mut tests, mut failures, mut errors) = (0, 0, 0);
     for suite in root.children().filter(|n| n.is_element()) {
         assert_eq!(suite.tag_name().name(), "testsuite");
         let name = suite.attribute("name").unwrap().to_owned();
         let count = |a: &str| suite.attribute(a).unwrap().parse::<usize>().unwrap();
-        let mut found = (0, 0, 0);
+        let mut found = (0, 0, 0, 0);
         for case in suite.children().filter(|n| n.is_element()) {
             assert_eq!(case.tag_name().name(), "testcase");
             let status = status(case);
             found.0 += 1;
             match status {
                 Status::Failed { .. } => found.1 += 1,
-                Status::Skipped { .. } => found.2 += 1,
+                Status::Errored { .. } => found.2 += 1,
+                Status::Skipped { .. } => found.3 += 1,
                 Status::Passed => {}
             }
             let case_name = case.attribute("name").unwrap().to_owned();
@@ -78,18 +112,23 @@ fn read_junit(path: &Path) -> HashMap<String, Case> {
             );
         }
         assert_eq!(
-            (count("tests"), count("failures"), count("skipped")),
+            (
+                count("tests"),
+                count("failures"),
+                count("errors"),
+                count("skipped")
+            ),
             found,
             "{name}"
         );
         tests += found.0;
         failures += found.1;
-        skipped += found.2;
+        errors += found.2;
     }
     let total = |a: &str| root.attribute(a).unwrap().parse::<usize>().unwrap();
     assert_eq!(
-        (total("tests"), total("failures"), total("skipped")),
-        (tests, failures, skipped)
+        (total("tests"), total("failures"), total("errors")),
+        (tests, failures, errors)
     );
     cases
 }
@@ -103,6 +142,11 @@ fn status(case: roxmltree::Node) -> Status {
     let text = child.text().unwrap_or_default().to_owned();
     match child.tag_name().name() {
         "failure" => Status::Failed {
+            kind: attr("type"),
+            message: attr("message"),
+            text,
+        },
+        "error" => Status::Errored {
             kind: attr("type"),
             message: attr("message"),
             text,
@@ -174,8 +218,9 @@ fn with_junit(emu: &Emulator, cfg: &Path, args: &[&str]) -> (Run, HashMap<String
     (out, read_junit(&junit), rows)
 }
 
-/// Every case is its row's: failed exactly when the row failed (the exit status's rule), with
-/// the row's reason; the account is the suite and the classname.
+/// Every case is its row's: failed or an error exactly when the row failed (the exit status's
+/// rule), with the row's reason, an error when an error stopped the target; the account is the
+/// suite and the classname.
 fn assert_cases_follow_rows(org: &Org, cases: &HashMap<String, Case>, rows: &Rows) {
     assert_eq!(cases.len(), rows.len());
     for (name, row) in rows {
@@ -187,9 +232,15 @@ fn assert_cases_follow_rows(org: &Org, cases: &HashMap<String, Case>, rows: &Row
         );
         assert_eq!((&case.suite, &case.classname), (&account, &account));
         let failed = !row["failure"].is_empty() && row["outcome"] != "skipped";
+        let stopped = ["failed", "not attempted", "interrupted"].contains(&row["outcome"].as_str());
         match &case.status {
-            Status::Failed { message, text, .. } => {
+            Status::Failed { message, text, .. } | Status::Errored { message, text, .. } => {
                 assert!(failed, "{name}: {row:?}");
+                assert_eq!(
+                    matches!(case.status, Status::Errored { .. }),
+                    stopped,
+                    "{name}: {row:?}"
+                );
                 assert_eq!(message, &row["failure"]);
                 assert!(text.contains(&row["failure"]), "{text}");
             }

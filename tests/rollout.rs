@@ -383,6 +383,7 @@ fn accounts_lists_targets_and_skipped_accounts_with_why() {
         .args(["accounts", "--format", "json", "--config"])
         .arg(&config));
     assert_eq!(out.code, 0, "{}", out.stderr);
+    support::json_schema::assert_valid("accounts.schema.json", &out.stdout);
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     let targeted: Vec<_> = doc["targeted"]
         .as_array()

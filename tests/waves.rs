@@ -245,6 +245,7 @@ fn accounts_shows_each_accounts_wave() {
         .args(["accounts", "--format", "json", "--config"])
         .arg(config(&emu, &org)));
     assert_eq!(out.code, 0, "{}", out.stderr);
+    support::json_schema::assert_valid("accounts.schema.json", &out.stdout);
     let doc: Value = serde_json::from_str(&out.stdout).unwrap();
     for a in doc["targeted"].as_array().unwrap() {
         let wave = if a["account_id"] == sandbox(&org).as_str() {

@@ -38,7 +38,9 @@ pub async fn run(
             args.yes,
             "review `ptc-rollout plan` first, then pass --yes",
         );
-        problems.extend(check_junit_path(args.junit.as_deref()).err());
+        problems.extend(
+            check_junit_path(args.junit.as_deref(), ("--report", args.report.as_deref())).err(),
+        );
         let saved = args
             .plan
             .as_deref()

@@ -1,4 +1,5 @@
-//! `report`: the read-only compliance export. Exit 0 only when every target is compliant.
+//! `report`: the read-only compliance export. Exit 0 only when every target is compliant or
+//! skipped (see [`compliance::State`]).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -31,7 +32,7 @@ pub async fn run(
         let mut problems: Vec<_> = check_output_path("--out", args.out.as_deref())
             .err()
             .into_iter()
-            .chain(check_junit_path(args.junit.as_deref()).err())
+            .chain(check_junit_path(args.junit.as_deref(), ("--out", args.out.as_deref())).err())
             .collect();
         if html && args.out.as_deref().is_none_or(|p| p == Path::new("-")) {
             problems.push(Problem::new(
@@ -70,7 +71,7 @@ pub async fn run(
             compliance::write_csv(w, &rows).map_err(std::io::Error::other)
         }),
         ReportFormat::Json => {
-            let doc = serde_json::json!({ "rollout": compliance::header(&session.rollout), "targets": rows });
+            let doc = compliance::json(&session.rollout, &rows);
             write(args.out.as_deref(), |w| {
                 serde_json::to_writer_pretty(w, &doc).map_err(std::io::Error::other)
             })
@@ -104,7 +105,7 @@ pub async fn run(
     if listed == Listed::Cut {
         return Ok(exit::TARGET_FAILED);
     }
-    Ok(if rows.iter().all(|r| r.compliant) {
+    Ok(if compliance::passes(&rows) {
         exit::SUCCESS
     } else {
         exit::TARGET_FAILED

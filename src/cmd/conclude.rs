@@ -111,9 +111,10 @@ pub(crate) fn write_junit(
         return Ok(());
     };
     let report = report();
-    crate::files::write_atomically(path, |w| report.serialize(w).map_err(std::io::Error::other))
-        .map_err(|source| CommandError::Report {
+    crate::files::write_atomically(path, |w| junit::write(&report, w)).map_err(|source| {
+        CommandError::Report {
             path: path.to_owned(),
             source,
-        })
+        }
+    })
 }

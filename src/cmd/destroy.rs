@@ -8,8 +8,8 @@ use tokio::sync::watch;
 
 use super::conclude::{conclude, exit_code};
 use super::error::{refuse_if, CommandError};
-use super::input::{check_output_path, confirm, confirmation_possible};
-use super::reporter::{self, Output};
+use super::input::{check_junit_path, check_output_path, confirm, confirmation_possible};
+use super::reporter::{self, Destination, Output};
 use super::session::{open, Listed, Session};
 use crate::cli::DestroyArgs;
 use crate::exit;
@@ -27,6 +27,9 @@ pub async fn run(
             .err()
             .into_iter()
             .collect();
+        problems.extend(
+            check_junit_path(args.junit.as_deref(), ("--report", args.report.as_deref())).err(),
+        );
         problems.extend(confirmation_possible(
             args.yes,
             "review what would be removed, then pass --yes",
@@ -60,7 +63,10 @@ pub async fn run(
     conclude(
         &session,
         "Destroy",
-        args.report.as_deref().into(),
+        Destination {
+            junit: args.junit.as_deref(),
+            ..args.report.as_deref().into()
+        },
         &ran,
         Listed::Whole,
     )

@@ -55,8 +55,12 @@ pub(crate) fn check_output_path(flag: &str, path: Option<&Path>) -> Result<(), P
 }
 
 /// `--junit`: a file whose directory exists; never standard output, which carries the
-/// command's own output.
-pub(crate) fn check_junit_path(path: Option<&Path>) -> Result<(), Problem> {
+/// command's own output, nor the file of the command's other output (`other`: its flag and
+/// path), which one would overwrite with the other.
+pub(crate) fn check_junit_path(
+    path: Option<&Path>,
+    other: (&str, Option<&Path>),
+) -> Result<(), Problem> {
     if path == Some(Path::new("-")) {
         return Err(Problem::new(
             "--junit",
@@ -64,7 +68,33 @@ pub(crate) fn check_junit_path(path: Option<&Path>) -> Result<(), Problem> {
             "name a file, e.g. --junit junit.xml",
         ));
     }
-    check_output_path("--junit", path)
+    check_output_path("--junit", path)?;
+    let (flag, other_path) = other;
+    if let (Some(junit), Some(o)) = (path, other_path) {
+        if same_file(junit, o) {
+            return Err(Problem::new(
+                "--junit",
+                format!("--junit and {flag} both name {}", junit.display()),
+                format!("give --junit and {flag} different files"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether two paths name one file: compared with their directories resolved (the files need
+/// not exist yet; `./r.xml`, `d/../r.xml` and a symlinked directory all count).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let resolve = |p: &Path| {
+        let dir = p.parent().filter(|d| !d.as_os_str().is_empty());
+        let dir = dir.unwrap_or(Path::new("."));
+        let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_owned());
+        // An existing file may itself be a symlink to the other.
+        let file = p.canonicalize().ok();
+        (dir.join(p.file_name().unwrap_or_default()), file)
+    };
+    let ((a_path, a_file), (b_path, b_file)) = (resolve(a), resolve(b));
+    a_path == b_path || (a_file.is_some() && a_file == b_file)
 }
 
 /// Asks on the terminal, as Terraform does: only "yes" proceeds.

@@ -29,7 +29,7 @@ pub async fn run(
         let mut problems: Vec<_> = check_output_path("--out", args.out.as_deref())
             .err()
             .into_iter()
-            .chain(check_junit_path(args.junit.as_deref()).err())
+            .chain(check_junit_path(args.junit.as_deref(), ("--out", args.out.as_deref())).err())
             .collect();
         let wave = check_wave(rollout, args.wave.as_deref()).map_err(|p| problems.push(p));
         // The token is optional here: without it, a secret's value is not judged.

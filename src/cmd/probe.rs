@@ -26,7 +26,9 @@ pub async fn run(
         let pull = pull_spec("--image", &args.image, &args.pull, &mut problems);
         check_role("--as-role", args.as_role.as_deref(), &mut problems);
         problems.extend(check_output_path("--report", args.report.as_deref()).err());
-        problems.extend(check_junit_path(args.junit.as_deref()).err());
+        problems.extend(
+            check_junit_path(args.junit.as_deref(), ("--report", args.report.as_deref())).err(),
+        );
         refuse_if(problems)?;
         Ok((pull.expect("checked above"), registry_token(rollout)))
     })

@@ -133,18 +133,24 @@ pub fn failure_lines(results: &[Box<TargetResult>]) -> Vec<String> {
         .iter()
         .filter(|r| r.is_failure())
         .map(|r| {
-            // A row can fail by its outcome or, having converged, by an invalid rule.
+            // A row can fail by its outcome or, having converged, by an invalid rule or a
+            // failed pull (JUnit's words for the same rows).
             let status = if r.outcome.is_failure() || r.error.is_some() {
                 r.outcome.as_str()
-            } else {
+            } else if r.validation.as_ref().is_some_and(|v| !v.is_valid) {
                 "invalid"
+            } else {
+                "pull failed"
             };
+            let failure = r.failure().unwrap_or_default();
+            // The runner's reasons often start with the outcome already ("not attempted: …").
+            let reason = failure
+                .strip_prefix(status)
+                .and_then(|rest| rest.strip_prefix(": "))
+                .unwrap_or(&failure);
             format!(
-                "{} {} ({}) {status}: {}",
-                r.target.account_id,
-                r.target.region,
-                r.target.account_name,
-                r.failure().unwrap_or_default()
+                "{} {} ({}) {status}: {reason}",
+                r.target.account_id, r.target.region, r.target.account_name,
             )
         })
         .collect()

@@ -30,7 +30,9 @@ pub async fn run(
             args.yes,
             "pass --yes to rotate without asking",
         );
-        problems.extend(check_junit_path(args.junit.as_deref()).err());
+        problems.extend(
+            check_junit_path(args.junit.as_deref(), ("--report", args.report.as_deref())).err(),
+        );
         let wave = check_wave(rollout, args.wave.as_deref()).map_err(|p| problems.push(p));
         refuse_if(problems)?;
         Ok((Arc::new(token.expect("checked above")), wave.ok().flatten()))

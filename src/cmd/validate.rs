@@ -21,7 +21,9 @@ pub async fn run(
         let mut problems: Vec<_> = check_output_path("--report", args.report.as_deref())
             .err()
             .into_iter()
-            .chain(check_junit_path(args.junit.as_deref()).err())
+            .chain(
+                check_junit_path(args.junit.as_deref(), ("--report", args.report.as_deref())).err(),
+            )
             .collect();
         let pull = match args.probe_image.as_deref() {
             Some(i) => pull_spec("--probe-image", i, &args.pull, &mut problems),

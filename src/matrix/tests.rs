@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use super::*;
+use crate::compliance::State;
 use crate::target::Ou;
 
 fn row(account: &str, region: &str, inspection: Inspection, reasons: &str) -> Row {
@@ -8,6 +9,12 @@ fn row(account: &str, region: &str, inspection: Inspection, reasons: &str) -> Ro
         account_id: account.into(),
         account_name: format!("name-{account}"),
         region: region.into(),
+        state: match inspection {
+            Inspection::Skipped => State::Skipped,
+            Inspection::Failed => State::NotInspected,
+            _ if reasons.is_empty() => State::Compliant,
+            _ => State::NonCompliant,
+        },
         compliant: inspection == Inspection::Inspected && reasons.is_empty(),
         reasons: reasons.into(),
         rule: "",

@@ -37,10 +37,9 @@ impl Runner {
         let mut r = r;
         let skip = |r, why| self.skipped_but_validated(&c, r, why);
         let Some(d) = details else {
-            // No secret: no rule of this rollout can work here, and there is nothing to ask.
-            r.outcome = Outcome::Skipped;
-            r.error = Some("skipped: no secret to rotate (run apply first)".to_owned());
-            return r;
+            // No secret: nothing to rotate, but a rule may still be there and broken; ECR's
+            // answer makes it count against the exit code, as in apply.
+            return skip(r, "skipped: no secret to rotate (run apply first)").await;
         };
         r.observed = Some(Observed {
             secret: d.state(),
@@ -87,8 +86,8 @@ impl Runner {
         r
     }
 
-    /// A target rotate leaves alone is still validated: rotate ends with the whole matrix's
-    /// validity.
+    /// A target rotate leaves alone (no secret, unmanaged, pending deletion) is still validated:
+    /// rotate ends with the whole matrix's validity, and a rule that is not valid fails it.
     async fn skipped_but_validated(
         &self,
         c: &Regional,

@@ -113,11 +113,15 @@ fn the_report_matches_the_emulators_state() {
                 "--config",
             ])
             .arg(&cfg));
+        support::json_schema::assert_valid("report.schema.json", &result.stdout);
         let doc: Value = serde_json::from_str(&result.stdout).unwrap();
         let t = &doc["targets"][0];
         assert_eq!(t["token_expires_on"], date);
         assert_eq!(t["compliant"], false);
-        assert!(t["reasons"].as_str().unwrap().contains(reason), "{t}");
+        assert!(
+            t["reasons"].as_array().unwrap().contains(&json!(reason)),
+            "{t}"
+        );
     }
 }
 

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ptc_rollout::compliance::{Inspection, Row};
+use ptc_rollout::compliance::{Inspection, Row, State};
 use ptc_rollout::matrix::{self, Matrix};
 use ptc_rollout::target::Ou;
 
@@ -73,6 +73,12 @@ fn rows() -> Vec<Row> {
                 account_id: format!("{:012}", 100_000_000_000u64 + a as u64),
                 account_name: format!("workload-{a:04}-{}", ["dev", "staging", "prod"][a % 3]),
                 region: region.to_string(),
+                state: match inspection {
+                    Inspection::Skipped => State::Skipped,
+                    Inspection::Failed => State::NotInspected,
+                    _ if reasons.is_empty() => State::Compliant,
+                    _ => State::NonCompliant,
+                },
                 compliant: inspection == Inspection::Inspected && reasons.is_empty(),
                 reasons,
                 rule: "present",

@@ -11,6 +11,8 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 
 use serde_json::{json, Value};
 
+pub mod json_schema;
+
 /// The token tests declare valid: distinctive, so a leak check finds any part of it (and not
 /// shaped like a real GitLab token, which repository scanners would flag).
 pub const TOKEN: &str = "test-TestTokenValue0123456789";

@@ -227,6 +227,7 @@ fn status_and_report_read_the_expiry_from_gitlab() {
         &cfg,
     );
     assert_eq!(out.code, 0, "365 days left is not due: {}", out.stderr);
+    support::json_schema::assert_valid("token-status.schema.json", &out.stdout);
     let doc: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(doc["registry_token"]["expires_on"], expires.as_str());
     assert_eq!(doc["registry_token"]["days_left"], 365);

@@ -10,10 +10,10 @@ use tokio::sync::watch;
 
 use super::{registry_token_info, side_and_api};
 use crate::cli::TokenRevokeArgs;
-use crate::cmd::conclude::print_stop;
+use crate::cmd::conclude::{print_stop, write_junit};
 use crate::cmd::error::{refuse_if, CommandError};
 use crate::cmd::input::read_token;
-use crate::cmd::input::{check_output_path, confirm, confirmation_possible};
+use crate::cmd::input::{check_junit_path, check_output_path, confirm, confirmation_possible};
 use crate::cmd::reporter::Output;
 use crate::cmd::session::{Listed, Session};
 use crate::compliance::{self, CurrentToken, Revocation};
@@ -39,7 +39,7 @@ pub(crate) async fn run(
     let old = older_tokens(gitlab_api::group_tokens(&c, &side.group).await?, &current)
         .map_err(|newer| stale_token(&rollout, &args, &side, &current, &newer))?;
     // Nothing to revoke: no need to check the targets, unless a report of the check is asked.
-    if old.is_empty() && args.report.is_none() {
+    if old.is_empty() && args.report.is_none() && args.junit.is_none() {
         if !output.quiet {
             eprintln!(
                 "No older active token minted by ptc-rollout in group {}: nothing to revoke.",
@@ -66,6 +66,9 @@ pub(crate) async fn run(
             source,
         })?;
     }
+    write_junit(args.junit.as_deref(), || {
+        crate::junit::from_revocation("ptc-rollout token revoke-old", &results)
+    })?;
     print_stop(stop.as_ref());
     if stop == Some(Stop::Interrupted) {
         return Ok(exit::INTERRUPTED);
@@ -139,6 +142,9 @@ fn inputs(
     if let Err(p) = check_output_path("--report", args.report.as_deref()) {
         problems.push(p);
     }
+    problems.extend(
+        check_junit_path(args.junit.as_deref(), ("--report", args.report.as_deref())).err(),
+    );
     problems.extend(confirmation_possible(
         args.yes,
         "review the check's result, then pass --yes",
