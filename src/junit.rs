@@ -80,13 +80,7 @@ pub fn from_results(name: &str, results: &[Box<TargetResult>], kind: Results) ->
         } else {
             TestCaseStatus::success()
         };
-        let t = &r.target;
-        Case {
-            account: (&t.account_id, &t.account_name),
-            region: &t.region,
-            status,
-            time: r.elapsed,
-        }
+        Case::of(r, status)
     });
     report(name, cases)
 }
@@ -132,13 +126,7 @@ pub fn from_revocation(name: &str, results: &[Box<TargetResult>]) -> Report {
                 failure("behind", &why, &format!("still needs an old token: {why}"))
             }
         };
-        let t = &r.target;
-        Case {
-            account: (&t.account_id, &t.account_name),
-            region: &t.region,
-            status,
-            time: r.elapsed,
-        }
+        Case::of(r, status)
     });
     report(name, cases)
 }
@@ -220,6 +208,19 @@ struct Case<'a> {
     region: &'a str,
     status: TestCaseStatus,
     time: Option<Duration>,
+}
+
+impl<'a> Case<'a> {
+    /// The case of a target's result.
+    fn of(r: &'a TargetResult, status: TestCaseStatus) -> Self {
+        let t = &r.target;
+        Case {
+            account: (&t.account_id, &t.account_name),
+            region: &t.region,
+            status,
+            time: r.elapsed,
+        }
+    }
 }
 
 /// Groups the cases into one suite per account, by account id. A suite's time is the sum of

@@ -88,14 +88,7 @@ fn a_write_that_drops_ours_right_after_apply_is_merged_with_and_both_survive() {
     assert!(emu.calls().iter().any(|c| c["fault"] == "foreign_write"));
 
     // Converged: nothing left to do, nothing written.
-    emu.reset_calls();
-    let planned = cmd(&emu, &["plan", "--detailed-exitcode"], &cfg);
-    assert_eq!(planned.code, 0, "{}\n{}", planned.stdout, planned.stderr);
-    assert!(
-        emu.mutating_calls().is_empty(),
-        "{:?}",
-        emu.mutating_calls()
-    );
+    emu.assert_converged(&cfg);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 mod support;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -43,6 +44,18 @@ fn plan_row<'a>(out: &'a Run, account: &str, region: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no row for {account} {region}:\n{}", out.stdout))
 }
 
+/// Applies the rollout, then puts the older token in dev/us-east-1's secret; the config's path.
+fn applied_then_old_token_in_dev(emu: &Emulator, dev: &str) -> PathBuf {
+    let cfg = emu.rollout("r.toml", &rollout_text(""));
+    let first = run(emu.cmd().args(["apply", "--yes", "--config"]).arg(&cfg));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    emu.mutate(
+        json!({"op": "put_secret_value", "account": dev, "region": "us-east-1",
+        "name": SECRET, "value": secret_json(OLD)}),
+    );
+    cfg
+}
+
 fn assert_no_token(out: &Run) {
     for t in [TOKEN, OLD] {
         assert!(
@@ -56,14 +69,8 @@ fn assert_no_token(out: &Run) {
 fn a_restore_killed_before_its_token_is_finished_by_the_next_apply() {
     let (emu, org) = Emulator::with_org();
     let dev = org.id("dev");
-    let cfg = emu.rollout("r.toml", &rollout_text(""));
-    let first = run(emu.cmd().args(["apply", "--yes", "--config"]).arg(&cfg));
-    assert_eq!(first.code, 0, "{}", first.stderr);
     // dev/us-east-1's secret was deleted while it held an older token, since revoked.
-    emu.mutate(
-        json!({"op": "put_secret_value", "account": dev, "region": "us-east-1",
-        "name": SECRET, "value": secret_json(OLD)}),
-    );
+    let cfg = applied_then_old_token_in_dev(&emu, &dev);
     emu.mutate(
         json!({"op": "delete_secret", "account": dev, "region": "us-east-1", "name": SECRET}),
     );
@@ -165,15 +172,8 @@ fn a_restore_killed_before_its_token_is_finished_by_the_next_apply() {
     );
 
     // Converged: the plan is clean and makes no mutating call.
-    emu.reset_calls();
-    let clean = plan(&emu, &cfg);
-    assert_eq!(clean.code, 0, "{}\n{}", clean.stdout, clean.stderr);
+    let clean = emu.assert_converged(&cfg);
     assert!(!clean.stdout.contains("update token"));
-    assert!(
-        emu.mutating_calls().is_empty(),
-        "{:?}",
-        emu.mutating_calls()
-    );
 }
 
 #[test]
@@ -186,14 +186,8 @@ fn a_secret_with_a_working_older_token_or_not_created_by_ptc_rollout_is_not_writ
         json!({"op": "create_secret", "account": prod, "region": "eu-west-1",
         "name": SECRET, "value": secret_json(OLD)}),
     );
-    let cfg = emu.rollout("r.toml", &rollout_text(""));
-    let first = run(emu.cmd().args(["apply", "--yes", "--config"]).arg(&cfg));
-    assert_eq!(first.code, 0, "{}", first.stderr);
     // dev/us-east-1 holds the old token, which still works: rotate's business, not apply's.
-    emu.mutate(
-        json!({"op": "put_secret_value", "account": dev, "region": "us-east-1",
-        "name": SECRET, "value": secret_json(OLD)}),
-    );
+    let cfg = applied_then_old_token_in_dev(&emu, &dev);
     emu.reset_calls();
     let planned = plan(&emu, &cfg);
     assert_eq!(planned.code, 0, "{}\n{}", planned.stdout, planned.stderr);

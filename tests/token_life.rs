@@ -50,6 +50,27 @@ fn ptc(emu: &Emulator, args: &[&str], cfg: &Path) -> Run {
         .arg(cfg))
 }
 
+/// `rotate --yes` with the token in `file`; `extra` are more arguments. It must succeed.
+fn rotate(emu: &Emulator, cfg: &Path, file: &Path, extra: &[&str]) {
+    let mut args = vec!["rotate", "--yes", "--token-file", file.to_str().unwrap()];
+    args.extend(extra);
+    let out = ptc(emu, &args, cfg);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
+/// `token revoke-old --yes` with the current token in `file`; `extra` are more arguments.
+fn revoke_old(emu: &Emulator, cfg: &Path, file: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "token",
+        "revoke-old",
+        "--yes",
+        "--token-file",
+        file.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    ptc(emu, &args, cfg)
+}
+
 /// `validate` as the workloads see it: every rule valid with what its secret holds.
 fn assert_all_valid(emu: &Emulator, cfg: &Path, step: &str) {
     let (out, rows) = emu.with_report(cfg, &["validate"]);

@@ -226,6 +226,15 @@ pub struct Stored {
     pub protected: bool,
 }
 
+/// The read of the group's variable `key`.
+fn variable<'a>(group: &'a str, key: &'a str) -> GroupVariable<'a> {
+    GroupVariable::builder()
+        .group(group)
+        .key(key)
+        .build()
+        .expect("group and key given")
+}
+
 /// Whether the group has the variable: the read `token mint` makes before minting, so a
 /// variable it cannot write stops it before a token exists.
 pub async fn read_variable(
@@ -233,12 +242,7 @@ pub async fn read_variable(
     group: &str,
     key: &str,
 ) -> Result<Option<Stored>, GitlabError> {
-    let endpoint = GroupVariable::builder()
-        .group(group)
-        .key(key)
-        .build()
-        .expect("group and key given");
-    match endpoint.query_async(c).await {
+    match variable(group, key).query_async(c).await {
         Ok(Variable {
             masked, protected, ..
         }) => Ok(Some(Stored {
@@ -315,12 +319,7 @@ pub async fn variable_holds(
     key: &str,
     token: &GitlabToken,
 ) -> Result<Holds, GitlabError> {
-    let endpoint = GroupVariable::builder()
-        .group(group)
-        .key(key)
-        .build()
-        .expect("group and key given");
-    match endpoint.query_async(c).await {
+    match variable(group, key).query_async(c).await {
         Ok(Variable { value: None, .. }) => Ok(Holds::Hidden),
         Ok(Variable {
             masked,

@@ -63,6 +63,54 @@ fn variable(emu: &Emulator) -> Option<String> {
         .map(|v| v["value"].as_str().unwrap().to_owned())
 }
 
+/// The standard test Organization, with [`API_TOKEN`] an Owner of the emulator's group.
+fn setup() -> (Emulator, support::Org) {
+    let (emu, org) = Emulator::with_org();
+    emu.post("/_ptc/gitlab", json!({ "owner_tokens": [API_TOKEN] }));
+    (emu, org)
+}
+
+/// `apply`, which must succeed.
+fn apply(emu: &Emulator, cfg: &Path) {
+    let apply = support::run(
+        emu.cmd()
+            .args(["apply", "--yes", "--no-progress", "--config"])
+            .arg(cfg),
+    );
+    assert_eq!(apply.code, 0, "{}", apply.stderr);
+}
+
+/// A token ptc-rollout mints with 20 days left (due), rolled out by hand: its value.
+fn minted_and_rolled_out_by_hand(emu: &Emulator, cfg: &Path) -> String {
+    let short = emu.path("short-lived");
+    let mint = support::run(
+        emu.cmd()
+            .env(API_TOKEN_VARIABLE, API_TOKEN)
+            .args(["token", "mint", "--expires-in-days", "20", "--out"])
+            .arg(&short)
+            .arg("--config")
+            .arg(cfg),
+    );
+    assert_eq!(mint.code, 0, "{}", mint.stderr);
+    let hand = support::run(
+        emu.cmd()
+            .args(["rotate", "--yes", "--token-file"])
+            .arg(&short)
+            .arg("--config")
+            .arg(cfg),
+    );
+    assert_eq!(hand.code, 0, "{}", hand.stderr);
+    std::fs::read_to_string(&short).unwrap().trim().to_owned()
+}
+
+/// The active tokens ptc-rollout minted.
+fn minted_active(emu: &Emulator) -> Vec<serde_json::Value> {
+    tokens(emu)
+        .into_iter()
+        .filter(|t| t["active"] == true && t["name"].as_str().unwrap().starts_with("ptc-rollout "))
+        .collect()
+}
+
 type Rows = Vec<HashMap<String, String>>;
 
 /// Every target's rule validates with what its secret holds.
@@ -84,7 +132,31 @@ struct Job<'a> {
     secrets: Vec<String>,
 }
 
-impl Job<'_> {
+impl<'a> Job<'a> {
+    /// The job, with the test's tokens among the values its log must never show.
+    fn new(emu: &'a Emulator, job: Mapping, cfg: &Path) -> Self {
+        Job {
+            emu,
+            job,
+            cfg: cfg.to_owned(),
+            secrets: vec![support::TOKEN.to_owned(), API_TOKEN.to_owned()],
+        }
+    }
+
+    /// A run with `registry_token` that has nothing to do: it passes, rotates nothing and
+    /// makes no mutating call.
+    fn assert_nothing_to_do(&mut self, registry_token: &str) {
+        self.emu.reset_calls();
+        let (code, log, rotated) = self.run(registry_token, API_TOKEN);
+        assert_eq!(code, 0, "{log}");
+        assert!(rotated.is_none(), "nothing to rotate:\n{log}");
+        assert!(
+            self.emu.mutating_calls().is_empty(),
+            "{:?}",
+            self.emu.mutating_calls()
+        );
+    }
+
     /// Runs the job's script as a schedule would, the group variable's current value in the
     /// environment (GitLab hands a job the variable as it is when the job starts); its exit
     /// code, log, and the reports it wrote (removed before the run).
@@ -132,32 +204,13 @@ impl Job<'_> {
 fn the_rotation_job_renews_a_due_token_everywhere_and_only_then_revokes() {
     let doc = recipe();
     let (_, rotation) = rotation_job(&doc);
-    let (emu, _org) = Emulator::with_org();
-    emu.post("/_ptc/gitlab", json!({ "owner_tokens": [API_TOKEN] }));
+    let (emu, _org) = setup();
     let cfg = shipped_rollout(&emu);
-    let apply = support::run(
-        emu.cmd()
-            .args(["apply", "--yes", "--no-progress", "--config"])
-            .arg(&cfg),
-    );
-    assert_eq!(apply.code, 0, "{}", apply.stderr);
-    let mut job = Job {
-        emu: &emu,
-        job: rotation,
-        cfg: cfg.clone(),
-        secrets: vec![support::TOKEN.to_owned(), API_TOKEN.to_owned()],
-    };
+    apply(&emu, &cfg);
+    let mut job = Job::new(&emu, rotation, &cfg);
 
     // A year left: the job stops after status, and nothing changes anywhere.
-    emu.reset_calls();
-    let (code, log, rotated) = job.run(support::TOKEN, API_TOKEN);
-    assert_eq!(code, 0, "{log}");
-    assert!(rotated.is_none(), "nothing to rotate:\n{log}");
-    assert!(
-        emu.mutating_calls().is_empty(),
-        "{:?}",
-        emu.mutating_calls()
-    );
+    job.assert_nothing_to_do(support::TOKEN);
     assert_eq!(variable(&emu), None, "no token minted");
 
     // GitLab refuses the API token: the job fails with status's exit code, before any mint.
@@ -194,25 +247,7 @@ fn the_rotation_job_renews_a_due_token_everywhere_and_only_then_revokes() {
 
     // A token ptc-rollout minted with 20 days left, and rolled out by hand: the job replaces it
     // and, every target holding the new one, revokes it and the one minted before.
-    let short = emu.path("short-lived");
-    let mint = support::run(
-        emu.cmd()
-            .env(API_TOKEN_VARIABLE, API_TOKEN)
-            .args(["token", "mint", "--expires-in-days", "20", "--out"])
-            .arg(&short)
-            .arg("--config")
-            .arg(&cfg),
-    );
-    assert_eq!(mint.code, 0, "{}", mint.stderr);
-    let hand = support::run(
-        emu.cmd()
-            .args(["rotate", "--yes", "--token-file"])
-            .arg(&short)
-            .arg("--config")
-            .arg(&cfg),
-    );
-    assert_eq!(hand.code, 0, "{}", hand.stderr);
-    let second = std::fs::read_to_string(&short).unwrap().trim().to_owned();
+    let second = minted_and_rolled_out_by_hand(&emu, &cfg);
     job.secrets.push(second.clone());
     emu.reset_calls();
     let (code, log, rotated) = job.run(&second, API_TOKEN);
@@ -236,15 +271,7 @@ fn the_rotation_job_renews_a_due_token_everywhere_and_only_then_revokes() {
     assert_all_valid(&emu, &cfg, "after the second rotation");
 
     // The next week: a year left again, nothing to do.
-    emu.reset_calls();
-    let (code, log, rotated) = job.run(&newest, API_TOKEN);
-    assert_eq!(code, 0, "{log}");
-    assert!(rotated.is_none(), "{log}");
-    assert!(
-        emu.mutating_calls().is_empty(),
-        "{:?}",
-        emu.mutating_calls()
-    );
+    job.assert_nothing_to_do(&newest);
 
     // The weekly compliance report asks GitLab the expiry with the registry token.
     let (report_name, _) = jobs_running(&doc, "report").into_iter().next().unwrap();
@@ -274,8 +301,7 @@ fn the_rotation_job_renews_a_due_token_everywhere_and_only_then_revokes() {
 fn the_rotation_job_converges_with_an_opt_in_region_one_account_has_not_enabled() {
     let doc = recipe();
     let (_, rotation) = rotation_job(&doc);
-    let (emu, org) = Emulator::with_org();
-    emu.post("/_ptc/gitlab", json!({ "owner_tokens": [API_TOKEN] }));
+    let (emu, org) = setup();
     let prod = org.id("prod");
     for account in org.active().iter().filter(|a| **a != prod) {
         emu.post(
@@ -300,39 +326,12 @@ fn the_rotation_job_converges_with_an_opt_in_region_one_account_has_not_enabled(
             }
         }
     };
-    let apply = support::run(
-        emu.cmd()
-            .args(["apply", "--yes", "--no-progress", "--config"])
-            .arg(&cfg),
-    );
-    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    apply(&emu, &cfg);
 
     // A token ptc-rollout minted with 20 days left, rolled out by hand: due.
-    let short = emu.path("short-lived");
-    let mint = support::run(
-        emu.cmd()
-            .env(API_TOKEN_VARIABLE, API_TOKEN)
-            .args(["token", "mint", "--expires-in-days", "20", "--out"])
-            .arg(&short)
-            .arg("--config")
-            .arg(&cfg),
-    );
-    assert_eq!(mint.code, 0, "{}", mint.stderr);
-    let hand = support::run(
-        emu.cmd()
-            .args(["rotate", "--yes", "--token-file"])
-            .arg(&short)
-            .arg("--config")
-            .arg(&cfg),
-    );
-    assert_eq!(hand.code, 0, "{}", hand.stderr);
-    let old = std::fs::read_to_string(&short).unwrap().trim().to_owned();
-    let mut job = Job {
-        emu: &emu,
-        job: rotation,
-        cfg: cfg.clone(),
-        secrets: vec![support::TOKEN.to_owned(), API_TOKEN.to_owned(), old.clone()],
-    };
+    let old = minted_and_rolled_out_by_hand(&emu, &cfg);
+    let mut job = Job::new(&emu, rotation, &cfg);
+    job.secrets.push(old.clone());
     let (code, log, rotated) = job.run(&old, API_TOKEN);
     assert_eq!(code, 0, "{log}");
     let rows = rotated.unwrap_or_else(|| panic!("no rotate.csv:\n{log}"));
@@ -341,10 +340,7 @@ fn the_rotation_job_converges_with_an_opt_in_region_one_account_has_not_enabled(
     assert!(log.contains("skipped, needs no token"), "{log}");
     let newest = variable(&emu).expect("the CI/CD variable holds the new token");
     assert_eq!(token(&emu, &old)["revoked"], true, "{log}");
-    let minted_active: Vec<_> = tokens(&emu)
-        .into_iter()
-        .filter(|t| t["active"] == true && t["name"].as_str().unwrap().starts_with("ptc-rollout "))
-        .collect();
+    let minted_active = minted_active(&emu);
     assert_eq!(minted_active.len(), 1, "{minted_active:?}");
     assert_eq!(minted_active[0]["token"], newest.as_str());
 
@@ -353,15 +349,7 @@ fn the_rotation_job_converges_with_an_opt_in_region_one_account_has_not_enabled(
     in_reach_valid(&rows);
 
     // The next week: nothing to do.
-    emu.reset_calls();
-    let (code, log, rotated) = job.run(&newest, API_TOKEN);
-    assert_eq!(code, 0, "{log}");
-    assert!(rotated.is_none(), "{log}");
-    assert!(
-        emu.mutating_calls().is_empty(),
-        "{:?}",
-        emu.mutating_calls()
-    );
+    job.assert_nothing_to_do(&newest);
 }
 
 /// The rotation job when GitLab applies the mint's write to the CI/CD variable but its answer
@@ -372,41 +360,13 @@ fn the_rotation_job_converges_with_an_opt_in_region_one_account_has_not_enabled(
 fn the_rotation_job_converges_when_the_answer_to_its_variable_store_is_lost() {
     let doc = recipe();
     let (_, rotation) = rotation_job(&doc);
-    let (emu, _org) = Emulator::with_org();
-    emu.post("/_ptc/gitlab", json!({ "owner_tokens": [API_TOKEN] }));
+    let (emu, _org) = setup();
     let cfg = shipped_rollout(&emu);
-    let apply = support::run(
-        emu.cmd()
-            .args(["apply", "--yes", "--no-progress", "--config"])
-            .arg(&cfg),
-    );
-    assert_eq!(apply.code, 0, "{}", apply.stderr);
+    apply(&emu, &cfg);
     // A token ptc-rollout minted with 20 days left (the variable now exists), rolled out.
-    let short = emu.path("short-lived");
-    let mint = support::run(
-        emu.cmd()
-            .env(API_TOKEN_VARIABLE, API_TOKEN)
-            .args(["token", "mint", "--expires-in-days", "20", "--out"])
-            .arg(&short)
-            .arg("--config")
-            .arg(&cfg),
-    );
-    assert_eq!(mint.code, 0, "{}", mint.stderr);
-    let hand = support::run(
-        emu.cmd()
-            .args(["rotate", "--yes", "--token-file"])
-            .arg(&short)
-            .arg("--config")
-            .arg(&cfg),
-    );
-    assert_eq!(hand.code, 0, "{}", hand.stderr);
-    let old = std::fs::read_to_string(&short).unwrap().trim().to_owned();
-    let mut job = Job {
-        emu: &emu,
-        job: rotation,
-        cfg: cfg.clone(),
-        secrets: vec![support::TOKEN.to_owned(), API_TOKEN.to_owned(), old.clone()],
-    };
+    let old = minted_and_rolled_out_by_hand(&emu, &cfg);
+    let mut job = Job::new(&emu, rotation, &cfg);
+    job.secrets.push(old.clone());
 
     let put = format!("PUT /groups/demo-group/variables/{TOKEN_VARIABLE}");
     emu.post(
@@ -437,21 +397,10 @@ fn the_rotation_job_converges_when_the_answer_to_its_variable_store_is_lost() {
         "never a revoked token"
     );
     assert_eq!(token(&emu, &old)["revoked"], true, "{log}");
-    let minted_active: Vec<_> = tokens(&emu)
-        .into_iter()
-        .filter(|t| t["active"] == true && t["name"].as_str().unwrap().starts_with("ptc-rollout "))
-        .collect();
+    let minted_active = minted_active(&emu);
     assert_eq!(minted_active.len(), 1, "{minted_active:?}");
     assert_all_valid(&emu, &cfg, "after the rotation with a lost answer");
 
     // The next week, with the variable's value: nothing to do.
-    emu.reset_calls();
-    let (code, log, rotated) = job.run(&newest, API_TOKEN);
-    assert_eq!(code, 0, "{log}");
-    assert!(rotated.is_none(), "{log}");
-    assert!(
-        emu.mutating_calls().is_empty(),
-        "{:?}",
-        emu.mutating_calls()
-    );
+    job.assert_nothing_to_do(&newest);
 }

@@ -152,6 +152,22 @@ impl Emulator {
         self.post("/_ptc/calls/reset", json!({}));
     }
 
+    /// Runs `plan --detailed-exitcode` on a converged Organization: exit 0 and no mutating call.
+    pub fn assert_converged(&self, cfg: &Path) -> Run {
+        self.reset_calls();
+        let planned = run(self
+            .cmd()
+            .args(["plan", "--detailed-exitcode", "--config"])
+            .arg(cfg));
+        assert_eq!(planned.code, 0, "{}\n{}", planned.stdout, planned.stderr);
+        assert!(
+            self.mutating_calls().is_empty(),
+            "{:?}",
+            self.mutating_calls()
+        );
+        planned
+    }
+
     /// Calls that change state, by action name (AWS's and GitLab's).
     pub fn mutating_calls(&self) -> Vec<String> {
         const READS: &[&str] = &[

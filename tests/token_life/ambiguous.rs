@@ -58,6 +58,17 @@ fn minted_once(emu: &Emulator, cfg: &Path) -> String {
     variable_value(emu, VARIABLE).unwrap()
 }
 
+/// A first mint that goes through, then a second one into the file `t2` with `faults` in
+/// place for it alone: (emulator, config, the first token, the file, the second mint's run).
+fn second_mint(faults: Value) -> (Emulator, PathBuf, String, PathBuf, Run) {
+    let (emu, _) = setup();
+    let cfg = config(&emu, "");
+    let old = minted_once(&emu, &cfg);
+    let file = emu.path("t2");
+    let out = mint_with(&emu, &cfg, &file, faults);
+    (emu, cfg, old, file, out)
+}
+
 fn assert_no_token_shown(out: &Run, emu: &Emulator) {
     for t in tokens(emu) {
         let value = t["token"].as_str().unwrap();
@@ -70,18 +81,9 @@ fn assert_no_token_shown(out: &Run, emu: &Emulator) {
 
 #[test]
 fn a_lost_answer_to_a_write_gitlab_applied_is_a_mint_that_succeeded() {
-    let (emu, _) = setup();
-    let cfg = config(&emu, "");
-    let old = minted_once(&emu, &cfg);
-
     // An existing variable: every PUT is applied, then answered 502 (each retry too).
-    let put = variable_call("PUT");
-    let file = emu.path("t2");
-    let out = mint_with(
-        &emu,
-        &cfg,
-        &file,
-        json!([{"service": "gitlab", "action": put, "kind": "apply_then_http502"}]),
+    let (emu, cfg, old, file, out) = second_mint(
+        json!([{"service": "gitlab", "action": variable_call("PUT"), "kind": "apply_then_http502"}]),
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
@@ -131,16 +133,8 @@ fn a_lost_answer_to_a_write_gitlab_applied_is_a_mint_that_succeeded() {
 
 #[test]
 fn a_lost_answer_with_the_old_value_read_back_revokes_the_new_token() {
-    let (emu, _) = setup();
-    let cfg = config(&emu, "");
-    let old = minted_once(&emu, &cfg);
-
     // Every PUT answered 503 without being applied: the variable still holds the old token.
-    let file = emu.path("t2");
-    let out = mint_with(
-        &emu,
-        &cfg,
-        &file,
+    let (emu, _, old, file, out) = second_mint(
         json!([{"service": "gitlab", "action": variable_call("PUT"), "kind": "http503"}]),
     );
     assert_eq!(out.code, 5, "{}", out.stderr);
@@ -168,22 +162,12 @@ fn a_lost_answer_with_the_old_value_read_back_revokes_the_new_token() {
 
 #[test]
 fn an_unreadable_variable_after_a_lost_answer_revokes_nothing_and_says_what_to_check() {
-    let (emu, _) = setup();
-    let cfg = config(&emu, "");
-    let old = minted_once(&emu, &cfg);
-
     // The PUT is applied but answered 502; then the read back fails (its first GET, before
     // the mint, goes through).
-    let file = emu.path("t2");
-    let out = mint_with(
-        &emu,
-        &cfg,
-        &file,
-        json!([
-            {"service": "gitlab", "action": variable_call("PUT"), "kind": "apply_then_http502"},
-            {"service": "gitlab", "action": variable_call("GET"), "kind": "http503", "skip": 1},
-        ]),
-    );
+    let (emu, _, old, file, out) = second_mint(json!([
+        {"service": "gitlab", "action": variable_call("PUT"), "kind": "apply_then_http502"},
+        {"service": "gitlab", "action": variable_call("GET"), "kind": "http503", "skip": 1},
+    ]));
     assert_eq!(out.code, 6, "{}", out.stderr);
     let (id, value, name, is_active) = newest(&emu);
     assert!(is_active, "nothing revoked: the variable may hold it");

@@ -47,25 +47,6 @@ fn mint(emu: &Emulator, cfg: &Path, file: &Path) -> u64 {
     id
 }
 
-fn rotate(emu: &Emulator, cfg: &Path, file: &Path, extra: &[&str]) {
-    let mut args = vec!["rotate", "--yes", "--token-file", file.to_str().unwrap()];
-    args.extend(extra);
-    let out = ptc(emu, &args, cfg);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-}
-
-fn revoke_old(emu: &Emulator, cfg: &Path, file: &Path, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "token",
-        "revoke-old",
-        "--yes",
-        "--token-file",
-        file.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    ptc(emu, &args, cfg)
-}
-
 fn variable(emu: &Emulator) -> Value {
     emu.gitlab()["variables"]
         .as_array()

@@ -39,24 +39,6 @@ fn minute_named(name: &str) -> bool {
         })
 }
 
-fn rotate(emu: &Emulator, cfg: &Path, file: &Path) {
-    let args = ["rotate", "--yes", "--token-file", file.to_str().unwrap()];
-    let out = ptc(emu, &args, cfg);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-}
-
-fn revoke_old(emu: &Emulator, cfg: &Path, file: &Path, extra: &[&str]) -> Run {
-    let mut args = vec![
-        "token",
-        "revoke-old",
-        "--yes",
-        "--token-file",
-        file.to_str().unwrap(),
-    ];
-    args.extend(extra);
-    ptc(emu, &args, cfg)
-}
-
 fn active_id(emu: &Emulator, id: u64) -> bool {
     tokens(emu)
         .iter()
@@ -91,7 +73,7 @@ fn a_rule_over_another_secret_holding_the_old_token_blocks_revocation() {
     assert_eq!(ptc(&emu, &["apply", "--yes"], &cfg).code, 0);
     let (t1, t2) = (emu.path("t1"), emu.path("t2"));
     let (id1, old) = mint(&emu, &cfg, &t1);
-    rotate(&emu, &cfg, &t1);
+    rotate(&emu, &cfg, &t1, &[]);
     // A second team's secret holds the old token, and dev's rule uses it.
     let dev = org.id("dev");
     let other = emu.mutate(
@@ -108,7 +90,7 @@ fn a_rule_over_another_secret_holding_the_old_token_blocks_revocation() {
         "credential_arn": other_arn}),
     );
     let (id2, _) = mint(&emu, &cfg, &t2);
-    rotate(&emu, &cfg, &t2);
+    rotate(&emu, &cfg, &t2, &[]);
 
     // Every managed secret holds the new token and every rule validates, yet dev's rule pulls
     // with the old token: revoking it would break dev.
@@ -151,7 +133,7 @@ fn revoke_old_with_the_previous_token_refuses_and_revokes_nothing() {
     assert_eq!(ptc(&emu, &["apply", "--yes"], &cfg).code, 0);
     let (t1, t2) = (emu.path("t1"), emu.path("t2"));
     let (id1, previous) = mint(&emu, &cfg, &t1);
-    rotate(&emu, &cfg, &t1);
+    rotate(&emu, &cfg, &t1, &[]);
     // A mint since: the variable holds the new token, not yet rolled out. A job that started
     // before it still has the previous token in its environment.
     let (id2, _) = mint(&emu, &cfg, &t2);
@@ -199,7 +181,7 @@ fn a_newer_token_is_never_a_candidate_and_day_named_older_ones_are() {
     assert_eq!(ptc(&emu, &["apply", "--yes"], &cfg).code, 0);
     let (t1, t2) = (emu.path("t1"), emu.path("t2"));
     let (id1, _) = mint(&emu, &cfg, &t1);
-    rotate(&emu, &cfg, &t1);
+    rotate(&emu, &cfg, &t1, &[]);
     // Likely minted within the same minute as t1: the same name, told apart by GitLab's
     // creation time and id.
     let (id2, _) = mint(&emu, &cfg, &t2);
@@ -219,7 +201,7 @@ fn a_newer_token_is_never_a_candidate_and_day_named_older_ones_are() {
         assert!(active_id(&emu, id), "{id}: {}", out.stderr);
     }
 
-    rotate(&emu, &cfg, &t2);
+    rotate(&emu, &cfg, &t2, &[]);
     let out = revoke_old(&emu, &cfg, &t2, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(
@@ -253,9 +235,9 @@ fn an_opt_in_region_not_enabled_is_skipped_not_behind() {
     assert_eq!(ptc(&emu, &["apply", "--yes"], &cfg).code, 0);
     let (t1, t2) = (emu.path("t1"), emu.path("t2"));
     let (id1, _) = mint(&emu, &cfg, &t1);
-    rotate(&emu, &cfg, &t1);
+    rotate(&emu, &cfg, &t1, &[]);
     let (id2, _) = mint(&emu, &cfg, &t2);
-    rotate(&emu, &cfg, &t2);
+    rotate(&emu, &cfg, &t2, &[]);
 
     let report = emu.path("revoke-check.csv");
     let out = revoke_old(&emu, &cfg, &t2, &["--report", report.to_str().unwrap()]);
