@@ -5,8 +5,11 @@
 //! The page is `matrix/page.html` with the data embedded once as JSON, which its script turns
 //! into the table with DOM calls (text, never markup). The JSON is compact because a page of
 //! 5,000 accounts by 20 Regions must stay small: OUs and reasons are tables indexed by number,
-//! and each cell is one number, `state + 4 * (reason index + 1)` (`state` alone without a
-//! reason), the states numbered as [`State`].
+//! and each cell is one number, `state + 8 * (reason index + 1)` (`state` alone without a
+//! reason), the states numbered as [`Cell`].
+//!
+//! The totals by state and the targets to fix are also written as plain HTML, so a mail preview
+//! or a viewer that runs no script shows them; the script adds the matrix.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -14,11 +17,15 @@ use std::io::{self, Write};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::compliance::{Inspection, Row};
+use crate::compliance::{Row, State};
 
 const TEMPLATE: &str = include_str!("matrix/page.html");
 const DATA: &str = "__DATA__";
 const SCRIPT_HASH: &str = "__SCRIPT_HASH__";
+const TOTALS: &str = "__TOTALS__";
+const TODO: &str = "__TODO__";
+/// The targets to fix listed as plain HTML at most: the page stays small; the CSV lists all.
+const TODO_LIMIT: usize = 1_000;
 
 /// What the page is made of.
 pub struct Matrix<'a> {
@@ -34,13 +41,27 @@ pub struct Matrix<'a> {
     pub warning_days: i64,
 }
 
-/// A cell's state, numbered as the page's script reads it.
+/// A cell's state, numbered as the page's script reads it: a row's [`State`], or no row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum State {
+enum Cell {
     NotTargeted = 0,
     Compliant = 1,
-    NonCompliant = 2,
-    Failed = 3,
+    Warning = 2,
+    NonCompliant = 3,
+    NotInspected = 4,
+    Skipped = 5,
+}
+
+impl From<State> for Cell {
+    fn from(s: State) -> Self {
+        match s {
+            State::Compliant => Cell::Compliant,
+            State::Warning => Cell::Warning,
+            State::NonCompliant => Cell::NonCompliant,
+            State::NotInspected => Cell::NotInspected,
+            State::Skipped => Cell::Skipped,
+        }
+    }
 }
 
 /// Why a cell of a Region the run did not inspect is empty.
@@ -65,11 +86,14 @@ struct Data<'a> {
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 struct Totals {
-    /// Cells that were targeted: compliant, non-compliant and failed.
+    /// Cells with a row, in any state (as `report`'s summary counts them).
     targets: usize,
     compliant: usize,
+    warning: usize,
     non_compliant: usize,
-    failed: usize,
+    not_inspected: usize,
+    skipped: usize,
+    /// Cells without a row: Regions outside `--regions`, or not reached.
     not_targeted: usize,
 }
 
@@ -104,14 +128,18 @@ impl<'a, T> Table<'a, T> {
 
 /// Writes the page.
 pub fn write_page<W: Write + ?Sized>(out: &mut W, m: &Matrix) -> io::Result<()> {
-    let json = serde_json::to_string(&data(m)).map_err(io::Error::other)?;
+    let data = data(m);
+    let json = serde_json::to_string(&data).map_err(io::Error::other)?;
     // In a script element only `</script` (or `<!--`) could end the data early: JSON text can
     // hold `<` only inside strings, where `\u003c` reads back as the same character.
     let json = json.replace('<', "\\u003c");
     let (head, tail) = TEMPLATE
         .split_once(DATA)
         .expect("the template holds the data mark");
-    let head = head.replace(SCRIPT_HASH, &script_hash());
+    let head = head
+        .replace(SCRIPT_HASH, &script_hash())
+        .replace(TOTALS, &totals_html(&data.totals))
+        .replace(TODO, &todo_html(m));
     out.write_all(head.as_bytes())?;
     out.write_all(json.as_bytes())?;
     out.write_all(tail.as_bytes())
@@ -159,8 +187,8 @@ fn data<'a>(m: &Matrix<'a>) -> Data<'a> {
         .regions
         .iter()
         .map(|r| match m.run_regions.contains(r) {
-            true => code(State::NotTargeted, reason(NO_ROW)),
-            false => code(State::NotTargeted, reason(NARROWED)),
+            true => code(Cell::NotTargeted, reason(NO_ROW)),
+            false => code(Cell::NotTargeted, reason(NARROWED)),
         })
         .collect();
     let mut accounts: Vec<(&str, &str, i64, Vec<u64>)> = Vec::new();
@@ -175,17 +203,17 @@ fn data<'a>(m: &Matrix<'a>) -> Data<'a> {
         let Some(&i) = column.get(row.region.as_str()) else {
             continue;
         };
-        let (state, why) = cell(row);
-        match state {
-            State::Compliant => totals.compliant += 1,
-            State::NonCompliant => totals.non_compliant += 1,
-            State::Failed => totals.failed += 1,
-            State::NotTargeted => {}
-        }
+        *match row.state {
+            State::Compliant => &mut totals.compliant,
+            State::Warning => &mut totals.warning,
+            State::NonCompliant => &mut totals.non_compliant,
+            State::NotInspected => &mut totals.not_inspected,
+            State::Skipped => &mut totals.skipped,
+        } += 1;
+        totals.targets += 1;
         let account = accounts.last_mut().expect("pushed above");
-        account.3[i] = code(state, reason(why));
+        account.3[i] = code(row.state.into(), reason(why(row)));
     }
-    totals.targets = totals.compliant + totals.non_compliant + totals.failed;
     totals.not_targeted = accounts.len() * m.regions.len() - totals.targets;
     Data {
         checked_at: m
@@ -213,23 +241,83 @@ fn data<'a>(m: &Matrix<'a>) -> Data<'a> {
     }
 }
 
-fn code(state: State, reason: u64) -> u64 {
-    state as u64 + 4 * reason
+fn code(state: Cell, reason: u64) -> u64 {
+    state as u64 + 8 * reason
 }
 
-/// A row's state, and the reason its cell shows on hover.
-fn cell(row: &Row) -> (State, &str) {
-    let not_inspected = || {
-        row.reasons
+/// The reasons a row's cell shows (its state says "not inspected" already).
+fn why(row: &Row) -> &str {
+    match row.state {
+        State::Compliant => "",
+        _ => row
+            .reasons
             .strip_prefix("not inspected: ")
-            .unwrap_or(&row.reasons)
-    };
-    match row.inspection {
-        Inspection::Skipped => (State::NotTargeted, not_inspected()),
-        Inspection::Failed => (State::Failed, not_inspected()),
-        Inspection::Inspected if row.compliant => (State::Compliant, ""),
-        Inspection::Inspected => (State::NonCompliant, row.reasons.as_str()),
+            .unwrap_or(&row.reasons),
     }
+}
+
+/// The totals by state, as plain HTML (`class` and `id` as the style sheet and tests read).
+fn totals_html(t: &Totals) -> String {
+    [
+        ("targets", "targets", t.targets),
+        ("compliant", "compliant", t.compliant),
+        ("warning", "warning (token expiry due)", t.warning),
+        ("non-compliant", "non-compliant", t.non_compliant),
+        ("not-inspected", "not inspected", t.not_inspected),
+        ("skipped", "skipped (Region not enabled)", t.skipped),
+        ("not-targeted", "not targeted", t.not_targeted),
+    ]
+    .iter()
+    .map(|(class, label, n)| {
+        format!("<div class=\"total {class}\"><span class=\"n\" id=\"total-{class}\">{n}</span> <span class=\"l\">{label}</span></div>\n")
+    })
+    .collect()
+}
+
+/// Every target that fails the exit code (up to [`TODO_LIMIT`]), as table rows of text.
+fn todo_html(m: &Matrix) -> String {
+    let todo: Vec<&Row> = m
+        .rows
+        .iter()
+        .filter(|r| r.state.fails() && m.regions.contains(&r.region))
+        .collect();
+    let mut s = String::new();
+    for r in todo.iter().take(TODO_LIMIT) {
+        s.push_str(&format!(
+            "<tr class=\"s-{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            r.state.as_str().replace(' ', "-"),
+            escape(&r.account_name),
+            escape(&r.account_id),
+            escape(&r.region),
+            r.state.as_str(),
+            escape(why(r)),
+        ));
+    }
+    match todo.len() {
+        0 => s.push_str("<tr><td colspan=\"5\">None: every target is compliant or skipped.</td></tr>\n"),
+        n if n > TODO_LIMIT => s.push_str(&format!(
+            "<tr><td colspan=\"5\">And {} more: report --format csv lists every target.</td></tr>\n",
+            n - TODO_LIMIT
+        )),
+        _ => {}
+    }
+    s
+}
+
+/// User text (account names, reasons) as HTML text, never markup.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -96,18 +96,28 @@ fn the_matrix_shows_every_state_and_filters_in_a_real_browser() {
     let (dom, _) = browser::dom(&page, "");
     let active = org.active();
     assert_eq!(dom.shown().len(), active.len(), "one row per account");
-    // Totals: 8 accounts; us-east-1 and eu-west-1 everywhere, af-south-1 in prod-a (enabled)
-    // and prod-b (not entered, so failed); ap-southeast-2 left out by --regions.
+    // Totals: 8 accounts; us-east-1, eu-west-1 and af-south-1 everywhere: af-south-1 enabled in
+    // prod-a, not entered in prod-b (AssumeRole refused), skipped in the others;
+    // ap-southeast-2 left out by --regions.
     for (id, n) in [
-        ("total-targets", 18),
+        ("total-targets", 24),
         ("total-compliant", 14),
+        ("total-warning", 0),
         ("total-non-compliant", 1),
-        ("total-failed", 3),
-        ("total-not-targeted", 14),
+        ("total-not-inspected", 3),
+        ("total-skipped", 6),
+        ("total-not-targeted", 8),
         ("token-days", 45),
     ] {
         assert_eq!(dom.text(&format!("#{id}")), n.to_string(), "#{id}");
     }
+    // The page counts as the exit code and the summary on stderr do: one classification.
+    assert_eq!(
+        page_totals(&dom),
+        summary_totals(&report.stderr),
+        "{}",
+        report.stderr
+    );
     let states = |id: &str| {
         dom.cells(id)
             .into_iter()
@@ -117,7 +127,7 @@ fn the_matrix_shows_every_state_and_filters_in_a_real_browser() {
     };
     assert_eq!(
         states(&dev_a),
-        "us-east-1=non-compliant eu-west-1=compliant af-south-1=not-targeted ap-southeast-2=not-targeted"
+        "us-east-1=non-compliant eu-west-1=compliant af-south-1=skipped ap-southeast-2=not-targeted"
     );
     assert_eq!(
         states(&prod_a),
@@ -125,7 +135,7 @@ fn the_matrix_shows_every_state_and_filters_in_a_real_browser() {
     );
     assert_eq!(
         states(&prod_b),
-        "us-east-1=failed eu-west-1=failed af-south-1=failed ap-southeast-2=not-targeted"
+        "us-east-1=not-inspected eu-west-1=not-inspected af-south-1=not-inspected ap-southeast-2=not-targeted"
     );
     let dev_cells = dom.cells(&dev_a);
     assert!(
@@ -165,7 +175,7 @@ fn the_matrix_shows_every_state_and_filters_in_a_real_browser() {
         names
     };
     assert_eq!(shown("state=non-compliant"), ["dev-a"]);
-    assert_eq!(shown("state=failed"), ["prod-b"]);
+    assert_eq!(shown("state=not-inspected"), ["prod-b"]);
     assert_eq!(shown("q=DEV&sort=-name"), ["dev-b", "dev-a"]);
     assert_eq!(
         shown(&format!("ou={}&sort=-name", org.ou("Prod"))),
@@ -175,8 +185,142 @@ fn the_matrix_shows_every_state_and_filters_in_a_real_browser() {
     let compliant = shown("state=compliant&sort=id");
     assert_eq!(compliant.len(), active.len() - 2, "{compliant:?}");
 
+    // A cell's reasons by keyboard or touch: the cell is a button; selected (here by a link to
+    // it, which focuses it as Tab would), its reasons are in the detail panel as text.
+    let (focused, _) = browser::dom(&page, &format!("cell={dev_a}/us-east-1"));
+    let button = format!("#rows tr[data-account=\"{dev_a}\"] td[data-region=\"us-east-1\"] button");
+    assert_eq!(
+        focused.all(&button)[0].value().attr("aria-expanded"),
+        Some("true")
+    );
+    let detail = focused.text("#detail");
+    assert!(
+        detail.contains("dev-a")
+            && detail.contains("us-east-1")
+            && detail.contains("no pull through cache rule"),
+        "{detail}"
+    );
+
+    // Without script: the totals and every target to fix, as text.
+    let plain = browser::dom_without_script(&page);
+    assert!(plain.all("#rows tr").is_empty(), "the script did not run");
+    assert_eq!(page_totals(&plain), page_totals(&dom));
+    let todo: Vec<String> = plain
+        .all("#todo tbody tr")
+        .iter()
+        .map(|tr| tr.text().collect::<Vec<_>>().join("|").trim().to_owned())
+        .collect();
+    assert_eq!(todo.len(), 4, "{todo:#?}");
+    let (dev, prod): (Vec<&String>, Vec<&String>) =
+        todo.iter().partition(|line| line.starts_with("dev-a|"));
+    assert!(
+        dev.len() == 1
+            && dev[0].starts_with(&format!("dev-a|{dev_a}|us-east-1|non-compliant|"))
+            && dev[0].contains("no pull through cache rule"),
+        "{todo:#?}"
+    );
+    let mut prod_b_regions: Vec<&str> = prod
+        .iter()
+        .map(|line| {
+            let cells: Vec<&str> = line.split('|').collect();
+            assert_eq!(cells[..2], ["prod-b", prod_b.as_str()], "{todo:#?}");
+            assert_eq!(cells[3], "not inspected", "{todo:#?}");
+            assert!(cells[4].contains("AccessDenied"), "{todo:#?}");
+            cells[2]
+        })
+        .collect();
+    prod_b_regions.sort();
+    assert_eq!(prod_b_regions, ["af-south-1", "eu-west-1", "us-east-1"]);
+
+    // axe-core (npm) in the same browser: no violation, with a cell selected too.
+    for fragment in ["", &format!("cell={dev_a}/us-east-1")] {
+        let violations = browser::axe_violations(&page, fragment);
+        assert!(violations.is_empty(), "#{fragment}: {violations:#?}");
+    }
+
     let png = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/artifacts/html-report.png");
     browser::screenshot(&page, &png);
+}
+
+/// The page's totals by state, as text: `(state, count)`.
+fn page_totals(dom: &browser::Dom) -> Vec<(String, String)> {
+    dom.all(".totals .total:not(.token)")
+        .iter()
+        .map(|t| {
+            let text = |css: &str| {
+                t.select(&scraper::Selector::parse(css).unwrap())
+                    .next()
+                    .unwrap()
+                    .text()
+                    .collect::<String>()
+            };
+            let label = text(".l");
+            let state = label.split(" (").next().unwrap().to_owned();
+            (state, text(".n"))
+        })
+        .filter(|(state, _)| state != "not targeted")
+        .collect()
+}
+
+/// The stderr summary's counts: `Compliance: N targets, a compliant, b warning, ...`.
+fn summary_totals(stderr: &str) -> Vec<(String, String)> {
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("Compliance: "))
+        .unwrap_or_else(|| panic!("a summary: {stderr}"));
+    line.split(", ")
+        .map(|part| {
+            let (n, state) = part.split_once(' ').unwrap();
+            (state.to_owned(), n.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn a_warning_looks_unlike_a_failure() {
+    let emu = Emulator::start();
+    let org = demo_org(&emu);
+    let cfg = rollout(&emu);
+    let applied = run(emu.cmd().args(["apply", "--yes", "--config"]).arg(&cfg));
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    let dev_a = org.id("dev-a");
+    emu.mutate(
+        json!({"op": "delete_rule", "account": dev_a, "region": "us-east-1", "prefix": "gitlab"}),
+    );
+    // The token expires in 45 days: with 60 warning days, every working target is due.
+    let page = emu.path("warn.html");
+    let report = run(emu
+        .cmd()
+        .args([
+            "report",
+            "--format",
+            "html",
+            "--expiry-warning-days",
+            "60",
+            "--out",
+        ])
+        .arg(&page)
+        .args(["--regions", "us-east-1", "--config"])
+        .arg(&cfg));
+    assert_eq!(report.code, 1, "{}", report.stderr);
+    let (dom, _) = browser::dom(&page, "");
+    assert_eq!(page_totals(&dom), summary_totals(&report.stderr));
+    let cell = |region_of: &str| {
+        let css = format!("#rows tr[data-account=\"{region_of}\"] td[data-region=\"us-east-1\"]");
+        let td = dom.all(&css)[0];
+        (
+            td.value().attr("data-state").unwrap().to_owned(),
+            td.value().attr("class").unwrap().to_owned(),
+            td.text().collect::<String>(),
+        )
+    };
+    let failure = cell(&dev_a);
+    let warning = cell(&org.id("dev-b"));
+    assert_eq!(failure.0, "non-compliant");
+    assert_eq!(warning.0, "warning");
+    assert_ne!(failure.1, warning.1, "its own colour");
+    assert_ne!(failure.2, warning.2, "its own symbol");
+    assert_eq!(failure.2, "\u{2717}");
 }
 
 #[test]

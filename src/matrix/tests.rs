@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::compliance::State;
+use crate::compliance::{Inspection, State};
 use crate::target::Ou;
 
 fn row(account: &str, region: &str, inspection: Inspection, reasons: &str) -> Row {
@@ -94,24 +94,25 @@ fn cells_carry_their_state_and_reason_and_the_totals_count_them() {
     let reasons = data["reasons"].as_array().unwrap();
     let cell = |account: usize, region: usize| {
         let code = data["accounts"][account][3][region].as_u64().unwrap();
-        let reason = (code >> 2) as usize;
+        let reason = (code >> 3) as usize;
         let why = (reason > 0).then(|| reasons[reason - 1].as_str().unwrap());
-        (code & 3, why)
+        (code & 7, why)
     };
     assert_eq!(cell(0, 0), (1, None));
-    assert_eq!(cell(0, 1), (2, Some("no secret")));
+    assert_eq!(cell(0, 1), (3, Some("no secret")));
     assert_eq!(
         cell(0, 2),
-        (0, Some("skipped: af-south-1 is an opt-in Region"))
+        (5, Some("skipped: af-south-1 is an opt-in Region"))
     );
     assert_eq!(cell(0, 3), (0, Some(NARROWED)));
-    assert_eq!(cell(1, 0), (3, Some("AccessDenied")));
-    assert_eq!(cell(1, 1), (2, Some("no secret")));
+    assert_eq!(cell(1, 0), (4, Some("AccessDenied")));
+    assert_eq!(cell(1, 1), (3, Some("no secret")));
     assert_eq!(cell(1, 2), (0, Some(NO_ROW)));
     assert_eq!(reasons.iter().filter(|r| *r == "no secret").count(), 1);
     assert_eq!(
         data["totals"],
-        serde_json::json!({"targets": 4, "compliant": 1, "non_compliant": 2, "failed": 1, "not_targeted": 4})
+        serde_json::json!({"targets": 5, "compliant": 1, "warning": 0, "non_compliant": 2,
+            "not_inspected": 1, "skipped": 1, "not_targeted": 3})
     );
     assert_eq!(data["accounts"][0][2], -1, "no OU named");
 }
@@ -167,4 +168,62 @@ fn the_policy_lets_exactly_the_pages_script_run() {
     );
     assert_eq!(TEMPLATE.matches(DATA).count(), 1);
     assert!(script.contains("textContent") && !script.contains("innerHTML"));
+}
+
+#[test]
+fn totals_and_the_targets_to_fix_are_plain_html() {
+    let all = regions(&["us-east-1", "eu-west-1", "af-south-1"]);
+    let mut rows = [
+        row("111111111111", "us-east-1", Inspection::Inspected, ""),
+        row(
+            "111111111111",
+            "eu-west-1",
+            Inspection::Inspected,
+            "no <secret>",
+        ),
+        row(
+            "111111111111",
+            "af-south-1",
+            Inspection::Skipped,
+            "not inspected: skipped: opt-in",
+        ),
+        row(
+            "222222222222",
+            "us-east-1",
+            Inspection::Failed,
+            "not inspected: AccessDenied",
+        ),
+        row(
+            "222222222222",
+            "eu-west-1",
+            Inspection::Inspected,
+            "token expires within 30 days",
+        ),
+    ];
+    rows[4].state = State::Warning;
+    rows[3].account_name = "<b>x</b>".into();
+    let page = page(&matrix(&rows, &all, &all));
+    let (html, _) = page.split_once("<script").unwrap();
+    for (id, n) in [
+        ("targets", 5),
+        ("compliant", 1),
+        ("warning", 1),
+        ("non-compliant", 1),
+        ("not-inspected", 1),
+        ("skipped", 1),
+        ("not-targeted", 1),
+    ] {
+        assert!(html.contains(&format!("id=\"total-{id}\">{n}<")), "{id}");
+    }
+    let todo = html.split_once("id=\"todo\"").unwrap().1;
+    assert_eq!(
+        todo.matches("<tr class=").count(),
+        3,
+        "warning, non-compliant, not inspected"
+    );
+    assert!(todo.contains("<td>eu-west-1</td><td>non-compliant</td><td>no &lt;secret&gt;</td>"));
+    assert!(todo.contains("<td>&lt;b&gt;x&lt;/b&gt;</td><td>222222222222</td><td>us-east-1</td><td>not inspected</td><td>AccessDenied</td>"));
+    assert!(todo.contains("<td>warning</td><td>token expires within 30 days</td>"));
+    assert!(!todo.contains("skipped: opt-in"), "skipped is not to fix");
+    assert!(!html.contains("<b>"), "user text is text");
 }

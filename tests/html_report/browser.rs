@@ -60,6 +60,27 @@ pub fn dom(page: &Path, fragment: &str) -> (Dom, Duration) {
     (Dom(Html::parse_document(&html)), took)
 }
 
+/// The page's DOM as a viewer that runs no script shows it (a mail preview, a locked-down
+/// artifact viewer): a copy of the page whose policy lets no script run (`script-src 'none'`,
+/// as such viewers serve it). Not `--blink-settings=scriptEnabled=false`: with it, Chromium's
+/// `--dump-dom` (itself script) prints nothing.
+pub fn dom_without_script(page: &Path) -> Dom {
+    let html = std::fs::read_to_string(page).unwrap();
+    let (head, rest) = html.split_once("script-src '").unwrap();
+    let locked = format!(
+        "{head}script-src 'none'{}",
+        &rest[rest.find('\'').unwrap() + 1..]
+    );
+    assert!(
+        locked.contains("script-src 'none'\""),
+        "the policy replaced"
+    );
+    let copy = page.with_extension("noscript.html");
+    std::fs::write(&copy, locked).unwrap();
+    let (html, _) = chromium(&copy, "", &["--dump-dom"]);
+    Dom(Html::parse_document(&html))
+}
+
 /// A screenshot of the page's first screen, written to `png`.
 pub fn screenshot(page: &Path, png: &Path) {
     std::fs::create_dir_all(png.parent().unwrap()).unwrap();
@@ -117,4 +138,62 @@ impl Dom {
             })
             .collect()
     }
+}
+
+/// axe-core's script: `PTC_AXE_CORE`, else npm's package installed under target/axe (pinned).
+fn axe_core() -> String {
+    if let Some(path) = std::env::var_os("PTC_AXE_CORE") {
+        return std::fs::read_to_string(path).unwrap();
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/axe");
+    let script = dir.join("node_modules/axe-core/axe.min.js");
+    if !script.exists() {
+        let out = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg("axe-core@4.14.1")
+            .output()
+            .expect("npm, to install axe-core (or set PTC_AXE_CORE to axe.min.js)");
+        assert!(
+            out.status.success(),
+            "npm install axe-core: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::read_to_string(script).unwrap()
+}
+
+/// axe-core's violations on the page, run in the same headless Chromium after the page's
+/// script: a copy of the page whose policy also lets axe's scripts run. `[id: target, ...]`.
+pub fn axe_violations(page: &Path, fragment: &str) -> Vec<String> {
+    let html = std::fs::read_to_string(page).unwrap();
+    let (head, rest) = html.split_once("script-src '").unwrap();
+    let open = format!(
+        "{head}script-src 'unsafe-inline'{}",
+        &rest[rest.find('\'').unwrap() + 1..]
+    );
+    let run = r#"axe.run(document, { resultTypes: ["violations"] }).then(function (r) {
+  document.documentElement.dataset.axe = JSON.stringify(r.violations.map(function (v) {
+    return v.id + " (" + v.impact + "): " + v.nodes.map(function (n) { return n.target.join(" "); }).slice(0, 5).join(", ");
+  }));
+}, function (e) { document.documentElement.dataset.axe = JSON.stringify(["axe failed: " + e]); });"#;
+    let (body, end) = open.rsplit_once("</body>").unwrap();
+    let with_axe = format!(
+        "{body}<script>{}</script><script>{run}</script></body>{end}",
+        axe_core()
+    );
+    let copy = page.with_extension("axe.html");
+    std::fs::write(&copy, with_axe).unwrap();
+    let (html, _) = chromium(
+        &copy,
+        fragment,
+        &["--virtual-time-budget=30000", "--dump-dom"],
+    );
+    let dom = Html::parse_document(&html);
+    let root = dom.root_element();
+    let found = root
+        .value()
+        .attr("data-axe")
+        .expect("axe-core ran and reported");
+    serde_json::from_str(found).unwrap()
 }
