@@ -1,7 +1,7 @@
 //! The page at the size it must stay usable at: 5,000 accounts by 20 Regions, built by the
 //! same page builder the command uses, loaded in headless Chromium. Prints the page's size and
-//! load time (`cargo test --test html_report -- --nocapture scale`), and fails when loading
-//! becomes far slower than measured (see NOTES-html.md).
+//! load time (`cargo test --test html_report -- --nocapture scale`); times are printed, never
+//! asserted. It fails when the page grows past its size bound or draws every row.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
