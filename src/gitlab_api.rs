@@ -238,7 +238,9 @@ impl GitlabError {
     }
 }
 
-/// The group's token list, which GitLab refuses to a valid token of a non-Owner with a 401.
+/// The group's token list, which GitLab refuses to a valid token of a non-Owner with a 401
+/// (lib/api/resource_access_tokens.rb: `next unauthorized! unless current_user.can?(
+/// :read_resource_access_tokens, resource)`), the same status as a wrong token.
 const GROUP_TOKENS: &str = "GET /groups/:id/access_tokens";
 
 fn hint(status: u16, call: &str, auth: &Auth, group: &str) -> Option<String> {

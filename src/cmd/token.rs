@@ -86,7 +86,7 @@ pub(crate) async fn token_level(side: &GitlabSide, id: u64, quiet: bool) -> Opti
         }
         None
     };
-    let api = match std::env::var_os(env).map(|_| ApiToken::from_env(env)) {
+    let api = match optional_api_token(side) {
         None => return unknown(format!("set {env} to read it from the group's token list")),
         Some(Err(p)) => return unknown(p.to_string()),
         Some(Ok(api)) => api,
@@ -140,13 +140,19 @@ impl Shown {
     }
 }
 
+/// The API token where a command can do without it: `None` when `gitlab.api_token_env` is not
+/// set, its refusal when it is set but unusable.
+fn optional_api_token(side: &GitlabSide) -> Option<Result<ApiToken, Problem>> {
+    let env = &side.api_token_env;
+    std::env::var_os(env).map(|_| ApiToken::from_env(env))
+}
+
 /// `token status`.
 pub(crate) async fn status(args: TokenStatusArgs) -> Result<i32, CommandError> {
     let rollout = Rollout::load(&args.config)?;
     let (side, token) = status_inputs(&rollout, args.token_file.as_deref())?;
     // The API token is optional here: without it, the group's other tokens are not listed.
-    let api = std::env::var_os(&side.api_token_env)
-        .map(|_| ApiToken::from_env(&side.api_token_env))
+    let api = optional_api_token(side)
         .transpose()
         .map_err(|p| CommandError::Refused(vec![p]))?;
     let today = today();

@@ -165,8 +165,11 @@ pub async fn mint(
 }
 
 /// What to do about a 400 from a mint, when GitLab's message (shown verbatim before it) says
-/// which of its many causes it is: the lifetime, or the permission (which on GitLab.com also
-/// covers the tier and the group's setting). Other messages speak for themselves.
+/// which of its many causes it is: the lifetime, or the permission. GitLab's
+/// ResourceAccessTokens::CreateService answers "User does not have permission to create ...
+/// access token" whenever `create_resource_access_tokens` is not allowed, which its policy
+/// specs deny to non-Owners, on GitLab.com without a paid plan, and where the group setting
+/// `resource_access_token_creation_allowed` is off. Other messages speak for themselves.
 fn mint_hint(message: &str, group: &str, expires_at: &str) -> Option<String> {
     let lower = message.to_ascii_lowercase();
     if lower.contains("expires at") || lower.contains("expires_at") {

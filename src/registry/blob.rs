@@ -1,7 +1,10 @@
 //! A blob as `docker pull` fetches it: `GET {base}/v2/NAME/blobs/DIGEST` with the registry
 //! credential, which ECR answers with a 307 to a presigned S3 URL (authorised by
 //! `ecr:GetDownloadUrlForLayer`); the download then goes to S3 **without** the registry's
-//! `Authorization` header, since S3 refuses a request signed two ways. The bytes are streamed
+//! `Authorization` header, since S3 refuses a request signed two ways (S3's 400 InvalidArgument
+//! "Only one auth mechanism allowed"). ECR's user guide says the layers are served from S3,
+//! which is why private subnets need its S3 gateway endpoint ("Amazon ECR interface VPC
+//! endpoints"), and that a pull needs `ecr:GetDownloadUrlForLayer`. The bytes are streamed
 //! into their digest's hash, never held whole.
 
 use std::time::{Duration, Instant};

@@ -30,7 +30,9 @@ const GROUP_SEGMENT_MAX: usize = 255;
 const GROUP_DEPTH_MAX: usize = 21;
 
 /// GitLab's Reporter access level: the least that pulls a private project's images. A Guest
-/// member (10) pulls only from public projects (GitLab's container registry permissions).
+/// member (10) pulls only from public projects: GitLab's doc/user/packages/container_registry
+/// visibility table, and app/policies/project_policy.rb, which grants `read_container_image`
+/// in a private project from Reporter up. A group access token is a bot member of its role.
 pub const REPORTER: u64 = 20;
 
 /// GitLab's name for an access level.
