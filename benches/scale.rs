@@ -174,6 +174,7 @@ async fn run_phase(
         limits: Limits {
             max_failures: None,
             canary: phase == Phase::Apply,
+            adopt_rules: false,
         },
         interrupt,
     });

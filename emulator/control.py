@@ -286,7 +286,11 @@ def set_identity_policies(policies) -> dict:
             raise BadRequest("'role_name' must be a role's name")
         if not isinstance(actions, list) or not all(isinstance(a, str) for a in actions):
             raise BadRequest("'actions' must be a list of action names, e.g. [\"ecr:BatchGetImage\"]")
-    STATE.set_identity_policies([{"account": e["account"], "role_name": e["role_name"], "actions": e["actions"]}
+        resources = entry.get("resources", [])
+        if not isinstance(resources, list) or not all(isinstance(r, str) for r in resources):
+            raise BadRequest("'resources' must be a list of ARN patterns (evaluated for secretsmanager:DescribeSecret)")
+    STATE.set_identity_policies([{"account": e["account"], "role_name": e["role_name"], "actions": e["actions"],
+                                  **({"resources": e["resources"]} if "resources" in e else {})}
                                  for e in policies])
     return {"ok": True, "policies": STATE.identity_policies()}
 
@@ -322,7 +326,8 @@ def set_max_session_duration(p: dict) -> dict:
 
 def set_force_delete_delay(p: dict) -> dict:
     STATE.set_force_delete_delay_ms(_int_in(p, "ms", 0, 3_600_000))
-    return {"ok": True, "ms": STATE.force_delete_delay_ms()}
+    secrets_guard.set_visible_while_purging(p.get("visible") is True)
+    return {"ok": True, "ms": STATE.force_delete_delay_ms(), "visible": secrets_guard.visible_while_purging()}
 
 
 def set_s3(p: dict) -> dict:
@@ -385,7 +390,8 @@ ROUTES = {
     ("POST", "/_ptc/max_session_duration"): set_max_session_duration,
     ("GET", "/_ptc/s3"): lambda p: {"redirect_base": s3.redirect_base()},
     ("POST", "/_ptc/s3"): set_s3,
-    ("GET", "/_ptc/force_delete_delay"): lambda p: {"ms": STATE.force_delete_delay_ms()},
+    ("GET", "/_ptc/force_delete_delay"): lambda p: {"ms": STATE.force_delete_delay_ms(),
+                                                     "visible": secrets_guard.visible_while_purging()},
     ("POST", "/_ptc/force_delete_delay"): set_force_delete_delay,
 }
 

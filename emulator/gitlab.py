@@ -15,7 +15,8 @@ at most) with GitLab's `Link` (absolute, back to this emulator's Host) and `X-Pa
 `state=active|inactive` and `revoked=true|false`.
 
 ECR's ValidatePullThroughCacheRule and the pull-through registry accept exactly the tokens
-this GitLab holds active (not revoked, not past `expires_at`), as GitLab.com's registry does.
+this GitLab holds active (not revoked, and before `expires_at`: GitLab expires a token at 00:00
+UTC on that date), as GitLab.com's registry does.
 The control API's `valid_tokens` seeds such tokens (read_registry, Reporter unless an
 `access_level` is given) in the default group. The token's role then decides what it pulls
 (doc/user/packages/container_registry, "Container registry visibility permissions"): a Guest
@@ -31,7 +32,8 @@ answers a Free group's Owner with the same 400 as a non-Owner.
 
 Errors as GitLab answers them: 401 `{"message": "401 Unauthorized"}` for a missing or unknown
 token, 401 `{"error": "invalid_token", ...}` for an expired or revoked one (never retried by a
-careful client: GitLab.com bans an address after 30 failed logins in 3 minutes); 403
+careful client: GitLab.com bans an address for 15 minutes after 300 failed logins in one
+minute); 403
 `{"error": "insufficient_scope", ...}` for a token whose scopes do not allow the call (`read_api`
 allows GET only); 404 "404 Group Not Found" for a group the token's user is not in, 401 for a
 member below Owner listing tokens, 403 for one touching variables; 404 "404 group Access Token
@@ -78,7 +80,8 @@ def _today() -> date:
 
 
 def _is_active(t: dict) -> bool:
-    return not t["revoked"] and (t["expires_at"] is None or date.fromisoformat(t["expires_at"]) >= _today())
+    # GitLab's Expirable: expired once `expires_at <= Time.current`, so at 00:00 UTC on that date.
+    return not t["revoked"] and (t["expires_at"] is None or date.fromisoformat(t["expires_at"]) > _today())
 
 
 def _public(t: dict) -> dict:
@@ -193,6 +196,18 @@ def control(payload: dict) -> dict:
             for t in _tokens:
                 if t["token"] == value:
                     t["expires_at"] = (_today() - timedelta(days=1)).isoformat()
+        # Variables made in the UI before the tool ran (a visible one keeps showing its value).
+        for v in payload.get("variables", []):
+            var = {"variable_type": "env_var", "key": v["key"], "value": v["value"],
+                   "hidden": bool(v.get("hidden", False)), "protected": bool(v.get("protected", False)),
+                   "masked": bool(v.get("masked", False) or v.get("hidden", False)),
+                   "raw": bool(v.get("raw", False)), "environment_scope": "*", "description": None}
+            _variables[(_group_of(payload), var["key"], "*")] = var
+        # {"TOKEN": days from today}: a token expiring today (0) is already expired on GitLab.
+        for value, days in payload.get("expires_in_days", {}).items():
+            for t in _tokens:
+                if t["token"] == value:
+                    t["expires_at"] = (_today() + timedelta(days=int(days))).isoformat()
         return state()
 
 
@@ -228,7 +243,7 @@ def _caller(environ, params: dict) -> dict:
         found = next((t for t in _tokens if value and t["token"] == value), None)
     if found is None:
         raise Answer(401, {"message": "401 Unauthorized"})
-    if found["expires_at"] is not None and date.fromisoformat(found["expires_at"]) < _today():
+    if found["expires_at"] is not None and date.fromisoformat(found["expires_at"]) <= _today():
         raise _invalid_token("Token is expired. You can either do re-authorization or token refresh.")
     if found["revoked"]:
         raise _invalid_token("Token was revoked. You have to re-authorize from the user.")

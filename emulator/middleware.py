@@ -1,5 +1,5 @@
 """WSGI middleware in front of moto: control API, registry, S3 and GitLab routing, call log,
-Region opt-in refusals, fault injection."""
+Region opt-in refusals, the service models' input checks (model_check.py), fault injection."""
 
 import io
 import json
@@ -7,11 +7,13 @@ import re
 import time
 from http import HTTPStatus
 from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 from werkzeug.wsgi import get_input_stream
 
 import control
 import gitlab
+import model_check
 import policy_race
 import regions
 import registry
@@ -170,6 +172,27 @@ def _region_refusal(call: dict, environ, start_response):
                    _error(call, 400, "UnrecognizedClientException", UNRECOGNIZED_TOKEN))
 
 
+def _model_refusal(call: dict, environ, body: bytes, start_response):
+    """A request its service model refuses, answered as AWS's front end does (model_check.py)
+    and recorded on the call as `model_refusal`; else None."""
+    try:
+        refused = model_check.refusal(call, environ, body)
+    except Exception as e:  # a bug of the check: shown to the tests (call log), not to the client
+        STATE.update_call(call, model_refusal=f"the model check failed: {type(e).__name__}: {e}")
+        return None
+    if refused is None:
+        return None
+    status, code, message, extra, logged = refused
+    STATE.update_call(call, model_refusal=logged)
+    if call["service"] == "sts" or not extra:
+        # The query protocol's XML carries the message as text.
+        text = escape(message) if call["service"] == "sts" else message
+        return _answer(call, environ, start_response, _error(call, status, code, text))
+    status, headers, _ = _error(call, status, code, message)
+    return _answer(call, environ, start_response,
+                   (status, headers, json.dumps({"__type": code, "message": message, **extra}).encode()))
+
+
 def _bad_gateway(call: dict):
     """A 502 from a gateway in front of the service: GitLab.com's edge answers HTML, AWS's
     front ends the service's own error shape."""
@@ -235,6 +258,9 @@ class PtcMiddleware:
 
         call = STATE.record_call(describe_request(environ, body))
         refused = _region_refusal(call, environ, start_response)
+        if refused is not None:
+            return refused
+        refused = _model_refusal(call, environ, body, start_response)
         if refused is not None:
             return refused
         faulted = _fault(call, environ, start_response, self.moto_app)

@@ -76,13 +76,17 @@ def _as_list(value) -> list:
 
 
 # --- identity policies ------------------------------------------------------------------
-def identity_allows(principal: dict, action: str) -> bool:
+def identity_allows(principal: dict, action: str, resource: str | None = None) -> bool:
+    """`resource`: checked against the entries' `resources` (default every resource) when
+    given, i.e. for Secrets Manager's DescribeSecret (secrets_access.py); ECR's checks pass none."""
     entries = [p for p in STATE.identity_policies()
                if principal.get("role_name") is not None and p["role_name"] == principal["role_name"]
                and p["account"] in ("*", principal["account"])]
     if not entries:
         return True  # no identity policy chosen for this principal: an administrator
-    return any(_glob(a, action, ignore_case=True) for p in entries for a in p["actions"])
+    return any(any(_glob(a, action, ignore_case=True) for a in p["actions"])
+               and (resource is None or any(_glob(r, resource) for r in p.get("resources", ["*"])))
+               for p in entries)
 
 
 # --- registry policy ----------------------------------------------------------------------

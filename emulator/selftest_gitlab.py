@@ -107,6 +107,11 @@ def test_gitlab_an_owner_mints_lists_and_revokes_and_ecr_follows(c: Ctx) -> None
     c.ctl("POST", "/_ptc/gitlab", {"expire": [other["token"]]})
     status, body = api(c, "GET", "/personal_access_tokens/self", token=other["token"])
     assert status == 401 and body["error_description"].startswith("Token is expired."), body
+    # GitLab expires a token at 00:00 UTC on its date: dated tomorrow it works, dated today not.
+    c.ctl("POST", "/_ptc/gitlab", {"expires_in_days": {other["token"]: 1}})
+    assert api(c, "GET", "/personal_access_tokens/self", token=other["token"])[0] == 200
+    c.ctl("POST", "/_ptc/gitlab", {"expires_in_days": {other["token"]: 0}})
+    assert api(c, "GET", "/personal_access_tokens/self", token=other["token"])[0] == 401
 
 
 def test_gitlab_errors_say_what_is_wrong(c: Ctx) -> None:
@@ -165,6 +170,14 @@ def test_gitlab_group_variables_are_created_and_updated(c: Ctx) -> None:
     assert api(c, "GET", scoped)[1]["value"] == "p"
     assert api(c, "PUT", scoped, body={"value": "p2"})[1] == api(c, "GET", scoped)[1]
     assert api(c, "GET", scoped)[1]["value"] == "p2" and api(c, "GET", scoped)[1]["environment_scope"] == "prod"
+    # masked_and_hidden (GitLab 17.4+): masked too, its value never shown again, still replaceable.
+    status, var = api(c, "POST", path, body={"key": "HIDDEN_ONE", "value": "test-h1-aaaaaaaa",
+                                             "masked_and_hidden": True, "description": "d"})
+    assert status == 201 and var["hidden"] is True and var["masked"] is True and var["value"] is None, var
+    status, var = api(c, "PUT", f"{path}/HIDDEN_ONE", body={"value": "test-h2-aaaaaaaa"})
+    assert status == 200 and var["value"] is None and var["hidden"] is True and var["description"] == "d", var
+    assert api(c, "POST", path, body={"key": "HIDDEN_TWO", "value": "short", "masked_and_hidden": True}) == (
+        400, {"message": {"value": ["is invalid"]}})
 
 
 def test_gitlab_takes_form_bodies_and_query_strings(c: Ctx) -> None:

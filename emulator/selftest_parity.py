@@ -204,7 +204,7 @@ def test_secret_deletion_is_asynchronous(c):
     sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
     assert error_of(sm.describe_secret, SecretId=name)[0] == "ResourceNotFoundException"
     sm.create_secret(Name=name, SecretString="v2")
-    assert c.ctl("POST", "/_ptc/force_delete_delay", {"ms": 800}) == {"ok": True, "ms": 800}
+    assert c.ctl("POST", "/_ptc/force_delete_delay", {"ms": 800}) == {"ok": True, "ms": 800, "visible": False}
     try:
         for delete in (lambda: sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True),
                        lambda: c.ctl("POST", "/_ptc/mutate", {"op": "delete_secret", **base, "name": name, "force": True})):
@@ -216,6 +216,18 @@ def test_secret_deletion_is_asynchronous(c):
             sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)  # forcing an absent secret: no error
             time.sleep(max(0.0, t0 + 0.9 - time.monotonic()))
             sm.create_secret(Name=name, SecretString="v3")  # the deletion has completed
+        # "visible": DescribeSecret still shows the secret with its DeletedDate meanwhile, and
+        # RestoreSecret of it is refused.
+        c.ctl("POST", "/_ptc/force_delete_delay", {"ms": 800, "visible": True})
+        arn = sm.describe_secret(SecretId=name)["ARN"]
+        t0 = time.monotonic()
+        sm.delete_secret(SecretId=name, ForceDeleteWithoutRecovery=True)
+        assert "DeletedDate" in sm.describe_secret(SecretId=name)
+        assert error_of(sm.restore_secret, SecretId=arn)[:2] == ("InvalidRequestException", 400)
+        assert error_of(sm.create_secret, Name=name, SecretString="v4") == ("InvalidRequestException", 400, NAME_TAKEN)
+        time.sleep(max(0.0, t0 + 0.9 - time.monotonic()))
+        assert error_of(sm.describe_secret, SecretId=name)[0] == "ResourceNotFoundException"
+        sm.create_secret(Name=name, SecretString="v4")
     finally:
         c.ctl("POST", "/_ptc/force_delete_delay", {"ms": 0})
     for bad in ({"ms": -1}, {"ms": "5"}):
@@ -223,7 +235,7 @@ def test_secret_deletion_is_asynchronous(c):
     # PTC_FORCE_DELETE_DELAY_MS sets the delay at start.
     proc, url = start_server(stderr=subprocess.DEVNULL, env_extra={"PTC_FORCE_DELETE_DELAY_MS": "250"})
     try:
-        assert Ctx(url).ctl("GET", "/_ptc/force_delete_delay") == {"ms": 250}
+        assert Ctx(url).ctl("GET", "/_ptc/force_delete_delay") == {"ms": 250, "visible": False}
     finally:
         proc.kill()
         proc.wait()

@@ -240,5 +240,33 @@ def test_policy_evaluation_rules(c):
     assert permissions.policy_decision("{not json", who, "ecr:CreateRepository", repo) is None
 
 
+def test_describe_secret_identity_policy(c):
+    """DescribeSecret under an identity policy with resources: a secret that does not exist is
+    checked by the ARN its name gives, which `NAME-??????` does not match (AccessDenied, not
+    ResourceNotFound); once it exists, its suffixed ARN does."""
+    member, region, name = c.reg_account, REGION, "ecr-pullthroughcache/iam-check"
+    session_arn = f"arn:aws:sts::{member}:assumed-role/secret-reader/session"
+    c.ctl("POST", "/_ptc/identity_policies", {"policies": [
+        {"account": "*", "role_name": "secret-reader", "actions": ["secretsmanager:DescribeSecret"],
+         "resources": [f"arn:aws:secretsmanager:*:*:secret:{name}-??????"]}]})
+    try:
+        sm = c.client("secretsmanager", region, _assume(c, member, "secret-reader", "session"))
+        code, status, msg = error_of(sm.describe_secret, SecretId=name)
+        assert (code, status) == ("AccessDeniedException", 400), (code, status)
+        assert msg == (f"User: {session_arn} is not authorized to perform: secretsmanager:DescribeSecret on "
+                       f"resource: {name} because no identity-based policy allows the "
+                       "secretsmanager:DescribeSecret action"), msg
+        c.client("secretsmanager", region, c.reg_creds).create_secret(Name=name, SecretString="v")
+        assert sm.describe_secret(SecretId=name)["Name"] == name
+        c.ctl("POST", "/_ptc/identity_policies", {"policies": [
+            {"account": "*", "role_name": "secret-reader", "actions": ["secretsmanager:DescribeSecret"],
+             "resources": [f"arn:aws:secretsmanager:*:*:secret:{name}*"]}]})
+        code = error_of(sm.describe_secret, SecretId=name + "-absent")[0]
+        assert code == "ResourceNotFoundException", code
+    finally:
+        c.ctl("POST", "/_ptc/identity_policies", {"policies": []})
+
+
 TESTS = [test_identity_policies, test_registry_policy_grants_import, test_registry_policy_api,
-         test_foreign_write_fault, test_template_custom_role_account, test_policy_evaluation_rules]
+         test_foreign_write_fault, test_template_custom_role_account, test_policy_evaluation_rules,
+         test_describe_secret_identity_policy]

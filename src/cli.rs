@@ -194,6 +194,11 @@ pub struct PlanArgs {
     /// waves before it are neither run nor checked: order the jobs (`needs:`) in CI.
     #[arg(long, value_name = "NAME")]
     pub wave: Option<String>,
+    /// Take over another team's GitLab rule for the prefix (one whose secret is not
+    /// secret_name): point it at ptc-rollout's secret. Without this, such a rule is a conflict
+    /// and left alone.
+    #[arg(long)]
+    pub adopt_rules: bool,
 }
 
 #[derive(Debug, Args)]
@@ -229,6 +234,11 @@ pub struct ApplyArgs {
     /// waves before it are neither run nor checked: order the jobs (`needs:`) in CI.
     #[arg(long, value_name = "NAME")]
     pub wave: Option<String>,
+    /// Take over another team's GitLab rule for the prefix (one whose secret is not
+    /// secret_name): point it at ptc-rollout's secret. Without this, such a rule is a conflict
+    /// and left alone.
+    #[arg(long)]
+    pub adopt_rules: bool,
 }
 
 fn parse_tolerance(s: &str) -> Result<Tolerance, String> {

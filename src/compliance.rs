@@ -366,7 +366,7 @@ pub fn revocation(r: &TargetResult) -> Revocation {
 fn rule_on_ours(r: &TargetResult, rule: &RuleCells, ours: Option<&str>) -> Result<(), String> {
     if let Some(other) = other_secret(r, rule, ours) {
         return Err(format!(
-            "the rule's credential is {other}, not ptc-rollout's secret {}: run apply to point the rule at it",
+            "the rule's credential is {other}, not ptc-rollout's secret {}: run apply to point the rule at it (apply --adopt-rules when that secret has another name: another team's rule)",
             ours.unwrap_or_default()
         ));
     }
@@ -399,10 +399,11 @@ fn other_secret(r: &TargetResult, rule: &RuleCells, ours: Option<&str>) -> Optio
         })
 }
 
-/// The token's expiry, when it is past or near, and whether it is past.
+/// The token's expiry, when it is past or near, and whether it is past. GitLab expires a token
+/// at 00:00 UTC on its expiry date, so on that day it is already expired (0 days left).
 fn expiry_reason(days_left: Option<i64>, warning_days: i64) -> Option<(String, bool)> {
     match days_left {
-        Some(d) if d < 0 => Some(("token expired".to_owned(), true)),
+        Some(d) if d <= 0 => Some(("token expired".to_owned(), true)),
         Some(d) if d <= warning_days => {
             Some((format!("token expires within {warning_days} days"), false))
         }

@@ -4,8 +4,9 @@
 //! The endpoints, their parameters, pagination and GitLab's error shapes come from the
 //! maintained `gitlab` crate; requests go over ptc-rollout's one HTTP stack ([`crate::http`])
 //! through the crate's `AsyncClient` trait. Idempotent requests are retried on 429 and 5xx;
-//! nothing is retried on 401, which GitLab.com counts toward its ban of an address (30 failed
-//! sign-ins in 3 minutes), nor a POST, which could mint a second token.
+//! nothing is retried on 401 (a refused token stays refused; GitLab.com also bans an address
+//! for 15 minutes after 300 failed Git or registry logins in one minute), nor a POST, which
+//! could mint a second token.
 
 use std::fmt;
 use std::time::Duration;
@@ -252,13 +253,12 @@ fn hint(status: u16, call: &str, auth: &Auth, group: &str) -> Option<String> {
         }
         (401, Auth::Api(env)) if call == GROUP_TOKENS => format!(
             "the API token in {env} is wrong, expired or revoked, or it is valid but its user is \
-             not an Owner of group {group} (GitLab answers both with 401); not retried, as \
-             GitLab.com bans an address after 30 failed sign-ins in 3 minutes: set {env} to a \
-             valid token of a group Owner"
+             not an Owner of group {group} (GitLab answers both with 401); not retried (a \
+             refused token stays refused): set {env} to a valid token of a group Owner"
         ),
         (401, Auth::Api(env)) => format!(
-            "the API token in {env} is wrong, expired or revoked; not retried, as GitLab.com \
-             bans an address after 30 failed sign-ins in 3 minutes: set {env} to a valid token"
+            "the API token in {env} is wrong, expired or revoked; not retried (a refused \
+             token stays refused): set {env} to a valid token"
         ),
         (403, Auth::Api(env)) => format!(
             "the API token in {env} lacks the Owner role on group {group} or the api scope: \

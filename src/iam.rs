@@ -36,7 +36,7 @@ impl Policies {
         let cached = cached_repositories(r, partition);
         let mut member = rule_statements(r, partition);
         if let Some(t) = &r.repository_template {
-            member.extend(template_statements(t, partition));
+            member.extend(template_statements(t, partition, &cached));
         }
         member.extend(registry_statements());
         member.extend(probe_statements(&cached, partition, probe_as_role));
@@ -110,6 +110,17 @@ fn rule_statements(r: &Rollout, partition: &str) -> Vec<Value> {
             // Secrets Manager appends a hyphen and six characters to the name.
             "Resource": format!("arn:{partition}:secretsmanager:*:*:secret:{}-??????", r.secret_name)
         }),
+        // `plan` describes the secret by name in accounts where it does not exist yet. There
+        // is no suffix to match then, and Secrets Manager answers AccessDeniedException rather
+        // than ResourceNotFoundException to a caller allowed only `NAME-??????` (its guide:
+        // "either a ResourceNotFoundException or an AccessDeniedException error, depending on
+        // your permissions"). Metadata only, never the value.
+        json!({
+            "Sid": "DescribeSecretBeforeItExists",
+            "Effect": "Allow",
+            "Action": "secretsmanager:DescribeSecret",
+            "Resource": describe_before_it_exists(&r.secret_name, partition)
+        }),
         json!({
             "Sid": "PullThroughCacheRule",
             "Effect": "Allow",
@@ -131,6 +142,11 @@ fn rule_statements(r: &Rollout, partition: &str) -> Vec<Value> {
     ]
 }
 
+/// What `DescribeSecretBeforeItExists` allows: the name, bare or with any suffix.
+pub fn describe_before_it_exists(secret_name: &str, partition: &str) -> String {
+    format!("arn:{partition}:secretsmanager:*:*:secret:{secret_name}*")
+}
+
 /// The member role creates the role a service needs when it first uses it in an account.
 fn creates_service_linked_role(sid: &str, partition: &str, service: &str, role: &str) -> Value {
     json!({
@@ -143,19 +159,28 @@ fn creates_service_linked_role(sid: &str, partition: &str, service: &str, role: 
 }
 
 /// `[repository_template]` only: keeping the template, and passing it its role.
-fn template_statements(t: &RepositoryTemplate, partition: &str) -> Vec<Value> {
+/// `cached`: the prefix's repositories (see [`cached_repositories`]).
+fn template_statements(t: &RepositoryTemplate, partition: &str, cached: &str) -> Vec<Value> {
     let mut out = vec![
+        // The template actions have no resource type in the Service Authorization Reference
+        // (a template has no ARN): they take only "*".
         json!({
             "Sid": "RepositoryCreationTemplate",
             "Effect": "Allow",
             "Action": [
                 "ecr:DescribeRepositoryCreationTemplates",
                 "ecr:CreateRepositoryCreationTemplate",
-                "ecr:UpdateRepositoryCreationTemplate",
-                "ecr:CreateRepository",
-                "ecr:PutLifecyclePolicy"
+                "ecr:UpdateRepositoryCreationTemplate"
             ],
             "Resource": "*"
+        }),
+        // What ECR also asks of whoever keeps a template: both act on a repository (resource
+        // type `repository`), here only the prefix's.
+        json!({
+            "Sid": "RepositoryCreationTemplateRepositories",
+            "Effect": "Allow",
+            "Action": ["ecr:CreateRepository", "ecr:PutLifecyclePolicy"],
+            "Resource": cached
         }),
         creates_service_linked_role(
             "FirstTemplateCreatesTheServiceLinkedRole",

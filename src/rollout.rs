@@ -19,7 +19,7 @@ pub use gitlab::{role_name, GitlabSide, TokenRole, GITLAB_COM_API, REPORTER};
 use pull_access::RawPullAccess;
 pub use pull_access::{PullAccess, ACCOUNT_PLACEHOLDER};
 use template::RawTemplate;
-pub use template::{parse_date, RepositoryTemplate};
+pub use template::{parse_date, ExclusionFilter, RepositoryTemplate};
 use waves::RawWave;
 pub use waves::Wave;
 
@@ -44,8 +44,9 @@ static SECRET_NAME_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9/_+=.@-]+$").expect("valid regex"));
 static SUFFIX_LIKE_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"-[A-Za-z0-9]{6}$").expect("valid regex"));
+// ASCII digits, as Organizations' `^\d{12}$` means them (Java's `\d`; the regex crate's is Unicode).
 static ACCOUNT_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\d{12}$").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"^[0-9]{12}$").expect("valid regex"));
 static OU_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^(?:ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$").expect("valid regex")
 });
@@ -61,7 +62,7 @@ static ENV_NAME_RE: LazyLock<Regex> =
 
 /// Whether `name` is a name IAM accepts for a role.
 pub fn is_role_name(name: &str) -> bool {
-    ROLE_RE.is_match(name)
+    model_rules::is_role_name(name)
 }
 
 /// A validated rollout file.
@@ -325,6 +326,7 @@ impl Rollout {
 
 mod checks;
 mod gitlab;
+pub mod model_rules;
 mod pull_access;
 mod template;
 #[cfg(test)]

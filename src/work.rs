@@ -76,11 +76,13 @@ pub fn token_behind<'a>(
     }
 }
 
-/// What `apply` should do, given what is there.
-pub fn decide(o: &Observed, r: &Rollout) -> Decision {
+/// What `apply` should do, given what is there. `adopt_rules` (`--adopt-rules`): repoint a
+/// GitLab rule for the prefix that uses another secret than the rollout's to ours; otherwise
+/// such a rule is someone else's, and a conflict.
+pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
     if let RuleState::Present {
         upstream_registry_url,
-        ..
+        credential_arn,
     } = &o.rule
     {
         if upstream_registry_url != GITLAB_REGISTRY_URL {
@@ -90,6 +92,16 @@ pub fn decide(o: &Observed, r: &Rollout) -> Decision {
                     r.ecr_repository_prefix
                 ),
             };
+        }
+        if let Some(theirs) = credential_arn.as_deref().and_then(|a| others_secret(a, r)) {
+            if !adopt_rules {
+                return Decision::Conflict {
+                    reason: format!(
+                        "prefix {:?} has a GitLab rule that uses the secret {theirs}, not {}: another team's rule is left alone (take it over with --adopt-rules)",
+                        r.ecr_repository_prefix, r.secret_name
+                    ),
+                };
+            }
         }
     }
     if let (Some(key), Some(_)) = (&o.secret_kms_key, o.secret.arn()) {
@@ -136,6 +148,18 @@ pub fn decide(o: &Observed, r: &Rollout) -> Decision {
     Decision::Change { actions }
 }
 
+/// The name of the secret a rule's credential ARN names, when it is not the rollout's
+/// (`arn:...:secret:NAME-XXXXXX`: Secrets Manager appends a hyphen and six characters).
+fn others_secret<'a>(credential_arn: &'a str, r: &Rollout) -> Option<&'a str> {
+    let (_, named) = credential_arn.split_once(":secret:")?;
+    let name = named
+        .len()
+        .checked_sub(7)
+        .filter(|&n| named.as_bytes()[n] == b'-')
+        .map_or(named, |n| &named[..n]);
+    (name != r.secret_name).then_some(name)
+}
+
 /// Carries out `actions` in order and returns them with the state they leave behind. On error,
 /// returns what was done before it.
 pub async fn converge(
@@ -148,11 +172,35 @@ pub async fn converge(
 ) -> Result<(Vec<Action>, Observed), (ApiError, Vec<Action>)> {
     let mut done = Vec::new();
     let mut arn = observed.secret.arn().map(str::to_owned);
-    for &action in actions {
+    let mut actions = actions.to_vec();
+    let mut i = 0;
+    while let Some(&planned) = actions.get(i) {
+        i += 1;
+        let mut action = planned;
         let step = match action {
             Action::CreateSecret => create_secret(c, t, r, token).await.map(|a| arn = Some(a)),
             Action::RestoreSecret => {
-                restore_secret(c, t, arn.as_deref().unwrap_or(&r.secret_name), r, token).await
+                match restore_secret(c, t, arn.as_deref().unwrap_or(&r.secret_name), r, token).await
+                {
+                    // A forced deletion still being carried out: nothing left to restore, and
+                    // the name comes back when it ends. Create the secret anew (CreateSecret
+                    // waits for the name); the rule follows its new ARN.
+                    Err(e) if being_purged(&e) => {
+                        action = Action::CreateSecret;
+                        let created = create_secret(c, t, r, token).await;
+                        let rule_follows = actions[i..].iter().any(|a| {
+                            matches!(a, Action::CreateRule | Action::UpdateRuleCredential)
+                        });
+                        if created.is_ok()
+                            && !rule_follows
+                            && matches!(observed.rule, RuleState::Present { .. })
+                        {
+                            actions.insert(i, Action::UpdateRuleCredential);
+                        }
+                        created.map(|a| arn = Some(a))
+                    }
+                    other => other,
+                }
             }
             Action::UpdateToken => {
                 let arn = arn.as_deref().unwrap_or(&r.secret_name);
@@ -269,6 +317,18 @@ async fn create_secret(
             "response had no ARN",
         )
     })
+}
+
+/// RestoreSecret refused because the secret is going: its forced deletion is still being
+/// carried out (DescribeSecret may show its DeletedDate meanwhile). Secrets Manager's model
+/// lists InvalidRequestException ("not valid for the current state of the resource") and
+/// ResourceNotFoundException for RestoreSecret; either means there is nothing to restore.
+fn being_purged(e: &ApiError) -> bool {
+    e.call == "secretsmanager:RestoreSecret"
+        && matches!(
+            e.code.as_deref(),
+            Some("InvalidRequestException" | "ResourceNotFoundException")
+        )
 }
 
 async fn restore_secret(

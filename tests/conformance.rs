@@ -7,6 +7,8 @@
 
 #[path = "conformance/backends.rs"]
 mod backends;
+#[path = "conformance/model_refusals.rs"]
+mod model_refusals;
 #[path = "conformance/rule_limits.rs"]
 mod rule_limits;
 mod support;
@@ -336,6 +338,7 @@ async fn scenarios(b: &impl Backend) -> Transcript {
     forced_deletion(b, &mut t).await;
     session_limits(b, &mut t).await;
     rule_limits::rule_limits(b, &mut t).await;
+    model_refusals::model_refusals(b, &mut t).await;
     t
 }
 
@@ -384,6 +387,10 @@ fn on_simulation() -> Transcript {
 fn on_emulator() -> Transcript {
     run(false, || async {
         let (emu, org) = Emulator::with_org();
+        // Steps send values the service models refuse on purpose ("rules: create, not a
+        // secret ARN", "limits: create, prefix in upper case", ".. of one character", and
+        // every "model:" step).
+        emu.expect_model_refusals();
         let keys = Credentials::new("test", "test", None, None, "conformance");
         let overrides = Overrides {
             credentials: Some(SharedCredentialsProvider::new(keys)),
@@ -408,12 +415,14 @@ fn the_simulation_and_the_emulator_answer_alike() {
     let none = (String::from("(no such step)"), String::from("(no answer)"));
     let mut table = String::new();
     let mut failures = 0;
-    let documented = DOCUMENTED.len() + rule_limits::DOCUMENTED.len();
+    let documented =
+        DOCUMENTED.len() + rule_limits::DOCUMENTED.len() + model_refusals::DOCUMENTED.len();
     let steps = documented.max(sim.len()).max(emu.len());
     for i in 0..steps {
         let documented = DOCUMENTED
             .iter()
             .chain(rule_limits::DOCUMENTED)
+            .chain(model_refusals::DOCUMENTED)
             .nth(i)
             .copied()
             .unwrap_or("(not documented) => ?");

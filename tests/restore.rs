@@ -225,3 +225,58 @@ fn a_secret_with_a_working_older_token_or_not_created_by_ptc_rollout_is_not_writ
         .iter()
         .all(|c| c["account"] == dev && c["region"] == "us-east-1"));
 }
+
+/// A forced deletion is carried out in the background: meanwhile DescribeSecret can still show
+/// the secret with its DeletedDate, and RestoreSecret of it is refused. `apply` then creates
+/// the secret anew once the name is free, and the rule follows the new ARN.
+#[test]
+fn a_secret_being_purged_is_created_anew_not_restored() {
+    let (emu, org) = Emulator::with_org();
+    let dev = org.id("dev");
+    let cfg = emu.rollout("r.toml", &rollout_text(&format!("accounts = [\"{dev}\"]")));
+    let first = run(emu.cmd().args(["apply", "--yes", "--config"]).arg(&cfg));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    emu.post(
+        "/_ptc/force_delete_delay",
+        json!({"ms": 2500, "visible": true}),
+    );
+    let old = emu.mutate(
+        json!({"op": "delete_secret", "account": dev, "region": "us-east-1",
+        "name": SECRET, "force": true}),
+    )["arn"]
+        .clone();
+    let planned = plan(&emu, &cfg);
+    assert!(
+        plan_row(&planned, &dev, "us-east-1").contains("restore secret"),
+        "{}",
+        planned.stdout
+    );
+    let (out, rows) = emu.with_report(&cfg, &["apply", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let row = rows
+        .iter()
+        .find(|r| r["account_id"] == dev && r["region"] == "us-east-1")
+        .unwrap();
+    assert_eq!(
+        (row["outcome"].as_str(), row["actions"].as_str()),
+        ("created", "create secret; update rule credential"),
+        "{row:?}"
+    );
+    assert_eq!(emu.calls_of("RestoreSecret").len(), 1);
+    let new = emu
+        .secrets()
+        .into_iter()
+        .find(|s| s["account"] == dev && s["region"] == "us-east-1")
+        .unwrap()["arn"]
+        .clone();
+    assert_ne!(new, old);
+    let rule = emu
+        .rules()
+        .into_iter()
+        .find(|r| r["account"] == dev && r["region"] == "us-east-1")
+        .unwrap();
+    assert_eq!(rule["credentialArn"], new);
+    emu.post("/_ptc/force_delete_delay", json!({"ms": 0}));
+    emu.assert_converged(&cfg);
+    assert_no_token(&out);
+}

@@ -209,14 +209,25 @@ fn a_rule_pointing_at_another_secret_gets_its_credential_updated() {
     );
     emu.mutate(json!({"op": "create_rule", "account": dev, "region": "us-east-1", "prefix": "gitlab",
         "upstream_registry": "gitlab-container-registry", "upstream_url": "registry.gitlab.com", "credential_arn": other["arn"]}));
-    let plan = run(emu.cmd().args(["plan", "--config"]).arg(&config));
+    // Another secret's rule is taken over only when asked (see
+    // another_teams_gitlab_rule_is_a_conflict_until_adopted).
+    let plan = run(emu
+        .cmd()
+        .args(["plan", "--adopt-rules", "--config"])
+        .arg(&config));
     assert!(
         plan.stdout.contains("update rule credential"),
         "{}",
         plan.stdout
     );
     emu.reset_calls();
-    assert_eq!(apply(&emu, &config, "edge.csv").code, 0);
+    let adopted = run(emu
+        .cmd()
+        .args(["apply", "--yes", "--adopt-rules", "--config"])
+        .arg(&config)
+        .arg("--report")
+        .arg(emu.path("edge.csv")));
+    assert_eq!(adopted.code, 0, "{}", adopted.stderr);
     assert_eq!(emu.mutating_calls(), ["UpdatePullThroughCacheRule"]);
     let d = row(&read_report(&emu.path("edge.csv")), &dev, "us-east-1");
     assert_eq!(
@@ -294,6 +305,95 @@ fn a_prefix_held_by_another_upstream_is_a_conflict_and_left_untouched() {
         .find(|r| r["account"] == sandbox && r["region"] == "us-east-1")
         .unwrap();
     assert_eq!(rule["upstreamRegistryUrl"], "public.ecr.aws");
+}
+
+/// A GitLab rule for the prefix whose secret is not the rollout's is another team's: a conflict
+/// naming that secret, never repointed or deleted unless `--adopt-rules` (recorded in a saved
+/// plan) takes it over.
+#[test]
+fn another_teams_gitlab_rule_is_a_conflict_until_adopted() {
+    let (emu, org, config) = converged();
+    let sandbox = org.id("=HYPERLINK(\"http://x\")");
+    let theirs = emu.mutate(
+        json!({"op": "create_secret", "account": sandbox, "region": "us-east-1",
+        "name": "ecr-pullthroughcache/team-b", "value": {"username": "b", "accessToken": TOKEN}}),
+    )["arn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    emu.mutate(
+        json!({"op": "delete_rule", "account": sandbox, "region": "us-east-1", "prefix": "gitlab"}),
+    );
+    emu.mutate(
+        json!({"op": "create_rule", "account": sandbox, "region": "us-east-1", "prefix": "gitlab",
+        "upstream_registry": "gitlab-container-registry", "upstream_url": "registry.gitlab.com",
+        "credential_arn": theirs}),
+    );
+    let their_rule = |emu: &Emulator| {
+        emu.rules()
+            .into_iter()
+            .find(|r| r["account"] == sandbox && r["region"] == "us-east-1")
+            .map(|r| r["credentialArn"].clone())
+    };
+    let plan = run(emu.cmd().args(["plan", "--config"]).arg(&config));
+    assert!(
+        plan.stdout.contains("conflict") && plan.stdout.contains("ecr-pullthroughcache/team-b"),
+        "{}",
+        plan.stdout
+    );
+    emu.reset_calls();
+    let out = apply(&emu, &config, "theirs.csv");
+    assert_eq!(out.code, 1, "a conflict makes the run unsuccessful");
+    assert_eq!(emu.mutating_calls(), Vec::<String>::new());
+    let s = row(&read_report(&emu.path("theirs.csv")), &sandbox, "us-east-1");
+    assert_eq!(s["outcome"], "conflict");
+    assert!(
+        s["failure"].contains("ecr-pullthroughcache/team-b"),
+        "{s:?}"
+    );
+    // destroy removes only what uses ptc-rollout's secret.
+    let out = run(emu
+        .cmd()
+        .args(["destroy", "--yes", "--config"])
+        .arg(&config));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(their_rule(&emu), Some(json!(theirs)));
+    // Adopted in a saved plan, carried out by an apply of that plan without the flag.
+    let saved = emu.path("adopt.json");
+    let plan = run(emu
+        .cmd()
+        .args(["plan", "--adopt-rules", "--config"])
+        .arg(&config)
+        .arg("--out")
+        .arg(&saved));
+    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
+    emu.reset_calls();
+    let out = run(emu
+        .cmd()
+        .args(["apply", "--yes", "--config"])
+        .arg(&config)
+        .arg("--plan")
+        .arg(&saved));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let updates: Vec<_> = emu
+        .calls()
+        .into_iter()
+        .filter(|c| c["action"] == "UpdatePullThroughCacheRule")
+        .collect();
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert_eq!(updates[0]["account"], sandbox.as_str());
+    let ours = emu
+        .secrets()
+        .into_iter()
+        .find(|x| {
+            x["account"] == sandbox
+                && x["region"] == "us-east-1"
+                && x["name"] == "ecr-pullthroughcache/gitlab"
+        })
+        .unwrap()["arn"]
+        .clone();
+    assert_eq!(their_rule(&emu), Some(ours));
+    emu.assert_converged(&config);
 }
 
 #[test]

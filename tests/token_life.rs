@@ -7,6 +7,8 @@
 mod ambiguous;
 #[path = "token_life/cycle.rs"]
 mod cycle;
+#[path = "token_life/gitlab_rules.rs"]
+mod gitlab_rules;
 #[path = "token_life/refusals.rs"]
 mod refusals;
 #[path = "token_life/revocation.rs"]

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::model::Api;
 use super::state::{Ctx, State};
 use super::wire::{self, Proto, Reply};
-use super::{account, ecr, org, secrets, Inner, CALLER_ACCESS_KEY};
+use super::{account, ecr, model_check, org, secrets, Inner, CALLER_ACCESS_KEY};
 
 /// Which service a call is for, from its target prefix.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -140,6 +140,17 @@ impl Inner {
             now_secs: self.epoch_start + elapsed.as_secs_f64(),
             now_nanos: elapsed.as_nanos() as u64,
         };
+        // An opt-in Region the account has not enabled does not know its credentials.
+        if matches!(service_of(api), Some(Service::Secrets | Service::Ecr))
+            && !st.region_enabled(account, region_index)
+        {
+            return invalid_token(proto);
+        }
+        // AWS's front end refuses what the service model does before the service sees it
+        // (also for calls the simulation does not serve, as the emulator does).
+        if let Some(refused) = model_check::refusal(req) {
+            return refused;
+        }
         let Some(service) = service_of(api) else {
             return Reply::error(
                 proto,
@@ -148,12 +159,6 @@ impl Inner {
                 "The action is not implemented by the simulation.",
             );
         };
-        // An opt-in Region the account has not enabled does not know its credentials.
-        if matches!(service, Service::Secrets | Service::Ecr)
-            && !st.region_enabled(account, region_index)
-        {
-            return invalid_token(proto);
-        }
         if !take_token(st, api, &ctx) {
             st.counters.throttled += 1;
             return match service {

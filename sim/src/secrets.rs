@@ -4,12 +4,15 @@
 //! managed keys, recovery windows and asynchronous forced deletion.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde::Deserialize;
 
 use super::model::{Api, SimRng};
-use super::state::{hash, push_exact, split_secret_arn, Ctx, Interner, SecretArn, State, Target};
+use super::state::{
+    hash, push_exact, split_secret_arn, Ctx, Interner, SecretArn, State, Target, Tombstones,
+};
 use super::validation::valid_secret_name;
 use super::versions::{Extra, Secret, Version, VersionId, AWSCURRENT};
 use super::wire::{Json, Reply};
@@ -173,6 +176,18 @@ pub(crate) fn handle(st: &mut State, ctx: &Ctx, api: Api, body: &[u8], rng: &Sim
         if api == Api::DeleteSecret && input.force_delete_without_recovery == Some(true) {
             return delete_absent(ctx, &input, rng);
         }
+        // No suffix to match: a permission on `NAME-??????` does not cover the request.
+        if api == Api::DescribeSecret && knobs.describe_secret_by_arn_only {
+            let action = "secretsmanager:DescribeSecret";
+            return Reply::json_error(
+                400,
+                "AccessDeniedException",
+                format_args!(
+                    "User is not authorized to perform: {action} on resource: {} because no identity-based policy allows the {action} action",
+                    input.secret_id
+                ),
+            );
+        }
         return not_found();
     };
     let s = &mut t.secrets[i];
@@ -203,6 +218,14 @@ pub(crate) fn handle(st: &mut State, ctx: &Ctx, api: Api, body: &[u8], rng: &Sim
         }
         Api::UpdateSecretVersionStage => update_stage(s, interner, ctx, &input),
         Api::RestoreSecret => {
+            // A forced deletion still being carried out: nothing left to restore.
+            if s.deleted != 0 && being_purged(tombstones, ctx, &s.name) {
+                return Reply::json_error(
+                    400,
+                    "InvalidRequestException",
+                    "You can't perform this operation on the secret because it was deleted.",
+                );
+            }
             s.deleted = 0;
             s.purge_at = 0;
             s.changed = now;
@@ -212,9 +235,15 @@ pub(crate) fn handle(st: &mut State, ctx: &Ctx, api: Api, body: &[u8], rng: &Sim
         }
         Api::DeleteSecret => {
             let name = s.name.clone();
-            let reply = delete(t, i, ctx, &input);
             let delay = knobs.force_delete_delay_nanos;
             let forced = input.force_delete_without_recovery == Some(true);
+            // Still shown, whole seconds (DeletedDate's unit) until the name is free.
+            let shown_for = if forced && knobs.force_delete_visible {
+                delay.div_ceil(1_000_000_000) as u32
+            } else {
+                0
+            };
+            let reply = delete(t, i, ctx, &input, shown_for);
             if forced && delay > 0 && reply.error.is_none() {
                 // AWS deletes in the background: the name stays taken a while.
                 tombstones
@@ -353,7 +382,8 @@ fn create(t: &mut Target, interner: &mut Interner, ctx: &Ctx, input: &In, rng: &
     Reply::ok(out)
 }
 
-fn delete(t: &mut Target, i: usize, ctx: &Ctx, input: &In) -> Reply {
+/// `shown_for`: seconds a forced deletion leaves the secret shown, scheduled for deletion.
+fn delete(t: &mut Target, i: usize, ctx: &Ctx, input: &In, shown_for: u32) -> Reply {
     let force = input.force_delete_without_recovery.unwrap_or(false);
     if force && input.recovery_window_in_days.is_some() {
         return invalid(
@@ -380,14 +410,24 @@ fn delete(t: &mut Target, i: usize, ctx: &Ctx, input: &In) -> Reply {
     let s = &t.secrets[i];
     let mut out = head(ctx, &s.name, &s.suffix);
     let _ = write!(out, r#","DeletionDate":{purge_at}}}"#);
-    if force {
+    if force && shown_for == 0 {
         t.secrets.remove(i);
     } else {
         let s = &mut t.secrets[i];
         s.deleted = now;
-        s.purge_at = purge_at;
+        s.purge_at = purge_at + shown_for;
     }
     Reply::ok(out)
+}
+
+/// Whether a forced deletion of `name` in this target is still being carried out.
+fn being_purged(tombstones: &HashMap<(u32, u8), Tombstones>, ctx: &Ctx, name: &str) -> bool {
+    tombstones
+        .get(&(ctx.account, ctx.region))
+        .is_some_and(|gone| {
+            gone.iter()
+                .any(|(n, until)| **n == *name && *until > ctx.now_nanos)
+        })
 }
 
 /// A forced deletion of a secret that does not exist succeeds (AWS does not answer

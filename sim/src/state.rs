@@ -251,6 +251,10 @@ pub(crate) struct Knobs {
     pub max_session_duration: i64,
     /// How long a name stays taken after DeleteSecret with ForceDeleteWithoutRecovery.
     pub force_delete_delay_nanos: u64,
+    /// Whether DescribeSecret still shows a force-deleted secret during that delay.
+    pub force_delete_visible: bool,
+    /// DescribeSecret of an absent secret is AccessDeniedException (see the config's).
+    pub describe_secret_by_arn_only: bool,
     /// Whether the caller's own keys are an assumed role's session (AssumeRole is then role
     /// chaining, capped at one hour).
     pub caller_assumed_role: bool,

@@ -1,72 +1,41 @@
-//! The checks AWS makes on input (ECR prefixes, credential ARNs, secret names), without regexes,
-//! and what ECR's login to the upstream registry concludes from a rule's secret.
+//! The checks AWS makes on input (ECR prefixes and credential ARNs from the service model's
+//! table, secret names by Secrets Manager's own rule), and what ECR's login to the upstream
+//! registry concludes from a rule's secret.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 
 use serde::Deserialize;
 
+use super::model_check::check_str;
+use super::model_table::{ECR_CREDENTIAL_ARN, ECR_PULL_THROUGH_CACHE_RULE_REPOSITORY_PREFIX};
 use super::state::{Ctx, Rule, Target};
 use super::versions::Secret;
 
+/// Secrets Manager's own rule for names (the model gives only the length, 1 to 512): ASCII
+/// letters, digits and `/_+=.@-`.
 pub(crate) fn valid_secret_name(n: &str) -> bool {
     (1..=512).contains(&n.len())
         && n.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
 }
 
-/// `^([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*\/?|ROOT)$`,
-/// 2 to 30 characters, without a regex.
+/// An ECR pull through cache rule's prefix the model accepts (2 to 30 characters and
+/// `^([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*\/?|ROOT)$`).
 pub(crate) fn valid_prefix(p: &str) -> bool {
-    if !(2..=30).contains(&p.len()) {
-        return false;
-    }
-    if p == "ROOT" {
-        return true;
-    }
-    p.strip_suffix('/').unwrap_or(p).split('/').all(|part| {
-        let b = part.as_bytes();
-        let alnum = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-        if b.is_empty() || !alnum(&b[0]) || !alnum(&b[b.len() - 1]) {
-            return false;
-        }
-        // Runs of separators between alphanumerics: ".", "_", "__" or any number of "-".
-        b.split(alnum)
-            .filter(|sep| !sep.is_empty())
-            .all(|sep| matches!(sep, b"." | b"_" | b"__") || sep.iter().all(|&c| c == b'-'))
-    })
+    check_str(
+        &ECR_PULL_THROUGH_CACHE_RULE_REPOSITORY_PREFIX,
+        p,
+        "ecrRepositoryPrefix",
+    )
+    .is_ok()
 }
 
-/// `^arn:aws(-\w+)*:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\-pullthroughcache\/[a-zA-Z0-9\/_+=.@-]+$`,
-/// 50 to 612 characters, approximately and without a regex: `Err` with what AWS's request
-/// validation says (a ValidationException).
+/// A rule's `credentialArn` against the model (50 to 612 characters, a Secrets Manager ARN of
+/// an `ecr-pullthroughcache/` secret): `Err` with what AWS's request validation says (a
+/// ValidationException).
 pub(crate) fn check_credential_arn(a: &str) -> Result<(), String> {
-    let fail = |constraint: &str| {
-        Err(format!(
-            "1 validation error detected: Value '{a}' at 'credentialArn' failed to satisfy constraint: Member must {constraint}"
-        ))
-    };
-    if a.len() < 50 {
-        return fail("have length greater than or equal to 50");
-    }
-    if a.len() > 612 {
-        return fail("have length less than or equal to 612");
-    }
-    let name = a
-        .find(":secret:ecr-pullthroughcache/")
-        .map(|i| &a[i + 30..])
-        .unwrap_or_default();
-    let ok = a.starts_with("arn:aws")
-        && a.contains(":secretsmanager:")
-        && !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        fail("satisfy regular expression pattern: ^arn:aws(-\\w+)*:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\\-pullthroughcache\\/[a-zA-Z0-9\\/_+=.@-]+$")
-    }
+    check_str(&ECR_CREDENTIAL_ARN, a, "credentialArn")
 }
 
 #[derive(Deserialize)]

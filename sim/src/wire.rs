@@ -172,7 +172,7 @@ pub(crate) fn form_value<'a>(body: &'a str, key: &str) -> Option<Cow<'a, str>> {
     })
 }
 
-fn percent_decode(v: &str) -> Cow<'_, str> {
+pub(crate) fn percent_decode(v: &str) -> Cow<'_, str> {
     if !v.contains(['%', '+']) {
         return Cow::Borrowed(v);
     }

@@ -229,7 +229,7 @@ async fn discovery_lists_the_organization() {
 /// Observes, converges and validates one target; returns the observation after.
 async fn roll_out(c: &Regional, t: &Target, r: &Rollout, token: &GitlabToken) -> Decision {
     let before = work::observe(c, t, r).await.unwrap();
-    let decision = work::decide(&before, r);
+    let decision = work::decide(&before, r, false);
     work::converge(c, t, r, &before, decision.actions(), token)
         .await
         .unwrap();
@@ -308,7 +308,10 @@ async fn a_rollout_converges_and_stays_converged() {
             "{o:?}"
         );
         assert!(matches!(o.rule, RuleState::Present { .. }));
-        assert_eq!(work::decide(&o, &r), Decision::Change { actions: vec![] });
+        assert_eq!(
+            work::decide(&o, &r, false),
+            Decision::Change { actions: vec![] }
+        );
     }
     let m = sim.metrics();
     assert_eq!(

@@ -58,6 +58,7 @@ pub async fn run(
     let runner = session.runner(Limits {
         max_failures: args.max_failures,
         canary: !args.no_canary,
+        adopt_rules: args.adopt_rules,
     });
     if !session.rollout.waves.is_empty() {
         return in_waves(&session, &runner, &args, Pass::Apply(token), saved, wave).await;

@@ -40,7 +40,10 @@ pub async fn run(
         Ok((wave.ok().flatten(), token.map(Arc::new)))
     })
     .await?;
-    let runner = session.runner(Limits::default());
+    let runner = session.runner(Limits {
+        adopt_rules: args.adopt_rules,
+        ..Limits::default()
+    });
     let ((results, stop), listed, waves) = if session.rollout.waves.is_empty() {
         let (ran, listed) = session.pass_listed(&runner, Pass::Plan(token)).await;
         (ran, listed, Waves::default())

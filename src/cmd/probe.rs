@@ -48,6 +48,7 @@ pub async fn run(
     let runner = session.runner(Limits {
         max_failures: args.max_failures,
         canary: false,
+        adopt_rules: false,
     });
     let (ran, listed) = session.pass_listed(&runner, Pass::Probe(spec)).await;
     conclude(&session, "Probe", to, &ran, listed)

@@ -46,6 +46,7 @@ pub async fn run(
     let runner = session.runner(Limits {
         max_failures: args.max_failures,
         canary: !args.no_canary,
+        adopt_rules: false,
     });
     let pass = Pass::Rotate(token);
     let (ran, listed, waves) = if session.rollout.waves.is_empty() {

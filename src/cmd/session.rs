@@ -73,7 +73,7 @@ impl Session {
             caller,
             role_name: rollout.role_name.clone(),
             external_id: rollout.external_id.clone(),
-            session_name: format!("ptc-rollout-{}", unix_now()),
+            session_name: crate::rollout::model_rules::session_name(unix_now()),
         };
         Ok(Session {
             rollout: Arc::new(rollout),

@@ -104,7 +104,8 @@ pub(crate) async fn token_level(side: &GitlabSide, id: u64, quiet: bool) -> Opti
     }
 }
 
-/// Days from `today` to a `YYYY-MM-DD` date.
+/// Days from `today` to a `YYYY-MM-DD` expiry date: the days the token is still usable, today
+/// included. GitLab expires a token at 00:00 UTC on that date, so 0 (or less) is expired.
 pub(crate) fn days_left(today: i64, date: Option<&str>) -> Option<i64> {
     date.and_then(crate::rollout::parse_date).map(|d| d - today)
 }
@@ -196,7 +197,7 @@ pub(crate) async fn status(args: TokenStatusArgs) -> Result<i32, CommandError> {
     let due = match (&current, args.due_within_days) {
         (_, None) => false,
         (None, Some(_)) => true,
-        (Some(c), Some(n)) => c.days_left.is_some_and(|d| d < n) || unfinished,
+        (Some(c), Some(n)) => c.days_left.is_some_and(|d| d <= 0 || d < n) || unfinished,
     };
     Ok(if due {
         exit::CHANGES_PENDING
@@ -310,6 +311,8 @@ fn print_status(
 
 fn expiry(t: &Shown) -> String {
     match (&t.expires_on, t.days_left) {
+        // Expired at 00:00 UTC that day (GitLab's rule), whatever GitLab's answer said.
+        (Some(date), Some(d)) if d <= 0 => format!("{date} (expired)"),
         (Some(date), Some(d)) => format!("{date} ({d} days left)"),
         (Some(date), None) => date.clone(),
         (None, _) => "never".to_owned(),

@@ -58,6 +58,7 @@ pub async fn run(
     let runner = session.runner(Limits {
         max_failures: args.max_failures,
         canary: false,
+        adopt_rules: false,
     });
     let (ran, listed) = session.pass_listed(&runner, Pass::Validate(probe)).await;
     conclude(&session, "Validate", to, &ran, listed)

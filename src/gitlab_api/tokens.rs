@@ -208,6 +208,15 @@ pub async fn revoke(c: &Gitlab, group: &str, id: u64) -> Result<(), GitlabError>
     }
 }
 
+/// The description of a variable `token mint` created, then the id of the token it holds: a
+/// hidden variable never shows its value, so a read back after a lost answer compares this,
+/// written in the same request as the value.
+const HOLDS_ID: &str = "ptc-rollout registry token, id ";
+
+fn holds_id(id: u64) -> String {
+    format!("{HOLDS_ID}{id}")
+}
+
 /// A CI/CD variable as GitLab describes it. No `Debug`: its value is the registry token.
 #[derive(Deserialize)]
 struct Variable {
@@ -215,18 +224,34 @@ struct Variable {
     masked: bool,
     #[serde(default)]
     protected: bool,
+    /// GitLab 17.4+; absent (not hidden) from an older GitLab.
+    #[serde(default)]
+    hidden: bool,
     /// `null` for a hidden variable (GitLab never shows its value again).
     #[serde(default)]
     value: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+impl Variable {
+    fn ours(&self) -> bool {
+        self.description
+            .as_deref()
+            .is_some_and(|d| d.starts_with(HOLDS_ID))
+    }
 }
 
 /// Where the registry token went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stored {
-    /// The variable was created (masked, protected, raw) rather than updated.
+    /// The variable was created (masked and hidden, protected, raw) rather than updated.
     pub created: bool,
     pub masked: bool,
     pub protected: bool,
+    pub hidden: bool,
+    /// Created by `token mint` (its description says so): the description follows the token.
+    pub ours: bool,
 }
 
 /// The read of the group's variable `key`.
@@ -246,12 +271,12 @@ pub async fn read_variable(
     key: &str,
 ) -> Result<Option<Stored>, GitlabError> {
     match variable(group, key).query_async(c).await {
-        Ok(Variable {
-            masked, protected, ..
-        }) => Ok(Some(Stored {
+        Ok::<Variable, _>(v) => Ok(Some(Stored {
             created: false,
-            masked,
-            protected,
+            masked: v.masked,
+            protected: v.protected,
+            hidden: v.hidden,
+            ours: v.ours(),
         })),
         Err(CrateError::GitlabWithStatus { status, msg })
             if status.as_u16() == 404 && msg.to_ascii_lowercase().contains("variable") =>
@@ -268,21 +293,24 @@ pub async fn read_variable(
 }
 
 /// Stores the token as the variable's value. An existing variable keeps every other setting
-/// as it is (only `value` is sent); a new one is masked, protected and raw (no `$` expansion).
+/// as it is (only `value` is sent; a hidden one's value can still be replaced); a new one is
+/// masked and hidden (GitLab 17.4+: not even a group Owner can reveal it; an older GitLab
+/// ignores the parameter and makes it masked only), protected and raw (no `$` expansion), and
+/// described with the id of the token it holds, which its later writes keep up to date.
 pub async fn store_variable(
     c: &Gitlab,
     group: &str,
     key: &str,
     existing: Option<Stored>,
-    token: &GitlabToken,
+    (token, id): (&GitlabToken, u64),
 ) -> Result<Stored, GitlabError> {
     if let Some(found) = existing {
-        let endpoint = UpdateGroupVariable::builder()
-            .group(group)
-            .key(key)
-            .value(token.ci_value())
-            .build()
-            .expect("group, key and value given");
+        let mut endpoint = UpdateGroupVariable::builder();
+        endpoint.group(group).key(key).value(token.ci_value());
+        if found.ours {
+            endpoint.description(holds_id(id));
+        }
+        let endpoint = endpoint.build().expect("group, key and value given");
         let _: Variable = ask(c, "PUT /groups/:id/variables/:key", group, endpoint).await?;
         return Ok(found);
     }
@@ -291,8 +319,10 @@ pub async fn store_variable(
         .key(key)
         .value(token.ci_value())
         .masked(true)
+        .masked_and_hidden(true)
         .protected(true)
         .raw(true)
+        .description(holds_id(id))
         .build()
         .expect("group, key and value given");
     let v: Variable = ask(c, "POST /groups/:id/variables", group, endpoint).await?;
@@ -300,6 +330,8 @@ pub async fn store_variable(
         created: true,
         masked: v.masked,
         protected: v.protected,
+        hidden: v.hidden,
+        ours: true,
     })
 }
 
@@ -307,7 +339,11 @@ pub async fn store_variable(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Holds {
     /// The token: the store happened.
-    Token { masked: bool, protected: bool },
+    Token {
+        masked: bool,
+        protected: bool,
+        hidden: bool,
+    },
     /// Another value, or no variable at all: the store did not happen.
     Other,
     /// A hidden variable, whose value GitLab never shows: cannot tell.
@@ -315,21 +351,30 @@ pub enum Holds {
 }
 
 /// Reads the variable back and compares its value with `token` (in constant time; neither
-/// is ever shown).
+/// is ever shown); a hidden one's description with the token's `id`, when mint wrote it.
 pub async fn variable_holds(
     c: &Gitlab,
     group: &str,
     key: &str,
-    token: &GitlabToken,
+    (token, id): (&GitlabToken, u64),
 ) -> Result<Holds, GitlabError> {
     match variable(group, key).query_async(c).await {
-        Ok(Variable { value: None, .. }) => Ok(Holds::Hidden),
-        Ok(Variable {
-            masked,
-            protected,
-            value: Some(v),
-        }) if token.is(&v) => Ok(Holds::Token { masked, protected }),
-        Ok(_) => Ok(Holds::Other),
+        Ok::<Variable, _>(v) => {
+            let holds = match v.value.as_deref() {
+                Some(value) => token.is(value),
+                None if v.ours() => v.description.as_deref() == Some(&*holds_id(id)),
+                None => return Ok(Holds::Hidden),
+            };
+            Ok(if holds {
+                Holds::Token {
+                    masked: v.masked,
+                    protected: v.protected,
+                    hidden: v.hidden,
+                }
+            } else {
+                Holds::Other
+            })
+        }
         Err(CrateError::GitlabWithStatus { status, msg })
             if status.as_u16() == 404 && msg.to_ascii_lowercase().contains("variable") =>
         {

@@ -7,9 +7,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::{
-    Problem, RawRule, RawTargets, RawTuning, RawUpstream, ACCOUNT_RE, ENV_NAME_RE, EXPIRY_TAG_KEY,
-    EXTERNAL_ID_RE, GITLAB_REGISTRY, MANAGED_TAG_KEY, OU_RE, PREFIX_RE, ROLE_RE,
-    SECRET_NAME_PREFIX, SECRET_NAME_RE, SUFFIX_LIKE_RE,
+    model_rules, Problem, RawRule, RawTargets, RawTuning, RawUpstream, ENV_NAME_RE, EXPIRY_TAG_KEY,
+    GITLAB_REGISTRY, MANAGED_TAG_KEY, SECRET_NAME_PREFIX, SUFFIX_LIKE_RE,
 };
 use crate::clients::Tuning;
 use crate::regions;
@@ -24,7 +23,7 @@ pub(super) struct CheckedTargets {
 /// `[targets]`: the matrix, and how each account is entered.
 pub(super) fn check_targets(t: &RawTargets, p: &mut Vec<Problem>) -> CheckedTargets {
     check_regions(&t.regions, t.allow_unknown_regions, p);
-    if !ROLE_RE.is_match(&t.role_name) {
+    if !model_rules::is_role_name(&t.role_name) {
         p.push(Problem::new(
             "targets.role_name",
             format!("{:?} is not an IAM role name", t.role_name),
@@ -33,16 +32,18 @@ pub(super) fn check_targets(t: &RawTargets, p: &mut Vec<Problem>) -> CheckedTarg
     }
     let (accounts, exclude_accounts) = check_account_filters(t, p);
     if let Some(id) = &t.external_id {
-        if !(2..=1224).contains(&id.len()) || !EXTERNAL_ID_RE.is_match(id) {
+        if !model_rules::is_external_id(id) {
+            // Never echoed: an external ID is sometimes treated as a shared secret.
             p.push(Problem::new(
                 "targets.external_id",
-                "is not a valid external ID",
-                "use 2 to 1224 letters, digits or +=,.@:/-_",
+                "is not an external ID STS accepts",
+                "use 2 to 1224 ASCII letters, digits or +=,.@:/-_ (no spaces)",
             ));
         }
     }
     let duration = t.session_duration_seconds.unwrap_or(3600);
-    if !(900..=43_200).contains(&duration) {
+    let (shortest, longest) = model_rules::SESSION_DURATION;
+    if !(shortest..=longest).contains(&duration) {
         p.push(Problem::new(
             "targets.session_duration_seconds",
             format!("{duration} is outside 900 to 43200"),
@@ -98,7 +99,7 @@ fn check_account_filters(
     }
     let exclude_accounts = check_accounts("targets.exclude_accounts", &t.exclude_accounts, p);
     for (i, ou) in t.organizational_units.iter().enumerate() {
-        if !OU_RE.is_match(ou) {
+        if !model_rules::is_ou_id(ou) {
             p.push(Problem::new(
                 format!("targets.organizational_units[{i}]"),
                 format!("{ou:?} is not an OU id"),
@@ -140,7 +141,7 @@ pub(super) fn check_upstream(u: &RawUpstream, p: &mut Vec<Problem>) {
 /// `[rule]`: the ECR prefix, the secret and its tags.
 pub(super) fn check_rule(r: &RawRule, p: &mut Vec<Problem>) {
     let prefix = &r.ecr_repository_prefix;
-    if !(2..=30).contains(&prefix.len()) || !PREFIX_RE.is_match(prefix) {
+    if !model_rules::is_ecr_prefix(prefix) {
         p.push(Problem::new(
             "rule.ecr_repository_prefix",
             format!("{prefix:?} is not a valid ECR repository prefix"),
@@ -155,11 +156,11 @@ pub(super) fn check_rule(r: &RawRule, p: &mut Vec<Problem>) {
 fn check_tags(tags: &BTreeMap<String, String>, p: &mut Vec<Problem>) {
     for (k, v) in tags {
         let field = format!("rule.tags.{k}");
-        if k.is_empty() || k.len() > 128 || v.len() > 256 {
+        if !model_rules::is_tag_key(k) || !model_rules::is_tag_value(v) {
             p.push(Problem::new(
                 field,
-                "tag key must be 1 to 128 characters and value at most 256",
-                "shorten the tag",
+                "is not a tag Secrets Manager accepts: the key must be 1 to 128 characters and the value at most 256",
+                "shorten the key or the value",
             ));
         } else if k.starts_with("aws:") {
             p.push(Problem::new(
@@ -175,11 +176,13 @@ fn check_tags(tags: &BTreeMap<String, String>, p: &mut Vec<Problem>) {
             ));
         }
     }
-    if tags.len() > 49 {
+    // Secrets Manager's 50 tags a secret (its TagResource reference; the model states no count),
+    // less managed-by and token-expires-on.
+    if tags.len() > 48 {
         p.push(Problem::new(
             "rule.tags",
-            "more than 49 tags",
-            "Secrets Manager allows 50 tags and ptc-rollout adds one",
+            format!("has {} tags, more than 48", tags.len()),
+            "remove some: Secrets Manager allows 50 tags on a secret and ptc-rollout adds two of its own",
         ));
     }
 }
@@ -253,7 +256,7 @@ pub(super) fn check_accounts(
     p: &mut Vec<Problem>,
 ) -> BTreeSet<String> {
     for (i, id) in ids.iter().enumerate() {
-        if !ACCOUNT_RE.is_match(id) {
+        if !model_rules::is_account_id(id) {
             p.push(Problem::new(
                 format!("{field}[{i}]"),
                 format!("{id:?} is not an AWS account id"),
@@ -269,11 +272,11 @@ fn check_secret_name(name: &str, p: &mut Vec<Problem>) {
     let field = "rule.secret_name";
     if !name.starts_with(SECRET_NAME_PREFIX) || name.len() == SECRET_NAME_PREFIX.len() {
         p.push(Problem::new(field, format!("{name:?} does not start with {SECRET_NAME_PREFIX:?}"), format!("ECR reads only secrets named {SECRET_NAME_PREFIX}..., e.g. \"{SECRET_NAME_PREFIX}gitlab\"")));
-    } else if name.len() > 512 || !SECRET_NAME_RE.is_match(name) {
+    } else if !model_rules::is_secret_name(name) {
         p.push(Problem::new(
             field,
-            format!("{name:?} breaks Secrets Manager's name rules"),
-            "use at most 512 ASCII letters, digits and /_+=.@-",
+            format!("{name:?} breaks Secrets Manager's name rules or ECR's credentialArn pattern"),
+            "use at most 512 ASCII letters, digits and /_+=.@- in all (no spaces)",
         ));
     } else if SUFFIX_LIKE_RE.is_match(name) {
         p.push(Problem::new(

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Deserialize;
 
-use super::{Problem, ROLE_RE};
+use super::{model_rules, Problem};
 use crate::regions;
 
 /// The placeholder in `principal_arns` replaced by each target's account id.
@@ -18,7 +18,7 @@ pub const ACCOUNT_PLACEHOLDER: &str = "{account_id}";
 /// session it is the role's ARN, never the session's (`sts::...:assumed-role/...`).
 static PRINCIPAL_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"^arn:(aws[a-z-]*):iam::(\d{12}|\{account_id\}):(role|user)/[A-Za-z0-9_+=,.@/*?-]{1,512}$",
+        r"^arn:(aws[a-z-]*):iam::([0-9]{12}|\{account_id\}):(role|user)/[A-Za-z0-9_+=,.@/*?-]{1,512}$",
     )
     .expect("valid regex")
 });
@@ -74,7 +74,7 @@ pub(super) fn check_pull_access(
         ));
     }
     for (i, name) in raw.role_names.iter().enumerate() {
-        if !ROLE_RE.is_match(name) {
+        if !model_rules::is_role_name(name) {
             p.push(Problem::new(
                 format!("pull_access.role_names[{i}]"),
                 format!("{name:?} is not an IAM role name"),

@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_smithy_types::date_time::{DateTime, Format};
 use serde::Deserialize;
 
-use super::{Problem, ROLE_RE};
+use super::model_rules::{self, EXCLUSION_FILTERS_LEN, LIFECYCLE_POLICY_LEN, TAG_MUTABILITIES};
+use super::Problem;
 use crate::regions;
 
 /// `[repository_template]` as written.
@@ -15,6 +16,8 @@ use crate::regions;
 pub(super) struct RawTemplate {
     description: Option<String>,
     image_tag_mutability: Option<String>,
+    #[serde(default)]
+    image_tag_mutability_exclusion_filters: Vec<RawExclusionFilter>,
     lifecycle_policy: Option<String>,
     #[serde(default)]
     resource_tags: BTreeMap<String, String>,
@@ -22,13 +25,32 @@ pub(super) struct RawTemplate {
     custom_role_arn: Option<String>,
 }
 
+/// One of `image_tag_mutability_exclusion_filters`, as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawExclusionFilter {
+    filter_type: String,
+    filter: String,
+}
+
+/// Tags that escape the template's tag mutability (ECR's `imageTagMutabilityExclusionFilters`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExclusionFilter {
+    /// `WILDCARD`, the only type ECR has.
+    pub filter_type: String,
+    /// A tag pattern, `*` matching any characters.
+    pub filter: String,
+}
+
 /// The ECR repository creation template `apply` keeps for the rule's prefix, applied to
 /// `PULL_THROUGH_CACHE` repositories.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepositoryTemplate {
     pub description: String,
-    /// `MUTABLE` or `IMMUTABLE`; `None` leaves ECR's default.
+    /// One of [`TAG_MUTABILITIES`]; `None` leaves ECR's default.
     pub image_tag_mutability: Option<String>,
+    /// With, and only with, a `*_WITH_EXCLUSION` mutability.
+    pub image_tag_mutability_exclusion_filters: Vec<ExclusionFilter>,
     /// The lifecycle policy as compact JSON, so that comparisons ignore formatting.
     pub lifecycle_policy: Option<String>,
     pub resource_tags: BTreeMap<String, String>,
@@ -58,24 +80,41 @@ pub(super) fn check_template(
     let field = |name: &str| format!("repository_template.{name}");
     check_role(&raw, accounts, p);
     let mutability = raw.image_tag_mutability.map(|m| m.to_ascii_uppercase());
-    if let Some(m) = &mutability {
-        if m != "MUTABLE" && m != "IMMUTABLE" {
-            p.push(Problem::new(
-                field("image_tag_mutability"),
-                format!("{m:?} is not a tag mutability"),
-                "use \"MUTABLE\" or \"IMMUTABLE\"",
-            ));
-        }
+    if let Some(m) = mutability
+        .as_ref()
+        .filter(|m| !TAG_MUTABILITIES.contains(&m.as_str()))
+    {
+        p.push(Problem::new(
+            field("image_tag_mutability"),
+            format!("{m:?} is not a tag mutability"),
+            "use \"MUTABLE\", \"IMMUTABLE\", \"IMMUTABLE_WITH_EXCLUSION\" or \"MUTABLE_WITH_EXCLUSION\"",
+        ));
+    }
+    let filters = check_exclusion_filters(
+        mutability.as_deref(),
+        raw.image_tag_mutability_exclusion_filters,
+        p,
+    );
+    if let Some(d) = raw
+        .description
+        .as_deref()
+        .filter(|d| !model_rules::is_template_description(d))
+    {
+        p.push(Problem::new(
+            field("description"),
+            format!("has {} characters, more than ECR's 256", d.chars().count()),
+            "shorten the description",
+        ));
     }
     let lifecycle_policy = raw
         .lifecycle_policy
         .and_then(|text| compact_lifecycle_policy(&text, p));
     for (k, v) in &raw.resource_tags {
-        if k.is_empty() || k.len() > 128 || v.len() > 256 || k.starts_with("aws:") {
+        if !model_rules::is_tag_key(k) || !model_rules::is_tag_value(v) || k.starts_with("aws:") {
             p.push(Problem::new(
                 field(&format!("resource_tags.{k}")),
-                "is not a valid tag",
-                "keys of 1 to 128 characters not starting with aws:, values up to 256",
+                "is not a tag ECR accepts",
+                "use a key of 1 to 128 characters not starting with aws:, and a value of at most 256",
             ));
         }
     }
@@ -90,6 +129,7 @@ pub(super) fn check_template(
             .description
             .unwrap_or_else(|| "Managed by ptc-rollout".to_owned()),
         image_tag_mutability: mutability,
+        image_tag_mutability_exclusion_filters: filters,
         lifecycle_policy,
         resource_tags: raw.resource_tags,
         custom_role_name: raw.custom_role_name,
@@ -97,13 +137,98 @@ pub(super) fn check_template(
     }
 }
 
-/// The policy as compact JSON, so that comparing it with ECR's copy ignores formatting.
+/// The exclusion filters are what the `*_WITH_EXCLUSION` mutabilities are made of (the ECR
+/// guide's tag mutability page: "enter tag names or use wildcards" for the exceptions): a filter
+/// with a plain mutability would have no meaning, and such a mutability without filters is a
+/// plain one mistyped. Both are refused, as the emulator does, rather than left to AWS.
+fn check_exclusion_filters(
+    mutability: Option<&str>,
+    raw: Vec<RawExclusionFilter>,
+    p: &mut Vec<Problem>,
+) -> Vec<ExclusionFilter> {
+    const FIELD: &str = "repository_template.image_tag_mutability_exclusion_filters";
+    let with_exclusion = mutability.is_some_and(|m| m.ends_with("_WITH_EXCLUSION"));
+    if with_exclusion && raw.is_empty() {
+        p.push(Problem::new(
+            FIELD,
+            format!("is missing, and image_tag_mutability {} needs it", mutability.unwrap_or_default()),
+            "list the tags that escape the mutability, e.g. [{ filter_type = \"WILDCARD\", filter = \"latest\" }], or use MUTABLE or IMMUTABLE",
+        ));
+    } else if !with_exclusion && !raw.is_empty() {
+        p.push(Problem::new(
+            FIELD,
+            "is set, but image_tag_mutability is not IMMUTABLE_WITH_EXCLUSION or MUTABLE_WITH_EXCLUSION",
+            "set image_tag_mutability = \"IMMUTABLE_WITH_EXCLUSION\" (or \"MUTABLE_WITH_EXCLUSION\"), or remove the filters",
+        ));
+    }
+    let (_, most) = EXCLUSION_FILTERS_LEN;
+    if raw.len() > most {
+        p.push(Problem::new(
+            FIELD,
+            format!("has {} filters, more than ECR's {most}", raw.len()),
+            "merge filters with * wildcards, e.g. \"release-*\"",
+        ));
+    }
+    let mut seen = BTreeSet::new();
+    raw.into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let filter_type = f.filter_type.to_ascii_uppercase();
+            if !model_rules::EXCLUSION_FILTER_TYPES.contains(&filter_type.as_str()) {
+                p.push(Problem::new(
+                    format!("{FIELD}[{i}].filter_type"),
+                    format!("{:?} is not a filter type", f.filter_type),
+                    "use \"WILDCARD\", the only type ECR has",
+                ));
+            }
+            if !model_rules::is_exclusion_filter(&f.filter) {
+                p.push(Problem::new(
+                    format!("{FIELD}[{i}].filter"),
+                    format!("{:?} is not a tag filter ECR accepts", f.filter),
+                    "use 1 to 128 letters, digits and . _ - with * as the wildcard, e.g. \"latest\" or \"dev-*\"",
+                ));
+            } else if !seen.insert(f.filter.clone()) {
+                p.push(Problem::new(
+                    format!("{FIELD}[{i}].filter"),
+                    format!("{:?} is listed twice", f.filter),
+                    "list each filter once",
+                ));
+            }
+            ExclusionFilter {
+                filter_type,
+                filter: f.filter,
+            }
+        })
+        .collect()
+}
+
+/// The policy as compact JSON, so that comparing it with ECR's copy ignores formatting; its
+/// length is that of the text sent.
 fn compact_lifecycle_policy(text: &str, p: &mut Vec<Problem>) -> Option<String> {
+    const FIELD: &str = "repository_template.lifecycle_policy";
     match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(v) if v.get("rules").is_some_and(serde_json::Value::is_array) => Some(v.to_string()),
+        Ok(v) if v.get("rules").is_some_and(serde_json::Value::is_array) => {
+            let compact = v.to_string();
+            if !model_rules::lifecycle_policy_fits(&compact) {
+                let (least, most) = LIFECYCLE_POLICY_LEN;
+                p.push(Problem::new(
+                    FIELD,
+                    format!(
+                        "is {} characters as compact JSON; ECR takes {least} to {most}",
+                        compact.chars().count()
+                    ),
+                    if compact.chars().count() < least {
+                        "give the policy at least one rule, with its rulePriority, selection and action"
+                    } else {
+                        "shorten the policy: fewer or shorter rules (descriptions count)"
+                    },
+                ));
+            }
+            Some(compact)
+        }
         _ => {
             p.push(Problem::new(
-                "repository_template.lifecycle_policy",
+                FIELD,
                 "is not an ECR lifecycle policy (JSON with a \"rules\" list)",
                 "paste the policy JSON, e.g. '{\"rules\": [...]}'",
             ));
@@ -118,7 +243,7 @@ fn check_role(raw: &RawTemplate, accounts: Option<&BTreeSet<String>>, p: &mut Ve
     const NAME: &str = "repository_template.custom_role_name";
     const ARN: &str = "repository_template.custom_role_arn";
     if let Some(name) = &raw.custom_role_name {
-        if !ROLE_RE.is_match(name) {
+        if !model_rules::is_role_name(name) {
             p.push(Problem::new(
                 NAME,
                 format!("{name:?} is not an IAM role name"),
@@ -137,6 +262,14 @@ fn check_role(raw: &RawTemplate, accounts: Option<&BTreeSet<String>>, p: &mut Ve
     let Some(arn) = &raw.custom_role_arn else {
         return;
     };
+    if !model_rules::custom_role_arn_fits(arn) {
+        p.push(Problem::new(
+            ARN,
+            "is longer than ECR's 2048 characters",
+            "use custom_role_name = \"NAME\" (the role in each target account)",
+        ));
+        return;
+    }
     let account = regions::arn_account(arn)
         .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()));
     let Some(account) = account.filter(|_| arn.contains(":role/")) else {

@@ -1,5 +1,6 @@
 //! The circuit breaker: validation stops after a few failed logins at GitLab.com, which bans an
-//! address after 30 failures in 3 minutes. What counts as one is decided here; how many may be
+//! address for 15 minutes after 300 failures in one minute. The logins come from the AWS
+//! addresses ECR uses, not this machine's. What counts as one is decided here; how many may be
 //! in flight, in [`super::logins`].
 
 use super::logins::Ended;
@@ -84,7 +85,7 @@ impl Runner {
             Ok(admitted) => admitted,
             Err(seen) => {
                 return Validation::not_checked(format!(
-                    "not validated: validation stopped after {seen} upstream authentication failures (circuit breaker), to keep GitLab.com from banning ECR's logins"
+                    "not validated: validation stopped after {seen} upstream authentication failures (circuit breaker), to keep GitLab.com from banning the AWS addresses ECR logs in from"
                 ))
             }
         };

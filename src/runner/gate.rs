@@ -1,7 +1,8 @@
 //! The canary gate. The first target of an `apply` that writes the token becomes the canary;
 //! every other write waits until the canary has converged and validated. If the canary fails,
 //! nothing else is written and the run stops, so a wrong or revoked token reaches one account
-//! only (GitLab.com bans an address after 30 failed logins in 3 minutes). Reads never wait, so
+//! only (GitLab.com bans an address for 15 minutes after 300 failed logins in one minute, and
+//! ECR logs in from AWS's addresses, shared with other rules and accounts). Reads never wait, so
 //! the rest of the Organization is listed and planned meanwhile.
 
 use tokio::sync::watch;

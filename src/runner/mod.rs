@@ -165,6 +165,9 @@ pub struct Limits {
     /// `apply`: the first target to write the token converges and validates before any other
     /// target writes anything.
     pub canary: bool,
+    /// `plan`, `apply` (`--adopt-rules`): repoint a GitLab rule for the prefix that uses
+    /// another team's secret to ptc-rollout's, instead of leaving it as a conflict.
+    pub adopt_rules: bool,
 }
 
 /// One target of a pass, and what a plan saw and decided there, if it was planned.

@@ -109,7 +109,7 @@ impl Runner {
             Err(e) => return (self.end_with(r, e).await, None),
         };
         let mut decision = match destroy {
-            None => work::decide(&observed, &self.rollout),
+            None => work::decide(&observed, &self.rollout, self.limits.adopt_rules),
             Some(removal) => decide_destroy(&observed, removal.force),
         };
         if let (Decision::Change { actions }, Some(token)) = (&mut decision, token) {

@@ -65,7 +65,9 @@ pub async fn describe_secret(
         .send()
         .await;
     let not_found = |e: &DescribeSecretError| e.is_resource_not_found_exception();
-    let Some(out) = unless_absent(sent, not_found, t, "secretsmanager:DescribeSecret")? else {
+    let Some(out) = unless_absent(sent, not_found, t, "secretsmanager:DescribeSecret")
+        .map_err(|e| with_describe_hint(e, t, r))?
+    else {
         return Ok(None);
     };
     let tag = |key: &str| {
@@ -90,6 +92,23 @@ pub async fn describe_secret(
         expires_on: tag(EXPIRY_TAG_KEY),
         kms_key_id: customer_managed_key(c, t, out.kms_key_id()).await,
     }))
+}
+
+/// AccessDenied on DescribeSecret is, on a first run, most often a secret that does not exist
+/// yet: Secrets Manager then checks the name alone, which a permission on the secret's ARN
+/// with its suffix (`NAME-??????`) does not match. Say which permission covers it.
+fn with_describe_hint(mut e: ApiError, t: &Target, r: &Rollout) -> ApiError {
+    if e.code.as_deref() == Some("AccessDeniedException") {
+        let resource = crate::iam::describe_before_it_exists(
+            &r.secret_name,
+            crate::regions::partition(&t.region),
+        );
+        e.message = format!(
+            "{}; where the secret does not exist yet, Secrets Manager answers this unless the role may describe it by name: allow secretsmanager:DescribeSecret on {resource} (statement DescribeSecretBeforeItExists of `ptc-rollout iam-policy`)",
+            e.message
+        );
+    }
+    e
 }
 
 /// The secret's key when it is a customer managed one, which ECR cannot use. AWS omits

@@ -373,7 +373,24 @@ fn raced(t: &Target, call: &'static str, how: &str) -> ApiError {
     )
 }
 
+/// ECR's limit on the registry policy text (the model's `RegistryPolicyText`, max 10,240).
+pub const POLICY_TEXT_MAX: usize = 10_240;
+
 async fn write(c: &Regional, t: &Target, text: &str) -> Result<(), ApiError> {
+    // ECR would refuse it with a ValidationException: say so with the count, and make no call.
+    let chars = text.chars().count();
+    if chars > POLICY_TEXT_MAX {
+        return Err(ApiError::new(
+            &t.account_id,
+            &t.region,
+            "ecr:PutRegistryPolicy",
+            format!(
+                "the registry policy with ptc-rollout's statement would be {chars} characters, over \
+                 ECR's limit of {POLICY_TEXT_MAX}; not written: shorten or remove other statements \
+                 of the registry policy, or name fewer principals in [pull_access]"
+            ),
+        ));
+    }
     c.ecr
         .put_registry_policy()
         .policy_text(text)

@@ -61,7 +61,8 @@ pub(super) async fn create_rule(
                 .is_some_and(|e| e.is_limit_exceeded_exception()) =>
         {
             let mut err = ApiError::from_sdk(&t.account_id, &t.region, call, e);
-            err.message.push_str(" (quota: 50 pull through cache rules per Region, not adjustable; delete unused rules)");
+            // ECR's quota page gives the name and default, not a Service Quotas code.
+            err.message.push_str(" (quota \"Pull through cache rules per registry\": 50 per Region, ECR's current default, not adjustable; delete unused rules)");
             Err(err)
         }
         // An attempt that timed out after ECR created the rule makes the retry find it: that is
@@ -160,14 +161,15 @@ pub async fn validate(c: &Regional, t: &Target, r: &Rollout) -> Result<Validatio
     })
 }
 
-/// What to do about the errors ECR answers when it cannot use the rule's secret, said on the
-/// row after ECR's own words.
+/// What to do about the errors ECR answers when it cannot use the rule's secret or the upstream,
+/// said on the row after ECR's own words.
 pub fn with_hint(mut e: ApiError) -> ApiError {
     let hint = match e.code.as_deref() {
         Some("SecretNotFoundException") => "the secret is not in this account and Region (deleted meanwhile?): run `ptc-rollout plan` and apply again",
         Some("UnableToAccessSecretException") => "ECR cannot read the secret: restore it if it is scheduled for deletion (apply does, for ptc-rollout's own), or fix a resource policy that denies ECR's service-linked role",
         Some("UnableToDecryptSecretValueException") => "the secret is encrypted with a customer managed KMS key, which ECR cannot use: re-create it under the default aws/secretsmanager key",
         Some("ValidationException") => "ECR refused a value of the request: check rule.ecr_repository_prefix and rule.secret_name in the rollout file",
+        Some("UnsupportedUpstreamRegistryException") => "ECR does not offer pull through cache from GitLab's registry in this Region: leave the Region out of targets.regions",
         _ => return e,
     };
     e.message = format!("{} ({hint})", e.message);
@@ -192,5 +194,22 @@ mod tests {
             .contains("re-create it under the default aws/secretsmanager key"));
         let other = ApiError::new("1", "r", "ecr:CreatePullThroughCacheRule", "x");
         assert_eq!(with_hint(other.clone()), other);
+    }
+
+    #[test]
+    fn an_upstream_not_offered_in_the_region_says_to_leave_the_region_out() {
+        let mut e = ApiError::new(
+            "1",
+            "cn-north-1",
+            "ecr:CreatePullThroughCacheRule",
+            "UnsupportedUpstreamRegistryException: The specified upstream registry isn't supported.",
+        );
+        e.code = Some("UnsupportedUpstreamRegistryException".into());
+        let message = with_hint(e).message;
+        assert!(message.starts_with("UnsupportedUpstreamRegistryException: The specified"));
+        assert!(
+            message.ends_with("(ECR does not offer pull through cache from GitLab's registry in this Region: leave the Region out of targets.regions)"),
+            "{message}"
+        );
     }
 }

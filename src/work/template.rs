@@ -2,7 +2,10 @@
 //! repositories ECR creates on first pull get the tag mutability, lifecycle policy and tags the
 //! platform team wants.
 
-use aws_sdk_ecr::types::{ImageTagMutability, RctAppliedFor, Tag};
+use aws_sdk_ecr::types::{
+    ImageTagMutability, ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType,
+    RctAppliedFor, Tag,
+};
 
 use crate::clients::Regional;
 use crate::error::ApiError;
@@ -53,14 +56,28 @@ pub async fn read_template(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    let mut filters: Vec<(&str, &str)> = have
+        .image_tag_mutability_exclusion_filters()
+        .iter()
+        .map(|f| (f.filter_type().as_str(), f.filter()))
+        .collect();
+    filters.sort();
+    let mut want_filters: Vec<(&str, &str)> = want
+        .image_tag_mutability_exclusion_filters
+        .iter()
+        .map(|f| (f.filter_type.as_str(), f.filter.as_str()))
+        .collect();
+    want_filters.sort();
+    // An empty description is no description: ECR keeps none.
     let matches = have
         .applied_for()
         .contains(&RctAppliedFor::PullThroughCache)
-        && have.description() == Some(want.description.as_str())
+        && have.description().unwrap_or_default() == want.description
         && want
             .image_tag_mutability
             .as_deref()
             .is_none_or(|m| have.image_tag_mutability().map(|x| x.as_str()) == Some(m))
+        && (want.image_tag_mutability.is_none() || filters == want_filters)
         && json(have.lifecycle_policy()) == json(want.lifecycle_policy.as_deref())
         && tags == want_tags
         && have.custom_role_arn() == role_arn(t, want).as_deref();
@@ -93,6 +110,33 @@ pub async fn put_template(
         .image_tag_mutability
         .as_deref()
         .map(ImageTagMutability::from);
+    let filters: Vec<ImageTagMutabilityExclusionFilter> = want
+        .image_tag_mutability_exclusion_filters
+        .iter()
+        .filter_map(|f| {
+            ImageTagMutabilityExclusionFilter::builder()
+                .filter_type(ImageTagMutabilityExclusionFilterType::from(
+                    f.filter_type.as_str(),
+                ))
+                .filter(&f.filter)
+                .build()
+                .ok()
+        })
+        .collect();
+    // The model takes 1 to 5 filters: none is said by leaving the member out.
+    let filters = Some(filters).filter(|f| !f.is_empty());
+    // Update keeps what a request leaves out, so a setting the file no longer has is cleared
+    // with an empty string, which the model takes (min length 0) and ECR reads as "none"; the
+    // AWS provider for Terraform clears these the same way. Create needs none of it.
+    let cleared = |value: Option<String>| Some(value.unwrap_or_default());
+    let (lifecycle_policy, custom_role_arn) = if exists {
+        (
+            cleared(want.lifecycle_policy.clone()),
+            cleared(role_arn(t, want)),
+        )
+    } else {
+        (want.lifecycle_policy.clone(), role_arn(t, want))
+    };
     // Create and Update take the same settings, on builders of two types.
     macro_rules! with_settings {
         ($builder:expr) => {
@@ -101,9 +145,10 @@ pub async fn put_template(
                 .description(&want.description)
                 .applied_for(RctAppliedFor::PullThroughCache)
                 .set_image_tag_mutability(mutability)
-                .set_lifecycle_policy(want.lifecycle_policy.clone())
+                .set_image_tag_mutability_exclusion_filters(filters)
+                .set_lifecycle_policy(lifecycle_policy)
                 .set_resource_tags(Some(tags))
-                .set_custom_role_arn(role_arn(t, want))
+                .set_custom_role_arn(custom_role_arn)
                 .send()
                 .await
         };

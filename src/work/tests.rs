@@ -27,6 +27,7 @@ fn actions(secret: SecretState, rule: RuleState) -> Decision {
             secret_kms_key: None,
         },
         &rollout(),
+        false,
     )
 }
 
@@ -106,4 +107,37 @@ fn prefix_of_another_upstream_is_a_conflict_touching_nothing() {
     let d = actions(SecretState::Absent, rule("public.ecr.aws", "x"));
     assert!(matches!(&d, Decision::Conflict { reason } if reason.contains("public.ecr.aws")));
     assert!(d.actions().is_empty());
+}
+
+#[test]
+fn another_teams_gitlab_rule_is_a_conflict_unless_adopted() {
+    let theirs =
+        "arn:aws:secretsmanager:us-east-1:111111111111:secret:ecr-pullthroughcache/team-b-XyZ123";
+    let older =
+        "arn:aws:secretsmanager:us-east-1:111111111111:secret:ecr-pullthroughcache/gitlab-Old123";
+    let secret = || SecretState::Present {
+        arn: ARN.into(),
+        managed: true,
+    };
+    let d = actions(secret(), rule(GITLAB_REGISTRY_URL, theirs));
+    assert!(
+        matches!(&d, Decision::Conflict { reason } if reason.contains("ecr-pullthroughcache/team-b") && reason.contains("--adopt-rules")),
+        "{d:?}"
+    );
+    let observed = Observed {
+        secret: secret(),
+        rule: rule(GITLAB_REGISTRY_URL, theirs),
+        template: None,
+        pull_access: None,
+        secret_kms_key: None,
+    };
+    assert_eq!(
+        decide(&observed, &rollout(), true),
+        change(&[Action::UpdateRuleCredential])
+    );
+    // An older secret of the rollout's own name is ours: repointed without the flag.
+    assert_eq!(
+        actions(secret(), rule(GITLAB_REGISTRY_URL, older)),
+        change(&[Action::UpdateRuleCredential])
+    );
 }

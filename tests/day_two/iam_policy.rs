@@ -6,7 +6,7 @@ use super::*;
 #[test]
 fn the_iam_policy_covers_every_call_the_tool_makes() {
     let (emu, _org) = Emulator::with_org();
-    let template = "[repository_template]\nimage_tag_mutability = \"IMMUTABLE\"\nlifecycle_policy = '{\"rules\": []}'\ncustom_role_name = \"ecr-template\"\nresource_tags = { team = \"platform\" }\n[pull_access]\nrole_names = [\"consumer\"]\n";
+    let template = "[repository_template]\nimage_tag_mutability = \"IMMUTABLE\"\nlifecycle_policy = '{\"rules\": [{\"rulePriority\": 1, \"selection\": {\"tagStatus\": \"any\", \"countType\": \"imageCountMoreThan\", \"countNumber\": 50}, \"action\": {\"type\": \"expire\"}}]}'\ncustom_role_name = \"ecr-template\"\nresource_tags = { team = \"platform\" }\n[pull_access]\nrole_names = [\"consumer\"]\n";
     emu.identity_policies(json!([{"account": "*", "role_name": "consumer",
         "actions": ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]}]));
     let cfg = config(&emu, "token_expires_on = \"2099-01-01\"", template);
@@ -111,5 +111,165 @@ fn the_iam_policy_covers_every_call_the_tool_makes() {
         doc["member_role_trust_policy"]["Statement"][0]["Condition"]["StringEquals"]
             ["aws:PrincipalOrgID"],
         "o-abc123"
+    );
+}
+
+/// `iam-policy`'s printed documents for `cfg`.
+fn printed_policy(emu: &Emulator, cfg: &std::path::Path) -> Value {
+    let out = run(emu
+        .cmd()
+        .args([
+            "iam-policy",
+            "--caller-role-arn",
+            "arn:aws:iam::123456789012:role/rollout",
+            "--org-id",
+            "o-abc123",
+            "--config",
+        ])
+        .arg(cfg));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    serde_json::from_str(&out.stdout).unwrap()
+}
+
+/// The member role's statements as the emulator's identity policy of the member role (their
+/// actions and resources; Secrets Manager's DescribeSecret is evaluated against both).
+fn as_member_role(statements: &[&Value]) -> Value {
+    let list = |v: &Value| match v {
+        Value::String(s) => json!([s]),
+        other => other.clone(),
+    };
+    Value::Array(
+        statements
+            .iter()
+            .map(|st| {
+                json!({"account": "*", "role_name": "OrganizationAccountAccessRole",
+                    "actions": list(&st["Action"]), "resources": list(&st["Resource"])})
+            })
+            .collect(),
+    )
+}
+
+/// A secret that does not exist yet is described by its name: a role allowed DescribeSecret
+/// only on `NAME-??????` is refused (AccessDenied, not "not found"), and the row names the
+/// permission that covers it. The printed policy has it; with the secrets in place the suffixed
+/// ARN is enough again.
+#[test]
+fn describing_a_secret_before_it_exists_is_allowed_and_named_when_denied() {
+    let (emu, _org) = Emulator::with_org();
+    let cfg = config(&emu, "", "");
+    let doc = printed_policy(&emu, &cfg);
+    let statements: Vec<&Value> = doc["member_role_policy"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    let by_sid = |sid: &str| *statements.iter().find(|s| s["Sid"] == sid).unwrap();
+    let prefix = "arn:aws:secretsmanager:*:*:secret:ecr-pullthroughcache/gitlab*";
+    assert_eq!(
+        by_sid("DescribeSecretBeforeItExists")["Resource"],
+        prefix,
+        "{doc}"
+    );
+    let suffixed_only = as_member_role(&[by_sid("PullThroughCacheSecret")]);
+    let plan = |emu: &Emulator| {
+        run(emu
+            .cmd()
+            .args(["plan", "--detailed-exitcode", "--config"])
+            .arg(&cfg))
+    };
+    emu.identity_policies(suffixed_only.clone());
+    let out = plan(&emu);
+    assert_eq!(out.code, 1, "{}\n{}", out.stdout, out.stderr);
+    let text = format!("{}{}", out.stdout, out.stderr);
+    assert!(
+        text.contains("AccessDeniedException")
+            && text.contains(&format!("secretsmanager:DescribeSecret on {prefix}"))
+            && text.contains("DescribeSecretBeforeItExists"),
+        "{text}"
+    );
+    emu.identity_policies(as_member_role(&statements));
+    let out = plan(&emu);
+    assert_eq!(
+        out.code, 3,
+        "pending, none failed: {}\n{}",
+        out.stdout, out.stderr
+    );
+    emu.identity_policies(json!([]));
+    apply(&emu, &cfg);
+    emu.identity_policies(suffixed_only);
+    emu.assert_converged(&cfg);
+}
+
+/// CreateRepository and PutLifecyclePolicy (what ECR asks of whoever keeps a template) act on
+/// repositories: only the prefix's are granted, `repository/*` for ROOT. README's example of the
+/// secret statements is what `iam-policy` prints for plans/gitlab.toml.
+#[test]
+fn template_repository_actions_are_scoped_to_the_prefix_and_readme_agrees() {
+    let emu = Emulator::start();
+    let template = "[repository_template]\nlifecycle_policy = '{\"rules\": [{\"rulePriority\": 1, \"selection\": {\"tagStatus\": \"any\", \"countType\": \"imageCountMoreThan\", \"countNumber\": 50}, \"action\": {\"type\": \"expire\"}}]}'\n";
+    for (prefix, repositories) in [
+        ("gitlab", "arn:aws:ecr:*:*:repository/gitlab/*"),
+        ("ROOT", "arn:aws:ecr:*:*:repository/*"),
+    ] {
+        let text = rollout_text("").replace(
+            "ecr_repository_prefix = \"gitlab\"",
+            &format!("ecr_repository_prefix = \"{prefix}\""),
+        );
+        let cfg = emu.rollout(&format!("t-{prefix}.toml"), &format!("{text}\n{template}"));
+        let doc = printed_policy(&emu, &cfg);
+        let mut seen = BTreeSet::new();
+        for st in doc["member_role_policy"]["Statement"].as_array().unwrap() {
+            let actions: Vec<&str> = match &st["Action"] {
+                Value::String(a) => vec![a.as_str()],
+                list => list
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect(),
+            };
+            for a in actions {
+                if a == "ecr:CreateRepository" || a == "ecr:PutLifecyclePolicy" {
+                    assert_eq!(st["Resource"], repositories, "{prefix}: {st}");
+                    seen.insert(a);
+                }
+            }
+        }
+        assert_eq!(seen.len(), 2, "{prefix}: {doc}");
+    }
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let (_, after) = readme
+        .split_once("the member role's secret statements for `plans/gitlab.toml`:\n\n```json\n")
+        .expect("README's example");
+    let (block, _) = after.split_once("```").unwrap();
+    let shown: Vec<Value> = serde_json::from_str(block).unwrap();
+    let cfg = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/gitlab.toml"));
+    let doc = printed_policy(&emu, cfg);
+    let printed = doc["member_role_policy"]["Statement"].as_array().unwrap();
+    for st in &shown {
+        assert!(
+            printed.contains(st),
+            "README shows {st}, iam-policy prints {printed:?}"
+        );
+    }
+    assert_eq!(shown.len(), 2);
+    // The member role's core and the caller's policy near README's top, likewise.
+    let block_after = |marker: &str| -> Value {
+        let (_, after) = readme.split_once(marker).expect(marker);
+        let (_, after) = after.split_once("```json\n").unwrap();
+        serde_json::from_str(after.split_once("```").unwrap().0).unwrap()
+    };
+    let core = block_after("Its core, as printed\nfor `plans/gitlab.toml`");
+    for st in core["Statement"].as_array().unwrap() {
+        assert!(
+            printed.contains(st),
+            "README's member role shows {st}, iam-policy prints {printed:?}"
+        );
+    }
+    assert_eq!(
+        block_after("its `caller_policy`, as printed\nfor `plans/gitlab.toml`"),
+        doc["caller_policy"],
+        "README's caller policy"
     );
 }

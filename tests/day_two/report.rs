@@ -129,3 +129,51 @@ fn the_report_matches_the_emulators_state() {
 fn soon() -> &'static str {
     Box::leak(support::date_in(10).into_boxed_str())
 }
+
+/// GitLab expires a token at 00:00 UTC on its expiry date: a token dated today is expired (0
+/// days left, non-compliant), one dated tomorrow still works today (1 day left, a warning).
+#[test]
+fn a_token_expiring_today_is_expired() {
+    let (emu, org) = Emulator::with_org();
+    let dev = org.id("dev");
+    for (days, state, reason) in [
+        (0, "non-compliant", "token expired"),
+        (1, "warning", "token expires within 30 days"),
+    ] {
+        let date = support::date_in(days);
+        let cfg = config(&emu, &format!("token_expires_on = \"{date}\""), "");
+        if days == 0 {
+            apply(&emu, &cfg);
+        }
+        // rotate tags the date on the secret.
+        let r = run(emu
+            .cmd()
+            .args([
+                "rotate",
+                "--yes",
+                "--regions",
+                "eu-west-1",
+                "--accounts",
+                &dev,
+            ])
+            .arg("--config")
+            .arg(&cfg)
+            .env("GITLAB_REGISTRY_TOKEN", TOKEN));
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let result = run(emu
+            .cmd()
+            .args(["report", "--format", "json", "--regions", "eu-west-1"])
+            .args(["--accounts", &dev, "--config"])
+            .arg(&cfg));
+        assert_eq!(result.code, 1, "{}", result.stderr);
+        let doc: Value = serde_json::from_str(&result.stdout).unwrap();
+        let t = &doc["targets"][0];
+        assert_eq!(t["token_expires_on"], date.as_str(), "{t}");
+        assert_eq!(
+            (&t["state"], &t["token_days_left"]),
+            (&json!(state), &json!(days)),
+            "{t}"
+        );
+        assert_eq!(t["reasons"], json!([reason]), "{t}");
+    }
+}

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::cell::{Cell, RefCell};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use serde_json::{json, Value};
 
 pub mod json_schema;
+mod model_refusals;
 
 /// The token tests declare valid: distinctive, so a leak check finds any part of it (and not
 /// shaped like a real GitLab token, which repository scanners would flag).
@@ -26,6 +28,10 @@ pub struct Emulator {
     pub endpoint: String,
     addr: String,
     pub dir: tempfile::TempDir,
+    /// Whether the test sends values the service models refuse on purpose.
+    model_refusals_expected: Cell<bool>,
+    /// Model refusals of calls the log no longer holds (see [`Emulator::reset_calls`]).
+    model_refusals: RefCell<Vec<String>>,
 }
 
 /// The Python with the emulator's packages and the tests' Python tools (scripts/emulator-env.sh).
@@ -76,6 +82,8 @@ impl Emulator {
             endpoint,
             addr,
             dir,
+            model_refusals_expected: Cell::new(false),
+            model_refusals: RefCell::new(Vec::new()),
         }
     }
 
@@ -149,6 +157,9 @@ impl Emulator {
     }
 
     pub fn reset_calls(&self) {
+        // Keep the model check's refusals for the check when the emulator is dropped.
+        let refused = self.refused_calls();
+        self.model_refusals.borrow_mut().extend(refused);
         self.post("/_ptc/calls/reset", json!({}));
     }
 
@@ -359,8 +370,10 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
+        let refused = self.unexpected_model_refusals();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        model_refusals::report(refused);
     }
 }
 

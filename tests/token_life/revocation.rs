@@ -116,9 +116,15 @@ fn a_rule_over_another_secret_holding_the_old_token_blocks_revocation() {
     );
     assert!(active_id(&emu, id1) && active_id(&emu, id2));
 
-    // apply (with the current token) points the rule at ptc-rollout's secret; then the old
-    // token can go.
-    let apply = ["apply", "--yes", "--token-file", t2.to_str().unwrap()];
+    // apply (with the current token) takes the other team's rule over, pointing it at
+    // ptc-rollout's secret; then the old token can go.
+    let apply = [
+        "apply",
+        "--yes",
+        "--adopt-rules",
+        "--token-file",
+        t2.to_str().unwrap(),
+    ];
     assert_eq!(ptc(&emu, &apply, &cfg).code, 0);
     let out = revoke_old(&emu, &cfg, &t2, &[]);
     assert_eq!(out.code, 0, "{}", out.stderr);

@@ -102,7 +102,8 @@ async fn assumed_credentials_act_in_their_account_and_expire_from_the_request_da
     let access = Access {
         caller: Caller::identify(&c.sts(), "sim").await.unwrap(),
         role_name: "OrganizationAccountAccessRole".into(),
-        external_id: Some("x".into()),
+        // At least 2 characters: STS's model refuses shorter ones.
+        external_id: Some("xy".into()),
         duration: Duration::from_secs(3600),
         session_name: "ptc-rollout-1".into(),
     };

@@ -136,8 +136,9 @@ async fn secret_versions_keep_their_stages() {
             pair(TOKEN_B, &["AWSPREVIOUS", "blue"])
         ]
     );
+    // Under the model's 32 characters: refused by AWS's front end (the emulator's code).
     let short = put("too-short", VALUE_B).await;
-    assert_eq!(code(&short).as_deref(), Some("InvalidParameterException"));
+    assert_eq!(code(&short).as_deref(), Some("ValidationException"));
 
     // Old versions without labels go beyond 100; labelled ones stay.
     for i in 0..110 {
@@ -221,4 +222,124 @@ async fn forced_deletion_frees_the_name_after_a_delay() {
     sim.set_force_delete_delay(Duration::ZERO);
     delete(true).await.unwrap();
     create().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_secret_being_purged_is_shown_deleted_and_cannot_be_restored() {
+    let sim = Sim::new(SimConfig {
+        force_delete_delay: Duration::from_secs(5),
+        force_delete_visible: true,
+        ..quiet()
+    });
+    let c = clients(&sim, &no_retries()).await;
+    let r = caller_regional(&c, "us-east-1");
+    let create = || {
+        r.secrets
+            .create_secret()
+            .name(SECRET)
+            .secret_string(VALUE_A)
+            .send()
+    };
+    let arn = create().await.unwrap().arn().unwrap().to_owned();
+    r.secrets
+        .delete_secret()
+        .secret_id(SECRET)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    let start = Instant::now();
+    let shown = r.secrets.describe_secret().secret_id(SECRET).send().await;
+    assert!(shown.unwrap().deleted_date().is_some());
+    let restored = r.secrets.restore_secret().secret_id(&arn).send().await;
+    assert_eq!(code(&restored).as_deref(), Some("InvalidRequestException"));
+    assert_eq!(
+        code(&create().await).as_deref(),
+        Some("InvalidRequestException")
+    );
+    tokio::time::sleep_until(start + Duration::from_secs(6)).await;
+    let gone = r.secrets.describe_secret().secret_id(SECRET).send().await;
+    assert_eq!(code(&gone).as_deref(), Some("ResourceNotFoundException"));
+    assert_ne!(create().await.unwrap().arn(), Some(arn.as_str()));
+}
+
+/// The tool against it: RestoreSecret is refused, the secret is created anew once the name is
+/// free, and the rule follows the new ARN.
+#[tokio::test(start_paused = true)]
+async fn apply_creates_anew_a_secret_being_purged() {
+    let sim = Sim::new(SimConfig {
+        force_delete_delay: Duration::from_secs(5),
+        force_delete_visible: true,
+        valid_tokens: Some(vec![GOOD.into()]),
+        ..quiet()
+    });
+    let c = clients(&sim, &no_retries()).await;
+    let r = caller_regional(&c, "us-east-1");
+    let rollout = rollout("");
+    let t = Target {
+        account_id: MGMT.into(),
+        account_name: "management".into(),
+        region: "us-east-1".into(),
+        ou: None,
+    };
+    let token = GitlabToken::new(GOOD.into()).unwrap();
+    roll_out(&r, &t, &rollout, &token).await;
+    r.secrets
+        .delete_secret()
+        .secret_id(SECRET)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    let o = work::observe(&r, &t, &rollout).await.unwrap();
+    let planned = work::decide(&o, &rollout, false);
+    assert_eq!(
+        planned.actions(),
+        [ptc_rollout::target::Action::RestoreSecret]
+    );
+    let (taken, _) = work::converge(&r, &t, &rollout, &o, planned.actions(), &token)
+        .await
+        .unwrap();
+    use ptc_rollout::target::Action::{CreateSecret, UpdateRuleCredential};
+    assert_eq!(taken, [CreateSecret, UpdateRuleCredential]);
+    let v = work::validate(&r, &t, &rollout).await.unwrap();
+    assert!(v.is_valid, "{:?}", v.failure);
+    let after = work::observe(&r, &t, &rollout).await.unwrap();
+    assert_eq!(work::decide(&after, &rollout, false).actions(), []);
+}
+
+/// A role allowed DescribeSecret only on `NAME-??????` is refused a secret that does not exist
+/// yet: the tool's error names the permission that covers it.
+#[tokio::test(start_paused = true)]
+async fn describing_an_absent_secret_by_name_only_is_denied_and_named() {
+    let sim = Sim::new(SimConfig {
+        describe_secret_by_arn_only: true,
+        ..quiet()
+    });
+    let c = clients(&sim, &no_retries()).await;
+    let r = caller_regional(&c, "us-east-1");
+    let rollout = rollout("");
+    let t = Target {
+        account_id: MGMT.into(),
+        account_name: "management".into(),
+        region: "us-east-1".into(),
+        ou: None,
+    };
+    let e = work::observe(&r, &t, &rollout).await.unwrap_err();
+    assert_eq!(e.code.as_deref(), Some("AccessDeniedException"));
+    assert!(
+        e.to_string().contains(
+            "secretsmanager:DescribeSecret on arn:aws:secretsmanager:*:*:secret:ecr-pullthroughcache/gitlab* (statement DescribeSecretBeforeItExists"
+        ),
+        "{e}"
+    );
+    // Once it exists, its ARN matches.
+    r.secrets
+        .create_secret()
+        .name("ecr-pullthroughcache/gitlab")
+        .secret_string(VALUE_A)
+        .send()
+        .await
+        .unwrap();
+    assert!(work::observe(&r, &t, &rollout).await.is_ok());
 }

@@ -125,7 +125,7 @@ async fn secrets_are_idempotent_per_token_and_restorable() {
         matches!(o.secret, SecretState::PendingDeletion { managed: true, .. }),
         "{o:?}"
     );
-    let decision = work::decide(&o, &rollout);
+    let decision = work::decide(&o, &rollout, false);
     let token = GitlabToken::new(GOOD.into()).unwrap();
     work::converge(&r, &t, &rollout, &o, decision.actions(), &token)
         .await

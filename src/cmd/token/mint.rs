@@ -28,7 +28,7 @@ pub(crate) async fn run(args: TokenMintArgs, output: Output) -> Result<i32, Comm
     let (info, token) = gitlab_api::mint(&c, &side.group, side.token_role, &expires_at).await?;
     let created = matches!(existing, Some(None));
     let mut settled = None;
-    let stored = match store(&c, side, &args, existing, &token).await {
+    let stored = match store(&c, side, &args, existing, (&token, info.id)).await {
         Ok(stored) => stored,
         Err(StoreFailed::Refused(why)) => return Err(unstored(&c, side, &info, &args, why).await),
         Err(StoreFailed::Lost { key, error }) => {
@@ -117,7 +117,7 @@ async fn store(
     side: &GitlabSide,
     args: &TokenMintArgs,
     existing: Option<Option<Stored>>,
-    token: &GitlabToken,
+    (token, id): (&GitlabToken, u64),
 ) -> Result<Option<Stored>, StoreFailed> {
     if let Some(path) = &args.out {
         crate::files::write_atomically(path, |w| token.write_to(w))
@@ -125,7 +125,7 @@ async fn store(
     }
     match (&side.ci_variable, existing) {
         (Some(key), Some(existing)) => {
-            match gitlab_api::store_variable(c, &side.group, key, existing, token).await {
+            match gitlab_api::store_variable(c, &side.group, key, existing, (token, id)).await {
                 Ok(stored) => Ok(Some(stored)),
                 // A 4xx is GitLab's refusal; a 5xx or no answer may follow an applied write.
                 Err(e) if e.status.is_none_or(|s| s >= 500) => Err(StoreFailed::Lost {
@@ -159,12 +159,19 @@ impl Minted<'_> {
         created: bool,
     ) -> Result<Option<Stored>, CommandError> {
         let (c, group, key) = (self.c, &self.side.group, &self.key);
-        let why = match gitlab_api::variable_holds(c, group, key, token).await {
-            Ok(Holds::Token { masked, protected }) => {
+        let held = gitlab_api::variable_holds(c, group, key, (token, self.info.id)).await;
+        let why = match held {
+            Ok(Holds::Token {
+                masked,
+                protected,
+                hidden,
+            }) => {
                 return Ok(Some(Stored {
                     created,
                     masked,
                     protected,
+                    hidden,
+                    ours: created,
                 }))
             }
             Ok(Holds::Other) => {
@@ -231,8 +238,8 @@ fn say_where(side: &GitlabSide, args: &TokenMintArgs, stored: Option<Stored>) {
     if let (Some(key), Some(s)) = (&side.ci_variable, stored) {
         let how = if s.created { "created" } else { "updated" };
         eprintln!(
-            "Stored in CI/CD variable {key} of group {} ({how}; masked: {}, protected: {}).",
-            side.group, s.masked, s.protected
+            "Stored in CI/CD variable {key} of group {} ({how}; masked: {}, hidden: {}, protected: {}).",
+            side.group, s.masked, s.hidden, s.protected
         );
         if !s.masked {
             eprintln!(
