@@ -95,8 +95,18 @@ def describe_request(environ, body: bytes) -> dict:
         extra = {"role_arn": params["RoleArn"][0]} if action == "AssumeRole" and "RoleArn" in params else {}
         return {"service": service or "unknown", "action": action, "account": _account_for(environ),
                 "region": region, **extra}
-    return {"service": service or "unknown", "action": action, "account": _account_for(environ),
+    call = {"service": service or "unknown", "action": action, "account": _account_for(environ),
             "region": region}
+    if target:
+        # Members sent as "" (how an update clears a setting): tests check none is sent needlessly.
+        try:
+            sent = json.loads(body or b"{}")
+        except ValueError:
+            sent = None
+        empty = sorted(k for k, v in sent.items() if v == "") if isinstance(sent, dict) else []
+        if empty:
+            call["empty_members"] = empty
+    return call
 
 
 # --- fault answers ------------------------------------------------------------

@@ -25,6 +25,7 @@ Values of members the model marks sensitive (secret strings, KMS plaintext) are 
 written into a message: "Value at 'secretString' ...", as AWS does.
 """
 
+import functools
 import json
 import re
 from urllib.parse import parse_qs, unquote
@@ -49,11 +50,22 @@ _MODELS: dict = {}
 _PATTERNS: dict = {}
 
 
+@functools.cache
+def _loader():
+    return botocore.session.get_session().get_component("data_loader")
+
+
+@functools.cache
+def read_model(service: str) -> dict:
+    """A service's botocore model (gzipped in botocore: the loader reads it), read once; also
+    for tests/model_rules.py and scripts/model-table.py."""
+    return _loader().load_service_model(service, "service-2")
+
+
 def load() -> None:
-    """Loads the six models (gzipped in botocore: the loader reads them) once, at start."""
-    loader = botocore.session.get_session().get_component("data_loader")
+    """Loads the six models once, at start."""
     for name in SERVICES:
-        _MODELS[name] = loader.load_service_model(name, "service-2")
+        _MODELS[name] = read_model(name)
 
 
 def _model(service: str):
@@ -62,40 +74,74 @@ def _model(service: str):
     return _MODELS.get(service)
 
 
-def _pattern(text: str):
+def compiled_pattern(text: str):
+    """A model's pattern, compiled to be matched with `fullmatch` (also for tests/model_rules.py)."""
     # The models' patterns are Java regexes matched against the whole value: `regex` knows
-    # \p{L} and friends (Unicode, as in Java); \w and \d are ASCII in Java, so narrowed here.
+    # \p{L} and friends (Unicode, as in Java); Java's \w \d \s and their negations are ASCII
+    # (no UNICODE_CHARACTER_CLASS), `regex`'s Unicode, so they are spelled out.
     compiled = _PATTERNS.get(text)
     if compiled is None:
         compiled = _PATTERNS[text] = regex.compile(_java_classes(text), regex.V0)
     return compiled
 
 
-_ASCII_CLASSES = {"w": "a-zA-Z0-9_", "d": "0-9"}
+# Java's sets for \w, \d and \s (java.util.regex.Pattern); \W, \D and \S are their complements.
+_ASCII_CLASSES = {"w": "a-zA-Z0-9_", "d": "0-9", "s": " \\t\\n\\x0B\\f\\r"}
 
 
 def _java_classes(text: str) -> str:
-    out, in_class, i = [], False, 0
+    out, i = [], 0
     while i < len(text):
         ch = text[i]
         if ch == "\\" and i + 1 < len(text):
             nxt = text[i + 1]
-            if nxt in _ASCII_CLASSES:
-                chars = _ASCII_CLASSES[nxt]
-                out.append(chars if in_class else f"[{chars}]")
-            elif nxt.lower() in _ASCII_CLASSES and not in_class:
-                out.append(f"[^{_ASCII_CLASSES[nxt.lower()]}]")
-            else:
+            chars = _ASCII_CLASSES.get(nxt.lower())
+            if chars is None:
                 out.append(text[i:i + 2])
+            else:
+                out.append(f"[^{chars}]" if nxt.isupper() else f"[{chars}]")
             i += 2
-            continue
-        if ch == "[" and not in_class:
-            in_class = True
-        elif ch == "]" and in_class and out and out[-1] != "[":
-            in_class = False
-        out.append(ch)
-        i += 1
+        elif ch == "[":
+            i, translated = _java_class(text, i)
+            out.append(translated)
+        else:
+            out.append(ch)
+            i += 1
     return "".join(out)
+
+
+def _java_class(text: str, start: int):
+    r"""The bracketed class opening at `start`: (the index after it, its translation). A \W, \D
+    or \S inside it cannot be written as ASCII ranges in a V0 class, so such a class becomes a
+    group: [a\W] is [a] or [^word]; [^a\W] is not [a] and [word]."""
+    i = start + 1
+    negated = text.startswith("^", i)
+    i += negated
+    own, outside = [], []  # the class's own characters; the sets a \W, \D or \S is outside of
+    first = True
+    while i < len(text) and (text[i] != "]" or first):
+        first = False
+        if text[i] == "\\" and i + 1 < len(text):
+            nxt = text[i + 1]
+            chars = _ASCII_CLASSES.get(nxt.lower())
+            if chars is None:
+                own.append(text[i:i + 2])
+            else:
+                (outside if nxt.isupper() else own).append(chars)
+            i += 2
+        else:
+            own.append(text[i])
+            i += 1
+    if i >= len(text):
+        return len(text), text[start:]  # not closed: `regex` says so
+    own_set = "".join(own)
+    if not outside:
+        return i + 1, f"[{'^' if negated else ''}{own_set}]"
+    if not negated:
+        either = ([f"[{own_set}]"] if own else []) + [f"[^{chars}]" for chars in outside]
+        return i + 1, f"(?:{'|'.join(either)})"
+    ahead = (f"(?![{own_set}])" if own else "") + "".join(f"(?=[{chars}])" for chars in outside[1:])
+    return i + 1, f"(?:{ahead}[{outside[0]}])"
 
 
 class Violation:
@@ -143,7 +189,7 @@ def _check(shapes: dict, shape_name: str, value, path: str, out: list, hide: boo
     elif kind == "list":
         if not isinstance(value, list):
             return
-        _length(shape, len(value), path, value, shown, out)
+        _bounds(shape, len(value), path, value, shown, out)
         member = shapes[shape["member"]["shape"]]
         if member.get("type") in ("structure", "list", "map"):
             for i, item in enumerate(value, 1):
@@ -160,15 +206,15 @@ def _check(shapes: dict, shape_name: str, value, path: str, out: list, hide: boo
     elif kind == "map":
         if not isinstance(value, dict):
             return
-        _length(shape, len(value), path, value, shown, out)
+        _bounds(shape, len(value), path, value, shown, out)
         for key, item in value.items():
             _check(shapes, shape["key"]["shape"], key, f"{path}.key", out, hide)
             _check(shapes, shape["value"]["shape"], item, f"{path}.{key}", out, hide)
     elif kind == "string":
         if not isinstance(value, str):
             return
-        _length(shape, len(value), path, value, shown, out)
-        if "pattern" in shape and not _pattern(shape["pattern"]).fullmatch(value):
+        _bounds(shape, len(value), path, value, shown, out)
+        if "pattern" in shape and not compiled_pattern(shape["pattern"]).fullmatch(value):
             out.append(Violation(path, value, shown,
                                  f"Member must satisfy regular expression pattern: {shape['pattern']}", "pattern"))
         if "enum" in shape and value not in shape["enum"]:
@@ -177,21 +223,17 @@ def _check(shapes: dict, shape_name: str, value, path: str, out: list, hide: boo
     elif kind in ("integer", "long"):
         if isinstance(value, bool) or not isinstance(value, int):
             return
-        if "min" in shape and value < shape["min"]:
-            out.append(Violation(path, value, shown,
-                                 f"Member must have value greater than or equal to {shape['min']}", "min_value"))
-        if "max" in shape and value > shape["max"]:
-            out.append(Violation(path, value, shown,
-                                 f"Member must have value less than or equal to {shape['max']}", "max_value"))
+        _bounds(shape, value, path, value, shown, out, "value")
 
 
-def _length(shape: dict, length: int, path: str, value, shown: bool, out: list) -> None:
-    if "min" in shape and length < shape["min"]:
+def _bounds(shape: dict, n: int, path: str, value, shown: bool, out: list, what: str = "length") -> None:
+    """The model's min and max, on a length (`what` "length") or on a number ("value")."""
+    if "min" in shape and n < shape["min"]:
         out.append(Violation(path, value, shown,
-                             f"Member must have length greater than or equal to {shape['min']}", "min_length"))
-    if "max" in shape and length > shape["max"]:
+                             f"Member must have {what} greater than or equal to {shape['min']}", f"min_{what}"))
+    if "max" in shape and n > shape["max"]:
         out.append(Violation(path, value, shown,
-                             f"Member must have length less than or equal to {shape['max']}", "max_length"))
+                             f"Member must have {what} less than or equal to {shape['max']}", f"max_{what}"))
 
 
 def _join(path: str, member: str) -> str:

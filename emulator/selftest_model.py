@@ -9,6 +9,7 @@ import urllib.request
 
 from botocore.config import Config
 
+from model_check import compiled_pattern
 from selftest_common import GITLAB, MGMT, Ctx, error_of
 
 UNCHECKED = Config(retries={"mode": "standard", "total_max_attempts": 1}, parameter_validation=False)
@@ -137,6 +138,29 @@ def test_model_refusal_in_call_log(c):
     assert calls[-1]["status"] == 400 and "fault" not in calls[-1], calls[-1]
 
 
+# Java's \w \d \s and their negations are ASCII, in a class and out of one (java.util.regex.Pattern
+# without UNICODE_CHARACTER_CLASS): (pattern, value, whether Java matches the whole value). Also
+# sim/tests/model_table.rs, which checks the simulation's translation (scripts/model-table.py) too.
+JAVA_CLASSES = [
+    (r"\w+", "abc_09", True), (r"\w", "é", False), (r"[\w]", "é", False), (r"[^\w]", "é", True),
+    (r"\W", "é", True), (r"\W", "a", False), (r"[\W]", "é", True), (r"[\W]", "a", False),
+    (r"[^\W]", "é", False), (r"[^\W]", "a", True),
+    (r"\d", "7", True), (r"\d", "\u0663", False), (r"[\d]", "\u0663", False), (r"\D", "\u0663", True),
+    (r"[\D]", "\u0663", True), (r"[\D]", "7", False), (r"[^\D]", "7", True), (r"[^\D]", "\u0663", False),
+    (r"\s", "\x0b", True), (r"\s", "\u00a0", False), (r"[\s]", "\u2003", False), (r"\S", "\u00a0", True),
+    (r"[\S]", "\u00a0", True), (r"[\S]", " ", False), (r"[^\S]", " ", True), (r"[^\S]", "\u00a0", False),
+    (r"[\s\S]*", "any\u00a0thing\n", True), (r"[a\W]", "b", False), (r"[a\W]", "é", True),
+    (r"[^a\W]", "a", False), (r"[^a\W]", "b", True), (r"[^a\W]", "é", False), (r"[^\W\D]", "a", False),
+    (r"[^\W\D]", "5", True), (r"[\p{L}\w]+", "é_1", True), (r"^\S+$", "x\u00a0", True),
+]
+
+
+def test_model_java_classes(c):
+    wrong = [(p, v) for p, v, java in JAVA_CLASSES if bool(compiled_pattern(p).fullmatch(v)) != java]
+    assert not wrong, f"matched unlike Java: {wrong}"
+
+
 TESTS = [test_model_pattern_refusal_ecr_prefix, test_model_length_refusal, test_model_required_member,
          test_model_enum_and_several_errors, test_model_sts_range_in_xml, test_model_nested_list_member_path,
-         test_model_service_codes, test_model_valid_requests_pass, test_model_refusal_in_call_log]
+         test_model_service_codes, test_model_valid_requests_pass, test_model_refusal_in_call_log,
+         test_model_java_classes]

@@ -36,7 +36,7 @@ impl Policies {
         let cached = cached_repositories(r, partition);
         let mut member = rule_statements(r, partition);
         if let Some(t) = &r.repository_template {
-            member.extend(template_statements(t, partition, &cached));
+            member.extend(template_statements(t, partition));
         }
         member.extend(registry_statements());
         member.extend(probe_statements(&cached, partition, probe_as_role));
@@ -159,8 +159,7 @@ fn creates_service_linked_role(sid: &str, partition: &str, service: &str, role: 
 }
 
 /// `[repository_template]` only: keeping the template, and passing it its role.
-/// `cached`: the prefix's repositories (see [`cached_repositories`]).
-fn template_statements(t: &RepositoryTemplate, partition: &str, cached: &str) -> Vec<Value> {
+fn template_statements(t: &RepositoryTemplate, partition: &str) -> Vec<Value> {
     let mut out = vec![
         // The template actions have no resource type in the Service Authorization Reference
         // (a template has no ARN): they take only "*".
@@ -174,13 +173,19 @@ fn template_statements(t: &RepositoryTemplate, partition: &str, cached: &str) ->
             ],
             "Resource": "*"
         }),
-        // What ECR also asks of whoever keeps a template: both act on a repository (resource
-        // type `repository`), here only the prefix's.
+        // The Service Authorization Reference lists these as dependent actions of
+        // Create/UpdateRepositoryCreationTemplate (with ecr:SetRepositoryPolicy, for a template
+        // repository policy, which the rollout file has no field for, and iam:PassRole, below),
+        // but neither it nor ECR's guide says which resource they are checked on when a
+        // template is written: no repository exists yet. Scoped to `repository/PREFIX/*`, a
+        // printed policy could refuse the first template in an account, so "*", as AWS's
+        // template policies grant ecr:CreateRepository (ECRTemplateServiceRolePolicy, the
+        // guide's template role policy).
         json!({
             "Sid": "RepositoryCreationTemplateRepositories",
             "Effect": "Allow",
             "Action": ["ecr:CreateRepository", "ecr:PutLifecyclePolicy"],
-            "Resource": cached
+            "Resource": "*"
         }),
         creates_service_linked_role(
             "FirstTemplateCreatesTheServiceLinkedRole",

@@ -102,6 +102,11 @@ pub enum PullAccessState {
     Absent,
     Matches,
     Differs,
+    /// Absent or differing, and the policy with it would be `chars` characters, over ECR's
+    /// limit: `apply` would not write it (a conflict in `plan`).
+    TooLong {
+        chars: usize,
+    },
 }
 
 impl PullAccessState {
@@ -110,6 +115,7 @@ impl PullAccessState {
             PullAccessState::Absent => "absent",
             PullAccessState::Matches => "ok",
             PullAccessState::Differs => "differs",
+            PullAccessState::TooLong { .. } => "too long",
         }
     }
 }
@@ -125,6 +131,9 @@ pub enum Action {
     UpdateToken,
     CreateRule,
     UpdateRuleCredential,
+    /// `--adopt-rules`: point a rule that uses a secret of another name (another team's, or an
+    /// earlier `secret_name`) at the managed secret; said apart so a reviewed plan shows it.
+    AdoptRule,
     CreateTemplate,
     UpdateTemplate,
     /// Put ptc-rollout's statement into the registry policy (`[pull_access]`).
@@ -147,6 +156,7 @@ impl Action {
             Action::UpdateToken => "update token",
             Action::CreateRule => "create rule",
             Action::UpdateRuleCredential => "update rule credential",
+            Action::AdoptRule => "adopt rule of another secret",
             Action::CreateTemplate => "create repository template",
             Action::UpdateTemplate => "update repository template",
             Action::RotateSecret => "write new token version",

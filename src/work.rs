@@ -80,6 +80,7 @@ pub fn token_behind<'a>(
 /// GitLab rule for the prefix that uses another secret than the rollout's to ours; otherwise
 /// such a rule is someone else's, and a conflict.
 pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
+    let mut adopted = false;
     if let RuleState::Present {
         upstream_registry_url,
         credential_arn,
@@ -95,13 +96,16 @@ pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
         }
         if let Some(theirs) = credential_arn.as_deref().and_then(|a| others_secret(a, r)) {
             if !adopt_rules {
+                // Its owner cannot be told from here: another team's, or this rollout's own
+                // under an earlier secret_name. Either way it is not taken without a word.
                 return Decision::Conflict {
                     reason: format!(
-                        "prefix {:?} has a GitLab rule that uses the secret {theirs}, not {}: another team's rule is left alone (take it over with --adopt-rules)",
+                        "prefix {:?} has a GitLab rule that uses the secret {theirs}, not {}: a rule of another secret (another team's, or an earlier secret_name) is left alone; take it over with --adopt-rules",
                         r.ecr_repository_prefix, r.secret_name
                     ),
                 };
             }
+            adopted = true;
         }
     }
     if let (Some(key), Some(_)) = (&o.secret_kms_key, o.secret.arn()) {
@@ -130,7 +134,9 @@ pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
         RuleState::Absent => actions.push(Action::CreateRule),
         RuleState::Present { credential_arn, .. } => {
             // A secret about to be created gets a new ARN, so an existing rule must follow it.
-            if o.secret.arn().is_none() || credential_arn.as_deref() != o.secret.arn() {
+            if adopted {
+                actions.push(Action::AdoptRule);
+            } else if o.secret.arn().is_none() || credential_arn.as_deref() != o.secret.arn() {
                 actions.push(Action::UpdateRuleCredential);
             }
         }
@@ -143,6 +149,12 @@ pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
     match o.pull_access {
         Some(PullAccessState::Absent) => actions.push(Action::AddPullAccess),
         Some(PullAccessState::Differs) => actions.push(Action::UpdatePullAccess),
+        // `apply` would refuse to write it: said before anything in the target is written.
+        Some(PullAccessState::TooLong { chars }) => {
+            return Decision::Conflict {
+                reason: pull_access::over_limit(chars),
+            }
+        }
         Some(PullAccessState::Matches) | None => {}
     }
     Decision::Change { actions }
@@ -184,12 +196,24 @@ pub async fn converge(
                 {
                     // A forced deletion still being carried out: nothing left to restore, and
                     // the name comes back when it ends. Create the secret anew (CreateSecret
-                    // waits for the name); the rule follows its new ARN.
-                    Err(e) if being_purged(&e) => {
+                    // waits for the name); the rule follows its new ARN. Should CreateSecret
+                    // fail too, its error keeps RestoreSecret's answer: that may be the cause.
+                    Err(refused) if being_purged(&refused) => {
                         action = Action::CreateSecret;
-                        let created = create_secret(c, t, r, token).await;
+                        let created = create_secret(c, t, r, token).await.map_err(|mut e| {
+                            e.message = format!(
+                                "{} (after {}: {})",
+                                e.message, refused.call, refused.message
+                            );
+                            e
+                        });
                         let rule_follows = actions[i..].iter().any(|a| {
-                            matches!(a, Action::CreateRule | Action::UpdateRuleCredential)
+                            matches!(
+                                a,
+                                Action::CreateRule
+                                    | Action::UpdateRuleCredential
+                                    | Action::AdoptRule
+                            )
                         });
                         if created.is_ok()
                             && !rule_follows
@@ -207,7 +231,7 @@ pub async fn converge(
                 day_two::put_token(c, t, r, arn, token, None).await
             }
             Action::CreateRule => create_rule(c, t, r, arn.as_deref().unwrap_or_default()).await,
-            Action::UpdateRuleCredential => {
+            Action::UpdateRuleCredential | Action::AdoptRule => {
                 update_rule(c, t, r, arn.as_deref().unwrap_or_default()).await
             }
             Action::CreateTemplate | Action::UpdateTemplate => match &r.repository_template {
@@ -323,6 +347,9 @@ async fn create_secret(
 /// carried out (DescribeSecret may show its DeletedDate meanwhile). Secrets Manager's model
 /// lists InvalidRequestException ("not valid for the current state of the resource") and
 /// ResourceNotFoundException for RestoreSecret; either means there is nothing to restore.
+/// Matched by code alone: AWS documents no message for this case (RestoreSecret's reference
+/// gives InvalidRequestException only generic causes), so other refusals fall through too,
+/// and [`converge`] keeps RestoreSecret's message should CreateSecret then fail.
 fn being_purged(e: &ApiError) -> bool {
     e.call == "secretsmanager:RestoreSecret"
         && matches!(

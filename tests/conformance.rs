@@ -12,6 +12,8 @@ mod model_refusals;
 #[path = "conformance/rule_limits.rs"]
 mod rule_limits;
 mod support;
+#[path = "conformance/templates.rs"]
+mod templates;
 
 use std::error::Error;
 use std::future::Future;
@@ -258,7 +260,13 @@ async fn rule_secrets(b: &impl Backend, t: &mut Transcript) {
             .ecr_repository_prefix("conformance")
             .credential_arn(arn);
         let create = create.upstream_registry_url("registry.gitlab.com").send();
-        t.step(&format!("create, {case}"), create.await.status());
+        let (step, answer) = (format!("create, {case}"), create.await.status());
+        // ECR's model takes only ecr-pullthroughcache/ secrets' ARNs.
+        if arn == not_a_secret {
+            t.refused(&step, answer);
+        } else {
+            t.step(&step, answer);
+        }
     }
     let update = |arn: Option<&str>| {
         let call = r.ecr.update_pull_through_cache_rule();
@@ -330,8 +338,12 @@ async fn session_limits(b: &impl Backend, t: &mut Transcript) {
     b.set_max_session_duration(43_200);
 }
 
-async fn scenarios(b: &impl Backend) -> Transcript {
-    let mut t = Transcript::default();
+/// Each step's name and answer, and the steps whose calls the service-model check refused
+/// other than as the step meant.
+type Outcome = (Vec<(String, String)>, Vec<String>);
+
+async fn scenarios(b: &impl Backend) -> Outcome {
+    let mut t = Transcript::new(b);
     secret_versions(b, &mut t).await;
     opt_in_region(b, &mut t).await;
     rule_secrets(b, &mut t).await;
@@ -339,7 +351,8 @@ async fn scenarios(b: &impl Backend) -> Transcript {
     session_limits(b, &mut t).await;
     rule_limits::rule_limits(b, &mut t).await;
     model_refusals::model_refusals(b, &mut t).await;
-    t
+    templates::templates(b, &mut t).await;
+    (t.steps, t.unexpected_refusals)
 }
 
 /// No retries: each step is one request and its one answer.
@@ -350,13 +363,13 @@ fn tuning() -> Tuning {
     }
 }
 
-fn run<F: Future<Output = Transcript>>(paused: bool, f: impl FnOnce() -> F) -> Transcript {
+fn run<F: Future<Output = Outcome>>(paused: bool, f: impl FnOnce() -> F) -> Outcome {
     let mut runtime = tokio::runtime::Builder::new_current_thread();
     runtime.enable_all().start_paused(paused);
     runtime.build().expect("runtime").block_on(f())
 }
 
-fn on_simulation() -> Transcript {
+fn on_simulation() -> Outcome {
     // On the paused clock, the forced-deletion delay passes at once.
     run(true, || async {
         let sim = Sim::new(SimConfig {
@@ -384,13 +397,11 @@ fn on_simulation() -> Transcript {
     })
 }
 
-fn on_emulator() -> Transcript {
+fn on_emulator() -> Outcome {
     run(false, || async {
+        // The steps that send values the service models refuse on purpose take their one
+        // refusal (Transcript::refused); any other refusal fails the test.
         let (emu, org) = Emulator::with_org();
-        // Steps send values the service models refuse on purpose ("rules: create, not a
-        // secret ARN", "limits: create, prefix in upper case", ".. of one character", and
-        // every "model:" step).
-        emu.expect_model_refusals();
         let keys = Credentials::new("test", "test", None, None, "conformance");
         let overrides = Overrides {
             credentials: Some(SharedCredentialsProvider::new(keys)),
@@ -401,7 +412,7 @@ fn on_emulator() -> Transcript {
         let clients = Clients::load(overrides, &tuning()).await;
         let members = [org.id("dev"), org.id("prod")];
         scenarios(&Emulated {
-            emu,
+            emu: emu.into(),
             clients,
             members,
         })
@@ -411,18 +422,27 @@ fn on_emulator() -> Transcript {
 
 #[test]
 fn the_simulation_and_the_emulator_answer_alike() {
-    let (sim, emu) = (on_simulation().steps, on_emulator().steps);
+    let ((sim, _), (emu, refusals)) = (on_simulation(), on_emulator());
+    assert!(
+        refusals.is_empty(),
+        "the emulator's service-model check (emulator/model_check.py) refused calls other than \
+         the steps meant:\n{}",
+        refusals.join("\n")
+    );
     let none = (String::from("(no such step)"), String::from("(no answer)"));
     let mut table = String::new();
     let mut failures = 0;
-    let documented =
-        DOCUMENTED.len() + rule_limits::DOCUMENTED.len() + model_refusals::DOCUMENTED.len();
+    let documented = DOCUMENTED.len()
+        + rule_limits::DOCUMENTED.len()
+        + model_refusals::DOCUMENTED.len()
+        + templates::DOCUMENTED.len();
     let steps = documented.max(sim.len()).max(emu.len());
     for i in 0..steps {
         let documented = DOCUMENTED
             .iter()
             .chain(rule_limits::DOCUMENTED)
             .chain(model_refusals::DOCUMENTED)
+            .chain(templates::DOCUMENTED)
             .nth(i)
             .copied()
             .unwrap_or("(not documented) => ?");

@@ -2,25 +2,21 @@
 
 Reads a JSON list of {service, operation, member, values} on stdin; answers, for each, the
 member's constraints in botocore's model (type, min, max, pattern, enum) and whether the model
-takes each value (length in characters, pattern, enum). Patterns are Java regular expressions,
-matched against the whole value: `\\w` and `\\d` are ASCII there, `\\p{..}` Unicode properties,
-so they are evaluated with the `regex` module after spelling out `\\w` and `\\d`.
+takes each value (length in characters, pattern, enum). The models and their Java patterns are
+read as the emulator's model check reads them (emulator/model_check.py), so there is one
+translation of AWS's patterns.
 """
 
 import json
+import os
 import sys
 
-import botocore.session
-import regex
-
-LOADER = botocore.session.get_session().get_component("data_loader")
-MODELS = {}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "emulator"))
+from model_check import compiled_pattern, read_model  # noqa: E402
 
 
 def shape_of(service: str, operation: str, member: str) -> dict:
-    if service not in MODELS:
-        MODELS[service] = LOADER.load_service_model(service, "service-2")
-    model = MODELS[service]
+    model = read_model(service)
     shapes = model["shapes"]
     shape = shapes[model["operations"][operation]["input"]["shape"]]
     for part in member.split("."):
@@ -32,29 +28,6 @@ def shape_of(service: str, operation: str, member: str) -> dict:
     return shape
 
 
-def java_to_python(pattern: str) -> str:
-    out, in_class, i = [], False, 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            nxt = pattern[i + 1]
-            if nxt == "w":
-                out.append("A-Za-z0-9_" if in_class else "[A-Za-z0-9_]")
-            elif nxt == "d":
-                out.append("0-9" if in_class else "[0-9]")
-            else:
-                out.append(pattern[i:i + 2])
-            i += 2
-            continue
-        if c == "[":
-            in_class = True
-        elif c == "]":
-            in_class = False
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
 def takes(shape: dict, value) -> bool:
     if shape["type"] == "integer":
         value = int(value)
@@ -64,7 +37,7 @@ def takes(shape: dict, value) -> bool:
     if not shape.get("min", 0) <= len(value) <= shape.get("max", len(value)):
         return False
     pattern = shape.get("pattern")
-    return pattern is None or regex.fullmatch(java_to_python(pattern), value) is not None
+    return pattern is None or compiled_pattern(pattern).fullmatch(value) is not None
 
 
 def main() -> None:

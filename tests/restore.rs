@@ -280,3 +280,45 @@ fn a_secret_being_purged_is_created_anew_not_restored() {
     emu.assert_converged(&cfg);
     assert_no_token(&out);
 }
+
+/// RestoreSecret refused (the secret is being purged), then CreateSecret refused for another
+/// reason: the row's failure names both answers, since the first may be the cause.
+#[test]
+fn a_create_failing_after_a_refused_restore_keeps_the_restore_answer() {
+    let (emu, org) = Emulator::with_org();
+    let dev = org.id("dev");
+    let cfg = emu.rollout("r.toml", &rollout_text(&format!("accounts = [\"{dev}\"]")));
+    let first = run(emu.cmd().args(["apply", "--yes", "--config"]).arg(&cfg));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    emu.post(
+        "/_ptc/force_delete_delay",
+        json!({"ms": 60_000, "visible": true}),
+    );
+    emu.mutate(
+        json!({"op": "delete_secret", "account": dev, "region": "us-east-1",
+        "name": SECRET, "force": true}),
+    );
+    emu.post(
+        "/_ptc/faults",
+        json!({"rules": [{"service": "secretsmanager", "action": "CreateSecret",
+            "kind": "limit_exceeded"}]}),
+    );
+    let (out, rows) = emu.with_report(&cfg, &["apply", "--yes"]);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    let row = rows
+        .iter()
+        .find(|r| r["account_id"] == dev && r["region"] == "us-east-1")
+        .unwrap();
+    let failure = &row["failure"];
+    assert!(
+        failure.contains("secretsmanager:CreateSecret: LimitExceededException")
+            && failure.contains(
+                "(after secretsmanager:RestoreSecret: InvalidRequestException: You can't perform this operation on the secret because it was deleted.)"
+            ),
+        "{row:?}"
+    );
+    assert_eq!(emu.calls_of("RestoreSecret").len(), 1);
+    assert_no_token(&out);
+    emu.post("/_ptc/faults", json!({"rules": []}));
+    emu.post("/_ptc/force_delete_delay", json!({"ms": 0}));
+}

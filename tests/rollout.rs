@@ -200,15 +200,11 @@ fn row(
 fn a_rule_pointing_at_another_secret_gets_its_credential_updated() {
     let (emu, org, config) = converged();
     let dev = org.id("dev");
-    let other = emu.mutate(
-        json!({"op": "create_secret", "account": dev, "region": "us-east-1",
-        "name": "ecr-pullthroughcache/other", "value": {"username": "x", "accessToken": TOKEN}}),
+    emu.rule_over_other_secret(
+        &dev,
+        "ecr-pullthroughcache/other",
+        json!({"username": "x", "accessToken": TOKEN}),
     );
-    emu.mutate(
-        json!({"op": "delete_rule", "account": dev, "region": "us-east-1", "prefix": "gitlab"}),
-    );
-    emu.mutate(json!({"op": "create_rule", "account": dev, "region": "us-east-1", "prefix": "gitlab",
-        "upstream_registry": "gitlab-container-registry", "upstream_url": "registry.gitlab.com", "credential_arn": other["arn"]}));
     // Another secret's rule is taken over only when asked (see
     // another_teams_gitlab_rule_is_a_conflict_until_adopted).
     let plan = run(emu
@@ -216,7 +212,8 @@ fn a_rule_pointing_at_another_secret_gets_its_credential_updated() {
         .args(["plan", "--adopt-rules", "--config"])
         .arg(&config));
     assert!(
-        plan.stdout.contains("update rule credential"),
+        plan.stdout.contains("adopt rule of another secret")
+            && plan.stdout.contains("1 rules of other secrets to adopt"),
         "{}",
         plan.stdout
     );
@@ -236,7 +233,7 @@ fn a_rule_pointing_at_another_secret_gets_its_credential_updated() {
             d["actions"].as_str(),
             d["is_valid"].as_str()
         ),
-        ("updated", "update rule credential", "true")
+        ("updated", "adopt rule of another secret", "true")
     );
     let ours = emu
         .secrets()
@@ -314,20 +311,10 @@ fn a_prefix_held_by_another_upstream_is_a_conflict_and_left_untouched() {
 fn another_teams_gitlab_rule_is_a_conflict_until_adopted() {
     let (emu, org, config) = converged();
     let sandbox = org.id("=HYPERLINK(\"http://x\")");
-    let theirs = emu.mutate(
-        json!({"op": "create_secret", "account": sandbox, "region": "us-east-1",
-        "name": "ecr-pullthroughcache/team-b", "value": {"username": "b", "accessToken": TOKEN}}),
-    )["arn"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    emu.mutate(
-        json!({"op": "delete_rule", "account": sandbox, "region": "us-east-1", "prefix": "gitlab"}),
-    );
-    emu.mutate(
-        json!({"op": "create_rule", "account": sandbox, "region": "us-east-1", "prefix": "gitlab",
-        "upstream_registry": "gitlab-container-registry", "upstream_url": "registry.gitlab.com",
-        "credential_arn": theirs}),
+    let theirs = emu.rule_over_other_secret(
+        &sandbox,
+        "ecr-pullthroughcache/team-b",
+        json!({"username": "b", "accessToken": TOKEN}),
     );
     let their_rule = |emu: &Emulator| {
         emu.rules()

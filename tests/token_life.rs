@@ -52,6 +52,19 @@ fn ptc(emu: &Emulator, args: &[&str], cfg: &Path) -> Run {
         .arg(cfg))
 }
 
+/// `token status --format json --due-within-days due`.
+fn json_status(emu: &Emulator, cfg: &Path, due: &str) -> Run {
+    let args = [
+        "token",
+        "status",
+        "--format",
+        "json",
+        "--due-within-days",
+        due,
+    ];
+    ptc(emu, &args, cfg)
+}
+
 /// `rotate --yes` with the token in `file`; `extra` are more arguments. It must succeed.
 fn rotate(emu: &Emulator, cfg: &Path, file: &Path, extra: &[&str]) {
     let mut args = vec!["rotate", "--yes", "--token-file", file.to_str().unwrap()];

@@ -43,7 +43,11 @@ fn service_of(api: Api) -> Option<Service> {
         | Api::CreatePullThroughCacheRule
         | Api::UpdatePullThroughCacheRule
         | Api::DeletePullThroughCacheRule
-        | Api::ValidatePullThroughCacheRule => Service::Ecr,
+        | Api::ValidatePullThroughCacheRule
+        | Api::CreateRepositoryCreationTemplate
+        | Api::UpdateRepositoryCreationTemplate
+        | Api::DescribeRepositoryCreationTemplates
+        | Api::DeleteRepositoryCreationTemplate => Service::Ecr,
         Api::Unknown => return None,
     })
 }

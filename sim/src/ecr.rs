@@ -10,7 +10,8 @@ use serde::Deserialize;
 
 use super::model::Api;
 use super::state::{push_exact, split_secret_arn, Cred, Ctx, Interner, Rule, State, Target};
-use super::validation::{check_credential_arn, login, secret_problem, valid_prefix};
+use super::templates;
+use super::validation::{login, secret_problem};
 use super::wire::{Json, Reply};
 
 /// ECR's quota of rules per registry per Region (not adjustable).
@@ -69,8 +70,8 @@ fn invalid(message: impl std::fmt::Display) -> Reply {
     Reply::json_error(400, "InvalidParameterException", message)
 }
 
-/// The credential a rule stores: the secret of this target the ARN names (already checked
-/// by [`check_credential_arn`]), or the error ECR answers when it cannot use it: no such secret
+/// The credential a rule stores: the secret of this target the ARN names (its form already
+/// checked against the model by `model_check.rs`), or the error ECR answers when it cannot use it: no such secret
 /// in the rule's account and Region, a secret scheduled for deletion, or one under a customer
 /// managed key (ECR decrypts only secrets under the default `aws/secretsmanager` key).
 fn credential(t: &Target, ctx: &Ctx, arn: &str) -> Result<Cred, Reply> {
@@ -100,10 +101,6 @@ fn credential(t: &Target, ctx: &Ctx, arn: &str) -> Result<Cred, Reply> {
             ))
         }
     }
-}
-
-fn check_arn(arn: &str) -> Result<(), Reply> {
-    check_credential_arn(arn).map_err(|m| Reply::json_error(400, "ValidationException", m))
 }
 
 /// Which optional fields a rule's JSON carries.
@@ -152,6 +149,15 @@ pub(crate) fn handle(
     body: &[u8],
     valid_tokens: Option<&HashSet<String>>,
 ) -> Reply {
+    if matches!(
+        api,
+        Api::CreateRepositoryCreationTemplate
+            | Api::UpdateRepositoryCreationTemplate
+            | Api::DescribeRepositoryCreationTemplates
+            | Api::DeleteRepositoryCreationTemplate
+    ) {
+        return templates::handle(st, ctx, api, body);
+    }
     let input: In = match serde_json::from_slice(body) {
         Ok(i) => i,
         Err(e) => return Reply::json_error(400, "SerializationException", e),
@@ -175,9 +181,6 @@ pub(crate) fn handle(
         Api::CreatePullThroughCacheRule => create(t, interner, ctx, &input),
         Api::UpdatePullThroughCacheRule => {
             let arn = input.credential_arn.as_deref();
-            if let Some(Err(r)) = arn.map(check_arn) {
-                return r;
-            }
             if arn.is_none() && input.custom_role_arn.is_none() {
                 return invalid("Invalid input: Please set either credential arn or role arn to update the credentials");
             }
@@ -280,14 +283,9 @@ fn describe(t: &Target, ctx: &Ctx, input: &In) -> Reply {
 }
 
 fn create(t: &mut Target, interner: &mut Interner, ctx: &Ctx, input: &In) -> Reply {
-    // Request validation (the model's constraints) comes first.
-    if let Some(Err(r)) = input.credential_arn.as_deref().map(check_arn) {
-        return r;
-    }
+    // The model's constraints (the prefix's pattern and length, the credential ARN's) were
+    // checked before, by model_check.rs; an empty URL meets the model.
     let prefix = &*input.ecr_repository_prefix;
-    if !valid_prefix(prefix) {
-        return invalid("Invalid parameter at 'ecrRepositoryPrefix' failed to satisfy constraint: 'must be 2-30 characters and satisfy regular expression'");
-    }
     let url = &*input.upstream_registry_url;
     if url.is_empty() {
         return invalid("upstreamRegistryUrl must be specified");

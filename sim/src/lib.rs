@@ -42,6 +42,9 @@
 //!   DeletedDate, and RestoreSecret of it answers InvalidRequestException.
 //! - [`SimConfig::describe_secret_by_arn_only`]: DescribeSecret of a secret that does not exist
 //!   answers AccessDeniedException, as to a role allowed it only on `secret:NAME-??????`.
+//! - ECR repository creation templates (Create, Update, Describe, Delete) as
+//!   emulator/templates.py serves them: an update keeps the members it leaves out and clears a
+//!   description, policy or customRoleArn sent as an empty string.
 //!
 //! Not modelled: session tokens from the global STS endpoint (valid only in Regions enabled by
 //! default), STS and Organizations in disabled Regions, the ENABLING and DISABLING statuses,
@@ -73,6 +76,7 @@ mod org;
 mod regions;
 mod secrets;
 mod state;
+mod templates;
 mod validation;
 mod versions;
 mod wire;

@@ -28,6 +28,10 @@ pub enum Api {
     UpdatePullThroughCacheRule,
     DeletePullThroughCacheRule,
     ValidatePullThroughCacheRule,
+    CreateRepositoryCreationTemplate,
+    UpdateRepositoryCreationTemplate,
+    DescribeRepositoryCreationTemplates,
+    DeleteRepositoryCreationTemplate,
     /// An action the simulation does not implement (answered UnknownOperationException).
     Unknown,
 }
@@ -56,6 +60,10 @@ impl Api {
         Api::UpdatePullThroughCacheRule,
         Api::DeletePullThroughCacheRule,
         Api::ValidatePullThroughCacheRule,
+        Api::CreateRepositoryCreationTemplate,
+        Api::UpdateRepositoryCreationTemplate,
+        Api::DescribeRepositoryCreationTemplates,
+        Api::DeleteRepositoryCreationTemplate,
         Api::Unknown,
     ];
 
@@ -83,6 +91,10 @@ impl Api {
             Api::UpdatePullThroughCacheRule => "UpdatePullThroughCacheRule",
             Api::DeletePullThroughCacheRule => "DeletePullThroughCacheRule",
             Api::ValidatePullThroughCacheRule => "ValidatePullThroughCacheRule",
+            Api::CreateRepositoryCreationTemplate => "CreateRepositoryCreationTemplate",
+            Api::UpdateRepositoryCreationTemplate => "UpdateRepositoryCreationTemplate",
+            Api::DescribeRepositoryCreationTemplates => "DescribeRepositoryCreationTemplates",
+            Api::DeleteRepositoryCreationTemplate => "DeleteRepositoryCreationTemplate",
             Api::Unknown => "Unknown",
         }
     }
@@ -111,13 +123,17 @@ impl Api {
             "UpdatePullThroughCacheRule" => Api::UpdatePullThroughCacheRule,
             "DeletePullThroughCacheRule" => Api::DeletePullThroughCacheRule,
             "ValidatePullThroughCacheRule" => Api::ValidatePullThroughCacheRule,
+            "CreateRepositoryCreationTemplate" => Api::CreateRepositoryCreationTemplate,
+            "UpdateRepositoryCreationTemplate" => Api::UpdateRepositoryCreationTemplate,
+            "DescribeRepositoryCreationTemplates" => Api::DescribeRepositoryCreationTemplates,
+            "DeleteRepositoryCreationTemplate" => Api::DeleteRepositoryCreationTemplate,
             _ => Api::Unknown,
         }
     }
 
     /// ECR and Secrets Manager calls: the per-target work.
     pub fn is_regional(self) -> bool {
-        (Api::DescribeSecret as usize..=Api::ValidatePullThroughCacheRule as usize)
+        (Api::DescribeSecret as usize..=Api::DeleteRepositoryCreationTemplate as usize)
             .contains(&(self as usize))
     }
 
@@ -134,6 +150,9 @@ impl Api {
                 | Api::CreatePullThroughCacheRule
                 | Api::UpdatePullThroughCacheRule
                 | Api::DeletePullThroughCacheRule
+                | Api::CreateRepositoryCreationTemplate
+                | Api::UpdateRepositoryCreationTemplate
+                | Api::DeleteRepositoryCreationTemplate
         )
     }
 }

@@ -8,7 +8,7 @@
 //! (STS ValidationError; Organizations InvalidInputException with a Reason; Account
 //! ValidationException with a fieldList; ECR ValidationException where the operation's model
 //! lists it, else and for repository prefixes its own InvalidParameterException; Secrets
-//! Manager ValidationException). A sensitive member's value (SecretString) is never shown.
+//! Manager and KMS ValidationException). A sensitive member's value (SecretString) is never shown.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -47,6 +47,8 @@ pub(crate) enum Service {
     Account,
     Secrets,
     Ecr,
+    /// KMS DescribeKey only: the simulation does not serve KMS, but refuses what its model does.
+    Kms,
 }
 
 /// An operation's input shape, and whether its model lists ValidationException (ECR answers
@@ -276,6 +278,7 @@ fn operation<'a>(req: &'a HttpRequest, body: &'a [u8]) -> Option<(Service, Cow<'
             "AWSOrganizationsV20161128" => Service::Organizations,
             "secretsmanager" => Service::Secrets,
             "AmazonEC2ContainerRegistry_V20150921" => Service::Ecr,
+            "TrentService" => Service::Kms,
             _ => return None,
         };
         return Some((service, Cow::Borrowed(action)));
@@ -622,7 +625,9 @@ fn answer(op: &Op, found: &[Violation]) -> Reply {
             );
             Reply::json_error(400, "InvalidParameterException", text)
         }
-        Service::Ecr | Service::Secrets => Reply::json_error(400, "ValidationException", message),
+        Service::Ecr | Service::Secrets | Service::Kms => {
+            Reply::json_error(400, "ValidationException", message)
+        }
     }
 }
 

@@ -9,6 +9,9 @@ pub(crate) static OPERATIONS: &[Op] = &[
     Op::new(Service::Organizations, "ListAccounts", false, &ORGANIZATIONS_LIST_ACCOUNTS_REQUEST),
     Op::new(Service::Organizations, "ListAccountsForParent", false, &ORGANIZATIONS_LIST_ACCOUNTS_FOR_PARENT_REQUEST),
     Op::new(Service::Organizations, "ListChildren", false, &ORGANIZATIONS_LIST_CHILDREN_REQUEST),
+    Op::new(Service::Organizations, "ListRoots", false, &ORGANIZATIONS_LIST_ROOTS_REQUEST),
+    Op::new(Service::Organizations, "ListOrganizationalUnitsForParent", false, &ORGANIZATIONS_LIST_ORGANIZATIONAL_UNITS_FOR_PARENT_REQUEST),
+    Op::new(Service::Organizations, "DescribeOrganizationalUnit", false, &ORGANIZATIONS_DESCRIBE_ORGANIZATIONAL_UNIT_REQUEST),
     Op::new(Service::Sts, "AssumeRole", false, &STS_ASSUME_ROLE_REQUEST),
     Op::new(Service::Account, "GetRegionOptStatus", true, &ACCOUNT_GET_REGION_OPT_STATUS_REQUEST),
     Op::new(Service::Secrets, "DescribeSecret", false, &SECRETSMANAGER_DESCRIBE_SECRET_REQUEST),
@@ -20,6 +23,8 @@ pub(crate) static OPERATIONS: &[Op] = &[
     Op::new(Service::Secrets, "UpdateSecretVersionStage", false, &SECRETSMANAGER_UPDATE_SECRET_VERSION_STAGE_REQUEST),
     Op::new(Service::Secrets, "RestoreSecret", false, &SECRETSMANAGER_RESTORE_SECRET_REQUEST),
     Op::new(Service::Secrets, "DeleteSecret", false, &SECRETSMANAGER_DELETE_SECRET_REQUEST),
+    Op::new(Service::Secrets, "TagResource", false, &SECRETSMANAGER_TAG_RESOURCE_REQUEST),
+    Op::new(Service::Kms, "DescribeKey", false, &KMS_DESCRIBE_KEY_REQUEST),
     Op::new(Service::Ecr, "DescribePullThroughCacheRules", true, &ECR_DESCRIBE_PULL_THROUGH_CACHE_RULES_REQUEST),
     Op::new(Service::Ecr, "CreatePullThroughCacheRule", true, &ECR_CREATE_PULL_THROUGH_CACHE_RULE_REQUEST),
     Op::new(Service::Ecr, "UpdatePullThroughCacheRule", true, &ECR_UPDATE_PULL_THROUGH_CACHE_RULE_REQUEST),
@@ -35,6 +40,7 @@ pub(crate) static OPERATIONS: &[Op] = &[
 pub(crate) static PATTERNS: &[(&str, &str)] = &[
     (r#"[\s\S]*"#, "^(?:[[:space:][:^space:]]*)$"),
     ("^(r-[0-9a-z]{4,32})|(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$", "^(?:^(r-[0-9a-z]{4,32})|(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32})$)$"),
+    ("^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$", "^(?:^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$)$"),
     (r#"[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+"#, r#"^(?:[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+)$"#),
     (r#"[\w+=,.@-]*"#, "^(?:[[:word:]+=,.@-]*)$"),
     (r#"[\u0009\u000A\u000D\u0020-\u00FF]+"#, r#"^(?:[\u0009\u000A\u000D\u0020-\u00FF]+)$"#),
@@ -81,8 +87,30 @@ pub(crate) static ORGANIZATIONS_LIST_CHILDREN_REQUEST: Shape = Shape::structure(
         ("MaxResults", &ORGANIZATIONS_MAX_RESULTS),
     ],
 );
-pub(crate) static STS_ARN_TYPE: Shape = Shape::string(Some(20), Some(2048), Some(2), &[]);
-pub(crate) static STS_ROLE_SESSION_NAME_TYPE: Shape = Shape::string(Some(2), Some(64), Some(3), &[]);
+pub(crate) static ORGANIZATIONS_LIST_ROOTS_REQUEST: Shape = Shape::structure(
+    &[],
+    &[
+        ("NextToken", &ORGANIZATIONS_NEXT_TOKEN),
+        ("MaxResults", &ORGANIZATIONS_MAX_RESULTS),
+    ],
+);
+pub(crate) static ORGANIZATIONS_LIST_ORGANIZATIONAL_UNITS_FOR_PARENT_REQUEST: Shape = Shape::structure(
+    &["ParentId"],
+    &[
+        ("ParentId", &ORGANIZATIONS_PARENT_ID),
+        ("NextToken", &ORGANIZATIONS_NEXT_TOKEN),
+        ("MaxResults", &ORGANIZATIONS_MAX_RESULTS),
+    ],
+);
+pub(crate) static ORGANIZATIONS_ORGANIZATIONAL_UNIT_ID: Shape = Shape::string(None, Some(68), Some(2), &[]);
+pub(crate) static ORGANIZATIONS_DESCRIBE_ORGANIZATIONAL_UNIT_REQUEST: Shape = Shape::structure(
+    &["OrganizationalUnitId"],
+    &[
+        ("OrganizationalUnitId", &ORGANIZATIONS_ORGANIZATIONAL_UNIT_ID),
+    ],
+);
+pub(crate) static STS_ARN_TYPE: Shape = Shape::string(Some(20), Some(2048), Some(3), &[]);
+pub(crate) static STS_ROLE_SESSION_NAME_TYPE: Shape = Shape::string(Some(2), Some(64), Some(4), &[]);
 pub(crate) static STS_POLICY_DESCRIPTOR_TYPE: Shape = Shape::structure(
     &[],
     &[
@@ -90,10 +118,10 @@ pub(crate) static STS_POLICY_DESCRIPTOR_TYPE: Shape = Shape::structure(
     ],
 );
 pub(crate) static STS_POLICY_DESCRIPTOR_LIST_TYPE: Shape = Shape::list(None, None, &STS_POLICY_DESCRIPTOR_TYPE);
-pub(crate) static STS_UNRESTRICTED_SESSION_POLICY_DOCUMENT_TYPE: Shape = Shape::string(Some(1), None, Some(4), &[]);
+pub(crate) static STS_UNRESTRICTED_SESSION_POLICY_DOCUMENT_TYPE: Shape = Shape::string(Some(1), None, Some(5), &[]);
 pub(crate) static STS_ROLE_DURATION_SECONDS_TYPE: Shape = Shape::int(Some(900), Some(43200));
-pub(crate) static STS_TAG_KEY_TYPE: Shape = Shape::string(Some(1), Some(128), Some(5), &[]);
-pub(crate) static STS_TAG_VALUE_TYPE: Shape = Shape::string(Some(0), Some(256), Some(6), &[]);
+pub(crate) static STS_TAG_KEY_TYPE: Shape = Shape::string(Some(1), Some(128), Some(6), &[]);
+pub(crate) static STS_TAG_VALUE_TYPE: Shape = Shape::string(Some(0), Some(256), Some(7), &[]);
 pub(crate) static STS_TAG: Shape = Shape::structure(
     &["Key", "Value"],
     &[
@@ -103,10 +131,10 @@ pub(crate) static STS_TAG: Shape = Shape::structure(
 );
 pub(crate) static STS_TAG_LIST_TYPE: Shape = Shape::list(None, Some(50), &STS_TAG);
 pub(crate) static STS_TAG_KEY_LIST_TYPE: Shape = Shape::list(None, Some(50), &STS_TAG_KEY_TYPE);
-pub(crate) static STS_EXTERNAL_ID_TYPE: Shape = Shape::string(Some(2), Some(1224), Some(7), &[]);
-pub(crate) static STS_SERIAL_NUMBER_TYPE: Shape = Shape::string(Some(9), Some(256), Some(8), &[]);
-pub(crate) static STS_TOKEN_CODE_TYPE: Shape = Shape::string(Some(6), Some(6), Some(9), &[]);
-pub(crate) static STS_SOURCE_IDENTITY_TYPE: Shape = Shape::string(Some(2), Some(64), Some(3), &[]);
+pub(crate) static STS_EXTERNAL_ID_TYPE: Shape = Shape::string(Some(2), Some(1224), Some(8), &[]);
+pub(crate) static STS_SERIAL_NUMBER_TYPE: Shape = Shape::string(Some(9), Some(256), Some(9), &[]);
+pub(crate) static STS_TOKEN_CODE_TYPE: Shape = Shape::string(Some(6), Some(6), Some(10), &[]);
+pub(crate) static STS_SOURCE_IDENTITY_TYPE: Shape = Shape::string(Some(2), Some(64), Some(4), &[]);
 pub(crate) static STS_CONTEXT_ASSERTION_TYPE: Shape = Shape::string(Some(4), Some(2048), None, &[]);
 pub(crate) static STS_PROVIDED_CONTEXT: Shape = Shape::structure(
     &[],
@@ -133,7 +161,7 @@ pub(crate) static STS_ASSUME_ROLE_REQUEST: Shape = Shape::structure(
         ("ProvidedContexts", &STS_PROVIDED_CONTEXTS_LIST_TYPE),
     ],
 );
-pub(crate) static ACCOUNT_ACCOUNT_ID: Shape = Shape::string(None, None, Some(10), &[]);
+pub(crate) static ACCOUNT_ACCOUNT_ID: Shape = Shape::string(None, None, Some(11), &[]);
 pub(crate) static ACCOUNT_REGION_NAME: Shape = Shape::string(Some(1), Some(50), None, &[]);
 pub(crate) static ACCOUNT_GET_REGION_OPT_STATUS_REQUEST: Shape = Shape::structure(
     &["RegionName"],
@@ -184,7 +212,7 @@ pub(crate) static SECRETSMANAGER_TAG: Shape = Shape::structure(
     ],
 );
 pub(crate) static SECRETSMANAGER_TAG_LIST_TYPE: Shape = Shape::list(None, None, &SECRETSMANAGER_TAG);
-pub(crate) static SECRETSMANAGER_REGION_TYPE: Shape = Shape::string(Some(1), Some(128), Some(11), &[]);
+pub(crate) static SECRETSMANAGER_REGION_TYPE: Shape = Shape::string(Some(1), Some(128), Some(12), &[]);
 pub(crate) static SECRETSMANAGER_REPLICA_REGION_TYPE: Shape = Shape::structure(
     &[],
     &[
@@ -208,7 +236,7 @@ pub(crate) static SECRETSMANAGER_CREATE_SECRET_REQUEST: Shape = Shape::structure
     ],
 );
 pub(crate) static SECRETSMANAGER_SECRET_VERSION_STAGES_TYPE: Shape = Shape::list(Some(1), Some(20), &SECRETSMANAGER_SECRET_VERSION_STAGE_TYPE);
-pub(crate) static SECRETSMANAGER_ROTATION_TOKEN_TYPE: Shape = Shape::string(Some(36), Some(256), Some(12), &[]).sensitive();
+pub(crate) static SECRETSMANAGER_ROTATION_TOKEN_TYPE: Shape = Shape::string(Some(36), Some(256), Some(13), &[]).sensitive();
 pub(crate) static SECRETSMANAGER_PUT_SECRET_VALUE_REQUEST: Shape = Shape::structure(
     &["SecretId"],
     &[
@@ -251,8 +279,25 @@ pub(crate) static SECRETSMANAGER_DELETE_SECRET_REQUEST: Shape = Shape::structure
         ("SecretId", &SECRETSMANAGER_SECRET_ID_TYPE),
     ],
 );
-pub(crate) static ECR_REGISTRY_ID: Shape = Shape::string(None, None, Some(13), &[]);
-pub(crate) static ECR_PULL_THROUGH_CACHE_RULE_REPOSITORY_PREFIX: Shape = Shape::string(Some(2), Some(30), Some(14), &[]);
+pub(crate) static SECRETSMANAGER_TAG_RESOURCE_REQUEST: Shape = Shape::structure(
+    &["SecretId", "Tags"],
+    &[
+        ("SecretId", &SECRETSMANAGER_SECRET_ID_TYPE),
+        ("Tags", &SECRETSMANAGER_TAG_LIST_TYPE),
+    ],
+);
+pub(crate) static KMS_KEY_ID_TYPE: Shape = Shape::string(Some(1), Some(2048), None, &[]);
+pub(crate) static KMS_GRANT_TOKEN_TYPE: Shape = Shape::string(Some(1), Some(8192), None, &[]);
+pub(crate) static KMS_GRANT_TOKEN_LIST: Shape = Shape::list(Some(0), Some(10), &KMS_GRANT_TOKEN_TYPE);
+pub(crate) static KMS_DESCRIBE_KEY_REQUEST: Shape = Shape::structure(
+    &["KeyId"],
+    &[
+        ("KeyId", &KMS_KEY_ID_TYPE),
+        ("GrantTokens", &KMS_GRANT_TOKEN_LIST),
+    ],
+);
+pub(crate) static ECR_REGISTRY_ID: Shape = Shape::string(None, None, Some(14), &[]);
+pub(crate) static ECR_PULL_THROUGH_CACHE_RULE_REPOSITORY_PREFIX: Shape = Shape::string(Some(2), Some(30), Some(15), &[]);
 pub(crate) static ECR_PULL_THROUGH_CACHE_RULE_REPOSITORY_PREFIX_LIST: Shape = Shape::list(Some(1), Some(100), &ECR_PULL_THROUGH_CACHE_RULE_REPOSITORY_PREFIX);
 pub(crate) static ECR_MAX_RESULTS: Shape = Shape::int(Some(1), Some(1000));
 pub(crate) static ECR_DESCRIBE_PULL_THROUGH_CACHE_RULES_REQUEST: Shape = Shape::structure(
@@ -264,7 +309,7 @@ pub(crate) static ECR_DESCRIBE_PULL_THROUGH_CACHE_RULES_REQUEST: Shape = Shape::
     ],
 );
 pub(crate) static ECR_UPSTREAM_REGISTRY: Shape = Shape::string(None, None, None, &["ecr", "ecr-public", "quay", "k8s", "docker-hub", "github-container-registry", "azure-container-registry", "gitlab-container-registry", "chainguard"]);
-pub(crate) static ECR_CREDENTIAL_ARN: Shape = Shape::string(Some(50), Some(612), Some(15), &[]);
+pub(crate) static ECR_CREDENTIAL_ARN: Shape = Shape::string(Some(50), Some(612), Some(16), &[]);
 pub(crate) static ECR_CUSTOM_ROLE_ARN: Shape = Shape::string(None, Some(2048), None, &[]);
 pub(crate) static ECR_CREATE_PULL_THROUGH_CACHE_RULE_REQUEST: Shape = Shape::structure(
     &["ecrRepositoryPrefix", "upstreamRegistryUrl"],
@@ -300,10 +345,10 @@ pub(crate) static ECR_VALIDATE_PULL_THROUGH_CACHE_RULE_REQUEST: Shape = Shape::s
         ("registryId", &ECR_REGISTRY_ID),
     ],
 );
-pub(crate) static ECR_PREFIX: Shape = Shape::string(Some(1), Some(256), Some(14), &[]);
+pub(crate) static ECR_PREFIX: Shape = Shape::string(Some(1), Some(256), Some(15), &[]);
 pub(crate) static ECR_REPOSITORY_TEMPLATE_DESCRIPTION: Shape = Shape::string(None, Some(256), None, &[]);
 pub(crate) static ECR_ENCRYPTION_TYPE: Shape = Shape::string(None, None, None, &["AES256", "KMS", "KMS_DSSE"]);
-pub(crate) static ECR_KMS_KEY_FOR_REPOSITORY_CREATION_TEMPLATE: Shape = Shape::string(Some(0), Some(2048), Some(16), &[]);
+pub(crate) static ECR_KMS_KEY_FOR_REPOSITORY_CREATION_TEMPLATE: Shape = Shape::string(Some(0), Some(2048), Some(17), &[]);
 pub(crate) static ECR_ENCRYPTION_CONFIGURATION_FOR_REPOSITORY_CREATION_TEMPLATE: Shape = Shape::structure(
     &["encryptionType"],
     &[
@@ -319,7 +364,7 @@ pub(crate) static ECR_TAG: Shape = Shape::structure(
 pub(crate) static ECR_TAG_LIST: Shape = Shape::list(None, None, &ECR_TAG);
 pub(crate) static ECR_IMAGE_TAG_MUTABILITY: Shape = Shape::string(None, None, None, &["MUTABLE", "IMMUTABLE", "IMMUTABLE_WITH_EXCLUSION", "MUTABLE_WITH_EXCLUSION"]);
 pub(crate) static ECR_IMAGE_TAG_MUTABILITY_EXCLUSION_FILTER_TYPE: Shape = Shape::string(None, None, None, &["WILDCARD"]);
-pub(crate) static ECR_IMAGE_TAG_MUTABILITY_EXCLUSION_FILTER_VALUE: Shape = Shape::string(Some(1), Some(128), Some(17), &[]);
+pub(crate) static ECR_IMAGE_TAG_MUTABILITY_EXCLUSION_FILTER_VALUE: Shape = Shape::string(Some(1), Some(128), Some(18), &[]);
 pub(crate) static ECR_IMAGE_TAG_MUTABILITY_EXCLUSION_FILTER: Shape = Shape::structure(
     &["filterType", "filter"],
     &[

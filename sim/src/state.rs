@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::model::{Api, Bucket, Quotas};
 use super::regions::{OptIn, OPT_IN_REGIONS};
+use super::templates::Template;
 use super::versions::Secret;
 
 /// Members get ids `MEMBER_ID_BASE + i`.
@@ -72,11 +73,13 @@ pub(crate) struct Rule {
     pub updated: u32,
 }
 
-/// One (account, Region): its secrets, its rules, and its per-target quota buckets.
+/// One (account, Region): its secrets, its rules, its repository creation templates, and its
+/// per-target quota buckets.
 #[derive(Default)]
 pub(crate) struct Target {
     pub secrets: Vec<Secret>,
     pub rules: Vec<Rule>,
+    pub templates: Vec<Template>,
     pub writes: Bucket,
     pub reads: Bucket,
 }

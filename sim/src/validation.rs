@@ -1,14 +1,12 @@
-//! The checks AWS makes on input (ECR prefixes and credential ARNs from the service model's
-//! table, secret names by Secrets Manager's own rule), and what ECR's login to the upstream
-//! registry concludes from a rule's secret.
+//! The checks AWS makes on input beyond the service model's (secret names by Secrets Manager's
+//! own rule; the model's are `model_check.rs`'s), and what ECR's login to the upstream registry
+//! concludes from a rule's secret.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
 
 use serde::Deserialize;
 
-use super::model_check::check_str;
-use super::model_table::{ECR_CREDENTIAL_ARN, ECR_PULL_THROUGH_CACHE_RULE_REPOSITORY_PREFIX};
 use super::state::{Ctx, Rule, Target};
 use super::versions::Secret;
 
@@ -18,24 +16,6 @@ pub(crate) fn valid_secret_name(n: &str) -> bool {
     (1..=512).contains(&n.len())
         && n.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"/_+=.@-".contains(&b))
-}
-
-/// An ECR pull through cache rule's prefix the model accepts (2 to 30 characters and
-/// `^([a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*\/?|ROOT)$`).
-pub(crate) fn valid_prefix(p: &str) -> bool {
-    check_str(
-        &ECR_PULL_THROUGH_CACHE_RULE_REPOSITORY_PREFIX,
-        p,
-        "ecrRepositoryPrefix",
-    )
-    .is_ok()
-}
-
-/// A rule's `credentialArn` against the model (50 to 612 characters, a Secrets Manager ARN of
-/// an `ecr-pullthroughcache/` secret): `Err` with what AWS's request validation says (a
-/// ValidationException).
-pub(crate) fn check_credential_arn(a: &str) -> Result<(), String> {
-    check_str(&ECR_CREDENTIAL_ARN, a, "credentialArn")
 }
 
 #[derive(Deserialize)]
@@ -113,7 +93,14 @@ pub(crate) fn login(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::super::model_check::check_str;
+    use super::super::model_table::ECR_PULL_THROUGH_CACHE_RULE_REPOSITORY_PREFIX;
+
+    /// A rule's prefix the model accepts (2 to 30 characters and its pattern).
+    fn valid_prefix(p: &str) -> bool {
+        let shape = &ECR_PULL_THROUGH_CACHE_RULE_REPOSITORY_PREFIX;
+        check_str(shape, p, "ecrRepositoryPrefix").is_ok()
+    }
 
     #[test]
     fn prefixes_follow_ecr_pattern() {

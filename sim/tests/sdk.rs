@@ -23,6 +23,8 @@ mod identity;
 mod secret_versions;
 #[path = "sdk/services.rs"]
 mod services;
+#[path = "sdk/templates.rs"]
+mod templates;
 
 const MGMT: &str = "100000000000";
 const GOOD: &str = "glpat-good-token";
@@ -55,6 +57,16 @@ fn rollout(extra: &str) -> Rollout {
          [rule]\necr_repository_prefix=\"gitlab\"\nsecret_name=\"ecr-pullthroughcache/gitlab\"\n"
     ))
     .unwrap()
+}
+
+/// The management account's target in us-east-1, where the caller's own clients act.
+fn caller_target() -> Target {
+    Target {
+        account_id: MGMT.into(),
+        account_name: "management".into(),
+        region: "us-east-1".into(),
+        ou: None,
+    }
 }
 
 fn code<E: ProvideErrorMetadata>(r: &Result<impl Sized, E>) -> Option<String> {

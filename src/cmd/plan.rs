@@ -178,7 +178,7 @@ pub(crate) fn totals(results: &[Box<TargetResult>]) -> String {
     let of = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
     format!(
         "Plan: {} targets to change, {} unchanged, {} conflicts, {} failed to read.\n  \
-         {} secrets to create, {} secrets to restore, {} rules to create, {} rule credentials to update{}{}.",
+         {} secrets to create, {} secrets to restore, {} rules to create, {} rule credentials to update{}{}{}.",
         of(Outcome::Pending),
         of(Outcome::Unchanged),
         of(Outcome::Conflict),
@@ -187,6 +187,10 @@ pub(crate) fn totals(results: &[Box<TargetResult>]) -> String {
         count(Action::RestoreSecret),
         count(Action::CreateRule),
         count(Action::UpdateRuleCredential),
+        match count(Action::AdoptRule) {
+            0 => String::new(),
+            n => format!(", {n} rules of other secrets to adopt"),
+        },
         match count(Action::UpdateToken) {
             0 => String::new(),
             n => format!(", {n} secrets to get the token"),

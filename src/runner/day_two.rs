@@ -109,7 +109,9 @@ impl Runner {
         t: &Target,
     ) -> Result<Observed, ApiError> {
         let mut observed = work::observe(c, t, &self.rollout).await?;
-        if self.rollout.pull_access.is_none() {
+        // Too long to add ours says nothing of whether ours is there to take out.
+        let too_long = matches!(observed.pull_access, Some(PullAccessState::TooLong { .. }));
+        if self.rollout.pull_access.is_none() || too_long {
             observed.pull_access = work::pull_access::find_ours(c, t).await?;
         }
         Ok(observed)
@@ -161,7 +163,7 @@ impl Runner {
         };
         let pull_access = async {
             match &self.rollout.pull_access {
-                Some(want) => work::pull_access::read_state(&c, &r.target, &self.rollout, want)
+                Some(want) => work::pull_access::read_held(&c, &r.target, &self.rollout, want)
                     .await
                     .map(Some),
                 None => Ok(None),

@@ -162,10 +162,12 @@ impl Runner {
     /// it stored the token leaves the old, maybe revoked, one). A rule that validates keeps
     /// its token until `rotate`: a converged target gets no write.
     async fn token_needed(&self, c: &Regional, t: &Target, arn: &str, actions: &[Action]) -> bool {
-        if actions
-            .iter()
-            .any(|a| matches!(a, Action::CreateRule | Action::UpdateRuleCredential))
-        {
+        if actions.iter().any(|a| {
+            matches!(
+                a,
+                Action::CreateRule | Action::UpdateRuleCredential | Action::AdoptRule
+            )
+        }) {
             return true;
         }
         let v = self.validate_guarded(c, t, Some(arn)).await;

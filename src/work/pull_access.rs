@@ -241,24 +241,57 @@ fn parse(t: &Target, text: &str) -> Result<Document, ApiError> {
     })
 }
 
-/// Whether the registry policy holds the statement the rollout file asks for.
+/// Whether the registry policy holds the statement the rollout file asks for; `TooLong` when
+/// it does not and the policy with it would be over ECR's limit, so that `plan` says what
+/// `apply` would refuse (see [`write`]) from the same read.
 pub async fn read_state(
     c: &Regional,
     t: &Target,
     r: &Rollout,
     access: &PullAccess,
 ) -> Result<PullAccessState, ApiError> {
-    let Some(text) = read_policy(c, t).await? else {
-        return Ok(PullAccessState::Absent);
+    let want = statement(t, r, access);
+    let (state, mut doc) = match read_policy(c, t).await? {
+        None => (PullAccessState::Absent, Document::new_with(&want)),
+        Some(text) => {
+            let doc = parse(t, &text)?;
+            match compared(&doc, &want) {
+                PullAccessState::Matches => return Ok(PullAccessState::Matches),
+                state => (state, doc),
+            }
+        }
     };
-    let doc = parse(t, &text)?;
-    Ok(if doc.ours().is_none() {
+    doc.put(&want);
+    let chars = doc.text().chars().count();
+    Ok(if chars > POLICY_TEXT_MAX {
+        PullAccessState::TooLong { chars }
+    } else {
+        state
+    })
+}
+
+/// [`read_state`] without the limit: what the registry policy holds now (the compliance
+/// report, which writes nothing).
+pub async fn read_held(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    access: &PullAccess,
+) -> Result<PullAccessState, ApiError> {
+    Ok(match read_policy(c, t).await? {
+        None => PullAccessState::Absent,
+        Some(text) => compared(&parse(t, &text)?, &statement(t, r, access)),
+    })
+}
+
+fn compared(doc: &Document, want: &Value) -> PullAccessState {
+    if doc.ours().is_none() {
         PullAccessState::Absent
-    } else if doc.holds(&statement(t, r, access)) {
+    } else if doc.holds(want) {
         PullAccessState::Matches
     } else {
         PullAccessState::Differs
-    })
+    }
 }
 
 /// Whether the registry policy holds a statement of ptc-rollout's, whatever it says (`destroy`
@@ -376,19 +409,27 @@ fn raced(t: &Target, call: &'static str, how: &str) -> ApiError {
 /// ECR's limit on the registry policy text (the model's `RegistryPolicyText`, max 10,240).
 pub const POLICY_TEXT_MAX: usize = 10_240;
 
+/// Why a registry policy of `chars` characters is not written, and the fix: `plan`'s conflict
+/// and `apply`'s error alike.
+pub fn over_limit(chars: usize) -> String {
+    format!(
+        "the registry policy with ptc-rollout's statement would be {chars} characters, over \
+         ECR's limit of {POLICY_TEXT_MAX} (ecr:PutRegistryPolicy refuses it); not written: \
+         shorten or remove other statements of the registry policy, or name fewer principals in \
+         [pull_access]"
+    )
+}
+
 async fn write(c: &Regional, t: &Target, text: &str) -> Result<(), ApiError> {
     // ECR would refuse it with a ValidationException: say so with the count, and make no call.
+    // `plan` found it already unless the policy grew since.
     let chars = text.chars().count();
     if chars > POLICY_TEXT_MAX {
         return Err(ApiError::new(
             &t.account_id,
             &t.region,
             "ecr:PutRegistryPolicy",
-            format!(
-                "the registry policy with ptc-rollout's statement would be {chars} characters, over \
-                 ECR's limit of {POLICY_TEXT_MAX}; not written: shorten or remove other statements \
-                 of the registry policy, or name fewer principals in [pull_access]"
-            ),
+            over_limit(chars),
         ));
     }
     c.ecr
@@ -401,67 +442,4 @@ async fn write(c: &Regional, t: &Target, text: &str) -> Result<(), ApiError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const FOREIGN: &str = r#"{ "Sid" : "Replication",  "Effect":"Allow","Principal":{"AWS":"arn:aws:iam::210987654321:root"},"Action":["ecr:CreateRepository","ecr:ReplicateImage"],"Resource":"arn:aws:ecr:us-east-1:123456789012:repository/*"}"#;
-
-    #[test]
-    fn other_statements_are_kept_byte_for_byte() {
-        let text =
-            format!("{{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [ {FOREIGN} ]\n}}");
-        let mut doc = Document::parse(&text).unwrap();
-        assert!(doc.ours().is_none());
-        let ours = json!({"Sid": SID, "Effect": "Allow"});
-        doc.put(&ours);
-        let written = doc.text();
-        assert!(written.contains(FOREIGN), "{written}");
-        let back = Document::parse(&written).unwrap();
-        assert_eq!(back.ours(), Some(ours.clone()));
-        // Replaced in place, then removed: the foreign statement is untouched throughout.
-        let mut doc = back;
-        doc.put(&json!({"Sid": SID, "Effect": "Deny"}));
-        assert_eq!(doc.statements.len(), 2);
-        // A copy of ours is folded into one.
-        doc.statements
-            .push(RawValue::from_string(json!({"Sid": SID}).to_string()).unwrap());
-        doc.put(&json!({"Sid": SID, "Effect": "Deny"}));
-        assert_eq!(doc.statements.len(), 2);
-        assert!(doc.holds(&json!({"Sid": SID, "Effect": "Deny"})));
-        assert!(doc.remove());
-        assert!(!doc.is_empty());
-        assert!(doc.text().contains(FOREIGN));
-        assert_eq!(
-            serde_json::from_str::<Value>(&doc.text()).unwrap(),
-            serde_json::from_str::<Value>(&text).unwrap()
-        );
-    }
-
-    #[test]
-    fn statements_are_compared_as_iam_reads_them() {
-        let want = json!({"Sid": SID, "Principal": {"AWS": "*"}, "Action": ["b", "a"],
-            "Condition": {"StringEquals": {"aws:PrincipalAccount": "1"}, "ArnLike": {"aws:PrincipalArn": ["x"]}}});
-        let rewritten = json!({"Sid": SID, "Principal": "*", "Action": ["a", "b"],
-            "Condition": {"stringEquals": {"aws:principalaccount": ["1"]}, "ArnLike": {"aws:PrincipalArn": "x"}}});
-        assert!(same(&want, &rewritten));
-        assert!(!same(
-            &want,
-            &json!({"Sid": SID, "Principal": "*", "Action": ["a"]})
-        ));
-    }
-
-    #[test]
-    fn a_single_statement_object_and_a_new_document_are_understood() {
-        let doc = Document::parse(&format!(
-            "{{\"Statement\": {FOREIGN}, \"Version\": \"2012-10-17\"}}"
-        ))
-        .unwrap();
-        assert_eq!(doc.statements.len(), 1);
-        assert!(doc.text().contains(FOREIGN));
-        let new = Document::new_with(&json!({"Sid": SID}));
-        let v: Value = serde_json::from_str(&new.text()).unwrap();
-        assert_eq!(v["Version"], "2012-10-17");
-        assert_eq!(v["Statement"][0]["Sid"], SID);
-        assert!(Document::parse("[1]").is_err());
-    }
-}
+mod tests;

@@ -4,7 +4,7 @@
 
 use aws_sdk_ecr::types::{
     ImageTagMutability, ImageTagMutabilityExclusionFilter, ImageTagMutabilityExclusionFilterType,
-    RctAppliedFor, Tag,
+    RctAppliedFor, RepositoryCreationTemplate, Tag,
 };
 
 use crate::clients::Regional;
@@ -13,34 +13,40 @@ use crate::regions;
 use crate::rollout::{RepositoryTemplate, Rollout};
 use crate::target::{Target, TemplateState};
 
+/// The template ECR keeps for the rule's prefix, if any.
+async fn describe(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+) -> Result<Option<RepositoryCreationTemplate>, ApiError> {
+    let out = c
+        .ecr
+        .describe_repository_creation_templates()
+        .prefixes(&r.ecr_repository_prefix)
+        .send()
+        .await
+        .map_err(|e| {
+            ApiError::from_sdk(
+                &t.account_id,
+                &t.region,
+                "ecr:DescribeRepositoryCreationTemplates",
+                e,
+            )
+        })?;
+    Ok(out
+        .repository_creation_templates
+        .unwrap_or_default()
+        .into_iter()
+        .find(|x| x.prefix() == Some(&r.ecr_repository_prefix)))
+}
+
 pub async fn read_template(
     c: &Regional,
     t: &Target,
     r: &Rollout,
     want: &RepositoryTemplate,
 ) -> Result<TemplateState, ApiError> {
-    let out = match c
-        .ecr
-        .describe_repository_creation_templates()
-        .prefixes(&r.ecr_repository_prefix)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) => {
-            return Err(ApiError::from_sdk(
-                &t.account_id,
-                &t.region,
-                "ecr:DescribeRepositoryCreationTemplates",
-                e,
-            ))
-        }
-    };
-    let Some(have) = out
-        .repository_creation_templates()
-        .iter()
-        .find(|x| x.prefix() == Some(&r.ecr_repository_prefix))
-    else {
+    let Some(have) = describe(c, t, r).await? else {
         return Ok(TemplateState::Absent);
     };
     let json =
@@ -68,24 +74,37 @@ pub async fn read_template(
         .map(|f| (f.filter_type.as_str(), f.filter.as_str()))
         .collect();
     want_filters.sort();
-    // An empty description is no description: ECR keeps none.
+    // An empty description or role is none: ECR keeps none. A file without a tag mutability
+    // wants ECR's default, so that removing the setting puts the default back.
     let matches = have
         .applied_for()
         .contains(&RctAppliedFor::PullThroughCache)
         && have.description().unwrap_or_default() == want.description
-        && want
-            .image_tag_mutability
-            .as_deref()
-            .is_none_or(|m| have.image_tag_mutability().map(|x| x.as_str()) == Some(m))
-        && (want.image_tag_mutability.is_none() || filters == want_filters)
+        && have
+            .image_tag_mutability()
+            .map_or(DEFAULT_MUTABILITY, |x| x.as_str())
+            == mutability(want).as_str()
+        && filters == want_filters
         && json(have.lifecycle_policy()) == json(want.lifecycle_policy.as_deref())
         && tags == want_tags
-        && have.custom_role_arn() == role_arn(t, want).as_deref();
+        && have.custom_role_arn().filter(|a| !a.is_empty()) == role_arn(t, want).as_deref();
     Ok(if matches {
         TemplateState::Matches
     } else {
         TemplateState::Differs
     })
+}
+
+/// ECR's tag mutability for the repositories a template creates when it sets none.
+const DEFAULT_MUTABILITY: &str = "MUTABLE";
+
+/// The tag mutability the file asks for, ECR's default when it names none.
+fn mutability(want: &RepositoryTemplate) -> ImageTagMutability {
+    ImageTagMutability::from(
+        want.image_tag_mutability
+            .as_deref()
+            .unwrap_or(DEFAULT_MUTABILITY),
+    )
 }
 
 /// The template's role in this target's account.
@@ -106,10 +125,6 @@ pub async fn put_template(
         .iter()
         .filter_map(|(k, v)| Tag::builder().key(k).value(v).build().ok())
         .collect();
-    let mutability = want
-        .image_tag_mutability
-        .as_deref()
-        .map(ImageTagMutability::from);
     let filters: Vec<ImageTagMutabilityExclusionFilter> = want
         .image_tag_mutability_exclusion_filters
         .iter()
@@ -126,17 +141,28 @@ pub async fn put_template(
     // The model takes 1 to 5 filters: none is said by leaving the member out.
     let filters = Some(filters).filter(|f| !f.is_empty());
     // Update keeps what a request leaves out, so a setting the file no longer has is cleared
-    // with an empty string, which the model takes (min length 0) and ECR reads as "none"; the
-    // AWS provider for Terraform clears these the same way. Create needs none of it.
-    let cleared = |value: Option<String>| Some(value.unwrap_or_default());
-    let (lifecycle_policy, custom_role_arn) = if exists {
-        (
-            cleared(want.lifecycle_policy.clone()),
-            cleared(role_arn(t, want)),
-        )
+    // with an empty string (the model takes length 0; the AWS provider for Terraform clears
+    // these the same way), and only when ECR holds one: a request never carries an empty
+    // value that was not needed. Create needs none of it.
+    let have = if exists {
+        describe(c, t, r).await?
     } else {
-        (want.lifecycle_policy.clone(), role_arn(t, want))
+        None
     };
+    let cleared = |want: Option<String>, held: bool| match want {
+        None if held => Some(String::new()),
+        other => other,
+    };
+    let held = |v: Option<&str>| v.is_some_and(|v| !v.is_empty());
+    let lifecycle_policy = cleared(
+        want.lifecycle_policy.clone(),
+        held(have.as_ref().and_then(|h| h.lifecycle_policy())),
+    );
+    let custom_role_arn = cleared(
+        role_arn(t, want),
+        held(have.as_ref().and_then(|h| h.custom_role_arn())),
+    );
+    let mutability = Some(mutability(want));
     // Create and Update take the same settings, on builders of two types.
     macro_rules! with_settings {
         ($builder:expr) => {

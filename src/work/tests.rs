@@ -133,7 +133,7 @@ fn another_teams_gitlab_rule_is_a_conflict_unless_adopted() {
     };
     assert_eq!(
         decide(&observed, &rollout(), true),
-        change(&[Action::UpdateRuleCredential])
+        change(&[Action::AdoptRule])
     );
     // An older secret of the rollout's own name is ours: repointed without the flag.
     assert_eq!(

@@ -1,6 +1,8 @@
 //! The two backends a scenario runs on (the simulation and the emulator), the clients they
 //! hand out, and the transcript of what each step answered.
 
+use std::rc::Rc;
+
 use super::*;
 
 /// What a scenario needs from a simulated AWS: the caller's clients, the Organization's
@@ -17,7 +19,13 @@ pub(crate) trait Backend {
     fn set_max_session_duration(&self, seconds: u32);
     /// How long a name stays taken after a forced deletion.
     fn set_force_delete_delay(&self, delay: Duration);
+    /// What takes the calls the service-model check refused since it last did; `None` where
+    /// they are not recorded (the simulation).
+    fn model_refusals(&self) -> Option<TakeRefusals>;
 }
+
+/// Takes the calls the service-model check refused since it was last called.
+pub(crate) type TakeRefusals = Box<dyn Fn() -> Vec<String>>;
 
 pub(crate) struct Simulated {
     pub(crate) sim: Sim,
@@ -44,10 +52,13 @@ impl Backend for Simulated {
     fn set_force_delete_delay(&self, delay: Duration) {
         self.sim.set_force_delete_delay(delay);
     }
+    fn model_refusals(&self) -> Option<TakeRefusals> {
+        None
+    }
 }
 
 pub(crate) struct Emulated {
-    pub(crate) emu: Emulator,
+    pub(crate) emu: Rc<Emulator>,
     pub(crate) clients: Clients,
     pub(crate) members: [String; 2],
 }
@@ -75,19 +86,53 @@ impl Backend for Emulated {
         let body = json!({ "ms": delay.as_millis() as u64 });
         self.emu.post("/_ptc/force_delete_delay", body);
     }
+    fn model_refusals(&self) -> Option<TakeRefusals> {
+        let emu = self.emu.clone();
+        Some(Box::new(move || emu.take_model_refusals()))
+    }
 }
 
-/// Each step's name (`scenario: step`) and the backend's answer.
+/// Each step's name (`scenario: step`) and the backend's answer, and the steps whose calls the
+/// service-model check refused other than as the step meant.
 #[derive(Default)]
 pub(crate) struct Transcript {
     pub(crate) section: &'static str,
     pub(crate) steps: Vec<(String, String)>,
+    pub(crate) unexpected_refusals: Vec<String>,
+    take_refusals: Option<TakeRefusals>,
 }
 
 impl Transcript {
+    pub(crate) fn new(b: &impl Backend) -> Self {
+        Transcript {
+            take_refusals: b.model_refusals(),
+            ..Transcript::default()
+        }
+    }
+
+    /// A step whose calls the service models take.
     pub(crate) fn step(&mut self, name: &str, answer: String) {
-        self.steps
-            .push((format!("{}: {name}", self.section), answer));
+        self.record(name, answer, 0);
+    }
+
+    /// A step that sends a value the service model refuses, on purpose: its one call is the
+    /// one refused (any other refusal would go unseen behind it).
+    pub(crate) fn refused(&mut self, name: &str, answer: String) {
+        self.record(name, answer, 1);
+    }
+
+    fn record(&mut self, name: &str, answer: String, refusals: usize) {
+        let name = format!("{}: {name}", self.section);
+        if let Some(refused) = self.take_refusals.as_ref().map(|take| take()) {
+            if refused.len() != refusals {
+                self.unexpected_refusals.push(format!(
+                    "{name}: {} refused call(s), {refusals} meant:\n  {}",
+                    refused.len(),
+                    refused.join("\n  ")
+                ));
+            }
+        }
+        self.steps.push((name, answer));
     }
 }
 

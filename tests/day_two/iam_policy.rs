@@ -43,21 +43,7 @@ fn the_iam_policy_covers_every_call_the_tool_makes() {
             out.stderr
         );
     }
-    let policy = run(emu
-        .cmd()
-        .args([
-            "iam-policy",
-            "--caller-role-arn",
-            "arn:aws:iam::123456789012:role/rollout",
-            "--org-id",
-            "o-abc123",
-            "--probe-as-role",
-            "consumer",
-            "--config",
-        ])
-        .arg(&cfg));
-    assert_eq!(policy.code, 0, "{}", policy.stderr);
-    let doc: Value = serde_json::from_str(&policy.stdout).unwrap();
+    let doc = printed_policy(&emu, &cfg, &["--probe-as-role", "consumer"]);
     let mut allowed = BTreeSet::new();
     for key in ["member_role_policy", "caller_policy", "consumer_policy"] {
         for st in doc[key]["Statement"].as_array().unwrap() {
@@ -114,8 +100,8 @@ fn the_iam_policy_covers_every_call_the_tool_makes() {
     );
 }
 
-/// `iam-policy`'s printed documents for `cfg`.
-fn printed_policy(emu: &Emulator, cfg: &std::path::Path) -> Value {
+/// `iam-policy`'s printed documents for `cfg`, with `extra` arguments.
+fn printed_policy(emu: &Emulator, cfg: &std::path::Path, extra: &[&str]) -> Value {
     let out = run(emu
         .cmd()
         .args([
@@ -124,8 +110,9 @@ fn printed_policy(emu: &Emulator, cfg: &std::path::Path) -> Value {
             "arn:aws:iam::123456789012:role/rollout",
             "--org-id",
             "o-abc123",
-            "--config",
         ])
+        .args(extra)
+        .arg("--config")
         .arg(cfg));
     assert_eq!(out.code, 0, "{}", out.stderr);
     serde_json::from_str(&out.stdout).unwrap()
@@ -157,7 +144,7 @@ fn as_member_role(statements: &[&Value]) -> Value {
 fn describing_a_secret_before_it_exists_is_allowed_and_named_when_denied() {
     let (emu, _org) = Emulator::with_org();
     let cfg = config(&emu, "", "");
-    let doc = printed_policy(&emu, &cfg);
+    let doc = printed_policy(&emu, &cfg, &[]);
     let statements: Vec<&Value> = doc["member_role_policy"]["Statement"]
         .as_array()
         .unwrap()
@@ -200,14 +187,15 @@ fn describing_a_secret_before_it_exists_is_allowed_and_named_when_denied() {
     emu.assert_converged(&cfg);
 }
 
-/// CreateRepository and PutLifecyclePolicy (what ECR asks of whoever keeps a template) act on
-/// repositories: only the prefix's are granted, `repository/*` for ROOT. README's example of the
-/// secret statements is what `iam-policy` prints for plans/gitlab.toml.
+/// CreateRepository and PutLifecyclePolicy (the template actions' dependent actions in AWS's
+/// Service Authorization Reference, which does not say on which resource they are checked)
+/// are granted on `*` whatever the prefix, and README says so. README's example of the secret
+/// statements is what `iam-policy` prints for plans/gitlab.toml.
 #[test]
-fn template_repository_actions_are_scoped_to_the_prefix_and_readme_agrees() {
+fn template_dependent_actions_are_granted_on_any_resource_and_readme_agrees() {
     let emu = Emulator::start();
     let template = "[repository_template]\nlifecycle_policy = '{\"rules\": [{\"rulePriority\": 1, \"selection\": {\"tagStatus\": \"any\", \"countType\": \"imageCountMoreThan\", \"countNumber\": 50}, \"action\": {\"type\": \"expire\"}}]}'\n";
-    for (prefix, repositories) in [
+    for (prefix, probed) in [
         ("gitlab", "arn:aws:ecr:*:*:repository/gitlab/*"),
         ("ROOT", "arn:aws:ecr:*:*:repository/*"),
     ] {
@@ -216,36 +204,40 @@ fn template_repository_actions_are_scoped_to_the_prefix_and_readme_agrees() {
             &format!("ecr_repository_prefix = \"{prefix}\""),
         );
         let cfg = emu.rollout(&format!("t-{prefix}.toml"), &format!("{text}\n{template}"));
-        let doc = printed_policy(&emu, &cfg);
-        let mut seen = BTreeSet::new();
-        for st in doc["member_role_policy"]["Statement"].as_array().unwrap() {
-            let actions: Vec<&str> = match &st["Action"] {
-                Value::String(a) => vec![a.as_str()],
-                list => list
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect(),
-            };
-            for a in actions {
-                if a == "ecr:CreateRepository" || a == "ecr:PutLifecyclePolicy" {
-                    assert_eq!(st["Resource"], repositories, "{prefix}: {st}");
-                    seen.insert(a);
-                }
-            }
-        }
-        assert_eq!(seen.len(), 2, "{prefix}: {doc}");
+        let doc = printed_policy(&emu, &cfg, &[]);
+        let statements = doc["member_role_policy"]["Statement"].as_array().unwrap();
+        let by_sid = |sid: &str| {
+            statements
+                .iter()
+                .find(|st| st["Sid"] == sid)
+                .unwrap_or_else(|| panic!("{prefix}: no {sid} in {doc}"))
+        };
+        assert_eq!(
+            by_sid("RepositoryCreationTemplateRepositories"),
+            &json!({"Sid": "RepositoryCreationTemplateRepositories", "Effect": "Allow",
+                "Action": ["ecr:CreateRepository", "ecr:PutLifecyclePolicy"], "Resource": "*"}),
+            "{prefix}"
+        );
+        // Where the resource is known (probe's own pulls), CreateRepository stays the prefix's.
+        assert_eq!(
+            by_sid("ProbeThroughTheCache")["Resource"],
+            probed,
+            "{prefix}"
+        );
     }
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains("`ecr:CreateRepository` and `ecr:PutLifecyclePolicy` (which AWS's Service Authorization\nReference lists as their dependent actions; on `*`"),
+        "README's IAM section names the template's dependent actions and their `*`"
+    );
     let (_, after) = readme
         .split_once("the member role's secret statements for `plans/gitlab.toml`:\n\n```json\n")
         .expect("README's example");
     let (block, _) = after.split_once("```").unwrap();
     let shown: Vec<Value> = serde_json::from_str(block).unwrap();
     let cfg = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/gitlab.toml"));
-    let doc = printed_policy(&emu, cfg);
+    let doc = printed_policy(&emu, cfg, &[]);
     let printed = doc["member_role_policy"]["Statement"].as_array().unwrap();
     for st in &shown {
         assert!(

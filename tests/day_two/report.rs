@@ -86,33 +86,8 @@ fn the_report_matches_the_emulators_state() {
     ] {
         let cfg = config(&emu, &format!("token_expires_on = \"{date}\""), "");
         emu.reset_calls();
-        let r = run(emu
-            .cmd()
-            .args([
-                "rotate",
-                "--yes",
-                "--regions",
-                "eu-west-1",
-                "--accounts",
-                &dev,
-                "--config",
-            ])
-            .arg(&cfg)
-            .env("GITLAB_REGISTRY_TOKEN", TOKEN));
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        let result = run(emu
-            .cmd()
-            .args([
-                "report",
-                "--format",
-                "json",
-                "--regions",
-                "eu-west-1",
-                "--accounts",
-                &dev,
-                "--config",
-            ])
-            .arg(&cfg));
+        rotate_dates(&emu, &cfg, &dev);
+        let result = json_report(&emu, &cfg, &dev);
         support::json_schema::assert_valid("report.schema.json", &result.stdout);
         let doc: Value = serde_json::from_str(&result.stdout).unwrap();
         let t = &doc["targets"][0];
@@ -123,6 +98,33 @@ fn the_report_matches_the_emulators_state() {
             "{t}"
         );
     }
+}
+
+/// `rotate` of `account` in eu-west-1, which tags the rollout file's expiry date on the secret.
+fn rotate_dates(emu: &Emulator, cfg: &std::path::Path, account: &str) {
+    let r = run(emu
+        .cmd()
+        .args([
+            "rotate",
+            "--yes",
+            "--regions",
+            "eu-west-1",
+            "--accounts",
+            account,
+        ])
+        .arg("--config")
+        .arg(cfg)
+        .env("GITLAB_REGISTRY_TOKEN", TOKEN));
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+/// `report --format json` of `account` in eu-west-1.
+fn json_report(emu: &Emulator, cfg: &std::path::Path, account: &str) -> support::Run {
+    run(emu
+        .cmd()
+        .args(["report", "--format", "json", "--regions", "eu-west-1"])
+        .args(["--accounts", account, "--config"])
+        .arg(cfg))
 }
 
 /// A date ten days from now.
@@ -145,26 +147,8 @@ fn a_token_expiring_today_is_expired() {
         if days == 0 {
             apply(&emu, &cfg);
         }
-        // rotate tags the date on the secret.
-        let r = run(emu
-            .cmd()
-            .args([
-                "rotate",
-                "--yes",
-                "--regions",
-                "eu-west-1",
-                "--accounts",
-                &dev,
-            ])
-            .arg("--config")
-            .arg(&cfg)
-            .env("GITLAB_REGISTRY_TOKEN", TOKEN));
-        assert_eq!(r.code, 0, "{}", r.stderr);
-        let result = run(emu
-            .cmd()
-            .args(["report", "--format", "json", "--regions", "eu-west-1"])
-            .args(["--accounts", &dev, "--config"])
-            .arg(&cfg));
+        rotate_dates(&emu, &cfg, &dev);
+        let result = json_report(&emu, &cfg, &dev);
         assert_eq!(result.code, 1, "{}", result.stderr);
         let doc: Value = serde_json::from_str(&result.stdout).unwrap();
         let t = &doc["targets"][0];

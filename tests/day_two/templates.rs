@@ -73,6 +73,19 @@ fn a_lifecycle_policy_removed_from_the_file_is_cleared_once() {
         assert!(t["lifecyclePolicy"].is_null(), "policy kept: {t}");
         assert!(t["customRoleArn"].is_null(), "role kept: {t}");
     }
+    let cleared = |emu: &Emulator| -> Vec<Value> {
+        emu.calls_of("UpdateRepositoryCreationTemplate")
+            .into_iter()
+            .map(|c| c["empty_members"].clone())
+            .collect()
+    };
+    assert!(
+        cleared(&emu)
+            .iter()
+            .all(|m| *m == json!(["customRoleArn", "lifecyclePolicy"])),
+        "{:?}",
+        cleared(&emu)
+    );
     emu.reset_calls();
     apply(&emu, &without);
     assert_eq!(
@@ -80,6 +93,35 @@ fn a_lifecycle_policy_removed_from_the_file_is_cleared_once() {
         Vec::<String>::new(),
         "never converges"
     );
+    emu.assert_converged(&without);
+    // Another change clears nothing more: "" only for what ECR holds.
+    let described = config(&emu, "", "[repository_template]\ndescription = \"other\"\n");
+    emu.reset_calls();
+    apply(&emu, &described);
+    let sent = cleared(&emu);
+    assert_eq!(sent.len(), org.active().len() * 2);
+    assert!(sent.iter().all(Value::is_null), "{sent:?}");
+}
+
+/// A tag mutability dropped from the file goes back to ECR's default, MUTABLE, once.
+#[test]
+fn a_tag_mutability_removed_from_the_file_goes_back_to_the_default() {
+    let (emu, org) = Emulator::with_org();
+    apply(
+        &emu,
+        &config(
+            &emu,
+            "",
+            "[repository_template]\nimage_tag_mutability = \"IMMUTABLE\"\n",
+        ),
+    );
+    let without = config(&emu, "", "[repository_template]\n");
+    emu.reset_calls();
+    apply(&emu, &without);
+    assert_eq!(emu.mutating_calls().len(), org.active().len() * 2);
+    for t in emu.state()["templates"].as_array().unwrap() {
+        assert_eq!(t["imageTagMutability"], "MUTABLE", "{t}");
+    }
     emu.assert_converged(&without);
 }
 

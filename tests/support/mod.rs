@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 
 pub mod json_schema;
 mod model_refusals;
+mod other_secret;
 
 /// The token tests declare valid: distinctive, so a leak check finds any part of it (and not
 /// shaped like a real GitLab token, which repository scanners would flag).
@@ -370,7 +371,13 @@ impl Emulator {
 
 impl Drop for Emulator {
     fn drop(&mut self) {
-        let refused = self.unexpected_model_refusals();
+        let refused = self.unexpected_model_refusals().map_err(|e| {
+            // No test stops the emulator on purpose: one that is gone failed.
+            match self.child.try_wait() {
+                Ok(Some(status)) => format!("{e} (the emulator exited: {status})"),
+                _ => e,
+            }
+        });
         let _ = self.child.kill();
         let _ = self.child.wait();
         model_refusals::report(refused);

@@ -195,18 +195,7 @@ fn status_and_report_read_the_expiry_from_gitlab() {
         "{}",
         out.stdout
     );
-    let out = ptc(
-        &emu,
-        &[
-            "token",
-            "status",
-            "--format",
-            "json",
-            "--due-within-days",
-            "30",
-        ],
-        &cfg,
-    );
+    let out = json_status(&emu, &cfg, "30");
     assert_eq!(out.code, 0, "365 days left is not due: {}", out.stderr);
     support::json_schema::assert_valid("token-status.schema.json", &out.stdout);
     let doc: Value = serde_json::from_str(&out.stdout).unwrap();

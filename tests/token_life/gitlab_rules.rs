@@ -116,30 +116,16 @@ fn a_new_variable_is_masked_and_hidden_and_an_existing_one_keeps_its_settings() 
 fn a_token_expiring_today_is_expired() {
     let (emu, _) = setup();
     let cfg = config(&emu, "");
-    let status = |due: &str| {
-        ptc(
-            &emu,
-            &[
-                "token",
-                "status",
-                "--format",
-                "json",
-                "--due-within-days",
-                due,
-            ],
-            &cfg,
-        )
-    };
     // Dated tomorrow, it still works today: 1 day left, not due within 0 days.
     emu.post("/_ptc/gitlab", json!({"expires_in_days": {TOKEN: 1}}));
-    let out = status("0");
+    let out = json_status(&emu, &cfg, "0");
     assert_eq!(out.code, 0, "{}", out.stderr);
     let doc: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(doc["registry_token"]["days_left"], 1, "{doc}");
     assert_eq!(doc["registry_token"]["expires_on"], support::date_in(1));
     // Dated today, GitLab expired it at 00:00 UTC: no longer active, so due whatever N.
     emu.post("/_ptc/gitlab", json!({"expires_in_days": {TOKEN: 0}}));
-    let out = status("0");
+    let out = json_status(&emu, &cfg, "0");
     assert_eq!(out.code, 3, "{}", out.stdout);
     let doc: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(doc["registry_token_active"], false, "{doc}");

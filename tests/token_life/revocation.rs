@@ -76,18 +76,10 @@ fn a_rule_over_another_secret_holding_the_old_token_blocks_revocation() {
     rotate(&emu, &cfg, &t1, &[]);
     // A second team's secret holds the old token, and dev's rule uses it.
     let dev = org.id("dev");
-    let other = emu.mutate(
-        json!({"op": "create_secret", "account": dev, "region": "us-east-1",
-        "name": "ecr-pullthroughcache/other", "value": {"username": "x", "accessToken": old}}),
-    );
-    let other_arn = other["arn"].as_str().unwrap().to_owned();
-    emu.mutate(
-        json!({"op": "delete_rule", "account": dev, "region": "us-east-1", "prefix": "gitlab"}),
-    );
-    emu.mutate(
-        json!({"op": "create_rule", "account": dev, "region": "us-east-1", "prefix": "gitlab",
-        "upstream_registry": "gitlab-container-registry", "upstream_url": "registry.gitlab.com",
-        "credential_arn": other_arn}),
+    let other_arn = emu.rule_over_other_secret(
+        &dev,
+        "ecr-pullthroughcache/other",
+        json!({"username": "x", "accessToken": old}),
     );
     let (id2, _) = mint(&emu, &cfg, &t2);
     rotate(&emu, &cfg, &t2, &[]);

@@ -131,10 +131,7 @@ pub(super) fn put_value(
             "You must provide either SecretString or SecretBinary.",
         );
     };
-    let token = match token(input, rng) {
-        Ok(t) => t,
-        Err(r) => return r,
-    };
+    let token = token(input, rng);
     if let Some(v) = s.version(&token) {
         if v.value.as_deref() != Some(value) {
             let arn = SecretArn {

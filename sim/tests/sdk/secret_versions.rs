@@ -4,6 +4,8 @@
 use super::aws_rules::{status, VALUE_A};
 use super::services::{quiet, SECRET};
 use super::*;
+use aws_sdk_secretsmanager::operation::create_secret::builders::CreateSecretFluentBuilder;
+use aws_sdk_secretsmanager::operation::delete_secret::builders::DeleteSecretFluentBuilder;
 
 const TOKEN_A: &str = "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa";
 const TOKEN_B: &str = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb";
@@ -22,6 +24,22 @@ async fn stages(r: &Regional, id: &str) -> Vec<(String, Vec<String>)> {
         .collect();
     v.sort();
     v
+}
+
+/// CreateSecret of SECRET holding VALUE_A.
+fn create(r: &Regional) -> CreateSecretFluentBuilder {
+    r.secrets
+        .create_secret()
+        .name(SECRET)
+        .secret_string(VALUE_A)
+}
+
+/// DeleteSecret of SECRET without a recovery window.
+fn force_delete(r: &Regional) -> DeleteSecretFluentBuilder {
+    r.secrets
+        .delete_secret()
+        .secret_id(SECRET)
+        .force_delete_without_recovery(true)
 }
 
 fn pair(id: &str, s: &[&str]) -> (String, Vec<String>) {
@@ -175,25 +193,19 @@ async fn forced_deletion_frees_the_name_after_a_delay() {
     });
     let c = clients(&sim, &no_retries()).await;
     let r = caller_regional(&c, "us-east-1");
-    let create = || {
-        r.secrets
-            .create_secret()
-            .name(SECRET)
-            .secret_string(VALUE_A)
-            .send()
-    };
     let delete = |force: bool| {
-        let d = r.secrets.delete_secret().secret_id(SECRET);
-        if force {
-            d.force_delete_without_recovery(true).send()
+        let d = if force {
+            force_delete(&r)
         } else {
-            d.recovery_window_in_days(7).send()
-        }
+            let d = r.secrets.delete_secret().secret_id(SECRET);
+            d.recovery_window_in_days(7)
+        };
+        d.send()
     };
     let describe = || r.secrets.describe_secret().secret_id(SECRET).send();
-    create().await.unwrap();
+    create(&r).send().await.unwrap();
     delete(false).await.unwrap();
-    let scheduled = create().await;
+    let scheduled = create(&r).send().await;
     assert_eq!(code(&scheduled).as_deref(), Some("InvalidRequestException"));
     assert_eq!(
         code(&delete(false).await).as_deref(),
@@ -202,7 +214,7 @@ async fn forced_deletion_frees_the_name_after_a_delay() {
     // Forced deletion purges a secret already scheduled for deletion, in the background.
     delete(true).await.unwrap();
     let start = Instant::now();
-    let taken = create().await;
+    let taken = create(&r).send().await;
     assert_eq!(code(&taken).as_deref(), Some("InvalidRequestException"));
     let message = taken.unwrap_err().into_service_error();
     assert_eq!(
@@ -216,12 +228,12 @@ async fn forced_deletion_frees_the_name_after_a_delay() {
     // Forcing the deletion of an absent secret is not an error.
     delete(true).await.unwrap();
     tokio::time::sleep_until(start + Duration::from_secs(5)).await;
-    create().await.unwrap();
+    create(&r).send().await.unwrap();
 
     // Without a delay, the name is free at once.
     sim.set_force_delete_delay(Duration::ZERO);
     delete(true).await.unwrap();
-    create().await.unwrap();
+    create(&r).send().await.unwrap();
 }
 
 #[tokio::test(start_paused = true)]
@@ -233,34 +245,21 @@ async fn a_secret_being_purged_is_shown_deleted_and_cannot_be_restored() {
     });
     let c = clients(&sim, &no_retries()).await;
     let r = caller_regional(&c, "us-east-1");
-    let create = || {
-        r.secrets
-            .create_secret()
-            .name(SECRET)
-            .secret_string(VALUE_A)
-            .send()
-    };
-    let arn = create().await.unwrap().arn().unwrap().to_owned();
-    r.secrets
-        .delete_secret()
-        .secret_id(SECRET)
-        .force_delete_without_recovery(true)
-        .send()
-        .await
-        .unwrap();
+    let arn = create(&r).send().await.unwrap().arn().unwrap().to_owned();
+    force_delete(&r).send().await.unwrap();
     let start = Instant::now();
     let shown = r.secrets.describe_secret().secret_id(SECRET).send().await;
     assert!(shown.unwrap().deleted_date().is_some());
     let restored = r.secrets.restore_secret().secret_id(&arn).send().await;
     assert_eq!(code(&restored).as_deref(), Some("InvalidRequestException"));
     assert_eq!(
-        code(&create().await).as_deref(),
+        code(&create(&r).send().await).as_deref(),
         Some("InvalidRequestException")
     );
     tokio::time::sleep_until(start + Duration::from_secs(6)).await;
     let gone = r.secrets.describe_secret().secret_id(SECRET).send().await;
     assert_eq!(code(&gone).as_deref(), Some("ResourceNotFoundException"));
-    assert_ne!(create().await.unwrap().arn(), Some(arn.as_str()));
+    assert_ne!(create(&r).send().await.unwrap().arn(), Some(arn.as_str()));
 }
 
 /// The tool against it: RestoreSecret is refused, the secret is created anew once the name is
@@ -276,21 +275,10 @@ async fn apply_creates_anew_a_secret_being_purged() {
     let c = clients(&sim, &no_retries()).await;
     let r = caller_regional(&c, "us-east-1");
     let rollout = rollout("");
-    let t = Target {
-        account_id: MGMT.into(),
-        account_name: "management".into(),
-        region: "us-east-1".into(),
-        ou: None,
-    };
+    let t = caller_target();
     let token = GitlabToken::new(GOOD.into()).unwrap();
     roll_out(&r, &t, &rollout, &token).await;
-    r.secrets
-        .delete_secret()
-        .secret_id(SECRET)
-        .force_delete_without_recovery(true)
-        .send()
-        .await
-        .unwrap();
+    force_delete(&r).send().await.unwrap();
     let o = work::observe(&r, &t, &rollout).await.unwrap();
     let planned = work::decide(&o, &rollout, false);
     assert_eq!(
@@ -319,12 +307,7 @@ async fn describing_an_absent_secret_by_name_only_is_denied_and_named() {
     let c = clients(&sim, &no_retries()).await;
     let r = caller_regional(&c, "us-east-1");
     let rollout = rollout("");
-    let t = Target {
-        account_id: MGMT.into(),
-        account_name: "management".into(),
-        region: "us-east-1".into(),
-        ou: None,
-    };
+    let t = caller_target();
     let e = work::observe(&r, &t, &rollout).await.unwrap_err();
     assert_eq!(e.code.as_deref(), Some("AccessDeniedException"));
     assert!(

@@ -114,12 +114,7 @@ async fn secrets_are_idempotent_per_token_and_restorable() {
         Some("InvalidRequestException")
     );
     let rollout = rollout("");
-    let t = Target {
-        account_id: MGMT.into(),
-        account_name: "management".into(),
-        region: "us-east-1".into(),
-        ou: None,
-    };
+    let t = caller_target();
     let o = work::observe(&r, &t, &rollout).await.unwrap();
     assert!(
         matches!(o.secret, SecretState::PendingDeletion { managed: true, .. }),
