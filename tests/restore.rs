@@ -226,11 +226,9 @@ fn a_secret_with_a_working_older_token_or_not_created_by_ptc_rollout_is_not_writ
         .all(|c| c["account"] == dev && c["region"] == "us-east-1"));
 }
 
-/// A forced deletion is carried out in the background: meanwhile DescribeSecret can still show
-/// the secret with its DeletedDate, and RestoreSecret of it is refused. `apply` then creates
-/// the secret anew once the name is free, and the rule follows the new ARN.
-#[test]
-fn a_secret_being_purged_is_created_anew_not_restored() {
+/// One converged account whose managed secret in us-east-1 is then force-deleted, the deletion
+/// still being carried out (and DescribeSecret still showing it) for `ms`; with the old ARN.
+fn converged_then_purging(ms: u64) -> (Emulator, String, PathBuf, Value) {
     let (emu, org) = Emulator::with_org();
     let dev = org.id("dev");
     let cfg = emu.rollout("r.toml", &rollout_text(&format!("accounts = [\"{dev}\"]")));
@@ -238,13 +236,22 @@ fn a_secret_being_purged_is_created_anew_not_restored() {
     assert_eq!(first.code, 0, "{}", first.stderr);
     emu.post(
         "/_ptc/force_delete_delay",
-        json!({"ms": 2500, "visible": true}),
+        json!({"ms": ms, "visible": true}),
     );
     let old = emu.mutate(
         json!({"op": "delete_secret", "account": dev, "region": "us-east-1",
         "name": SECRET, "force": true}),
     )["arn"]
         .clone();
+    (emu, dev, cfg, old)
+}
+
+/// A forced deletion is carried out in the background: meanwhile DescribeSecret can still show
+/// the secret with its DeletedDate, and RestoreSecret of it is refused. `apply` then creates
+/// the secret anew once the name is free, and the rule follows the new ARN.
+#[test]
+fn a_secret_being_purged_is_created_anew_not_restored() {
+    let (emu, dev, cfg, old) = converged_then_purging(2500);
     let planned = plan(&emu, &cfg);
     assert!(
         plan_row(&planned, &dev, "us-east-1").contains("restore secret"),
@@ -285,19 +292,7 @@ fn a_secret_being_purged_is_created_anew_not_restored() {
 /// reason: the row's failure names both answers, since the first may be the cause.
 #[test]
 fn a_create_failing_after_a_refused_restore_keeps_the_restore_answer() {
-    let (emu, org) = Emulator::with_org();
-    let dev = org.id("dev");
-    let cfg = emu.rollout("r.toml", &rollout_text(&format!("accounts = [\"{dev}\"]")));
-    let first = run(emu.cmd().args(["apply", "--yes", "--config"]).arg(&cfg));
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    emu.post(
-        "/_ptc/force_delete_delay",
-        json!({"ms": 60_000, "visible": true}),
-    );
-    emu.mutate(
-        json!({"op": "delete_secret", "account": dev, "region": "us-east-1",
-        "name": SECRET, "force": true}),
-    );
+    let (emu, dev, cfg, _) = converged_then_purging(60_000);
     emu.post(
         "/_ptc/faults",
         json!({"rules": [{"service": "secretsmanager", "action": "CreateSecret",
