@@ -6,7 +6,7 @@ messages follow GitLab's source: lib/api/resource_access_tokens.rb, lib/api/grou
 lib/api/helpers.rb, lib/api/api_guard.rb, app/models/personal_access_token.rb).
 
 Parameters are read as GitLab (Grape) reads them: from the query string and from a JSON or an
-`application/x-www-form-urlencoded` body (the `gitlab` crate's: `scopes[]=read_registry`,
+`application/x-www-form-urlencoded` body (Rack's nesting: `scopes[]=read_registry`,
 `masked=true`, `filter[environment_scope]=prod`), the body winning; booleans, integers, dates
 and arrays are coerced, and a value that does not coerce is `400 {"error": "<name> is invalid"}`.
 `GET /groups/:id/access_tokens` is paginated by offset (`page`, `per_page`: 20 by default, 100

@@ -1,6 +1,6 @@
 """Self tests of the emulator's GitLab (/_gitlab/api/v4): tokens seen by themselves, minted,
 listed and revoked by an Owner's token, the error codes and bodies, group CI/CD variables,
-parameters sent as the `gitlab` crate sends them (form bodies, query strings), the token list's
+parameters in form bodies and query strings as well as JSON (Grape reads all three), the token list's
 pagination and state filter, and ECR's validation accepting exactly the tokens GitLab holds active.
 
 Run by selftest.py (these functions take its Ctx). They use their own groups and the
@@ -28,7 +28,7 @@ def today():
 
 
 def call(c: Ctx, method: str, path: str, token: str | None = OWNER, body=None, form=None):
-    """(status, headers, parsed body) of a GitLab API call; `form` is sent as the gitlab crate does."""
+    """(status, headers, parsed body) of a GitLab API call; `form` is sent URL-encoded, as Rack nests it."""
     headers = {}
     data = None
     if token:

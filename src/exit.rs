@@ -1,5 +1,5 @@
-//! Process exit codes. They are part of the command-line contract (documented in the README), so
-//! every path out of `main` goes through one of these names.
+//! Process exit codes. They are part of the command-line contract (documented in
+//! docs/commands.md), so every path out of `main` goes through one of these names.
 
 /// Every target converged (or, for `plan`, was read) and every checked rule is valid.
 pub const SUCCESS: i32 = 0;

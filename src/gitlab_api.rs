@@ -1,29 +1,31 @@
 //! GitLab's REST API v4, for the token's life: who the registry token is, the group's tokens,
 //! minting and revoking them, and the group CI/CD variable that holds the registry token.
 //!
-//! The endpoints, their parameters, pagination and GitLab's error shapes come from the
-//! maintained `gitlab` crate; requests go over ptc-rollout's one HTTP stack ([`crate::http`])
-//! through the crate's `AsyncClient` trait. Idempotent requests are retried on 429 and 5xx;
-//! nothing is retried on 401 (a refused token stays refused; GitLab.com also bans an address
-//! for 15 minutes after 300 failed Git or registry logins in one minute), nor a POST, which
-//! could mint a second token.
+//! Typed requests and answers (serde) over ptc-rollout's one HTTP stack ([`crate::http`]):
+//! the endpoints, their bodies and pagination in [`endpoints`], GitLab's error shapes in
+//! [`error`]. Idempotent requests are retried on 429 and 5xx; nothing is retried on 401 (a
+//! refused token stays refused; GitLab.com also bans an address for 15 minutes after 300
+//! failed Git or registry logins in one minute), nor a POST, which could mint a second token.
 
 use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
-use gitlab::api::{ApiError as CrateError, AsyncClient, RestClient};
-use http::request::Builder as RequestBuilder;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use serde::de::DeserializeOwned;
 
 use crate::token::{ApiToken, GitlabToken};
 
 mod endpoints;
+mod error;
 mod tokens;
+
+use error::Failure;
+pub use error::GitlabError;
 
 pub use tokens::{
     expiry_date, group_tokens, mint, read_variable, revoke, self_token, store_variable,
@@ -163,111 +165,69 @@ pub enum Transport {
     Request(String),
 }
 
-impl RestClient for Gitlab {
-    type Error = Transport;
-
-    fn rest_endpoint(&self, endpoint: &str) -> Result<url::Url, CrateError<Transport>> {
-        Ok(self.base.join(endpoint)?)
+impl Gitlab {
+    /// The API URL of `segments`, each percent-encoded as one path segment (a group's full
+    /// path `a/b` travels as `a%2Fb`, as GitLab's API takes it).
+    fn url(&self, segments: &[&str]) -> url::Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .expect("an http(s) URL has a path")
+            .pop_if_empty()
+            .extend(segments);
+        url
     }
-}
 
-#[async_trait::async_trait]
-impl AsyncClient for Gitlab {
-    async fn rest_async(
+    /// One request, signed in, with `body` as JSON; GitLab's answer if it is a success.
+    async fn call(
         &self,
-        request: RequestBuilder,
-        body: Vec<u8>,
-    ) -> Result<Response<Bytes>, CrateError<Transport>> {
-        let request = request
+        method: Method,
+        url: &url::Url,
+        body: Option<Vec<u8>>,
+    ) -> Result<Response<Bytes>, Failure> {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(url.as_str())
             .header("PRIVATE-TOKEN", self.header.clone())
             .header(http::header::USER_AGENT, crate::http::USER_AGENT)
-            .body(Bytes::from(body))
-            .map_err(|e| CrateError::client(Transport::Request(e.to_string())))?;
-        self.send(&request).await.map_err(CrateError::client)
-    }
-}
-
-/// A GitLab call that failed: which call, GitLab's status and message, and what to do.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("GitLab {call}: {message}")]
-pub struct GitlabError {
-    /// `METHOD /path`, with `:id` placeholders as GitLab's documentation names them.
-    pub call: &'static str,
-    pub status: Option<u16>,
-    pub message: String,
-}
-
-impl GitlabError {
-    /// The registry token was refused by GitLab where a command needs it active.
-    pub fn inactive_registry_token() -> Self {
-        GitlabError {
-            call: "GET /personal_access_tokens/self",
-            status: Some(401),
-            message: hint(401, "", &Auth::Registry, "").unwrap_or_default(),
+            .header(http::header::ACCEPT, "application/json");
+        if body.is_some() {
+            request = request.header(http::header::CONTENT_TYPE, "application/json");
+        }
+        let request = request
+            .body(Bytes::from(body.unwrap_or_default()))
+            .map_err(|e| Failure::Transport(Transport::Request(e.to_string())))?;
+        let answer = self.send(&request).await.map_err(Failure::Transport)?;
+        if answer.status().is_success() {
+            Ok(answer)
+        } else {
+            Err(Failure::refused(&answer))
         }
     }
 
-    /// Says what GitLab answered and, for the statuses a user can fix, how.
-    fn from_crate(call: &'static str, auth: &Auth, group: &str, e: CrateError<Transport>) -> Self {
-        let (status, said) = match e {
-            CrateError::GitlabWithStatus { status, msg } => (Some(status), msg),
-            CrateError::GitlabObjectWithStatus { status, obj }
-            | CrateError::GitlabUnrecognizedWithStatus { status, obj } => {
-                (Some(status), obj.to_string())
-            }
-            CrateError::GitlabService { status, .. } => (
-                Some(status),
-                status.canonical_reason().unwrap_or("error").to_owned(),
-            ),
-            other => (None, other.to_string()),
-        };
-        let hint = status.and_then(|s| hint(s.as_u16(), call, auth, group));
-        // GitLab's messages often start with the status ("401 Unauthorized"); say it once.
-        let said = match status {
-            Some(s) if !said.starts_with(s.as_str()) => format!("{s}: {said}"),
-            _ => said,
-        };
-        let message = match hint {
-            Some(h) => format!("{said} ({h})"),
-            None => said,
-        };
-        GitlabError {
-            call,
-            status: status.map(|s| s.as_u16()),
-            message,
-        }
+    /// A request whose answer is one JSON document.
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: &url::Url,
+        body: Option<Vec<u8>>,
+    ) -> Result<T, Failure> {
+        decode(self.call(method, url, body).await?.body())
     }
 }
 
-/// The group's token list, which GitLab refuses to a valid token of a non-Owner with a 401
-/// (lib/api/resource_access_tokens.rb: `next unauthorized! unless current_user.can?(
-/// :read_resource_access_tokens, resource)`), the same status as a wrong token.
-const GROUP_TOKENS: &str = "GET /groups/:id/access_tokens";
-
-fn hint(status: u16, call: &str, auth: &Auth, group: &str) -> Option<String> {
-    Some(match (status, auth) {
-        (401, Auth::Registry) => {
-            "the registry token is wrong, expired or revoked on GitLab; \
-            not retried: mint a new one with `ptc-rollout token mint` and roll it out with `rotate`"
-                .to_owned()
-        }
-        (401, Auth::Api(env)) if call == GROUP_TOKENS => format!(
-            "the API token in {env} is wrong, expired or revoked, or it is valid but its user is \
-             not an Owner of group {group} (GitLab answers both with 401); not retried (a \
-             refused token stays refused): set {env} to a valid token of a group Owner"
-        ),
-        (401, Auth::Api(env)) => format!(
-            "the API token in {env} is wrong, expired or revoked; not retried (a refused \
-             token stays refused): set {env} to a valid token"
-        ),
-        (403, Auth::Api(env)) => format!(
-            "the API token in {env} lacks the Owner role on group {group} or the api scope: \
-             use a token of an Owner with the api scope"
-        ),
-        (404, _) => format!(
-            "no group {group}, or the token cannot see it: check gitlab.group (full path or id)"
-        ),
-        (429, _) => "GitLab's rate limit: try again later".to_owned(),
-        _ => return None,
+/// GitLab's JSON answer as `T`. serde's message is left out: it can quote a value of the
+/// answer, and some answers hold a token.
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+    serde_json::from_slice(body).map_err(|e| {
+        Failure::Unexpected(format!(
+            "GitLab's answer is not what its API documents ({} at line {} column {})",
+            match e.classify() {
+                serde_json::error::Category::Data => "unexpected fields or types",
+                serde_json::error::Category::Eof => "cut short",
+                _ => "not JSON",
+            },
+            e.line(),
+            e.column()
+        ))
     })
 }

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use serde_json::{json, Value};
 use support::{read_report, rollout_text, run, Emulator, TOKEN};
 
-/// The README's bound ("Failure handling"): failed logins with a token refused from the start.
+/// The bound in docs/failures.md ("The circuit breaker"): failed logins with a token refused from the start.
 const BOUND: usize = 5;
 const TARGETS: usize = 200;
 

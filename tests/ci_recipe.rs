@@ -5,7 +5,8 @@
 //! rotation runs from the schedule alone, never beside an apply, status then mint then rotate
 //! then revoke-old, and the GitLab tokens never reach a command line. The plan, apply, report
 //! and rotation jobs' scripts also run, as GitLab's shell would run them, against the emulator.
-//! This file reads the recipe; the checks are in ci_recipe/.
+//! This file reads the recipe; the checks are in ci_recipe/. The project's own CI,
+//! .gitlab-ci.yml, is held to the same schema and to Cargo.toml's rust-version (project_ci.rs).
 
 #[path = "ci_recipe/command_line.rs"]
 mod command_line;
@@ -13,6 +14,8 @@ mod command_line;
 mod commands;
 #[path = "ci_recipe/jobs.rs"]
 mod jobs;
+#[path = "ci_recipe/project_ci.rs"]
+mod project_ci;
 #[path = "ci_recipe/rotation.rs"]
 mod rotation;
 #[path = "ci_recipe/rotation_run.rs"]

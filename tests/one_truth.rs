@@ -170,13 +170,13 @@ fn one<'a>(rows: &'a Rows, org: &Org, name: &str, region: &str) -> &'a HashMap<S
         .unwrap_or_else(|| panic!("no row {name} {region}: {rows:?}"))
 }
 
-/// The README's first IAM example is what `iam-policy` prints for `plans/gitlab.toml`.
+/// The first IAM example of docs/iam.md is what `iam-policy` prints for `plans/gitlab.toml`.
 #[test]
-fn the_readme_caller_policy_is_what_iam_policy_prints() {
+fn the_documented_caller_policy_is_what_iam_policy_prints() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let readme = std::fs::read_to_string(root.join("docs/iam.md")).unwrap();
     let section = readme
-        .split_once("### IAM permissions")
+        .split_once("# IAM permissions")
         .expect("the IAM section")
         .1;
     let example = section

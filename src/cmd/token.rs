@@ -28,7 +28,7 @@ pub(crate) fn gitlab_side(rollout: &Rollout) -> Result<&GitlabSide, Problem> {
         Problem::new(
             "[gitlab]",
             "the rollout file has no [gitlab] table",
-            "add [gitlab] with group = \"FULL/PATH\" (see the README, \"Rotating the token\")",
+            "add [gitlab] with group = \"FULL/PATH\" (see docs/token.md, \"Rotating the token\")",
         )
     })
 }

@@ -2,14 +2,11 @@
 //! tokens, minting, revoking, and storing the registry token in a CI/CD variable.
 
 use aws_smithy_types::date_time::{DateTime, Format};
-use gitlab::api::common::NameOrId;
-use gitlab::api::groups::variables::{CreateGroupVariable, GroupVariable, UpdateGroupVariable};
-use gitlab::api::personal_access_tokens::PersonalAccessTokenSelf;
-use gitlab::api::{self, ApiError as CrateError, AsyncQuery, Pagination};
+use http::Method;
 use serde::Deserialize;
 
-use super::endpoints::{CreateGroupAccessToken, GroupAccessTokens, RevokeGroupAccessToken};
-use super::{Gitlab, GitlabError};
+use super::endpoints::{body, NewGroupToken, NewVariable, VariableUpdate};
+use super::{Failure, Gitlab, GitlabError};
 use crate::rollout::TokenRole;
 use crate::token::GitlabToken;
 
@@ -93,37 +90,24 @@ pub fn minted_name(now: std::time::SystemTime) -> String {
     )
 }
 
-/// Sends one endpoint's request; a failure names `call` and says what to do.
-async fn ask<T, E>(
-    c: &Gitlab,
-    call: &'static str,
-    group: &str,
-    endpoint: E,
-) -> Result<T, GitlabError>
-where
-    E: AsyncQuery<T, Gitlab> + Sync,
-{
-    endpoint
-        .query_async(c)
-        .await
-        .map_err(|e| GitlabError::from_crate(call, &c.auth, group, e))
+/// A failure of `call`, named, with what to do.
+fn failed(c: &Gitlab, call: &'static str, group: &str, f: Failure) -> GitlabError {
+    GitlabError::new(call, &c.auth, group, f)
 }
 
 /// `GET /personal_access_tokens/self`, signed in with the registry token: what it is.
 pub async fn self_token(c: &Gitlab) -> Result<TokenInfo, GitlabError> {
-    let endpoint = PersonalAccessTokenSelf::builder()
-        .build()
-        .expect("no parameters");
-    ask(c, "GET /personal_access_tokens/self", "", endpoint).await
+    let url = c.url(&["personal_access_tokens", "self"]);
+    c.json(Method::GET, &url, None)
+        .await
+        .map_err(|f| failed(c, "GET /personal_access_tokens/self", "", f))
 }
 
 /// `GET /groups/:id/access_tokens`, every page.
 pub async fn group_tokens(c: &Gitlab, group: &str) -> Result<Vec<TokenInfo>, GitlabError> {
-    let endpoint = GroupAccessTokens {
-        group: NameOrId::from(group),
-    };
-    let paged = api::paged(endpoint, Pagination::All);
-    ask(c, "GET /groups/:id/access_tokens", group, paged).await
+    c.all(&["groups", group, "access_tokens"])
+        .await
+        .map_err(|f| failed(c, "GET /groups/:id/access_tokens", group, f))
 }
 
 /// The answer to a mint: GitLab's details, and the value it shows this once.
@@ -143,15 +127,16 @@ pub async fn mint(
     expires_at: &str,
 ) -> Result<(TokenInfo, GitlabToken), GitlabError> {
     let name = minted_name(std::time::SystemTime::now());
-    let endpoint = CreateGroupAccessToken {
-        group: NameOrId::from(group),
+    let request = NewGroupToken {
         name: &name,
         scopes: &[REGISTRY_SCOPE],
         access_level: role.access_level(),
         expires_at,
     };
-    let minted: Minted = endpoint.query_async(c).await.map_err(|e| {
-        let mut e = GitlabError::from_crate("POST /groups/:id/access_tokens", &c.auth, group, e);
+    let url = c.url(&["groups", group, "access_tokens"]);
+    let answer = c.json(Method::POST, &url, body(&request)).await;
+    let minted: Minted = answer.map_err(|f| {
+        let mut e = failed(c, "POST /groups/:id/access_tokens", group, f);
         if let Some(hint) = e
             .status
             .filter(|s| *s == 400)
@@ -185,25 +170,22 @@ fn mint_hint(message: &str, group: &str, expires_at: &str) -> Option<String> {
              tokens need the Premium or Ultimate tier (not Free or a trial); and the group's \
              settings may turn off access token creation (Settings > General > Permissions). \
              A Free group can use a group deploy token with read_registry instead, by hand: \
-             see the README, \"Rotating the token\""
+             see docs/token.md, \"Rotating the token\""
         )
     })
 }
 
 /// `DELETE /groups/:id/access_tokens/:token_id`. A token already gone is as good as revoked.
 pub async fn revoke(c: &Gitlab, group: &str, id: u64) -> Result<(), GitlabError> {
-    let endpoint = RevokeGroupAccessToken {
-        group: NameOrId::from(group),
-        id,
-    };
-    match api::ignore(endpoint).query_async(c).await {
-        Ok(()) => Ok(()),
-        Err(CrateError::GitlabWithStatus { status, .. }) if status.as_u16() == 404 => Ok(()),
-        Err(e) => Err(GitlabError::from_crate(
+    let url = c.url(&["groups", group, "access_tokens", &id.to_string()]);
+    match c.call(Method::DELETE, &url, None).await {
+        Ok(_) => Ok(()),
+        Err(f) if f.gone() => Ok(()),
+        Err(f) => Err(failed(
+            c,
             "DELETE /groups/:id/access_tokens/:token_id",
-            &c.auth,
             group,
-            e,
+            f,
         )),
     }
 }
@@ -254,13 +236,14 @@ pub struct Stored {
     pub ours: bool,
 }
 
-/// The read of the group's variable `key`.
-fn variable<'a>(group: &'a str, key: &'a str) -> GroupVariable<'a> {
-    GroupVariable::builder()
-        .group(group)
-        .key(key)
-        .build()
-        .expect("group and key given")
+/// The read of the group's variable `key`: `None` if GitLab says there is no such variable.
+async fn variable(c: &Gitlab, group: &str, key: &str) -> Result<Option<Variable>, GitlabError> {
+    let url = c.url(&["groups", group, "variables", key]);
+    match c.json(Method::GET, &url, None).await {
+        Ok(v) => Ok(Some(v)),
+        Err(f) if f.not_found("variable") => Ok(None),
+        Err(f) => Err(failed(c, "GET /groups/:id/variables/:key", group, f)),
+    }
 }
 
 /// Whether the group has the variable: the read `token mint` makes before minting, so a
@@ -270,26 +253,13 @@ pub async fn read_variable(
     group: &str,
     key: &str,
 ) -> Result<Option<Stored>, GitlabError> {
-    match variable(group, key).query_async(c).await {
-        Ok::<Variable, _>(v) => Ok(Some(Stored {
-            created: false,
-            masked: v.masked,
-            protected: v.protected,
-            hidden: v.hidden,
-            ours: v.ours(),
-        })),
-        Err(CrateError::GitlabWithStatus { status, msg })
-            if status.as_u16() == 404 && msg.to_ascii_lowercase().contains("variable") =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(GitlabError::from_crate(
-            "GET /groups/:id/variables/:key",
-            &c.auth,
-            group,
-            e,
-        )),
-    }
+    Ok(variable(c, group, key).await?.map(|v| Stored {
+        created: false,
+        masked: v.masked,
+        protected: v.protected,
+        hidden: v.hidden,
+        ours: v.ours(),
+    }))
 }
 
 /// Stores the token as the variable's value. An existing variable keeps every other setting
@@ -304,28 +274,29 @@ pub async fn store_variable(
     existing: Option<Stored>,
     (token, id): (&GitlabToken, u64),
 ) -> Result<Stored, GitlabError> {
+    let description = holds_id(id);
     if let Some(found) = existing {
-        let mut endpoint = UpdateGroupVariable::builder();
-        endpoint.group(group).key(key).value(token.ci_value());
-        if found.ours {
-            endpoint.description(holds_id(id));
-        }
-        let endpoint = endpoint.build().expect("group, key and value given");
-        let _: Variable = ask(c, "PUT /groups/:id/variables/:key", group, endpoint).await?;
+        let request = VariableUpdate {
+            value: token.ci_value(),
+            description: found.ours.then_some(&*description),
+        };
+        let url = c.url(&["groups", group, "variables", key]);
+        let _: Variable = (c.json(Method::PUT, &url, body(&request)).await)
+            .map_err(|f| failed(c, "PUT /groups/:id/variables/:key", group, f))?;
         return Ok(found);
     }
-    let endpoint = CreateGroupVariable::builder()
-        .group(group)
-        .key(key)
-        .value(token.ci_value())
-        .masked(true)
-        .masked_and_hidden(true)
-        .protected(true)
-        .raw(true)
-        .description(holds_id(id))
-        .build()
-        .expect("group, key and value given");
-    let v: Variable = ask(c, "POST /groups/:id/variables", group, endpoint).await?;
+    let request = NewVariable {
+        key,
+        value: token.ci_value(),
+        masked: true,
+        masked_and_hidden: true,
+        protected: true,
+        raw: true,
+        description: &description,
+    };
+    let url = c.url(&["groups", group, "variables"]);
+    let v: Variable = (c.json(Method::POST, &url, body(&request)).await)
+        .map_err(|f| failed(c, "POST /groups/:id/variables", group, f))?;
     Ok(Stored {
         created: true,
         masked: v.masked,
@@ -358,8 +329,8 @@ pub async fn variable_holds(
     key: &str,
     (token, id): (&GitlabToken, u64),
 ) -> Result<Holds, GitlabError> {
-    match variable(group, key).query_async(c).await {
-        Ok::<Variable, _>(v) => {
+    match variable(c, group, key).await? {
+        Some(v) => {
             let holds = match v.value.as_deref() {
                 Some(value) => token.is(value),
                 None if v.ours() => v.description.as_deref() == Some(&*holds_id(id)),
@@ -375,17 +346,7 @@ pub async fn variable_holds(
                 Holds::Other
             })
         }
-        Err(CrateError::GitlabWithStatus { status, msg })
-            if status.as_u16() == 404 && msg.to_ascii_lowercase().contains("variable") =>
-        {
-            Ok(Holds::Other)
-        }
-        Err(e) => Err(GitlabError::from_crate(
-            "GET /groups/:id/variables/:key",
-            &c.auth,
-            group,
-            e,
-        )),
+        None => Ok(Holds::Other),
     }
 }
 

@@ -189,10 +189,10 @@ fn describing_a_secret_before_it_exists_is_allowed_and_named_when_denied() {
 
 /// CreateRepository and PutLifecyclePolicy (the template actions' dependent actions in AWS's
 /// Service Authorization Reference, which does not say on which resource they are checked)
-/// are granted on `*` whatever the prefix, and README says so. README's example of the secret
+/// are granted on `*` whatever the prefix, and docs/iam.md says so. Its example of the secret
 /// statements is what `iam-policy` prints for plans/gitlab.toml.
 #[test]
-fn template_dependent_actions_are_granted_on_any_resource_and_readme_agrees() {
+fn template_dependent_actions_are_granted_on_any_resource_and_docs_agree() {
     let emu = Emulator::start();
     let template = "[repository_template]\nlifecycle_policy = '{\"rules\": [{\"rulePriority\": 1, \"selection\": {\"tagStatus\": \"any\", \"countType\": \"imageCountMoreThan\", \"countNumber\": 50}, \"action\": {\"type\": \"expire\"}}]}'\n";
     for (prefix, probed) in [
@@ -226,14 +226,14 @@ fn template_dependent_actions_are_granted_on_any_resource_and_readme_agrees() {
         );
     }
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/iam.md")).unwrap();
     assert!(
         readme.contains("`ecr:CreateRepository` and `ecr:PutLifecyclePolicy` (which AWS's Service Authorization\nReference lists as their dependent actions; on `*`"),
-        "README's IAM section names the template's dependent actions and their `*`"
+        "docs/iam.md names the template's dependent actions and their `*`"
     );
     let (_, after) = readme
         .split_once("the member role's secret statements for `plans/gitlab.toml`:\n\n```json\n")
-        .expect("README's example");
+        .expect("docs/iam.md's example");
     let (block, _) = after.split_once("```").unwrap();
     let shown: Vec<Value> = serde_json::from_str(block).unwrap();
     let cfg = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/plans/gitlab.toml"));
@@ -242,11 +242,11 @@ fn template_dependent_actions_are_granted_on_any_resource_and_readme_agrees() {
     for st in &shown {
         assert!(
             printed.contains(st),
-            "README shows {st}, iam-policy prints {printed:?}"
+            "docs/iam.md shows {st}, iam-policy prints {printed:?}"
         );
     }
     assert_eq!(shown.len(), 2);
-    // The member role's core and the caller's policy near README's top, likewise.
+    // The member role's core and the caller's policy at docs/iam.md's top, likewise.
     let block_after = |marker: &str| -> Value {
         let (_, after) = readme.split_once(marker).expect(marker);
         let (_, after) = after.split_once("```json\n").unwrap();
@@ -256,12 +256,12 @@ fn template_dependent_actions_are_granted_on_any_resource_and_readme_agrees() {
     for st in core["Statement"].as_array().unwrap() {
         assert!(
             printed.contains(st),
-            "README's member role shows {st}, iam-policy prints {printed:?}"
+            "docs/iam.md's member role shows {st}, iam-policy prints {printed:?}"
         );
     }
     assert_eq!(
         block_after("its `caller_policy`, as printed\nfor `plans/gitlab.toml`"),
         doc["caller_policy"],
-        "README's caller policy"
+        "docs/iam.md's caller policy"
     );
 }

@@ -1,6 +1,7 @@
 //! GitLab's own rules the token commands follow: a token expires at 00:00 UTC on its expiry
 //! date, and a CI/CD variable `token mint` creates is masked and hidden (GitLab 17.4+), so not
-//! even a group Owner can reveal the token, while a variable that exists keeps its settings.
+//! even a group Owner can reveal the token, while a variable that exists keeps its settings;
+//! the group's token list comes a page (at most 100) at a time.
 
 use super::*;
 
@@ -135,4 +136,44 @@ fn a_token_expiring_today_is_expired() {
         "{}",
         out.stdout
     );
+}
+
+#[test]
+fn the_group_token_list_is_read_page_by_page_to_its_end() {
+    // GitLab serves at most 100 tokens a page: 230 others put the registry token, a Guest
+    // here, and the token minted after it on the third page.
+    let (emu, _) = setup();
+    let cfg = config(&emu, "");
+    let mut seeded: Vec<Value> = (0..230)
+        .map(|i| json!(format!("test-FillerToken-{i:04}-xxxxxxxx")))
+        .collect();
+    seeded.push(json!({"token": TOKEN, "access_level": 10}));
+    emu.post("/_ptc/valid_tokens", json!({ "tokens": seeded }));
+    let file = emu.path("t1");
+    let out = ptc(
+        &emu,
+        &["token", "mint", "--out", file.to_str().unwrap()],
+        &cfg,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let minted = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    let minted_id = tokens(&emu).iter().find(|t| t["token"] == *minted).unwrap()["id"].clone();
+
+    emu.reset_calls();
+    let out = ptc(&emu, &["token", "status", "--format", "json"], &cfg);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        doc["registry_token"]["role"], "Guest",
+        "read from the last page"
+    );
+    let others = doc["other_minted_tokens"].as_array().unwrap();
+    assert_eq!(others.len(), 1, "{others:?}");
+    assert_eq!(others[0]["id"], minted_id);
+    let calls = emu.gitlab_calls();
+    let pages = calls
+        .iter()
+        .filter(|c| *c == "GET /groups/demo-group/access_tokens")
+        .count();
+    assert_eq!(pages, 3, "three pages, no fourth: {calls:?}");
 }
