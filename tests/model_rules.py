@@ -1,4 +1,4 @@
-"""Judges values against AWS's service models, for tests/model_rules.rs.
+"""Judges values against AWS's service models, for tests/e2e/model_rules.rs.
 
 Reads a JSON list of {service, operation, member, values} on stdin; answers, for each, the
 member's constraints in botocore's model (type, min, max, pattern, enum) and whether the model

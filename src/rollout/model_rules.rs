@@ -1,6 +1,6 @@
 //! The AWS rules the rollout file's values meet, field by field: where each rule is stated in the
 //! service's own model (botocore's `<service>/<version>/service-2.json`, the source the SDKs are
-//! generated from) and the function the checks here use for it. tests/model_rules.rs loads the
+//! generated from) and the function the checks here use for it. tests/e2e/model_rules.rs loads the
 //! models and holds every entry to them: the same bounds, and the same verdict on values at and
 //! beyond them and on samples the model's pattern refuses.
 

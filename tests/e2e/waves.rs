@@ -4,13 +4,12 @@
 //! grouped by wave and `apply --plan` keeping the plan's waves, `rotate` in waves. The bad input
 //! is in waves/refusals.rs.
 
-#[path = "waves/refusals.rs"]
 mod refusals;
-mod support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::support;
 use serde_json::{json, Value};
 use support::{read_report, rollout_text, run, Emulator, Org, Run, MANAGEMENT, TOKEN};
 

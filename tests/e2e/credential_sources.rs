@@ -5,12 +5,11 @@
 //! another profile's keys, against the emulator. (Static keys in the environment are every
 //! other test's start; a missing or misspelt profile is aws_gaps.rs's.)
 
-mod support;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
 
+use crate::support;
 use serde_json::Value;
 use support::{rollout_text, run, Emulator, MANAGEMENT};
 

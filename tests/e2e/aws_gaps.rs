@@ -1,12 +1,11 @@
 //! Where the emulator's AWS and the real one used to differ, and rows that said more than was
 //! checked: each test here failed before the tool (and the emulator) behaved as AWS does.
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::support;
 use serde_json::{json, Value};
 use support::{read_report, rollout_text, run, Emulator, TOKEN};
 

@@ -4,11 +4,10 @@
 //! are the model's, and the tool and the model judge alike the values at and beyond the bounds and
 //! the entry's samples. Then the tags' limits through the binary.
 
-mod support;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use crate::support;
 use ptc_rollout::rollout::model_rules::{
     session_name, Kind, Member, ModelRule, MODEL_RULES, SESSION_NAME_MEMBER,
 };

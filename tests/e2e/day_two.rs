@@ -3,20 +3,15 @@
 //! per file in day_two/. This file has what they share, and the bad input every day-two command
 //! refuses before calling AWS.
 
-#[path = "day_two/destroy.rs"]
 mod destroy;
-#[path = "day_two/iam_policy.rs"]
 mod iam_policy;
-#[path = "day_two/report.rs"]
 mod report;
-#[path = "day_two/rotate.rs"]
 mod rotate;
-mod support;
-#[path = "day_two/templates.rs"]
 mod templates;
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::support;
 use serde_json::{json, Value};
 use support::{read_report, rollout_text, run, Emulator, TOKEN};
 

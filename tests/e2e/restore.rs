@@ -3,11 +3,10 @@
 //! token` once GitLab refuses that token, the next `apply` stores the rollout's token, and a
 //! plan after it is clean. A secret ptc-rollout did not create is never written.
 
-mod support;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::support;
 use serde_json::{json, Value};
 use support::{read_report, rollout_text, run, Emulator, Run, TOKEN};
 

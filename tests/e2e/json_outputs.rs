@@ -2,8 +2,7 @@
 //! the schema shipped in schemas/ (check-jsonschema), an unknown is `null` (never `""`), and
 //! `reasons` is a list; the CSV of the same run keeps its cells (`""`, reasons joined by `; `).
 
-mod support;
-
+use crate::support;
 use serde_json::{json, Value};
 use support::json_schema::assert_valid;
 use support::{read_report, rollout_text, run, Emulator};

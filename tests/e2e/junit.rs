@@ -7,14 +7,13 @@
 //! rows; account names are escaped; the file is written when the run is interrupted, and never
 //! holds the token.
 
-#[path = "junit/more.rs"]
 mod more;
-mod support;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
+use crate::support;
 use serde_json::json;
 use support::{read_report, rollout_text, run, Emulator, Org, Run, TOKEN};
 

@@ -5,20 +5,16 @@
 //! AWS rules, and this keeps them from drifting apart. The scenarios are written once, generic
 //! over [`Backend`].
 
-#[path = "conformance/backends.rs"]
 mod backends;
-#[path = "conformance/model_refusals.rs"]
 mod model_refusals;
-#[path = "conformance/rule_limits.rs"]
 mod rule_limits;
-mod support;
-#[path = "conformance/templates.rs"]
 mod templates;
 
 use std::error::Error;
 use std::future::Future;
 use std::time::Duration;
 
+use crate::support;
 use aws_config::SdkConfig;
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::Credentials;

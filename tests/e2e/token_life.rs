@@ -3,22 +3,16 @@
 //! whole mint, rotate, revoke-old cycle with every rule valid at every step, and GitLab's
 //! refusals. One topic per file in token_life/.
 
-#[path = "token_life/ambiguous.rs"]
 mod ambiguous;
-#[path = "token_life/cycle.rs"]
 mod cycle;
-#[path = "token_life/gitlab_rules.rs"]
 mod gitlab_rules;
-#[path = "token_life/refusals.rs"]
 mod refusals;
-#[path = "token_life/revocation.rs"]
 mod revocation;
-mod support;
-#[path = "token_life/token_input.rs"]
 mod token_input;
 
 use std::path::{Path, PathBuf};
 
+use crate::support;
 use serde_json::{json, Value};
 use support::{read_report, rollout_text, run, Emulator, Org, Run, TOKEN};
 

@@ -1,11 +1,10 @@
 //! Bad input is refused before any AWS call, with exit code 2 and a message naming the field;
 //! and the token never appears in any output or file, at any verbosity.
 
-mod support;
-
 use std::io::Write;
 use std::process::Stdio;
 
+use crate::support;
 use serde_json::json;
 use support::{rollout_text, run, Emulator, TOKEN};
 

@@ -2,11 +2,10 @@
 //! (a real first pull in every target, as the member role or as a workload's role), and
 //! repository creation templates whose role is in each account.
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::support;
 use serde_json::{json, Value};
 use support::{rollout_text, run, Emulator, Run};
 

@@ -3,10 +3,9 @@
 //! GitLab refuses fails at most 5 logins at `--concurrency 256`, while a good token still
 //! validates every target.
 
-mod support;
-
 use std::collections::HashMap;
 
+use crate::support;
 use serde_json::{json, Value};
 use support::{read_report, rollout_text, run, Emulator, TOKEN};
 

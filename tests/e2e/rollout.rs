@@ -1,8 +1,7 @@
 //! End to end: the built binary against the emulator, checked the way a user would check a
 //! rollout: the emulator's final state, the report, the exit code and what was printed.
 
-mod support;
-
+use crate::support;
 use serde_json::json;
 use support::{read_report, rollout_text, run, Emulator, MANAGEMENT, TOKEN};
 

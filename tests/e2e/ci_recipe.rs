@@ -8,30 +8,21 @@
 //! This file reads the recipe; the checks are in ci_recipe/. The project's own CI,
 //! .gitlab-ci.yml, is held to the same schema and to Cargo.toml's rust-version (project_ci.rs).
 
-#[path = "ci_recipe/command_line.rs"]
 mod command_line;
-#[path = "ci_recipe/commands.rs"]
 mod commands;
-#[path = "ci_recipe/jobs.rs"]
 mod jobs;
-#[path = "ci_recipe/project_ci.rs"]
 mod project_ci;
-#[path = "ci_recipe/rotation.rs"]
 mod rotation;
-#[path = "ci_recipe/rotation_run.rs"]
 mod rotation_run;
-#[path = "ci_recipe/schema.rs"]
 mod schema;
-#[path = "ci_recipe/scripts_run.rs"]
 mod scripts_run;
-#[path = "ci_recipe/shell.rs"]
 mod shell;
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::support;
 use command_line::{parse_invocation, Invocation};
 use serde_norway::{Mapping, Value};
 use shell::ptc_invocations;

@@ -3,14 +3,12 @@
 //! script ran, and a screenshot kept for CI (target/artifacts/html-report.png). Account names
 //! are user input: two hostile ones must show as text.
 
-#[path = "html_report/browser.rs"]
 mod browser;
-#[path = "html_report/scale.rs"]
 mod scale;
-mod support;
 
 use std::path::Path;
 
+use crate::support;
 use serde_json::json;
 use support::{date_in, run, Emulator, Org, TOKEN};
 

@@ -3,10 +3,9 @@
 //! its write and merges once more when its statement was dropped, and `destroy` deletes the
 //! policy only when a read right before the delete still holds its statement alone.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 
+use crate::support;
 use serde_json::{json, Value};
 use support::{read_report, rollout_text, run, Emulator, Run};
 

@@ -1,6 +1,6 @@
 //! The page at the size it must stay usable at: 5,000 accounts by 20 Regions, built by the
 //! same page builder the command uses, loaded in headless Chromium. Prints the page's size and
-//! load time (`cargo test --test html_report -- --nocapture scale`); times are printed, never
+//! load time (`cargo test --test e2e html_report::scale -- --nocapture`); times are printed, never
 //! asserted. It fails when the page grows past its size bound or draws every row.
 
 use std::path::{Path, PathBuf};

@@ -2,10 +2,9 @@
 //! `skipped`), read alike by `report`'s exit code, its stderr summary and its CSV; and `rotate`
 //! failing over a target it cannot rotate whose rule does not validate.
 
-mod support;
-
 use std::collections::HashMap;
 
+use crate::support;
 use serde_json::json;
 use support::{date_in, rollout_text, run, Emulator, Org};
 

@@ -4,15 +4,13 @@
 //! breaker); faults/interrupts.rs: Ctrl-C. Each test checks the emulator's final state, the
 //! report and the exit code.
 
-#[path = "faults/interrupts.rs"]
 mod interrupts;
-#[path = "faults/limits.rs"]
 mod limits;
-mod support;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::support;
 use serde_json::{json, Value};
 use support::{read_report, rollout_text, run, Emulator, Org, TOKEN};
 

@@ -3,10 +3,9 @@
 //! sent; `plan` says so from its read (a conflict with the count), and `apply` writes nothing in
 //! that target while the other targets go on.
 
-mod support;
-
 use std::path::PathBuf;
 
+use crate::support;
 use serde_json::json;
 use support::{rollout_text, run, Emulator};
 

@@ -3,11 +3,10 @@
 //! (manifest, index, config and smallest layer through ECR's redirect to S3, digests checked),
 //! and failures blamed on the right side. GitLab's refusals of a mint are in token_life/.
 
-mod support;
-
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::support;
 use serde_json::{json, Value};
 use support::{rollout_text, run, Emulator, Org, Run, TOKEN};
 
