@@ -261,7 +261,8 @@ def update_template(account: str, region: str, prefix: str, fields: dict) -> dic
             else:
                 updated[key] = value
         if updated["imageTagMutability"] in ("MUTABLE", "IMMUTABLE"):
-            # Switching back to a plain mutability drops the exclusion filters.
+            # Switching back to a plain mutability drops the exclusion filters. An assumption:
+            # ECR's docs do not say, and the model's 1..5 filters leave no way to send none.
             if "imageTagMutabilityExclusionFilters" not in fields:
                 updated.pop("imageTagMutabilityExclusionFilters", None)
         _check_mutability_filters(updated)

@@ -400,7 +400,8 @@ fn other_secret(r: &TargetResult, rule: &RuleCells, ours: Option<&str>) -> Optio
 }
 
 /// The token's expiry, when it is past or near, and whether it is past. GitLab expires a token
-/// at 00:00 UTC on its expiry date, so on that day it is already expired (0 days left).
+/// at 00:00 UTC on its expiry date (GitLab's token docs; `Expirable`: `expires_at <= now`), so
+/// on that day it is already expired (0 days left).
 fn expiry_reason(days_left: Option<i64>, warning_days: i64) -> Option<(String, bool)> {
     match days_left {
         Some(d) if d <= 0 => Some(("token expired".to_owned(), true)),

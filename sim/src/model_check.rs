@@ -18,8 +18,13 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use regex::Regex;
 use serde_json::{Map, Value};
 
+mod answer;
+mod query;
+
 use super::model_table::{OPERATIONS, PATTERNS};
 use super::wire::{self, Json, Reply};
+use answer::answer;
+use query::{form_pairs, query_value};
 
 /// Members ECR checks as repository names, answering its own InvalidParameterException
 /// (emulator/model_check.py's `ECR_REPOSITORY_PREFIX_MEMBERS`).
@@ -491,174 +496,6 @@ fn java_str(v: &Value) -> String {
             format!("[{}]", items.join(", "))
         }
         other => other.to_string(),
-    }
-}
-
-/// The query protocol's fields, decoded, in order.
-fn form_pairs(body: &[u8]) -> Vec<(Cow<'_, str>, Cow<'_, str>)> {
-    let body = std::str::from_utf8(body).unwrap_or_default();
-    body.split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .map(|(k, v)| (wire::percent_decode(k), wire::percent_decode(v)))
-        .collect()
-}
-
-/// The query protocol's flat `A.B.member.1.C` fields rebuilt as the shape's value
-/// (emulator/model_check.py's `_query_value`); `Null` where nothing was sent.
-fn query_value(shape: &Shape, params: &[(Cow<str>, Cow<str>)], prefix: &str) -> Value {
-    let get = |key: &str| params.iter().find(|(k, _)| k == key).map(|(_, v)| v);
-    let sub = |name: &str| {
-        if prefix.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{prefix}.{name}")
-        }
-    };
-    match shape.kind {
-        Kind::Struct { required, members } => {
-            let mut out = Map::new();
-            for &(name, member) in members {
-                let v = query_value(member, params, &sub(name));
-                if !v.is_null() {
-                    out.insert(name.into(), v);
-                }
-            }
-            // Required members without constraints: present or not.
-            for &name in required {
-                if !out.contains_key(name) {
-                    if let Some(v) = get(&sub(name)) {
-                        out.insert(name.into(), Value::String(v.to_string()));
-                    }
-                }
-            }
-            if out.is_empty() && !prefix.is_empty() {
-                Value::Null
-            } else {
-                Value::Object(out)
-            }
-        }
-        Kind::List { member, .. } => {
-            let base = format!("{prefix}.member.");
-            let mut indices: Vec<u64> = params
-                .iter()
-                .filter_map(|(k, _)| {
-                    let rest = k.strip_prefix(&base)?;
-                    let digits = rest.split('.').next()?;
-                    digits.parse().ok()
-                })
-                .collect();
-            indices.sort_unstable();
-            indices.dedup();
-            if indices.is_empty() {
-                return match get(prefix) {
-                    Some(_) => Value::Array(Vec::new()),
-                    None => Value::Null,
-                };
-            }
-            let items = indices
-                .iter()
-                .map(|i| query_value(member, params, &format!("{base}{i}")))
-                .collect();
-            Value::Array(items)
-        }
-        Kind::Int { .. } => match get(prefix) {
-            None => Value::Null,
-            Some(raw) => raw
-                .parse::<i64>()
-                .map_or_else(|_| Value::String(raw.to_string()), Value::from),
-        },
-        // STS's models have no maps in the operations the table holds.
-        Kind::Map { .. } => Value::Null,
-        Kind::Any | Kind::Str { .. } => {
-            get(prefix).map_or(Value::Null, |v| Value::String(v.to_string()))
-        }
-    }
-}
-
-fn answer(op: &Op, found: &[Violation]) -> Reply {
-    let first = &found[0];
-    let detail: Vec<String> = found.iter().map(Violation::text).collect();
-    let n = found.len();
-    let plural = if n > 1 { "s" } else { "" };
-    let message = format!(
-        "{n} validation error{plural} detected: {}",
-        detail.join("; ")
-    );
-    match op.service {
-        Service::Sts => Reply::xml_error(400, "ValidationError", message),
-        Service::Organizations => {
-            let (reason, text) = organizations_reason(first.broken);
-            let body = format!(
-                r#"{{"__type":"InvalidInputException","message":"{text}","Reason":"{reason}"}}"#
-            );
-            Reply {
-                status: 400,
-                body,
-                error: Some("InvalidInputException"),
-            }
-        }
-        Service::Account => {
-            let mut fields = String::new();
-            for (i, v) in found.iter().enumerate() {
-                let sep = if i > 0 { "," } else { "" };
-                let (name, text) = (Json(v.member), v.text());
-                let _ = write!(
-                    fields,
-                    r#"{sep}{{"name":"{name}","message":"{}"}}"#,
-                    Json(&text)
-                );
-            }
-            let body = format!(
-                r#"{{"__type":"ValidationException","message":"{}","reason":"fieldValidationFailed","fieldList":[{fields}]}}"#,
-                Json(&message)
-            );
-            Reply {
-                status: 400,
-                body,
-                error: Some("ValidationException"),
-            }
-        }
-        Service::Ecr if ECR_PREFIX_MEMBERS.contains(&first.member) || !op.lists_validation => {
-            let text = format!(
-                "Invalid parameter at '{}' failed to satisfy constraint: '{}'",
-                first.path, first.constraint
-            );
-            Reply::json_error(400, "InvalidParameterException", text)
-        }
-        Service::Ecr | Service::Secrets | Service::Kms => {
-            Reply::json_error(400, "ValidationException", message)
-        }
-    }
-}
-
-/// The model's InvalidInputExceptionReason and AWS's message for the broken constraint.
-fn organizations_reason(broken: Broken) -> (&'static str, &'static str) {
-    match broken {
-        Broken::Required => (
-            "INPUT_REQUIRED",
-            "You must provide a value for all required parameters.",
-        ),
-        Broken::MinLength => (
-            "MIN_LENGTH_EXCEEDED",
-            "You provided a string parameter that is shorter than allowed.",
-        ),
-        Broken::MaxLength => (
-            "MAX_LENGTH_EXCEEDED",
-            "You provided a string parameter that is longer than allowed.",
-        ),
-        Broken::Pattern => (
-            "INVALID_PATTERN",
-            "You provided a value that does not match the required pattern.",
-        ),
-        Broken::Enum => ("INVALID_ENUM", "You specified an invalid value."),
-        Broken::MinValue => (
-            "MIN_VALUE_EXCEEDED",
-            "You provided a numeric parameter that has a smaller value than allowed.",
-        ),
-        Broken::MaxValue => (
-            "MAX_VALUE_EXCEEDED",
-            "You provided a numeric parameter that has a larger value than allowed.",
-        ),
     }
 }
 

@@ -6,7 +6,8 @@
 //!   template is TemplateAlreadyExistsException.
 //! - Update changes only the members given: one left out keeps the stored value, and an empty
 //!   string clears description, repositoryPolicy, lifecyclePolicy and customRoleArn. Going back
-//!   to MUTABLE or IMMUTABLE drops the exclusion filters. A prefix without a template is
+//!   to MUTABLE or IMMUTABLE drops the exclusion filters (as the emulator does: an assumption, ECR's
+//!   docs do not say). A prefix without a template is
 //!   TemplateNotFoundException (also for Delete).
 //! - Describe with `prefixes` shows the templates that exist; an unknown prefix is simply absent.
 //! - InvalidParameterException: a prefix of one character, an empty appliedFor, a policy that is

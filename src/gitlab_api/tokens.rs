@@ -289,6 +289,8 @@ pub async fn store_variable(
         key,
         value: token.ci_value(),
         masked: true,
+        // GitLab 17.4+ (the group-level variables API's `masked_and_hidden`): Owners cannot
+        // reveal it in the UI; older GitLab ignores the parameter.
         masked_and_hidden: true,
         protected: true,
         raw: true,

@@ -10,7 +10,8 @@ use std::sync::Mutex;
 use tokio::sync::Semaphore;
 
 /// Upstream authentication failures after which validation stops: each one is a failed login
-/// at GitLab.com, which bans an address for 15 minutes after 300 in one minute. ECR logs in
+/// at GitLab.com, which bans an address for 15 minutes after 300 in one minute (GitLab.com
+/// settings, "Git and container registry failed authentication ban"). ECR logs in
 /// from AWS's addresses, not this machine's, which other accounts' rules share: so few, by far.
 pub const AUTH_FAILURE_LIMIT: usize = 5;
 
