@@ -13,15 +13,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant as WallInstant};
 
 use futures::StreamExt;
-use ptc_rollout::clients::{Clients, Overrides, Tuning};
-use ptc_rollout::cmd::reporter::{self, Output};
-use ptc_rollout::credentials::{Access, Caller};
-use ptc_rollout::discovery;
-use ptc_rollout::regions::KNOWN_REGIONS;
-use ptc_rollout::rollout::Rollout;
-use ptc_rollout::runner::{Job, Limits, Pass, Runner, Setup, DEFAULT_CONCURRENCY};
-use ptc_rollout::target::{Outcome, TargetResult};
-use ptc_rollout::token::GitlabToken;
+use ptc_rollout::data::regions::KNOWN_REGIONS;
+use ptc_rollout::data::target::{Outcome, TargetResult};
+use ptc_rollout::GitlabToken;
+use ptc_rollout::Output;
+use ptc_rollout::Rollout;
+use ptc_rollout::{Access, Caller};
+use ptc_rollout::{Clients, Overrides, Tuning};
+use ptc_rollout::{Job, Limits, Pass, Runner, Setup, DEFAULT_CONCURRENCY};
 use ptc_sim::{Api, Sim, SimConfig};
 use tokio::sync::{mpsc, watch};
 
@@ -179,7 +178,7 @@ async fn run_phase(
         interrupt,
     });
     let (tx, rx) = mpsc::unbounded_channel();
-    let reporter = tokio::spawn(reporter::consume(
+    let reporter = tokio::spawn(ptc_rollout::consume(
         Output {
             no_progress: true,
             quiet: true,
@@ -188,7 +187,7 @@ async fn run_phase(
     ));
     let wall = WallInstant::now();
     let start = tokio::time::Instant::now();
-    let (targets, listing) = discovery::stream_targets(clients.organizations(), rollout.clone());
+    let (targets, listing) = ptc_rollout::stream_targets(clients.organizations(), rollout.clone());
     let token = GitlabToken::new("glpat-bench-token".into()).expect("token");
     let pass = match phase {
         Phase::Apply | Phase::Reapply => Pass::Apply(Arc::new(token)),

@@ -7,7 +7,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 
 /// HTTPS (or plain HTTP, which the callers allow only to loopback) with the system's roots,
 /// read once per run: the registry's and GitLab's clients share it.
-pub fn connector() -> hyper_rustls::HttpsConnector<HttpConnector> {
+pub(crate) fn connector() -> hyper_rustls::HttpsConnector<HttpConnector> {
     static CONNECTOR: OnceLock<hyper_rustls::HttpsConnector<HttpConnector>> = OnceLock::new();
     CONNECTOR.get_or_init(build).clone()
 }
@@ -32,7 +32,7 @@ fn build() -> hyper_rustls::HttpsConnector<HttpConnector> {
 
 /// Whether `host` is this machine: the only place plain HTTP may carry a credential (a local
 /// registry, GitLab or emulator).
-pub fn is_loopback(host: &str) -> bool {
+pub(crate) fn is_loopback(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host
@@ -41,4 +41,4 @@ pub fn is_loopback(host: &str) -> bool {
 }
 
 /// The User-Agent of every request ptc-rollout makes outside the AWS SDK.
-pub const USER_AGENT: &str = concat!("ptc-rollout/", env!("CARGO_PKG_VERSION"));
+pub(crate) const USER_AGENT: &str = concat!("ptc-rollout/", env!("CARGO_PKG_VERSION"));

@@ -3,32 +3,38 @@
 //!
 //! The crate map (every module, in the order a run happens, and the tiers) is kept in one place,
 //! docs/design.md, with `apply` followed from `main` to the AWS calls and back. In short: the
-//! engine ([`rollout`], [`token`], [`clients`], [`credentials`], [`discovery`], [`runner`],
-//! [`work`], ...) never prints, it sends events; the command line ([`cli`], [`cmd`], [`exit`]) is
-//! the only part that prints.
+//! engine (`config`, `engine`, `aws`, `gitlab`, `outputs`, `data`) never prints, it sends events;
+//! the command line (`cli`) is the only part that prints.
 
-pub mod cli;
-pub mod clients;
-pub mod cmd;
-pub mod compliance;
-pub mod credentials;
-pub mod discovery;
-pub mod error;
-pub mod exit;
-pub mod files;
-pub mod gitlab_api;
-pub mod http;
-pub mod iam;
-pub mod junit;
-pub mod matrix;
-pub mod plan_file;
-pub mod regions;
-pub mod registry;
-pub mod rollout;
-pub mod rows;
-pub mod runner;
-pub mod startup;
-pub mod target;
-pub mod token;
-pub mod waves;
-pub mod work;
+// Every item is `pub(crate)` unless it is part of the surface below, which the binary, the
+// simulation (sim/), the scale benchmark and the integration tests use.
+#![warn(unreachable_pub)]
+
+mod aws;
+mod cli;
+mod config;
+pub mod data;
+mod engine;
+mod gitlab;
+mod http;
+mod outputs;
+
+// The binary: flags, logging, the command, its one error line, the exit codes.
+pub use cli::args::Cli;
+pub use cli::{exit, init_logging, print_error, run, CommandError};
+
+// The engine as the simulation's tests and the scale benchmark drive it, with the reporter
+// the binary uses, so the benchmark measures what ships.
+pub use aws::clients::{Clients, Overrides, Regional, Tuning};
+pub use cli::output::reporter::{consume, Output};
+pub use config::model_rules;
+pub use config::secrets::GitlabToken;
+pub use config::Rollout;
+pub use engine::credentials::{Access, Caller};
+pub use engine::discovery::{discover, stream_targets, SkipReason};
+pub use engine::resources::{converge, decide, observe, validate};
+pub use engine::runner::{Job, Limits, Pass, Runner, Setup, DEFAULT_CONCURRENCY};
+
+// The compliance export's HTML page, measured at scale by the tests.
+pub use outputs::compliance::{Inspection, Row, State};
+pub use outputs::html_matrix::{page as html_page, Matrix};

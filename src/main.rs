@@ -12,8 +12,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     quiet_panics();
-    let cli = ptc_rollout::cli::Cli::parse();
-    ptc_rollout::cmd::init_logging(&cli.global);
+    let cli = ptc_rollout::Cli::parse();
+    ptc_rollout::init_logging(&cli.global);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -23,10 +23,10 @@ fn main() {
         let _entered = runtime.enter();
         watch_interrupts()
     };
-    let code = match runtime.block_on(ptc_rollout::cmd::run(cli, interrupt)) {
+    let code = match runtime.block_on(ptc_rollout::run(cli, interrupt)) {
         Ok(code) => code,
         Err(e) => {
-            ptc_rollout::cmd::print_error(&e);
+            ptc_rollout::print_error(&e);
             e.exit_code()
         }
     };

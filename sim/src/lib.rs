@@ -1,7 +1,7 @@
 //! A simulated AWS for benchmarks and tests: Organizations, STS, Account Management
 //! (GetRegionOptStatus), Secrets Manager and ECR pull through cache, answered in memory behind
 //! the real SDK's HTTP layer. Plug [`Sim::http_client`] and [`Sim::credentials`] into
-//! [`ptc_rollout::clients::Overrides`] and the real code path runs unchanged (signing, retries,
+//! [`ptc_rollout::Overrides`] and the real code path runs unchanged (signing, retries,
 //! timeouts, credential caches). A dev-dependency of ptc-rollout only: never in the binary.
 //!
 //! Each call sleeps a log-normal latency on tokio's clock (virtual under
@@ -258,7 +258,7 @@ impl Sim {
         &self.inner.config
     }
 
-    /// The HTTP client to put in [`ptc_rollout::clients::Overrides::http_client`].
+    /// The HTTP client to put in [`ptc_rollout::Overrides::http_client`].
     pub fn http_client(&self) -> SharedHttpClient {
         let connector = self.http_connector();
         http_client_fn(move |_, _| connector.clone())

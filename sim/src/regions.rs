@@ -3,12 +3,13 @@
 use std::collections::HashMap;
 
 /// The Regions AWS accounts must opt in to: the tool's own list, so the two cannot drift.
-pub use ptc_rollout::regions::OPT_IN_REGIONS;
+pub use ptc_rollout::data::regions::OPT_IN_REGIONS;
 
 /// Whether GetRegionOptStatus knows the Region here: the commercial partition's, as in the
 /// tool's Region list.
 pub(crate) fn is_commercial(region: &str) -> bool {
-    ptc_rollout::regions::is_known(region) && ptc_rollout::regions::partition(region) == "aws"
+    ptc_rollout::data::regions::is_known(region)
+        && ptc_rollout::data::regions::partition(region) == "aws"
 }
 
 /// Which accounts have which opt-in Regions enabled: settings for one account and Region, one

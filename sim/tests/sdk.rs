@@ -5,13 +5,12 @@ use std::time::Duration;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::future::join_all;
-use ptc_rollout::clients::{Clients, Overrides, Regional, Tuning};
-use ptc_rollout::credentials::{Access, Caller};
-use ptc_rollout::discovery::{discover, SkipReason};
-use ptc_rollout::rollout::Rollout;
-use ptc_rollout::target::{Decision, RuleState, SecretState, Target};
-use ptc_rollout::token::GitlabToken;
-use ptc_rollout::work;
+use ptc_rollout::data::target::{Decision, RuleState, SecretState, Target};
+use ptc_rollout::GitlabToken;
+use ptc_rollout::Rollout;
+use ptc_rollout::{discover, SkipReason};
+use ptc_rollout::{Access, Caller};
+use ptc_rollout::{Clients, Overrides, Regional, Tuning};
 use ptc_sim::{Api, LatencyModel, Quotas, Sim, SimConfig};
 use tokio::time::Instant;
 
@@ -240,12 +239,12 @@ async fn discovery_lists_the_organization() {
 
 /// Observes, converges and validates one target; returns the observation after.
 async fn roll_out(c: &Regional, t: &Target, r: &Rollout, token: &GitlabToken) -> Decision {
-    let before = work::observe(c, t, r).await.unwrap();
-    let decision = work::decide(&before, r, false);
-    work::converge(c, t, r, &before, decision.actions(), token)
+    let before = ptc_rollout::observe(c, t, r).await.unwrap();
+    let decision = ptc_rollout::decide(&before, r, false);
+    ptc_rollout::converge(c, t, r, &before, decision.actions(), token)
         .await
         .unwrap();
-    let v = work::validate(c, t, r).await.unwrap();
+    let v = ptc_rollout::validate(c, t, r).await.unwrap();
     assert!(v.is_valid, "{t:?}: {:?}", v.failure);
     decision
 }
@@ -314,14 +313,14 @@ async fn a_rollout_converges_and_stays_converged() {
             ou: None,
         };
         let regional = Clients::regional(cfg, &a.id, "eu-west-1");
-        let o = work::observe(&regional, &t, &r).await.unwrap();
+        let o = ptc_rollout::observe(&regional, &t, &r).await.unwrap();
         assert!(
             matches!(o.secret, SecretState::Present { managed: true, .. }),
             "{o:?}"
         );
         assert!(matches!(o.rule, RuleState::Present { .. }));
         assert_eq!(
-            work::decide(&o, &r, false),
+            ptc_rollout::decide(&o, &r, false),
             Decision::Change { actions: vec![] }
         );
     }
@@ -349,7 +348,7 @@ async fn a_rollout_converges_and_stays_converged() {
         region: "us-east-1".into(),
         ou: None,
     };
-    let v = work::validate(&regional, &t, &r).await.unwrap();
+    let v = ptc_rollout::validate(&regional, &t, &r).await.unwrap();
     assert!(!v.is_valid);
     let failure = v.failure.unwrap();
     assert!(

@@ -24,7 +24,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use backends::*;
-use ptc_rollout::clients::{Clients, Overrides, Regional, Tuning};
+use ptc_rollout::{Clients, Overrides, Regional, Tuning};
 use ptc_sim::{LatencyModel, Quotas, Sim, SimConfig};
 use serde_json::json;
 use support::{Emulator, TOKEN};

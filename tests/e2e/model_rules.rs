@@ -1,5 +1,5 @@
 //! The rollout file's checks against AWS's own service models: every entry of
-//! `rollout::model_rules::MODEL_RULES` is held to the botocore model of each member its value is
+//! `config::model_rules::MODEL_RULES` is held to the botocore model of each member its value is
 //! sent in (tests/model_rules.py reads the models with the emulator's Python): the tool's bounds
 //! are the model's, and the tool and the model judge alike the values at and beyond the bounds and
 //! the entry's samples. Then the tags' limits through the binary.
@@ -8,7 +8,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::support;
-use ptc_rollout::rollout::model_rules::{
+use ptc_rollout::model_rules::{
     session_name, Kind, Member, ModelRule, MODEL_RULES, SESSION_NAME_MEMBER,
 };
 use serde_json::{json, Value};

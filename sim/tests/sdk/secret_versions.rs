@@ -279,21 +279,21 @@ async fn apply_creates_anew_a_secret_being_purged() {
     let token = GitlabToken::new(GOOD.into()).unwrap();
     roll_out(&r, &t, &rollout, &token).await;
     force_delete(&r).send().await.unwrap();
-    let o = work::observe(&r, &t, &rollout).await.unwrap();
-    let planned = work::decide(&o, &rollout, false);
+    let o = ptc_rollout::observe(&r, &t, &rollout).await.unwrap();
+    let planned = ptc_rollout::decide(&o, &rollout, false);
     assert_eq!(
         planned.actions(),
-        [ptc_rollout::target::Action::RestoreSecret]
+        [ptc_rollout::data::target::Action::RestoreSecret]
     );
-    let (taken, _) = work::converge(&r, &t, &rollout, &o, planned.actions(), &token)
+    let (taken, _) = ptc_rollout::converge(&r, &t, &rollout, &o, planned.actions(), &token)
         .await
         .unwrap();
-    use ptc_rollout::target::Action::{CreateSecret, UpdateRuleCredential};
+    use ptc_rollout::data::target::Action::{CreateSecret, UpdateRuleCredential};
     assert_eq!(taken, [CreateSecret, UpdateRuleCredential]);
-    let v = work::validate(&r, &t, &rollout).await.unwrap();
+    let v = ptc_rollout::validate(&r, &t, &rollout).await.unwrap();
     assert!(v.is_valid, "{:?}", v.failure);
-    let after = work::observe(&r, &t, &rollout).await.unwrap();
-    assert_eq!(work::decide(&after, &rollout, false).actions(), []);
+    let after = ptc_rollout::observe(&r, &t, &rollout).await.unwrap();
+    assert_eq!(ptc_rollout::decide(&after, &rollout, false).actions(), []);
 }
 
 /// A role allowed DescribeSecret only on `NAME-??????` is refused a secret that does not exist
@@ -308,7 +308,7 @@ async fn describing_an_absent_secret_by_name_only_is_denied_and_named() {
     let r = caller_regional(&c, "us-east-1");
     let rollout = rollout("");
     let t = caller_target();
-    let e = work::observe(&r, &t, &rollout).await.unwrap_err();
+    let e = ptc_rollout::observe(&r, &t, &rollout).await.unwrap_err();
     assert_eq!(e.code.as_deref(), Some("AccessDeniedException"));
     assert!(
         e.to_string().contains(
@@ -324,5 +324,5 @@ async fn describing_an_absent_secret_by_name_only_is_denied_and_named() {
         .send()
         .await
         .unwrap();
-    assert!(work::observe(&r, &t, &rollout).await.is_ok());
+    assert!(ptc_rollout::observe(&r, &t, &rollout).await.is_ok());
 }

@@ -115,17 +115,22 @@ async fn secrets_are_idempotent_per_token_and_restorable() {
     );
     let rollout = rollout("");
     let t = caller_target();
-    let o = work::observe(&r, &t, &rollout).await.unwrap();
+    let o = ptc_rollout::observe(&r, &t, &rollout).await.unwrap();
     assert!(
         matches!(o.secret, SecretState::PendingDeletion { managed: true, .. }),
         "{o:?}"
     );
-    let decision = work::decide(&o, &rollout, false);
+    let decision = ptc_rollout::decide(&o, &rollout, false);
     let token = GitlabToken::new(GOOD.into()).unwrap();
-    work::converge(&r, &t, &rollout, &o, decision.actions(), &token)
+    ptc_rollout::converge(&r, &t, &rollout, &o, decision.actions(), &token)
         .await
         .unwrap();
-    assert!(work::validate(&r, &t, &rollout).await.unwrap().is_valid);
+    assert!(
+        ptc_rollout::validate(&r, &t, &rollout)
+            .await
+            .unwrap()
+            .is_valid
+    );
     let d = r
         .secrets
         .describe_secret()
@@ -145,7 +150,7 @@ async fn secrets_are_idempotent_per_token_and_restorable() {
         .unwrap();
     let gone = r.secrets.describe_secret().secret_id(SECRET).send().await;
     assert_eq!(code(&gone).as_deref(), Some("ResourceNotFoundException"));
-    let v = work::validate(&r, &t, &rollout).await.unwrap();
+    let v = ptc_rollout::validate(&r, &t, &rollout).await.unwrap();
     assert!(!v.is_valid && v.failure.unwrap().contains("not found"));
 }
 

@@ -2,7 +2,7 @@
 //! a re-apply reads and writes nothing, and a lifecycle policy dropped from the rollout file is
 //! cleared, after which the template matches again.
 
-use ptc_rollout::target::{Action, TemplateState};
+use ptc_rollout::data::target::{Action, TemplateState};
 
 use super::services::quiet;
 use super::*;
@@ -13,9 +13,9 @@ const LIFECYCLE: &str = r#"{"rules":[{"rulePriority":1,"selection":{"tagStatus":
 async fn apply(r: &Regional, rollout: &Rollout) -> Vec<Action> {
     let t = caller_target();
     let token = GitlabToken::new(GOOD.into()).unwrap();
-    let o = work::observe(r, &t, rollout).await.unwrap();
-    let decision = work::decide(&o, rollout, false);
-    work::converge(r, &t, rollout, &o, decision.actions(), &token)
+    let o = ptc_rollout::observe(r, &t, rollout).await.unwrap();
+    let decision = ptc_rollout::decide(&o, rollout, false);
+    ptc_rollout::converge(r, &t, rollout, &o, decision.actions(), &token)
         .await
         .unwrap();
     decision.actions().to_vec()
@@ -39,7 +39,7 @@ async fn a_template_converges_and_a_dropped_lifecycle_policy_is_cleared() {
     // A re-apply reads the template, finds it matching, and writes nothing.
     sim.reset_metrics();
     let t = caller_target();
-    let o = work::observe(&r, &t, &with_policy).await.unwrap();
+    let o = ptc_rollout::observe(&r, &t, &with_policy).await.unwrap();
     assert_eq!(o.template, Some(TemplateState::Matches), "{o:?}");
     assert_eq!(apply(&r, &with_policy).await, vec![]);
     let m = sim.metrics();
@@ -48,7 +48,7 @@ async fn a_template_converges_and_a_dropped_lifecycle_policy_is_cleared() {
 
     // The file drops the lifecycle policy (and the exclusion): one update clears it.
     let without = rollout("[repository_template]\nimage_tag_mutability = \"MUTABLE\"\n");
-    let o = work::observe(&r, &t, &without).await.unwrap();
+    let o = ptc_rollout::observe(&r, &t, &without).await.unwrap();
     assert_eq!(o.template, Some(TemplateState::Differs), "{o:?}");
     assert_eq!(apply(&r, &without).await, vec![Action::UpdateTemplate]);
     let have = r
@@ -62,7 +62,7 @@ async fn a_template_converges_and_a_dropped_lifecycle_policy_is_cleared() {
     assert_eq!(have.lifecycle_policy(), None, "{have:?}");
     assert!(have.image_tag_mutability_exclusion_filters().is_empty());
     sim.reset_metrics();
-    let o = work::observe(&r, &t, &without).await.unwrap();
+    let o = ptc_rollout::observe(&r, &t, &without).await.unwrap();
     assert_eq!(o.template, Some(TemplateState::Matches), "{o:?}");
     assert_eq!(apply(&r, &without).await, vec![]);
     assert_eq!(sim.metrics().mutating_calls, 0);

@@ -1,12 +1,12 @@
 //! The command line a recipe's `ptc-rollout` commands are checked against: clap's own definition
-//! (src/cli.rs), so the two cannot drift apart.
+//! (src/cli/args.rs), so the two cannot drift apart.
 
 use clap::CommandFactory;
 
 /// The subcommand's definition, with the top-level command's global flags; the top level alone
 /// for `None`. A nested subcommand is its path, words separated by spaces: `token status`.
 pub fn command_line(sub: Option<&str>) -> Option<(clap::Command, clap::Command)> {
-    let root = ptc_rollout::cli::Cli::command();
+    let root = ptc_rollout::Cli::command();
     let mut own = root.clone();
     for word in sub.into_iter().flat_map(|s| s.split(' ')) {
         own = own.find_subcommand(word)?.clone();

@@ -1,5 +1,5 @@
 //! The recipe's `ptc-rollout` commands: the shell reader finds them as bash would, each is a
-//! valid command line of clap's definition (src/cli.rs), and the built binary has every
+//! valid command line of clap's definition (src/cli/args.rs), and the built binary has every
 //! subcommand and flag they use.
 
 use super::*;

@@ -132,7 +132,7 @@ async fn organizations(b: &impl Backend, t: &mut Transcript) {
         "ListChildren, ChildType outside the enum",
         kind.await.status(),
     );
-    // The OU walk of `organizational_units` (src/discovery/tree.rs).
+    // The OU walk of `organizational_units` (src/engine/discovery/tree.rs).
     let units = |parent: &str, max: i32| {
         let call = org.list_organizational_units_for_parent();
         call.parent_id(parent).max_results(max).send()

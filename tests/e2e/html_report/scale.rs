@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ptc_rollout::compliance::{Inspection, Row, State};
-use ptc_rollout::matrix::{self, Matrix};
-use ptc_rollout::target::Ou;
+use ptc_rollout::data::target::Ou;
+use ptc_rollout::{html_page, Matrix};
+use ptc_rollout::{Inspection, Row, State};
 
 use super::browser;
 
@@ -105,7 +105,7 @@ fn rows() -> Vec<Row> {
 /// The page of `rows`, written into `dir`.
 fn write_page(dir: &Path, rows: &[Row]) -> (PathBuf, usize) {
     let regions: Vec<String> = REGIONS.iter().map(|r| r.to_string()).collect();
-    let page = matrix::page(&Matrix {
+    let page = html_page(&Matrix {
         rows,
         regions: &regions,
         run_regions: &regions,

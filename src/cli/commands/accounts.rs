@@ -1,0 +1,104 @@
+//! `accounts`: the targeted accounts and Regions (and, with `[[waves]]`, each one's wave), and
+//! the skipped accounts with why.
+
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::cli::args::{AccountsArgs, Format};
+use crate::cli::context::{open, Session};
+use crate::cli::error::CommandError;
+use crate::cli::exit;
+use crate::cli::output::reporter::{table, Output};
+use crate::data::waves::Waves;
+use crate::engine::discovery::Discovery;
+
+pub(crate) async fn run(
+    args: AccountsArgs,
+    output: Output,
+    interrupt: watch::Receiver<bool>,
+) -> Result<i32, CommandError> {
+    let (session, ()) = open(&args.targets, output, interrupt, |_| Ok(())).await?;
+    let d = session.discover().await?;
+    let waves = if session.rollout.waves.is_empty() {
+        None
+    } else {
+        Some(session.waves_of(&d).await?)
+    };
+    let waves = waves.as_ref();
+    match args.format {
+        Format::Json => print_json(&session, &d, waves),
+        Format::Table => print_table(&session, &d, waves),
+    }
+    if !output.quiet {
+        eprintln!(
+            "{} account(s) x {} Region(s) = {} targets; {} account(s) skipped",
+            d.targeted.len(),
+            session.rollout.regions.len(),
+            d.targeted.len() * session.rollout.regions.len(),
+            d.skipped.len()
+        );
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// How an account is reached: with the caller's own credentials, or the role assumed in it.
+fn access(session: &Session, id: &str) -> String {
+    if id == session.access.caller.account_id {
+        "caller's credentials".to_owned()
+    } else {
+        format!("assume {}", session.access.role_name)
+    }
+}
+
+fn print_json(session: &Session, d: &Discovery, waves: Option<&Waves>) {
+    let doc = json!({
+        "regions": session.rollout.regions,
+        "targeted": d.targeted.iter().map(|a| {
+            let mut account = json!({
+                "account_id": a.id, "account_name": a.name, "state": a.state, "access": access(session, &a.id),
+            });
+            if let Some(w) = waves {
+                account["wave"] = json!(w.name_of(&a.id));
+            }
+            account
+        }).collect::<Vec<_>>(),
+        "skipped": d.skipped.iter().map(|(a, why)| json!({
+            "account_id": a.id, "account_name": a.name, "state": a.state, "reason": why.to_string(),
+        })).collect::<Vec<_>>(),
+        "unknown_ids": d.unknown_ids,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&doc).expect("serialisable")
+    );
+}
+
+fn print_table(session: &Session, d: &Discovery, waves: Option<&Waves>) {
+    let regions = session.rollout.regions.join(",");
+    let rows: Vec<Vec<String>> = d
+        .targeted
+        .iter()
+        .map(|a| {
+            let reach = access(session, &a.id);
+            let mut row = vec![a.id.clone(), a.name.clone(), regions.clone(), reach];
+            if let Some(w) = waves {
+                row.push(w.name_of(&a.id).unwrap_or_default().to_owned());
+            }
+            row
+        })
+        .collect();
+    let mut header = vec!["ACCOUNT", "NAME", "REGIONS", "ACCESS"];
+    if waves.is_some() {
+        header.push("WAVE");
+    }
+    print!("{}", table(&header, &rows));
+    if !d.skipped.is_empty() {
+        let rows: Vec<Vec<String>> = d
+            .skipped
+            .iter()
+            .map(|(a, why)| vec![a.id.clone(), a.name.clone(), why.to_string()])
+            .collect();
+        println!("\nSkipped:");
+        print!("{}", table(&["ACCOUNT", "NAME", "REASON"], &rows));
+    }
+}

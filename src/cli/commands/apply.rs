@@ -1,0 +1,231 @@
+//! `apply`: plan (or load a saved plan), confirm, converge every target, validate every rule,
+//! write the report. Three modes: a saved plan, `--yes` (one pass, no plan shown), and the
+//! interactive plan-confirm-apply; each goes through the rollout file's `[[waves]]` in order,
+//! if it has some (see [`crate::cli::commands::waves`]).
+
+use std::sync::Arc;
+
+use futures::stream;
+
+use crate::cli::args::ApplyArgs;
+use crate::cli::commands::plan::totals;
+use crate::cli::commands::waves::{check_wave, only, run_in_waves, InWaves};
+use crate::cli::context::{open, Listed, Ran, Session};
+use crate::cli::error::{refuse_if, CommandError};
+use crate::cli::exit;
+use crate::cli::input::{check_junit_path, confirm, token_inputs};
+use crate::cli::output::conclude::conclude;
+use crate::cli::output::reporter::{Destination, Output};
+use crate::config::secrets::GitlabToken;
+use crate::data::target::{Outcome, Target};
+use crate::data::waves::Waves;
+use crate::engine::runner::{Job, Limits, Pass, Runner, Stop};
+use crate::outputs::csv_report::Results;
+use crate::outputs::plan_file::PlanFile;
+use tokio::sync::watch;
+
+pub(crate) async fn run(
+    args: ApplyArgs,
+    output: Output,
+    interrupt: watch::Receiver<bool>,
+) -> Result<i32, CommandError> {
+    // All input first: nothing reaches AWS until every check has passed.
+    let (session, (token, saved, wave)) = open(&args.targets, output, interrupt, |rollout| {
+        let (token, mut problems) = token_inputs(
+            rollout,
+            args.token_file.as_deref(),
+            args.report.as_deref(),
+            args.yes,
+            "review `ptc-rollout plan` first, then pass --yes",
+        );
+        problems.extend(
+            check_junit_path(args.junit.as_deref(), ("--report", args.report.as_deref())).err(),
+        );
+        let saved = args
+            .plan
+            .as_deref()
+            .map(|p| PlanFile::load(p, rollout))
+            .transpose()?;
+        let wave = check_wave(rollout, args.wave.as_deref()).map_err(|p| problems.push(p));
+        refuse_if(problems)?;
+        Ok((
+            Arc::new(token.expect("checked above")),
+            saved,
+            wave.ok().flatten(),
+        ))
+    })
+    .await?;
+    let runner = session.runner(Limits {
+        max_failures: args.max_failures,
+        canary: !args.no_canary,
+        adopt_rules: args.adopt_rules,
+    });
+    if !session.rollout.waves.is_empty() {
+        return in_waves(&session, &runner, &args, Pass::Apply(token), saved, wave).await;
+    }
+    let report = Destination {
+        junit: args.junit.as_deref(),
+        ..args.report.as_deref().into()
+    };
+    let (planned, recheck) = match saved {
+        Some(plan) => (within_narrowing(&session, plan), true),
+        // Confirmed up front: one pass, each target read, decided and converged as soon as
+        // its account is listed.
+        None if args.yes => {
+            let (ran, listed) = session.pass_listed(&runner, Pass::Apply(token)).await;
+            return conclude(&session, "Apply", report, &ran, listed);
+        }
+        None => match plan_everything(&session, &runner, &token).await {
+            Ok(planned) => (planned, false),
+            Err(Ended::Interrupted(rows)) => {
+                return conclude(&session, "Apply", report, &rows, Listed::Whole)
+            }
+            Err(Ended::ListingCut) => return Ok(exit::TARGET_FAILED),
+        },
+    };
+    if !confirmed(&session, &planned, args.yes).await {
+        eprintln!("Apply cancelled; nothing was changed.");
+        return Ok(exit::TARGET_FAILED);
+    }
+    let jobs = stream::iter(planned.into_iter().map(move |p| Job::planned(p, recheck)));
+    let ran = session.pass(&runner, Pass::Apply(token), jobs).await;
+    conclude(&session, "Apply", report, &ran, Listed::Whole)
+}
+
+/// A saved plan is carried out as it stands, within the narrowing flags.
+fn within_narrowing(session: &Session, plan: PlanFile) -> Results {
+    let r = &session.rollout;
+    plan.targets
+        .into_iter()
+        .filter(|t| r.regions.contains(&t.target.region))
+        .filter(|t| {
+            r.accounts
+                .as_ref()
+                .is_none_or(|a| a.contains(&t.target.account_id))
+        })
+        .collect()
+}
+
+/// Why the interactive plan ends the run before anything is written.
+enum Ended {
+    /// Interrupted while planning: every row says nothing was written.
+    Interrupted(Ran),
+    ListingCut,
+}
+
+/// Plans every target.
+async fn plan_everything(
+    session: &Session,
+    runner: &Arc<Runner>,
+    token: &Arc<GitlabToken>,
+) -> Result<Results, Ended> {
+    let plan = Pass::Plan(Some(token.clone()));
+    let ((planned, stop), listed) = session.pass_listed(runner, plan).await;
+    if listed == Listed::Cut {
+        return Err(Ended::ListingCut);
+    }
+    unless_interrupted(planned, stop).map_err(|ran| Ended::Interrupted(*ran))
+}
+
+/// The plan, unless it was interrupted: then every row says nothing was written.
+fn unless_interrupted(planned: Results, stop: Option<Stop>) -> Result<Results, Box<Ran>> {
+    if stop != Some(Stop::Interrupted) {
+        return Ok(planned);
+    }
+    let why = "not attempted: the run was interrupted while planning";
+    let rows: Results = planned
+        .into_iter()
+        .map(|p| {
+            let at = p.checked_at;
+            Box::new(Job::planned(p, false).not_started(why, at))
+        })
+        .collect();
+    Err(Box::new((rows, stop)))
+}
+
+/// Shows the plan's totals and asks, unless `--yes` or there is nothing to change.
+async fn confirmed(session: &Session, planned: &Results, yes: bool) -> bool {
+    if !session.output.quiet {
+        eprintln!("{}", totals(planned));
+    }
+    let changing = planned
+        .iter()
+        .filter(|r| r.outcome == Outcome::Pending)
+        .count();
+    changing == 0 || yes || confirm(&format!("Apply these changes to {changing} targets?")).await
+}
+
+/// `apply` with `[[waves]]`: the saved plan's waves, or the Organization listed once and its
+/// targets put in waves (then planned and confirmed unless `--yes`); then one pass per wave.
+async fn in_waves(
+    session: &Session,
+    runner: &Arc<Runner>,
+    args: &ApplyArgs,
+    pass: Pass,
+    saved: Option<PlanFile>,
+    wave: Option<usize>,
+) -> Result<i32, CommandError> {
+    let (waves, jobs) = match saved {
+        Some(mut plan) => {
+            let waves = std::mem::take(&mut plan.waves);
+            let planned = within_narrowing(session, plan);
+            let (planned, _) = waves.split(planned, |p| p.target.account_id.as_str());
+            (waves, planned_jobs(only(planned, wave), true))
+        }
+        None => {
+            let InWaves { waves, targets } = session.partition().await?;
+            let targets = only(targets, wave);
+            if args.yes {
+                (waves, fresh_jobs(targets))
+            } else {
+                let all = stream::iter(targets.into_iter().flatten().map(Job::fresh));
+                let token = match &pass {
+                    Pass::Apply(token) => Some(token.clone()),
+                    _ => None,
+                };
+                let (planned, stop) = session.pass(runner, Pass::Plan(token), all).await;
+                let planned = match unless_interrupted(planned, stop) {
+                    Ok(planned) => planned,
+                    Err(rows) => return conclude_in_waves(session, args, &waves, &rows),
+                };
+                if !confirmed(session, &planned, false).await {
+                    eprintln!("Apply cancelled; nothing was changed.");
+                    return Ok(exit::TARGET_FAILED);
+                }
+                let (planned, _) = waves.split(planned, |p| p.target.account_id.as_str());
+                (waves, planned_jobs(planned, false))
+            }
+        }
+    };
+    let ran = run_in_waves(session, runner, pass, &waves, jobs, args.max_failures).await;
+    conclude_in_waves(session, args, &waves, &ran)
+}
+
+fn fresh_jobs(targets: Vec<Vec<Target>>) -> Vec<Vec<Job>> {
+    targets
+        .into_iter()
+        .map(|wave| wave.into_iter().map(Job::fresh).collect())
+        .collect()
+}
+
+fn planned_jobs(planned: Vec<Results>, recheck: bool) -> Vec<Vec<Job>> {
+    planned
+        .into_iter()
+        .map(|wave| wave.into_iter().map(|p| Job::planned(p, recheck)).collect())
+        .collect()
+}
+
+/// The report of a run in waves carries each target's wave.
+fn conclude_in_waves(
+    session: &Session,
+    args: &ApplyArgs,
+    waves: &Waves,
+    ran: &Ran,
+) -> Result<i32, CommandError> {
+    let report = Destination {
+        waves: Some(waves),
+        junit: args.junit.as_deref(),
+        ..args.report.as_deref().into()
+    };
+    conclude(session, "Apply", report, ran, Listed::Whole)
+}

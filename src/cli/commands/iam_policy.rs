@@ -1,0 +1,44 @@
+//! `iam-policy`: the least-privilege policies for this rollout, as JSON on stdout. No AWS call.
+
+use crate::cli::args::IamPolicyArgs;
+use crate::cli::error::CommandError;
+use crate::cli::exit;
+use crate::config::{is_role_name, Problem, Rollout};
+use crate::outputs::iam_policy::Policies;
+
+pub(crate) fn run(args: IamPolicyArgs) -> Result<i32, CommandError> {
+    let rollout = Rollout::load(&args.config)?;
+    let caller = args.caller_role_arn.unwrap_or_else(|| {
+        eprintln!("note: no --caller-role-arn: the trust policy names a placeholder to replace");
+        "arn:aws:iam::MANAGEMENT_ACCOUNT_ID:role/ROLLOUT_CALLER_ROLE".to_owned()
+    });
+    let org = args.org_id.unwrap_or_else(|| {
+        eprintln!("note: no --org-id: the trust policy names a placeholder to replace");
+        "o-EXAMPLE".to_owned()
+    });
+    // As lenient as ever: the second field, if it names a partition.
+    let partition = caller
+        .split(':')
+        .nth(1)
+        .filter(|p| p.starts_with("aws"))
+        .unwrap_or("aws");
+    if let Some(role) = args.probe_as_role.as_deref().filter(|r| !is_role_name(r)) {
+        return Err(CommandError::Refused(vec![Problem::new(
+            "--probe-as-role",
+            format!("{role:?} is not an IAM role name"),
+            "give the role's name (not its ARN)",
+        )]));
+    }
+    let policies = Policies::for_rollout(
+        &rollout,
+        partition,
+        &caller,
+        &org,
+        args.probe_as_role.as_deref(),
+    );
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&policies.to_json()).expect("serialisable")
+    );
+    Ok(exit::SUCCESS)
+}

@@ -1,0 +1,203 @@
+//! `plan`: read every target and show what `apply` would do, with totals. No mutating call.
+//! With `[[waves]]`, grouped by wave, and the saved plan records the waves.
+
+use std::sync::Arc;
+
+use futures::stream;
+use tokio::sync::watch;
+
+use crate::cli::args::PlanArgs;
+use crate::cli::commands::waves::{check_wave, only, InWaves};
+use crate::cli::context::{open, Listed};
+use crate::cli::error::{refuse_if, CommandError};
+use crate::cli::exit;
+use crate::cli::input::{check_junit_path, check_output_path, read_token};
+use crate::cli::output::conclude::{exit_code, print_stop, write_junit};
+use crate::cli::output::reporter::{self, Output};
+use crate::data::target::{Action, Outcome, TargetResult};
+use crate::data::waves::Waves;
+use crate::engine::runner::{Job, Limits, Pass, Stop};
+use crate::outputs::junit;
+use crate::outputs::plan_file::PlanFile;
+
+pub(crate) async fn run(
+    args: PlanArgs,
+    output: Output,
+    interrupt: watch::Receiver<bool>,
+) -> Result<i32, CommandError> {
+    let (session, (wave, token)) = open(&args.targets, output, interrupt, |rollout| {
+        let mut problems: Vec<_> = check_output_path("--out", args.out.as_deref())
+            .err()
+            .into_iter()
+            .chain(check_junit_path(args.junit.as_deref(), ("--out", args.out.as_deref())).err())
+            .collect();
+        let wave = check_wave(rollout, args.wave.as_deref()).map_err(|p| problems.push(p));
+        // The token is optional here: without it, a secret's value is not judged.
+        let token = (args.token_file.is_some() || std::env::var_os(&rollout.token_env).is_some())
+            .then(|| read_token(rollout, args.token_file.as_deref(), &mut problems))
+            .flatten();
+        refuse_if(problems)?;
+        Ok((wave.ok().flatten(), token.map(Arc::new)))
+    })
+    .await?;
+    let runner = session.runner(Limits {
+        adopt_rules: args.adopt_rules,
+        ..Limits::default()
+    });
+    let ((results, stop), listed, waves) = if session.rollout.waves.is_empty() {
+        let (ran, listed) = session.pass_listed(&runner, Pass::Plan(token)).await;
+        (ran, listed, Waves::default())
+    } else {
+        // Read-only: one pass over every wave's targets, grouped by wave afterwards.
+        let InWaves { waves, targets } = session.partition().await?;
+        let all = stream::iter(only(targets, wave).into_iter().flatten().map(Job::fresh));
+        let ran = session.pass(&runner, Pass::Plan(token), all).await;
+        (ran, Listed::Whole, waves)
+    };
+
+    if waves.is_empty() {
+        print!("{}", plan_table(results.iter().map(|r| &**r)));
+    } else {
+        print!("{}", by_wave(&waves, &results));
+    }
+    println!("\n{}", totals(&results));
+    for line in reporter::failure_lines(&results) {
+        eprintln!("error: {line}");
+    }
+    print_stop(stop.as_ref());
+    // Written whatever the run's end, like a report: an interrupted plan's rows say so.
+    write_junit(args.junit.as_deref(), || {
+        junit::from_results("ptc-rollout plan", &results, junit::Results::Plan)
+    })?;
+    if stop == Some(Stop::Interrupted) {
+        // An incomplete plan is not saved: applying it would skip the targets never read.
+        return Ok(exit::INTERRUPTED);
+    }
+    if let Some(path) = &args.out {
+        let created_at = results
+            .first()
+            .map(|r| r.checked_at.to_string())
+            .unwrap_or_default();
+        PlanFile::new(&session.rollout, created_at, waves, results.clone()).save(path)?;
+        if !output.quiet {
+            eprintln!(
+                "Plan saved to {}; apply it with: ptc-rollout apply --config {} --plan {}",
+                path.display(),
+                args.targets.config.display(),
+                path.display()
+            );
+        }
+    }
+    if listed == Listed::Cut {
+        return Ok(exit::TARGET_FAILED);
+    }
+    let code = exit_code(&results, stop.as_ref());
+    if code == exit::SUCCESS && args.detailed_exitcode && has_changes(&results) {
+        return Ok(exit::CHANGES_PENDING);
+    }
+    Ok(code)
+}
+
+/// Whether applying would change anything.
+pub(crate) fn has_changes(results: &[Box<TargetResult>]) -> bool {
+    results.iter().any(|r| r.outcome == Outcome::Pending)
+}
+
+/// One line per target: what `apply` would do there.
+fn plan_table<'a>(results: impl IntoIterator<Item = &'a TargetResult>) -> String {
+    let rows: Vec<Vec<String>> = results
+        .into_iter()
+        .map(|r| {
+            let what = match r.outcome {
+                Outcome::Unchanged => "nothing".to_owned(),
+                Outcome::Pending => reporter::actions(r, true),
+                _ => format!("{}: {}", r.outcome, r.failure().unwrap_or_default()),
+            };
+            let secret = if r.observed.as_ref().is_some_and(|o| o.secret.is_unmanaged()) {
+                "unmanaged secret"
+            } else {
+                ""
+            };
+            vec![
+                r.target.account_id.clone(),
+                r.target.account_name.clone(),
+                r.target.region.clone(),
+                what,
+                secret.to_owned(),
+            ]
+        })
+        .collect();
+    reporter::table(&["ACCOUNT", "NAME", "REGION", "PLAN", "NOTE"], &rows)
+}
+
+/// The plan wave by wave: a header line, the wave's targets, the wave's totals. A wave with no
+/// target planned (`--wave`, or narrowed to nothing) is left out.
+fn by_wave(waves: &Waves, results: &[Box<TargetResult>]) -> String {
+    let (split, _) = waves.split(results.iter().map(|r| &**r), |r| {
+        r.target.account_id.as_str()
+    });
+    let mut s = String::new();
+    for (i, rows) in split.into_iter().enumerate() {
+        if rows.is_empty() {
+            continue;
+        }
+        let of = |o: Outcome| rows.iter().filter(|r| r.outcome == o).count();
+        s.push_str(&format!(
+            "{}Wave {} of {}: {} ({} targets)\n",
+            if s.is_empty() { "" } else { "\n" },
+            i + 1,
+            waves.len(),
+            waves.name(i),
+            rows.len()
+        ));
+        s.push_str(&plan_table(rows.iter().copied()));
+        s.push_str(&format!(
+            "Wave {}: {} to change, {} unchanged, {} conflicts, {} failed to read.\n",
+            waves.name(i),
+            of(Outcome::Pending),
+            of(Outcome::Unchanged),
+            of(Outcome::Conflict),
+            of(Outcome::Failed),
+        ));
+    }
+    s
+}
+
+/// The plan's totals, by action and by kind of target.
+pub(crate) fn totals(results: &[Box<TargetResult>]) -> String {
+    let count = |a: Action| {
+        results
+            .iter()
+            .filter(|r| {
+                r.decision
+                    .as_ref()
+                    .is_some_and(|d| d.actions().contains(&a))
+            })
+            .count()
+    };
+    let of = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
+    format!(
+        "Plan: {} targets to change, {} unchanged, {} conflicts, {} failed to read.\n  \
+         {} secrets to create, {} secrets to restore, {} rules to create, {} rule credentials to update{}{}{}.",
+        of(Outcome::Pending),
+        of(Outcome::Unchanged),
+        of(Outcome::Conflict),
+        of(Outcome::Failed),
+        count(Action::CreateSecret),
+        count(Action::RestoreSecret),
+        count(Action::CreateRule),
+        count(Action::UpdateRuleCredential),
+        match count(Action::AdoptRule) {
+            0 => String::new(),
+            n => format!(", {n} rules of other secrets to adopt"),
+        },
+        match count(Action::UpdateToken) {
+            0 => String::new(),
+            n => format!(", {n} secrets to get the token"),
+        },
+        match count(Action::AddPullAccess) + count(Action::UpdatePullAccess) {
+            0 => String::new(),
+            n => format!(", {n} pull access statements to write"),
+        }
+    )
+}

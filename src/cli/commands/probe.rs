@@ -1,0 +1,153 @@
+//! `probe`: pull one image through the cache in every target, as `docker pull` does for one
+//! platform (manifest, config and smallest layer through S3), and write the report. Exit 1 if
+//! any target cannot pull.
+
+use tokio::sync::watch;
+
+use crate::aws::registry::manifest::Platform;
+use crate::cli::args::{ProbeArgs, PullOptions};
+use crate::cli::context::open;
+use crate::cli::error::{refuse_if, CommandError};
+use crate::cli::input::{check_junit_path, check_output_path};
+use crate::cli::output::conclude::conclude;
+use crate::cli::output::reporter::{Destination, Output};
+use crate::config::secrets::GitlabToken;
+use crate::config::{is_role_name, Problem, Rollout};
+use crate::engine::pull::{ImageRef, PullSpec};
+use crate::engine::runner::{Limits, Pass, ProbeSpec};
+
+pub(crate) async fn run(
+    args: ProbeArgs,
+    output: Output,
+    interrupt: watch::Receiver<bool>,
+) -> Result<i32, CommandError> {
+    let (session, spec) = open(&args.targets, output, interrupt, |rollout| {
+        let mut problems = Vec::new();
+        let pull = pull_spec("--image", &args.image, &args.pull, &mut problems);
+        check_role("--as-role", args.as_role.as_deref(), &mut problems);
+        problems.extend(check_output_path("--report", args.report.as_deref()).err());
+        problems.extend(
+            check_junit_path(args.junit.as_deref(), ("--report", args.report.as_deref())).err(),
+        );
+        refuse_if(problems)?;
+        Ok((pull.expect("checked above"), registry_token(rollout)))
+    })
+    .await?;
+    let (pull, token) = spec;
+    let spec = ProbeSpec {
+        token_level: token_level(&session.rollout, token, output).await,
+        pull,
+        as_role: args.as_role.clone(),
+    };
+    let to = Destination {
+        path: args.report.as_deref(),
+        probe: true,
+        junit: args.junit.as_deref(),
+        waves: None,
+    };
+    let runner = session.runner(Limits {
+        max_failures: args.max_failures,
+        canary: false,
+        adopt_rules: false,
+    });
+    let (ran, listed) = session.pass_listed(&runner, Pass::Probe(spec)).await;
+    conclude(&session, "Probe", to, &ran, listed)
+}
+
+/// What to pull, from the image flag and the pull options; problems are noted.
+pub(super) fn pull_spec(
+    flag: &str,
+    image: &str,
+    options: &PullOptions,
+    problems: &mut Vec<Problem>,
+) -> Option<PullSpec> {
+    let image = ImageRef::parse(flag, image)
+        .map_err(|p| problems.push(p))
+        .ok();
+    let platform = match &options.platform {
+        None => Some(Platform::default()),
+        Some(text) => Platform::parse("--platform", text)
+            .map_err(|p| problems.push(p))
+            .ok(),
+    };
+    Some(PullSpec {
+        image: image?,
+        platform: platform?,
+        max_blob_bytes: options.max_blob_mib.unwrap_or(DEFAULT_MAX_BLOB_MIB) * 1024 * 1024,
+    })
+}
+
+/// The largest blob a pull downloads unless `--max-blob-mib` says otherwise.
+const DEFAULT_MAX_BLOB_MIB: u64 = 64;
+
+/// The pull's flags mean nothing without a pull (`validate` without `--probe-image`).
+pub(super) fn check_unused(options: &PullOptions, problems: &mut Vec<Problem>) {
+    for (flag, given) in [
+        ("--platform", options.platform.is_some()),
+        ("--max-blob-mib", options.max_blob_mib.is_some()),
+    ] {
+        if given {
+            problems.push(Problem::new(
+                flag,
+                "is given without --probe-image, so there is no pull for it to shape",
+                "add --probe-image GROUP/PROJECT/IMAGE:TAG, or leave the flag out",
+            ));
+        }
+    }
+}
+
+/// A role to pull as must be a role's name, which exists in each account.
+pub(super) fn check_role(flag: &str, role: Option<&str>, problems: &mut Vec<Problem>) {
+    if let Some(role) = role.filter(|r| !is_role_name(r)) {
+        problems.push(Problem::new(
+            flag,
+            format!("{role:?} is not an IAM role name"),
+            "give the role's name in each account (not its ARN), e.g. eks-node-role",
+        ));
+    }
+}
+
+/// The registry token, when `[gitlab]` can say its role and the token is in the environment:
+/// optional here, as a pull does not need it.
+pub(super) fn registry_token(rollout: &Rollout) -> Option<GitlabToken> {
+    rollout.gitlab.as_ref()?;
+    let mut ignored = Vec::new();
+    std::env::var_os(&rollout.token_env)
+        .and_then(|_| crate::cli::input::read_token(rollout, None, &mut ignored))
+}
+
+/// The registry token's access level, asked of GitLab with `[gitlab]`: what decides whether a
+/// refused pull of a private image is the token's role. Unknown (said once) otherwise.
+pub(super) async fn token_level(
+    rollout: &Rollout,
+    token: Option<GitlabToken>,
+    output: Output,
+) -> Option<u64> {
+    let side = rollout.gitlab.as_ref()?;
+    let Some(token) = token else {
+        if !output.quiet {
+            eprintln!(
+                "note: the registry token's role is not known ({} is not set): a Guest token pulls only from public projects",
+                rollout.token_env
+            );
+        }
+        return None;
+    };
+    let info = match crate::cli::commands::token::registry_token_info(side, &token).await {
+        Ok(Some(info)) => info,
+        Ok(None) => return None,
+        Err(e) => {
+            if !output.quiet {
+                eprintln!("note: the registry token's role is not known ({e})");
+            }
+            return None;
+        }
+    };
+    let level = crate::cli::commands::token::token_level(side, info.id, output.quiet).await;
+    if let Some(w) = crate::cli::commands::token::role_warning(side, level) {
+        if !output.quiet {
+            eprintln!("warning: {w}");
+        }
+    }
+    level
+}

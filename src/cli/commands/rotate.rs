@@ -1,0 +1,80 @@
+//! `rotate`: write a new token into every managed secret (canary first), validate, report.
+//! Unmanaged secrets are listed, never touched; a secret already holding the token is left as
+//! it is, so a re-run writes nothing. With `[[waves]]`, wave by wave (see [`crate::cli::commands::waves`]).
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::cli::args::RotateArgs;
+use crate::cli::commands::waves::{check_wave, only, run_in_waves, InWaves};
+use crate::cli::context::{open, Listed};
+use crate::cli::error::{refuse_if, CommandError};
+use crate::cli::exit;
+use crate::cli::input::{check_junit_path, confirm, token_inputs};
+use crate::cli::output::conclude::conclude;
+use crate::cli::output::reporter::{Destination, Output};
+use crate::data::target::Outcome;
+use crate::engine::runner::{Job, Limits, Pass};
+
+pub(crate) async fn run(
+    args: RotateArgs,
+    output: Output,
+    interrupt: watch::Receiver<bool>,
+) -> Result<i32, CommandError> {
+    let (session, (token, wave)) = open(&args.targets, output, interrupt, |rollout| {
+        let (token, mut problems) = token_inputs(
+            rollout,
+            args.token_file.as_deref(),
+            args.report.as_deref(),
+            args.yes,
+            "pass --yes to rotate without asking",
+        );
+        problems.extend(
+            check_junit_path(args.junit.as_deref(), ("--report", args.report.as_deref())).err(),
+        );
+        let wave = check_wave(rollout, args.wave.as_deref()).map_err(|p| problems.push(p));
+        refuse_if(problems)?;
+        Ok((Arc::new(token.expect("checked above")), wave.ok().flatten()))
+    })
+    .await?;
+    if !args.yes && !confirm("Write the new token into every managed secret of the rollout?").await
+    {
+        eprintln!("Rotation cancelled; nothing was changed.");
+        return Ok(exit::TARGET_FAILED);
+    }
+    let runner = session.runner(Limits {
+        max_failures: args.max_failures,
+        canary: !args.no_canary,
+        adopt_rules: false,
+    });
+    let pass = Pass::Rotate(token);
+    let (ran, listed, waves) = if session.rollout.waves.is_empty() {
+        let (ran, listed) = session.pass_listed(&runner, pass).await;
+        (ran, listed, None)
+    } else {
+        let InWaves { waves, targets } = session.partition().await?;
+        let jobs = only(targets, wave)
+            .into_iter()
+            .map(|w| w.into_iter().map(Job::fresh).collect())
+            .collect();
+        let ran = run_in_waves(&session, &runner, pass, &waves, jobs, args.max_failures).await;
+        (ran, Listed::Whole, Some(waves))
+    };
+    let unmanaged = ran.0.iter().filter(|r| {
+        r.outcome == Outcome::Skipped
+            && r.observed.as_ref().is_some_and(|o| o.secret.is_unmanaged())
+    });
+    for r in unmanaged {
+        eprintln!(
+            "unmanaged: {} {} ({}): secret left untouched",
+            r.target.account_id, r.target.region, r.target.account_name
+        );
+    }
+    let to = Destination {
+        junit: args.junit.as_deref(),
+        waves: waves.as_ref(),
+        ..args.report.as_deref().into()
+    };
+    conclude(&session, "Rotate", to, &ran, listed)
+}

@@ -1,0 +1,249 @@
+//! `token revoke-old`: revoke the ptc-rollout tokens GitLab created before the current one,
+//! but only once every target is proven to no longer need them: each has a valid rule whose
+//! credential is ptc-rollout's secret, holding the current token (by its version id; the
+//! secret's value is never read). Otherwise nothing is revoked. A token newer than the current
+//! one is never a candidate: run with an older token, revoke-old refuses.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::{registry_token_info, side_and_api};
+use crate::cli::args::TokenRevokeArgs;
+use crate::cli::context::{Listed, Session};
+use crate::cli::error::{refuse_if, CommandError};
+use crate::cli::exit;
+use crate::cli::input::read_token;
+use crate::cli::input::{check_junit_path, check_output_path, confirm, confirmation_possible};
+use crate::cli::output::conclude::{print_stop, write_junit};
+use crate::cli::output::reporter::Output;
+use crate::config::secrets::{ApiToken, GitlabToken, TokenSource};
+use crate::config::{GitlabSide, Problem, Rollout};
+use crate::engine::runner::{Limits, Pass, Stop};
+use crate::gitlab::{self, Gitlab, GitlabError, TokenInfo};
+use crate::outputs::compliance::{self, CurrentToken, Revocation};
+
+pub(crate) async fn run(
+    args: TokenRevokeArgs,
+    output: Output,
+    interrupt: watch::Receiver<bool>,
+) -> Result<i32, CommandError> {
+    // Every target, always (no narrowing flags): a narrowed check could not prove the old
+    // tokens unused.
+    let rollout = Rollout::load(&args.config)?;
+    let (side, token, api) = inputs(&rollout, &args)?;
+    let Some(current) = registry_token_info(&side, &token).await? else {
+        return Err(GitlabError::inactive_registry_token().into());
+    };
+    let c = Gitlab::with_api_token(&side.api_url, &api, &side.api_token_env);
+    let old = older_tokens(gitlab::group_tokens(&c, &side.group).await?, &current)
+        .map_err(|newer| stale_token(&rollout, &args, &side, &current, &newer))?;
+    // Nothing to revoke: no need to check the targets, unless a report of the check is asked.
+    if old.is_empty() && args.report.is_none() && args.junit.is_none() {
+        if !output.quiet {
+            eprintln!(
+                "No older active token minted by ptc-rollout in group {}: nothing to revoke.",
+                side.group
+            );
+        }
+        return Ok(exit::SUCCESS);
+    }
+    let session = Session::start(rollout, output, args.concurrency.into(), interrupt).await?;
+    let runner = session.runner(Limits::default());
+    let pass = Pass::Inspect(Some(Arc::new(token)));
+    let ((results, stop), listed) = session.pass_listed(&runner, pass).await;
+    if let Some(path) = &args.report {
+        let now = CurrentToken::Active {
+            expires_on: current.expires_at.clone(),
+            short_role: None,
+        };
+        let rows = compliance::rows(&results, 0, Some(&now));
+        crate::outputs::atomic_file::write_atomically(path, |w| {
+            compliance::write_csv(w, &rows).map_err(std::io::Error::other)
+        })
+        .map_err(|source| CommandError::Report {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    write_junit(args.junit.as_deref(), || {
+        crate::outputs::junit::from_revocation("ptc-rollout token revoke-old", &results)
+    })?;
+    print_stop(stop.as_ref());
+    if stop == Some(Stop::Interrupted) {
+        return Ok(exit::INTERRUPTED);
+    }
+    let (mut behind, mut skipped) = (Vec::new(), Vec::new());
+    for r in &results {
+        let t = &r.target;
+        let line = |why| format!("{} {} ({}): {why}", t.account_id, t.region, t.account_name);
+        match compliance::revocation(r) {
+            Revocation::Proven => {}
+            Revocation::Skipped(why) => skipped.push(line(why)),
+            Revocation::Behind(why) => behind.push(line(why)),
+        }
+    }
+    // Listed, never counted as behind: no secret and no rule there, so no token is needed.
+    if !output.quiet {
+        for line in &skipped {
+            eprintln!("skipped, needs no token: {line}");
+        }
+    }
+    if !behind.is_empty() || listed == Listed::Cut {
+        for line in &behind {
+            eprintln!("still needs an old token: {line}");
+        }
+        if listed == Listed::Cut {
+            eprintln!("the Organization was not listed to its end: targets may be missing");
+        }
+        eprintln!(
+            "Revoked nothing: {} of {} targets are not proven on the current token {:?} (id {}). Run `ptc-rollout rotate`, then revoke-old again.",
+            behind.len(),
+            results.len() - skipped.len(),
+            current.name,
+            current.id
+        );
+        return Ok(exit::TARGET_FAILED);
+    }
+    let proven = format!(
+        "All {} targets are valid on ptc-rollout's secret and hold the current token {:?} (id {}){}",
+        results.len() - skipped.len(),
+        current.name,
+        current.id,
+        match skipped.len() {
+            0 => String::new(),
+            n => format!("; {n} skipped (an opt-in Region not enabled: no token needed there)"),
+        }
+    );
+    if old.is_empty() {
+        if !output.quiet {
+            eprintln!("{proven}; no older active token minted by ptc-rollout: nothing to revoke.");
+        }
+        return Ok(exit::SUCCESS);
+    }
+    if !output.quiet {
+        eprintln!("{proven}.");
+    }
+    if !args.yes && !confirm(&question(&old, &side)).await {
+        eprintln!("Revocation cancelled; nothing was revoked.");
+        return Ok(exit::TARGET_FAILED);
+    }
+    revoke_all(&c, &side, &old, output).await
+}
+
+/// The checks before any call: `[gitlab]`, both tokens, the report path, confirmation.
+fn inputs(
+    rollout: &Rollout,
+    args: &TokenRevokeArgs,
+) -> Result<(GitlabSide, GitlabToken, ApiToken), CommandError> {
+    let mut problems = Vec::new();
+    let (side, api) = side_and_api(rollout, &mut problems);
+    let token = read_token(rollout, args.token_file.as_deref(), &mut problems);
+    if let Err(p) = check_output_path("--report", args.report.as_deref()) {
+        problems.push(p);
+    }
+    problems.extend(
+        check_junit_path(args.junit.as_deref(), ("--report", args.report.as_deref())).err(),
+    );
+    problems.extend(confirmation_possible(
+        args.yes,
+        "review the check's result, then pass --yes",
+    ));
+    refuse_if(problems)?;
+    Ok((
+        side.expect("checked").clone(),
+        token.expect("checked"),
+        api.expect("checked"),
+    ))
+}
+
+/// The group's active tokens ptc-rollout minted before `current`, or, when GitLab holds one
+/// created after it (the token given is not the newest), those newer ones.
+fn older_tokens(
+    group: Vec<TokenInfo>,
+    current: &TokenInfo,
+) -> Result<Vec<TokenInfo>, Vec<TokenInfo>> {
+    // The group's list dates the current token as it dates the others, when it lists it.
+    let current = group.iter().find(|t| t.id == current.id).unwrap_or(current);
+    let (old, newer): (Vec<_>, Vec<_>) = group
+        .iter()
+        .filter(|t| t.active && t.minted_by_ptc() && t.id != current.id)
+        .cloned()
+        .partition(|t| t.created_before(current));
+    if newer.is_empty() {
+        Ok(old)
+    } else {
+        Err(newer)
+    }
+}
+
+/// The refusal when the token given is older than one ptc-rollout minted since: revoking by it
+/// could revoke the token a later mint stored and a rotate is rolling out. Nothing is checked
+/// or revoked; exit 2, the token source being the input to fix.
+fn stale_token(
+    rollout: &Rollout,
+    args: &TokenRevokeArgs,
+    side: &GitlabSide,
+    current: &TokenInfo,
+    newer: &[TokenInfo],
+) -> CommandError {
+    let names: Vec<String> = newer
+        .iter()
+        .map(|t| {
+            let created = t.created_at.as_deref().unwrap_or("unknown");
+            format!("{:?} (id {}, created {created})", t.name, t.id)
+        })
+        .collect();
+    let stored = match &side.ci_variable {
+        Some(key) => {
+            format!("token mint stored it in the group CI/CD variable {key} (gitlab.ci_variable)")
+        }
+        None => {
+            "token mint stored it only in its --out file (gitlab.ci_variable is not set)".to_owned()
+        }
+    };
+    CommandError::Refused(vec![Problem::new(
+        TokenSource::choose(args.token_file.as_deref(), &rollout.token_env).field(),
+        format!(
+            "the registry token given is {:?} (id {}), but ptc-rollout minted a newer one that is active in group {}: {}; {stored}. Revoked nothing",
+            current.name,
+            current.id,
+            side.group,
+            names.join(", ")
+        ),
+        "run revoke-old with the newest token, once rotate has written it into every target",
+    )])
+}
+
+fn question(old: &[TokenInfo], side: &GitlabSide) -> String {
+    let names: Vec<String> = old
+        .iter()
+        .map(|t| format!("{:?} (id {})", t.name, t.id))
+        .collect();
+    format!("Revoke {} in group {}?", names.join(", "), side.group)
+}
+
+/// Revokes each old token; one failure does not stop the others, and each is named.
+async fn revoke_all(
+    c: &Gitlab,
+    side: &GitlabSide,
+    old: &[TokenInfo],
+    output: Output,
+) -> Result<i32, CommandError> {
+    let mut failed = 0;
+    for t in old {
+        match gitlab::revoke(c, &side.group, t.id).await {
+            Ok(()) if output.quiet => {}
+            Ok(()) => eprintln!("revoked {:?} (id {})", t.name, t.id),
+            Err(e) => {
+                failed += 1;
+                eprintln!("error: not revoked {:?} (id {}): {e}", t.name, t.id);
+            }
+        }
+    }
+    Ok(if failed == 0 {
+        exit::SUCCESS
+    } else {
+        exit::GITLAB_FAILED
+    })
+}

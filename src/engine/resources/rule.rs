@@ -1,0 +1,219 @@
+//! The pull through cache rule in one target: read it, create it, point it at the secret,
+//! validate it.
+
+use aws_sdk_ecr::operation::describe_pull_through_cache_rules::DescribePullThroughCacheRulesError as DescribeError;
+use aws_sdk_ecr::operation::validate_pull_through_cache_rule::ValidatePullThroughCacheRuleError as ValidateError;
+use aws_sdk_ecr::types::UpstreamRegistry;
+
+use super::unless_absent;
+
+use crate::aws::clients::Regional;
+use crate::aws::error::ApiError;
+use crate::config::{Rollout, GITLAB_REGISTRY_URL};
+use crate::data::target::{RuleState, Target, Validation};
+
+pub(crate) async fn read_rule(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+) -> Result<RuleState, ApiError> {
+    let sent = c
+        .ecr
+        .describe_pull_through_cache_rules()
+        .ecr_repository_prefixes(&r.ecr_repository_prefix)
+        .send()
+        .await;
+    // ECR answers "not found" for an unknown prefix in the filter: that is absence.
+    let rule_not_found = |e: &DescribeError| e.is_pull_through_cache_rule_not_found_exception();
+    let call = "ecr:DescribePullThroughCacheRules";
+    let Some(out) = unless_absent(sent, rule_not_found, t, call)? else {
+        return Ok(RuleState::Absent);
+    };
+    let rule = out
+        .pull_through_cache_rules()
+        .iter()
+        .find(|rule| rule.ecr_repository_prefix() == Some(r.ecr_repository_prefix.as_str()));
+    Ok(match rule {
+        None => RuleState::Absent,
+        Some(rule) => RuleState::Present {
+            upstream_registry_url: rule.upstream_registry_url().unwrap_or_default().to_owned(),
+            credential_arn: rule.credential_arn().map(str::to_owned),
+        },
+    })
+}
+
+pub(super) async fn create_rule(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    credential_arn: &str,
+) -> Result<(), ApiError> {
+    let sent = c
+        .ecr
+        .create_pull_through_cache_rule()
+        .ecr_repository_prefix(&r.ecr_repository_prefix)
+        .upstream_registry(UpstreamRegistry::GitLabContainerRegistry)
+        .upstream_registry_url(GITLAB_REGISTRY_URL)
+        .credential_arn(credential_arn)
+        .send()
+        .await;
+    let call = "ecr:CreatePullThroughCacheRule";
+    match sent {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_limit_exceeded_exception()) =>
+        {
+            let mut err = ApiError::from_sdk(&t.account_id, &t.region, call, e);
+            // ECR's quota page gives the name and default, not a Service Quotas code.
+            err.message.push_str(" (quota \"Pull through cache rules per registry\": 50 per Region, ECR's current default, not adjustable; delete unused rules)");
+            Err(err)
+        }
+        // An attempt that timed out after ECR created the rule makes the retry find it: that is
+        // success when the rule is ours.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_pull_through_cache_rule_already_exists_exception()) =>
+        {
+            match read_rule(c, t, r).await? {
+                RuleState::Present {
+                    upstream_registry_url,
+                    credential_arn: Some(arn),
+                } if upstream_registry_url == GITLAB_REGISTRY_URL && arn == credential_arn => {
+                    Ok(())
+                }
+                _ => Err(ApiError::from_sdk(&t.account_id, &t.region, call, e)),
+            }
+        }
+        Err(e) => Err(with_hint(ApiError::from_sdk(
+            &t.account_id,
+            &t.region,
+            call,
+            e,
+        ))),
+    }
+}
+
+pub(super) async fn update_rule(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    credential_arn: &str,
+) -> Result<(), ApiError> {
+    c.ecr
+        .update_pull_through_cache_rule()
+        .ecr_repository_prefix(&r.ecr_repository_prefix)
+        .credential_arn(credential_arn)
+        .send()
+        .await
+        .map_err(|e| {
+            with_hint(ApiError::from_sdk(
+                &t.account_id,
+                &t.region,
+                "ecr:UpdatePullThroughCacheRule",
+                e,
+            ))
+        })?;
+    Ok(())
+}
+
+/// Asks ECR to validate the rule (ECR reads the secret and logs in to GitLab). A missing rule or
+/// one for another upstream is an invalid row, not an error.
+pub async fn validate(c: &Regional, t: &Target, r: &Rollout) -> Result<Validation, ApiError> {
+    let sent = c
+        .ecr
+        .validate_pull_through_cache_rule()
+        .ecr_repository_prefix(&r.ecr_repository_prefix)
+        .send()
+        .await;
+    let rule_not_found = |e: &ValidateError| e.is_pull_through_cache_rule_not_found_exception();
+    let call = "ecr:ValidatePullThroughCacheRule";
+    let Some(out) = unless_absent(sent, rule_not_found, t, call)? else {
+        return Ok(Validation {
+            is_valid: false,
+            failure: Some(format!(
+                "no pull through cache rule for prefix {:?}",
+                r.ecr_repository_prefix
+            )),
+            upstream_registry_url: None,
+            credential_arn: None,
+            checked: true,
+            skipped: false,
+        });
+    };
+    let url = out.upstream_registry_url().map(str::to_owned);
+    let (is_valid, failure) = match url.as_deref() {
+        Some(u) if u != GITLAB_REGISTRY_URL => (
+            false,
+            Some(format!(
+                "prefix {:?} is taken by a pull through cache rule for {u}",
+                r.ecr_repository_prefix
+            )),
+        ),
+        _ => (
+            out.is_valid(),
+            out.failure().filter(|f| !f.is_empty()).map(str::to_owned),
+        ),
+    };
+    Ok(Validation {
+        is_valid,
+        failure,
+        upstream_registry_url: url,
+        credential_arn: out.credential_arn().map(str::to_owned),
+        checked: true,
+        skipped: false,
+    })
+}
+
+/// What to do about the errors ECR answers when it cannot use the rule's secret or the upstream,
+/// said on the row after ECR's own words.
+pub(super) fn with_hint(mut e: ApiError) -> ApiError {
+    let hint = match e.code.as_deref() {
+        Some("SecretNotFoundException") => "the secret is not in this account and Region (deleted meanwhile?): run `ptc-rollout plan` and apply again",
+        Some("UnableToAccessSecretException") => "ECR cannot read the secret: restore it if it is scheduled for deletion (apply does, for ptc-rollout's own), or fix a resource policy that denies ECR's service-linked role",
+        Some("UnableToDecryptSecretValueException") => "the secret is encrypted with a customer managed KMS key, which ECR cannot use: re-create it under the default aws/secretsmanager key",
+        Some("ValidationException") => "ECR refused a value of the request: check rule.ecr_repository_prefix and rule.secret_name in the rollout file",
+        Some("UnsupportedUpstreamRegistryException") => "ECR does not offer pull through cache from GitLab's registry in this Region: leave the Region out of targets.regions",
+        _ => return e,
+    };
+    e.message = format!("{} ({hint})", e.message);
+    e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_about_the_secret_say_what_to_do() {
+        let mut e = ApiError::new(
+            "1",
+            "r",
+            "ecr:CreatePullThroughCacheRule",
+            "UnableToDecryptSecretValueException: no",
+        );
+        e.code = Some("UnableToDecryptSecretValueException".into());
+        assert!(with_hint(e)
+            .message
+            .contains("re-create it under the default aws/secretsmanager key"));
+        let other = ApiError::new("1", "r", "ecr:CreatePullThroughCacheRule", "x");
+        assert_eq!(with_hint(other.clone()), other);
+    }
+
+    #[test]
+    fn an_upstream_not_offered_in_the_region_says_to_leave_the_region_out() {
+        let mut e = ApiError::new(
+            "1",
+            "cn-north-1",
+            "ecr:CreatePullThroughCacheRule",
+            "UnsupportedUpstreamRegistryException: The specified upstream registry isn't supported.",
+        );
+        e.code = Some("UnsupportedUpstreamRegistryException".into());
+        let message = with_hint(e).message;
+        assert!(message.starts_with("UnsupportedUpstreamRegistryException: The specified"));
+        assert!(
+            message.ends_with("(ECR does not offer pull through cache from GitLab's registry in this Region: leave the Region out of targets.regions)"),
+            "{message}"
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! Day-two work in one target: the secret's details (version, age, expiry tag), writing a new
+//! token version, and removing what ptc-rollout manages.
+
+use aws_sdk_secretsmanager::types::Tag;
+
+use super::version_id;
+use aws_sdk_ecr::operation::delete_pull_through_cache_rule::DeletePullThroughCacheRuleError as DeleteRuleError;
+use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
+
+use crate::aws::clients::Regional;
+use crate::aws::error::ApiError;
+use crate::config::secrets::GitlabToken;
+use crate::config::{Rollout, EXPIRY_TAG_KEY, MANAGED_TAG_KEY, MANAGED_TAG_VALUE};
+use crate::data::target::{SecretDates, SecretState, Target};
+use crate::engine::resources::unless_absent;
+
+/// What DescribeSecret tells about the rollout's secret in a target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SecretDetails {
+    pub arn: String,
+    pub managed: bool,
+    pub pending_deletion: bool,
+    /// The version labelled AWSCURRENT.
+    pub current_version: Option<String>,
+    /// LastChangedDate, Unix seconds.
+    pub last_changed: Option<i64>,
+    /// The `token-expires-on` tag.
+    pub expires_on: Option<String>,
+    /// The customer managed KMS key that encrypts the secret; `None` for the default
+    /// `aws/secretsmanager` key, the only one ECR can read.
+    pub kms_key_id: Option<String>,
+}
+
+impl SecretDetails {
+    /// The dates the compliance report shows.
+    pub(crate) fn dates(&self) -> SecretDates {
+        SecretDates {
+            last_changed: self.last_changed,
+            expires_on: self.expires_on.clone(),
+            holds_current: None,
+        }
+    }
+
+    /// The state `plan` and `apply` decide from.
+    pub(crate) fn state(&self) -> SecretState {
+        let (arn, managed) = (self.arn.clone(), self.managed);
+        if self.pending_deletion {
+            SecretState::PendingDeletion { arn, managed }
+        } else {
+            SecretState::Present { arn, managed }
+        }
+    }
+}
+
+/// Reads the secret's details; `None` when there is no secret of that name.
+pub(crate) async fn describe_secret(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+) -> Result<Option<SecretDetails>, ApiError> {
+    let sent = c
+        .secrets
+        .describe_secret()
+        .secret_id(&r.secret_name)
+        .send()
+        .await;
+    let not_found = |e: &DescribeSecretError| e.is_resource_not_found_exception();
+    let Some(out) = unless_absent(sent, not_found, t, "secretsmanager:DescribeSecret")
+        .map_err(|e| with_describe_hint(e, t, r))?
+    else {
+        return Ok(None);
+    };
+    let tag = |key: &str| {
+        out.tags()
+            .iter()
+            .find(|tag| tag.key() == Some(key))
+            .and_then(|tag| tag.value())
+            .map(str::to_owned)
+    };
+    let current_version = out.version_ids_to_stages().and_then(|versions| {
+        versions
+            .iter()
+            .find(|(_, stages)| stages.iter().any(|s| s == CURRENT))
+            .map(|(id, _)| id.clone())
+    });
+    Ok(Some(SecretDetails {
+        arn: out.arn().unwrap_or_default().to_owned(),
+        managed: tag(MANAGED_TAG_KEY).as_deref() == Some(MANAGED_TAG_VALUE),
+        pending_deletion: out.deleted_date().is_some(),
+        current_version,
+        last_changed: out.last_changed_date().map(|d| d.secs()),
+        expires_on: tag(EXPIRY_TAG_KEY),
+        kms_key_id: customer_managed_key(c, t, out.kms_key_id()).await,
+    }))
+}
+
+/// AccessDenied on DescribeSecret is, on a first run, most often a secret that does not exist
+/// yet: Secrets Manager then checks the name alone, which a permission on the secret's ARN
+/// with its suffix (`NAME-??????`) does not match. Say which permission covers it.
+fn with_describe_hint(mut e: ApiError, t: &Target, r: &Rollout) -> ApiError {
+    if e.code.as_deref() == Some("AccessDeniedException") {
+        let resource = crate::outputs::iam_policy::describe_before_it_exists(
+            &r.secret_name,
+            crate::data::regions::partition(&t.region),
+        );
+        e.message = format!(
+            "{}; where the secret does not exist yet, Secrets Manager answers this unless the role may describe it by name: allow secretsmanager:DescribeSecret on {resource} (statement DescribeSecretBeforeItExists of `ptc-rollout iam-policy`)",
+            e.message
+        );
+    }
+    e
+}
+
+/// The secret's key when it is a customer managed one, which ECR cannot use. AWS omits
+/// KmsKeyId for the default `aws/secretsmanager` key, or names its alias, but a secret created
+/// in the console shows that key's id: KMS DescribeKey tells an AWS managed key from the
+/// customer's. A key that cannot be described is not taken for one: ECR's own error (with its
+/// hint) says so later, where a wrong guess here would refuse a working secret.
+async fn customer_managed_key(c: &Regional, t: &Target, key: Option<&str>) -> Option<String> {
+    let key = key.filter(|k| !k.is_empty() && !k.ends_with("alias/aws/secretsmanager"))?;
+    match c.kms().describe_key().key_id(key).send().await {
+        Ok(out) => out
+            .key_metadata()
+            .and_then(|m| m.key_manager())
+            .filter(|m| *m == &aws_sdk_kms::types::KeyManagerType::Customer)
+            .map(|_| key.to_owned()),
+        Err(e) => {
+            let e = ApiError::from_sdk(&t.account_id, &t.region, "kms:DescribeKey", e);
+            tracing::info!(error = %e, "cannot tell whether the secret's key is customer managed");
+            None
+        }
+    }
+}
+
+/// Whether the secret already holds this token (its current version is the token's version
+/// id) with the configured expiry tag: then rotation writes nothing.
+pub(crate) fn holds(d: &SecretDetails, t: &Target, r: &Rollout, token: &GitlabToken) -> bool {
+    d.current_version.as_deref() == Some(version_id(t, r, token).as_str())
+        && (r.token_expires_on.is_none() || d.expires_on == r.token_expires_on)
+}
+
+/// Stores the token as the secret's current version (idempotent: the version id is derived
+/// from the token) and tags its expiry date when the rollout file gives one.
+///
+/// A token the secret held before (rotating A, B, then A again) already has its version, and
+/// PutSecretValue with that version's id and value succeeds and does nothing: AWSCURRENT stays
+/// where it is. The answer's stages show it, and the stage is then moved to that version.
+/// `current`: the version now labelled AWSCURRENT, when known.
+pub(crate) async fn put_token(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    arn: &str,
+    token: &GitlabToken,
+    current: Option<&str>,
+) -> Result<(), ApiError> {
+    let version = version_id(t, r, token);
+    let out = c
+        .secrets
+        .put_secret_value()
+        .secret_id(arn)
+        .secret_string(token.secret_json(&r.username))
+        .client_request_token(&version)
+        .send()
+        .await
+        .map_err(|e| {
+            ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:PutSecretValue", e)
+        })?;
+    if !out.version_stages().iter().any(|s| s == CURRENT) {
+        make_current(c, t, r, arn, &version, current).await?;
+    }
+    if let Some(date) = &r.token_expires_on {
+        c.secrets
+            .tag_resource()
+            .secret_id(arn)
+            .tags(Tag::builder().key(EXPIRY_TAG_KEY).value(date).build())
+            .send()
+            .await
+            .map_err(|e| {
+                ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:TagResource", e)
+            })?;
+    }
+    Ok(())
+}
+
+/// The stage of the version in use.
+const CURRENT: &str = "AWSCURRENT";
+
+/// Moves AWSCURRENT to `version` (AWSPREVIOUS follows to the version that held it).
+async fn make_current(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    arn: &str,
+    version: &str,
+    current: Option<&str>,
+) -> Result<(), ApiError> {
+    let current = match current {
+        Some(v) => Some(v.to_owned()),
+        None => describe_secret(c, t, r)
+            .await?
+            .and_then(|d| d.current_version),
+    };
+    if current.as_deref() == Some(version) {
+        return Ok(());
+    }
+    c.secrets
+        .update_secret_version_stage()
+        .secret_id(arn)
+        .version_stage(CURRENT)
+        .move_to_version_id(version)
+        .set_remove_from_version_id(current)
+        .send()
+        .await
+        .map_err(|e| {
+            ApiError::from_sdk(
+                &t.account_id,
+                &t.region,
+                "secretsmanager:UpdateSecretVersionStage",
+                e,
+            )
+        })?;
+    Ok(())
+}
+
+/// Deletes the rule for the rollout's prefix.
+pub(crate) async fn delete_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<(), ApiError> {
+    let sent = c
+        .ecr
+        .delete_pull_through_cache_rule()
+        .ecr_repository_prefix(&r.ecr_repository_prefix)
+        .send()
+        .await;
+    // Already gone is as good as deleted.
+    let rule_not_found = |e: &DeleteRuleError| e.is_pull_through_cache_rule_not_found_exception();
+    unless_absent(sent, rule_not_found, t, "ecr:DeletePullThroughCacheRule").map(|_| ())
+}
+
+/// Deletes the secret, through the recovery window unless `force`.
+pub(crate) async fn delete_secret(
+    c: &Regional,
+    t: &Target,
+    arn: &str,
+    recovery_days: i64,
+    force: bool,
+) -> Result<(), ApiError> {
+    let request = c.secrets.delete_secret().secret_id(arn);
+    let request = if force {
+        request.force_delete_without_recovery(true)
+    } else {
+        request.recovery_window_in_days(recovery_days)
+    };
+    request.send().await.map_err(|e| {
+        ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:DeleteSecret", e)
+    })?;
+    Ok(())
+}

@@ -1,0 +1,332 @@
+//! The runner: every target of a pass concurrently, under one bound, each in its own task. It
+//! takes targets as a stream, so work starts on the first account listed while the rest of the
+//! Organization is still being listed. It enters each account once per run (one AssumeRole,
+//! shared by all the account's Regions and by every pass) and sends an event as each target is
+//! found, starts and ends. It never prints.
+//!
+//! Scheduling stops early for three reasons, each recorded on the rows it leaves behind: an
+//! interrupt (in-flight targets get a short deadline, then end `interrupted`), too many
+//! failures (`--max-failures`), or a failed canary. Targets never started end `not attempted`.
+
+mod breaker;
+mod day_two;
+mod gate;
+mod logins;
+mod opt_in;
+mod passes;
+mod probe;
+mod schedule;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use futures::stream::Stream;
+use tokio::sync::{mpsc::UnboundedSender, watch, OnceCell};
+
+use crate::aws::clients::{Clients, Regional};
+use crate::aws::error::ApiError;
+use crate::config::secrets::GitlabToken;
+use crate::config::Rollout;
+use crate::data::target::{CheckedAt, Outcome, Target, TargetResult};
+use crate::data::waves::WaveEnd;
+use crate::engine::credentials::Access;
+pub(crate) use day_two::{decide_destroy, Removal};
+pub(crate) use gate::Gate;
+use passes::Step;
+pub(crate) use probe::ProbeSpec;
+
+/// Targets in flight at once unless `--concurrency` says otherwise.
+pub const DEFAULT_CONCURRENCY: usize = 256;
+/// Accounts being entered (AssumeRole) at once: at about 100 ms a call this stays near half of
+/// the 600 per second STS allows the caller.
+pub(crate) const ENTRY_CONCURRENCY: usize = 32;
+/// How long in-flight targets may run on after an interrupt before they are abandoned.
+pub(crate) const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// One pass over the targets: what it is called, what it does in one target (see
+/// [`Runner::step`]) and whether `--max-failures` stops it. Adding a pass is one variant here and
+/// one per-target function.
+#[derive(Debug, Clone)]
+pub enum Pass {
+    /// Read every target and decide what `apply` would do. No mutating call. With the token,
+    /// also whether a managed secret that does not hold it needs it (see `passes.rs`).
+    Plan(Option<Arc<GitlabToken>>),
+    /// Converge every target (planning it first unless planned), then validate its rule.
+    Apply(Arc<GitlabToken>),
+    /// Validate every rule; with a probe, then pull through each valid one.
+    Validate(Option<ProbeSpec>),
+    /// Pull one image through the cache in every target.
+    Probe(ProbeSpec),
+    /// Write the token as a new version of every managed secret (canary first), then validate.
+    Rotate(Arc<GitlabToken>),
+    /// Read what `destroy` would remove. No mutating call.
+    PlanDestroy(Removal),
+    /// Remove the managed rule, secret and pull access (planning first unless planned).
+    Destroy(Removal),
+    /// Inspect every target for the compliance report. Read-only. With the current registry
+    /// token, also whether each secret holds it (by its version id; the value is not read).
+    Inspect(Option<Arc<GitlabToken>>),
+}
+
+impl Pass {
+    /// The progress bar's label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Pass::Plan(_) | Pass::PlanDestroy(_) => "planning",
+            Pass::Apply(_) => "applying",
+            Pass::Validate(_) => "validating",
+            Pass::Probe(_) => "pulling",
+            Pass::Rotate(_) => "rotating",
+            Pass::Destroy(_) => "destroying",
+            Pass::Inspect(_) => "inspecting",
+        }
+    }
+
+    /// Whether `--max-failures` stops this pass: plans and inspections read everything, so
+    /// they always run to the end.
+    pub fn stops_on_failures(&self) -> bool {
+        !matches!(
+            self,
+            Pass::Plan(_) | Pass::PlanDestroy(_) | Pass::Inspect(_)
+        )
+    }
+}
+
+/// What the runner tells the reporter.
+#[derive(Debug)]
+pub enum Event {
+    PassStarted {
+        label: &'static str,
+    },
+    /// A target joined the pass (the total grows while the Organization is listed).
+    TargetFound,
+    TargetStarted {
+        target: Target,
+    },
+    TargetFinished(Box<TargetResult>),
+}
+
+/// Why a pass stopped scheduling before its last target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// Ctrl-C (or the injected shutdown signal).
+    Interrupted,
+    /// More targets failed than `--max-failures` allows.
+    TooManyFailures { failed: usize, allowed: usize },
+    /// The canary target failed; nothing was written anywhere else.
+    CanaryFailed { target: Target, reason: String },
+    /// `[[waves]]`: this wave ended with more failures than tolerated, so the later waves
+    /// were not started (their rows name the wave).
+    WaveFailed { wave: String, end: WaveEnd },
+}
+
+impl Stop {
+    /// The reason written on every row this stop left unstarted.
+    pub fn not_started(&self) -> String {
+        match self {
+            Stop::Interrupted => "not attempted: the run was interrupted".to_owned(),
+            Stop::TooManyFailures { failed, allowed } => {
+                format!("not attempted: {failed} targets failed, more than --max-failures {allowed}")
+            }
+            Stop::CanaryFailed { target, reason } => format!(
+                "not attempted: the canary target {} {} failed ({reason}); nothing else was written",
+                target.account_id, target.region
+            ),
+            Stop::WaveFailed { wave, end } => format!("not attempted: {}", end.why(wave)),
+        }
+    }
+}
+
+/// `--max-failures`: a count, or a percentage of the targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tolerance {
+    Count(usize),
+    Percent(u8),
+}
+
+impl Tolerance {
+    /// The failures tolerated among `targets`.
+    pub fn allowed(self, targets: usize) -> usize {
+        match self {
+            Tolerance::Count(n) => n,
+            Tolerance::Percent(p) => targets * usize::from(p) / 100,
+        }
+    }
+}
+
+/// Limits on a run beyond the concurrency bound.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// Stop scheduling once more targets than this have failed. A percentage applies to the
+    /// whole matrix, so it is enforced once the Organization has been listed.
+    pub max_failures: Option<Tolerance>,
+    /// `apply`: the first target to write the token converges and validates before any other
+    /// target writes anything.
+    pub canary: bool,
+    /// `plan`, `apply` (`--adopt-rules`): repoint a GitLab rule for the prefix that uses
+    /// another team's secret to ptc-rollout's, instead of leaving it as a conflict.
+    pub adopt_rules: bool,
+}
+
+/// One target of a pass, and what a plan saw and decided there, if it was planned.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub target: Target,
+    /// `None`: read and decide now, in the same pass (`apply --yes`, `destroy --yes`).
+    pub planned: Option<Box<TargetResult>>,
+    /// From a saved plan: re-read the target and refuse it if anything changed.
+    pub recheck: bool,
+}
+
+impl Job {
+    pub fn fresh(target: Target) -> Self {
+        Self {
+            target,
+            planned: None,
+            recheck: false,
+        }
+    }
+
+    pub fn planned(planned: Box<TargetResult>, recheck: bool) -> Self {
+        Self {
+            target: planned.target.clone(),
+            planned: Some(planned),
+            recheck,
+        }
+    }
+
+    /// The row for a job never started. A target the plan already found failed, conflicting
+    /// or interrupted keeps that row.
+    pub fn not_started(self, why: &str, now: CheckedAt) -> TargetResult {
+        match self.planned {
+            Some(r) if r.outcome.is_failure() => *r,
+            planned => {
+                let mut r = planned
+                    .map(|p| *p)
+                    .unwrap_or_else(|| TargetResult::new(self.target, Outcome::NotAttempted, now));
+                r.outcome = Outcome::NotAttempted;
+                r.error = Some(why.to_owned());
+                r
+            }
+        }
+    }
+}
+
+/// Runs passes over targets; holds what is shared across passes of one run.
+pub struct Runner {
+    clients: Clients,
+    sts: aws_sdk_sts::Client,
+    access: Access,
+    rollout: Arc<Rollout>,
+    concurrency: usize,
+    limits: Limits,
+    /// Becomes `true` on interrupt.
+    interrupt: watch::Receiver<bool>,
+    /// One entry per account, filled on first use: the run's only AssumeRole into it.
+    accounts: Mutex<HashMap<String, Arc<AccountCell>>>,
+    /// `probe --as-role`: the role entered in each account, once per run.
+    consumers: Mutex<HashMap<String, Arc<AccountCell>>>,
+    /// Admits each validation (a login at GitLab.com): slow start, and the circuit breaker.
+    logins: logins::Logins,
+    gate: Gate,
+}
+
+/// An account's configuration, or why it could not be entered, made once per run.
+type AccountCell = OnceCell<Result<SdkConfig, ApiError>>;
+
+/// Everything a runner is built from.
+pub struct Setup {
+    pub clients: Clients,
+    pub access: Access,
+    pub rollout: Arc<Rollout>,
+    pub concurrency: usize,
+    pub limits: Limits,
+    pub interrupt: watch::Receiver<bool>,
+}
+
+impl Runner {
+    pub fn new(setup: Setup) -> Arc<Self> {
+        Arc::new(Runner {
+            sts: setup.clients.sts(),
+            gate: Gate::new(setup.limits.canary),
+            clients: setup.clients,
+            access: setup.access,
+            rollout: setup.rollout,
+            concurrency: setup.concurrency.max(1),
+            limits: setup.limits,
+            interrupt: setup.interrupt,
+            accounts: Mutex::default(),
+            consumers: Mutex::default(),
+            logins: logins::Logins::new(setup.concurrency),
+        })
+    }
+
+    /// Runs `pass` over every job, at most `concurrency` at a time (see [`schedule`]).
+    /// Returns why the pass stopped early, if it did; every job ends in one event.
+    pub async fn run<S>(
+        self: &Arc<Self>,
+        pass: Pass,
+        jobs: S,
+        events: &UnboundedSender<Event>,
+    ) -> Option<Stop>
+    where
+        S: Stream<Item = Job> + Send + Unpin,
+    {
+        let _ = events.send(Event::PassStarted {
+            label: pass.label(),
+        });
+        let max_failures = self
+            .limits
+            .max_failures
+            .filter(|_| pass.stops_on_failures());
+        let step = Arc::new(Step::new(pass, self));
+        schedule::Scheduler::new(self.clone(), step, events.clone(), max_failures)
+            .run(jobs)
+            .await
+    }
+
+    /// The canary's failure in this run, if it failed. A pass whose every target had started
+    /// before the canary failed ends without a stop of its own; the run has stopped all the same.
+    pub fn canary_failure(&self) -> Option<Stop> {
+        self.gate.failure()
+    }
+
+    fn cell(&self, account_id: &str) -> Arc<AccountCell> {
+        let mut accounts = self.accounts.lock().expect("not poisoned");
+        // Looked up for every target: allocate the key only for an account's first.
+        if let Some(cell) = accounts.get(account_id) {
+            return cell.clone();
+        }
+        accounts.entry(account_id.to_owned()).or_default().clone()
+    }
+
+    /// Enters the account once per run (later callers wait for the first).
+    async fn enter(&self, account_id: &str) -> Result<SdkConfig, ApiError> {
+        self.cell(account_id)
+            .get_or_init(|| self.access.enter(&self.clients, &self.sts, account_id))
+            .await
+            .clone()
+    }
+
+    fn is_entered(&self, account_id: &str) -> bool {
+        self.cell(account_id).initialized()
+    }
+
+    async fn regional(&self, t: &Target) -> Result<Regional, ApiError> {
+        let config = self.enter(&t.account_id).await?;
+        Ok(Clients::regional(&config, &t.account_id, &t.region))
+    }
+
+    /// Now, from the SDK's time source (virtual in simulations).
+    pub fn now(&self) -> CheckedAt {
+        let now = self
+            .clients
+            .base()
+            .time_source()
+            .map(|t| t.now())
+            .unwrap_or_else(std::time::SystemTime::now);
+        CheckedAt::from_system(now)
+    }
+}

@@ -1,0 +1,49 @@
+//! The compliance export's JSON form: the CSV's columns, with `null` for an empty cell and
+//! `reasons` as a list.
+
+use super::{Inspection, Row};
+use crate::config::Rollout;
+
+/// The JSON form (schemas/report.schema.json): the rollout settings and one object per row,
+/// `null` for an unknown cell and `reasons` as a list.
+pub(crate) fn json(rollout: &Rollout, rows: &[Row]) -> serde_json::Value {
+    let targets: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| {
+            let mut v = serde_json::to_value(row).expect("plain data");
+            v["reasons"] = serde_json::json!(reason_list(row));
+            v
+        })
+        .collect();
+    serde_json::json!({ "rollout": header(rollout), "targets": targets })
+}
+
+/// A row's reasons, one an item. A target not inspected has one: its error, which may itself
+/// hold `; `.
+pub(crate) fn reason_list(row: &Row) -> Vec<&str> {
+    match (row.reasons.as_str(), row.inspection) {
+        ("", _) => Vec::new(),
+        (all, Inspection::Inspected) => all.split("; ").collect(),
+        (one, _) => vec![one],
+    }
+}
+
+/// An empty cell (unknown, or nothing there) as `null`.
+pub(super) fn empty_as_null<S: serde::Serializer, T: AsRef<str>>(
+    v: &T,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v.as_ref() {
+        "" => s.serialize_none(),
+        v => s.serialize_str(v),
+    }
+}
+
+/// The rollout settings the export was made for (the JSON form's header).
+fn header(rollout: &Rollout) -> serde_json::Value {
+    serde_json::json!({
+        "ecr_repository_prefix": rollout.ecr_repository_prefix,
+        "secret_name": rollout.secret_name,
+        "regions": rollout.regions,
+    })
+}

@@ -1,0 +1,149 @@
+//! Saved plans (`plan --out`, `apply --plan`): the targets, what was observed in each and what
+//! would be done, as JSON. Never the token: observations hold ARNs and states, not values.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Problem, Rollout};
+use crate::data::waves::Waves;
+
+/// Bumped whenever the format changes incompatibly.
+pub(crate) const FORMAT_VERSION: u32 = 1;
+
+/// The rollout settings a plan was made for; `apply --plan` refuses a plan made for others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct PlannedFor {
+    pub role_name: String,
+    pub username: String,
+    pub ecr_repository_prefix: String,
+    pub secret_name: String,
+}
+
+impl PlannedFor {
+    pub(crate) fn of(r: &Rollout) -> Self {
+        Self {
+            role_name: r.role_name.clone(),
+            username: r.username.clone(),
+            ecr_repository_prefix: r.ecr_repository_prefix.clone(),
+            secret_name: r.secret_name.clone(),
+        }
+    }
+}
+
+/// A saved plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct PlanFile {
+    pub format_version: u32,
+    pub tool_version: String,
+    pub created_at: String,
+    pub planned_for: PlannedFor,
+    /// With `[[waves]]`: each wave and its accounts, so that `apply --plan` goes through the
+    /// waves the plan was made with.
+    #[serde(default, skip_serializing_if = "Waves::is_empty")]
+    pub waves: Waves,
+    pub targets: crate::outputs::csv_report::Results,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot write plan {}: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("{0}")]
+    Invalid(Problem),
+}
+
+impl PlanFile {
+    pub(crate) fn new(
+        rollout: &Rollout,
+        created_at: String,
+        waves: Waves,
+        targets: crate::outputs::csv_report::Results,
+    ) -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            created_at,
+            planned_for: PlannedFor::of(rollout),
+            waves,
+            targets,
+        }
+    }
+
+    /// Writes the plan atomically, so a failed write leaves no half plan behind.
+    pub(crate) fn save(&self, path: &Path) -> Result<(), PlanFileError> {
+        crate::outputs::atomic_file::write_atomically(path, |w| {
+            serde_json::to_writer_pretty(w, self).map_err(io::Error::other)
+        })
+        .map_err(|source| PlanFileError::Write {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Reads a plan and checks that it was made for this rollout file.
+    pub(crate) fn load(path: &Path, rollout: &Rollout) -> Result<Self, PlanFileError> {
+        let bad = |message: String, fix: &str| {
+            PlanFileError::Invalid(Problem::new("--plan", message, fix))
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            bad(
+                format!("cannot read {}: {e}", path.display()),
+                "pass a plan written by `ptc-rollout plan --out`",
+            )
+        })?;
+        let plan: PlanFile = serde_json::from_str(&text).map_err(|e| {
+            bad(
+                format!("{} is not a ptc-rollout plan: {e}", path.display()),
+                "pass a plan written by `ptc-rollout plan --out`",
+            )
+        })?;
+        if plan.format_version != FORMAT_VERSION {
+            return Err(bad(
+                format!(
+                    "plan format {} is not supported (this tool reads {FORMAT_VERSION})",
+                    plan.format_version
+                ),
+                "make the plan again with this version of ptc-rollout",
+            ));
+        }
+        if plan.planned_for != PlannedFor::of(rollout) {
+            return Err(bad(
+                "the plan was made for other rollout settings (role, username, prefix or secret name)".to_owned(),
+                "plan again with this rollout file, or pass the rollout file the plan was made with",
+            ));
+        }
+        plan.check_waves(rollout)
+            .map_err(|m| bad(m, "plan again with this rollout file"))?;
+        Ok(plan)
+    }
+
+    /// The plan's waves are the rollout file's, in order, and hold every planned target.
+    fn check_waves(&self, rollout: &Rollout) -> Result<(), String> {
+        let planned: Vec<&str> = self.waves.names().collect();
+        let wanted: Vec<&str> = rollout.waves.iter().map(|w| w.name.as_str()).collect();
+        if planned != wanted {
+            let list = |names: &[&str]| match names {
+                [] => "none".to_owned(),
+                _ => names.join(", "),
+            };
+            return Err(format!(
+                "the plan was made with waves {}, the rollout file has {}",
+                list(&planned),
+                list(&wanted)
+            ));
+        }
+        let outside = self
+            .targets
+            .iter()
+            .find(|t| !self.waves.is_empty() && self.waves.of(&t.target.account_id).is_none());
+        match outside {
+            Some(t) => Err(format!(
+                "the plan's waves do not hold account {}",
+                t.target.account_id
+            )),
+            None => Ok(()),
+        }
+    }
+}
