@@ -33,7 +33,7 @@ pub use config::Rollout;
 pub use engine::credentials::{Access, Caller};
 pub use engine::discovery::{discover, stream_targets, SkipReason};
 pub use engine::resources::{converge, decide, observe, validate};
-pub use engine::runner::{Job, Limits, Pass, Runner, Setup, DEFAULT_CONCURRENCY};
+pub use engine::runner::{Event, Job, Limits, Pass, Runner, Setup, DEFAULT_CONCURRENCY};
 
 // The compliance export's HTML page, measured at scale by the tests.
 pub use outputs::compliance::{Inspection, Row, State};

@@ -22,7 +22,7 @@ use crate::engine::runner::{Job, Limits, Pass, Runner, Setup, Stop};
 use crate::outputs::csv_report::Results;
 
 /// What every AWS-touching command needs once its input is valid.
-pub(crate) struct Session {
+pub(crate) struct Context {
     pub rollout: Arc<Rollout>,
     pub clients: Clients,
     pub access: Access,
@@ -50,14 +50,14 @@ pub(crate) async fn open<T>(
     output: Output,
     interrupt: watch::Receiver<bool>,
     check: impl FnOnce(&Rollout) -> Result<T, CommandError>,
-) -> Result<(Session, T), CommandError> {
+) -> Result<(Context, T), CommandError> {
     let rollout = load_rollout(args)?;
     let input = check(&rollout)?;
-    let session = Session::start(rollout, output, args.concurrency.into(), interrupt).await?;
-    Ok((session, input))
+    let ctx = Context::start(rollout, output, args.concurrency.into(), interrupt).await?;
+    Ok((ctx, input))
 }
 
-impl Session {
+impl Context {
     /// Loads the AWS configuration and identifies the caller (the first AWS call).
     pub(crate) async fn start(
         rollout: Rollout,
@@ -75,7 +75,7 @@ impl Session {
             external_id: rollout.external_id.clone(),
             session_name: crate::config::model_rules::session_name(unix_now()),
         };
-        Ok(Session {
+        Ok(Context {
             rollout: Arc::new(rollout),
             clients,
             access,

@@ -5,7 +5,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::cli::args::{AccountsArgs, Format};
-use crate::cli::context::{open, Session};
+use crate::cli::context::{open, Context};
 use crate::cli::error::CommandError;
 use crate::cli::exit;
 use crate::cli::output::reporter::{table, Output};
@@ -17,24 +17,24 @@ pub(crate) async fn run(
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let (session, ()) = open(&args.targets, output, interrupt, |_| Ok(())).await?;
-    let d = session.discover().await?;
-    let waves = if session.rollout.waves.is_empty() {
+    let (ctx, ()) = open(&args.targets, output, interrupt, |_| Ok(())).await?;
+    let d = ctx.discover().await?;
+    let waves = if ctx.rollout.waves.is_empty() {
         None
     } else {
-        Some(session.waves_of(&d).await?)
+        Some(ctx.waves_of(&d).await?)
     };
     let waves = waves.as_ref();
     match args.format {
-        Format::Json => print_json(&session, &d, waves),
-        Format::Table => print_table(&session, &d, waves),
+        Format::Json => print_json(&ctx, &d, waves),
+        Format::Table => print_table(&ctx, &d, waves),
     }
     if !output.quiet {
         eprintln!(
             "{} account(s) x {} Region(s) = {} targets; {} account(s) skipped",
             d.targeted.len(),
-            session.rollout.regions.len(),
-            d.targeted.len() * session.rollout.regions.len(),
+            ctx.rollout.regions.len(),
+            d.targeted.len() * ctx.rollout.regions.len(),
             d.skipped.len()
         );
     }
@@ -42,20 +42,20 @@ pub(crate) async fn run(
 }
 
 /// How an account is reached: with the caller's own credentials, or the role assumed in it.
-fn access(session: &Session, id: &str) -> String {
-    if id == session.access.caller.account_id {
+fn access(ctx: &Context, id: &str) -> String {
+    if id == ctx.access.caller.account_id {
         "caller's credentials".to_owned()
     } else {
-        format!("assume {}", session.access.role_name)
+        format!("assume {}", ctx.access.role_name)
     }
 }
 
-fn print_json(session: &Session, d: &Discovery, waves: Option<&Waves>) {
+fn print_json(ctx: &Context, d: &Discovery, waves: Option<&Waves>) {
     let doc = json!({
-        "regions": session.rollout.regions,
+        "regions": ctx.rollout.regions,
         "targeted": d.targeted.iter().map(|a| {
             let mut account = json!({
-                "account_id": a.id, "account_name": a.name, "state": a.state, "access": access(session, &a.id),
+                "account_id": a.id, "account_name": a.name, "state": a.state, "access": access(ctx, &a.id),
             });
             if let Some(w) = waves {
                 account["wave"] = json!(w.name_of(&a.id));
@@ -73,13 +73,13 @@ fn print_json(session: &Session, d: &Discovery, waves: Option<&Waves>) {
     );
 }
 
-fn print_table(session: &Session, d: &Discovery, waves: Option<&Waves>) {
-    let regions = session.rollout.regions.join(",");
+fn print_table(ctx: &Context, d: &Discovery, waves: Option<&Waves>) {
+    let regions = ctx.rollout.regions.join(",");
     let rows: Vec<Vec<String>> = d
         .targeted
         .iter()
         .map(|a| {
-            let reach = access(session, &a.id);
+            let reach = access(ctx, &a.id);
             let mut row = vec![a.id.clone(), a.name.clone(), regions.clone(), reach];
             if let Some(w) = waves {
                 row.push(w.name_of(&a.id).unwrap_or_default().to_owned());

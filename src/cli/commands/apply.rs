@@ -10,7 +10,7 @@ use futures::stream;
 use crate::cli::args::ApplyArgs;
 use crate::cli::commands::plan::totals;
 use crate::cli::commands::waves::{check_wave, only, run_in_waves, InWaves};
-use crate::cli::context::{open, Listed, Ran, Session};
+use crate::cli::context::{open, Context, Listed, Ran};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::exit;
 use crate::cli::input::{check_junit_path, confirm, token_inputs};
@@ -30,7 +30,7 @@ pub(crate) async fn run(
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
     // All input first: nothing reaches AWS until every check has passed.
-    let (session, (token, saved, wave)) = open(&args.targets, output, interrupt, |rollout| {
+    let (ctx, (token, saved, wave)) = open(&args.targets, output, interrupt, |rollout| {
         let (token, mut problems) = token_inputs(
             rollout,
             args.token_file.as_deref(),
@@ -55,46 +55,46 @@ pub(crate) async fn run(
         ))
     })
     .await?;
-    let runner = session.runner(Limits {
+    let runner = ctx.runner(Limits {
         max_failures: args.max_failures,
         canary: !args.no_canary,
         adopt_rules: args.adopt_rules,
     });
-    if !session.rollout.waves.is_empty() {
-        return in_waves(&session, &runner, &args, Pass::Apply(token), saved, wave).await;
+    if !ctx.rollout.waves.is_empty() {
+        return in_waves(&ctx, &runner, &args, Pass::Apply(token), saved, wave).await;
     }
     let report = Destination {
         junit: args.junit.as_deref(),
         ..args.report.as_deref().into()
     };
     let (planned, recheck) = match saved {
-        Some(plan) => (within_narrowing(&session, plan), true),
+        Some(plan) => (within_narrowing(&ctx, plan), true),
         // Confirmed up front: one pass, each target read, decided and converged as soon as
         // its account is listed.
         None if args.yes => {
-            let (ran, listed) = session.pass_listed(&runner, Pass::Apply(token)).await;
-            return conclude(&session, "Apply", report, &ran, listed);
+            let (ran, listed) = ctx.pass_listed(&runner, Pass::Apply(token)).await;
+            return conclude(&ctx, "Apply", report, &ran, listed);
         }
-        None => match plan_everything(&session, &runner, &token).await {
+        None => match plan_everything(&ctx, &runner, &token).await {
             Ok(planned) => (planned, false),
             Err(Ended::Interrupted(rows)) => {
-                return conclude(&session, "Apply", report, &rows, Listed::Whole)
+                return conclude(&ctx, "Apply", report, &rows, Listed::Whole)
             }
             Err(Ended::ListingCut) => return Ok(exit::TARGET_FAILED),
         },
     };
-    if !confirmed(&session, &planned, args.yes).await {
+    if !confirmed(&ctx, &planned, args.yes).await {
         eprintln!("Apply cancelled; nothing was changed.");
         return Ok(exit::TARGET_FAILED);
     }
     let jobs = stream::iter(planned.into_iter().map(move |p| Job::planned(p, recheck)));
-    let ran = session.pass(&runner, Pass::Apply(token), jobs).await;
-    conclude(&session, "Apply", report, &ran, Listed::Whole)
+    let ran = ctx.pass(&runner, Pass::Apply(token), jobs).await;
+    conclude(&ctx, "Apply", report, &ran, Listed::Whole)
 }
 
 /// A saved plan is carried out as it stands, within the narrowing flags.
-fn within_narrowing(session: &Session, plan: PlanFile) -> Results {
-    let r = &session.rollout;
+fn within_narrowing(ctx: &Context, plan: PlanFile) -> Results {
+    let r = &ctx.rollout;
     plan.targets
         .into_iter()
         .filter(|t| r.regions.contains(&t.target.region))
@@ -115,12 +115,12 @@ enum Ended {
 
 /// Plans every target.
 async fn plan_everything(
-    session: &Session,
+    ctx: &Context,
     runner: &Arc<Runner>,
     token: &Arc<GitlabToken>,
 ) -> Result<Results, Ended> {
     let plan = Pass::Plan(Some(token.clone()));
-    let ((planned, stop), listed) = session.pass_listed(runner, plan).await;
+    let ((planned, stop), listed) = ctx.pass_listed(runner, plan).await;
     if listed == Listed::Cut {
         return Err(Ended::ListingCut);
     }
@@ -144,8 +144,8 @@ fn unless_interrupted(planned: Results, stop: Option<Stop>) -> Result<Results, B
 }
 
 /// Shows the plan's totals and asks, unless `--yes` or there is nothing to change.
-async fn confirmed(session: &Session, planned: &Results, yes: bool) -> bool {
-    if !session.output.quiet {
+async fn confirmed(ctx: &Context, planned: &Results, yes: bool) -> bool {
+    if !ctx.output.quiet {
         eprintln!("{}", totals(planned));
     }
     let changing = planned
@@ -158,7 +158,7 @@ async fn confirmed(session: &Session, planned: &Results, yes: bool) -> bool {
 /// `apply` with `[[waves]]`: the saved plan's waves, or the Organization listed once and its
 /// targets put in waves (then planned and confirmed unless `--yes`); then one pass per wave.
 async fn in_waves(
-    session: &Session,
+    ctx: &Context,
     runner: &Arc<Runner>,
     args: &ApplyArgs,
     pass: Pass,
@@ -168,12 +168,12 @@ async fn in_waves(
     let (waves, jobs) = match saved {
         Some(mut plan) => {
             let waves = std::mem::take(&mut plan.waves);
-            let planned = within_narrowing(session, plan);
+            let planned = within_narrowing(ctx, plan);
             let (planned, _) = waves.split(planned, |p| p.target.account_id.as_str());
             (waves, planned_jobs(only(planned, wave), true))
         }
         None => {
-            let InWaves { waves, targets } = session.partition().await?;
+            let InWaves { waves, targets } = ctx.partition().await?;
             let targets = only(targets, wave);
             if args.yes {
                 (waves, fresh_jobs(targets))
@@ -183,12 +183,12 @@ async fn in_waves(
                     Pass::Apply(token) => Some(token.clone()),
                     _ => None,
                 };
-                let (planned, stop) = session.pass(runner, Pass::Plan(token), all).await;
+                let (planned, stop) = ctx.pass(runner, Pass::Plan(token), all).await;
                 let planned = match unless_interrupted(planned, stop) {
                     Ok(planned) => planned,
-                    Err(rows) => return conclude_in_waves(session, args, &waves, &rows),
+                    Err(rows) => return conclude_in_waves(ctx, args, &waves, &rows),
                 };
-                if !confirmed(session, &planned, false).await {
+                if !confirmed(ctx, &planned, false).await {
                     eprintln!("Apply cancelled; nothing was changed.");
                     return Ok(exit::TARGET_FAILED);
                 }
@@ -197,8 +197,8 @@ async fn in_waves(
             }
         }
     };
-    let ran = run_in_waves(session, runner, pass, &waves, jobs, args.max_failures).await;
-    conclude_in_waves(session, args, &waves, &ran)
+    let ran = run_in_waves(ctx, runner, pass, &waves, jobs, args.max_failures).await;
+    conclude_in_waves(ctx, args, &waves, &ran)
 }
 
 fn fresh_jobs(targets: Vec<Vec<Target>>) -> Vec<Vec<Job>> {
@@ -217,7 +217,7 @@ fn planned_jobs(planned: Vec<Results>, recheck: bool) -> Vec<Vec<Job>> {
 
 /// The report of a run in waves carries each target's wave.
 fn conclude_in_waves(
-    session: &Session,
+    ctx: &Context,
     args: &ApplyArgs,
     waves: &Waves,
     ran: &Ran,
@@ -227,5 +227,5 @@ fn conclude_in_waves(
         junit: args.junit.as_deref(),
         ..args.report.as_deref().into()
     };
-    conclude(session, "Apply", report, ran, Listed::Whole)
+    conclude(ctx, "Apply", report, ran, Listed::Whole)
 }

@@ -7,7 +7,7 @@ use futures::stream;
 use tokio::sync::watch;
 
 use crate::cli::args::DestroyArgs;
-use crate::cli::context::{open, Listed, Session};
+use crate::cli::context::{open, Context, Listed};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::exit;
 use crate::cli::input::{check_junit_path, check_output_path, confirm, confirmation_possible};
@@ -22,7 +22,7 @@ pub(crate) async fn run(
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let (session, ()) = open(&args.targets, output, interrupt, |_| {
+    let (ctx, ()) = open(&args.targets, output, interrupt, |_| {
         let mut problems: Vec<_> = check_output_path("--report", args.report.as_deref())
             .err()
             .into_iter()
@@ -41,15 +41,15 @@ pub(crate) async fn run(
         recovery_days: args.recovery_days,
         force: args.force_delete_secrets,
     };
-    let runner = session.runner(Limits::default());
+    let runner = ctx.runner(Limits::default());
     let ran = if args.yes {
-        let (ran, listed) = session.pass_listed(&runner, Pass::Destroy(removal)).await;
+        let (ran, listed) = ctx.pass_listed(&runner, Pass::Destroy(removal)).await;
         if listed == Listed::Cut {
             return Ok(exit::TARGET_FAILED);
         }
         ran
     } else {
-        let planned = match plan_removal(&session, &runner, removal).await? {
+        let planned = match plan_removal(&ctx, &runner, removal).await? {
             Ok(planned) => planned,
             Err(code) => return Ok(code),
         };
@@ -58,10 +58,10 @@ pub(crate) async fn run(
             return Ok(exit::TARGET_FAILED);
         }
         let jobs = stream::iter(planned.into_iter().map(|p| Job::planned(p, false)));
-        session.pass(&runner, Pass::Destroy(removal), jobs).await
+        ctx.pass(&runner, Pass::Destroy(removal), jobs).await
     };
     conclude(
-        &session,
+        &ctx,
         "Destroy",
         Destination {
             junit: args.junit.as_deref(),
@@ -75,13 +75,11 @@ pub(crate) async fn run(
 /// Reads what would be removed and shows it; the exit code instead when the run ends here
 /// (interrupted, or nothing to remove).
 async fn plan_removal(
-    session: &Session,
+    ctx: &Context,
     runner: &Arc<Runner>,
     removal: Removal,
 ) -> Result<Result<Results, i32>, CommandError> {
-    let ((planned, stop), listed) = session
-        .pass_listed(runner, Pass::PlanDestroy(removal))
-        .await;
+    let ((planned, stop), listed) = ctx.pass_listed(runner, Pass::PlanDestroy(removal)).await;
     if listed == Listed::Cut {
         return Ok(Err(exit::TARGET_FAILED));
     }

@@ -25,7 +25,7 @@ pub(crate) async fn run(
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let (session, (wave, token)) = open(&args.targets, output, interrupt, |rollout| {
+    let (ctx, (wave, token)) = open(&args.targets, output, interrupt, |rollout| {
         let mut problems: Vec<_> = check_output_path("--out", args.out.as_deref())
             .err()
             .into_iter()
@@ -40,18 +40,18 @@ pub(crate) async fn run(
         Ok((wave.ok().flatten(), token.map(Arc::new)))
     })
     .await?;
-    let runner = session.runner(Limits {
+    let runner = ctx.runner(Limits {
         adopt_rules: args.adopt_rules,
         ..Limits::default()
     });
-    let ((results, stop), listed, waves) = if session.rollout.waves.is_empty() {
-        let (ran, listed) = session.pass_listed(&runner, Pass::Plan(token)).await;
+    let ((results, stop), listed, waves) = if ctx.rollout.waves.is_empty() {
+        let (ran, listed) = ctx.pass_listed(&runner, Pass::Plan(token)).await;
         (ran, listed, Waves::default())
     } else {
         // Read-only: one pass over every wave's targets, grouped by wave afterwards.
-        let InWaves { waves, targets } = session.partition().await?;
+        let InWaves { waves, targets } = ctx.partition().await?;
         let all = stream::iter(only(targets, wave).into_iter().flatten().map(Job::fresh));
-        let ran = session.pass(&runner, Pass::Plan(token), all).await;
+        let ran = ctx.pass(&runner, Pass::Plan(token), all).await;
         (ran, Listed::Whole, waves)
     };
 
@@ -78,7 +78,7 @@ pub(crate) async fn run(
             .first()
             .map(|r| r.checked_at.to_string())
             .unwrap_or_default();
-        PlanFile::new(&session.rollout, created_at, waves, results.clone()).save(path)?;
+        PlanFile::new(&ctx.rollout, created_at, waves, results.clone()).save(path)?;
         if !output.quiet {
             eprintln!(
                 "Plan saved to {}; apply it with: ptc-rollout apply --config {} --plan {}",

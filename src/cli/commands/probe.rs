@@ -21,7 +21,7 @@ pub(crate) async fn run(
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let (session, spec) = open(&args.targets, output, interrupt, |rollout| {
+    let (ctx, spec) = open(&args.targets, output, interrupt, |rollout| {
         let mut problems = Vec::new();
         let pull = pull_spec("--image", &args.image, &args.pull, &mut problems);
         check_role("--as-role", args.as_role.as_deref(), &mut problems);
@@ -35,7 +35,7 @@ pub(crate) async fn run(
     .await?;
     let (pull, token) = spec;
     let spec = ProbeSpec {
-        token_level: token_level(&session.rollout, token, output).await,
+        token_level: token_level(&ctx.rollout, token, output).await,
         pull,
         as_role: args.as_role.clone(),
     };
@@ -45,13 +45,13 @@ pub(crate) async fn run(
         junit: args.junit.as_deref(),
         waves: None,
     };
-    let runner = session.runner(Limits {
+    let runner = ctx.runner(Limits {
         max_failures: args.max_failures,
         canary: false,
         adopt_rules: false,
     });
-    let (ran, listed) = session.pass_listed(&runner, Pass::Probe(spec)).await;
-    conclude(&session, "Probe", to, &ran, listed)
+    let (ran, listed) = ctx.pass_listed(&runner, Pass::Probe(spec)).await;
+    conclude(&ctx, "Probe", to, &ran, listed)
 }
 
 /// What to pull, from the image flag and the pull options; problems are noted.

@@ -28,7 +28,7 @@ pub(crate) async fn run(
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
     let html = args.format == ReportFormat::Html;
-    let (session, (token, columns)) = open(&args.targets, output, interrupt, |rollout| {
+    let (ctx, (token, columns)) = open(&args.targets, output, interrupt, |rollout| {
         let mut problems: Vec<_> = check_output_path("--out", args.out.as_deref())
             .err()
             .into_iter()
@@ -56,22 +56,22 @@ pub(crate) async fn run(
         Ok((token, columns))
     })
     .await?;
-    let current = match (&session.rollout.gitlab, &token) {
+    let current = match (&ctx.rollout.gitlab, &token) {
         (Some(side), Some(token)) => Some(current_token(side, token, output.quiet).await?),
         _ => None,
     };
-    let runner = session.runner(Limits::default());
+    let runner = ctx.runner(Limits::default());
     let pass = Pass::Inspect(token.map(Arc::new));
     // The matrix groups accounts by OU: the listing walks the tree to name each account's.
     let names = if html { Names::Read } else { Names::Skip };
-    let ((results, stop), listed) = session.pass_listed_with(&runner, pass, names).await;
+    let ((results, stop), listed) = ctx.pass_listed_with(&runner, pass, names).await;
     let rows = compliance::rows(&results, args.expiry_warning_days, current.as_ref());
     let written = match args.format {
         ReportFormat::Csv => write(args.out.as_deref(), |w| {
             compliance::write_csv(w, &rows).map_err(std::io::Error::other)
         }),
         ReportFormat::Json => {
-            let doc = compliance::json(&session.rollout, &rows);
+            let doc = compliance::json(&ctx.rollout, &rows);
             write(args.out.as_deref(), |w| {
                 serde_json::to_writer_pretty(w, &doc).map_err(std::io::Error::other)
             })
@@ -80,8 +80,8 @@ pub(crate) async fn run(
             let page = Matrix {
                 rows: &rows,
                 regions: &columns,
-                run_regions: &session.rollout.regions,
-                ecr_repository_prefix: &session.rollout.ecr_repository_prefix,
+                run_regions: &ctx.rollout.regions,
+                ecr_repository_prefix: &ctx.rollout.ecr_repository_prefix,
                 warning_days: args.expiry_warning_days,
             };
             crate::outputs::atomic_file::write_atomically(

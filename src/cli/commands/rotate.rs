@@ -22,7 +22,7 @@ pub(crate) async fn run(
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let (session, (token, wave)) = open(&args.targets, output, interrupt, |rollout| {
+    let (ctx, (token, wave)) = open(&args.targets, output, interrupt, |rollout| {
         let (token, mut problems) = token_inputs(
             rollout,
             args.token_file.as_deref(),
@@ -43,22 +43,22 @@ pub(crate) async fn run(
         eprintln!("Rotation cancelled; nothing was changed.");
         return Ok(exit::TARGET_FAILED);
     }
-    let runner = session.runner(Limits {
+    let runner = ctx.runner(Limits {
         max_failures: args.max_failures,
         canary: !args.no_canary,
         adopt_rules: false,
     });
     let pass = Pass::Rotate(token);
-    let (ran, listed, waves) = if session.rollout.waves.is_empty() {
-        let (ran, listed) = session.pass_listed(&runner, pass).await;
+    let (ran, listed, waves) = if ctx.rollout.waves.is_empty() {
+        let (ran, listed) = ctx.pass_listed(&runner, pass).await;
         (ran, listed, None)
     } else {
-        let InWaves { waves, targets } = session.partition().await?;
+        let InWaves { waves, targets } = ctx.partition().await?;
         let jobs = only(targets, wave)
             .into_iter()
             .map(|w| w.into_iter().map(Job::fresh).collect())
             .collect();
-        let ran = run_in_waves(&session, &runner, pass, &waves, jobs, args.max_failures).await;
+        let ran = run_in_waves(&ctx, &runner, pass, &waves, jobs, args.max_failures).await;
         (ran, Listed::Whole, Some(waves))
     };
     let unmanaged = ran.0.iter().filter(|r| {
@@ -76,5 +76,5 @@ pub(crate) async fn run(
         waves: waves.as_ref(),
         ..args.report.as_deref().into()
     };
-    conclude(&session, "Rotate", to, &ran, listed)
+    conclude(&ctx, "Rotate", to, &ran, listed)
 }

@@ -19,7 +19,7 @@ pub(crate) async fn run(
     output: Output,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
-    let (session, (pull, token)) = open(&args.targets, output, interrupt, |rollout| {
+    let (ctx, (pull, token)) = open(&args.targets, output, interrupt, |rollout| {
         let mut problems: Vec<_> = check_output_path("--report", args.report.as_deref())
             .err()
             .into_iter()
@@ -45,7 +45,7 @@ pub(crate) async fn run(
     .await?;
     // With [gitlab], a registry token below Reporter is said before the pass (a rule validates
     // with it, yet private images do not pull), and decides a refused pull's blame.
-    let token_level = token_level(&session.rollout, token, output).await;
+    let token_level = token_level(&ctx.rollout, token, output).await;
     let probe = pull.map(|pull| ProbeSpec {
         token_level,
         pull,
@@ -57,11 +57,11 @@ pub(crate) async fn run(
         junit: args.junit.as_deref(),
         waves: None,
     };
-    let runner = session.runner(Limits {
+    let runner = ctx.runner(Limits {
         max_failures: args.max_failures,
         canary: false,
         adopt_rules: false,
     });
-    let (ran, listed) = session.pass_listed(&runner, Pass::Validate(probe)).await;
-    conclude(&session, "Validate", to, &ran, listed)
+    let (ran, listed) = ctx.pass_listed(&runner, Pass::Validate(probe)).await;
+    conclude(&ctx, "Validate", to, &ran, listed)
 }

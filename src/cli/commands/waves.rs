@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use futures::stream;
 
-use crate::cli::context::{Ran, Session};
+use crate::cli::context::{Context, Ran};
 use crate::cli::error::CommandError;
 use crate::config::{Problem, Rollout};
 use crate::data::target::Target;
@@ -53,8 +53,8 @@ pub(crate) struct InWaves {
     pub targets: Vec<Vec<Target>>,
 }
 
-impl Session {
-    /// Lists the Organization and puts its targets in waves (see [`Session::waves_of`]).
+impl Context {
+    /// Lists the Organization and puts its targets in waves (see [`Context::waves_of`]).
     pub(crate) async fn partition(&self) -> Result<InWaves, CommandError> {
         let d = self.discover().await?;
         let waves = self.waves_of(&d).await?;
@@ -128,7 +128,7 @@ impl Halt {
 /// Runs `pass` wave by wave over `jobs` (one list per wave of `waves`; an empty one is passed
 /// over). Returns every row, sorted for the report, and why the run stopped early, if it did.
 pub(crate) async fn run_in_waves(
-    session: &Session,
+    ctx: &Context,
     runner: &Arc<Runner>,
     pass: Pass,
     waves: &Waves,
@@ -141,7 +141,7 @@ pub(crate) async fn run_in_waves(
     let mut stop: Option<Stop> = None;
     let mut halted: Option<Halt> = None;
     let say = |line: String| {
-        if !session.output.quiet {
+        if !ctx.output.quiet {
             eprintln!("{line}");
         }
     };
@@ -159,7 +159,7 @@ pub(crate) async fn run_in_waves(
             continue;
         }
         say(format!("wave {name:?} ({nth} of {count}): {n} targets"));
-        let (wave_rows, wave_stop) = session.pass(runner, pass.clone(), stream::iter(jobs)).await;
+        let (wave_rows, wave_stop) = ctx.pass(runner, pass.clone(), stream::iter(jobs)).await;
         let wave_stop = wave_stop.or_else(|| runner.canary_failure());
         let end = WaveEnd {
             failed: wave_rows.iter().filter(|r| r.is_failure()).count(),

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::cli::context::{Listed, Ran, Session};
+use crate::cli::context::{Context, Listed, Ran};
 use crate::cli::error::CommandError;
 use crate::cli::exit;
 use crate::cli::output::reporter::{self, Destination, Output};
@@ -59,16 +59,16 @@ pub(crate) fn exit_code(results: &[Box<TargetResult>], stop: Option<&Stop>) -> i
 /// Failure lines and the summary on stderr, the report, then the exit status (130 when
 /// interrupted; 1 on a failed row or a listing cut short).
 pub(crate) fn conclude(
-    session: &Session,
+    ctx: &Context,
     title: &str,
     report: Destination<'_>,
     (results, stop): &Ran,
     listed: Listed,
 ) -> Result<i32, CommandError> {
-    print_outcome(session.output, title, results);
+    print_outcome(ctx.output, title, results);
     print_stop(stop.as_ref());
     // Both files, whatever became of the other.
-    let csv = write_report(report, &session.rollout, results);
+    let csv = write_report(report, &ctx.rollout, results);
     let name = format!("ptc-rollout {}", title.to_lowercase());
     write_junit(report.junit, || {
         junit::from_results(&name, results, junit::Results::Run)

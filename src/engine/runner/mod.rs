@@ -10,6 +10,7 @@
 
 mod breaker;
 mod day_two;
+mod events;
 mod gate;
 mod logins;
 mod opt_in;
@@ -33,6 +34,7 @@ use crate::data::target::{CheckedAt, Outcome, Target, TargetResult};
 use crate::data::waves::WaveEnd;
 use crate::engine::credentials::Access;
 pub(crate) use day_two::{decide_destroy, Removal};
+pub use events::Event;
 pub(crate) use gate::Gate;
 use passes::Step;
 pub(crate) use probe::ProbeSpec;
@@ -92,20 +94,6 @@ impl Pass {
             Pass::Plan(_) | Pass::PlanDestroy(_) | Pass::Inspect(_)
         )
     }
-}
-
-/// What the runner tells the reporter.
-#[derive(Debug)]
-pub enum Event {
-    PassStarted {
-        label: &'static str,
-    },
-    /// A target joined the pass (the total grows while the Organization is listed).
-    TargetFound,
-    TargetStarted {
-        target: Target,
-    },
-    TargetFinished(Box<TargetResult>),
 }
 
 /// Why a pass stopped scheduling before its last target.

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use super::{registry_token_info, side_and_api};
 use crate::cli::args::TokenRevokeArgs;
-use crate::cli::context::{Listed, Session};
+use crate::cli::context::{Context, Listed};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::exit;
 use crate::cli::input::read_token;
@@ -48,10 +48,10 @@ pub(crate) async fn run(
         }
         return Ok(exit::SUCCESS);
     }
-    let session = Session::start(rollout, output, args.concurrency.into(), interrupt).await?;
-    let runner = session.runner(Limits::default());
+    let ctx = Context::start(rollout, output, args.concurrency.into(), interrupt).await?;
+    let runner = ctx.runner(Limits::default());
     let pass = Pass::Inspect(Some(Arc::new(token)));
-    let ((results, stop), listed) = session.pass_listed(&runner, pass).await;
+    let ((results, stop), listed) = ctx.pass_listed(&runner, pass).await;
     if let Some(path) = &args.report {
         let now = CurrentToken::Active {
             expires_on: current.expires_at.clone(),
