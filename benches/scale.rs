@@ -16,7 +16,7 @@ use futures::StreamExt;
 use ptc_rollout::data::regions::KNOWN_REGIONS;
 use ptc_rollout::data::target::{Outcome, TargetResult};
 use ptc_rollout::GitlabToken;
-use ptc_rollout::Output;
+use ptc_rollout::Printer;
 use ptc_rollout::Rollout;
 use ptc_rollout::{Access, Caller};
 use ptc_rollout::{Clients, Overrides, Tuning};
@@ -179,9 +179,10 @@ async fn run_phase(
     });
     let (tx, rx) = mpsc::unbounded_channel();
     let reporter = tokio::spawn(ptc_rollout::consume(
-        Output {
+        Printer {
             no_progress: true,
             quiet: true,
+            verbose: false,
         },
         rx,
     ));

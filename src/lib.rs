@@ -21,19 +21,23 @@ mod outputs;
 
 // The binary: flags, logging, the command, its one error line, the exit codes.
 pub use cli::args::Cli;
-pub use cli::{exit, init_logging, print_error, run, CommandError};
+pub use cli::{
+    exit, init_logging, internal_error, interrupted, interrupted_again, print_error, run,
+    CommandError,
+};
 
 // The engine as the simulation's tests and the scale benchmark drive it, with the reporter
 // the binary uses, so the benchmark measures what ships.
 pub use aws::clients::{Clients, Overrides, Regional, Tuning};
-pub use cli::output::reporter::{consume, Output};
+pub use cli::output::printer::Printer;
+pub use cli::output::reporter::consume;
 pub use config::model_rules;
 pub use config::secrets::GitlabToken;
 pub use config::Rollout;
 pub use engine::credentials::{Access, Caller};
 pub use engine::discovery::{discover, stream_targets, SkipReason};
 pub use engine::resources::{converge, decide, observe, validate};
-pub use engine::runner::{Event, Job, Limits, Pass, Runner, Setup, DEFAULT_CONCURRENCY};
+pub use engine::runner::{Event, Job, Limits, Pass, Runner, Setup, Stop, DEFAULT_CONCURRENCY};
 
 // The compliance export's HTML page, measured at scale by the tests.
 pub use outputs::compliance::{Inspection, Row, State};

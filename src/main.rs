@@ -42,9 +42,9 @@ fn watch_interrupts() -> watch::Receiver<bool> {
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
         let _ = tx.send(true);
-        eprintln!("interrupted: finishing targets in flight, then writing the report (Ctrl-C again to exit now)");
+        ptc_rollout::interrupted();
         if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("interrupted again: exiting now");
+            ptc_rollout::interrupted_again();
             std::process::exit(exit::INTERRUPTED);
         }
     });
@@ -69,6 +69,6 @@ fn quiet_panics() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!("internal error: {message}{at}; please report it");
+        ptc_rollout::internal_error(&format!("{message}{at}"));
     }));
 }

@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::model::Api;
 use super::state::{Ctx, State};
 use super::wire::{self, Proto, Reply};
-use super::{account, ecr, model_check, org, secrets, Inner, CALLER_ACCESS_KEY};
+use super::{account, ecr, model_check, org, secrets, Fault, Inner, CALLER_ACCESS_KEY};
 
 /// Which service a call is for, from its target prefix.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -100,12 +100,32 @@ impl HttpConnector for Connector {
             if !delay.is_zero() {
                 tokio::time::sleep(delay).await;
             }
+            if inner.hangs(api, &request) {
+                std::future::pending::<()>().await;
+            }
             Ok(inner.respond(api, proto, &request))
         })
     }
 }
 
 impl Inner {
+    /// Whether the call is an ECR or Secrets Manager call in an account set to hang.
+    fn hangs(&self, api: Api, req: &HttpRequest) -> bool {
+        if !api.is_regional() {
+            return false;
+        }
+        let st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if st.faults.is_empty() {
+            return false;
+        }
+        let account = req
+            .headers()
+            .get("authorization")
+            .and_then(wire::credential_scope)
+            .and_then(|(akid, _, _)| org::account_of_key(&st, CALLER_ACCESS_KEY, akid));
+        account.is_some_and(|a| st.faults.get(&a) == Some(&Fault::Hang))
+    }
+
     pub(crate) fn respond(&self, api: Api, proto: Proto, req: &HttpRequest) -> HttpResponse {
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         st.counters.calls[api as usize] += 1;
@@ -144,6 +164,13 @@ impl Inner {
             now_secs: self.epoch_start + elapsed.as_secs_f64(),
             now_nanos: elapsed.as_nanos() as u64,
         };
+        if api.is_regional() && st.faults.get(&account) == Some(&Fault::Deny) {
+            return Reply::json_error(
+                400,
+                "AccessDeniedException",
+                "denied by the simulation (Sim::set_fault)",
+            );
+        }
         // An opt-in Region the account has not enabled does not know its credentials.
         if matches!(service_of(api), Some(Service::Secrets | Service::Ecr))
             && !st.region_enabled(account, region_index)

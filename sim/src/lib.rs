@@ -170,6 +170,16 @@ impl Default for SimConfig {
     }
 }
 
+/// What [`Sim::set_fault`] does to an account's ECR and Secrets Manager calls, for tests of
+/// what the tool does with a target that fails or never ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Answered HTTP 400 AccessDeniedException (not retried by the SDK).
+    Deny,
+    /// Never answered: the call waits until the caller's own timeout, or forever.
+    Hang,
+}
+
 /// Counts of calls since the start or the last [`Sim::reset_metrics`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metrics {
@@ -299,6 +309,23 @@ impl Sim {
     /// [`SimConfig::force_delete_delay`]).
     pub fn set_force_delete_delay(&self, delay: Duration) {
         self.lock().knobs.force_delete_delay_nanos = nanos(delay);
+    }
+
+    /// Makes every later ECR and Secrets Manager call in `account` (12 digits) fail or hang, or,
+    /// with `None`, answer again. Panics on an account outside the Organization.
+    pub fn set_fault(&self, account: &str, fault: Option<Fault>) {
+        let mut st = self.lock();
+        let a = account
+            .parse::<u64>()
+            .ok()
+            .and_then(|id| st.account_index.get(&id).copied())
+            .unwrap_or_else(|| {
+                panic!("{account:?} is not an account of the simulated Organization")
+            });
+        match fault {
+            Some(f) => st.faults.insert(a, f),
+            None => st.faults.remove(&a),
+        };
     }
 
     pub fn metrics(&self) -> Metrics {

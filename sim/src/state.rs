@@ -11,6 +11,7 @@ use super::model::{Api, Bucket, Quotas};
 use super::regions::{OptIn, OPT_IN_REGIONS};
 use super::templates::Template;
 use super::versions::Secret;
+use super::Fault;
 
 /// Members get ids `MEMBER_ID_BASE + i`.
 pub(crate) const MEMBER_ID_BASE: u64 = 200_000_000_000;
@@ -283,6 +284,10 @@ pub(crate) struct State {
     pub org_bucket: Bucket,
     pub assume_buckets: HashMap<u32, Bucket>,
     pub counters: Counters,
+    /// Accounts whose ECR and Secrets Manager calls fail or never answer ([`Sim::set_fault`]).
+    ///
+    /// [`Sim::set_fault`]: crate::Sim::set_fault
+    pub faults: HashMap<u32, Fault>,
 }
 
 impl State {
@@ -310,6 +315,7 @@ impl State {
             knobs,
             assume_buckets: HashMap::new(),
             counters: Counters::default(),
+            faults: HashMap::new(),
         }
     }
 

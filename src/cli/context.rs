@@ -13,12 +13,12 @@ use crate::aws::clients::{Clients, Overrides};
 use crate::cli::args::TargetArgs;
 use crate::cli::error::CommandError;
 use crate::cli::input::load_rollout;
-use crate::cli::output::reporter::{self, Output};
+use crate::cli::output::reporter::{self, Printer};
 use crate::config::Rollout;
 use crate::data::target::Target;
 use crate::engine::credentials::{Access, Caller, CHAINED_SESSION_LIMIT};
 use crate::engine::discovery::{self, Discovery, Names};
-use crate::engine::runner::{Job, Limits, Pass, Runner, Setup, Stop};
+use crate::engine::runner::{Event, Job, Limits, Pass, Runner, Setup, Stop};
 use crate::outputs::csv_report::Results;
 
 /// What every AWS-touching command needs once its input is valid.
@@ -26,7 +26,7 @@ pub(crate) struct Context {
     pub rollout: Arc<Rollout>,
     pub clients: Clients,
     pub access: Access,
-    pub output: Output,
+    pub output: Printer,
     concurrency: usize,
     interrupt: watch::Receiver<bool>,
 }
@@ -47,7 +47,7 @@ pub(crate) enum Listed {
 /// and only then makes the first AWS call.
 pub(crate) async fn open<T>(
     args: &TargetArgs,
-    output: Output,
+    output: Printer,
     interrupt: watch::Receiver<bool>,
     check: impl FnOnce(&Rollout) -> Result<T, CommandError>,
 ) -> Result<(Context, T), CommandError> {
@@ -61,7 +61,7 @@ impl Context {
     /// Loads the AWS configuration and identifies the caller (the first AWS call).
     pub(crate) async fn start(
         rollout: Rollout,
-        output: Output,
+        output: Printer,
         concurrency: usize,
         interrupt: watch::Receiver<bool>,
     ) -> Result<Self, CommandError> {
@@ -69,7 +69,7 @@ impl Context {
         let caller = Caller::identify(&clients.sts(), &clients.sts_endpoint()).await?;
         tracing::info!(account = %caller.account_id, arn = %caller.arn, "caller identified");
         let access = Access {
-            duration: session_duration(&rollout, &caller),
+            duration: session_duration(output, &rollout, &caller),
             caller,
             role_name: rollout.role_name.clone(),
             external_id: rollout.external_id.clone(),
@@ -90,7 +90,7 @@ impl Context {
         let d = discovery::discover(&self.clients.organizations(), &self.rollout)
             .await
             .map_err(CommandError::Listing)?;
-        warn_unknown(&d.unknown_ids);
+        warn_unknown(self.output, &d.unknown_ids);
         tracing::info!(
             targeted = d.targeted.len(),
             skipped = d.skipped.len(),
@@ -137,7 +137,7 @@ impl Context {
     ) -> (Ran, Listed) {
         let (targets, listing) = self.list_targets(names);
         let ran = self.pass(runner, pass, targets.map(Job::fresh)).await;
-        (ran, finish_listing(listing).await)
+        (ran, finish_listing(self.output, listing).await)
     }
 
     /// The (account, Region) targets, streamed as the Organization is listed, and the
@@ -150,15 +150,15 @@ impl Context {
 /// The role session's duration: a caller that is itself a role session (GitLab CI through
 /// OIDC, SSO) chains roles, and AWS allows a chained session one hour at most, so ask for what
 /// AWS will grant.
-fn session_duration(rollout: &Rollout, caller: &Caller) -> Duration {
+fn session_duration(printer: Printer, rollout: &Rollout, caller: &Caller) -> Duration {
     let asked = Duration::from_secs(rollout.session_duration_seconds as u64);
     if caller.is_role_session() && asked > CHAINED_SESSION_LIMIT {
-        tracing::warn!(
+        reporter::tell(printer, &Event::Warning(format!(
             "targets.session_duration_seconds = {} is more than AWS allows a role assumed by another role's session ({}): using {} s",
             asked.as_secs(),
             caller.arn,
             CHAINED_SESSION_LIMIT.as_secs()
-        );
+        )));
         return CHAINED_SESSION_LIMIT;
     }
     asked
@@ -172,9 +172,14 @@ fn unix_now() -> u64 {
 }
 
 /// Warns of account ids the rollout file names that the Organization does not hold.
-fn warn_unknown(ids: &[String]) {
+fn warn_unknown(printer: Printer, ids: &[String]) {
     for id in ids {
-        tracing::warn!("account {id} is named in the rollout file but is not in the Organization");
+        reporter::tell(
+            printer,
+            &Event::Warning(format!(
+                "account {id} is named in the rollout file but is not in the Organization"
+            )),
+        );
     }
 }
 
@@ -183,10 +188,10 @@ type Listing = tokio::task::JoinHandle<Result<discovery::Listing, crate::aws::er
 
 /// Waits for the listing to end: warns about ids the Organization does not hold, and says
 /// why the listing failed, if it did.
-async fn finish_listing(listing: Listing) -> Listed {
+async fn finish_listing(printer: Printer, listing: Listing) -> Listed {
     match listing.await {
         Ok(Ok(l)) => {
-            warn_unknown(&l.unknown_ids);
+            warn_unknown(printer, &l.unknown_ids);
             tracing::info!(
                 targeted = l.targeted,
                 skipped = l.skipped,
@@ -195,7 +200,7 @@ async fn finish_listing(listing: Listing) -> Listed {
             Listed::Whole
         }
         Ok(Err(e)) => {
-            crate::cli::error::print(&CommandError::Listing(e));
+            reporter::tell(printer, &Event::ListingCut(e.to_string()));
             Listed::Cut
         }
         // Aborted with the run (interrupt past its deadline): the report says what was done.

@@ -1,5 +1,5 @@
 //! How a command fails before or around its targets: a typed error with its exit code, printed
-//! in one place ([`print`]). A target's own failure is not one of these: it is a report row.
+//! in one place (`output::printer::print_error`). A target's own failure is not one of these: it is a report row.
 
 use std::path::PathBuf;
 
@@ -63,18 +63,5 @@ pub(crate) fn refuse_if(problems: Vec<Problem>) -> Result<(), CommandError> {
         Ok(())
     } else {
         Err(CommandError::Refused(problems))
-    }
-}
-
-/// Prints a command's error on stderr: the one place that prints `error:` for a command. Each
-/// message carries its cause on the same line, as the user has always read it.
-pub fn print(e: &CommandError) {
-    match e {
-        CommandError::Refused(problems) => {
-            for p in problems {
-                eprintln!("error: {p}");
-            }
-        }
-        _ => eprintln!("error: {e}"),
     }
 }

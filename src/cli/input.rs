@@ -4,6 +4,7 @@ use std::path::Path;
 
 use crate::cli::args::TargetArgs;
 use crate::cli::error::CommandError;
+use crate::cli::output::printer::Printer;
 use crate::config::secrets::{GitlabToken, TokenSource};
 use crate::config::{Problem, Rollout};
 
@@ -98,10 +99,8 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// Asks on the terminal, as Terraform does: only "yes" proceeds.
-pub(crate) async fn confirm(question: &str) -> bool {
-    use std::io::Write;
-    eprint!("{question} Only 'yes' will be accepted: ");
-    let _ = std::io::stderr().flush();
+pub(crate) async fn confirm(printer: Printer, question: &str) -> bool {
+    printer.ask(format_args!("{question} Only 'yes' will be accepted: "));
     tokio::task::spawn_blocking(|| {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).is_ok() && line.trim() == "yes"

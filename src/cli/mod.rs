@@ -14,16 +14,18 @@ pub(crate) mod output;
 use tokio::sync::watch;
 
 use crate::cli::args::{Cli, Command, GlobalArgs, TokenCommand};
-pub use error::{print as print_error, CommandError};
-use output::reporter::Output;
+pub use error::CommandError;
+use output::printer::Printer;
+pub use output::printer::{internal_error, interrupted, interrupted_again, print_error};
 
 /// Runs the command and returns its exit code. `interrupt` turning `true` is Ctrl-C: the
 /// runner stops scheduling, lets in-flight targets finish for a short while, and the command
 /// writes its complete report and returns 130.
 pub async fn run(cli: Cli, interrupt: watch::Receiver<bool>) -> Result<i32, CommandError> {
-    let output = Output {
+    let output = Printer {
         no_progress: cli.global.no_progress,
         quiet: cli.global.quiet,
+        verbose: cli.global.verbose > 0,
     };
     match cli.command {
         Command::Accounts(args) => commands::accounts::run(args, output, interrupt).await,
@@ -34,8 +36,8 @@ pub async fn run(cli: Cli, interrupt: watch::Receiver<bool>) -> Result<i32, Comm
         Command::Rotate(args) => commands::rotate::run(args, output, interrupt).await,
         Command::Destroy(args) => commands::destroy::run(args, output, interrupt).await,
         Command::Report(args) => commands::report::run(args, output, interrupt).await,
-        Command::IamPolicy(args) => commands::iam_policy::run(args),
-        Command::Token(TokenCommand::Status(args)) => commands::token::status(args).await,
+        Command::IamPolicy(args) => commands::iam_policy::run(args, output),
+        Command::Token(TokenCommand::Status(args)) => commands::token::status(args, output).await,
         Command::Token(TokenCommand::Mint(args)) => commands::token::mint(args, output).await,
         Command::Token(TokenCommand::RevokeOld(args)) => {
             commands::token::revoke_old(args, output, interrupt).await

@@ -326,6 +326,7 @@ impl Rollout {
 
 mod checks;
 mod gitlab;
+pub(crate) mod image_ref;
 pub mod model_rules;
 mod pull_access;
 pub(crate) mod secrets;

@@ -24,5 +24,6 @@ mod pullable;
 mod registry_policy_limit;
 mod restore;
 mod rollout;
+mod snapshots;
 mod token_life;
 mod waves;

@@ -14,10 +14,9 @@ use std::path::{Path, PathBuf};
 
 use crate::support;
 use serde_json::{json, Value};
-use support::{read_report, rollout_text, run, Emulator, Org, Run, TOKEN};
-
-/// The group Owner's personal access token (api scope) the `token` commands sign in with.
-const API_TOKEN: &str = "test-ApiOwnerToken-5555555555";
+use support::{
+    read_report, rollout_text, run, run_with_api_token, Emulator, Org, Run, API_TOKEN, TOKEN,
+};
 
 /// The standard test Organization, with [`API_TOKEN`] an Owner of the emulator's group.
 fn setup() -> (Emulator, Org) {
@@ -38,12 +37,7 @@ fn config(emu: &Emulator, extra: &str) -> PathBuf {
 
 /// The binary with the API token in its environment.
 fn ptc(emu: &Emulator, args: &[&str], cfg: &Path) -> Run {
-    run(emu
-        .cmd()
-        .env("GITLAB_API_TOKEN", API_TOKEN)
-        .args(args)
-        .arg("--config")
-        .arg(cfg))
+    run_with_api_token(emu, args, cfg)
 }
 
 /// `token status --format json --due-within-days due`.

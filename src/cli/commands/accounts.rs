@@ -8,13 +8,13 @@ use crate::cli::args::{AccountsArgs, Format};
 use crate::cli::context::{open, Context};
 use crate::cli::error::CommandError;
 use crate::cli::exit;
-use crate::cli::output::reporter::{table, Output};
+use crate::cli::output::reporter::{table, Printer};
 use crate::data::waves::Waves;
 use crate::engine::discovery::Discovery;
 
 pub(crate) async fn run(
     args: AccountsArgs,
-    output: Output,
+    output: Printer,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
     let (ctx, ()) = open(&args.targets, output, interrupt, |_| Ok(())).await?;
@@ -26,18 +26,16 @@ pub(crate) async fn run(
     };
     let waves = waves.as_ref();
     match args.format {
-        Format::Json => print_json(&ctx, &d, waves),
-        Format::Table => print_table(&ctx, &d, waves),
+        Format::Json => output.data_line(json(&ctx, &d, waves)),
+        Format::Table => output.data(table_of(&ctx, &d, waves)),
     }
-    if !output.quiet {
-        eprintln!(
-            "{} account(s) x {} Region(s) = {} targets; {} account(s) skipped",
-            d.targeted.len(),
-            ctx.rollout.regions.len(),
-            d.targeted.len() * ctx.rollout.regions.len(),
-            d.skipped.len()
-        );
-    }
+    output.status_line(format_args!(
+        "{} account(s) x {} Region(s) = {} targets; {} account(s) skipped",
+        d.targeted.len(),
+        ctx.rollout.regions.len(),
+        d.targeted.len() * ctx.rollout.regions.len(),
+        d.skipped.len()
+    ));
     Ok(exit::SUCCESS)
 }
 
@@ -50,7 +48,7 @@ fn access(ctx: &Context, id: &str) -> String {
     }
 }
 
-fn print_json(ctx: &Context, d: &Discovery, waves: Option<&Waves>) {
+fn json(ctx: &Context, d: &Discovery, waves: Option<&Waves>) -> String {
     let doc = json!({
         "regions": ctx.rollout.regions,
         "targeted": d.targeted.iter().map(|a| {
@@ -67,13 +65,10 @@ fn print_json(ctx: &Context, d: &Discovery, waves: Option<&Waves>) {
         })).collect::<Vec<_>>(),
         "unknown_ids": d.unknown_ids,
     });
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&doc).expect("serialisable")
-    );
+    serde_json::to_string_pretty(&doc).expect("serialisable")
 }
 
-fn print_table(ctx: &Context, d: &Discovery, waves: Option<&Waves>) {
+fn table_of(ctx: &Context, d: &Discovery, waves: Option<&Waves>) -> String {
     let regions = ctx.rollout.regions.join(",");
     let rows: Vec<Vec<String>> = d
         .targeted
@@ -91,14 +86,15 @@ fn print_table(ctx: &Context, d: &Discovery, waves: Option<&Waves>) {
     if waves.is_some() {
         header.push("WAVE");
     }
-    print!("{}", table(&header, &rows));
+    let mut s = table(&header, &rows);
     if !d.skipped.is_empty() {
         let rows: Vec<Vec<String>> = d
             .skipped
             .iter()
             .map(|(a, why)| vec![a.id.clone(), a.name.clone(), why.to_string()])
             .collect();
-        println!("\nSkipped:");
-        print!("{}", table(&["ACCOUNT", "NAME", "REASON"], &rows));
+        s.push_str("\nSkipped:\n");
+        s.push_str(&table(&["ACCOUNT", "NAME", "REASON"], &rows));
     }
+    s
 }

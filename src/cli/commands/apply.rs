@@ -8,14 +8,14 @@ use std::sync::Arc;
 use futures::stream;
 
 use crate::cli::args::ApplyArgs;
-use crate::cli::commands::plan::totals;
 use crate::cli::commands::waves::{check_wave, only, run_in_waves, InWaves};
 use crate::cli::context::{open, Context, Listed, Ran};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::exit;
 use crate::cli::input::{check_junit_path, confirm, token_inputs};
-use crate::cli::output::conclude::conclude;
-use crate::cli::output::reporter::{Destination, Output};
+use crate::cli::output::plan::totals;
+use crate::cli::output::reporter::{Destination, Printer};
+use crate::cli::output::results::conclude;
 use crate::config::secrets::GitlabToken;
 use crate::data::target::{Outcome, Target};
 use crate::data::waves::Waves;
@@ -26,7 +26,7 @@ use tokio::sync::watch;
 
 pub(crate) async fn run(
     args: ApplyArgs,
-    output: Output,
+    output: Printer,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
     // All input first: nothing reaches AWS until every check has passed.
@@ -84,7 +84,7 @@ pub(crate) async fn run(
         },
     };
     if !confirmed(&ctx, &planned, args.yes).await {
-        eprintln!("Apply cancelled; nothing was changed.");
+        ctx.output.always("Apply cancelled; nothing was changed.");
         return Ok(exit::TARGET_FAILED);
     }
     let jobs = stream::iter(planned.into_iter().map(move |p| Job::planned(p, recheck)));
@@ -145,14 +145,18 @@ fn unless_interrupted(planned: Results, stop: Option<Stop>) -> Result<Results, B
 
 /// Shows the plan's totals and asks, unless `--yes` or there is nothing to change.
 async fn confirmed(ctx: &Context, planned: &Results, yes: bool) -> bool {
-    if !ctx.output.quiet {
-        eprintln!("{}", totals(planned));
-    }
+    ctx.output.status_line(totals(planned));
     let changing = planned
         .iter()
         .filter(|r| r.outcome == Outcome::Pending)
         .count();
-    changing == 0 || yes || confirm(&format!("Apply these changes to {changing} targets?")).await
+    changing == 0
+        || yes
+        || confirm(
+            ctx.output,
+            &format!("Apply these changes to {changing} targets?"),
+        )
+        .await
 }
 
 /// `apply` with `[[waves]]`: the saved plan's waves, or the Organization listed once and its
@@ -189,7 +193,7 @@ async fn in_waves(
                     Err(rows) => return conclude_in_waves(ctx, args, &waves, &rows),
                 };
                 if !confirmed(ctx, &planned, false).await {
-                    eprintln!("Apply cancelled; nothing was changed.");
+                    ctx.output.always("Apply cancelled; nothing was changed.");
                     return Ok(exit::TARGET_FAILED);
                 }
                 let (planned, _) = waves.split(planned, |p| p.target.account_id.as_str());

@@ -11,15 +11,15 @@ use crate::cli::context::{open, Context, Listed};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::exit;
 use crate::cli::input::{check_junit_path, check_output_path, confirm, confirmation_possible};
-use crate::cli::output::conclude::{conclude, exit_code};
-use crate::cli::output::reporter::{self, Destination, Output};
+use crate::cli::output::reporter::{self, Destination, Printer};
+use crate::cli::output::results::{conclude, exit_code};
 use crate::data::target::{Action, Outcome, RuleState, TargetResult};
 use crate::engine::runner::{Job, Limits, Pass, Removal, Runner, Stop};
 use crate::outputs::csv_report::Results;
 
 pub(crate) async fn run(
     args: DestroyArgs,
-    output: Output,
+    output: Printer,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
     let (ctx, ()) = open(&args.targets, output, interrupt, |_| {
@@ -53,8 +53,8 @@ pub(crate) async fn run(
             Ok(planned) => planned,
             Err(code) => return Ok(code),
         };
-        if !confirmed(&planned, &args).await {
-            eprintln!("Destroy cancelled; nothing was changed.");
+        if !confirmed(output, &planned, &args).await {
+            output.always("Destroy cancelled; nothing was changed.");
             return Ok(exit::TARGET_FAILED);
         }
         let jobs = stream::iter(planned.into_iter().map(|p| Job::planned(p, false)));
@@ -86,16 +86,17 @@ async fn plan_removal(
     if stop == Some(Stop::Interrupted) {
         return Ok(Err(exit::INTERRUPTED));
     }
-    print!("{}", plan_table(&planned));
+    ctx.output.data(plan_table(&planned));
     if !planned.iter().any(|r| r.outcome == Outcome::Pending) {
-        eprintln!("Nothing managed by ptc-rollout to remove.");
+        ctx.output
+            .always("Nothing managed by ptc-rollout to remove.");
         return Ok(Err(exit_code(&planned, None)));
     }
     Ok(Ok(planned))
 }
 
 /// Asks before removing, saying how secrets go.
-async fn confirmed(planned: &Results, args: &DestroyArgs) -> bool {
+async fn confirmed(printer: Printer, planned: &Results, args: &DestroyArgs) -> bool {
     let removing = planned
         .iter()
         .filter(|r| r.outcome == Outcome::Pending)
@@ -105,10 +106,8 @@ async fn confirmed(planned: &Results, args: &DestroyArgs) -> bool {
     } else {
         format!("with a {}-day recovery window", args.recovery_days)
     };
-    confirm(&format!(
-        "Remove the managed rule and secret ({window}) in {removing} targets?"
-    ))
-    .await
+    let question = format!("Remove the managed rule and secret ({window}) in {removing} targets?");
+    confirm(printer, &question).await
 }
 
 /// What would be removed per target, and what would be left alone.

@@ -12,9 +12,10 @@ use crate::cli::context::{open, Listed};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::exit;
 use crate::cli::input::{check_junit_path, check_output_path, read_token};
-use crate::cli::output::conclude::{exit_code, print_stop, write_junit};
-use crate::cli::output::reporter::{self, Output};
-use crate::data::target::{Action, Outcome, TargetResult};
+use crate::cli::output::plan::{by_wave, plan_table, totals};
+use crate::cli::output::reporter::{self, Printer};
+use crate::cli::output::results::{exit_code, print_stop, write_junit};
+use crate::data::target::{Outcome, TargetResult};
 use crate::data::waves::Waves;
 use crate::engine::runner::{Job, Limits, Pass, Stop};
 use crate::outputs::junit;
@@ -22,7 +23,7 @@ use crate::outputs::plan_file::PlanFile;
 
 pub(crate) async fn run(
     args: PlanArgs,
-    output: Output,
+    output: Printer,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
     let (ctx, (wave, token)) = open(&args.targets, output, interrupt, |rollout| {
@@ -56,15 +57,15 @@ pub(crate) async fn run(
     };
 
     if waves.is_empty() {
-        print!("{}", plan_table(results.iter().map(|r| &**r)));
+        output.data(plan_table(results.iter().map(|r| &**r)));
     } else {
-        print!("{}", by_wave(&waves, &results));
+        output.data(by_wave(&waves, &results));
     }
-    println!("\n{}", totals(&results));
+    output.data_line(format_args!("\n{}", totals(&results)));
     for line in reporter::failure_lines(&results) {
-        eprintln!("error: {line}");
+        output.error(line);
     }
-    print_stop(stop.as_ref());
+    print_stop(output, stop.as_ref());
     // Written whatever the run's end, like a report: an interrupted plan's rows say so.
     write_junit(args.junit.as_deref(), || {
         junit::from_results("ptc-rollout plan", &results, junit::Results::Plan)
@@ -79,14 +80,12 @@ pub(crate) async fn run(
             .map(|r| r.checked_at.to_string())
             .unwrap_or_default();
         PlanFile::new(&ctx.rollout, created_at, waves, results.clone()).save(path)?;
-        if !output.quiet {
-            eprintln!(
-                "Plan saved to {}; apply it with: ptc-rollout apply --config {} --plan {}",
-                path.display(),
-                args.targets.config.display(),
-                path.display()
-            );
-        }
+        output.status_line(format_args!(
+            "Plan saved to {}; apply it with: ptc-rollout apply --config {} --plan {}",
+            path.display(),
+            args.targets.config.display(),
+            path.display()
+        ));
     }
     if listed == Listed::Cut {
         return Ok(exit::TARGET_FAILED);
@@ -101,103 +100,4 @@ pub(crate) async fn run(
 /// Whether applying would change anything.
 pub(crate) fn has_changes(results: &[Box<TargetResult>]) -> bool {
     results.iter().any(|r| r.outcome == Outcome::Pending)
-}
-
-/// One line per target: what `apply` would do there.
-fn plan_table<'a>(results: impl IntoIterator<Item = &'a TargetResult>) -> String {
-    let rows: Vec<Vec<String>> = results
-        .into_iter()
-        .map(|r| {
-            let what = match r.outcome {
-                Outcome::Unchanged => "nothing".to_owned(),
-                Outcome::Pending => reporter::actions(r, true),
-                _ => format!("{}: {}", r.outcome, r.failure().unwrap_or_default()),
-            };
-            let secret = if r.observed.as_ref().is_some_and(|o| o.secret.is_unmanaged()) {
-                "unmanaged secret"
-            } else {
-                ""
-            };
-            vec![
-                r.target.account_id.clone(),
-                r.target.account_name.clone(),
-                r.target.region.clone(),
-                what,
-                secret.to_owned(),
-            ]
-        })
-        .collect();
-    reporter::table(&["ACCOUNT", "NAME", "REGION", "PLAN", "NOTE"], &rows)
-}
-
-/// The plan wave by wave: a header line, the wave's targets, the wave's totals. A wave with no
-/// target planned (`--wave`, or narrowed to nothing) is left out.
-fn by_wave(waves: &Waves, results: &[Box<TargetResult>]) -> String {
-    let (split, _) = waves.split(results.iter().map(|r| &**r), |r| {
-        r.target.account_id.as_str()
-    });
-    let mut s = String::new();
-    for (i, rows) in split.into_iter().enumerate() {
-        if rows.is_empty() {
-            continue;
-        }
-        let of = |o: Outcome| rows.iter().filter(|r| r.outcome == o).count();
-        s.push_str(&format!(
-            "{}Wave {} of {}: {} ({} targets)\n",
-            if s.is_empty() { "" } else { "\n" },
-            i + 1,
-            waves.len(),
-            waves.name(i),
-            rows.len()
-        ));
-        s.push_str(&plan_table(rows.iter().copied()));
-        s.push_str(&format!(
-            "Wave {}: {} to change, {} unchanged, {} conflicts, {} failed to read.\n",
-            waves.name(i),
-            of(Outcome::Pending),
-            of(Outcome::Unchanged),
-            of(Outcome::Conflict),
-            of(Outcome::Failed),
-        ));
-    }
-    s
-}
-
-/// The plan's totals, by action and by kind of target.
-pub(crate) fn totals(results: &[Box<TargetResult>]) -> String {
-    let count = |a: Action| {
-        results
-            .iter()
-            .filter(|r| {
-                r.decision
-                    .as_ref()
-                    .is_some_and(|d| d.actions().contains(&a))
-            })
-            .count()
-    };
-    let of = |o: Outcome| results.iter().filter(|r| r.outcome == o).count();
-    format!(
-        "Plan: {} targets to change, {} unchanged, {} conflicts, {} failed to read.\n  \
-         {} secrets to create, {} secrets to restore, {} rules to create, {} rule credentials to update{}{}{}.",
-        of(Outcome::Pending),
-        of(Outcome::Unchanged),
-        of(Outcome::Conflict),
-        of(Outcome::Failed),
-        count(Action::CreateSecret),
-        count(Action::RestoreSecret),
-        count(Action::CreateRule),
-        count(Action::UpdateRuleCredential),
-        match count(Action::AdoptRule) {
-            0 => String::new(),
-            n => format!(", {n} rules of other secrets to adopt"),
-        },
-        match count(Action::UpdateToken) {
-            0 => String::new(),
-            n => format!(", {n} secrets to get the token"),
-        },
-        match count(Action::AddPullAccess) + count(Action::UpdatePullAccess) {
-            0 => String::new(),
-            n => format!(", {n} pull access statements to write"),
-        }
-    )
 }

@@ -6,19 +6,20 @@ use tokio::sync::watch;
 
 use crate::aws::registry::manifest::Platform;
 use crate::cli::args::{ProbeArgs, PullOptions};
-use crate::cli::context::open;
+use crate::cli::context::{open, Context};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::input::{check_junit_path, check_output_path};
-use crate::cli::output::conclude::conclude;
-use crate::cli::output::reporter::{Destination, Output};
+use crate::cli::output::reporter::{Destination, Printer};
+use crate::cli::output::results::conclude;
+use crate::config::image_ref::ImageRef;
 use crate::config::secrets::GitlabToken;
 use crate::config::{is_role_name, Problem, Rollout};
-use crate::engine::pull::{ImageRef, PullSpec};
-use crate::engine::runner::{Limits, Pass, ProbeSpec};
+use crate::engine::pull::PullSpec;
+use crate::engine::runner::{Limits, Pass, ProbeSpec, Tolerance};
 
 pub(crate) async fn run(
     args: ProbeArgs,
-    output: Output,
+    output: Printer,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
     let (ctx, spec) = open(&args.targets, output, interrupt, |rollout| {
@@ -45,13 +46,25 @@ pub(crate) async fn run(
         junit: args.junit.as_deref(),
         waves: None,
     };
+    checking_pass(&ctx, Pass::Probe(spec), "Probe", to, args.max_failures).await
+}
+
+/// A pass that writes nothing (`validate`, `probe`) over every target as listed, concluded
+/// with its report: no canary, no rule adopted.
+pub(crate) async fn checking_pass(
+    ctx: &Context,
+    pass: Pass,
+    title: &str,
+    to: Destination<'_>,
+    max_failures: Option<Tolerance>,
+) -> Result<i32, CommandError> {
     let runner = ctx.runner(Limits {
-        max_failures: args.max_failures,
+        max_failures,
         canary: false,
         adopt_rules: false,
     });
-    let (ran, listed) = ctx.pass_listed(&runner, Pass::Probe(spec)).await;
-    conclude(&ctx, "Probe", to, &ran, listed)
+    let (ran, listed) = ctx.pass_listed(&runner, pass).await;
+    conclude(ctx, title, to, &ran, listed)
 }
 
 /// What to pull, from the image flag and the pull options; problems are noted.
@@ -121,33 +134,27 @@ pub(super) fn registry_token(rollout: &Rollout) -> Option<GitlabToken> {
 pub(super) async fn token_level(
     rollout: &Rollout,
     token: Option<GitlabToken>,
-    output: Output,
+    output: Printer,
 ) -> Option<u64> {
     let side = rollout.gitlab.as_ref()?;
     let Some(token) = token else {
-        if !output.quiet {
-            eprintln!(
-                "note: the registry token's role is not known ({} is not set): a Guest token pulls only from public projects",
-                rollout.token_env
-            );
-        }
+        output.note(format_args!(
+            "the registry token's role is not known ({} is not set): a Guest token pulls only from public projects",
+            rollout.token_env
+        ));
         return None;
     };
     let info = match crate::cli::commands::token::registry_token_info(side, &token).await {
         Ok(Some(info)) => info,
         Ok(None) => return None,
         Err(e) => {
-            if !output.quiet {
-                eprintln!("note: the registry token's role is not known ({e})");
-            }
+            output.note(format_args!("the registry token's role is not known ({e})"));
             return None;
         }
     };
-    let level = crate::cli::commands::token::token_level(side, info.id, output.quiet).await;
+    let level = crate::cli::commands::token::token_level(side, info.id, output).await;
     if let Some(w) = crate::cli::commands::token::role_warning(side, level) {
-        if !output.quiet {
-            eprintln!("warning: {w}");
-        }
+        output.warning(w);
     }
     level
 }

@@ -13,8 +13,8 @@ use crate::cli::error::refuse_if;
 use crate::cli::error::CommandError;
 use crate::cli::exit;
 use crate::cli::input::{check_junit_path, check_output_path, file_regions, read_token};
-use crate::cli::output::conclude::{print_stop, write_junit};
-use crate::cli::output::reporter::Output;
+use crate::cli::output::reporter::Printer;
+use crate::cli::output::results::{print_stop, write_junit};
 use crate::config::Problem;
 use crate::engine::discovery::Names;
 use crate::engine::runner::{Limits, Pass, Stop};
@@ -24,7 +24,7 @@ use crate::outputs::junit;
 
 pub(crate) async fn run(
     args: ReportArgs,
-    output: Output,
+    output: Printer,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
     let html = args.format == ReportFormat::Html;
@@ -57,7 +57,7 @@ pub(crate) async fn run(
     })
     .await?;
     let current = match (&ctx.rollout.gitlab, &token) {
-        (Some(side), Some(token)) => Some(current_token(side, token, output.quiet).await?),
+        (Some(side), Some(token)) => Some(current_token(side, token, output).await?),
         _ => None,
     };
     let runner = ctx.runner(Limits::default());
@@ -67,12 +67,12 @@ pub(crate) async fn run(
     let ((results, stop), listed) = ctx.pass_listed_with(&runner, pass, names).await;
     let rows = compliance::rows(&results, args.expiry_warning_days, current.as_ref());
     let written = match args.format {
-        ReportFormat::Csv => write(args.out.as_deref(), |w| {
+        ReportFormat::Csv => write(output, args.out.as_deref(), |w| {
             compliance::write_csv(w, &rows).map_err(std::io::Error::other)
         }),
         ReportFormat::Json => {
             let doc = compliance::json(&ctx.rollout, &rows);
-            write(args.out.as_deref(), |w| {
+            write(output, args.out.as_deref(), |w| {
                 serde_json::to_writer_pretty(w, &doc).map_err(std::io::Error::other)
             })
         }
@@ -96,10 +96,8 @@ pub(crate) async fn run(
         junit::from_rows("ptc-rollout report", &rows, &results)
     })?;
     written?;
-    if !output.quiet {
-        eprint!("{}", compliance::summary(&rows));
-    }
-    print_stop(stop.as_ref());
+    output.status(compliance::summary(&rows));
+    print_stop(output, stop.as_ref());
     if stop == Some(Stop::Interrupted) {
         return Ok(exit::INTERRUPTED);
     }
@@ -115,16 +113,12 @@ pub(crate) async fn run(
 
 /// Writes to the file (atomically), or to stdout without one or with `-`.
 fn write(
+    output: Printer,
     path: Option<&std::path::Path>,
     f: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
     match path.filter(|p| *p != Path::new("-")) {
-        None => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            f(&mut out)?;
-            writeln!(out)
-        }
+        None => output.write_data(f),
         Some(path) => crate::outputs::atomic_file::write_atomically(path, f),
     }
 }

@@ -12,14 +12,14 @@ use crate::cli::context::{open, Listed};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::exit;
 use crate::cli::input::{check_junit_path, confirm, token_inputs};
-use crate::cli::output::conclude::conclude;
-use crate::cli::output::reporter::{Destination, Output};
+use crate::cli::output::reporter::{Destination, Printer};
+use crate::cli::output::results::conclude;
 use crate::data::target::Outcome;
 use crate::engine::runner::{Job, Limits, Pass};
 
 pub(crate) async fn run(
     args: RotateArgs,
-    output: Output,
+    output: Printer,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
     let (ctx, (token, wave)) = open(&args.targets, output, interrupt, |rollout| {
@@ -38,9 +38,9 @@ pub(crate) async fn run(
         Ok((Arc::new(token.expect("checked above")), wave.ok().flatten()))
     })
     .await?;
-    if !args.yes && !confirm("Write the new token into every managed secret of the rollout?").await
-    {
-        eprintln!("Rotation cancelled; nothing was changed.");
+    let question = "Write the new token into every managed secret of the rollout?";
+    if !args.yes && !confirm(output, question).await {
+        output.always("Rotation cancelled; nothing was changed.");
         return Ok(exit::TARGET_FAILED);
     }
     let runner = ctx.runner(Limits {
@@ -66,10 +66,10 @@ pub(crate) async fn run(
             && r.observed.as_ref().is_some_and(|o| o.secret.is_unmanaged())
     });
     for r in unmanaged {
-        eprintln!(
+        output.always(format_args!(
             "unmanaged: {} {} ({}): secret left untouched",
             r.target.account_id, r.target.region, r.target.account_name
-        );
+        ));
     }
     let to = Destination {
         junit: args.junit.as_deref(),

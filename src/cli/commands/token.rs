@@ -11,6 +11,7 @@ use crate::cli::args::{Format, TokenStatusArgs};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::exit;
 use crate::cli::input::read_token;
+use crate::cli::output::printer::Printer;
 use crate::config::secrets::{ApiToken, GitlabToken};
 use crate::config::{GitlabSide, Problem, Rollout, TokenRole, REPORTER};
 use crate::gitlab::{self, Gitlab, GitlabError, TokenInfo};
@@ -62,11 +63,11 @@ pub(crate) async fn registry_token_info(
 pub(crate) async fn current_token(
     side: &GitlabSide,
     token: &GitlabToken,
-    quiet: bool,
+    printer: Printer,
 ) -> Result<CurrentToken, GitlabError> {
     Ok(match registry_token_info(side, token).await? {
         Some(info) => CurrentToken::Active {
-            short_role: token_level(side, info.id, quiet)
+            short_role: token_level(side, info.id, printer)
                 .await
                 .filter(|l| *l < REPORTER && side.token_role != TokenRole::Guest),
             expires_on: info.expires_at,
@@ -78,12 +79,12 @@ pub(crate) async fn current_token(
 /// The registry token's access level, from the group's token list (the only place GitLab says
 /// it), read with the API token. `None`, said once, without the API token or when GitLab
 /// refuses the list.
-pub(crate) async fn token_level(side: &GitlabSide, id: u64, quiet: bool) -> Option<u64> {
+pub(crate) async fn token_level(side: &GitlabSide, id: u64, printer: Printer) -> Option<u64> {
     let env = &side.api_token_env;
     let unknown = |why: String| {
-        if !quiet {
-            eprintln!("note: the registry token's role is not known ({why}): a Guest token pulls only from public projects");
-        }
+        printer.note(format_args!(
+            "the registry token's role is not known ({why}): a Guest token pulls only from public projects"
+        ));
         None
     };
     let api = match optional_api_token(side) {
@@ -149,7 +150,7 @@ fn optional_api_token(side: &GitlabSide) -> Option<Result<ApiToken, Problem>> {
 }
 
 /// `token status`.
-pub(crate) async fn status(args: TokenStatusArgs) -> Result<i32, CommandError> {
+pub(crate) async fn status(args: TokenStatusArgs, output: Printer) -> Result<i32, CommandError> {
     let rollout = Rollout::load(&args.config)?;
     let (side, token) = status_inputs(&rollout, args.token_file.as_deref())?;
     // The API token is optional here: without it, the group's other tokens are not listed.
@@ -185,6 +186,7 @@ pub(crate) async fn status(args: TokenStatusArgs) -> Result<i32, CommandError> {
         .as_ref()
         .and_then(|c| role_warning(side, c.access_level));
     print_status(
+        output,
         args.format,
         side,
         current.as_ref(),
@@ -248,6 +250,7 @@ pub(crate) fn role_warning(side: &GitlabSide, level: Option<u64>) -> Option<Stri
 }
 
 fn print_status(
+    output: Printer,
     format: Format,
     side: &GitlabSide,
     current: Option<&Shown>,
@@ -255,7 +258,8 @@ fn print_status(
     warning: Option<&str>,
 ) {
     if let Some(w) = warning {
-        eprintln!("warning: {w}");
+        // Even when quiet, as ever: `status` is how a scheduled job learns of it.
+        output.always(format_args!("warning: {w}"));
     }
     if format == Format::Json {
         let doc = serde_json::json!({
@@ -265,46 +269,51 @@ fn print_status(
             "other_minted_tokens": others,
             "warnings": warning.into_iter().collect::<Vec<_>>(),
         });
-        println!(
+        output.data_line(format_args!(
             "{}",
             serde_json::to_string_pretty(&doc).expect("plain data")
-        );
+        ));
         return;
     }
     match current {
-        None => println!(
+        None => output.data_line(format_args!(
             "registry token: not active on GitLab (revoked, expired or wrong): run `ptc-rollout token mint`, then `rotate`"
-        ),
+        )),
         Some(c) => {
-            println!("registry token: {} (id {})", c.name, c.id);
-            println!("  scopes:  {}", c.scopes.join(", "));
+            output.data_line(format_args!("registry token: {} (id {})", c.name, c.id));
+            output.data_line(format_args!("  scopes:  {}", c.scopes.join(", ")));
             match c.role {
-                Some(role) => println!("  role:    {role}"),
-                None => println!("  role:    not read (GitLab says it in the group's list: set {} to read it)", side.api_token_env),
+                Some(role) => output.data_line(format_args!("  role:    {role}")),
+                None => output.data_line(format_args!("  role:    not read (GitLab says it in the group's list: set {} to read it)", side.api_token_env)),
             }
-            println!("  created: {}", c.created_on.as_deref().unwrap_or("unknown"));
-            println!("  expires: {}", expiry(c));
+            output.data_line(format_args!("  created: {}", c.created_on.as_deref().unwrap_or("unknown")));
+            output.data_line(format_args!("  expires: {}", expiry(c)));
         }
     }
     match others {
-        None => println!(
+        None => output.data_line(format_args!(
             "other tokens ptc-rollout minted in group {}: not listed (set {} to list them)",
             side.group, side.api_token_env
-        ),
-        Some([]) => println!(
+        )),
+        Some([]) => output.data_line(format_args!(
             "other tokens ptc-rollout minted in group {}: none active",
             side.group
-        ),
+        )),
         Some(others) => {
-            println!(
+            output.data_line(format_args!(
                 "other tokens ptc-rollout minted in group {} (active):",
                 side.group
-            );
+            ));
             for o in others {
-                println!("  {} (id {}): expires {}", o.name, o.id, expiry(o));
+                output.data_line(format_args!(
+                    "  {} (id {}): expires {}",
+                    o.name,
+                    o.id,
+                    expiry(o)
+                ));
             }
             // A rotation left half done (a failed job after its mint) shows here.
-            println!("  once every target holds the current token (`rotate`), `token revoke-old` revokes them");
+            output.data_line(format_args!("  once every target holds the current token (`rotate`), `token revoke-old` revokes them"));
         }
     }
 }

@@ -5,18 +5,17 @@ use tokio::sync::watch;
 
 use crate::cli::args::ValidateArgs;
 use crate::cli::commands::probe::{
-    check_role, check_unused, pull_spec, registry_token, token_level,
+    check_role, check_unused, checking_pass, pull_spec, registry_token, token_level,
 };
 use crate::cli::context::open;
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::input::{check_junit_path, check_output_path};
-use crate::cli::output::conclude::conclude;
-use crate::cli::output::reporter::{Destination, Output};
-use crate::engine::runner::{Limits, Pass, ProbeSpec};
+use crate::cli::output::reporter::{Destination, Printer};
+use crate::engine::runner::{Pass, ProbeSpec};
 
 pub(crate) async fn run(
     args: ValidateArgs,
-    output: Output,
+    output: Printer,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
     let (ctx, (pull, token)) = open(&args.targets, output, interrupt, |rollout| {
@@ -57,11 +56,12 @@ pub(crate) async fn run(
         junit: args.junit.as_deref(),
         waves: None,
     };
-    let runner = ctx.runner(Limits {
-        max_failures: args.max_failures,
-        canary: false,
-        adopt_rules: false,
-    });
-    let (ran, listed) = ctx.pass_listed(&runner, Pass::Validate(probe)).await;
-    conclude(&ctx, "Validate", to, &ran, listed)
+    checking_pass(
+        &ctx,
+        Pass::Validate(probe),
+        "Validate",
+        to,
+        args.max_failures,
+    )
+    .await
 }

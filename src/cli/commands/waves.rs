@@ -1,21 +1,20 @@
-//! Rollout in waves (`[[waves]]`), on the command line: the Organization is listed once and its
-//! targets are put in waves; then one pass per wave, each started only when the waves before it
-//! ended without failures (or within `--max-failures`, counted per wave, as StackSets' failure
-//! tolerance). The targets of the waves not started are reported `not attempted`, naming the
-//! wave that stopped the rollout. Without waves, commands keep their one streamed pass.
+//! Rollout in waves (`[[waves]]`), on the command line: `--wave` checked before any AWS call,
+//! the Organization listed once and its targets put in waves, and the waves told as the runner
+//! goes through them (the wave-by-wave loop and its halt rules are the runner's:
+//! [`Runner::run_in_waves`]). Without waves, commands keep their one streamed pass.
 
 use std::sync::Arc;
 
-use futures::stream;
+use tokio::sync::mpsc::unbounded_channel;
 
 use crate::cli::context::{Context, Ran};
 use crate::cli::error::CommandError;
+use crate::cli::output::reporter::consume;
 use crate::config::{Problem, Rollout};
 use crate::data::target::Target;
-use crate::data::waves::{WaveEnd, Waves};
+use crate::data::waves::Waves;
 use crate::engine::discovery::{self, Discovery, Partition, PartitionError};
-use crate::engine::runner::{Job, Pass, Runner, Stop, Tolerance};
-use crate::outputs::csv_report::Results;
+use crate::engine::runner::{Job, Pass, Runner, Tolerance};
 
 /// `--wave NAME`: the wave's index, or the problem (told before any AWS call).
 pub(crate) fn check_wave(rollout: &Rollout, wave: Option<&str>) -> Result<Option<usize>, Problem> {
@@ -108,25 +107,8 @@ pub(crate) fn only<T>(mut waves: Vec<Vec<T>>, wave: Option<usize>) -> Vec<Vec<T>
     waves
 }
 
-/// Why the later waves are not started.
-enum Halt {
-    Interrupted,
-    /// This wave ended so.
-    Wave(String, WaveEnd),
-}
-
-impl Halt {
-    /// The reason written on the rows of wave `later`.
-    fn reason(&self, later: &str) -> String {
-        match self {
-            Halt::Interrupted => Stop::Interrupted.not_started(),
-            Halt::Wave(wave, end) => end.not_started(later, wave),
-        }
-    }
-}
-
-/// Runs `pass` wave by wave over `jobs` (one list per wave of `waves`; an empty one is passed
-/// over). Returns every row, sorted for the report, and why the run stopped early, if it did.
+/// Runs `pass` wave by wave over `jobs` (one list per wave of `waves`; see
+/// [`Runner::run_in_waves`]), the reporter telling each wave as it starts and ends. Returns every row, sorted for the report, and why the run stopped early.
 pub(crate) async fn run_in_waves(
     ctx: &Context,
     runner: &Arc<Runner>,
@@ -135,60 +117,9 @@ pub(crate) async fn run_in_waves(
     jobs: Vec<Vec<Job>>,
     tolerance: Option<Tolerance>,
 ) -> Ran {
-    let count = waves.len();
-    let last = jobs.iter().rposition(|j| !j.is_empty());
-    let mut rows: Results = Vec::new();
-    let mut stop: Option<Stop> = None;
-    let mut halted: Option<Halt> = None;
-    let say = |line: String| {
-        if !ctx.output.quiet {
-            eprintln!("{line}");
-        }
-    };
-    for (i, jobs) in jobs.into_iter().enumerate() {
-        if jobs.is_empty() {
-            continue;
-        }
-        let (name, n, nth) = (waves.name(i), jobs.len(), i + 1);
-        if let Some(halt) = &halted {
-            let (why, now) = (halt.reason(name), runner.now());
-            rows.extend(jobs.into_iter().map(|j| Box::new(j.not_started(&why, now))));
-            say(format!(
-                "wave {name:?} ({nth} of {count}): not started; {n} targets not attempted"
-            ));
-            continue;
-        }
-        say(format!("wave {name:?} ({nth} of {count}): {n} targets"));
-        let (wave_rows, wave_stop) = ctx.pass(runner, pass.clone(), stream::iter(jobs)).await;
-        let wave_stop = wave_stop.or_else(|| runner.canary_failure());
-        let end = WaveEnd {
-            failed: wave_rows.iter().filter(|r| r.is_failure()).count(),
-            allowed: tolerance.map(|t| t.allowed(wave_rows.len())),
-        };
-        say(format!(
-            "wave {name:?} ({nth} of {count}): {n} targets, {} failed",
-            end.failed
-        ));
-        rows.extend(wave_rows);
-        let later_waves = last.is_some_and(|l| l > i);
-        if wave_stop == Some(Stop::Interrupted) {
-            halted = Some(Halt::Interrupted);
-            stop = wave_stop;
-        } else if !later_waves {
-            // The last wave's failures are told by its rows, as without waves.
-            stop = wave_stop;
-        } else if wave_stop.is_some() || !end.lets_next_start() {
-            halted = Some(Halt::Wave(name.to_owned(), end));
-            // A failed canary says more than the wave's count.
-            stop = match wave_stop {
-                Some(canary @ Stop::CanaryFailed { .. }) => Some(canary),
-                _ => Some(Stop::WaveFailed {
-                    wave: name.to_owned(),
-                    end,
-                }),
-            };
-        }
-    }
-    rows.sort_by(|a, b| a.target.cmp(&b.target));
-    (rows, stop)
+    let (tx, rx) = unbounded_channel();
+    let told = tokio::spawn(consume(ctx.output, rx));
+    let stop = runner.run_in_waves(pass, waves, jobs, tolerance, &tx).await;
+    drop(tx);
+    (told.await.expect("reporter task"), stop)
 }

@@ -1,9 +1,9 @@
 //! The reporter: the command line's one consumer of the runner's events. It owns the progress
-//! bar and the counters, and renders results for people: failure lines, summaries and tables.
-//! Progress goes to stderr, and only to a terminal.
+//! bar and the counters, tells what the events say through the [`Printer`], and renders results
+//! for people: failure lines, summaries and tables. Progress goes to stderr, and only to a
+//! terminal.
 
 use std::collections::BTreeMap;
-use std::io::{self, IsTerminal};
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,19 +15,9 @@ use crate::data::waves::Waves;
 use crate::engine::runner::Event;
 use crate::outputs::csv_report::{Columns, Results};
 
-/// What the user asked to see on stderr.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Output {
-    pub no_progress: bool,
-    pub quiet: bool,
-}
-
-impl Output {
-    /// Progress bars only on a terminal, and never when asked not to.
-    pub fn progress(self) -> bool {
-        !self.no_progress && !self.quiet && io::stderr().is_terminal()
-    }
-}
+pub(crate) use crate::cli::output::printer::Printer;
+/// The printer under its former name, for the callers not yet renamed.
+use crate::engine::runner::Stop;
 
 /// Where a command's results go (a CSV file, `-` for stdout, or else a table on stdout), and
 /// whether they carry the pull's columns (`probe`, `validate --probe-image`) or, run in waves
@@ -86,8 +76,8 @@ impl Counts {
 
 /// Consumes events until the runner is done, and returns every result sorted by account then
 /// Region (the report's order).
-pub async fn consume(output: Output, mut events: UnboundedReceiver<Event>) -> Results {
-    let bar = if output.progress() {
+pub async fn consume(printer: Printer, mut events: UnboundedReceiver<Event>) -> Results {
+    let bar = if printer.progress() {
         ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
     } else {
         ProgressBar::hidden()
@@ -101,6 +91,8 @@ pub async fn consume(output: Output, mut events: UnboundedReceiver<Event>) -> Re
     let mut counts = Counts::default();
     let mut current = String::new();
     let mut results = Vec::new();
+    // The wave whose pass is running (its name, place, count and size), told as it ends.
+    let mut wave: Option<(String, usize, usize, usize)> = None;
     while let Some(event) = events.recv().await {
         match event {
             Event::PassStarted { label } => {
@@ -116,6 +108,31 @@ pub async fn consume(output: Output, mut events: UnboundedReceiver<Event>) -> Re
                 bar.inc(1);
                 results.push(r);
             }
+            Event::WaveStarted {
+                name,
+                index,
+                of,
+                targets,
+            } => {
+                bar.suspend(|| {
+                    printer.status_line(format_args!(
+                        "wave {name:?} ({} of {of}): {targets} targets",
+                        index + 1
+                    ))
+                });
+                wave = Some((name, index, of, targets));
+            }
+            Event::PassFinished { failed, .. } => {
+                if let Some((name, index, of, targets)) = wave.take() {
+                    bar.suspend(|| {
+                        printer.status_line(format_args!(
+                            "wave {name:?} ({} of {of}): {targets} targets, {failed} failed",
+                            index + 1,
+                        ))
+                    });
+                }
+            }
+            event => bar.suspend(|| tell(printer, &event)),
         }
         bar.set_message(format!(
             "changed {} · unchanged {} · failed {} · {}",
@@ -125,6 +142,55 @@ pub async fn consume(output: Output, mut events: UnboundedReceiver<Event>) -> Re
     bar.finish_and_clear();
     results.sort_by(|a, b| a.target.cmp(&b.target));
     results
+}
+
+/// Tells an event that is a line of its own (not progress): a warning, a listing cut short,
+/// why the run stopped, a wave not started. The command line tells what it alone knows so too.
+pub(crate) fn tell(printer: Printer, event: &Event) {
+    match event {
+        Event::Warning(w) => printer.warning(w),
+        Event::ListingCut(why) => printer.error(format_args!(
+            "cannot list the Organization's accounts: {why}"
+        )),
+        Event::Stopped(stop) => tell_stop(printer, stop),
+        Event::WaveNotStarted {
+            name,
+            index,
+            of,
+            targets,
+        } => printer.status_line(format_args!(
+            "wave {name:?} ({} of {of}): not started; {targets} targets not attempted",
+            index + 1
+        )),
+        // Progress, and what the later stop line says.
+        Event::PassStarted { .. }
+        | Event::TargetFound
+        | Event::TargetStarted { .. }
+        | Event::TargetFinished(_)
+        | Event::PassFinished { .. }
+        | Event::WaveStarted { .. }
+        | Event::WaveHalted { .. } => {}
+    }
+}
+
+/// Says on stderr why a run stopped early (even when quiet: the rows it left are not done).
+fn tell_stop(printer: Printer, stop: &Stop) {
+    match stop {
+        Stop::Interrupted => {
+            printer.always("interrupted: targets never started are reported as not attempted")
+        }
+        Stop::TooManyFailures { failed, allowed } => printer.always(format_args!(
+            "stopped: {failed} targets failed, more than --max-failures {allowed}; the rest were not attempted"
+        )),
+        Stop::CanaryFailed { target, reason } => printer.always(format_args!(
+            "stopped: the canary target {} {} failed ({reason}); nothing else was written",
+            target.account_id, target.region
+        )),
+        Stop::WaveFailed { wave, end } => printer.always(format_args!(
+            "stopped: {}; the later waves were not started",
+            end.why(wave)
+        )),
+    }
 }
 
 /// One line per failed target, for stderr.

@@ -1,6 +1,7 @@
-//! The pull through cache rule in one target: read it, create it, point it at the secret,
-//! validate it.
+//! The pull through cache rule in one target, every call on it: read it, create it, point it at
+//! the secret, validate it, delete it.
 
+use aws_sdk_ecr::operation::delete_pull_through_cache_rule::DeletePullThroughCacheRuleError as DeleteRuleError;
 use aws_sdk_ecr::operation::describe_pull_through_cache_rules::DescribePullThroughCacheRulesError as DescribeError;
 use aws_sdk_ecr::operation::validate_pull_through_cache_rule::ValidatePullThroughCacheRuleError as ValidateError;
 use aws_sdk_ecr::types::UpstreamRegistry;
@@ -178,6 +179,19 @@ pub(super) fn with_hint(mut e: ApiError) -> ApiError {
     };
     e.message = format!("{} ({hint})", e.message);
     e
+}
+
+/// Deletes the rule for the rollout's prefix.
+pub(crate) async fn delete_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<(), ApiError> {
+    let sent = c
+        .ecr
+        .delete_pull_through_cache_rule()
+        .ecr_repository_prefix(&r.ecr_repository_prefix)
+        .send()
+        .await;
+    // Already gone is as good as deleted.
+    let rule_not_found = |e: &DeleteRuleError| e.is_pull_through_cache_rule_not_found_exception();
+    unless_absent(sent, rule_not_found, t, "ecr:DeletePullThroughCacheRule").map(|_| ())
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
-//! Day-two work in one target: the secret's details (version, age, expiry tag), writing a new
-//! token version, and removing what ptc-rollout manages.
+//! The rollout's secret in one target, every call on it: describe it (version, age, expiry tag),
+//! create it, restore it, write a new token version, delete it.
 
 use aws_sdk_secretsmanager::types::Tag;
+use aws_smithy_async::rt::sleep::AsyncSleep;
 
 use super::version_id;
-use aws_sdk_ecr::operation::delete_pull_through_cache_rule::DeletePullThroughCacheRuleError as DeleteRuleError;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
 
 use crate::aws::clients::Regional;
@@ -223,19 +223,6 @@ async fn make_current(
     Ok(())
 }
 
-/// Deletes the rule for the rollout's prefix.
-pub(crate) async fn delete_rule(c: &Regional, t: &Target, r: &Rollout) -> Result<(), ApiError> {
-    let sent = c
-        .ecr
-        .delete_pull_through_cache_rule()
-        .ecr_repository_prefix(&r.ecr_repository_prefix)
-        .send()
-        .await;
-    // Already gone is as good as deleted.
-    let rule_not_found = |e: &DeleteRuleError| e.is_pull_through_cache_rule_not_found_exception();
-    unless_absent(sent, rule_not_found, t, "ecr:DeletePullThroughCacheRule").map(|_| ())
-}
-
 /// Deletes the secret, through the recovery window unless `force`.
 pub(crate) async fn delete_secret(
     c: &Regional,
@@ -254,4 +241,104 @@ pub(crate) async fn delete_secret(
         ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:DeleteSecret", e)
     })?;
     Ok(())
+}
+
+/// How often, and how long apart, CreateSecret is tried again while a forced deletion of the
+/// same name is still being carried out: about 30 s in all.
+const NAME_RELEASE_WAITS: u32 = 10;
+const NAME_RELEASE_PAUSE: std::time::Duration = std::time::Duration::from_secs(3);
+
+pub(super) async fn create_secret(
+    c: &Regional,
+    t: &Target,
+    r: &Rollout,
+    token: &GitlabToken,
+) -> Result<String, ApiError> {
+    let tags = std::iter::once((MANAGED_TAG_KEY, MANAGED_TAG_VALUE))
+        .chain(r.token_expires_on.as_deref().map(|d| (EXPIRY_TAG_KEY, d)))
+        .chain(r.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    // No KMS key: ECR can read only secrets under the default aws/secretsmanager key.
+    let request = c
+        .secrets
+        .create_secret()
+        .name(&r.secret_name)
+        .description("GitLab Container Registry credentials for ECR pull through cache (managed by ptc-rollout)")
+        .secret_string(token.secret_json(&r.username))
+        .client_request_token(version_id(t, r, token))
+        .set_tags(Some(tags));
+    let mut waited = 0;
+    let out = loop {
+        match request.clone().send().await {
+            Ok(out) => break out,
+            // DescribeSecret found no secret, yet the name is taken: a forced deletion that
+            // AWS is still carrying out (it deletes asynchronously). Wait for it to end.
+            Err(e)
+                if waited < NAME_RELEASE_WAITS
+                    && e.as_service_error().is_some_and(|e| {
+                        e.is_invalid_request_exception()
+                            && e.meta()
+                                .message()
+                                .is_some_and(|m| m.contains("scheduled for deletion"))
+                    }) =>
+            {
+                waited += 1;
+                // The SDK's sleep: virtual in a simulation, as the SDK's own backoff is.
+                match c.secrets.config().sleep_impl() {
+                    Some(sleep) => sleep.sleep(NAME_RELEASE_PAUSE).await,
+                    None => tokio::time::sleep(NAME_RELEASE_PAUSE).await,
+                }
+            }
+            Err(e) => {
+                return Err(ApiError::from_sdk(
+                    &t.account_id,
+                    &t.region,
+                    "secretsmanager:CreateSecret",
+                    e,
+                ))
+            }
+        }
+    };
+    out.arn().map(str::to_owned).ok_or_else(|| {
+        ApiError::new(
+            &t.account_id,
+            &t.region,
+            "secretsmanager:CreateSecret",
+            "response had no ARN",
+        )
+    })
+}
+
+/// RestoreSecret refused because the secret is going: its forced deletion is still being
+/// carried out (DescribeSecret may show its DeletedDate meanwhile). Secrets Manager's model
+/// lists InvalidRequestException ("not valid for the current state of the resource") and
+/// ResourceNotFoundException for RestoreSecret; either means there is nothing to restore.
+/// Matched by code alone: AWS documents no message for this case (RestoreSecret's reference
+/// gives InvalidRequestException only generic causes), so other refusals fall through too,
+/// and [`super::apply::converge`] keeps RestoreSecret's message should CreateSecret then fail.
+pub(super) fn being_purged(e: &ApiError) -> bool {
+    e.call == "secretsmanager:RestoreSecret"
+        && matches!(
+            e.code.as_deref(),
+            Some("InvalidRequestException" | "ResourceNotFoundException")
+        )
+}
+
+pub(super) async fn restore_secret(
+    c: &Regional,
+    t: &Target,
+    arn: &str,
+    r: &Rollout,
+    token: &GitlabToken,
+) -> Result<(), ApiError> {
+    c.secrets
+        .restore_secret()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            ApiError::from_sdk(&t.account_id, &t.region, "secretsmanager:RestoreSecret", e)
+        })?;
+    put_token(c, t, r, arn, token, None).await
 }

@@ -7,37 +7,38 @@
 //! Scheduling stops early for three reasons, each recorded on the rows it leaves behind: an
 //! interrupt (in-flight targets get a short deadline, then end `interrupted`), too many
 //! failures (`--max-failures`), or a failed canary. Targets never started end `not attempted`.
+//!
+//! Its parts: [`schedule`] (one pass's loop), [`waves`] (one pass per `[[waves]]` wave, and
+//! the rule between waves), [`accounts`] (each account entered once), [`gate`] (the canary),
+//! [`steps`] (what each pass does in one target, one file per pass), [`events`] (what it tells
+//! the reporter).
 
-mod breaker;
-mod day_two;
+mod accounts;
 mod events;
 mod gate;
-mod logins;
-mod opt_in;
-mod passes;
-mod probe;
 mod schedule;
+mod steps;
+mod waves;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use aws_config::SdkConfig;
 use futures::stream::Stream;
-use tokio::sync::{mpsc::UnboundedSender, watch, OnceCell};
+use tokio::sync::{mpsc::UnboundedSender, watch};
 
-use crate::aws::clients::{Clients, Regional};
-use crate::aws::error::ApiError;
+use crate::aws::clients::Clients;
 use crate::config::secrets::GitlabToken;
 use crate::config::Rollout;
 use crate::data::target::{CheckedAt, Outcome, Target, TargetResult};
 use crate::data::waves::WaveEnd;
 use crate::engine::credentials::Access;
-pub(crate) use day_two::{decide_destroy, Removal};
+use accounts::Accounts;
 pub use events::Event;
 pub(crate) use gate::Gate;
-use passes::Step;
-pub(crate) use probe::ProbeSpec;
+pub(crate) use steps::destroy::Removal;
+pub(crate) use steps::probe::ProbeSpec;
+use steps::validate::login_window::Logins;
+use steps::{Cx, Step};
 
 /// Targets in flight at once unless `--concurrency` says otherwise.
 pub const DEFAULT_CONCURRENCY: usize = 256;
@@ -48,12 +49,12 @@ pub(crate) const ENTRY_CONCURRENCY: usize = 32;
 pub(crate) const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// One pass over the targets: what it is called, what it does in one target (see
-/// [`Runner::step`]) and whether `--max-failures` stops it. Adding a pass is one variant here and
+/// [`steps`]) and whether `--max-failures` stops it. Adding a pass is one variant here and
 /// one per-target function.
 #[derive(Debug, Clone)]
 pub enum Pass {
     /// Read every target and decide what `apply` would do. No mutating call. With the token,
-    /// also whether a managed secret that does not hold it needs it (see `passes.rs`).
+    /// also whether a managed secret that does not hold it needs it (see `steps/plan.rs`).
     Plan(Option<Arc<GitlabToken>>),
     /// Converge every target (planning it first unless planned), then validate its rule.
     Apply(Arc<GitlabToken>),
@@ -204,25 +205,17 @@ impl Job {
 
 /// Runs passes over targets; holds what is shared across passes of one run.
 pub struct Runner {
-    clients: Clients,
-    sts: aws_sdk_sts::Client,
-    access: Access,
+    /// The accounts entered (once per run each), and the clients to enter them with.
+    accounts: Accounts,
     rollout: Arc<Rollout>,
     concurrency: usize,
     limits: Limits,
     /// Becomes `true` on interrupt.
     interrupt: watch::Receiver<bool>,
-    /// One entry per account, filled on first use: the run's only AssumeRole into it.
-    accounts: Mutex<HashMap<String, Arc<AccountCell>>>,
-    /// `probe --as-role`: the role entered in each account, once per run.
-    consumers: Mutex<HashMap<String, Arc<AccountCell>>>,
     /// Admits each validation (a login at GitLab.com): slow start, and the circuit breaker.
-    logins: logins::Logins,
+    logins: Logins,
     gate: Gate,
 }
-
-/// An account's configuration, or why it could not be entered, made once per run.
-type AccountCell = OnceCell<Result<SdkConfig, ApiError>>;
 
 /// Everything a runner is built from.
 pub struct Setup {
@@ -237,17 +230,13 @@ pub struct Setup {
 impl Runner {
     pub fn new(setup: Setup) -> Arc<Self> {
         Arc::new(Runner {
-            sts: setup.clients.sts(),
             gate: Gate::new(setup.limits.canary),
-            clients: setup.clients,
-            access: setup.access,
+            accounts: Accounts::new(setup.clients, setup.access),
             rollout: setup.rollout,
             concurrency: setup.concurrency.max(1),
             limits: setup.limits,
             interrupt: setup.interrupt,
-            accounts: Mutex::default(),
-            consumers: Mutex::default(),
-            logins: logins::Logins::new(setup.concurrency),
+            logins: Logins::new(setup.concurrency),
         })
     }
 
@@ -269,7 +258,7 @@ impl Runner {
             .limits
             .max_failures
             .filter(|_| pass.stops_on_failures());
-        let step = Arc::new(Step::new(pass, self));
+        let step = Arc::new(Step::new(pass, &self.rollout));
         schedule::Scheduler::new(self.clone(), step, events.clone(), max_failures)
             .run(jobs)
             .await
@@ -281,40 +270,33 @@ impl Runner {
         self.gate.failure()
     }
 
-    fn cell(&self, account_id: &str) -> Arc<AccountCell> {
-        let mut accounts = self.accounts.lock().expect("not poisoned");
-        // Looked up for every target: allocate the key only for an account's first.
-        if let Some(cell) = accounts.get(account_id) {
-            return cell.clone();
+    /// The context of a step in one target (see [`steps`]).
+    fn cx(&self) -> Cx<'_> {
+        Cx {
+            accounts: &self.accounts,
+            rollout: &self.rollout,
+            limits: &self.limits,
+            gate: &self.gate,
+            logins: &self.logins,
         }
-        accounts.entry(account_id.to_owned()).or_default().clone()
+    }
+
+    /// One target's work in a pass.
+    async fn step(&self, step: &Step, job: Job) -> TargetResult {
+        steps::run(&self.cx(), step, job).await
     }
 
     /// Enters the account once per run (later callers wait for the first).
-    async fn enter(&self, account_id: &str) -> Result<SdkConfig, ApiError> {
-        self.cell(account_id)
-            .get_or_init(|| self.access.enter(&self.clients, &self.sts, account_id))
-            .await
-            .clone()
+    async fn enter(&self, account_id: &str) {
+        let _ = self.accounts.enter(account_id).await;
     }
 
     fn is_entered(&self, account_id: &str) -> bool {
-        self.cell(account_id).initialized()
-    }
-
-    async fn regional(&self, t: &Target) -> Result<Regional, ApiError> {
-        let config = self.enter(&t.account_id).await?;
-        Ok(Clients::regional(&config, &t.account_id, &t.region))
+        self.accounts.is_entered(account_id)
     }
 
     /// Now, from the SDK's time source (virtual in simulations).
     pub fn now(&self) -> CheckedAt {
-        let now = self
-            .clients
-            .base()
-            .time_source()
-            .map(|t| t.now())
-            .unwrap_or_else(std::time::SystemTime::now);
-        CheckedAt::from_system(now)
+        self.accounts.now()
     }
 }

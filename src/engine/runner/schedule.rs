@@ -233,8 +233,9 @@ impl Scheduler {
         self.entering.abort_all();
     }
 
-    /// Every job never started ends with the stop's reason.
-    fn finish(self) -> Option<Stop> {
+    /// Every job never started ends with the stop's reason; then the pass's end, with its
+    /// totals.
+    fn finish(mut self) -> Option<Stop> {
         if let Some(stop) = &self.stop {
             let why = stop.not_started();
             let never_started = self
@@ -243,9 +244,15 @@ impl Scheduler {
                 .chain(self.waiting.into_values().flatten());
             for job in never_started {
                 let row = job.not_started(&why, self.runner.now());
+                self.failures += usize::from(row.is_failure());
                 let _ = self.events.send(Event::TargetFinished(Box::new(row)));
             }
         }
+        let _ = self.events.send(Event::PassFinished {
+            stop: self.stop.clone(),
+            targets: self.found,
+            failed: self.failures,
+        });
         self.stop
     }
 }

@@ -3,8 +3,7 @@
 
 use super::*;
 
-/// The group Owner's personal access token the `token` commands sign in with.
-const API_TOKEN: &str = "test-ApiOwnerToken-5555555555";
+use crate::support::API_TOKEN;
 
 /// The standard rollout file with a `[gitlab]` table, the emulator's GitLab knowing
 /// [`API_TOKEN`] as an Owner's.

@@ -91,19 +91,7 @@ impl Emulator {
     /// Starts an emulator with the standard test Organization and [`TOKEN`] valid.
     pub fn with_org() -> (Self, Org) {
         let emu = Self::start();
-        let org = emu.seed(json!({
-            "ous": [
-                {"name": "Workloads", "parent": "root"},
-                {"name": "Prod", "parent": "Workloads"},
-                {"name": "Sandbox", "parent": "root"}
-            ],
-            "accounts": [
-                {"name": "dev", "parent": "Workloads"},
-                {"name": "prod", "parent": "Prod"},
-                {"name": "=HYPERLINK(\"http://x\")", "parent": "Sandbox"},
-                {"name": "legacy", "parent": "root", "state": "SUSPENDED"}
-            ]
-        }));
+        let org = emu.seed(standard_org());
         emu.set_valid_tokens(&[TOKEN]);
         (emu, org)
     }
@@ -483,6 +471,36 @@ pub struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
+}
+
+/// The standard test Organization's OUs and accounts, as [`Emulator::with_org`] seeds them.
+pub fn standard_org() -> Value {
+    json!({
+        "ous": [
+            {"name": "Workloads", "parent": "root"},
+            {"name": "Prod", "parent": "Workloads"},
+            {"name": "Sandbox", "parent": "root"}
+        ],
+        "accounts": [
+            {"name": "dev", "parent": "Workloads"},
+            {"name": "prod", "parent": "Prod"},
+            {"name": "=HYPERLINK(\"http://x\")", "parent": "Sandbox"},
+            {"name": "legacy", "parent": "root", "state": "SUSPENDED"}
+        ]
+    })
+}
+
+/// The GitLab group Owner's personal access token the `token` commands sign in with.
+pub const API_TOKEN: &str = "test-ApiOwnerToken-5555555555";
+
+/// Runs the binary with `args` and `--config cfg`, [`API_TOKEN`] in its environment.
+pub fn run_with_api_token(emu: &Emulator, args: &[&str], cfg: &Path) -> Run {
+    run(emu
+        .cmd()
+        .env("GITLAB_API_TOKEN", API_TOKEN)
+        .args(args)
+        .arg("--config")
+        .arg(cfg))
 }
 
 pub fn run(cmd: &mut Command) -> Run {

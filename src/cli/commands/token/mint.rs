@@ -8,12 +8,12 @@ use crate::cli::args::TokenMintArgs;
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::exit;
 use crate::cli::input::check_output_path;
-use crate::cli::output::reporter::Output;
+use crate::cli::output::reporter::Printer;
 use crate::config::secrets::{ApiToken, GitlabToken};
 use crate::config::{GitlabSide, Problem, Rollout};
 use crate::gitlab::{self, expiry_date, Gitlab, GitlabError, Holds, Stored, TokenInfo};
 
-pub(crate) async fn run(args: TokenMintArgs, output: Output) -> Result<i32, CommandError> {
+pub(crate) async fn run(args: TokenMintArgs, output: Printer) -> Result<i32, CommandError> {
     let rollout = Rollout::load(&args.config)?;
     let (side, api) = inputs(&rollout, &args)?;
     let c = Gitlab::with_api_token(&side.api_url, &api, &side.api_token_env);
@@ -44,32 +44,30 @@ pub(crate) async fn run(args: TokenMintArgs, output: Output) -> Result<i32, Comm
             stored
         }
     };
-    if !output.quiet {
-        if let Some(lost) = settled {
-            eprintln!(
-                "note: GitLab's answer to storing the token was lost ({lost}); read back, the variable holds the new token"
-            );
-        }
-        // The role as GitLab answered it, which is what the token can do.
-        let role = info.role().unwrap_or(side.token_role.name());
-        eprintln!(
-            "Minted {:?} (id {}, read_registry, {role}) in group {}, expiring {}.",
-            info.name, info.id, side.group, expires_at
-        );
-        if info.access_level.unwrap_or(side.token_role.access_level()) < crate::config::REPORTER {
-            eprintln!(
-                "note: a {role} token pulls only images of public projects (gitlab.token_role = \"guest\"); pulls from private projects need Reporter"
-            );
-        } else {
-            eprintln!(
-                "{role}, not the Guest of GitLab's tutorial: a Guest pulls only from public projects, so its first pull of a private project's image fails."
-            );
-        }
-        say_where(side, &args, stored);
-        eprintln!(
-            "The old token keeps working. Next: `ptc-rollout rotate` with the new token, then `ptc-rollout token revoke-old`."
-        );
+    if let Some(lost) = settled {
+        output.note(format_args!(
+            "GitLab's answer to storing the token was lost ({lost}); read back, the variable holds the new token"
+        ));
     }
+    // The role as GitLab answered it, which is what the token can do.
+    let role = info.role().unwrap_or(side.token_role.name());
+    output.status_line(format_args!(
+        "Minted {:?} (id {}, read_registry, {role}) in group {}, expiring {}.",
+        info.name, info.id, side.group, expires_at
+    ));
+    if info.access_level.unwrap_or(side.token_role.access_level()) < crate::config::REPORTER {
+        output.note(format_args!(
+            "a {role} token pulls only images of public projects (gitlab.token_role = \"guest\"); pulls from private projects need Reporter"
+        ));
+    } else {
+        output.status_line(format_args!(
+            "{role}, not the Guest of GitLab's tutorial: a Guest pulls only from public projects, so its first pull of a private project's image fails."
+        ));
+    }
+    say_where(output, side, &args, stored);
+    output.status_line(
+        "The old token keeps working. Next: `ptc-rollout rotate` with the new token, then `ptc-rollout token revoke-old`.",
+    );
     Ok(exit::SUCCESS)
 }
 
@@ -234,20 +232,20 @@ async fn unstored(
     ))
 }
 
-fn say_where(side: &GitlabSide, args: &TokenMintArgs, stored: Option<Stored>) {
+fn say_where(output: Printer, side: &GitlabSide, args: &TokenMintArgs, stored: Option<Stored>) {
     if let (Some(key), Some(s)) = (&side.ci_variable, stored) {
         let how = if s.created { "created" } else { "updated" };
-        eprintln!(
+        output.status_line(format_args!(
             "Stored in CI/CD variable {key} of group {} ({how}; masked: {}, hidden: {}, protected: {}).",
             side.group, s.masked, s.hidden, s.protected
-        );
+        ));
         if !s.masked {
-            eprintln!(
-                "warning: CI/CD variable {key} is not masked: GitLab shows its value in job logs that print it; mark it Masked in the group's CI/CD settings"
-            );
+            output.warning(format_args!(
+                "CI/CD variable {key} is not masked: GitLab shows its value in job logs that print it; mark it Masked in the group's CI/CD settings"
+            ));
         }
     }
     if let Some(path) = &args.out {
-        eprintln!("Written to {} (mode 0600).", path.display());
+        output.status_line(format_args!("Written to {} (mode 0600).", path.display()));
     }
 }

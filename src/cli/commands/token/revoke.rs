@@ -15,8 +15,8 @@ use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::exit;
 use crate::cli::input::read_token;
 use crate::cli::input::{check_junit_path, check_output_path, confirm, confirmation_possible};
-use crate::cli::output::conclude::{print_stop, write_junit};
-use crate::cli::output::reporter::Output;
+use crate::cli::output::reporter::Printer;
+use crate::cli::output::results::{print_stop, write_junit};
 use crate::config::secrets::{ApiToken, GitlabToken, TokenSource};
 use crate::config::{GitlabSide, Problem, Rollout};
 use crate::engine::runner::{Limits, Pass, Stop};
@@ -25,7 +25,7 @@ use crate::outputs::compliance::{self, CurrentToken, Revocation};
 
 pub(crate) async fn run(
     args: TokenRevokeArgs,
-    output: Output,
+    output: Printer,
     interrupt: watch::Receiver<bool>,
 ) -> Result<i32, CommandError> {
     // Every target, always (no narrowing flags): a narrowed check could not prove the old
@@ -40,12 +40,10 @@ pub(crate) async fn run(
         .map_err(|newer| stale_token(&rollout, &args, &side, &current, &newer))?;
     // Nothing to revoke: no need to check the targets, unless a report of the check is asked.
     if old.is_empty() && args.report.is_none() && args.junit.is_none() {
-        if !output.quiet {
-            eprintln!(
-                "No older active token minted by ptc-rollout in group {}: nothing to revoke.",
-                side.group
-            );
-        }
+        output.status_line(format_args!(
+            "No older active token minted by ptc-rollout in group {}: nothing to revoke.",
+            side.group
+        ));
         return Ok(exit::SUCCESS);
     }
     let ctx = Context::start(rollout, output, args.concurrency.into(), interrupt).await?;
@@ -69,7 +67,7 @@ pub(crate) async fn run(
     write_junit(args.junit.as_deref(), || {
         crate::outputs::junit::from_revocation("ptc-rollout token revoke-old", &results)
     })?;
-    print_stop(stop.as_ref());
+    print_stop(output, stop.as_ref());
     if stop == Some(Stop::Interrupted) {
         return Ok(exit::INTERRUPTED);
     }
@@ -84,25 +82,23 @@ pub(crate) async fn run(
         }
     }
     // Listed, never counted as behind: no secret and no rule there, so no token is needed.
-    if !output.quiet {
-        for line in &skipped {
-            eprintln!("skipped, needs no token: {line}");
-        }
+    for line in &skipped {
+        output.status_line(format_args!("skipped, needs no token: {line}"));
     }
     if !behind.is_empty() || listed == Listed::Cut {
         for line in &behind {
-            eprintln!("still needs an old token: {line}");
+            output.always(format_args!("still needs an old token: {line}"));
         }
         if listed == Listed::Cut {
-            eprintln!("the Organization was not listed to its end: targets may be missing");
+            output.always("the Organization was not listed to its end: targets may be missing");
         }
-        eprintln!(
+        output.always(format_args!(
             "Revoked nothing: {} of {} targets are not proven on the current token {:?} (id {}). Run `ptc-rollout rotate`, then revoke-old again.",
             behind.len(),
             results.len() - skipped.len(),
             current.name,
             current.id
-        );
+        ));
         return Ok(exit::TARGET_FAILED);
     }
     let proven = format!(
@@ -116,16 +112,14 @@ pub(crate) async fn run(
         }
     );
     if old.is_empty() {
-        if !output.quiet {
-            eprintln!("{proven}; no older active token minted by ptc-rollout: nothing to revoke.");
-        }
+        output.status_line(format_args!(
+            "{proven}; no older active token minted by ptc-rollout: nothing to revoke."
+        ));
         return Ok(exit::SUCCESS);
     }
-    if !output.quiet {
-        eprintln!("{proven}.");
-    }
-    if !args.yes && !confirm(&question(&old, &side)).await {
-        eprintln!("Revocation cancelled; nothing was revoked.");
+    output.status_line(format_args!("{proven}."));
+    if !args.yes && !confirm(output, &question(&old, &side)).await {
+        output.always("Revocation cancelled; nothing was revoked.");
         return Ok(exit::TARGET_FAILED);
     }
     revoke_all(&c, &side, &old, output).await
@@ -228,16 +222,15 @@ async fn revoke_all(
     c: &Gitlab,
     side: &GitlabSide,
     old: &[TokenInfo],
-    output: Output,
+    output: Printer,
 ) -> Result<i32, CommandError> {
     let mut failed = 0;
     for t in old {
         match gitlab::revoke(c, &side.group, t.id).await {
-            Ok(()) if output.quiet => {}
-            Ok(()) => eprintln!("revoked {:?} (id {})", t.name, t.id),
+            Ok(()) => output.status_line(format_args!("revoked {:?} (id {})", t.name, t.id)),
             Err(e) => {
                 failed += 1;
-                eprintln!("error: not revoked {:?} (id {}): {e}", t.name, t.id);
+                output.error(format_args!("not revoked {:?} (id {}): {e}", t.name, t.id));
             }
         }
     }

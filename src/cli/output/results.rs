@@ -1,48 +1,32 @@
-//! The end of every command that reports per target: failure lines and the summary on stderr,
-//! the report (a CSV file, or a table on stdout) and the JUnit XML, then the exit status.
+//! What a command's finished results become, for every command that reports per target:
+//! failure lines, the summary and why the run stopped on stderr, the report (a CSV file, or a
+//! table on stdout) and the JUnit XML, then the exit status.
 
 use std::path::Path;
 
 use crate::cli::context::{Context, Listed, Ran};
 use crate::cli::error::CommandError;
 use crate::cli::exit;
-use crate::cli::output::reporter::{self, Destination, Output};
+use crate::cli::output::printer::Printer;
+use crate::cli::output::reporter::{self, Destination};
 use crate::config::Rollout;
 use crate::data::target::TargetResult;
-use crate::engine::runner::Stop;
+use crate::engine::runner::{Event, Stop};
 use crate::outputs::junit;
 
 /// Says on stderr why a pass stopped early.
-pub(crate) fn print_stop(stop: Option<&Stop>) {
-    match stop {
-        None => {}
-        Some(Stop::Interrupted) => {
-            eprintln!("interrupted: targets never started are reported as not attempted")
-        }
-        Some(Stop::TooManyFailures { failed, allowed }) => {
-            eprintln!("stopped: {failed} targets failed, more than --max-failures {allowed}; the rest were not attempted")
-        }
-        Some(Stop::CanaryFailed { target, reason }) => eprintln!(
-            "stopped: the canary target {} {} failed ({reason}); nothing else was written",
-            target.account_id, target.region
-        ),
-        Some(Stop::WaveFailed { wave, end }) => {
-            eprintln!(
-                "stopped: {}; the later waves were not started",
-                end.why(wave)
-            )
-        }
+pub(crate) fn print_stop(printer: Printer, stop: Option<&Stop>) {
+    if let Some(stop) = stop {
+        reporter::tell(printer, &Event::Stopped(stop.clone()));
     }
 }
 
-/// Prints failure lines and the summary on stderr, unless quiet (failures are always printed).
-pub(crate) fn print_outcome(output: Output, title: &str, results: &[Box<TargetResult>]) {
+/// Prints failure lines (even when quiet) and the summary on stderr.
+pub(crate) fn print_outcome(printer: Printer, title: &str, results: &[Box<TargetResult>]) {
     for line in reporter::failure_lines(results) {
-        eprintln!("error: {line}");
+        printer.error(line);
     }
-    if !output.quiet {
-        eprint!("{}", reporter::summary(title, results));
-    }
+    printer.status(reporter::summary(title, results));
 }
 
 /// 130 when interrupted, else 0 when every row succeeded, 1 otherwise.
@@ -66,9 +50,9 @@ pub(crate) fn conclude(
     listed: Listed,
 ) -> Result<i32, CommandError> {
     print_outcome(ctx.output, title, results);
-    print_stop(stop.as_ref());
+    print_stop(ctx.output, stop.as_ref());
     // Both files, whatever became of the other.
-    let csv = write_report(report, &ctx.rollout, results);
+    let csv = write_report(ctx.output, report, &ctx.rollout, results);
     let name = format!("ptc-rollout {}", title.to_lowercase());
     write_junit(report.junit, || {
         junit::from_results(&name, results, junit::Results::Run)
@@ -82,6 +66,7 @@ pub(crate) fn conclude(
 
 /// Writes the report where asked, or prints the results table on stdout.
 pub(crate) fn write_report(
+    printer: Printer,
     to: Destination<'_>,
     rollout: &Rollout,
     results: &[Box<TargetResult>],
@@ -93,7 +78,7 @@ pub(crate) fn write_report(
                 source,
             }),
         None => {
-            print!("{}", reporter::results_table(results, to.probe));
+            printer.data(reporter::results_table(results, to.probe));
             Ok(())
         }
     }

@@ -76,7 +76,7 @@ impl Window {
 }
 
 #[derive(Debug)]
-pub(super) struct Logins {
+pub(in crate::engine::runner) struct Logins {
     admissions: Semaphore,
     window: Mutex<Window>,
 }
@@ -89,7 +89,7 @@ pub(super) struct Admission<'a> {
 }
 
 impl Logins {
-    pub(super) fn new(concurrency: usize) -> Self {
+    pub(in crate::engine::runner) fn new(concurrency: usize) -> Self {
         Self {
             admissions: Semaphore::new(1),
             window: Mutex::new(Window {

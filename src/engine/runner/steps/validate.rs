@@ -1,13 +1,79 @@
-//! The circuit breaker: validation stops after a few failed logins at GitLab.com, which bans an
-//! address for 15 minutes after 300 failures in one minute. The logins come from the AWS
-//! addresses ECR uses, not this machine's. What counts as one is decided here; how many may be
-//! in flight, in [`super::logins`].
+//! Validation in one target: the validate pass (then a probe's pull through a valid rule), and
+//! every validation of a run admitted through the login window ([`login_window`]) and stopped
+//! by the circuit breaker after a few failed logins at GitLab.com, which bans an address for 15
+//! minutes after 300 failures in one minute. The logins come from the AWS addresses ECR uses,
+//! not this machine's. What counts as one is decided here; how many may be in flight, in
+//! [`login_window`].
 
-use super::logins::Ended;
-use super::Runner;
+pub(in crate::engine::runner) mod login_window;
+
+use super::ending::opt_in_verdict;
+use super::probe::{probe_into, Prober};
+use super::{open, Cx};
 use crate::aws::clients::Regional;
-use crate::data::target::{Observed, SecretState, Target, Validation};
+use crate::data::target::{Observed, Outcome, SecretState, Target, TargetResult, Validation};
 use crate::engine::resources;
+use login_window::Ended;
+
+/// Validates the rule; with a prober, then pulls through it if it is valid (a pull through
+/// an invalid rule would only be another failed login at GitLab.com).
+pub(super) async fn validate_one(cx: &Cx<'_>, t: Target, prober: Option<&Prober>) -> TargetResult {
+    let (r, c) = match open(cx, t).await {
+        Ok(opened) => opened,
+        Err(row) => return row,
+    };
+    let validation = validate_guarded(cx, &c, &r.target, None).await;
+    if validation.skipped {
+        return TargetResult {
+            outcome: Outcome::Skipped,
+            error: validation.failure,
+            ..r
+        };
+    }
+    let valid = validation.is_valid;
+    let r = TargetResult {
+        validation: Some(validation),
+        ..r
+    };
+    match prober {
+        Some(prober) if valid => probe_into(cx, r, &c, prober).await,
+        _ => r,
+    }
+}
+
+/// Validates when the login gate admits it, unless the circuit breaker is open. An error
+/// from the call itself is an invalid result with the error as the failure: the rule's
+/// state is unknown. `known_secret`: see [`is_login_failure`].
+pub(super) async fn validate_guarded(
+    cx: &Cx<'_>,
+    c: &Regional,
+    t: &Target,
+    known_secret: Option<&str>,
+) -> Validation {
+    let admitted = match cx.logins.admit().await {
+        Ok(admitted) => admitted,
+        Err(seen) => {
+            return Validation::not_checked(format!(
+                "not validated: validation stopped after {seen} upstream authentication failures (circuit breaker), to keep GitLab.com from banning the AWS addresses ECR logs in from"
+            ))
+        }
+    };
+    let validated = resources::validate(c, t, cx.rollout).await;
+    // The gate bounds the call only: what follows runs at the run's concurrency.
+    admitted.end(match &validated {
+        Ok(v) if v.is_valid => Ended::Valid,
+        Ok(v) if is_login_failure(v, known_secret) => Ended::LoginFailed,
+        _ => Ended::Neutral,
+    });
+    match validated {
+        Ok(v) => v,
+        Err(e) => match opt_in_verdict(cx, t, &e).await {
+            Some(Ok(skipped)) => Validation::skipped(skipped),
+            Some(Err(hint)) => Validation::not_checked(format!("{e}; {hint}")),
+            None => Validation::not_checked(e.to_string()),
+        },
+    }
+}
 
 /// Whether a failed validation was a failed login at GitLab.com (what the circuit breaker
 /// counts). ECR does not document its failure texts, so what this run knows comes first:
@@ -68,42 +134,6 @@ pub(super) fn known_secret(o: Option<&Observed>) -> Option<&str> {
     match o.map(|o| &o.secret) {
         Some(SecretState::Present { arn, managed: true }) => Some(arn),
         _ => None,
-    }
-}
-
-impl Runner {
-    /// Validates when the login gate admits it, unless the circuit breaker is open. An error
-    /// from the call itself is an invalid result with the error as the failure: the rule's
-    /// state is unknown. `known_secret`: see [`is_login_failure`].
-    pub(super) async fn validate_guarded(
-        &self,
-        c: &Regional,
-        t: &Target,
-        known_secret: Option<&str>,
-    ) -> Validation {
-        let admitted = match self.logins.admit().await {
-            Ok(admitted) => admitted,
-            Err(seen) => {
-                return Validation::not_checked(format!(
-                    "not validated: validation stopped after {seen} upstream authentication failures (circuit breaker), to keep GitLab.com from banning the AWS addresses ECR logs in from"
-                ))
-            }
-        };
-        let validated = resources::validate(c, t, &self.rollout).await;
-        // The gate bounds the call only: what follows runs at the run's concurrency.
-        admitted.end(match &validated {
-            Ok(v) if v.is_valid => Ended::Valid,
-            Ok(v) if is_login_failure(v, known_secret) => Ended::LoginFailed,
-            _ => Ended::Neutral,
-        });
-        match validated {
-            Ok(v) => v,
-            Err(e) => match self.opt_in_verdict(t, &e).await {
-                Some(Ok(skipped)) => Validation::skipped(skipped),
-                Some(Err(hint)) => Validation::not_checked(format!("{e}; {hint}")),
-                None => Validation::not_checked(e.to_string()),
-            },
-        }
     }
 }
 

@@ -1,0 +1,96 @@
+//! The accounts of a run: each entered once (one AssumeRole, shared by all the account's Regions
+//! and by every pass), and, for `probe --as-role`, the role entered in each, once. Also the run's
+//! clock, from the SDK's time source (virtual in simulations).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use aws_config::SdkConfig;
+use tokio::sync::OnceCell;
+
+use crate::aws::clients::{Clients, Regional};
+use crate::aws::error::ApiError;
+use crate::data::target::{CheckedAt, Target};
+use crate::engine::credentials::Access;
+
+/// An account's configuration, or why it could not be entered, made once per run.
+type AccountCell = OnceCell<Result<SdkConfig, ApiError>>;
+
+/// The accounts entered in a run, and how to enter them.
+pub(super) struct Accounts {
+    pub(super) clients: Clients,
+    sts: aws_sdk_sts::Client,
+    pub(super) access: Access,
+    /// One entry per account, filled on first use: the run's only AssumeRole into it.
+    entered: Mutex<HashMap<String, Arc<AccountCell>>>,
+    /// `probe --as-role`: the role entered in each account, once per run.
+    consumers: Mutex<HashMap<String, Arc<AccountCell>>>,
+}
+
+impl Accounts {
+    pub(super) fn new(clients: Clients, access: Access) -> Self {
+        Accounts {
+            sts: clients.sts(),
+            clients,
+            access,
+            entered: Mutex::default(),
+            consumers: Mutex::default(),
+        }
+    }
+
+    fn cell(&self, account_id: &str) -> Arc<AccountCell> {
+        let mut accounts = self.entered.lock().expect("not poisoned");
+        // Looked up for every target: allocate the key only for an account's first.
+        if let Some(cell) = accounts.get(account_id) {
+            return cell.clone();
+        }
+        accounts.entry(account_id.to_owned()).or_default().clone()
+    }
+
+    /// Enters the account once per run (later callers wait for the first).
+    pub(super) async fn enter(&self, account_id: &str) -> Result<SdkConfig, ApiError> {
+        self.cell(account_id)
+            .get_or_init(|| self.access.enter(&self.clients, &self.sts, account_id))
+            .await
+            .clone()
+    }
+
+    pub(super) fn is_entered(&self, account_id: &str) -> bool {
+        self.cell(account_id).initialized()
+    }
+
+    /// The target's Region's clients, in its account.
+    pub(super) async fn regional(&self, t: &Target) -> Result<Regional, ApiError> {
+        let config = self.enter(&t.account_id).await?;
+        Ok(Clients::regional(&config, &t.account_id, &t.region))
+    }
+
+    /// Enters `role` in the target's account, once per account and run, from the member role.
+    pub(super) async fn enter_as(&self, t: &Target, role: &str) -> Result<SdkConfig, ApiError> {
+        let config = self.enter(&t.account_id).await?;
+        let cell: Arc<AccountCell> = self
+            .consumers
+            .lock()
+            .expect("not poisoned")
+            .entry(t.account_id.clone())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| {
+            self.access
+                .enter_as(&self.clients, &config, &t.account_id, role)
+        })
+        .await
+        .clone()
+    }
+
+    /// Now, from the SDK's time source (virtual in simulations).
+    pub(super) fn now(&self) -> CheckedAt {
+        let now = self
+            .clients
+            .base()
+            .time_source()
+            .map(|t| t.now())
+            .unwrap_or_else(std::time::SystemTime::now);
+        CheckedAt::from_system(now)
+    }
+}
