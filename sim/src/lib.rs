@@ -12,8 +12,8 @@
 //! caller's key is the management account, and AssumeRole hands out keys
 //! `ASIA<account id>SIMK` that map back.
 //!
-//! What AWS documents and the simulation follows (ptc-rollout's `tests/conformance.rs` checks
-//! the emulator answers alike):
+//! What AWS documents and the simulation follows (ptc-rollout's `tests/e2e/conformance.rs`
+//! checks the emulator answers alike):
 //! - Every request is first checked against its operation's input shape in the service model
 //!   (required members, lengths, patterns, enums, ranges), as AWS's front end does: the table
 //!   `model_table.rs` is generated from botocore's models by `scripts/model-table.py` for the

@@ -2,7 +2,7 @@
 //! model, before the service sees it: required members, string and list lengths, patterns,
 //! enums, integer ranges. The constraints come from [`model_table`](super::model_table),
 //! generated from botocore's models by `scripts/model-table.py`; the answers are the ones
-//! emulator/model_check.py gives, so both test doubles refuse alike (tests/conformance.rs):
+//! emulator/model_check.py gives, so both test doubles refuse alike (tests/e2e/conformance.rs):
 //! "1 validation error detected: Value 'X' at 'member' failed to satisfy constraint: Member
 //! must ...", several joined by "; ", with the code each service answers for invalid input
 //! (STS ValidationError; Organizations InvalidInputException with a Reason; Account

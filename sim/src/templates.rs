@@ -1,5 +1,6 @@
 //! ECR repository creation templates (awsJson 1.1): Create, Update, Describe and Delete, with
-//! emulator/templates.py's semantics, so both test doubles answer alike (tests/conformance.rs).
+//! emulator/templates.py's semantics, so both test doubles answer alike
+//! (tests/e2e/conformance.rs).
 //! The model's constraints (lengths, patterns, enums, the 1 to 5 exclusion filters) are checked
 //! before, by `model_check.rs`; here are ECR's own rules:
 //! - Create defaults imageTagMutability to MUTABLE and encryption to AES256; a prefix that has a

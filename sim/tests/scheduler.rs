@@ -169,17 +169,10 @@ fn finished(n: usize) -> Option<After> {
 }
 
 async fn run(w: &World, pass: Pass, jobs: Vec<Job>, interrupt: Option<After>) -> Ran {
-    let (tx, task) = collect(w.interrupt.clone(), interrupt);
-    let stop = w.runner.run(pass, stream::iter(jobs), &tx).await;
-    let ended_at = Instant::now();
-    drop(tx);
-    let (events, interrupted_at) = task.await.unwrap();
-    Ran {
-        stop,
-        events,
-        interrupted_at,
-        ended_at,
-    }
+    collected(w, interrupt, async |tx| {
+        w.runner.run(pass, stream::iter(jobs), tx).await
+    })
+    .await
 }
 
 async fn run_waves(
@@ -189,8 +182,21 @@ async fn run_waves(
     jobs: Vec<Vec<Job>>,
     interrupt: Option<After>,
 ) -> Ran {
+    collected(w, interrupt, async |tx| {
+        w.runner.run_in_waves(pass, waves, jobs, None, tx).await
+    })
+    .await
+}
+
+/// Runs `go` with the run's event channel, its events collected (and the interrupt sent) as
+/// [`collect`] does.
+async fn collected(
+    w: &World,
+    interrupt: Option<After>,
+    go: impl AsyncFnOnce(&Sender) -> Option<Stop>,
+) -> Ran {
     let (tx, task) = collect(w.interrupt.clone(), interrupt);
-    let stop = w.runner.run_in_waves(pass, waves, jobs, None, &tx).await;
+    let stop = go(&tx).await;
     let ended_at = Instant::now();
     drop(tx);
     let (events, interrupted_at) = task.await.unwrap();

@@ -51,7 +51,7 @@ pub(crate) fn first_call_overrides() -> aws_sdk_sts::config::Builder {
 
 impl StartError {
     /// Reads a failed GetCallerIdentity. `endpoint` is where STS was asked.
-    pub async fn from_sdk<E, R>(err: SdkError<E, R>, endpoint: &str) -> Self
+    pub(crate) async fn from_sdk<E, R>(err: SdkError<E, R>, endpoint: &str) -> Self
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + Send + Sync + 'static,

@@ -139,7 +139,7 @@ impl Clients {
     }
 
     /// The underlying configuration (for the time source and sleep of a run).
-    pub fn base(&self) -> &SdkConfig {
+    pub(crate) fn base(&self) -> &SdkConfig {
         &self.base
     }
 
@@ -165,7 +165,7 @@ impl Clients {
     }
 
     /// Where STS is asked: the endpoint override, else the regional endpoint (for messages).
-    pub fn sts_endpoint(&self) -> String {
+    pub(crate) fn sts_endpoint(&self) -> String {
         self.base.endpoint_url().map_or_else(
             || {
                 let region = self.base.region().map_or(FALLBACK_REGION, |r| r.as_ref());

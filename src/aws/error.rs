@@ -12,17 +12,17 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{call}: {message}")]
 pub struct ApiError {
-    pub account_id: String,
-    pub region: String,
+    pub(crate) account_id: String,
+    pub(crate) region: String,
     /// `service:Operation`, as IAM names it.
-    pub call: &'static str,
+    pub(crate) call: &'static str,
     /// The AWS error code, when AWS answered with one.
     pub code: Option<String>,
-    pub message: String,
+    pub(crate) message: String,
 }
 
 impl ApiError {
-    pub fn new(
+    pub(crate) fn new(
         account_id: &str,
         region: &str,
         call: &'static str,
@@ -39,7 +39,7 @@ impl ApiError {
 
     /// From an SDK error: the service's code and message when it answered, otherwise the whole
     /// chain of causes (timeouts, connection errors, credential failures).
-    pub fn from_sdk<E, R>(
+    pub(crate) fn from_sdk<E, R>(
         account_id: &str,
         region: &str,
         call: &'static str,

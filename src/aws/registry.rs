@@ -26,7 +26,7 @@ pub(crate) use blob::{BlobFetch, BlobOutcome};
 const MANIFEST_LIMIT: usize = 4 * 1024 * 1024;
 
 /// The manifest types `docker pull` accepts, multi-platform indexes first.
-pub(crate) const MANIFEST_TYPES: &[&str] = &[
+const MANIFEST_TYPES: &[&str] = &[
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.oci.image.manifest.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -63,24 +63,24 @@ impl Credential {
 /// A registry's answer to a manifest request.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub(crate) struct Answer {
-    pub status: u16,
+    pub(crate) status: u16,
     /// `Docker-Content-Digest`, on success.
-    pub digest: Option<String>,
+    pub(crate) digest: Option<String>,
     /// The first error of the registry's error body (`{"errors": [{"code", "message"}]}`).
-    pub error: Option<RegistryError>,
-    pub elapsed: Duration,
+    pub(crate) error: Option<RegistryError>,
+    pub(crate) elapsed: Duration,
     /// `Content-Type`, on success: which kind of manifest the body is.
-    pub media_type: Option<String>,
+    pub(crate) media_type: Option<String>,
     /// The manifest, on success.
-    pub body: Bytes,
+    pub(crate) body: Bytes,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub(crate) struct RegistryError {
     #[serde(default)]
-    pub code: String,
+    pub(crate) code: String,
     #[serde(default)]
-    pub message: String,
+    pub(crate) message: String,
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,8 @@
 //! The command line: one file per command, dispatched from [`run`]. Each command checks all of
-//! its input before the first AWS call, then runs passes with the runner and hands the rows to
-//! the reporter: data on stdout, progress, failures and summaries on stderr. A command returns
-//! its exit status, or a [`CommandError`] that `main` prints once.
+//! its input before the first AWS call, then runs passes with the runner (whose events the
+//! reporter tells as they come) and returns what happened, a [`output::Finished`], which the
+//! output module renders here in one place: data on stdout, failures and summaries on stderr,
+//! and the exit status. Or a [`CommandError`] that `main` prints once.
 
 pub(crate) mod args;
 mod commands;
@@ -27,7 +28,7 @@ pub async fn run(cli: Cli, interrupt: watch::Receiver<bool>) -> Result<i32, Comm
         quiet: cli.global.quiet,
         verbose: cli.global.verbose > 0,
     };
-    match cli.command {
+    let finished = match cli.command {
         Command::Accounts(args) => commands::accounts::run(args, output, interrupt).await,
         Command::Plan(args) => commands::plan::run(args, output, interrupt).await,
         Command::Apply(args) => commands::apply::run(args, output, interrupt).await,
@@ -37,12 +38,13 @@ pub async fn run(cli: Cli, interrupt: watch::Receiver<bool>) -> Result<i32, Comm
         Command::Destroy(args) => commands::destroy::run(args, output, interrupt).await,
         Command::Report(args) => commands::report::run(args, output, interrupt).await,
         Command::IamPolicy(args) => commands::iam_policy::run(args, output),
-        Command::Token(TokenCommand::Status(args)) => commands::token::status(args, output).await,
-        Command::Token(TokenCommand::Mint(args)) => commands::token::mint(args, output).await,
+        Command::Token(TokenCommand::Status(args)) => commands::token::status(args).await,
+        Command::Token(TokenCommand::Mint(args)) => commands::token::mint(args).await,
         Command::Token(TokenCommand::RevokeOld(args)) => {
             commands::token::revoke_old(args, output, interrupt).await
         }
-    }
+    }?;
+    output::render(output, finished)
 }
 
 /// Logs go to stderr. The SDK is never logged at TRACE, where it prints whole request bodies

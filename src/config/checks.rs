@@ -15,9 +15,9 @@ use crate::data::regions;
 
 /// What the rollout keeps of `[targets]` besides its values as written.
 pub(super) struct CheckedTargets {
-    pub accounts: Option<BTreeSet<String>>,
-    pub exclude_accounts: BTreeSet<String>,
-    pub session_duration_seconds: i32,
+    pub(crate) accounts: Option<BTreeSet<String>>,
+    pub(crate) exclude_accounts: BTreeSet<String>,
+    pub(crate) session_duration_seconds: i32,
 }
 
 /// `[targets]`: the matrix, and how each account is entered.

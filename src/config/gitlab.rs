@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{Problem, ENV_NAME_RE};
 
 /// GitLab.com's API, the only GitLab ECR pulls from.
-pub(crate) const GITLAB_COM_API: &str = "https://gitlab.com/api/v4";
+const GITLAB_COM_API: &str = "https://gitlab.com/api/v4";
 /// The API token's variable when `api_token_env` is not given.
 pub(super) const DEFAULT_API_TOKEN_ENV: &str = "GITLAB_API_TOKEN";
 
@@ -50,7 +50,7 @@ pub(crate) fn role_name(level: u64) -> Option<&'static str> {
 
 /// The role `token mint` gives the registry token (`gitlab.token_role`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum TokenRole {
+pub(crate) enum TokenRole {
     /// Pulls from private and public projects of the group.
     #[default]
     Reporter,
@@ -60,14 +60,14 @@ pub enum TokenRole {
 
 impl TokenRole {
     /// GitLab's access level for the role.
-    pub fn access_level(self) -> u64 {
+    pub(crate) fn access_level(self) -> u64 {
         match self {
             TokenRole::Reporter => REPORTER,
             TokenRole::Guest => 10,
         }
     }
 
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         role_name(self.access_level()).expect("a named level")
     }
 }
@@ -84,16 +84,16 @@ pub(super) struct RawGitlab {
 
 /// The validated `[gitlab]` table.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GitlabSide {
+pub(crate) struct GitlabSide {
     /// The group's numeric id or full path.
-    pub group: String,
+    pub(crate) group: String,
     /// The REST API's base, e.g. `https://gitlab.com/api/v4`.
-    pub api_url: url::Url,
-    pub api_token_env: String,
+    pub(crate) api_url: url::Url,
+    pub(crate) api_token_env: String,
     /// The group CI/CD variable `token mint` stores the new registry token in.
-    pub ci_variable: Option<String>,
+    pub(crate) ci_variable: Option<String>,
     /// The role `token mint` gives the registry token.
-    pub token_role: TokenRole,
+    pub(crate) token_role: TokenRole,
 }
 
 pub(super) fn check_gitlab(g: RawGitlab, p: &mut Vec<Problem>) -> GitlabSide {

@@ -21,16 +21,16 @@ static DIGEST_RE: LazyLock<Regex> =
 
 /// An image on registry.gitlab.com: `GROUP/PROJECT/IMAGE:TAG` or `...@sha256:...`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRef {
+pub(crate) struct ImageRef {
     /// The path on registry.gitlab.com.
-    pub path: String,
+    pub(crate) path: String,
     /// A tag, or a digest.
-    pub reference: String,
+    pub(crate) reference: String,
 }
 
 impl ImageRef {
     /// Parses `flag`'s value, refusing anything a registry would not take.
-    pub fn parse(flag: &str, text: &str) -> Result<Self, Problem> {
+    pub(crate) fn parse(flag: &str, text: &str) -> Result<Self, Problem> {
         let example = "give the image's path on registry.gitlab.com with a tag, e.g. my-group/my-project/app:1.0";
         if let Some(rest) = text.strip_prefix(GITLAB_REGISTRY_URL) {
             return Err(Problem::new(
@@ -77,7 +77,7 @@ impl ImageRef {
     }
 
     /// The cached repository's name in ECR: the rule's prefix, then the upstream path.
-    pub fn repository(&self, prefix: &str) -> String {
+    pub(crate) fn repository(&self, prefix: &str) -> String {
         match prefix.trim_end_matches('/') {
             "ROOT" => self.path.clone(),
             p => format!("{p}/{}", self.path),
@@ -85,7 +85,7 @@ impl ImageRef {
     }
 
     /// As `docker pull` would name it, without the registry host.
-    pub fn display(&self, prefix: &str) -> String {
+    pub(crate) fn display(&self, prefix: &str) -> String {
         let sep = if self.reference.starts_with("sha256:") {
             '@'
         } else {

@@ -71,42 +71,42 @@ pub struct Rollout {
     pub regions: Vec<String>,
     pub role_name: String,
     /// Allow-list; `None` means every account of the Organization.
-    pub accounts: Option<BTreeSet<String>>,
-    pub exclude_accounts: BTreeSet<String>,
+    pub(crate) accounts: Option<BTreeSet<String>>,
+    pub(crate) exclude_accounts: BTreeSet<String>,
     /// OU (or root) ids whose whole subtrees are targeted; empty means no OU filter.
-    pub organizational_units: Vec<String>,
-    pub external_id: Option<String>,
-    pub session_duration_seconds: i32,
-    pub username: String,
-    pub token_env: String,
-    pub ecr_repository_prefix: String,
-    pub secret_name: String,
+    pub(crate) organizational_units: Vec<String>,
+    pub(crate) external_id: Option<String>,
+    pub(crate) session_duration_seconds: i32,
+    pub(crate) username: String,
+    pub(crate) token_env: String,
+    pub(crate) ecr_repository_prefix: String,
+    pub(crate) secret_name: String,
     /// Tags for the secret, besides [`MANAGED_TAG_KEY`].
-    pub tags: BTreeMap<String, String>,
+    pub(crate) tags: BTreeMap<String, String>,
     /// SDK retry and timeout settings (`[tuning]`, optional).
-    pub tuning: Tuning,
+    pub(crate) tuning: Tuning,
     /// `upstream.token_expires_on` (`YYYY-MM-DD`), tagged on each secret at apply and rotate.
-    pub token_expires_on: Option<String>,
+    pub(crate) token_expires_on: Option<String>,
     /// `[repository_template]`, optional.
-    pub repository_template: Option<RepositoryTemplate>,
+    pub(crate) repository_template: Option<RepositoryTemplate>,
     /// `[pull_access]`, optional: principals granted first pulls in the registry policy.
-    pub pull_access: Option<PullAccess>,
+    pub(crate) pull_access: Option<PullAccess>,
     /// `[gitlab]`, optional: the group whose tokens the `token` commands manage.
-    pub gitlab: Option<GitlabSide>,
+    pub(crate) gitlab: Option<GitlabSide>,
     /// `[[waves]]`, optional: the order `apply` and `rotate` go through the targets in.
-    pub waves: Vec<Wave>,
+    pub(crate) waves: Vec<Wave>,
 }
 
 /// One thing wrong with the input, with the field it is in and how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    pub field: String,
-    pub message: String,
-    pub fix: String,
+    pub(crate) field: String,
+    pub(crate) message: String,
+    pub(crate) fix: String,
 }
 
 impl Problem {
-    pub fn new(
+    pub(crate) fn new(
         field: impl Into<String>,
         message: impl Into<String>,
         fix: impl Into<String>,
@@ -209,7 +209,7 @@ struct RawRule {
 
 impl Rollout {
     /// Reads and validates a rollout file.
-    pub fn load(path: &Path) -> Result<Self, RolloutError> {
+    pub(crate) fn load(path: &Path) -> Result<Self, RolloutError> {
         let text = std::fs::read_to_string(path).map_err(|source| RolloutError::Read {
             path: path.to_owned(),
             source,
@@ -282,7 +282,7 @@ impl Rollout {
 
     /// Narrows the matrix for one run (`--regions`, `--accounts`). A narrowing flag may only
     /// select from what the file allows, so a typo cannot widen a rollout.
-    pub fn narrow(
+    pub(crate) fn narrow(
         &mut self,
         regions: Option<&[String]>,
         accounts: Option<&[String]>,

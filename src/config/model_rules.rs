@@ -72,32 +72,32 @@ const fn sent(service: &'static str, operation: &'static str, member: &'static s
 }
 
 /// The repository name prefix of the rule (and of the template: same pattern, longer limit).
-pub const PREFIX_LEN: (usize, usize) = (2, 30);
+const PREFIX_LEN: (usize, usize) = (2, 30);
 /// Secrets Manager's name length; the name must also fit ECR's `credentialArn` pattern.
-pub const SECRET_NAME_LEN: (usize, usize) = (1, 512);
-pub const ROLE_NAME_LEN: (usize, usize) = (1, 64);
-pub const EXTERNAL_ID_LEN: (usize, usize) = (2, 1224);
-pub const SESSION_DURATION: (i64, i64) = (900, 43_200);
+const SECRET_NAME_LEN: (usize, usize) = (1, 512);
+const ROLE_NAME_LEN: (usize, usize) = (1, 64);
+const EXTERNAL_ID_LEN: (usize, usize) = (2, 1224);
+pub(crate) const SESSION_DURATION: (i64, i64) = (900, 43_200);
 /// Organizations' ids: the model bounds the length, its pattern the rest.
-pub const ACCOUNT_ID_LEN: (usize, usize) = (0, 12);
-pub const PARENT_ID_LEN: (usize, usize) = (0, 100);
+const ACCOUNT_ID_LEN: (usize, usize) = (0, 12);
+const PARENT_ID_LEN: (usize, usize) = (0, 100);
 /// Tags: Secrets Manager's model, and ECR's documentation (its model states no length).
-pub const TAG_KEY_LEN: (usize, usize) = (1, 128);
-pub const TAG_VALUE_LEN: (usize, usize) = (0, 256);
-pub const TEMPLATE_DESCRIPTION_LEN: (usize, usize) = (0, 256);
+const TAG_KEY_LEN: (usize, usize) = (1, 128);
+const TAG_VALUE_LEN: (usize, usize) = (0, 256);
+const TEMPLATE_DESCRIPTION_LEN: (usize, usize) = (0, 256);
 /// The lifecycle policy text: the template's member takes 0 to 30720 characters (0 clears it),
 /// and ECR puts the policy on each repository it creates, where 100 to 30720 are taken.
-pub const LIFECYCLE_POLICY_LEN: (usize, usize) = (100, 30_720);
-pub const CUSTOM_ROLE_ARN_LEN: (usize, usize) = (0, 2048);
-pub const TAG_MUTABILITIES: &[&str] = &[
+pub(crate) const LIFECYCLE_POLICY_LEN: (usize, usize) = (100, 30_720);
+const CUSTOM_ROLE_ARN_LEN: (usize, usize) = (0, 2048);
+pub(crate) const TAG_MUTABILITIES: &[&str] = &[
     "MUTABLE",
     "IMMUTABLE",
     "IMMUTABLE_WITH_EXCLUSION",
     "MUTABLE_WITH_EXCLUSION",
 ];
-pub const EXCLUSION_FILTER_TYPES: &[&str] = &["WILDCARD"];
-pub const EXCLUSION_FILTERS_LEN: (usize, usize) = (1, 5);
-pub const EXCLUSION_FILTER_LEN: (usize, usize) = (1, 128);
+pub(crate) const EXCLUSION_FILTER_TYPES: &[&str] = &["WILDCARD"];
+pub(crate) const EXCLUSION_FILTERS_LEN: (usize, usize) = (1, 5);
+const EXCLUSION_FILTER_LEN: (usize, usize) = (1, 128);
 
 static EXCLUSION_FILTER_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[0-9a-zA-Z._*-]+$").expect("valid regex"));
@@ -106,58 +106,58 @@ fn chars_within(s: &str, (min, max): (usize, usize)) -> bool {
     (min..=max).contains(&s.chars().count())
 }
 
-pub fn is_account_id(s: &str) -> bool {
+pub(crate) fn is_account_id(s: &str) -> bool {
     chars_within(s, ACCOUNT_ID_LEN) && ACCOUNT_RE.is_match(s)
 }
 
 /// An OU's or a root's id, as ListChildren and ListAccountsForParent take it.
-pub fn is_ou_id(s: &str) -> bool {
+pub(crate) fn is_ou_id(s: &str) -> bool {
     chars_within(s, PARENT_ID_LEN) && OU_RE.is_match(s)
 }
 
-pub fn is_ecr_prefix(s: &str) -> bool {
+pub(crate) fn is_ecr_prefix(s: &str) -> bool {
     chars_within(s, PREFIX_LEN) && PREFIX_RE.is_match(s)
 }
 
 /// A name Secrets Manager takes and ECR reads credentials from (`ecr-pullthroughcache/...`;
 /// the prefix alone fits ECR's pattern, the ARN's suffix following it: the rollout file's check
 /// refuses it besides, as a name that says nothing).
-pub fn is_secret_name(s: &str) -> bool {
+pub(crate) fn is_secret_name(s: &str) -> bool {
     chars_within(s, SECRET_NAME_LEN)
         && s.starts_with(SECRET_NAME_PREFIX)
         && SECRET_NAME_RE.is_match(s)
 }
 
-pub fn is_role_name(s: &str) -> bool {
+pub(crate) fn is_role_name(s: &str) -> bool {
     chars_within(s, ROLE_NAME_LEN) && ROLE_RE.is_match(s)
 }
 
-pub fn is_external_id(s: &str) -> bool {
+pub(crate) fn is_external_id(s: &str) -> bool {
     chars_within(s, EXTERNAL_ID_LEN) && EXTERNAL_ID_RE.is_match(s)
 }
 
-pub fn is_tag_key(s: &str) -> bool {
+pub(crate) fn is_tag_key(s: &str) -> bool {
     chars_within(s, TAG_KEY_LEN)
 }
 
-pub fn is_tag_value(s: &str) -> bool {
+pub(crate) fn is_tag_value(s: &str) -> bool {
     chars_within(s, TAG_VALUE_LEN)
 }
 
-pub fn is_template_description(s: &str) -> bool {
+pub(crate) fn is_template_description(s: &str) -> bool {
     chars_within(s, TEMPLATE_DESCRIPTION_LEN)
 }
 
 /// The compact policy text, as sent.
-pub fn lifecycle_policy_fits(s: &str) -> bool {
+pub(crate) fn lifecycle_policy_fits(s: &str) -> bool {
     chars_within(s, LIFECYCLE_POLICY_LEN)
 }
 
-pub fn custom_role_arn_fits(s: &str) -> bool {
+pub(crate) fn custom_role_arn_fits(s: &str) -> bool {
     chars_within(s, CUSTOM_ROLE_ARN_LEN)
 }
 
-pub fn is_exclusion_filter(s: &str) -> bool {
+pub(crate) fn is_exclusion_filter(s: &str) -> bool {
     chars_within(s, EXCLUSION_FILTER_LEN) && EXCLUSION_FILTER_RE.is_match(s)
 }
 

@@ -11,7 +11,7 @@ use super::{model_rules, Problem};
 use crate::data::regions;
 
 /// The placeholder in `principal_arns` replaced by each target's account id.
-pub(crate) const ACCOUNT_PLACEHOLDER: &str = "{account_id}";
+const ACCOUNT_PLACEHOLDER: &str = "{account_id}";
 
 /// An IAM role or user ARN, with `*`/`?` wildcards in the path and name, and the account part
 /// either 12 digits or the placeholder. Only these can match `aws:PrincipalArn`: for a role
@@ -34,16 +34,16 @@ pub(super) struct RawPullAccess {
 
 /// The principals granted pull access in every target account.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PullAccess {
+pub(crate) struct PullAccess {
     /// Role names, made into `arn:PARTITION:iam::ACCOUNT:role/NAME` per account.
-    pub role_names: Vec<String>,
+    pub(crate) role_names: Vec<String>,
     /// Principal ARN patterns, `{account_id}` replaced per account.
-    pub principal_arns: Vec<String>,
+    pub(crate) principal_arns: Vec<String>,
 }
 
 impl PullAccess {
     /// The principal ARN patterns for one account, sorted and without repeats.
-    pub fn principals(&self, partition: &str, account_id: &str) -> Vec<String> {
+    pub(crate) fn principals(&self, partition: &str, account_id: &str) -> Vec<String> {
         let mut out: Vec<String> = self
             .role_names
             .iter()

@@ -11,7 +11,7 @@ use http::HeaderValue;
 
 use crate::config::Problem;
 
-/// A GitLab access token. The only way to the value is [`GitlabToken::secret_json`].
+/// A GitLab access token. The only way to the value is `GitlabToken::secret_json` (crate-private).
 #[derive(Clone, PartialEq, Eq)]
 pub struct GitlabToken(String);
 
@@ -133,7 +133,7 @@ impl GitlabToken {
     /// account, Region, name). Writing the same token again reuses the id, which Secrets
     /// Manager treats as the same request: no second version. Derived with SHA-256 under a
     /// domain prefix, so it reveals nothing usable about a high-entropy token.
-    pub fn version_id(&self, scope: &str, username: &str) -> String {
+    pub(crate) fn version_id(&self, scope: &str, username: &str) -> String {
         use sha2::{Digest, Sha256};
         let digest = Sha256::new()
             .chain_update(b"ptc-rollout/secret-version/v1\0")
@@ -155,7 +155,7 @@ impl GitlabToken {
     }
 
     /// The secret value ECR expects: `{"username": ..., "accessToken": ...}`.
-    pub fn secret_json(&self, username: &str) -> String {
+    pub(crate) fn secret_json(&self, username: &str) -> String {
         serde_json::json!({ "username": username, "accessToken": self.0 }).to_string()
     }
 

@@ -35,35 +35,35 @@ pub(super) struct RawExclusionFilter {
 
 /// Tags that escape the template's tag mutability (ECR's `imageTagMutabilityExclusionFilters`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExclusionFilter {
+pub(crate) struct ExclusionFilter {
     /// `WILDCARD`, the only type ECR has.
-    pub filter_type: String,
+    pub(crate) filter_type: String,
     /// A tag pattern, `*` matching any characters.
-    pub filter: String,
+    pub(crate) filter: String,
 }
 
 /// The ECR repository creation template `apply` keeps for the rule's prefix, applied to
 /// `PULL_THROUGH_CACHE` repositories.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepositoryTemplate {
-    pub description: String,
+pub(crate) struct RepositoryTemplate {
+    pub(crate) description: String,
     /// One of [`TAG_MUTABILITIES`]; `None` leaves ECR's default.
-    pub image_tag_mutability: Option<String>,
+    pub(crate) image_tag_mutability: Option<String>,
     /// With, and only with, a `*_WITH_EXCLUSION` mutability.
-    pub image_tag_mutability_exclusion_filters: Vec<ExclusionFilter>,
+    pub(crate) image_tag_mutability_exclusion_filters: Vec<ExclusionFilter>,
     /// The lifecycle policy as compact JSON, so that comparisons ignore formatting.
-    pub lifecycle_policy: Option<String>,
-    pub resource_tags: BTreeMap<String, String>,
+    pub(crate) lifecycle_policy: Option<String>,
+    pub(crate) resource_tags: BTreeMap<String, String>,
     /// The role ECR uses to create repositories with tags (AWS requires one for resource tags),
     /// by name: it must be in the registry's own account, so its ARN is made per account.
-    pub custom_role_name: Option<String>,
+    pub(crate) custom_role_name: Option<String>,
     /// A fixed role ARN, accepted only when every target is in that role's account.
-    pub custom_role_arn: Option<String>,
+    pub(crate) custom_role_arn: Option<String>,
 }
 
 impl RepositoryTemplate {
     /// The template's role in one target account, if it has one.
-    pub fn role_arn(&self, partition: &str, account_id: &str) -> Option<String> {
+    pub(crate) fn role_arn(&self, partition: &str, account_id: &str) -> Option<String> {
         match (&self.custom_role_name, &self.custom_role_arn) {
             (Some(name), _) => Some(regions::role_arn(partition, account_id, name)),
             (None, arn) => arn.clone(),

@@ -28,16 +28,16 @@ pub(super) struct RawWave {
 /// One wave of the rollout file. A target belongs to the first wave that matches it; a wave
 /// without filters matches every target.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Wave {
-    pub name: String,
+pub(crate) struct Wave {
+    pub(crate) name: String,
     /// OU (or root) ids whose whole subtrees the wave takes.
-    pub organizational_units: Vec<String>,
-    pub accounts: BTreeSet<String>,
+    pub(crate) organizational_units: Vec<String>,
+    pub(crate) accounts: BTreeSet<String>,
 }
 
 impl Wave {
     /// A wave without filters takes every target no earlier wave took.
-    pub fn takes_the_rest(&self) -> bool {
+    pub(crate) fn takes_the_rest(&self) -> bool {
         self.organizational_units.is_empty() && self.accounts.is_empty()
     }
 }

@@ -92,17 +92,17 @@ pub fn partition(region: &str) -> &'static str {
 }
 
 /// The ARN of the IAM role `name` (after any path) in an account, or in every account for `*`.
-pub fn role_arn(partition: &str, account_id: &str, name: &str) -> String {
+pub(crate) fn role_arn(partition: &str, account_id: &str, name: &str) -> String {
     format!("arn:{partition}:iam::{account_id}:role/{name}")
 }
 
 /// The partition of an ARN (`arn:PARTITION:...`), if `arn` is one.
-pub fn arn_partition(arn: &str) -> Option<&str> {
+pub(crate) fn arn_partition(arn: &str) -> Option<&str> {
     arn_field(arn, 0)
 }
 
 /// The account of an ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:...`), if `arn` has one.
-pub fn arn_account(arn: &str) -> Option<&str> {
+pub(crate) fn arn_account(arn: &str) -> Option<&str> {
     arn_field(arn, 3)
 }
 
@@ -113,7 +113,7 @@ fn arn_field(arn: &str, index: usize) -> Option<&str> {
 
 /// Whether `name` has the shape of a Region code (`xx-name-N`, optionally with a partition infix
 /// such as `us-gov-west-1`), used when unknown Regions are allowed.
-pub fn is_well_formed(name: &str) -> bool {
+pub(crate) fn is_well_formed(name: &str) -> bool {
     let parts: Vec<&str> = name.split('-').collect();
     parts.len() >= 3
         && parts.iter().all(|p| {

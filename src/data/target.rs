@@ -38,7 +38,7 @@ pub enum SecretState {
 }
 
 impl SecretState {
-    pub fn arn(&self) -> Option<&str> {
+    pub(crate) fn arn(&self) -> Option<&str> {
         match self {
             SecretState::Absent => None,
             SecretState::Present { arn, .. } | SecretState::PendingDeletion { arn, .. } => {
@@ -48,7 +48,7 @@ impl SecretState {
     }
 
     /// Whether a secret exists that ptc-rollout did not create (it is used, never overwritten).
-    pub fn is_unmanaged(&self) -> bool {
+    pub(crate) fn is_unmanaged(&self) -> bool {
         matches!(
             self,
             SecretState::Present { managed: false, .. }
@@ -79,10 +79,10 @@ pub struct Observed {
     pub template: Option<TemplateState>,
     /// ptc-rollout's statement in the registry policy, when the rollout file has `[pull_access]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pull_access: Option<PullAccessState>,
+    pub(crate) pull_access: Option<PullAccessState>,
     /// The customer managed KMS key encrypting the secret, if one does: ECR cannot read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_kms_key: Option<String>,
+    pub(crate) secret_kms_key: Option<String>,
 }
 
 /// The repository creation template for the prefix, compared with the rollout file's.
@@ -98,7 +98,7 @@ pub enum TemplateState {
 /// one the rollout file asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum PullAccessState {
+pub(crate) enum PullAccessState {
     Absent,
     Matches,
     Differs,
@@ -110,7 +110,7 @@ pub enum PullAccessState {
 }
 
 impl PullAccessState {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             PullAccessState::Absent => "absent",
             PullAccessState::Matches => "ok",
@@ -149,7 +149,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Action::CreateSecret => "create secret",
             Action::RestoreSecret => "restore secret",
@@ -169,7 +169,7 @@ impl Action {
     }
 
     /// Whether the action writes the token (the canary guards those).
-    pub fn writes_token(self) -> bool {
+    pub(crate) fn writes_token(self) -> bool {
         matches!(
             self,
             Action::CreateSecret
@@ -219,7 +219,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Pending => "pending",
             Outcome::Created => "created",
@@ -236,7 +236,7 @@ impl Outcome {
     }
 
     /// Whether this outcome makes the run unsuccessful.
-    pub fn is_failure(self) -> bool {
+    pub(crate) fn is_failure(self) -> bool {
         matches!(
             self,
             Outcome::Failed
@@ -259,16 +259,16 @@ impl fmt::Display for Outcome {
 pub struct Validation {
     pub is_valid: bool,
     pub failure: Option<String>,
-    pub upstream_registry_url: Option<String>,
-    pub credential_arn: Option<String>,
+    pub(crate) upstream_registry_url: Option<String>,
+    pub(crate) credential_arn: Option<String>,
     /// Whether ECR was asked in this run. A row whose rule was not validated (circuit breaker,
     /// an error, a canary stop) shows `is_valid` empty: not checked, not false.
     #[serde(default = "yes")]
-    pub checked: bool,
+    pub(crate) checked: bool,
     /// Not validated because the target is out of reach for good (an opt-in Region the account
     /// has not enabled): the row is `skipped`, not failed.
     #[serde(skip)]
-    pub skipped: bool,
+    pub(crate) skipped: bool,
 }
 
 fn yes() -> bool {
@@ -277,7 +277,7 @@ fn yes() -> bool {
 
 impl Validation {
     /// A rule that could not be validated, with why.
-    pub fn not_checked(reason: String) -> Self {
+    pub(crate) fn not_checked(reason: String) -> Self {
         Self {
             is_valid: false,
             failure: Some(reason),
@@ -289,7 +289,7 @@ impl Validation {
     }
 
     /// Not validated: the target is skipped, with why.
-    pub fn skipped(reason: String) -> Self {
+    pub(crate) fn skipped(reason: String) -> Self {
         Self {
             skipped: true,
             ..Self::not_checked(reason)
@@ -297,7 +297,7 @@ impl Validation {
     }
 
     /// `true`/`false` when ECR was asked in this run; `None` otherwise.
-    pub fn answer(&self) -> Option<bool> {
+    pub(crate) fn answer(&self) -> Option<bool> {
         self.checked.then_some(self.is_valid)
     }
 }
@@ -305,56 +305,56 @@ impl Validation {
 /// What one pull through the cache found in a target (`probe`, `validate --probe-image`).
 /// Every field is what this run saw; `None` is "not checked", never a guess.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Probe {
+pub(crate) struct Probe {
     /// The image as pulled from the registry: `PREFIX/GROUP/PROJECT/IMAGE:TAG`.
-    pub image: String,
+    pub(crate) image: String,
     /// The role that pulled, when not the member role (`--as-role`).
-    pub pulled_as: Option<String>,
-    pub ok: bool,
+    pub(crate) pulled_as: Option<String>,
+    pub(crate) ok: bool,
     /// The registry's HTTP status for the manifest request.
-    pub status: Option<u16>,
+    pub(crate) status: Option<u16>,
     /// The manifest digest (`Docker-Content-Digest`).
-    pub digest: Option<String>,
+    pub(crate) digest: Option<String>,
     /// How long the pull took, from the manifest request to the last blob.
-    pub ms: Option<u64>,
+    pub(crate) ms: Option<u64>,
     /// Blobs downloaded and checked against their digests (the config and the smallest layer).
     #[serde(default)]
-    pub blobs: Option<u32>,
+    pub(crate) blobs: Option<u32>,
     /// Bytes of those blobs.
     #[serde(default)]
-    pub bytes: Option<u64>,
+    pub(crate) bytes: Option<u64>,
     /// What the pull left out on purpose (a blob over `--max-blob-mib`), or which platform an
     /// index resolved to.
     #[serde(default)]
-    pub note: Option<String>,
+    pub(crate) note: Option<String>,
     /// Whether the cached repository existed before this probe (then ECR served the cache).
-    pub cached: Option<bool>,
+    pub(crate) cached: Option<bool>,
     /// Why the pull failed, in words.
-    pub failure: Option<String>,
+    pub(crate) failure: Option<String>,
     /// The cached repository's tag mutability and lifecycle policy, read after the pull.
-    pub repository_tag_mutability: Option<String>,
-    pub repository_lifecycle_policy: Option<String>,
+    pub(crate) repository_tag_mutability: Option<String>,
+    pub(crate) repository_lifecycle_policy: Option<String>,
 }
 
 /// What only the compliance inspection reads about the secret: when it last changed, and the
 /// token's expiry date from the secret's tag.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SecretDates {
+pub(crate) struct SecretDates {
     /// Unix seconds.
-    pub last_changed: Option<i64>,
+    pub(crate) last_changed: Option<i64>,
     /// `YYYY-MM-DD`.
-    pub expires_on: Option<String>,
+    pub(crate) expires_on: Option<String>,
     /// Whether the secret's current version is the current registry token's; `None` when the
     /// run was not given the token.
-    pub holds_current: Option<bool>,
+    pub(crate) holds_current: Option<bool>,
 }
 
 /// A time, kept as Unix seconds (one per report row, so small), shown and saved as RFC 3339.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct CheckedAt(pub i64);
+pub(crate) struct CheckedAt(pub i64);
 
 impl CheckedAt {
-    pub fn from_system(t: std::time::SystemTime) -> Self {
+    pub(crate) fn from_system(t: std::time::SystemTime) -> Self {
         CheckedAt(DateTime::from(t).secs())
     }
 }
@@ -388,31 +388,31 @@ impl<'de> Deserialize<'de> for CheckedAt {
 pub struct TargetResult {
     pub target: Target,
     pub outcome: Outcome,
-    pub observed: Option<Observed>,
+    pub(crate) observed: Option<Observed>,
     /// `plan`: the decision; `apply`: what was decided before converging.
-    pub decision: Option<Decision>,
+    pub(crate) decision: Option<Decision>,
     /// Actions actually carried out (apply).
     pub taken: Vec<Action>,
-    pub validation: Option<Validation>,
+    pub(crate) validation: Option<Validation>,
     /// Why the target ended as it did when that was not plain success: the error that stopped
     /// it, the conflict, staleness, skip or not-attempted reason.
     pub error: Option<String>,
     /// When the target's state was last read.
-    pub checked_at: CheckedAt,
+    pub(crate) checked_at: CheckedAt,
     /// `report`: the secret's dates, which only the inspection reads.
     #[serde(skip)]
-    pub secret_dates: Option<Box<SecretDates>>,
+    pub(crate) secret_dates: Option<Box<SecretDates>>,
     /// `probe`, `validate --probe-image`: the pull through the cache.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub probe: Option<Box<Probe>>,
+    pub(crate) probe: Option<Box<Probe>>,
     /// How long the target's work took in this pass (the JUnit report's time); `None` for a
     /// target never started or abandoned in flight. Not saved in a plan: it is this run's.
     #[serde(skip)]
-    pub elapsed: Option<std::time::Duration>,
+    pub(crate) elapsed: Option<std::time::Duration>,
 }
 
 impl TargetResult {
-    pub fn new(target: Target, outcome: Outcome, checked_at: CheckedAt) -> Self {
+    pub(crate) fn new(target: Target, outcome: Outcome, checked_at: CheckedAt) -> Self {
         Self {
             target,
             outcome,
@@ -429,7 +429,7 @@ impl TargetResult {
     }
 
     /// Ends the row as `outcome`, saying why.
-    pub fn ending(mut self, outcome: Outcome, why: impl Into<String>) -> Self {
+    pub(crate) fn ending(mut self, outcome: Outcome, why: impl Into<String>) -> Self {
         self.outcome = outcome;
         self.error = Some(why.into());
         self
@@ -445,7 +445,7 @@ impl TargetResult {
 
     /// The failure column: the error that stopped the target, else the validation failure,
     /// else the pull's.
-    pub fn failure(&self) -> Option<String> {
+    pub(crate) fn failure(&self) -> Option<String> {
         self.error
             .clone()
             .or_else(|| {

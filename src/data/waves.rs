@@ -1,6 +1,6 @@
 //! Rollout in waves, as plain data: the waves in order, which wave each targeted account belongs
 //! to, and the rule between waves. Made once the Organization is listed
-//! ([`crate::engine::discovery::partition`]) and saved with a plan, so that `apply --plan` goes through
+//! (`engine::discovery::partition`) and saved with a plan, so that `apply --plan` goes through
 //! the waves the plan was made with.
 
 use std::collections::HashMap;
@@ -44,24 +44,20 @@ impl From<Waves> for Vec<WaveMembers> {
 }
 
 impl Waves {
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.members.len()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.members.is_empty()
     }
 
-    pub fn name(&self, i: usize) -> &str {
+    pub(crate) fn name(&self, i: usize) -> &str {
         &self.members[i].name
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn names(&self) -> impl Iterator<Item = &str> {
         self.members.iter().map(|w| w.name.as_str())
-    }
-
-    pub fn members(&self) -> &[WaveMembers] {
-        &self.members
     }
 
     /// The index of the wave named `name`.
@@ -70,18 +66,18 @@ impl Waves {
     }
 
     /// The index of the account's wave, if it is in one.
-    pub fn of(&self, account_id: &str) -> Option<usize> {
+    pub(crate) fn of(&self, account_id: &str) -> Option<usize> {
         self.of.get(account_id).copied()
     }
 
     /// The name of the account's wave, if it is in one.
-    pub fn name_of(&self, account_id: &str) -> Option<&str> {
+    pub(crate) fn name_of(&self, account_id: &str) -> Option<&str> {
         self.of(account_id).map(|i| self.name(i))
     }
 
     /// Sorts items into their waves, in order; an item whose account is in no wave is returned
     /// apart.
-    pub fn split<T>(
+    pub(crate) fn split<T>(
         &self,
         items: impl IntoIterator<Item = T>,
         account: impl Fn(&T) -> &str,
@@ -111,12 +107,12 @@ impl WaveEnd {
     /// Whether the later waves may start: a wave stops the rollout when it has more failures
     /// than tolerated, and without `--max-failures` it tolerates none (as StackSets' default
     /// failure tolerance of 0).
-    pub fn lets_next_start(self) -> bool {
+    pub(crate) fn lets_next_start(self) -> bool {
         self.failed <= self.allowed.unwrap_or(0)
     }
 
     /// Why the targets of `later` were not attempted after wave `wave` ended so.
-    pub fn not_started(self, later: &str, wave: &str) -> String {
+    pub(crate) fn not_started(self, later: &str, wave: &str) -> String {
         format!(
             "not attempted: wave {later:?} not started because {}",
             self.why(wave)
@@ -124,7 +120,7 @@ impl WaveEnd {
     }
 
     /// Why the rollout stopped at `wave`.
-    pub fn why(self, wave: &str) -> String {
+    pub(crate) fn why(self, wave: &str) -> String {
         let n = self.failed;
         let targets = if n == 1 { "target" } else { "targets" };
         match self.allowed {

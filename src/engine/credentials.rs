@@ -20,14 +20,14 @@ use crate::data::regions;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub account_id: String,
-    pub arn: String,
+    pub(crate) arn: String,
     /// ARN partition (`aws`, `aws-us-gov`, `aws-cn`) of the caller, and so of the member roles.
     pub partition: String,
 }
 
 impl Caller {
     /// Asks STS who the configured credentials belong to: the run's first AWS call, on a short
-    /// retry budget, its failure said in words (see [`StartError`]). `endpoint` is where STS
+    /// retry budget, its failure said in words (see `StartError`). `endpoint` is where STS
     /// is asked, for that message.
     pub async fn identify(sts: &aws_sdk_sts::Client, endpoint: &str) -> Result<Self, StartError> {
         let out = match sts
@@ -56,7 +56,7 @@ impl Caller {
 impl Caller {
     /// Whether the caller is itself an assumed role's session (`arn:...:sts::...:assumed-role/...`):
     /// the roles it assumes are then chained.
-    pub fn is_role_session(&self) -> bool {
+    pub(crate) fn is_role_session(&self) -> bool {
         self.arn.contains(":assumed-role/")
     }
 }
@@ -73,12 +73,12 @@ pub struct Access {
 }
 
 impl Access {
-    pub fn role_arn(&self, account_id: &str) -> String {
+    pub(crate) fn role_arn(&self, account_id: &str) -> String {
         self.role_arn_named(account_id, &self.role_name)
     }
 
     /// The ARN of the role `name` in an account of the caller's partition.
-    pub fn role_arn_named(&self, account_id: &str, name: &str) -> String {
+    pub(crate) fn role_arn_named(&self, account_id: &str, name: &str) -> String {
         regions::role_arn(&self.caller.partition, account_id, name)
     }
 
@@ -116,7 +116,7 @@ pub(crate) const CHAINED_SESSION_LIMIT: Duration = Duration::from_secs(3600);
 impl Access {
     /// The SDK configuration of another role in an account, assumed from that account's
     /// configuration (`probe --as-role`): the role a workload runs as, to test its pulls.
-    pub async fn enter_as(
+    pub(crate) async fn enter_as(
         &self,
         clients: &Clients,
         account: &SdkConfig,

@@ -1,6 +1,6 @@
 //! Account discovery: the Organization's accounts, filtered by state, allow-list, OU subtrees and
-//! exclusions. Every account that is not targeted is kept with the reason, so `accounts` can show
-//! why.
+//! exclusions, and streamed as (account, Region) targets while the listing goes on. Every account
+//! that is not targeted is kept with the reason, so `accounts` can show why.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -33,7 +33,7 @@ pub struct Account {
     /// The account `State` (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, ...).
     pub state: String,
     /// The parent OU (or root), when the listing walked the tree reading names.
-    pub parent: Option<Arc<Ou>>,
+    pub(crate) parent: Option<Arc<Ou>>,
 }
 
 /// Why an account of the Organization is not a target.
@@ -67,9 +67,9 @@ pub struct Discovery {
     /// Accounts left out, with why, sorted by id.
     pub skipped: Vec<(Account, SkipReason)>,
     /// Allow-listed or excluded ids that the Organization does not hold (likely typos).
-    pub unknown_ids: Vec<String>,
+    pub(crate) unknown_ids: Vec<String>,
     /// With `targets.organizational_units`: every OU of their subtrees, themselves included.
-    pub walked_ous: Option<HashSet<String>>,
+    walked_ous: Option<HashSet<String>>,
 }
 
 /// Organizations throttles its listing calls at about 8 requests per second; pacing below that
@@ -109,10 +109,10 @@ pub async fn discover(
 /// What a streaming listing found besides the targeted accounts it sent.
 #[derive(Debug, Clone, Default)]
 pub struct Listing {
-    pub targeted: usize,
-    pub skipped: usize,
+    pub(crate) targeted: usize,
+    pub(crate) skipped: usize,
     /// Allow-listed or excluded ids that the listing did not meet (likely typos).
-    pub unknown_ids: Vec<String>,
+    pub(crate) unknown_ids: Vec<String>,
 }
 
 /// Streams the targeted accounts as the listing finds them, so work can start on the first
@@ -174,9 +174,9 @@ pub(crate) fn stream(
 }
 
 /// The listing task of [`stream`], ending with what it found.
-pub(crate) type ListingTask = tokio::task::JoinHandle<Result<Listing, ApiError>>;
+type ListingTask = tokio::task::JoinHandle<Result<Listing, ApiError>>;
 
-/// The (account, Region) targets of the rollout, streamed as [`stream`] lists the accounts.
+/// The (account, Region) targets of the rollout, streamed as `stream` lists the accounts.
 pub fn stream_targets(
     orgs: aws_sdk_organizations::Client,
     rollout: Arc<Rollout>,

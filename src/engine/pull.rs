@@ -25,8 +25,8 @@ pub(crate) use explain::{explain, Asked, Blame};
 /// The principal that pulls: the member role's ECR client, or a role of the account assumed for
 /// the probe (`--as-role`).
 pub(crate) struct Puller<'a> {
-    pub ecr: &'a aws_sdk_ecr::Client,
-    pub role_arn: Option<String>,
+    pub(crate) ecr: &'a aws_sdk_ecr::Client,
+    pub(crate) role_arn: Option<String>,
 }
 
 /// What the repository looks like, from DescribeRepositories.
@@ -36,8 +36,8 @@ struct Repository {
 
 /// What a probe found, and a read after a successful pull that failed (the pull still counts).
 pub(crate) struct Pulled {
-    pub probe: Probe,
-    pub unread: Option<ApiError>,
+    pub(crate) probe: Probe,
+    pub(crate) unread: Option<ApiError>,
 }
 
 /// Pulls the image through the cache in one target. `member` reads the repository before and

@@ -11,35 +11,35 @@ use super::{decode, Failure, Gitlab};
 /// `POST /groups/:id/access_tokens`: a new token, whose value GitLab shows in this answer only.
 #[derive(Debug, Serialize)]
 pub(super) struct NewGroupToken<'a> {
-    pub name: &'a str,
-    pub scopes: &'a [&'a str],
+    pub(crate) name: &'a str,
+    pub(crate) scopes: &'a [&'a str],
     /// 10 Guest, 20 Reporter, 30 Developer, 40 Maintainer, 50 Owner.
-    pub access_level: u64,
+    pub(crate) access_level: u64,
     /// `YYYY-MM-DD`.
-    pub expires_at: &'a str,
+    pub(crate) expires_at: &'a str,
 }
 
 /// `POST /groups/:id/variables`. No `Debug`: `value` is the registry token.
 #[derive(Serialize)]
 pub(super) struct NewVariable<'a> {
-    pub key: &'a str,
-    pub value: &'a str,
-    pub masked: bool,
+    pub(crate) key: &'a str,
+    pub(crate) value: &'a str,
+    pub(crate) masked: bool,
     /// GitLab 17.4+; an older GitLab ignores it.
-    pub masked_and_hidden: bool,
-    pub protected: bool,
+    pub(crate) masked_and_hidden: bool,
+    pub(crate) protected: bool,
     /// No `$` expansion.
-    pub raw: bool,
-    pub description: &'a str,
+    pub(crate) raw: bool,
+    pub(crate) description: &'a str,
 }
 
 /// `PUT /groups/:id/variables/:key`: only what is given changes. No `Debug`: `value` is the
 /// registry token.
 #[derive(Serialize)]
 pub(super) struct VariableUpdate<'a> {
-    pub value: &'a str,
+    pub(crate) value: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<&'a str>,
+    pub(crate) description: Option<&'a str>,
 }
 
 /// A request body as JSON.

@@ -73,14 +73,14 @@ fn said(status: StatusCode, body: Option<&serde_json::Value>) -> String {
 #[error("GitLab {call}: {message}")]
 pub struct GitlabError {
     /// `METHOD /path`, with `:id` placeholders as GitLab's documentation names them.
-    pub call: &'static str,
-    pub status: Option<u16>,
-    pub message: String,
+    pub(crate) call: &'static str,
+    pub(crate) status: Option<u16>,
+    pub(crate) message: String,
 }
 
 impl GitlabError {
     /// The registry token was refused by GitLab where a command needs it active.
-    pub fn inactive_registry_token() -> Self {
+    pub(crate) fn inactive_registry_token() -> Self {
         GitlabError {
             call: "GET /personal_access_tokens/self",
             status: Some(401),

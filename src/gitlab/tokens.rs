@@ -12,29 +12,29 @@ use crate::config::TokenRole;
 
 /// Every token ptc-rollout mints is named this, then its minute (`YYYY-MM-DDTHH:MMZ`, UTC;
 /// before, its day alone): how it finds its own again.
-pub(crate) const MINTED_NAME_PREFIX: &str = "ptc-rollout ";
+const MINTED_NAME_PREFIX: &str = "ptc-rollout ";
 /// The one scope a pull through cache token needs.
-pub(crate) const REGISTRY_SCOPE: &str = "read_registry";
+const REGISTRY_SCOPE: &str = "read_registry";
 
 /// A token as GitLab describes it (never its value).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub(crate) struct TokenInfo {
-    pub id: u64,
-    pub name: String,
+    pub(crate) id: u64,
+    pub(crate) name: String,
     #[serde(default)]
-    pub scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
     /// In the group's list only (`personal_access_tokens/self` does not say it).
     #[serde(default)]
-    pub access_level: Option<u64>,
+    pub(crate) access_level: Option<u64>,
     #[serde(default)]
-    pub created_at: Option<String>,
+    pub(crate) created_at: Option<String>,
     /// `YYYY-MM-DD`.
     #[serde(default)]
-    pub expires_at: Option<String>,
+    pub(crate) expires_at: Option<String>,
     #[serde(default)]
-    pub active: bool,
+    pub(crate) active: bool,
     #[serde(default)]
-    pub revoked: bool,
+    pub(crate) revoked: bool,
 }
 
 impl TokenInfo {
@@ -228,12 +228,12 @@ impl Variable {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Stored {
     /// The variable was created (masked and hidden, protected, raw) rather than updated.
-    pub created: bool,
-    pub masked: bool,
-    pub protected: bool,
-    pub hidden: bool,
+    pub(crate) created: bool,
+    pub(crate) masked: bool,
+    pub(crate) protected: bool,
+    pub(crate) hidden: bool,
     /// Created by `token mint` (its description says so): the description follows the token.
-    pub ours: bool,
+    pub(crate) ours: bool,
 }
 
 /// The read of the group's variable `key`: `None` if GitLab says there is no such variable.

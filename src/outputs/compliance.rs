@@ -30,7 +30,7 @@ pub struct Row {
     /// The row's one classification, which the exit code and the summary count.
     pub state: State,
     pub compliant: bool,
-    /// Why not, `; `-separated; empty when compliant. A list in JSON ([`json`]).
+    /// Why not, `; `-separated; empty when compliant. A list in JSON (`json`).
     pub reasons: String,
     /// `present`, `absent` or `conflicting` (another upstream holds the prefix); empty when the
     /// target was not inspected.
@@ -413,7 +413,7 @@ fn expiry_reason(days_left: Option<i64>, warning_days: i64) -> Option<(String, b
 }
 
 /// The CSV columns, in the order of [`Row`]'s fields.
-pub(crate) const COLUMNS: &[&str] = &[
+const COLUMNS: &[&str] = &[
     "account_id",
     "account_name",
     "region",

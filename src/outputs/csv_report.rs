@@ -13,7 +13,7 @@ use crate::data::waves::Waves;
 pub(crate) type Results = Vec<Box<TargetResult>>;
 
 /// The CSV report's columns, in order.
-pub(crate) const CSV_HEADER: &[&str] = &[
+const CSV_HEADER: &[&str] = &[
     "account_id",
     "account_name",
     "region",
@@ -31,7 +31,7 @@ pub(crate) const CSV_HEADER: &[&str] = &[
 ];
 
 /// The pull's columns, after [`CSV_HEADER`]'s (`probe`, `validate --probe-image`).
-pub(crate) const PROBE_HEADER: &[&str] = &[
+const PROBE_HEADER: &[&str] = &[
     "image",
     "pulled_as",
     "pull_ok",
@@ -52,8 +52,8 @@ pub(crate) const PROBE_HEADER: &[&str] = &[
 /// Without them the columns are [`CSV_HEADER`]'s alone, as they have always been.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Columns<'a> {
-    pub probe: bool,
-    pub waves: Option<&'a Waves>,
+    pub(crate) probe: bool,
+    pub(crate) waves: Option<&'a Waves>,
 }
 
 /// The pull's cells of a row: all empty when no pull was made there.

@@ -2,7 +2,7 @@
 //! HTML page, accounts by Regions, each cell coloured by state. Plain conversion: rows in, a
 //! page out.
 //!
-//! The page is `matrix/page.html` with the data embedded once as JSON, which its script turns
+//! The page is `html_matrix/page.html` with the data embedded once as JSON, which its script turns
 //! into the table with DOM calls (text, never markup). The JSON is compact because a page of
 //! 5,000 accounts by 20 Regions must stay small: OUs and reasons are tables indexed by number,
 //! and each cell is one number, `state + 8 * (reason index + 1)` (`state` alone without a

@@ -14,12 +14,12 @@ const TEMPLATE_SERVICE: &str = "ecr.amazonaws.com";
 
 /// Everything `iam-policy` prints.
 pub(crate) struct Policies {
-    pub member_role_policy: Value,
-    pub member_role_trust_policy: Value,
-    pub caller_policy: Value,
+    pub(crate) member_role_policy: Value,
+    pub(crate) member_role_trust_policy: Value,
+    pub(crate) caller_policy: Value,
     /// What a workload's role (nodes, runners) needs to pull through the cache by identity
     /// policy alone, for teams that prefer that to `[pull_access]`'s registry policy.
-    pub consumer_policy: Value,
+    pub(crate) consumer_policy: Value,
 }
 
 impl Policies {

@@ -4,7 +4,7 @@
 //!
 //! GitLab shows a case's `<failure>`, `<error>` or `<skipped>` text, not its `message`
 //! attribute, so each carries the reason. A target an error kept from being checked is an
-//! `<error>`; one checked and found wrong, a `<failure>`. [`write`] keeps the file valid
+//! `<error>`; one checked and found wrong, a `<failure>`. [`write()`] keeps the file valid
 //! against the Jenkins xUnit plugin's `junit-10.xsd` as well.
 
 use std::collections::BTreeMap;

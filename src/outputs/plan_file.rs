@@ -10,15 +10,15 @@ use crate::config::{Problem, Rollout};
 use crate::data::waves::Waves;
 
 /// Bumped whenever the format changes incompatibly.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 1;
 
 /// The rollout settings a plan was made for; `apply --plan` refuses a plan made for others.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct PlannedFor {
-    pub role_name: String,
-    pub username: String,
-    pub ecr_repository_prefix: String,
-    pub secret_name: String,
+struct PlannedFor {
+    pub(crate) role_name: String,
+    pub(crate) username: String,
+    pub(crate) ecr_repository_prefix: String,
+    pub(crate) secret_name: String,
 }
 
 impl PlannedFor {
@@ -35,15 +35,15 @@ impl PlannedFor {
 /// A saved plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct PlanFile {
-    pub format_version: u32,
-    pub tool_version: String,
-    pub created_at: String,
-    pub planned_for: PlannedFor,
+    format_version: u32,
+    tool_version: String,
+    pub(crate) created_at: String,
+    planned_for: PlannedFor,
     /// With `[[waves]]`: each wave and its accounts, so that `apply --plan` goes through the
     /// waves the plan was made with.
     #[serde(default, skip_serializing_if = "Waves::is_empty")]
-    pub waves: Waves,
-    pub targets: crate::outputs::csv_report::Results,
+    pub(crate) waves: Waves,
+    pub(crate) targets: crate::outputs::csv_report::Results,
 }
 
 #[derive(Debug, thiserror::Error)]

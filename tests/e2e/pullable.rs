@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 
 use crate::support;
 use serde_json::{json, Value};
-use support::{rollout_text, run, Emulator, Org, Run, TOKEN};
+use support::{rollout_text, run, run_with_api_token, Emulator, Org, Run, API_TOKEN, TOKEN};
 
-const API_TOKEN: &str = "test-ApiOwnerToken-7777777777";
 /// A private project's image, seeded by the emulator.
 const PRIVATE: &str = "demo-group/demo-project/app:1.0";
 /// A public project's image, seeded by the emulator.
@@ -47,16 +46,6 @@ fn ptc(emu: &Emulator, cfg: &Path, args: &[&str]) -> (Run, Vec<Row>) {
     emu.with_report_of(cmd, cfg, args)
 }
 
-/// The binary with the API token, `args` and `--config`, without a report.
-fn token_cmd(emu: &Emulator, cfg: &Path, args: &[&str]) -> Run {
-    run(emu
-        .cmd()
-        .env("GITLAB_API_TOKEN", API_TOKEN)
-        .args(args)
-        .arg("--config")
-        .arg(cfg))
-}
-
 fn targets(org: &Org) -> usize {
     org.active().len() * 2
 }
@@ -82,7 +71,7 @@ fn a_guest_token_validates_but_cannot_pull_private_images_until_a_reporter_token
     let n = targets(&org);
 
     // token status names the role and what fails.
-    let out = token_cmd(&emu, &cfg, &["token", "status"]);
+    let out = run_with_api_token(&emu, &["token", "status"], &cfg);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("role:    Guest"), "{}", out.stdout);
     assert!(
@@ -131,10 +120,10 @@ fn a_guest_token_validates_but_cannot_pull_private_images_until_a_reporter_token
 
     // Mint a Reporter token, roll it out: the private image pulls everywhere, whole.
     let new = emu.path("new-token");
-    let out = token_cmd(
+    let out = run_with_api_token(
         &emu,
-        &cfg,
         &["token", "mint", "--out", new.to_str().unwrap()],
+        &cfg,
     );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(

@@ -24,17 +24,17 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// One blob to fetch.
 pub(crate) struct BlobFetch<'a> {
     /// The registry's base URL (`proxyEndpoint`).
-    pub base: &'a str,
+    pub(crate) base: &'a str,
     /// The repository's name in the registry.
-    pub name: &'a str,
+    pub(crate) name: &'a str,
     /// `sha256:...` (or `sha512:...`), from the manifest.
-    pub digest: &'a str,
+    pub(crate) digest: &'a str,
     /// The size the manifest gives: more bytes than this are not read.
-    pub size: u64,
+    pub(crate) size: u64,
     /// `false`: only the registry's request and its redirect are checked (a blob too large to
     /// download in a probe).
-    pub download: bool,
-    pub credential: &'a Credential,
+    pub(crate) download: bool,
+    pub(crate) credential: &'a Credential,
 }
 
 /// What came of a blob request.

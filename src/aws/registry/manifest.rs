@@ -9,10 +9,10 @@ use crate::config::Problem;
 
 /// The platform `docker pull` resolves an index to, `OS/ARCH[/VARIANT]` (`--platform`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Platform {
-    pub os: String,
-    pub architecture: String,
-    pub variant: Option<String>,
+pub(crate) struct Platform {
+    pub(crate) os: String,
+    architecture: String,
+    pub(crate) variant: Option<String>,
 }
 
 impl Default for Platform {
@@ -39,7 +39,7 @@ impl fmt::Display for Platform {
 impl Platform {
     /// `--platform`'s value, as Docker writes it: `linux/amd64`, `linux/arm64/v8`; the
     /// architecture's other names (`x86_64`, `aarch64`) are taken as containerd normalises them.
-    pub fn parse(flag: &str, text: &str) -> Result<Self, Problem> {
+    pub(crate) fn parse(flag: &str, text: &str) -> Result<Self, Problem> {
         let parts: Vec<&str> = text.split('/').collect();
         let word = |s: &&str| {
             !s.is_empty()
@@ -96,7 +96,7 @@ pub(crate) enum ManifestError {
 }
 
 /// A digest a pull can check: `sha256:` and 64, or `sha512:` and 128, lowercase hex digits.
-pub(crate) fn is_checkable_digest(d: &str) -> bool {
+fn is_checkable_digest(d: &str) -> bool {
     let hex = |h: &str, n: usize| {
         h.len() == n
             && h.bytes()
@@ -113,22 +113,22 @@ pub(crate) fn is_checkable_digest(d: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub(crate) struct Descriptor {
     #[serde(rename = "mediaType", default)]
-    pub media_type: String,
-    pub digest: String,
+    pub(crate) media_type: String,
+    pub(crate) digest: String,
     /// Required by the spec: the most bytes a download of it may read.
-    pub size: u64,
+    pub(crate) size: u64,
     #[serde(default)]
-    pub platform: Option<DescribedPlatform>,
+    pub(crate) platform: Option<DescribedPlatform>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub(crate) struct DescribedPlatform {
     #[serde(default)]
-    pub os: String,
+    pub(crate) os: String,
     #[serde(default)]
-    pub architecture: String,
+    architecture: String,
     #[serde(default)]
-    pub variant: Option<String>,
+    pub(crate) variant: Option<String>,
 }
 
 /// A manifest, as far as a pull reads it.

@@ -13,9 +13,10 @@ use crate::cli::context::{open, Context, Listed, Ran};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::exit;
 use crate::cli::input::{check_junit_path, confirm, token_inputs};
-use crate::cli::output::plan::totals;
-use crate::cli::output::reporter::{Destination, Printer};
-use crate::cli::output::results::conclude;
+use crate::cli::output::plan::tell_totals;
+use crate::cli::output::printer::Printer;
+use crate::cli::output::results::Concluded;
+use crate::cli::output::{Cancelled, Finished};
 use crate::config::secrets::GitlabToken;
 use crate::data::target::{Outcome, Target};
 use crate::data::waves::Waves;
@@ -28,7 +29,7 @@ pub(crate) async fn run(
     args: ApplyArgs,
     output: Printer,
     interrupt: watch::Receiver<bool>,
-) -> Result<i32, CommandError> {
+) -> Result<Finished, CommandError> {
     // All input first: nothing reaches AWS until every check has passed.
     let (ctx, (token, saved, wave)) = open(&args.targets, output, interrupt, |rollout| {
         let (token, mut problems) = token_inputs(
@@ -63,33 +64,31 @@ pub(crate) async fn run(
     if !ctx.rollout.waves.is_empty() {
         return in_waves(&ctx, &runner, &args, Pass::Apply(token), saved, wave).await;
     }
-    let report = Destination {
-        junit: args.junit.as_deref(),
-        ..args.report.as_deref().into()
+    let concluded = |ran| {
+        Concluded::new(&ctx, "Apply", ran)
+            .to(args.report.as_deref(), args.junit.as_deref())
+            .finished()
     };
     let (planned, recheck) = match saved {
         Some(plan) => (within_narrowing(&ctx, plan), true),
         // Confirmed up front: one pass, each target read, decided and converged as soon as
         // its account is listed.
         None if args.yes => {
-            let (ran, listed) = ctx.pass_listed(&runner, Pass::Apply(token)).await;
-            return conclude(&ctx, "Apply", report, &ran, listed);
+            let ran = ctx.pass_listed(&runner, Pass::Apply(token)).await;
+            return Ok(concluded(ran));
         }
         None => match plan_everything(&ctx, &runner, &token).await {
             Ok(planned) => (planned, false),
-            Err(Ended::Interrupted(rows)) => {
-                return conclude(&ctx, "Apply", report, &rows, Listed::Whole)
-            }
-            Err(Ended::ListingCut) => return Ok(exit::TARGET_FAILED),
+            Err(Ended::Interrupted(rows)) => return Ok(concluded((rows, Listed::Whole))),
+            Err(Ended::ListingCut) => return Ok(Finished::Told(exit::TARGET_FAILED)),
         },
     };
     if !confirmed(&ctx, &planned, args.yes).await {
-        ctx.output.always("Apply cancelled; nothing was changed.");
-        return Ok(exit::TARGET_FAILED);
+        return Ok(Finished::Cancelled(Cancelled::Apply));
     }
     let jobs = stream::iter(planned.into_iter().map(move |p| Job::planned(p, recheck)));
     let ran = ctx.pass(&runner, Pass::Apply(token), jobs).await;
-    conclude(&ctx, "Apply", report, &ran, Listed::Whole)
+    Ok(concluded((ran, Listed::Whole)))
 }
 
 /// A saved plan is carried out as it stands, within the narrowing flags.
@@ -145,7 +144,7 @@ fn unless_interrupted(planned: Results, stop: Option<Stop>) -> Result<Results, B
 
 /// Shows the plan's totals and asks, unless `--yes` or there is nothing to change.
 async fn confirmed(ctx: &Context, planned: &Results, yes: bool) -> bool {
-    ctx.output.status_line(totals(planned));
+    tell_totals(ctx.output, planned);
     let changing = planned
         .iter()
         .filter(|r| r.outcome == Outcome::Pending)
@@ -168,7 +167,7 @@ async fn in_waves(
     pass: Pass,
     saved: Option<PlanFile>,
     wave: Option<usize>,
-) -> Result<i32, CommandError> {
+) -> Result<Finished, CommandError> {
     let (waves, jobs) = match saved {
         Some(mut plan) => {
             let waves = std::mem::take(&mut plan.waves);
@@ -190,11 +189,10 @@ async fn in_waves(
                 let (planned, stop) = ctx.pass(runner, Pass::Plan(token), all).await;
                 let planned = match unless_interrupted(planned, stop) {
                     Ok(planned) => planned,
-                    Err(rows) => return conclude_in_waves(ctx, args, &waves, &rows),
+                    Err(rows) => return Ok(conclude_in_waves(ctx, args, waves, *rows)),
                 };
                 if !confirmed(ctx, &planned, false).await {
-                    ctx.output.always("Apply cancelled; nothing was changed.");
-                    return Ok(exit::TARGET_FAILED);
+                    return Ok(Finished::Cancelled(Cancelled::Apply));
                 }
                 let (planned, _) = waves.split(planned, |p| p.target.account_id.as_str());
                 (waves, planned_jobs(planned, false))
@@ -202,7 +200,7 @@ async fn in_waves(
         }
     };
     let ran = run_in_waves(ctx, runner, pass, &waves, jobs, args.max_failures).await;
-    conclude_in_waves(ctx, args, &waves, &ran)
+    Ok(conclude_in_waves(ctx, args, waves, ran))
 }
 
 fn fresh_jobs(targets: Vec<Vec<Target>>) -> Vec<Vec<Job>> {
@@ -220,16 +218,11 @@ fn planned_jobs(planned: Vec<Results>, recheck: bool) -> Vec<Vec<Job>> {
 }
 
 /// The report of a run in waves carries each target's wave.
-fn conclude_in_waves(
-    ctx: &Context,
-    args: &ApplyArgs,
-    waves: &Waves,
-    ran: &Ran,
-) -> Result<i32, CommandError> {
-    let report = Destination {
+fn conclude_in_waves(ctx: &Context, args: &ApplyArgs, waves: Waves, ran: Ran) -> Finished {
+    Concluded {
         waves: Some(waves),
-        junit: args.junit.as_deref(),
-        ..args.report.as_deref().into()
-    };
-    conclude(ctx, "Apply", report, ran, Listed::Whole)
+        ..Concluded::new(ctx, "Apply", (ran, Listed::Whole))
+            .to(args.report.as_deref(), args.junit.as_deref())
+    }
+    .finished()
 }

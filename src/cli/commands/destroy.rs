@@ -11,9 +11,11 @@ use crate::cli::context::{open, Context, Listed};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::exit;
 use crate::cli::input::{check_junit_path, check_output_path, confirm, confirmation_possible};
-use crate::cli::output::reporter::{self, Destination, Printer};
-use crate::cli::output::results::{conclude, exit_code};
-use crate::data::target::{Action, Outcome, RuleState, TargetResult};
+use crate::cli::output::printer::Printer;
+use crate::cli::output::removal_plan;
+use crate::cli::output::results::{exit_code, Concluded};
+use crate::cli::output::{Cancelled, Finished};
+use crate::data::target::Outcome;
 use crate::engine::runner::{Job, Limits, Pass, Removal, Runner, Stop};
 use crate::outputs::csv_report::Results;
 
@@ -21,7 +23,7 @@ pub(crate) async fn run(
     args: DestroyArgs,
     output: Printer,
     interrupt: watch::Receiver<bool>,
-) -> Result<i32, CommandError> {
+) -> Result<Finished, CommandError> {
     let (ctx, ()) = open(&args.targets, output, interrupt, |_| {
         let mut problems: Vec<_> = check_output_path("--report", args.report.as_deref())
             .err()
@@ -45,54 +47,44 @@ pub(crate) async fn run(
     let ran = if args.yes {
         let (ran, listed) = ctx.pass_listed(&runner, Pass::Destroy(removal)).await;
         if listed == Listed::Cut {
-            return Ok(exit::TARGET_FAILED);
+            return Ok(Finished::Told(exit::TARGET_FAILED));
         }
         ran
     } else {
-        let planned = match plan_removal(&ctx, &runner, removal).await? {
+        let planned = match plan_removal(&ctx, &runner, removal).await {
             Ok(planned) => planned,
-            Err(code) => return Ok(code),
+            Err(ended) => return Ok(ended),
         };
         if !confirmed(output, &planned, &args).await {
-            output.always("Destroy cancelled; nothing was changed.");
-            return Ok(exit::TARGET_FAILED);
+            return Ok(Finished::Cancelled(Cancelled::Destroy));
         }
         let jobs = stream::iter(planned.into_iter().map(|p| Job::planned(p, false)));
         ctx.pass(&runner, Pass::Destroy(removal), jobs).await
     };
-    conclude(
-        &ctx,
-        "Destroy",
-        Destination {
-            junit: args.junit.as_deref(),
-            ..args.report.as_deref().into()
-        },
-        &ran,
-        Listed::Whole,
-    )
+    Ok(Concluded::new(&ctx, "Destroy", (ran, Listed::Whole))
+        .to(args.report.as_deref(), args.junit.as_deref())
+        .finished())
 }
 
-/// Reads what would be removed and shows it; the exit code instead when the run ends here
-/// (interrupted, or nothing to remove).
+/// Reads what would be removed and shows it, before the question; how the command ends
+/// instead when it ends here (interrupted, or nothing to remove).
 async fn plan_removal(
     ctx: &Context,
     runner: &Arc<Runner>,
     removal: Removal,
-) -> Result<Result<Results, i32>, CommandError> {
+) -> Result<Results, Finished> {
     let ((planned, stop), listed) = ctx.pass_listed(runner, Pass::PlanDestroy(removal)).await;
     if listed == Listed::Cut {
-        return Ok(Err(exit::TARGET_FAILED));
+        return Err(Finished::Told(exit::TARGET_FAILED));
     }
     if stop == Some(Stop::Interrupted) {
-        return Ok(Err(exit::INTERRUPTED));
+        return Err(Finished::Told(exit::INTERRUPTED));
     }
-    ctx.output.data(plan_table(&planned));
+    removal_plan::show(ctx.output, &planned);
     if !planned.iter().any(|r| r.outcome == Outcome::Pending) {
-        ctx.output
-            .always("Nothing managed by ptc-rollout to remove.");
-        return Ok(Err(exit_code(&planned, None)));
+        return Err(Finished::NothingToRemove(exit_code(&planned, None)));
     }
-    Ok(Ok(planned))
+    Ok(planned)
 }
 
 /// Asks before removing, saying how secrets go.
@@ -108,45 +100,4 @@ async fn confirmed(printer: Printer, planned: &Results, args: &DestroyArgs) -> b
     };
     let question = format!("Remove the managed rule and secret ({window}) in {removing} targets?");
     confirm(printer, &question).await
-}
-
-/// What would be removed per target, and what would be left alone.
-fn plan_table(planned: &[Box<TargetResult>]) -> String {
-    let rows: Vec<Vec<String>> = planned
-        .iter()
-        .map(|r| {
-            let what = match &r.error {
-                Some(e) => format!("{}: {e}", r.outcome),
-                None => reporter::actions(r, true).replace('-', "nothing managed"),
-            };
-            let kept = r.observed.as_ref().map_or(String::new(), |o| {
-                let actions = r
-                    .decision
-                    .as_ref()
-                    .map(|d| d.actions().to_vec())
-                    .unwrap_or_default();
-                let mut kept = Vec::new();
-                if o.secret.arn().is_some() && !actions.contains(&Action::DeleteSecret) {
-                    kept.push("secret (not managed)");
-                }
-                if matches!(o.rule, RuleState::Present { .. })
-                    && !actions.contains(&Action::DeleteRule)
-                {
-                    kept.push("rule (not using the managed secret)");
-                }
-                kept.join(", ")
-            });
-            vec![
-                r.target.account_id.clone(),
-                r.target.account_name.clone(),
-                r.target.region.clone(),
-                what,
-                kept,
-            ]
-        })
-        .collect();
-    reporter::table(
-        &["ACCOUNT", "NAME", "REGION", "REMOVE", "LEFT ALONE"],
-        &rows,
-    )
 }

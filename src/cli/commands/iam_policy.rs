@@ -2,19 +2,19 @@
 
 use crate::cli::args::IamPolicyArgs;
 use crate::cli::error::CommandError;
-use crate::cli::exit;
 use crate::cli::output::printer::Printer;
+use crate::cli::output::{policies, Finished};
 use crate::config::{is_role_name, Problem, Rollout};
 use crate::outputs::iam_policy::Policies;
 
-pub(crate) fn run(args: IamPolicyArgs, output: Printer) -> Result<i32, CommandError> {
+pub(crate) fn run(args: IamPolicyArgs, output: Printer) -> Result<Finished, CommandError> {
     let rollout = Rollout::load(&args.config)?;
     let caller = args.caller_role_arn.unwrap_or_else(|| {
-        output.note("no --caller-role-arn: the trust policy names a placeholder to replace");
+        policies::placeholder(output, "--caller-role-arn");
         "arn:aws:iam::MANAGEMENT_ACCOUNT_ID:role/ROLLOUT_CALLER_ROLE".to_owned()
     });
     let org = args.org_id.unwrap_or_else(|| {
-        output.note("no --org-id: the trust policy names a placeholder to replace");
+        policies::placeholder(output, "--org-id");
         "o-EXAMPLE".to_owned()
     });
     // As lenient as ever: the second field, if it names a partition.
@@ -37,6 +37,5 @@ pub(crate) fn run(args: IamPolicyArgs, output: Printer) -> Result<i32, CommandEr
         &org,
         args.probe_as_role.as_deref(),
     );
-    output.data_line(serde_json::to_string_pretty(&policies.to_json()).expect("serialisable"));
-    Ok(exit::SUCCESS)
+    Ok(Finished::Policies(policies.to_json()))
 }

@@ -6,11 +6,12 @@ use tokio::sync::watch;
 
 use crate::aws::registry::manifest::Platform;
 use crate::cli::args::{ProbeArgs, PullOptions};
-use crate::cli::context::{open, Context};
+use crate::cli::context::{open, Context, Listed, Ran};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::input::{check_junit_path, check_output_path};
-use crate::cli::output::reporter::{Destination, Printer};
-use crate::cli::output::results::conclude;
+use crate::cli::output::printer::Printer;
+use crate::cli::output::results::Concluded;
+use crate::cli::output::{token_role, Finished};
 use crate::config::image_ref::ImageRef;
 use crate::config::secrets::GitlabToken;
 use crate::config::{is_role_name, Problem, Rollout};
@@ -21,7 +22,7 @@ pub(crate) async fn run(
     args: ProbeArgs,
     output: Printer,
     interrupt: watch::Receiver<bool>,
-) -> Result<i32, CommandError> {
+) -> Result<Finished, CommandError> {
     let (ctx, spec) = open(&args.targets, output, interrupt, |rollout| {
         let mut problems = Vec::new();
         let pull = pull_spec("--image", &args.image, &args.pull, &mut problems);
@@ -40,31 +41,27 @@ pub(crate) async fn run(
         pull,
         as_role: args.as_role.clone(),
     };
-    let to = Destination {
-        path: args.report.as_deref(),
+    let ran = checking_pass(&ctx, Pass::Probe(spec), args.max_failures).await;
+    Ok(Concluded {
         probe: true,
-        junit: args.junit.as_deref(),
-        waves: None,
-    };
-    checking_pass(&ctx, Pass::Probe(spec), "Probe", to, args.max_failures).await
+        ..Concluded::new(&ctx, "Probe", ran).to(args.report.as_deref(), args.junit.as_deref())
+    }
+    .finished())
 }
 
-/// A pass that writes nothing (`validate`, `probe`) over every target as listed, concluded
-/// with its report: no canary, no rule adopted.
+/// A pass that writes nothing (`validate`, `probe`) over every target as listed: no canary,
+/// no rule adopted.
 pub(crate) async fn checking_pass(
     ctx: &Context,
     pass: Pass,
-    title: &str,
-    to: Destination<'_>,
     max_failures: Option<Tolerance>,
-) -> Result<i32, CommandError> {
+) -> (Ran, Listed) {
     let runner = ctx.runner(Limits {
         max_failures,
         canary: false,
         adopt_rules: false,
     });
-    let (ran, listed) = ctx.pass_listed(&runner, pass).await;
-    conclude(ctx, title, to, &ran, listed)
+    ctx.pass_listed(&runner, pass).await
 }
 
 /// What to pull, from the image flag and the pull options; problems are noted.
@@ -138,23 +135,20 @@ pub(super) async fn token_level(
 ) -> Option<u64> {
     let side = rollout.gitlab.as_ref()?;
     let Some(token) = token else {
-        output.note(format_args!(
-            "the registry token's role is not known ({} is not set): a Guest token pulls only from public projects",
-            rollout.token_env
-        ));
+        token_role::unknown(output, format_args!("{} is not set", rollout.token_env));
         return None;
     };
     let info = match crate::cli::commands::token::registry_token_info(side, &token).await {
         Ok(Some(info)) => info,
         Ok(None) => return None,
         Err(e) => {
-            output.note(format_args!("the registry token's role is not known ({e})"));
+            token_role::unread(output, &e);
             return None;
         }
     };
     let level = crate::cli::commands::token::token_level(side, info.id, output).await;
     if let Some(w) = crate::cli::commands::token::role_warning(side, level) {
-        output.warning(w);
+        token_role::warning(output, &w);
     }
     level
 }

@@ -10,18 +10,17 @@ use crate::cli::args::RotateArgs;
 use crate::cli::commands::waves::{check_wave, only, run_in_waves, InWaves};
 use crate::cli::context::{open, Listed};
 use crate::cli::error::{refuse_if, CommandError};
-use crate::cli::exit;
 use crate::cli::input::{check_junit_path, confirm, token_inputs};
-use crate::cli::output::reporter::{Destination, Printer};
-use crate::cli::output::results::conclude;
-use crate::data::target::Outcome;
+use crate::cli::output::printer::Printer;
+use crate::cli::output::results::Concluded;
+use crate::cli::output::{Cancelled, Finished};
 use crate::engine::runner::{Job, Limits, Pass};
 
 pub(crate) async fn run(
     args: RotateArgs,
     output: Printer,
     interrupt: watch::Receiver<bool>,
-) -> Result<i32, CommandError> {
+) -> Result<Finished, CommandError> {
     let (ctx, (token, wave)) = open(&args.targets, output, interrupt, |rollout| {
         let (token, mut problems) = token_inputs(
             rollout,
@@ -40,8 +39,7 @@ pub(crate) async fn run(
     .await?;
     let question = "Write the new token into every managed secret of the rollout?";
     if !args.yes && !confirm(output, question).await {
-        output.always("Rotation cancelled; nothing was changed.");
-        return Ok(exit::TARGET_FAILED);
+        return Ok(Finished::Cancelled(Cancelled::Rotation));
     }
     let runner = ctx.runner(Limits {
         max_failures: args.max_failures,
@@ -61,20 +59,11 @@ pub(crate) async fn run(
         let ran = run_in_waves(&ctx, &runner, pass, &waves, jobs, args.max_failures).await;
         (ran, Listed::Whole, Some(waves))
     };
-    let unmanaged = ran.0.iter().filter(|r| {
-        r.outcome == Outcome::Skipped
-            && r.observed.as_ref().is_some_and(|o| o.secret.is_unmanaged())
-    });
-    for r in unmanaged {
-        output.always(format_args!(
-            "unmanaged: {} {} ({}): secret left untouched",
-            r.target.account_id, r.target.region, r.target.account_name
-        ));
+    Ok(Concluded {
+        waves,
+        unmanaged: true,
+        ..Concluded::new(&ctx, "Rotate", (ran, listed))
+            .to(args.report.as_deref(), args.junit.as_deref())
     }
-    let to = Destination {
-        junit: args.junit.as_deref(),
-        waves: waves.as_ref(),
-        ..args.report.as_deref().into()
-    };
-    conclude(&ctx, "Rotate", to, &ran, listed)
+    .finished())
 }

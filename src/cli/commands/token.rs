@@ -5,13 +5,13 @@
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
-
-use crate::cli::args::{Format, TokenStatusArgs};
+use crate::cli::args::TokenStatusArgs;
 use crate::cli::error::{refuse_if, CommandError};
-use crate::cli::exit;
 use crate::cli::input::read_token;
 use crate::cli::output::printer::Printer;
+use crate::cli::output::token_role;
+use crate::cli::output::token_status::{Shown, Status};
+use crate::cli::output::Finished;
 use crate::config::secrets::{ApiToken, GitlabToken};
 use crate::config::{GitlabSide, Problem, Rollout, TokenRole, REPORTER};
 use crate::gitlab::{self, Gitlab, GitlabError, TokenInfo};
@@ -82,9 +82,7 @@ pub(crate) async fn current_token(
 pub(crate) async fn token_level(side: &GitlabSide, id: u64, printer: Printer) -> Option<u64> {
     let env = &side.api_token_env;
     let unknown = |why: String| {
-        printer.note(format_args!(
-            "the registry token's role is not known ({why}): a Guest token pulls only from public projects"
-        ));
+        token_role::unknown(printer, why);
         None
     };
     let api = match optional_api_token(side) {
@@ -111,23 +109,9 @@ pub(crate) fn days_left(today: i64, date: Option<&str>) -> Option<i64> {
     date.and_then(crate::config::parse_date).map(|d| d - today)
 }
 
-/// A token in `status`'s output.
-#[derive(Serialize)]
-struct Shown {
-    id: u64,
-    name: String,
-    scopes: Vec<String>,
-    role: Option<&'static str>,
-    #[serde(skip)]
-    access_level: Option<u64>,
-    created_on: Option<String>,
-    expires_on: Option<String>,
-    days_left: Option<i64>,
-    active: bool,
-}
-
+/// A token as `status` shows it.
 impl Shown {
-    fn of(t: &TokenInfo, today: i64) -> Self {
+    pub(crate) fn of(t: &TokenInfo, today: i64) -> Self {
         Shown {
             id: t.id,
             name: t.name.clone(),
@@ -150,7 +134,7 @@ fn optional_api_token(side: &GitlabSide) -> Option<Result<ApiToken, Problem>> {
 }
 
 /// `token status`.
-pub(crate) async fn status(args: TokenStatusArgs, output: Printer) -> Result<i32, CommandError> {
+pub(crate) async fn status(args: TokenStatusArgs) -> Result<Finished, CommandError> {
     let rollout = Rollout::load(&args.config)?;
     let (side, token) = status_inputs(&rollout, args.token_file.as_deref())?;
     // The API token is optional here: without it, the group's other tokens are not listed.
@@ -185,14 +169,6 @@ pub(crate) async fn status(args: TokenStatusArgs, output: Printer) -> Result<i32
     let warning = current
         .as_ref()
         .and_then(|c| role_warning(side, c.access_level));
-    print_status(
-        output,
-        args.format,
-        side,
-        current.as_ref(),
-        others.as_deref(),
-        warning.as_deref(),
-    );
     // An older token ptc-rollout minted still active is a rotation left unfinished (a job that
     // failed after its mint): due too, so the next scheduled run finishes it.
     let unfinished = others.as_ref().is_some_and(|o| !o.is_empty());
@@ -201,11 +177,15 @@ pub(crate) async fn status(args: TokenStatusArgs, output: Printer) -> Result<i32
         (None, Some(_)) => true,
         (Some(c), Some(n)) => c.days_left.is_some_and(|d| d <= 0 || d < n) || unfinished,
     };
-    Ok(if due {
-        exit::CHANGES_PENDING
-    } else {
-        exit::SUCCESS
-    })
+    Ok(Finished::TokenStatus(Box::new(Status {
+        format: args.format,
+        group: side.group.clone(),
+        api_token_env: side.api_token_env.clone(),
+        current,
+        others,
+        warning,
+        due,
+    })))
 }
 
 /// `[gitlab]` and the API token its `api_token_env` names, for `mint` and `revoke-old`;
@@ -247,83 +227,4 @@ pub(crate) fn role_warning(side: &GitlabSide, level: Option<u64>) -> Option<Stri
     Some(format!(
         "the registry token's role is {role}: pulls of images from private projects fail (GitLab lets a {role} pull only from public projects){chosen}; `ptc-rollout token mint` makes a Reporter token (gitlab.token_role = \"reporter\", the default), then `rotate`"
     ))
-}
-
-fn print_status(
-    output: Printer,
-    format: Format,
-    side: &GitlabSide,
-    current: Option<&Shown>,
-    others: Option<&[Shown]>,
-    warning: Option<&str>,
-) {
-    if let Some(w) = warning {
-        // Even when quiet, as ever: `status` is how a scheduled job learns of it.
-        output.always(format_args!("warning: {w}"));
-    }
-    if format == Format::Json {
-        let doc = serde_json::json!({
-            "group": side.group,
-            "registry_token": current,
-            "registry_token_active": current.is_some(),
-            "other_minted_tokens": others,
-            "warnings": warning.into_iter().collect::<Vec<_>>(),
-        });
-        output.data_line(format_args!(
-            "{}",
-            serde_json::to_string_pretty(&doc).expect("plain data")
-        ));
-        return;
-    }
-    match current {
-        None => output.data_line(format_args!(
-            "registry token: not active on GitLab (revoked, expired or wrong): run `ptc-rollout token mint`, then `rotate`"
-        )),
-        Some(c) => {
-            output.data_line(format_args!("registry token: {} (id {})", c.name, c.id));
-            output.data_line(format_args!("  scopes:  {}", c.scopes.join(", ")));
-            match c.role {
-                Some(role) => output.data_line(format_args!("  role:    {role}")),
-                None => output.data_line(format_args!("  role:    not read (GitLab says it in the group's list: set {} to read it)", side.api_token_env)),
-            }
-            output.data_line(format_args!("  created: {}", c.created_on.as_deref().unwrap_or("unknown")));
-            output.data_line(format_args!("  expires: {}", expiry(c)));
-        }
-    }
-    match others {
-        None => output.data_line(format_args!(
-            "other tokens ptc-rollout minted in group {}: not listed (set {} to list them)",
-            side.group, side.api_token_env
-        )),
-        Some([]) => output.data_line(format_args!(
-            "other tokens ptc-rollout minted in group {}: none active",
-            side.group
-        )),
-        Some(others) => {
-            output.data_line(format_args!(
-                "other tokens ptc-rollout minted in group {} (active):",
-                side.group
-            ));
-            for o in others {
-                output.data_line(format_args!(
-                    "  {} (id {}): expires {}",
-                    o.name,
-                    o.id,
-                    expiry(o)
-                ));
-            }
-            // A rotation left half done (a failed job after its mint) shows here.
-            output.data_line(format_args!("  once every target holds the current token (`rotate`), `token revoke-old` revokes them"));
-        }
-    }
-}
-
-fn expiry(t: &Shown) -> String {
-    match (&t.expires_on, t.days_left) {
-        // Expired at 00:00 UTC that day (GitLab's rule), whatever GitLab's answer said.
-        (Some(date), Some(d)) if d <= 0 => format!("{date} (expired)"),
-        (Some(date), Some(d)) => format!("{date} ({d} days left)"),
-        (Some(date), None) => date.clone(),
-        (None, _) => "never".to_owned(),
-    }
 }

@@ -10,14 +10,16 @@ use crate::cli::commands::probe::{
 use crate::cli::context::open;
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::input::{check_junit_path, check_output_path};
-use crate::cli::output::reporter::{Destination, Printer};
+use crate::cli::output::printer::Printer;
+use crate::cli::output::results::Concluded;
+use crate::cli::output::Finished;
 use crate::engine::runner::{Pass, ProbeSpec};
 
 pub(crate) async fn run(
     args: ValidateArgs,
     output: Printer,
     interrupt: watch::Receiver<bool>,
-) -> Result<i32, CommandError> {
+) -> Result<Finished, CommandError> {
     let (ctx, (pull, token)) = open(&args.targets, output, interrupt, |rollout| {
         let mut problems: Vec<_> = check_output_path("--report", args.report.as_deref())
             .err()
@@ -45,23 +47,16 @@ pub(crate) async fn run(
     // With [gitlab], a registry token below Reporter is said before the pass (a rule validates
     // with it, yet private images do not pull), and decides a refused pull's blame.
     let token_level = token_level(&ctx.rollout, token, output).await;
-    let probe = pull.map(|pull| ProbeSpec {
+    let spec = pull.map(|pull| ProbeSpec {
         token_level,
         pull,
         as_role: args.probe_as_role.clone(),
     });
-    let to = Destination {
-        path: args.report.as_deref(),
-        probe: probe.is_some(),
-        junit: args.junit.as_deref(),
-        waves: None,
-    };
-    checking_pass(
-        &ctx,
-        Pass::Validate(probe),
-        "Validate",
-        to,
-        args.max_failures,
-    )
-    .await
+    let probe = spec.is_some();
+    let ran = checking_pass(&ctx, Pass::Validate(spec), args.max_failures).await;
+    Ok(Concluded {
+        probe,
+        ..Concluded::new(&ctx, "Validate", ran).to(args.report.as_deref(), args.junit.as_deref())
+    }
+    .finished())
 }

@@ -1,9 +1,90 @@
 //! How a plan reads on the terminal: one line per target, grouped by wave when the rollout
 //! has `[[waves]]`, and the totals by action and by kind of target.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::cli::context::{Listed, Ran};
+use crate::cli::error::CommandError;
+use crate::cli::exit;
+use crate::cli::output::printer::Printer;
 use crate::cli::output::reporter;
+use crate::cli::output::results::{exit_code, print_stop, write_junit};
+use crate::config::Rollout;
 use crate::data::target::{Action, Outcome, TargetResult};
 use crate::data::waves::Waves;
+use crate::engine::runner::Stop;
+use crate::outputs::junit;
+use crate::outputs::plan_file::PlanFile;
+
+/// A plan as read: what `plan` returns.
+pub(crate) struct Planned {
+    pub rollout: Arc<Rollout>,
+    pub ran: Ran,
+    pub listed: Listed,
+    /// The rollout file's waves (empty without `[[waves]]`): the plan is shown wave by wave.
+    pub waves: Waves,
+    pub junit: Option<PathBuf>,
+    /// `--out`, and the rollout file the command to apply it names.
+    pub save: Option<(PathBuf, PathBuf)>,
+    pub detailed_exitcode: bool,
+}
+
+/// The plan on stdout, failures and why it stopped on stderr, the JUnit XML and the saved
+/// plan, then the exit status.
+pub(crate) fn render(printer: Printer, p: Planned) -> Result<i32, CommandError> {
+    let (results, stop) = p.ran;
+    if p.waves.is_empty() {
+        printer.data(plan_table(results.iter().map(|r| &**r)));
+    } else {
+        printer.data(by_wave(&p.waves, &results));
+    }
+    printer.data_line(format_args!("\n{}", totals(&results)));
+    for line in reporter::failure_lines(&results) {
+        printer.error(line);
+    }
+    print_stop(printer, stop.as_ref());
+    // Written whatever the run's end, like a report: an interrupted plan's rows say so.
+    write_junit(p.junit.as_deref(), || {
+        junit::from_results("ptc-rollout plan", &results, junit::Results::Plan)
+    })?;
+    if stop == Some(Stop::Interrupted) {
+        // An incomplete plan is not saved: applying it would skip the targets never read.
+        return Ok(exit::INTERRUPTED);
+    }
+    let code = exit_code(&results, stop.as_ref());
+    let changes = has_changes(&results);
+    if let Some((path, config)) = &p.save {
+        let created_at = results
+            .first()
+            .map(|r| r.checked_at.to_string())
+            .unwrap_or_default();
+        PlanFile::new(&p.rollout, created_at, p.waves, results).save(path)?;
+        printer.status_line(format_args!(
+            "Plan saved to {}; apply it with: ptc-rollout apply --config {} --plan {}",
+            path.display(),
+            config.display(),
+            path.display()
+        ));
+    }
+    if p.listed == Listed::Cut {
+        return Ok(exit::TARGET_FAILED);
+    }
+    if code == exit::SUCCESS && p.detailed_exitcode && changes {
+        return Ok(exit::CHANGES_PENDING);
+    }
+    Ok(code)
+}
+
+/// Whether applying would change anything.
+fn has_changes(results: &[Box<TargetResult>]) -> bool {
+    results.iter().any(|r| r.outcome == Outcome::Pending)
+}
+
+/// The plan's totals, before `apply` asks to carry it out.
+pub(crate) fn tell_totals(printer: Printer, planned: &[Box<TargetResult>]) {
+    printer.status_line(totals(planned));
+}
 
 /// One line per target: what `apply` would do there.
 pub(crate) fn plan_table<'a>(results: impl IntoIterator<Item = &'a TargetResult>) -> String {
@@ -66,7 +147,7 @@ pub(crate) fn by_wave(waves: &Waves, results: &[Box<TargetResult>]) -> String {
 }
 
 /// The plan's totals, by action and by kind of target.
-pub(crate) fn totals(results: &[Box<TargetResult>]) -> String {
+fn totals(results: &[Box<TargetResult>]) -> String {
     let count = |a: Action| {
         results
             .iter()

@@ -15,8 +15,7 @@ use crate::data::waves::Waves;
 use crate::engine::runner::Event;
 use crate::outputs::csv_report::{Columns, Results};
 
-pub(crate) use crate::cli::output::printer::Printer;
-/// The printer under its former name, for the callers not yet renamed.
+use crate::cli::output::printer::Printer;
 use crate::engine::runner::Stop;
 
 /// Where a command's results go (a CSV file, `-` for stdout, or else a table on stdout), and
@@ -36,15 +35,6 @@ impl<'a> Destination<'a> {
         Columns {
             probe: self.probe,
             waves: self.waves,
-        }
-    }
-}
-
-impl<'a> From<Option<&'a Path>> for Destination<'a> {
-    fn from(path: Option<&'a Path>) -> Self {
-        Destination {
-            path,
-            ..Destination::default()
         }
     }
 }

@@ -18,8 +18,8 @@ use crate::data::waves::{WaveMembers, Waves};
 /// `--accounts` or `--regions` may narrow a wave to nothing on purpose).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Partition {
-    pub waves: Waves,
-    pub empty: Vec<String>,
+    pub(crate) waves: Waves,
+    pub(crate) empty: Vec<String>,
 }
 
 /// Why the targets could not be put in waves.

@@ -34,31 +34,31 @@ pub(super) enum PullError {
 
 /// What to pull: the image, the platform an index resolves to, and the largest blob downloaded.
 #[derive(Debug, Clone)]
-pub struct PullSpec {
-    pub image: ImageRef,
-    pub platform: Platform,
+pub(crate) struct PullSpec {
+    pub(crate) image: ImageRef,
+    pub(crate) platform: Platform,
     /// A blob larger than this is not downloaded: only its request and redirect are checked.
-    pub max_blob_bytes: u64,
+    pub(crate) max_blob_bytes: u64,
 }
 
 /// One pull's context, after the first manifest was served.
 pub(super) struct Pull<'a> {
-    pub registry: &'a Registry,
-    pub base: &'a str,
-    pub name: &'a str,
-    pub credential: &'a Credential,
-    pub spec: &'a PullSpec,
-    pub rollout: &'a Rollout,
-    pub blame: &'a Blame,
+    pub(crate) registry: &'a Registry,
+    pub(crate) base: &'a str,
+    pub(crate) name: &'a str,
+    pub(crate) credential: &'a Credential,
+    pub(crate) spec: &'a PullSpec,
+    pub(crate) rollout: &'a Rollout,
+    pub(crate) blame: &'a Blame,
 }
 
 /// What the rest of the pull got, and why it stopped if it did.
 #[derive(Debug, Default)]
 pub(super) struct Fetched {
-    pub blobs: u32,
-    pub bytes: u64,
-    pub note: Option<String>,
-    pub failure: Option<String>,
+    pub(crate) blobs: u32,
+    pub(crate) bytes: u64,
+    pub(crate) note: Option<String>,
+    pub(crate) failure: Option<String>,
 }
 
 impl Pull<'_> {

@@ -20,13 +20,13 @@ static DENIED_ACTION_RE: LazyLock<Regex> = LazyLock::new(|| {
 pub(crate) struct Blame {
     /// The rule validated in this run (or the report found it valid): GitLab accepts the
     /// token's login, so an upstream failure is about the image, not the password.
-    pub validated: bool,
+    pub(crate) validated: bool,
     /// The registry token's GitLab access level, when GitLab was asked (`[gitlab]` and the API
     /// token); `None`: not known.
-    pub token_level: Option<u64>,
+    pub(crate) token_level: Option<u64>,
     /// The workload role that pulled (`--as-role`, `--probe-as-role`), which may lack the
     /// import permissions the member role holds.
-    pub as_role: Option<String>,
+    pub(crate) as_role: Option<String>,
 }
 
 /// Which registry request failed: they fail for different reasons.

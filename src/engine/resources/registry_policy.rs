@@ -149,7 +149,7 @@ impl Document {
     }
 
     /// A new document holding only `statement`.
-    pub(crate) fn new_with(statement: &Value) -> Self {
+    fn new_with(statement: &Value) -> Self {
         let mut d = Document {
             members: vec![(
                 "Version".to_owned(),
@@ -223,7 +223,7 @@ impl<'de> Deserialize<'de> for Members {
 }
 
 /// The Region's registry policy text; `None` when the registry has none.
-pub(crate) async fn read_policy(c: &Regional, t: &Target) -> Result<Option<String>, ApiError> {
+async fn read_policy(c: &Regional, t: &Target) -> Result<Option<String>, ApiError> {
     let sent = c.ecr.get_registry_policy().send().await;
     let none = |e: &GetRegistryPolicyError| e.is_registry_policy_not_found_exception();
     let out = unless_absent(sent, none, t, "ecr:GetRegistryPolicy")?;
@@ -243,7 +243,7 @@ fn parse(t: &Target, text: &str) -> Result<Document, ApiError> {
 
 /// Whether the registry policy holds the statement the rollout file asks for; `TooLong` when
 /// it does not and the policy with it would be over ECR's limit, so that `plan` says what
-/// `apply` would refuse (see [`write`]) from the same read.
+/// `apply` would refuse (see [`write()`]) from the same read.
 pub(crate) async fn read_state(
     c: &Regional,
     t: &Target,
@@ -410,7 +410,7 @@ fn raced(t: &Target, call: &'static str, how: &str) -> ApiError {
 }
 
 /// ECR's limit on the registry policy text (the model's `RegistryPolicyText`, max 10,240).
-pub(crate) const POLICY_TEXT_MAX: usize = 10_240;
+const POLICY_TEXT_MAX: usize = 10_240;
 
 /// Why a registry policy of `chars` characters is not written, and the fix: `plan`'s conflict
 /// and `apply`'s error alike.

@@ -17,18 +17,18 @@ use crate::engine::resources::unless_absent;
 /// What DescribeSecret tells about the rollout's secret in a target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SecretDetails {
-    pub arn: String,
-    pub managed: bool,
-    pub pending_deletion: bool,
+    pub(crate) arn: String,
+    pub(crate) managed: bool,
+    pub(crate) pending_deletion: bool,
     /// The version labelled AWSCURRENT.
-    pub current_version: Option<String>,
+    pub(crate) current_version: Option<String>,
     /// LastChangedDate, Unix seconds.
-    pub last_changed: Option<i64>,
+    pub(crate) last_changed: Option<i64>,
     /// The `token-expires-on` tag.
-    pub expires_on: Option<String>,
+    pub(crate) expires_on: Option<String>,
     /// The customer managed KMS key that encrypts the secret; `None` for the default
     /// `aws/secretsmanager` key, the only one ECR can read.
-    pub kms_key_id: Option<String>,
+    pub(crate) kms_key_id: Option<String>,
 }
 
 impl SecretDetails {

@@ -14,8 +14,8 @@
 //! the reporter).
 
 mod accounts;
+mod canary;
 mod events;
-mod gate;
 mod schedule;
 mod steps;
 mod waves;
@@ -33,8 +33,8 @@ use crate::data::target::{CheckedAt, Outcome, Target, TargetResult};
 use crate::data::waves::WaveEnd;
 use crate::engine::credentials::Access;
 use accounts::Accounts;
+pub(crate) use canary::Gate;
 pub use events::Event;
-pub(crate) use gate::Gate;
 pub(crate) use steps::destroy::Removal;
 pub(crate) use steps::probe::ProbeSpec;
 use steps::validate::login_window::Logins;
@@ -49,7 +49,7 @@ pub(crate) const ENTRY_CONCURRENCY: usize = 32;
 pub(crate) const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
 /// One pass over the targets: what it is called, what it does in one target (see
-/// [`steps`]) and whether `--max-failures` stops it. Adding a pass is one variant here and
+/// `steps`) and whether `--max-failures` stops it. Adding a pass is one variant here and
 /// one per-target function.
 #[derive(Debug, Clone)]
 pub enum Pass {
@@ -75,7 +75,7 @@ pub enum Pass {
 
 impl Pass {
     /// The progress bar's label.
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self {
             Pass::Plan(_) | Pass::PlanDestroy(_) => "planning",
             Pass::Apply(_) => "applying",
@@ -89,7 +89,7 @@ impl Pass {
 
     /// Whether `--max-failures` stops this pass: plans and inspections read everything, so
     /// they always run to the end.
-    pub fn stops_on_failures(&self) -> bool {
+    fn stops_on_failures(&self) -> bool {
         !matches!(
             self,
             Pass::Plan(_) | Pass::PlanDestroy(_) | Pass::Inspect(_)
@@ -113,7 +113,7 @@ pub enum Stop {
 
 impl Stop {
     /// The reason written on every row this stop left unstarted.
-    pub fn not_started(&self) -> String {
+    pub(crate) fn not_started(&self) -> String {
         match self {
             Stop::Interrupted => "not attempted: the run was interrupted".to_owned(),
             Stop::TooManyFailures { failed, allowed } => {
@@ -137,7 +137,7 @@ pub enum Tolerance {
 
 impl Tolerance {
     /// The failures tolerated among `targets`.
-    pub fn allowed(self, targets: usize) -> usize {
+    pub(crate) fn allowed(self, targets: usize) -> usize {
         match self {
             Tolerance::Count(n) => n,
             Tolerance::Percent(p) => targets * usize::from(p) / 100,
@@ -162,11 +162,11 @@ pub struct Limits {
 /// One target of a pass, and what a plan saw and decided there, if it was planned.
 #[derive(Debug, Clone)]
 pub struct Job {
-    pub target: Target,
+    pub(crate) target: Target,
     /// `None`: read and decide now, in the same pass (`apply --yes`, `destroy --yes`).
-    pub planned: Option<Box<TargetResult>>,
+    pub(crate) planned: Option<Box<TargetResult>>,
     /// From a saved plan: re-read the target and refuse it if anything changed.
-    pub recheck: bool,
+    pub(crate) recheck: bool,
 }
 
 impl Job {
@@ -178,7 +178,7 @@ impl Job {
         }
     }
 
-    pub fn planned(planned: Box<TargetResult>, recheck: bool) -> Self {
+    pub(crate) fn planned(planned: Box<TargetResult>, recheck: bool) -> Self {
         Self {
             target: planned.target.clone(),
             planned: Some(planned),
@@ -188,7 +188,7 @@ impl Job {
 
     /// The row for a job never started. A target the plan already found failed, conflicting
     /// or interrupted keeps that row.
-    pub fn not_started(self, why: &str, now: CheckedAt) -> TargetResult {
+    pub(crate) fn not_started(self, why: &str, now: CheckedAt) -> TargetResult {
         match self.planned {
             Some(r) if r.outcome.is_failure() => *r,
             planned => {
@@ -240,7 +240,7 @@ impl Runner {
         })
     }
 
-    /// Runs `pass` over every job, at most `concurrency` at a time (see [`schedule`]).
+    /// Runs `pass` over every job, at most `concurrency` at a time (see `schedule`).
     /// Returns why the pass stopped early, if it did; every job ends in one event.
     pub async fn run<S>(
         self: &Arc<Self>,
@@ -296,7 +296,7 @@ impl Runner {
     }
 
     /// Now, from the SDK's time source (virtual in simulations).
-    pub fn now(&self) -> CheckedAt {
+    pub(crate) fn now(&self) -> CheckedAt {
         self.accounts.now()
     }
 }

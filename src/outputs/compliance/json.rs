@@ -20,7 +20,7 @@ pub(crate) fn json(rollout: &Rollout, rows: &[Row]) -> serde_json::Value {
 
 /// A row's reasons, one an item. A target not inspected has one: its error, which may itself
 /// hold `; `.
-pub(crate) fn reason_list(row: &Row) -> Vec<&str> {
+fn reason_list(row: &Row) -> Vec<&str> {
     match (row.reasons.as_str(), row.inspection) {
         ("", _) => Vec::new(),
         (all, Inspection::Inspected) => all.split("; ").collect(),

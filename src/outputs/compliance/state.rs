@@ -25,7 +25,7 @@ pub enum State {
 }
 
 impl State {
-    pub const ALL: [State; 5] = [
+    pub(crate) const ALL: [State; 5] = [
         State::Compliant,
         State::Warning,
         State::NonCompliant,
@@ -33,7 +33,7 @@ impl State {
         State::Skipped,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             State::Compliant => "compliant",
             State::Warning => "warning",
@@ -44,7 +44,7 @@ impl State {
     }
 
     /// Whether the row makes `report` exit 1.
-    pub fn fails(self) -> bool {
+    pub(crate) fn fails(self) -> bool {
         matches!(
             self,
             State::Warning | State::NonCompliant | State::NotInspected

@@ -2,8 +2,6 @@
 //! see emulator/) on a free loopback port, its control API, and the built binary pointed at it
 //! through the standard AWS environment.
 
-#![allow(dead_code)]
-
 use std::cell::{Cell, RefCell};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;

@@ -12,6 +12,7 @@ impl Emulator {
     /// Declares that this test sends values the AWS service models refuse on purpose; else
     /// dropping the emulator fails the test if any call was refused by the model check
     /// (emulator/model_check.py), since real AWS would refuse it too.
+    #[allow(dead_code)] // documented in emulator/README.md; no test needs it today
     pub fn expect_model_refusals(&self) {
         self.model_refusals_expected.set(true);
     }

@@ -6,14 +6,13 @@
 use super::{side_and_api, today};
 use crate::cli::args::TokenMintArgs;
 use crate::cli::error::{refuse_if, CommandError};
-use crate::cli::exit;
 use crate::cli::input::check_output_path;
-use crate::cli::output::reporter::Printer;
+use crate::cli::output::{token_mint, Finished};
 use crate::config::secrets::{ApiToken, GitlabToken};
 use crate::config::{GitlabSide, Problem, Rollout};
 use crate::gitlab::{self, expiry_date, Gitlab, GitlabError, Holds, Stored, TokenInfo};
 
-pub(crate) async fn run(args: TokenMintArgs, output: Printer) -> Result<i32, CommandError> {
+pub(crate) async fn run(args: TokenMintArgs) -> Result<Finished, CommandError> {
     let rollout = Rollout::load(&args.config)?;
     let (side, api) = inputs(&rollout, &args)?;
     let c = Gitlab::with_api_token(&side.api_url, &api, &side.api_token_env);
@@ -44,31 +43,19 @@ pub(crate) async fn run(args: TokenMintArgs, output: Printer) -> Result<i32, Com
             stored
         }
     };
-    if let Some(lost) = settled {
-        output.note(format_args!(
-            "GitLab's answer to storing the token was lost ({lost}); read back, the variable holds the new token"
-        ));
-    }
-    // The role as GitLab answered it, which is what the token can do.
-    let role = info.role().unwrap_or(side.token_role.name());
-    output.status_line(format_args!(
-        "Minted {:?} (id {}, read_registry, {role}) in group {}, expiring {}.",
-        info.name, info.id, side.group, expires_at
-    ));
-    if info.access_level.unwrap_or(side.token_role.access_level()) < crate::config::REPORTER {
-        output.note(format_args!(
-            "a {role} token pulls only images of public projects (gitlab.token_role = \"guest\"); pulls from private projects need Reporter"
-        ));
-    } else {
-        output.status_line(format_args!(
-            "{role}, not the Guest of GitLab's tutorial: a Guest pulls only from public projects, so its first pull of a private project's image fails."
-        ));
-    }
-    say_where(output, side, &args, stored);
-    output.status_line(
-        "The old token keeps working. Next: `ptc-rollout rotate` with the new token, then `ptc-rollout token revoke-old`.",
-    );
-    Ok(exit::SUCCESS)
+    Ok(Finished::Minted(Box::new(token_mint::Minted {
+        lost: settled.map(|e| e.to_string()),
+        name: info.name.clone(),
+        id: info.id,
+        // The role as GitLab answered it, which is what the token can do.
+        role: info.role().unwrap_or(side.token_role.name()).to_owned(),
+        reporter: info.access_level.unwrap_or(side.token_role.access_level())
+            >= crate::config::REPORTER,
+        group: side.group.clone(),
+        expires_at,
+        stored: side.ci_variable.clone().zip(stored),
+        out: args.out.clone(),
+    })))
 }
 
 /// The checks before any call: `[gitlab]`, the API token, and somewhere to store the token.
@@ -230,22 +217,4 @@ async fn unstored(
         "minted {:?} (id {}) but could not store it: {why}; {fate}",
         info.name, info.id
     ))
-}
-
-fn say_where(output: Printer, side: &GitlabSide, args: &TokenMintArgs, stored: Option<Stored>) {
-    if let (Some(key), Some(s)) = (&side.ci_variable, stored) {
-        let how = if s.created { "created" } else { "updated" };
-        output.status_line(format_args!(
-            "Stored in CI/CD variable {key} of group {} ({how}; masked: {}, hidden: {}, protected: {}).",
-            side.group, s.masked, s.hidden, s.protected
-        ));
-        if !s.masked {
-            output.warning(format_args!(
-                "CI/CD variable {key} is not masked: GitLab shows its value in job logs that print it; mark it Masked in the group's CI/CD settings"
-            ));
-        }
-    }
-    if let Some(path) = &args.out {
-        output.status_line(format_args!("Written to {} (mode 0600).", path.display()));
-    }
 }

@@ -10,24 +10,25 @@ use tokio::sync::watch;
 
 use super::{registry_token_info, side_and_api};
 use crate::cli::args::TokenRevokeArgs;
-use crate::cli::context::{Context, Listed};
+use crate::cli::context::Context;
 use crate::cli::error::{refuse_if, CommandError};
-use crate::cli::exit;
 use crate::cli::input::read_token;
 use crate::cli::input::{check_junit_path, check_output_path, confirm, confirmation_possible};
-use crate::cli::output::reporter::Printer;
-use crate::cli::output::results::{print_stop, write_junit};
+use crate::cli::output::printer::Printer;
+use crate::cli::output::results::write_junit;
+use crate::cli::output::revocation::{self, Check, Ended, Revoked};
+use crate::cli::output::{Cancelled, Finished};
 use crate::config::secrets::{ApiToken, GitlabToken, TokenSource};
 use crate::config::{GitlabSide, Problem, Rollout};
-use crate::engine::runner::{Limits, Pass, Stop};
+use crate::engine::runner::{Limits, Pass};
 use crate::gitlab::{self, Gitlab, GitlabError, TokenInfo};
-use crate::outputs::compliance::{self, CurrentToken, Revocation};
+use crate::outputs::compliance::{self, CurrentToken};
 
 pub(crate) async fn run(
     args: TokenRevokeArgs,
     output: Printer,
     interrupt: watch::Receiver<bool>,
-) -> Result<i32, CommandError> {
+) -> Result<Finished, CommandError> {
     // Every target, always (no narrowing flags): a narrowed check could not prove the old
     // tokens unused.
     let rollout = Rollout::load(&args.config)?;
@@ -40,11 +41,7 @@ pub(crate) async fn run(
         .map_err(|newer| stale_token(&rollout, &args, &side, &current, &newer))?;
     // Nothing to revoke: no need to check the targets, unless a report of the check is asked.
     if old.is_empty() && args.report.is_none() && args.junit.is_none() {
-        output.status_line(format_args!(
-            "No older active token minted by ptc-rollout in group {}: nothing to revoke.",
-            side.group
-        ));
-        return Ok(exit::SUCCESS);
+        return Ok(Finished::Revocation(Ended::NothingOld(side.group)));
     }
     let ctx = Context::start(rollout, output, args.concurrency.into(), interrupt).await?;
     let runner = ctx.runner(Limits::default());
@@ -67,62 +64,22 @@ pub(crate) async fn run(
     write_junit(args.junit.as_deref(), || {
         crate::outputs::junit::from_revocation("ptc-rollout token revoke-old", &results)
     })?;
-    print_stop(output, stop.as_ref());
-    if stop == Some(Stop::Interrupted) {
-        return Ok(exit::INTERRUPTED);
+    let check = Check::of((&results, stop), listed, &current);
+    if check.interrupted() {
+        return Ok(Finished::Revocation(Ended::Interrupted(check)));
     }
-    let (mut behind, mut skipped) = (Vec::new(), Vec::new());
-    for r in &results {
-        let t = &r.target;
-        let line = |why| format!("{} {} ({}): {why}", t.account_id, t.region, t.account_name);
-        match compliance::revocation(r) {
-            Revocation::Proven => {}
-            Revocation::Skipped(why) => skipped.push(line(why)),
-            Revocation::Behind(why) => behind.push(line(why)),
-        }
+    if !check.proven() {
+        return Ok(Finished::Revocation(Ended::NotProven(check)));
     }
-    // Listed, never counted as behind: no secret and no rule there, so no token is needed.
-    for line in &skipped {
-        output.status_line(format_args!("skipped, needs no token: {line}"));
-    }
-    if !behind.is_empty() || listed == Listed::Cut {
-        for line in &behind {
-            output.always(format_args!("still needs an old token: {line}"));
-        }
-        if listed == Listed::Cut {
-            output.always("the Organization was not listed to its end: targets may be missing");
-        }
-        output.always(format_args!(
-            "Revoked nothing: {} of {} targets are not proven on the current token {:?} (id {}). Run `ptc-rollout rotate`, then revoke-old again.",
-            behind.len(),
-            results.len() - skipped.len(),
-            current.name,
-            current.id
-        ));
-        return Ok(exit::TARGET_FAILED);
-    }
-    let proven = format!(
-        "All {} targets are valid on ptc-rollout's secret and hold the current token {:?} (id {}){}",
-        results.len() - skipped.len(),
-        current.name,
-        current.id,
-        match skipped.len() {
-            0 => String::new(),
-            n => format!("; {n} skipped (an opt-in Region not enabled: no token needed there)"),
-        }
-    );
     if old.is_empty() {
-        output.status_line(format_args!(
-            "{proven}; no older active token minted by ptc-rollout: nothing to revoke."
-        ));
-        return Ok(exit::SUCCESS);
+        return Ok(Finished::Revocation(Ended::ProvenNothingOld(check)));
     }
-    output.status_line(format_args!("{proven}."));
+    revocation::proven(output, &check);
     if !args.yes && !confirm(output, &question(&old, &side)).await {
-        output.always("Revocation cancelled; nothing was revoked.");
-        return Ok(exit::TARGET_FAILED);
+        return Ok(Finished::Cancelled(Cancelled::Revocation));
     }
-    revoke_all(&c, &side, &old, output).await
+    let revoked = revoke_all(&c, &side, &old).await;
+    Ok(Finished::Revocation(Ended::Revoked(revoked)))
 }
 
 /// The checks before any call: `[gitlab]`, both tokens, the report path, confirmation.
@@ -218,25 +175,15 @@ fn question(old: &[TokenInfo], side: &GitlabSide) -> String {
 }
 
 /// Revokes each old token; one failure does not stop the others, and each is named.
-async fn revoke_all(
-    c: &Gitlab,
-    side: &GitlabSide,
-    old: &[TokenInfo],
-    output: Printer,
-) -> Result<i32, CommandError> {
-    let mut failed = 0;
+async fn revoke_all(c: &Gitlab, side: &GitlabSide, old: &[TokenInfo]) -> Vec<Revoked> {
+    let mut revoked = Vec::new();
     for t in old {
-        match gitlab::revoke(c, &side.group, t.id).await {
-            Ok(()) => output.status_line(format_args!("revoked {:?} (id {})", t.name, t.id)),
-            Err(e) => {
-                failed += 1;
-                output.error(format_args!("not revoked {:?} (id {}): {e}", t.name, t.id));
-            }
-        }
+        let refused = gitlab::revoke(c, &side.group, t.id).await.err();
+        revoked.push(Revoked {
+            name: t.name.clone(),
+            id: t.id,
+            refused: refused.map(|e| e.to_string()),
+        });
     }
-    Ok(if failed == 0 {
-        exit::SUCCESS
-    } else {
-        exit::GITLAB_FAILED
-    })
+    revoked
 }

@@ -2,8 +2,9 @@
 //! canary's turn, then converge ([`crate::engine::resources::apply`]: the reads, the decision and
 //! the writes) and validate.
 
+use super::clients_for;
 use super::ending::end_with;
-use super::plan::{clients_for, plan_of};
+use super::plan::plan_of;
 use super::validate::{known_secret, validate_guarded};
 use super::{turn_to_write, Cx};
 use crate::aws::clients::Regional;

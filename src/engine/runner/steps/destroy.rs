@@ -1,8 +1,9 @@
 //! The destroy pass in one target: what ptc-rollout manages there (the rule using its secret,
 //! the secret, its registry policy statement), decided from a plan and removed.
 
+use super::clients_for;
 use super::ending::end_with;
-use super::plan::{clients_for, plan_of};
+use super::plan::plan_of;
 use super::Cx;
 use crate::aws::clients::Regional;
 use crate::aws::error::ApiError;
@@ -18,10 +19,10 @@ use crate::engine::runner::Job;
 /// How `destroy` deletes secrets.
 #[derive(Debug, Clone, Copy)]
 pub struct Removal {
-    pub recovery_days: i64,
+    pub(crate) recovery_days: i64,
     /// ForceDeleteWithoutRecovery, for present secrets and those already scheduled for
     /// deletion alike.
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 /// What `apply` observes, and ptc-rollout's registry policy statement even when the rollout

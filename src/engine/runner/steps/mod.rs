@@ -1,7 +1,8 @@
 //! What each pass does in one target, one file per pass: [`plan`], [`apply`], [`validate`],
 //! [`probe`], [`rotate`], [`destroy`], [`inspect`]. Each is a function of the target and a small
-//! context ([`Cx`]: the accounts, the rollout, the canary gate, the login window, the clock);
-//! how every failed row ends is in [`ending`]. [`run`] sends a pass's job to its function.
+//! context ([`Cx`]: the accounts and the clock, the rollout, the limits, the canary gate, the
+//! login window); how every failed row ends is in [`ending`]. [`run`] sends a pass's job to its
+//! function.
 
 pub(super) mod apply;
 pub(super) mod destroy;
@@ -13,7 +14,7 @@ pub(super) mod rotate;
 pub(super) mod validate;
 
 use super::accounts::Accounts;
-use super::gate::{CanaryGuard, Gate, Turn};
+use super::canary::{CanaryGuard, Gate, Turn};
 use super::{Job, Limits, Pass};
 use crate::aws::clients::Regional;
 use crate::aws::error::ApiError;
@@ -101,5 +102,17 @@ pub(super) async fn turn_to_write(
         Turn::Canary(guard) => Ok(Some(guard)),
         Turn::Go => Ok(None),
         Turn::Stop(why) => Err(why),
+    }
+}
+
+/// The Region's clients: those the plan just used, or new ones.
+pub(super) async fn clients_for(
+    cx: &Cx<'_>,
+    known: Option<Regional>,
+    t: &Target,
+) -> Result<Regional, ApiError> {
+    match known {
+        Some(c) => Ok(c),
+        None => cx.regional(t).await,
     }
 }

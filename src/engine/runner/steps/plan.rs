@@ -111,15 +111,3 @@ async fn token_needed(
     // Not asked (the breaker, an error): nothing known, nothing written.
     v.checked && !v.skipped && !v.is_valid
 }
-
-/// The Region's clients: those the plan just used, or new ones.
-pub(super) async fn clients_for(
-    cx: &Cx<'_>,
-    known: Option<Regional>,
-    t: &Target,
-) -> Result<Regional, crate::aws::error::ApiError> {
-    match known {
-        Some(c) => Ok(c),
-        None => cx.regional(t).await,
-    }
-}

@@ -14,12 +14,12 @@ use crate::engine::pull::{self, Blame, PullSpec, Puller};
 /// What to pull, as whom, and what the run knows of the registry token.
 #[derive(Debug, Clone)]
 pub struct ProbeSpec {
-    pub pull: PullSpec,
+    pub(crate) pull: PullSpec,
     /// A role name in each account to pull as, assumed from the member role.
-    pub as_role: Option<String>,
+    pub(crate) as_role: Option<String>,
     /// The registry token's GitLab access level, when GitLab was asked (for the blame of an
     /// upstream refusal).
-    pub token_level: Option<u64>,
+    pub(crate) token_level: Option<u64>,
 }
 
 /// A probe spec with the registry client that carries it out, shared by every target.

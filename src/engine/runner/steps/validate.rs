@@ -41,7 +41,7 @@ pub(super) async fn validate_one(cx: &Cx<'_>, t: Target, prober: Option<&Prober>
     }
 }
 
-/// Validates when the login gate admits it, unless the circuit breaker is open. An error
+/// Validates when the login window admits it, unless the circuit breaker is open. An error
 /// from the call itself is an invalid result with the error as the failure: the rule's
 /// state is unknown. `known_secret`: see [`is_login_failure`].
 pub(super) async fn validate_guarded(

@@ -1,4 +1,4 @@
-//! The login gate: every ValidatePullThroughCacheRule (a login at GitLab.com) is admitted
+//! The login window: every ValidatePullThroughCacheRule (a login at GitLab.com) is admitted
 //! through a window that starts at one validation in flight, grows by one per success (so it
 //! doubles per round of successes, up to the run's concurrency), falls back to one after a
 //! failed login, and closes for good after [`AUTH_FAILURE_LIMIT`] of them. A token GitLab
