@@ -28,12 +28,13 @@ pub use cli::{
 
 // The engine as the simulation's tests and the scale benchmark drive it, with the reporter
 // the binary uses, so the benchmark measures what ships.
-pub use aws::clients::{Clients, Overrides, Regional, Tuning};
+pub use aws::clients::{Clients, Overrides, Regional};
 pub use cli::output::printer::Printer;
 pub use cli::output::reporter::consume;
 pub use config::model_rules;
 pub use config::secrets::GitlabToken;
 pub use config::Rollout;
+pub use data::tuning::Tuning;
 pub use engine::credentials::{Access, Caller};
 pub use engine::discovery::{discover, stream_targets, SkipReason};
 pub use engine::resources::{converge, decide, observe, validate};

@@ -3,6 +3,7 @@
 //! simulation in `sim/`, injects its own HTTP client, sleep and time source through
 //! [`Overrides`] and so drives the real code path, SDK retries and timeouts included.
 
+use crate::data::tuning::Tuning;
 use std::time::Duration;
 
 use aws_config::identity::IdentityCache;
@@ -35,36 +36,6 @@ pub struct Overrides {
     pub region: Option<String>,
     /// An endpoint for every service, as `AWS_ENDPOINT_URL` would give (tests in one process).
     pub endpoint_url: Option<String>,
-}
-
-/// Retry and timeout settings. The SDK's defaults (3 attempts, no operation or attempt timeout)
-/// are too weak for a long run over thousands of accounts, so they are always set explicitly.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Tuning {
-    pub max_attempts: u32,
-    pub initial_backoff: Duration,
-    pub max_backoff: Duration,
-    pub connect_timeout: Duration,
-    pub attempt_timeout: Duration,
-    pub operation_timeout: Duration,
-}
-
-impl Default for Tuning {
-    /// Eight attempts ride out sustained throttling (at 25% throttled, a call fails all eight
-    /// with odds of 1 in 65,000) while full-jitter backoff capped at 20 s keeps a throttled
-    /// call under about 75 s of waiting. Each attempt gets 30 s, since
-    /// ValidatePullThroughCacheRule logs in to the upstream registry; the operation timeout
-    /// bounds all attempts and backoff together.
-    fn default() -> Self {
-        Self {
-            max_attempts: 8,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(20),
-            connect_timeout: Duration::from_secs(5),
-            attempt_timeout: Duration::from_secs(30),
-            operation_timeout: Duration::from_secs(300),
-        }
-    }
 }
 
 /// The caller's SDK configuration, from which every client of a run is made.

@@ -10,8 +10,8 @@ use super::{
     model_rules, Problem, RawRule, RawTargets, RawTuning, RawUpstream, ENV_NAME_RE, EXPIRY_TAG_KEY,
     GITLAB_REGISTRY, MANAGED_TAG_KEY, SECRET_NAME_PREFIX, SUFFIX_LIKE_RE,
 };
-use crate::aws::clients::Tuning;
 use crate::data::regions;
+use crate::data::tuning::Tuning;
 
 /// What the rollout keeps of `[targets]` besides its values as written.
 pub(super) struct CheckedTargets {

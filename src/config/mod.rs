@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::aws::clients::Tuning;
+use crate::data::tuning::Tuning;
 use checks::{
     check_accounts, check_rule, check_targets, check_tuning, check_upstream, toml_problem,
 };

@@ -1,7 +1,7 @@
 //! `[[waves]]`: the order of a rollout, checked as far as the file alone allows. Which targets
 //! each wave takes, and whether an OU of a wave lies within the targets when
 //! `targets.organizational_units` is set, is known only once the Organization is listed (see
-//! [`crate::engine::discovery::partition`]); that check too is made before any write.
+//! the engine's `discovery::partition`); that check too is made before any write.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::LazyLock;

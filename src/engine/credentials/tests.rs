@@ -16,7 +16,8 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::date_time::{DateTime, Format};
 
 use super::*;
-use crate::aws::clients::{Overrides, Tuning};
+use crate::aws::clients::Overrides;
+use crate::data::tuning::Tuning;
 
 #[derive(Debug, Clone)]
 struct Clock(Arc<Mutex<SystemTime>>);

@@ -9,7 +9,7 @@
 //! failures (`--max-failures`), or a failed canary. Targets never started end `not attempted`.
 //!
 //! Its parts: [`schedule`] (one pass's loop), [`waves`] (one pass per `[[waves]]` wave, and
-//! the rule between waves), [`accounts`] (each account entered once), [`gate`] (the canary),
+//! the rule between waves), [`accounts`] (each account entered once), [`canary`] (the canary gate),
 //! [`steps`] (what each pass does in one target, one file per pass), [`events`] (what it tells
 //! the reporter).
 
