@@ -38,7 +38,9 @@ pub use data::tuning::Tuning;
 pub use engine::credentials::{Access, Caller};
 pub use engine::discovery::{discover, stream_targets, SkipReason};
 pub use engine::resources::{converge, decide, observe, validate};
-pub use engine::runner::{Event, Job, Limits, Pass, Runner, Setup, Stop, DEFAULT_CONCURRENCY};
+pub use engine::runner::{
+    Event, Job, Limits, Pass, Runner, Setup, Stop, Tolerance, DEFAULT_CONCURRENCY,
+};
 
 // The compliance export's HTML page, measured at scale by the tests.
 pub use outputs::compliance::{Inspection, Row, State};

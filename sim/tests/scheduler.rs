@@ -10,7 +10,7 @@ use ptc_rollout::data::target::{Outcome, Target, TargetResult};
 use ptc_rollout::data::waves::{WaveEnd, WaveMembers, Waves};
 use ptc_rollout::{
     Access, Caller, Clients, Event, GitlabToken, Job, Limits, Overrides, Pass, Rollout, Runner,
-    Setup, Stop, Tuning,
+    Setup, Stop, Tolerance, Tuning,
 };
 use ptc_sim::{Fault, Sim, SimConfig};
 use tokio::sync::{mpsc, watch};
@@ -243,6 +243,41 @@ async fn an_interrupt_starts_nothing_new_and_lets_targets_in_flight_finish() {
         .all(|r| matches!(r.outcome, Outcome::Pending | Outcome::NotAttempted)));
     let waited = ran.ended_at - ran.interrupted_at.unwrap();
     assert!(waited < DRAIN, "drained in {waited:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_failures_stops_at_the_failure_over_the_limit_and_starts_nothing_more() {
+    let limits = Limits {
+        max_failures: Some(Tolerance::Count(1)),
+        ..Limits::default()
+    };
+    let w = world(4, 1, limits, SimConfig::default()).await;
+    for m in &w.members {
+        w.sim.set_fault(m, Some(Fault::Deny));
+    }
+    let token = Arc::new(GitlabToken::new("glpat-the-good-one".into()).unwrap());
+    let ran = run(&w, Pass::Apply(token), jobs(&w.members), None).await;
+    assert_eq!(
+        ran.stop,
+        Some(Stop::TooManyFailures {
+            failed: 2,
+            allowed: 1
+        })
+    );
+    // One slot: the second failure stops the pass before its slot is given to a third target.
+    assert_eq!(
+        ran.started(),
+        2,
+        "no target started after the limit was passed"
+    );
+    let rows = ran.rows();
+    assert_eq!(rows.len(), 4, "every target ends in one row");
+    let failed = rows.iter().filter(|r| r.outcome == Outcome::Failed).count();
+    let not_attempted = rows
+        .iter()
+        .filter(|r| r.outcome == Outcome::NotAttempted)
+        .count();
+    assert_eq!((failed, not_attempted), (2, 2));
 }
 
 #[tokio::test(start_paused = true)]

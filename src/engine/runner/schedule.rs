@@ -80,12 +80,12 @@ impl Scheduler {
         tokio::pin!(drain);
         let mut draining = false;
         loop {
-            self.enter_accounts();
-            self.start_targets();
+            // The limit first: a target that finished over it must not make room for another.
             if let Some(stop) = self.too_many_failures() {
                 self.stop = Some(stop);
-                continue;
             }
+            self.enter_accounts();
+            self.start_targets();
             if self.is_done() {
                 break;
             }
