@@ -50,12 +50,22 @@ FIXED_UPSTREAM_URLS = {
     "gitlab-container-registry": "registry.gitlab.com",
     "chainguard": "cgr.dev",
 }
+# The upstreams ECR's user guide lists as requiring a Secrets Manager secret ("Sync an upstream
+# registry with an Amazon ECR private registry"): Chainguard is among them.
 CREDENTIALS_REQUIRED = {
     "docker-hub",
     "github-container-registry",
     "gitlab-container-registry",
     "azure-container-registry",
+    "chainguard",
 }
+# ECR's answer to a rule without the credential its upstream requires, as a user saw it
+# (aws-controllers-k8s/community#2589; AWS does not document it): the code is
+# UnsupportedUpstreamRegistryException, not a parameter error. The report cut the message
+# after these words, so nothing more is claimed.
+CREDENTIAL_REQUIRED_MESSAGE = (
+    "The specified upstream registry requires authentication. Specify a valid Secrets Manager ARN."
+)
 
 _lock = threading.RLock()  # one lock for every registry's rule table; contention is irrelevant here
 
@@ -231,9 +241,7 @@ def new_rule(account: str, region: str, prefix: str, url: str, registry: str | N
             raise InvalidParameterException("upstreamRegistryUrl must be specified")
         registry = _infer_upstream(url, registry)
         if registry in CREDENTIALS_REQUIRED and not credential_arn:
-            raise InvalidParameterException(
-                f"A credential ARN is required for upstream registry '{registry}'"
-            )
+            raise UnsupportedUpstreamRegistryException(CREDENTIAL_REQUIRED_MESSAGE)
         if credential_arn is not None:
             _check_secret(credential_arn, account, region)
         if upstream_prefix is not None:

@@ -133,13 +133,15 @@ def test_ptc_parameter_errors(c):
     creds = c.assume(c.ids["dev-a"])
     ecr = c.client("ecr", "eu-west-1", creds)
     bad_arn = c.secret_arn.replace("ecr-pullthroughcache/", "other/")
-    cases = [
-        dict(ecrRepositoryPrefix="Gitlab", credentialArn=c.secret_arn, **GITLAB),  # upper case
-        dict(ecrRepositoryPrefix="gitlab2", **GITLAB),  # GitLab needs credentials
-    ]
-    for kwargs in cases:
-        code, _, _ = error_of(ecr.create_pull_through_cache_rule, **kwargs)
-        assert code == "InvalidParameterException", (kwargs, code)
+    code, _, _ = error_of(ecr.create_pull_through_cache_rule, ecrRepositoryPrefix="Gitlab",
+                          credentialArn=c.secret_arn, **GITLAB)  # upper case
+    assert code == "InvalidParameterException", code
+    # An upstream that needs a credential, without one: ECR's answer as a user saw it
+    # (aws-controllers-k8s/community#2589). Chainguard needs one too (the user guide's list).
+    for kwargs in (GITLAB, dict(upstreamRegistry="chainguard", upstreamRegistryUrl="cgr.dev")):
+        code, status, message = error_of(ecr.create_pull_through_cache_rule, ecrRepositoryPrefix="gitlab2", **kwargs)
+        assert (code, status) == ("UnsupportedUpstreamRegistryException", 400), (kwargs, code)
+        assert message.startswith("The specified upstream registry requires authentication"), message
     # The credentialArn's pattern is a model constraint: ValidationException (selftest_parity.py).
     code, _, _ = error_of(ecr.create_pull_through_cache_rule, ecrRepositoryPrefix="gitlab2", credentialArn=bad_arn, **GITLAB)
     assert code == "ValidationException", code

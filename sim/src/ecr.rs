@@ -27,12 +27,19 @@ const FIXED_URLS: &[(&str, &str)] = &[
     ("gitlab-container-registry", "registry.gitlab.com"),
     ("chainguard", "cgr.dev"),
 ];
+/// The upstreams ECR's user guide lists as requiring a Secrets Manager secret.
 const CREDENTIALS_REQUIRED: &[&str] = &[
     "docker-hub",
     "github-container-registry",
     "gitlab-container-registry",
     "azure-container-registry",
+    "chainguard",
 ];
+/// ECR's answer to a rule without the credential its upstream requires, as a user saw it
+/// (aws-controllers-k8s/community#2589; not documented): the emulator's words, cut where that
+/// report was.
+const CREDENTIAL_REQUIRED_MESSAGE: &str =
+    "The specified upstream registry requires authentication. Specify a valid Secrets Manager ARN.";
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
@@ -305,9 +312,11 @@ fn create(t: &mut Target, interner: &mut Interner, ctx: &Ctx, input: &In) -> Rep
     let registry = registry.unwrap_or_default();
     let cred = match input.credential_arn.as_deref() {
         None if CREDENTIALS_REQUIRED.contains(&registry) => {
-            return invalid(format!(
-                "A credential ARN is required for upstream registry '{registry}'"
-            ));
+            return Reply::json_error(
+                400,
+                "UnsupportedUpstreamRegistryException",
+                CREDENTIAL_REQUIRED_MESSAGE.to_owned(),
+            );
         }
         None => None,
         Some(arn) => match credential(t, ctx, arn) {

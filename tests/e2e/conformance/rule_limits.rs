@@ -13,6 +13,7 @@ const UPSTREAMS: &[(&str, bool)] = &[
     ("registry-1.docker.io", true),
     ("ghcr.io", true),
     ("registry.gitlab.com", true),
+    ("cgr.dev", true),
 ];
 
 /// What AWS documents for the steps of [`rule_limits`], in order.
@@ -20,9 +21,13 @@ pub(crate) const DOCUMENTED: &[&str] = &[
     "limits: create, prefix in upper case => InvalidParameterException 400",
     "limits: create, prefix of one character => InvalidParameterException 400",
     "limits: create, an upstream ECR does not support => UnsupportedUpstreamRegistryException 400",
+    // Which upstreams need a credential: the user guide's list. ECR's answer when one is
+    // missing is not documented; this is the one a user saw (aws-controllers-k8s/community#2589).
     "limits: create without a credential, each upstream => ok public.ecr.aws=ok quay.io=ok \
-     registry.k8s.io=ok registry-1.docker.io=InvalidParameterException \
-     ghcr.io=InvalidParameterException registry.gitlab.com=InvalidParameterException",
+     registry.k8s.io=ok registry-1.docker.io=UnsupportedUpstreamRegistryException \
+     ghcr.io=UnsupportedUpstreamRegistryException \
+     registry.gitlab.com=UnsupportedUpstreamRegistryException \
+     cgr.dev=UnsupportedUpstreamRegistryException",
     "limits: create, a prefix that has a rule => PullThroughCacheRuleAlreadyExistsException 400",
     "limits: create up to the cap => ok 50 rules",
     "limits: create past the cap => LimitExceededException 400",
