@@ -11,6 +11,7 @@ mod error;
 pub mod exit;
 mod input;
 pub(crate) mod output;
+mod waves;
 
 use tokio::sync::watch;
 

@@ -1,14 +1,13 @@
 //! `apply`: plan (or load a saved plan), confirm, converge every target, validate every rule,
 //! write the report. Three modes: a saved plan, `--yes` (one pass, no plan shown), and the
 //! interactive plan-confirm-apply; each goes through the rollout file's `[[waves]]` in order,
-//! if it has some (see [`crate::cli::commands::waves`]).
+//! if it has some (see [`crate::cli::waves`]).
 
 use std::sync::Arc;
 
 use futures::stream;
 
 use crate::cli::args::ApplyArgs;
-use crate::cli::commands::waves::{check_wave, only, run_in_waves, InWaves};
 use crate::cli::context::{open, Context, Listed, Ran};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::exit;
@@ -17,6 +16,7 @@ use crate::cli::output::plan::tell_totals;
 use crate::cli::output::printer::Printer;
 use crate::cli::output::results::Concluded;
 use crate::cli::output::{Cancelled, Finished};
+use crate::cli::waves::{check_wave, only, run_in_waves, InWaves};
 use crate::config::secrets::GitlabToken;
 use crate::data::target::{Outcome, Target};
 use crate::data::waves::Waves;

@@ -13,7 +13,6 @@ pub(crate) mod report;
 pub(crate) mod rotate;
 pub(crate) mod token;
 pub(crate) mod validate;
-pub(crate) mod waves;
 
 #[cfg(test)]
 mod tests {

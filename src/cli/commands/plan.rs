@@ -7,13 +7,13 @@ use futures::stream;
 use tokio::sync::watch;
 
 use crate::cli::args::PlanArgs;
-use crate::cli::commands::waves::{check_wave, only, InWaves};
 use crate::cli::context::{open, Listed};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::input::{check_junit_path, check_output_path, read_token};
 use crate::cli::output::plan::Planned;
 use crate::cli::output::printer::Printer;
 use crate::cli::output::Finished;
+use crate::cli::waves::{check_wave, only, InWaves};
 use crate::data::waves::Waves;
 use crate::engine::runner::{Job, Limits, Pass};
 

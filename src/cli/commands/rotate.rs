@@ -1,19 +1,19 @@
 //! `rotate`: write a new token into every managed secret (canary first), validate, report.
 //! Unmanaged secrets are listed, never touched; a secret already holding the token is left as
-//! it is, so a re-run writes nothing. With `[[waves]]`, wave by wave (see [`crate::cli::commands::waves`]).
+//! it is, so a re-run writes nothing. With `[[waves]]`, wave by wave (see [`crate::cli::waves`]).
 
 use std::sync::Arc;
 
 use tokio::sync::watch;
 
 use crate::cli::args::RotateArgs;
-use crate::cli::commands::waves::{check_wave, only, run_in_waves, InWaves};
 use crate::cli::context::{open, Listed};
 use crate::cli::error::{refuse_if, CommandError};
 use crate::cli::input::{check_junit_path, confirm, token_inputs};
 use crate::cli::output::printer::Printer;
 use crate::cli::output::results::Concluded;
 use crate::cli::output::{Cancelled, Finished};
+use crate::cli::waves::{check_wave, only, run_in_waves, InWaves};
 use crate::engine::runner::{Job, Limits, Pass};
 
 pub(crate) async fn run(

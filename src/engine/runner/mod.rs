@@ -251,6 +251,19 @@ impl Runner {
     where
         S: Stream<Item = Job> + Send + Unpin,
     {
+        self.run_pass(pass, jobs, events).await.stop
+    }
+
+    /// [`Runner::run`], with the pass's totals.
+    async fn run_pass<S>(
+        self: &Arc<Self>,
+        pass: Pass,
+        jobs: S,
+        events: &UnboundedSender<Event>,
+    ) -> schedule::Ended
+    where
+        S: Stream<Item = Job> + Send + Unpin,
+    {
         let _ = events.send(Event::PassStarted {
             label: pass.label(),
         });

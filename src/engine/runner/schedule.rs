@@ -15,6 +15,15 @@ use tokio::time::Instant;
 use super::{Event, Job, Runner, Step, Stop, Tolerance, DRAIN_DEADLINE, ENTRY_CONCURRENCY};
 use crate::data::target::{Outcome, Target, TargetResult};
 
+/// How a pass ended: why it stopped early, if it did, and its totals (as
+/// [`Event::PassFinished`] tells them).
+pub(super) struct Ended {
+    pub(super) stop: Option<Stop>,
+    /// Every job of the pass, each ended in one row.
+    pub(super) targets: usize,
+    pub(super) failed: usize,
+}
+
 /// The state of one pass while it runs.
 pub(super) struct Scheduler {
     runner: Arc<Runner>,
@@ -69,7 +78,7 @@ impl Scheduler {
     /// while work goes on. A job whose account has not been entered yet waits, without a slot,
     /// while the account is entered (a few at a time): slots go only to targets that can start
     /// working at once.
-    pub(super) async fn run<S>(mut self, mut jobs: S) -> Option<Stop>
+    pub(super) async fn run<S>(mut self, mut jobs: S) -> Ended
     where
         S: Stream<Item = Job> + Send + Unpin,
     {
@@ -235,7 +244,7 @@ impl Scheduler {
 
     /// Every job never started ends with the stop's reason; then the pass's end, with its
     /// totals.
-    fn finish(mut self) -> Option<Stop> {
+    fn finish(mut self) -> Ended {
         if let Some(stop) = &self.stop {
             let why = stop.not_started();
             let never_started = self
@@ -253,6 +262,10 @@ impl Scheduler {
             targets: self.found,
             failed: self.failures,
         });
-        self.stop
+        Ended {
+            stop: self.stop,
+            targets: self.found,
+            failed: self.failures,
+        }
     }
 }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use futures::stream;
-use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+use tokio::sync::mpsc::UnboundedSender;
 
 use super::{Event, Job, Pass, Runner, Stop, Tolerance};
 use crate::data::waves::{WaveEnd, Waves};
@@ -26,14 +26,6 @@ impl Halt {
             Halt::Wave(wave, end) => end.not_started(later, wave),
         }
     }
-}
-
-/// What one wave's pass left: its rows and failures (counted as they pass on to `events`), and
-/// its stop.
-struct WaveRun {
-    rows: usize,
-    failed: usize,
-    stop: Option<Stop>,
 }
 
 impl Runner {
@@ -79,11 +71,13 @@ impl Runner {
                 of,
                 targets,
             });
-            let ran = self.run_wave(pass.clone(), jobs, events).await;
+            let ran = self
+                .run_pass(pass.clone(), stream::iter(jobs), events)
+                .await;
             let wave_stop = ran.stop.or_else(|| self.canary_failure());
             let end = WaveEnd {
                 failed: ran.failed,
-                allowed: tolerance.map(|t| t.allowed(ran.rows)),
+                allowed: tolerance.map(|t| t.allowed(ran.targets)),
             };
             let later_waves = last.is_some_and(|l| l > index);
             if wave_stop == Some(Stop::Interrupted) {
@@ -111,34 +105,5 @@ impl Runner {
             }
         }
         stop
-    }
-
-    /// One wave's pass, its events passed on to `events` and its rows counted on the way (the
-    /// rule between waves needs the count; the rows are the reporter's).
-    async fn run_wave(
-        self: &Arc<Self>,
-        pass: Pass,
-        jobs: Vec<Job>,
-        events: &UnboundedSender<Event>,
-    ) -> WaveRun {
-        let (tx, mut rx) = unbounded_channel();
-        let run = async move {
-            let stop = self.run(pass, stream::iter(jobs), &tx).await;
-            drop(tx);
-            stop
-        };
-        let pass_on = async {
-            let (mut rows, mut failed) = (0, 0);
-            while let Some(event) = rx.recv().await {
-                if let Event::TargetFinished(r) = &event {
-                    rows += 1;
-                    failed += usize::from(r.is_failure());
-                }
-                let _ = events.send(event);
-            }
-            (rows, failed)
-        };
-        let (stop, (rows, failed)) = tokio::join!(run, pass_on);
-        WaveRun { rows, failed, stop }
     }
 }
