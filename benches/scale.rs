@@ -15,11 +15,11 @@ use std::time::{Duration, Instant as WallInstant};
 use futures::StreamExt;
 use ptc_rollout::data::regions::KNOWN_REGIONS;
 use ptc_rollout::data::target::{Outcome, TargetResult};
-use ptc_rollout::GitlabToken;
 use ptc_rollout::Printer;
 use ptc_rollout::Rollout;
 use ptc_rollout::{Access, Caller};
 use ptc_rollout::{Clients, Overrides, Tuning};
+use ptc_rollout::{GitlabToken, Tokens};
 use ptc_rollout::{Job, Limits, Pass, Runner, Setup, DEFAULT_CONCURRENCY};
 use ptc_sim::{Api, Sim, SimConfig};
 use tokio::sync::{mpsc, watch};
@@ -191,7 +191,7 @@ async fn run_phase(
     let (targets, listing) = ptc_rollout::stream_targets(clients.organizations(), rollout.clone());
     let token = GitlabToken::new("glpat-bench-token".into()).expect("token");
     let pass = match phase {
-        Phase::Apply | Phase::Reapply => Pass::Apply(Arc::new(token)),
+        Phase::Apply | Phase::Reapply => Pass::Apply(Arc::new(Tokens::one("gitlab", token))),
         Phase::Validate => Pass::Validate(None),
     };
     let stop = runner.run(pass, targets.map(Job::fresh), &tx).await;

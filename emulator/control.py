@@ -1,7 +1,8 @@
 """The emulator's control API, served under /_ptc/ on the same port as moto.
 
-Tests use it to declare valid GitLab tokens (and their role), deny AssumeRole, seed an
-Organization, inspect and mutate state behind the tool's back, read the call
+Tests use it to declare valid GitLab tokens (and their role), accept logins on the other
+upstream hosts, publish images into a central ECR registry, create IAM roles, deny AssumeRole,
+seed an Organization, inspect and mutate state behind the tool's back, read the call
 log, inject faults, publish images upstream, choose identity policies, opt
 accounts in to Regions, set STS and Secrets Manager timing limits, and point
 layer downloads' S3 URLs elsewhere.
@@ -23,6 +24,7 @@ import s3
 import secrets_guard
 import templates
 import upstream
+import upstreams
 from emustate import MANAGEMENT_ACCOUNT_ID, MAX_SESSION_DURATION_RANGE, OPT_IN_REGIONS, STATE
 
 FAULT_KINDS = {"throttle", "http500", "http503", "latency", "hang", "limit_exceeded", "region_disabled",
@@ -225,7 +227,8 @@ def mutate(p: dict) -> dict:
     if op == "create_rule":
         account, region, prefix, url = _require(p, "account", "region", "prefix", "upstream_url")
         ptc.new_rule(account, region, prefix, url, p.get("upstream_registry"),
-                     credential_arn=p.get("credential_arn"), check=False)
+                     credential_arn=p.get("credential_arn"), custom_role_arn=p.get("custom_role_arn"),
+                     upstream_prefix=p.get("upstream_repository_prefix"), check=False)
         return {"ok": True}
     if op == "delete_rule":
         account, region, prefix = _require(p, "account", "region", "prefix")
@@ -271,6 +274,38 @@ def add_upstream_images(images) -> dict:
         return {"ok": True, "images": [upstream.add_image(image) for image in images]}
     except ValueError as e:
         raise BadRequest(str(e))
+
+
+def add_upstream_credentials(p: dict) -> dict:
+    registry_url, username, token = _require(p, "registry_url", "username", "token")
+    if not all(isinstance(v, str) for v in (registry_url, username, token)):
+        raise BadRequest("'registry_url', 'username' and 'token' must be strings")
+    upstreams.add_credential(registry_url, username, token)
+    return {"ok": True}
+
+
+def add_central_images(p: dict) -> dict:
+    account, region, images = _require(p, "account", "region", "images")
+    if not isinstance(account, str) or not re.fullmatch(r"\d{12}", account) or not isinstance(images, list):
+        raise BadRequest("'account' must be a 12-digit account id, 'images' a list of {\"repository\", \"tag\", ...}")
+    try:
+        for image in images:
+            upstream.check(image)
+        return {"ok": True, "images": [upstreams.publish_central(account, region, image) for image in images]}
+    except ValueError as e:
+        raise BadRequest(str(e))
+
+
+def create_role(p: dict) -> dict:
+    account, name = _require(p, "account", "name")
+    if not isinstance(account, str) or not re.fullmatch(r"\d{12}", account):
+        raise BadRequest("'account' must be a 12-digit account id")
+    if not isinstance(name, str) or not re.fullmatch(r"[\w+=,.@-]{1,64}", name):
+        raise BadRequest("'name' must be an IAM role name")
+    service = p.get("trust_service", upstreams.PTC_SERVICE)
+    if service is not None and not isinstance(service, str):
+        raise BadRequest("'trust_service' must be a service principal or null (trust the management account)")
+    return {"ok": True, "arn": upstreams.create_role(account, name, service)}
 
 
 def set_identity_policies(policies) -> dict:
@@ -381,6 +416,11 @@ ROUTES = {
     ("POST", "/_ptc/gitlab"): gitlab.control,
     ("GET", "/_ptc/upstream_images"): lambda p: {"images": upstream.list_images()},
     ("POST", "/_ptc/upstream_images"): lambda p: add_upstream_images(p.get("images", [])),
+    ("GET", "/_ptc/upstream_credentials"): lambda p: upstreams.credential_state(),
+    ("POST", "/_ptc/upstream_credentials"): add_upstream_credentials,
+    ("POST", "/_ptc/central_images"): add_central_images,
+    ("POST", "/_ptc/roles"): create_role,
+    ("GET", "/_ptc/organization"): lambda p: {"id": upstreams.organization_id()},
     ("GET", "/_ptc/identity_policies"): lambda p: {"policies": STATE.identity_policies()},
     ("POST", "/_ptc/identity_policies"): lambda p: set_identity_policies(p.get("policies", [])),
     ("POST", "/_ptc/registry_tokens/expire"): lambda p: {"ok": True, "expired": STATE.expire_registry_tokens()},

@@ -29,6 +29,7 @@ from moto.ecr.responses import ECRResponse
 from moto.secretsmanager.models import FakeSecret, secretsmanager_backends
 
 import secrets_guard
+import upstreams
 from emustate import STATE
 
 MAX_RULES_PER_REGISTRY = 50  # AWS quota, not adjustable
@@ -50,15 +51,28 @@ FIXED_UPSTREAM_URLS = {
     "gitlab-container-registry": "registry.gitlab.com",
     "chainguard": "cgr.dev",
 }
-# The upstreams ECR's user guide lists as requiring a Secrets Manager secret ("Sync an upstream
-# registry with an Amazon ECR private registry"): Chainguard is among them.
-CREDENTIALS_REQUIRED = {
-    "docker-hub",
-    "github-container-registry",
-    "gitlab-container-registry",
-    "azure-container-registry",
-    "chainguard",
+# What each upstream does with a Secrets Manager credential (credentialArn), one table:
+# "required": ECR's user guide lists these as needing a secret ("Sync an upstream registry with
+#   an Amazon ECR private registry"), Chainguard among them;
+# "optional": the guide documents no authentication for them and no source shows ECR refusing
+#   one (Pulumi/Terraform examples set it on ecr-public): accepted, stored, never used;
+# "refused": the ECR upstream authenticates with customRoleArn (the model's doc of it), so a
+#   secret there is a parameter error (our reading: AWS documents no answer).
+CREDENTIAL_RULE = {
+    "docker-hub": "required",
+    "github-container-registry": "required",
+    "gitlab-container-registry": "required",
+    "azure-container-registry": "required",
+    "chainguard": "required",
+    "ecr-public": "optional",
+    "k8s": "optional",
+    "quay": "optional",
+    "ecr": "refused",
 }
+CREDENTIALS_REQUIRED = {r for r, rule in CREDENTIAL_RULE.items() if rule == "required"}
+ECR_URL_RE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$")
+AZURE_URL_RE = re.compile(r"^[a-z0-9]+\.azurecr\.io$")  # Azure login servers: lowercase NAME.azurecr.io
+ROLE_ACCOUNT_RE = re.compile(r"^arn:aws[a-z-]*:iam::(\d{12}):role/")
 # ECR's answer to a rule without the credential its upstream requires, as a user saw it
 # (aws-controllers-k8s/community#2589; AWS does not document it): the code is
 # UnsupportedUpstreamRegistryException, not a parameter error. The report cut the message
@@ -216,17 +230,42 @@ def _check_secret(arn: str, account: str, region: str) -> None:
 def _infer_upstream(url: str, registry: str | None) -> str:
     if registry is None:
         registry = next((r for r, u in FIXED_UPSTREAM_URLS.items() if u == url), None)
-        if registry is None and url.endswith(".azurecr.io"):
+        if registry is None and AZURE_URL_RE.match(url):
             registry = "azure-container-registry"
-        if registry is None and re.match(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com$", url):
+        if registry is None and ECR_URL_RE.match(url):
             registry = "ecr"
     expected = FIXED_UPSTREAM_URLS.get(registry or "")
-    if registry is None or (expected is not None and url != expected):
+    wrong = ((expected is not None and url != expected)
+             or (registry == "azure-container-registry" and not AZURE_URL_RE.match(url))
+             or (registry == "ecr" and not ECR_URL_RE.match(url)))
+    if registry is None or wrong:
         raise UnsupportedUpstreamRegistryException(
             f"The upstream registry URL '{url}' is not supported"
             + (f" for upstream registry '{registry}'" if registry else "")
         )
     return registry
+
+
+def _check_credentials(account: str, registry: str, credential_arn, custom_role_arn) -> None:
+    """CREDENTIAL_RULE for credentialArn; customRoleArn only on the ECR upstream, in the
+    registry's own account. Both refusals are our reading of the model's doc of customRoleArn
+    ("IAM role to be assumed by Amazon ECR to authenticate to the ECR upstream registry ...
+    must be in the same account as the registry that you are configuring"); AWS documents no
+    wording."""
+    rule = CREDENTIAL_RULE.get(registry, "optional")
+    if rule == "required" and not credential_arn:
+        raise UnsupportedUpstreamRegistryException(CREDENTIAL_REQUIRED_MESSAGE)
+    if rule == "refused" and credential_arn:
+        raise InvalidParameterException("Invalid parameter at 'credentialArn': the ECR upstream registry "
+                                        "authenticates with an IAM role (customRoleArn), not a secret")
+    if custom_role_arn is not None:
+        if registry != "ecr":
+            raise InvalidParameterException("Invalid parameter at 'customRoleArn': a custom role is used only "
+                                            f"with the ECR upstream registry, not '{registry}'")
+        match = ROLE_ACCOUNT_RE.match(custom_role_arn) if isinstance(custom_role_arn, str) else None
+        if match is None or match[1] != account:
+            raise InvalidParameterException("Invalid parameter at 'customRoleArn': the role must be an IAM role "
+                                            f"of the account of the registry being configured ({account})")
 
 
 def new_rule(account: str, region: str, prefix: str, url: str, registry: str | None,
@@ -240,12 +279,22 @@ def new_rule(account: str, region: str, prefix: str, url: str, registry: str | N
         if not url:
             raise InvalidParameterException("upstreamRegistryUrl must be specified")
         registry = _infer_upstream(url, registry)
-        if registry in CREDENTIALS_REQUIRED and not credential_arn:
-            raise UnsupportedUpstreamRegistryException(CREDENTIAL_REQUIRED_MESSAGE)
+        _check_credentials(account, registry, credential_arn, custom_role_arn)
         if credential_arn is not None:
             _check_secret(credential_arn, account, region)
         if upstream_prefix is not None:
             _check_prefix(upstream_prefix, "upstreamRepositoryPrefix")
+            if registry != "ecr" and upstream_prefix != "ROOT":
+                # The model: "The repository name prefix of the upstream registry to match with the
+                # upstream repository name" is an ECR upstream's (our reading for the others).
+                raise InvalidParameterException("Invalid parameter at 'upstreamRepositoryPrefix': only the ECR "
+                                                "upstream registry takes an upstream repository prefix")
+    elif registry is None:
+        # Behind the API's back without an upstream named: the URL's, as ECR would infer it.
+        try:
+            registry = _infer_upstream(url, None)
+        except UnsupportedUpstreamRegistryException:
+            pass
     now = datetime.now(timezone.utc)
     rule = {
         "ecrRepositoryPrefix": prefix,
@@ -283,31 +332,46 @@ def remove_rule(account: str, region: str, prefix: str) -> dict:
     return rule
 
 
-def validate_rule(account: str, region: str, rule: dict) -> tuple[bool, str | None]:
-    """What ECR's ValidatePullThroughCacheRule would conclude, without the network.
-
-    The failure text names the secret at most; it never echoes the secret's value.
-    """
-    arn = rule.get("credentialArn")
-    if not arn:
-        return True, None  # anonymous upstreams need no credentials
+def read_credentials(account: str, region: str, arn: str) -> tuple[dict | None, str | None]:
+    """({"username", "accessToken"}, None) from the rule's secret, or (None, why not). The
+    failure text names the secret at most; it never echoes the secret's value."""
     problem = secret_problem(account, region, arn)
     if problem is not None:
         verb = "decrypt" if problem[0] == "UnableToDecryptSecretValueException" else "access"
-        return False, f"Unable to {verb} the secret {arn}: {problem[1]}"
+        return None, f"Unable to {verb} the secret {arn}: {problem[1]}"
     raw = current_secret_string(find_secret(account, region, arn))
     try:
         creds = json.loads(raw) if raw is not None else None
     except ValueError:
         creds = None
     if not isinstance(creds, dict):
-        return False, f"Unable to read credentials from the secret {arn}: the value must be JSON with 'username' and 'accessToken'"
+        return None, f"Unable to read credentials from the secret {arn}: the value must be JSON with 'username' and 'accessToken'"
     username, token = creds.get("username"), creds.get("accessToken")
     if not isinstance(username, str) or not username or not isinstance(token, str) or not token:
-        return False, f"Unable to read credentials from the secret {arn}: 'username' and 'accessToken' must be non-empty"
-    if not STATE.is_valid_token(token):
-        return False, "Invalid username or password for the upstream registry"
-    return True, None
+        return None, f"Unable to read credentials from the secret {arn}: 'username' and 'accessToken' must be non-empty"
+    return creds, None
+
+
+def validate_rule(account: str, region: str, rule: dict) -> tuple[bool, str | None]:
+    """What ECR's ValidatePullThroughCacheRule would conclude, without the network: the ECR
+    upstream checks the role and the upstream's policies (upstreams.py); a secret-based upstream
+    logs in with the secret (GitLab: gitlab.py's tokens; the others: upstreams.py's accepted
+    pairs); an upstream that takes no credential ignores one it was given."""
+    registry = rule.get("upstreamRegistry")
+    if registry == "ecr":
+        failure = upstreams.check_ecr_rule(account, rule)
+        return failure is None, failure
+    arn = rule.get("credentialArn")
+    if not arn or CREDENTIAL_RULE.get(registry, "required") != "required":
+        return True, None  # an upstream URL we do not know (control API): logs in as GitLab
+    creds, failure = read_credentials(account, region, arn)
+    if creds is None:
+        return False, failure
+    if registry in ("gitlab-container-registry", None):
+        ok = STATE.is_valid_token(creds["accessToken"])
+    else:
+        ok = upstreams.login_ok(rule["upstreamRegistryUrl"], creds["username"], creds["accessToken"])
+    return (True, None) if ok else (False, "Invalid username or password for the upstream registry")
 
 
 def _public(rule: dict, fields) -> dict:
@@ -387,6 +451,8 @@ def update_pull_through_cache_rule(self) -> ActionResult:
         rule = rule_table(account, self.region).get(prefix)
         if rule is None:
             raise _not_found(prefix, account)
+        _check_credentials(account, rule["upstreamRegistry"], credential_arn or rule.get("credentialArn"),
+                           custom_role_arn)
         if credential_arn is not None:
             _check_secret(credential_arn, account, self.region)
             rule["credentialArn"] = credential_arn

@@ -1,6 +1,7 @@
 """What ECR does on a cache miss: find the rule, check the caller may import, log in
-upstream with the rule's secret, fetch the manifest, check GitLab lets the secret's token pull
-it (a Guest pulls only public images), create the repository from the repository creation
+upstream with the rule's secret (an ECR upstream: assume the rule's role, which the upstream's
+policies must let pull; upstreams.py), fetch the manifest, check GitLab lets the secret's token
+pull it (a Guest pulls only public images), create the repository from the repository creation
 template that applies, and store the image.
 
 registry.py drives these steps in order and turns RegistryError into the
@@ -18,6 +19,7 @@ import permissions
 import ptc
 import templates
 import upstream
+import upstreams
 
 # Serialises repository creation and image storage: concurrent first pulls of
 # one image must create the repository once and store the image once.
@@ -69,10 +71,17 @@ def check_permission(principal: dict, action: str, account: str, region: str, na
         raise RegistryError(403, "DENIED", message)
 
 
-def check_upstream_credentials(account: str, region: str, rule: dict) -> None:
+def check_upstream_credentials(account: str, region: str, rule: dict, name: str | None = None) -> None:
     """ECR logs in upstream with the rule's secret; any failure is one opaque DENIED
-    that names the secret (never its value)."""
+    that names the secret (never its value). An ECR upstream: the role and the upstream's
+    policies for the repository pulled (the failure says which is missing)."""
     url, arn = rule["upstreamRegistryUrl"], rule.get("credentialArn")
+    if rule.get("upstreamRegistry") == "ecr":
+        repository = upstream_repository(rule, name) if name is not None else None
+        failure = upstreams.check_ecr_rule(account, rule, repository)
+        if failure:
+            raise RegistryError(403, "DENIED", f"authentication to the upstream registry failed: {failure}")
+        return
     if not arn:
         if rule.get("upstreamRegistry") in ptc.CREDENTIALS_REQUIRED:
             raise RegistryError(403, "DENIED", f"authentication to the upstream registry failed: "
@@ -87,7 +96,10 @@ def check_upstream_credentials(account: str, region: str, rule: dict) -> None:
 def fetch_upstream(rule: dict, name: str, reference: str) -> dict:
     """upstream.lookup's {"media_type", "body", "tag", "visibility"}, or RegistryError 404."""
     repo = upstream_repository(rule, name)
-    found = upstream.lookup(rule["upstreamRegistryUrl"], repo, reference)
+    if rule.get("upstreamRegistry") == "ecr":
+        found = upstreams.lookup_ecr(rule["upstreamRegistryUrl"], repo, reference)
+    else:
+        found = upstream.lookup(rule["upstreamRegistryUrl"], repo, reference)
     if found is None:
         sep = "@" if reference.startswith("sha256:") else ":"
         raise RegistryError(404, "MANIFEST_UNKNOWN", "Requested image not found upstream: "
@@ -99,8 +111,9 @@ def check_upstream_pull(account: str, region: str, rule: dict, name: str, found:
     """GitLab's registry lets the secret's token pull a private project's image only with the
     Reporter role or above (a Guest pulls public images only); ECR reports GitLab's refusal as a
     failed upstream login, naming the repository, never the token."""
-    if found["visibility"] == "public" or not rule.get("credentialArn"):
-        return
+    if (found["visibility"] == "public" or not rule.get("credentialArn")
+            or rule.get("upstreamRegistry") != "gitlab-container-registry"):
+        return  # only GitLab's roles are modelled per image
     raw = ptc.current_secret_string(ptc.find_secret(account, region, rule["credentialArn"]))
     try:
         token = json.loads(raw).get("accessToken") if raw else None

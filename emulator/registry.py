@@ -182,7 +182,7 @@ def _manifest(call: dict, token: dict, req: dict, environ) -> tuple[str, bytes]:
     pullthrough.check_permission(token, "ecr:BatchImportUpstreamImage", account, region, name)
     # A pull through the cache is still a pull: the principal reads the image it imported.
     pullthrough.check_permission(token, "ecr:BatchGetImage", account, region, name)
-    pullthrough.check_upstream_credentials(account, region, rule)
+    pullthrough.check_upstream_credentials(account, region, rule, name)
     found = pullthrough.fetch_upstream(rule, name, reference)
     pullthrough.check_upstream_pull(account, region, rule, name, found)
     media_type, body = found["media_type"], found["body"]

@@ -3,7 +3,8 @@
 Starts server.py as a subprocess, drives it like ptc-rollout would (Organizations,
 AssumeRole, Secrets Manager, ECR pull through cache rules, pulls through the
 registry endpoint: selftest_registry.py, selftest_permissions.py; blobs and S3:
-selftest_blobs.py; the service-model check: selftest_model.py) plus the control API, and prints `N passed, M failed` last;
+selftest_blobs.py; the service-model check: selftest_model.py; every upstream kind:
+selftest_upstreams.py) plus the control API, and prints `N passed, M failed` last;
 exits non-zero on any failure.
 """
 
@@ -24,6 +25,7 @@ import selftest_model
 import selftest_parity
 import selftest_permissions
 import selftest_registry
+import selftest_upstreams
 from selftest_common import GITLAB, LIFECYCLE, MGMT, NO_RETRY, SECRET_NAME, Ctx, error_of, start_server
 
 
@@ -471,7 +473,7 @@ TESTS = [test_health, test_seed_and_list_accounts, test_assume_role_member, test
          test_state, test_mutate, test_template_state_and_mutate, test_fault_throttle, test_fault_http_errors, test_fault_times_and_rate,
          test_fault_latency_and_hang, test_bad_control_requests,
          *selftest_registry.TESTS, *selftest_permissions.TESTS, *selftest_parity.TESTS,
-         *selftest_gitlab.TESTS, *selftest_blobs.TESTS, *selftest_model.TESTS,
+         *selftest_gitlab.TESTS, *selftest_blobs.TESTS, *selftest_model.TESTS, *selftest_upstreams.TESTS,
          test_exit_on_stdin_eof, test_shutdown_and_stdout]
 
 

@@ -1,6 +1,9 @@
-"""A simulated GitLab.com container registry: the upstream the pull through cache imports from.
+"""Simulated upstream registries: the hosts the pull through cache imports from.
 
-One table per emulator process (GitLab.com is one registry for every AWS account). Each image
+One table per emulator process, keyed by registry URL (each upstream is one registry for every
+AWS account): registry.gitlab.com, registry-1.docker.io, public.ecr.aws, registry.k8s.io,
+quay.io, ghcr.io, cgr.dev and any NAME.azurecr.io (HOSTS). An ECR upstream
+(ACCOUNT.dkr.ecr.REGION.amazonaws.com) is not here: its images are moto's (upstreams.py). Each image
 is built deterministically from its repository, tag and options, so a test can predict digests
 and two emulator runs agree:
 
@@ -16,7 +19,8 @@ when served. `corrupt` makes the image's smallest layer (each child's, for an in
 S3 with one byte changed: same size, wrong sha256.
 
 Each image has a visibility, "private" unless told: GitLab lets a Guest pull only images of
-public projects (gitlab.may_pull); pullthrough.py asks before importing.
+public projects (gitlab.may_pull); pullthrough.py asks before importing. Other hosts store it
+but do not use it (their login is checked once per rule: upstreams.py).
 """
 
 import hashlib
@@ -25,6 +29,10 @@ import re
 import threading
 
 GITLAB_URL = "registry.gitlab.com"
+# The fixed hosts ECR's upstreams name (its user guide); Azure's are NAME.azurecr.io.
+HOSTS = ("registry.gitlab.com", "registry-1.docker.io", "public.ecr.aws", "registry.k8s.io", "quay.io",
+         "ghcr.io", "cgr.dev")
+AZURE_RE = re.compile(r"^[a-z0-9]+\.azurecr\.io$")  # Azure login servers: lowercase NAME.azurecr.io
 DOCKER_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
@@ -46,12 +54,23 @@ SEED = (
     {"repository": "demo-group/demo-project/worker", "tag": "2.3"},
     {"repository": "gitlab-org/release-cli", "tag": "latest", "visibility": "public"},
     {"repository": "demo-group/demo-project/multi", "tag": "1.0", "platforms": ["linux/amd64", "linux/arm64"]},
+    # Docker Hub keeps official images under library/ (ECR's user guide: give it in the pull).
+    {"registry_url": "registry-1.docker.io", "repository": "library/nginx", "tag": "latest"},
+    {"registry_url": "registry-1.docker.io", "repository": "library/alpine", "tag": "3.20"},
+    {"registry_url": "public.ecr.aws", "repository": "docker/library/busybox", "tag": "latest"},
+    {"registry_url": "registry.k8s.io", "repository": "pause", "tag": "3.10"},
+    {"registry_url": "quay.io", "repository": "prometheus/node-exporter", "tag": "latest"},
+    {"registry_url": "ghcr.io", "repository": "demo-org/app", "tag": "1.0"},
+    {"registry_url": "demo.azurecr.io", "repository": "team/app", "tag": "1.0"},
+    {"registry_url": "cgr.dev", "repository": "chainguard/static", "tag": "latest"},
 )
 
 _lock = threading.Lock()
-_images: dict[str, dict[str, dict]] = {}  # repository -> tag -> image (listing form)
-# repository -> manifest digest -> (media type, bytes, visibility): tags' and index children's.
-_manifests: dict[str, dict[str, tuple[str, bytes, str]]] = {}
+# (registry URL, repository) -> tag -> image (listing form)
+_images: dict[tuple[str, str], dict[str, dict]] = {}
+# (registry URL, repository) -> manifest digest -> (media type, bytes, visibility): tags' and
+# index children's.
+_manifests: dict[tuple[str, str], dict[str, tuple[str, bytes, str]]] = {}
 # blob digest -> {"size", "config": bytes | None, "seed": str | None, "corrupt": bool}. Never
 # shrinks: an image imported into ECR keeps its blobs even if the tag is published again.
 _blobs: dict[str, dict] = {}
@@ -117,6 +136,10 @@ def check(spec: dict) -> dict:
     """The publish request with defaults filled in, or ValueError saying what is wrong."""
     if not isinstance(spec, dict):
         raise ValueError("each image must be an object with \"repository\" and \"tag\"")
+    registry_url = spec.get("registry_url", GITLAB_URL)
+    if registry_url not in HOSTS and not (isinstance(registry_url, str) and AZURE_RE.match(registry_url)):
+        raise ValueError(f"'registry_url' must be one of {', '.join(HOSTS)} or NAME.azurecr.io "
+                         "(an ECR upstream's images: /_ptc/central_images)")
     repository, tag = spec.get("repository"), spec.get("tag")
     if not isinstance(repository, str) or not repository or not isinstance(tag, str) or not TAG_RE.match(tag):
         raise ValueError(f"bad image {spec!r}: repository and tag must be strings, the tag a valid tag")
@@ -137,26 +160,27 @@ def check(spec: dict) -> dict:
     corrupt = spec.get("corrupt", False)
     if not isinstance(corrupt, bool):
         raise ValueError("'corrupt' must be true or false")
-    return {"repository": repository, "tag": tag, "visibility": visibility, "platforms": platforms,
+    return {"registry_url": registry_url, "repository": repository, "tag": tag, "visibility": visibility, "platforms": platforms,
             "layer_sizes": list(sizes), "corrupt": corrupt}
 
 
-def add_image(spec: dict) -> dict:
-    """Publish an image upstream (idempotent: the same request gives the same digests); returns
-    its listing. ValueError for a bad request."""
-    s = check(spec)
+def build(s: dict) -> tuple[dict, dict, dict]:
+    """(image, manifests by digest, blobs by digest) of a checked spec; nothing is stored."""
     repository, tag, visibility = s["repository"], s["tag"], s["visibility"]
     blobs: dict[str, dict] = {}
     manifests: dict[str, tuple[str, bytes, str]] = {}
-    image = {"repository": repository, "tag": tag, "visibility": visibility, "corrupt": s["corrupt"]}
+    image = {"registry_url": s["registry_url"], "repository": repository, "tag": tag, "visibility": visibility,
+             "corrupt": s["corrupt"]}
+    # GitLab's seeds predate the other hosts: unchanged, so its digests stay what they were.
+    host = "" if s["registry_url"] == GITLAB_URL else s["registry_url"] + "/"
     if s["platforms"] is None:
-        body, listing = _image_manifest(f"{repository}:{tag}", "linux/amd64", s["layer_sizes"], s["corrupt"],
+        body, listing = _image_manifest(f"{host}{repository}:{tag}", "linux/amd64", s["layer_sizes"], s["corrupt"],
                                         False, blobs)
         image.update(media_type=DOCKER_V2, blobs=listing)
     else:
         children, entries = [], []
         for platform in s["platforms"]:
-            child, listing = _image_manifest(f"{repository}:{tag}@{platform}", platform, s["layer_sizes"],
+            child, listing = _image_manifest(f"{host}{repository}:{tag}@{platform}", platform, s["layer_sizes"],
                                              s["corrupt"], True, blobs)
             manifests[digest_of(child)] = (OCI_MANIFEST, child, visibility)
             children.append({"mediaType": OCI_MANIFEST, "digest": digest_of(child), "size": len(child),
@@ -166,15 +190,28 @@ def add_image(spec: dict) -> dict:
         image.update(media_type=OCI_INDEX, manifests=entries)
     image["digest"] = digest_of(body)
     manifests[image["digest"]] = (image["media_type"], body, visibility)
+    return image, manifests, blobs
+
+
+def add_blobs(blobs: dict) -> None:
     with _lock:
-        _images.setdefault(repository, {})[tag] = image
-        _manifests.setdefault(repository, {}).update(manifests)
+        _blobs.update(blobs)
+
+
+def add_image(spec: dict) -> dict:
+    """Publish an image upstream (idempotent: the same request gives the same digests); returns
+    its listing. ValueError for a bad request."""
+    image, manifests, blobs = build(check(spec))
+    key = (image["registry_url"], image["repository"])
+    with _lock:
+        _images.setdefault(key, {})[image["tag"]] = image
+        _manifests.setdefault(key, {}).update(manifests)
         _blobs.update(blobs)
     return _listed(image)
 
 
 def _listed(image: dict) -> dict:
-    keys = ("repository", "tag", "digest", "media_type", "visibility", "corrupt", "manifests", "blobs")
+    keys = ("registry_url", "repository", "tag", "digest", "media_type", "visibility", "corrupt", "manifests", "blobs")
     return json.loads(json.dumps({k: image[k] for k in keys if k in image}))  # a deep copy
 
 
@@ -185,17 +222,15 @@ def list_images() -> list[dict]:
 
 def lookup(registry_url: str, repository: str, reference: str) -> dict | None:
     """{"media_type", "body", "tag", "visibility"} of repository at a tag or a manifest digest
-    (an index's untagged children included), or None. Only GitLab.com is simulated: any other
-    upstream has no images."""
-    if registry_url != GITLAB_URL:
-        return None
+    (an index's untagged children included) on the host `registry_url`, or None."""
+    key = (registry_url, repository)
     with _lock:
         if reference.startswith("sha256:"):
-            found = _manifests.get(repository, {}).get(reference)
+            found = _manifests.get(key, {}).get(reference)
             tag = None
         else:
-            image = _images.get(repository, {}).get(reference)
-            found = _manifests[repository][image["digest"]] if image else None
+            image = _images.get(key, {}).get(reference)
+            found = _manifests[key][image["digest"]] if image else None
             tag = reference
     if found is None:
         return None

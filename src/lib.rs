@@ -32,7 +32,7 @@ pub use aws::clients::{Clients, Overrides, Regional};
 pub use cli::output::printer::Printer;
 pub use cli::output::reporter::consume;
 pub use config::model_rules;
-pub use config::secrets::GitlabToken;
+pub use config::secrets::{GitlabToken, Tokens};
 pub use config::Rollout;
 pub use data::tuning::Tuning;
 pub use engine::credentials::{Access, Caller};

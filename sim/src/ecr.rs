@@ -27,14 +27,84 @@ const FIXED_URLS: &[(&str, &str)] = &[
     ("gitlab-container-registry", "registry.gitlab.com"),
     ("chainguard", "cgr.dev"),
 ];
-/// The upstreams ECR's user guide lists as requiring a Secrets Manager secret.
-const CREDENTIALS_REQUIRED: &[&str] = &[
-    "docker-hub",
-    "github-container-registry",
-    "gitlab-container-registry",
-    "azure-container-registry",
-    "chainguard",
-];
+/// What each upstream does with a Secrets Manager credential (the emulator's table, ptc.py
+/// CREDENTIAL_RULE): required (ECR's user guide lists them), optional (no authentication
+/// documented: accepted, never used), refused (the ECR upstream authenticates with
+/// customRoleArn: our reading of the model's doc).
+#[derive(Clone, Copy, PartialEq)]
+enum CredRule {
+    Required,
+    Optional,
+    Refused,
+}
+
+fn cred_rule(registry: &str) -> CredRule {
+    match registry {
+        "docker-hub"
+        | "github-container-registry"
+        | "gitlab-container-registry"
+        | "azure-container-registry"
+        | "chainguard" => CredRule::Required,
+        "ecr" => CredRule::Refused,
+        _ => CredRule::Optional,
+    }
+}
+
+/// `ACCOUNT.dkr.ecr.REGION.amazonaws.com`: an ECR upstream.
+fn is_ecr_url(url: &str) -> bool {
+    let parts: Vec<&str> = url.split('.').collect();
+    matches!(parts.as_slice(), [acct, "dkr", "ecr", region, "amazonaws", "com"]
+        if acct.len() == 12 && acct.bytes().all(|b| b.is_ascii_digit())
+            && !region.is_empty()
+            && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'))
+}
+
+/// `NAME.azurecr.io`: an Azure Container Registry login server.
+fn is_azure_url(url: &str) -> bool {
+    url.strip_suffix(".azurecr.io").is_some_and(|name| {
+        !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+    })
+}
+
+/// The credential rule of `registry` for a rule (or an update) carrying `credential` and
+/// `role`: a secret where required/refused, customRoleArn on the ECR upstream only and in the
+/// registry's own account (the model's doc; the refusals' wording is ours).
+fn check_credentials(
+    ctx: &Ctx,
+    registry: &str,
+    credential: bool,
+    role: Option<&str>,
+) -> Result<(), Reply> {
+    match cred_rule(registry) {
+        CredRule::Required if !credential => {
+            return Err(Reply::json_error(
+                400,
+                "UnsupportedUpstreamRegistryException",
+                CREDENTIAL_REQUIRED_MESSAGE.to_owned(),
+            ))
+        }
+        CredRule::Refused if credential => {
+            return Err(invalid("Invalid parameter at 'credentialArn': the ECR upstream registry authenticates with an IAM role (customRoleArn), not a secret"));
+        }
+        _ => {}
+    }
+    if let Some(role) = role {
+        if registry != "ecr" {
+            return Err(invalid(format!("Invalid parameter at 'customRoleArn': a custom role is used only with the ECR upstream registry, not '{registry}'")));
+        }
+        let parts: Vec<&str> = role.splitn(6, ':').collect();
+        let same_account = matches!(parts.as_slice(), ["arn", p, "iam", "", acct, rest]
+            if p.starts_with("aws") && rest.starts_with("role/") && acct.len() == 12
+                && acct.parse::<u64>().ok() == Some(ctx.account_id));
+        if !same_account {
+            return Err(invalid(format!("Invalid parameter at 'customRoleArn': the role must be an IAM role of the account of the registry being configured ({:012})", ctx.account_id)));
+        }
+    }
+    Ok(())
+}
 /// ECR's answer to a rule without the credential its upstream requires, as a user saw it
 /// (aws-controllers-k8s/community#2589; not documented): the emulator's words, cut where that
 /// report was.
@@ -194,6 +264,13 @@ pub(crate) fn handle(
             let Some(i) = t.rule_index(prefix) else {
                 return not_found(prefix, ctx);
             };
+            let registry = t.rules[i].registry.clone().unwrap_or_default();
+            let has_cred = arn.is_some() || t.rules[i].cred.is_some();
+            if let Err(r) =
+                check_credentials(ctx, &registry, has_cred, input.custom_role_arn.as_deref())
+            {
+                return r;
+            }
             if let Some(arn) = arn {
                 match credential(t, ctx, arn) {
                     Ok(c) => t.rules[i].cred = Some(c),
@@ -230,7 +307,12 @@ pub(crate) fn handle(
             let Some(r) = t.rules.iter().find(|r| &*r.prefix == prefix) else {
                 return not_found(prefix, ctx);
             };
-            let (valid, failure) = login(t, ctx, r, valid_tokens);
+            // Only a required credential is used: the sim models no roles (the ECR upstream
+            // is valid once its credential rule was met at create time).
+            let (valid, failure) = match cred_rule(r.registry.as_deref().unwrap_or_default()) {
+                CredRule::Required => login(t, ctx, r, valid_tokens),
+                _ => (true, None),
+            };
             let mut out = String::from("{");
             let f = Fields {
                 upstream: true,
@@ -298,11 +380,19 @@ fn create(t: &mut Target, interner: &mut Interner, ctx: &Ctx, input: &In) -> Rep
         return invalid("upstreamRegistryUrl must be specified");
     }
     let registry = match &*input.upstream_registry {
-        "" => FIXED_URLS.iter().find(|(_, u)| *u == url).map(|(r, _)| *r),
+        "" => FIXED_URLS
+            .iter()
+            .find(|(_, u)| *u == url)
+            .map(|(r, _)| *r)
+            .or_else(|| is_azure_url(url).then_some("azure-container-registry"))
+            .or_else(|| is_ecr_url(url).then_some("ecr")),
         r => Some(r),
     };
     let expected = registry.and_then(|r| FIXED_URLS.iter().find(|(n, _)| *n == r));
-    if registry.is_none() || expected.is_some_and(|(_, u)| *u != url) {
+    let wrong = expected.is_some_and(|(_, u)| *u != url)
+        || (registry == Some("azure-container-registry") && !is_azure_url(url))
+        || (registry == Some("ecr") && !is_ecr_url(url));
+    if registry.is_none() || wrong {
         return Reply::json_error(
             400,
             "UnsupportedUpstreamRegistryException",
@@ -310,14 +400,16 @@ fn create(t: &mut Target, interner: &mut Interner, ctx: &Ctx, input: &In) -> Rep
         );
     }
     let registry = registry.unwrap_or_default();
-    let cred = match input.credential_arn.as_deref() {
-        None if CREDENTIALS_REQUIRED.contains(&registry) => {
-            return Reply::json_error(
-                400,
-                "UnsupportedUpstreamRegistryException",
-                CREDENTIAL_REQUIRED_MESSAGE.to_owned(),
-            );
-        }
+    let arn = input.credential_arn.as_deref();
+    if let Err(r) = check_credentials(
+        ctx,
+        registry,
+        arn.is_some(),
+        input.custom_role_arn.as_deref(),
+    ) {
+        return r;
+    }
+    let cred = match arn {
         None => None,
         Some(arn) => match credential(t, ctx, arn) {
             Ok(c) => Some(c),

@@ -10,7 +10,7 @@ use ptc_rollout::data::target::{Outcome, Target, TargetResult};
 use ptc_rollout::data::waves::{WaveEnd, WaveMembers, Waves};
 use ptc_rollout::{
     Access, Caller, Clients, Event, GitlabToken, Job, Limits, Overrides, Pass, Rollout, Runner,
-    Setup, Stop, Tolerance, Tuning,
+    Setup, Stop, Tokens, Tolerance, Tuning,
 };
 use ptc_sim::{Fault, Sim, SimConfig};
 use tokio::sync::{mpsc, watch};
@@ -121,6 +121,7 @@ fn target(account: &str) -> Target {
         account_id: account.to_owned(),
         account_name: format!("acct-{account}"),
         region: "us-east-1".into(),
+        upstream: "gitlab".into(),
         ou: None,
     }
 }
@@ -255,7 +256,10 @@ async fn max_failures_stops_at_the_failure_over_the_limit_and_starts_nothing_mor
     for m in &w.members {
         w.sim.set_fault(m, Some(Fault::Deny));
     }
-    let token = Arc::new(GitlabToken::new("glpat-the-good-one".into()).unwrap());
+    let token = Arc::new(Tokens::one(
+        "gitlab",
+        GitlabToken::new("glpat-the-good-one".into()).unwrap(),
+    ));
     let ran = run(&w, Pass::Apply(token), jobs(&w.members), None).await;
     assert_eq!(
         ran.stop,
@@ -291,7 +295,10 @@ async fn a_failed_canary_stops_every_other_write() {
         ..SimConfig::default()
     };
     let w = world(8, 4, limits, config).await;
-    let token = Arc::new(GitlabToken::new("glpat-revoked-one".into()).unwrap());
+    let token = Arc::new(Tokens::one(
+        "gitlab",
+        GitlabToken::new("glpat-revoked-one".into()).unwrap(),
+    ));
     let ran = run(&w, Pass::Apply(token), jobs(&w.members), None).await;
     let rows = ran.rows();
     assert_eq!(rows.len(), 8);

@@ -64,6 +64,7 @@ fn caller_target() -> Target {
         account_id: MGMT.into(),
         account_name: "management".into(),
         region: "us-east-1".into(),
+        upstream: "gitlab".into(),
         ou: None,
     }
 }
@@ -241,7 +242,7 @@ async fn discovery_lists_the_organization() {
 async fn roll_out(c: &Regional, t: &Target, r: &Rollout, token: &GitlabToken) -> Decision {
     let before = ptc_rollout::observe(c, t, r).await.unwrap();
     let decision = ptc_rollout::decide(&before, r, false);
-    ptc_rollout::converge(c, t, r, &before, decision.actions(), token)
+    ptc_rollout::converge(c, t, r, &before, decision.actions(), Some(token))
         .await
         .unwrap();
     let v = ptc_rollout::validate(c, t, r).await.unwrap();
@@ -282,6 +283,7 @@ async fn a_rollout_converges_and_stays_converged() {
                 account_id: a.id.clone(),
                 account_name: a.name.clone(),
                 region: region.clone(),
+                upstream: "gitlab".into(),
                 ou: None,
             };
             let regional = Clients::regional(&cfg, &a.id, region);
@@ -310,6 +312,7 @@ async fn a_rollout_converges_and_stays_converged() {
             account_id: a.id.clone(),
             account_name: a.name.clone(),
             region: "eu-west-1".into(),
+            upstream: "gitlab".into(),
             ou: None,
         };
         let regional = Clients::regional(cfg, &a.id, "eu-west-1");
@@ -346,6 +349,7 @@ async fn a_rollout_converges_and_stays_converged() {
         account_id: member.id.clone(),
         account_name: member.name.clone(),
         region: "us-east-1".into(),
+        upstream: "gitlab".into(),
         ou: None,
     };
     let v = ptc_rollout::validate(&regional, &t, &r).await.unwrap();

@@ -150,6 +150,10 @@ pub struct TargetArgs {
     /// Only these accounts (comma-separated ids), within the rollout file's filters.
     #[arg(long, value_name = "ID,...", value_delimiter = ',')]
     pub accounts: Option<Vec<String>>,
+    /// Only this upstream of the rollout file (its `name`); `rotate` needs it when several
+    /// upstreams take a token.
+    #[arg(long, value_name = "NAME")]
+    pub upstream: Option<String>,
     /// Targets worked on at once.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CONCURRENCY as u16,
           value_parser = clap::value_parser!(u16).range(1..=4096))]

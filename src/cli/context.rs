@@ -50,10 +50,10 @@ pub(crate) async fn open<T>(
     args: &TargetArgs,
     output: Printer,
     interrupt: watch::Receiver<bool>,
-    check: impl FnOnce(&Rollout) -> Result<T, CommandError>,
+    check: impl FnOnce(&mut Rollout) -> Result<T, CommandError>,
 ) -> Result<(Context, T), CommandError> {
-    let rollout = load_rollout(args)?;
-    let input = check(&rollout)?;
+    let mut rollout = load_rollout(args)?;
+    let input = check(&mut rollout)?;
     let ctx = Context::start(rollout, output, args.concurrency.into(), interrupt).await?;
     Ok((ctx, input))
 }

@@ -5,15 +5,22 @@ use std::path::Path;
 use crate::cli::args::TargetArgs;
 use crate::cli::error::CommandError;
 use crate::cli::output::printer::Printer;
-use crate::config::secrets::{GitlabToken, TokenSource};
-use crate::config::{Problem, Rollout};
+use crate::config::secrets::{GitlabToken, TokenSource, Tokens};
+use crate::config::{Problem, Rollout, Upstream};
 
 /// Loads the rollout file and applies the narrowing flags.
 pub(crate) fn load_rollout(args: &TargetArgs) -> Result<Rollout, CommandError> {
     let mut rollout = Rollout::load(&args.config)?;
-    rollout
+    let mut problems = rollout
         .narrow(args.regions.as_deref(), args.accounts.as_deref())
-        .map_err(CommandError::Refused)?;
+        .err()
+        .unwrap_or_default();
+    if let Some(name) = &args.upstream {
+        problems.extend(rollout.only_upstream(name).err());
+    }
+    if !problems.is_empty() {
+        return Err(CommandError::Refused(problems));
+    }
     Ok(rollout)
 }
 
@@ -121,17 +128,83 @@ pub(crate) fn confirmation_possible(yes: bool, fix: &str) -> Option<Problem> {
     })
 }
 
-/// Reads the registry token (`--token-file`, else `upstream.token_env`); a problem is noted,
-/// never its content.
+/// Reads the GitLab registry token (`--token-file`, else its upstream's `token_file` or
+/// `token_env`; see [`Rollout::token_upstream`]); a problem is noted, never its content.
 pub(crate) fn read_token(
     rollout: &Rollout,
     token_file: Option<&Path>,
     problems: &mut Vec<Problem>,
 ) -> Option<GitlabToken> {
-    TokenSource::choose(token_file, &rollout.token_env)
+    let u = rollout.token_upstream()?;
+    read_one(u, token_file, problems)
+}
+
+/// Reads one upstream's token; a problem names the upstream's keys.
+fn read_one(
+    u: &Upstream,
+    token_file: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) -> Option<GitlabToken> {
+    let s = u.secret.as_ref()?;
+    let source = match (token_file, &s.token_file) {
+        (None, Some(file)) => TokenSource::File(file.clone()),
+        (flag, _) => TokenSource::choose(flag, &s.token_env),
+    };
+    source
         .read()
-        .map_err(|p| problems.push(p))
+        .map_err(|mut p| {
+            if let Some(rest) = p.field.strip_prefix("upstream.") {
+                p.field = format!("{}.{rest}", u.at);
+            }
+            problems.push(p)
+        })
         .ok()
+}
+
+/// [`read_tokens`] for the tokens given: an upstream whose variable is unset and which has no
+/// file is left out (`plan` then does not judge its secret's value).
+pub(crate) fn read_tokens_given(
+    rollout: &Rollout,
+    token_file: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) -> Tokens {
+    let mut given = rollout.clone();
+    given.upstreams.retain(|u| {
+        u.secret.as_ref().is_some_and(|s| {
+            token_file.is_some()
+                || s.token_file.is_some()
+                || std::env::var_os(&s.token_env).is_some()
+        })
+    });
+    read_tokens(&given, token_file, problems)
+}
+
+/// Reads the token of every upstream that takes one (`--token-file` only when one does).
+pub(crate) fn read_tokens(
+    rollout: &Rollout,
+    token_file: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) -> Tokens {
+    let mut tokens = Tokens::default();
+    let with_secret: Vec<&Upstream> = rollout
+        .upstreams
+        .iter()
+        .filter(|u| u.secret.is_some())
+        .collect();
+    if token_file.is_some() && with_secret.len() > 1 {
+        problems.push(Problem::new(
+            "--token-file",
+            format!("{} upstreams take a token, and --token-file holds one", with_secret.len()),
+            "set token_env or token_file in each [[upstreams]] entry, or narrow the run with --upstream NAME",
+        ));
+        return tokens;
+    }
+    for u in with_secret {
+        if let Some(token) = read_one(u, token_file, problems) {
+            tokens.insert(&u.name, token);
+        }
+    }
+    tokens
 }
 
 /// The input checks of the commands that write the token (`apply`, `rotate`): the token, the
@@ -142,9 +215,9 @@ pub(crate) fn token_inputs(
     report: Option<&Path>,
     yes: bool,
     fix: &str,
-) -> (Option<GitlabToken>, Vec<Problem>) {
+) -> (Tokens, Vec<Problem>) {
     let mut problems = Vec::new();
-    let token = read_token(rollout, token_file, &mut problems);
+    let token = read_tokens(rollout, token_file, &mut problems);
     if let Err(p) = check_output_path("--report", report) {
         problems.push(p);
     }

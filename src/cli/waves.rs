@@ -13,7 +13,7 @@ use crate::cli::output::reporter::consume;
 use crate::config::{Problem, Rollout};
 use crate::data::target::Target;
 use crate::data::waves::Waves;
-use crate::engine::discovery::{self, Discovery, Partition, PartitionError};
+use crate::engine::discovery::{self, Discovery, Matrix, Partition, PartitionError};
 use crate::engine::runner::{Job, Pass, Runner, Tolerance};
 
 /// `--wave NAME`: the wave's index, or the problem (told before any AWS call).
@@ -59,21 +59,10 @@ impl Context {
         let waves = self.waves_of(&d).await?;
         let (accounts, outside) = waves.split(d.targeted, |a| a.id.as_str());
         debug_assert!(outside.is_empty(), "the partition holds every target");
-        let regions = &self.rollout.regions;
+        let matrix = Matrix::of(&self.rollout);
         let targets = accounts
             .into_iter()
-            .map(|wave| {
-                wave.into_iter()
-                    .flat_map(|a| {
-                        regions.iter().map(move |region| Target {
-                            account_id: a.id.clone(),
-                            account_name: a.name.clone(),
-                            region: region.clone(),
-                            ou: a.parent.clone(),
-                        })
-                    })
-                    .collect()
-            })
+            .map(|wave| wave.iter().flat_map(|a| matrix.targets(a)).collect())
             .collect();
         Ok(InWaves { waves, targets })
     }

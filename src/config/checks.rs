@@ -148,14 +148,14 @@ pub(super) fn check_rule(r: &RawRule, p: &mut Vec<Problem>) {
             "use 2 to 30 lowercase letters, digits and . _ - / (starting and ending with a letter or digit), e.g. \"gitlab\"",
         ));
     }
-    check_secret_name(&r.secret_name, p);
-    check_tags(&r.tags, p);
+    check_secret_name("rule.secret_name", &r.secret_name, p);
+    check_tags("rule.tags", &r.tags, p);
 }
 
 /// The secret's tags must fit Secrets Manager's rules next to the tool's own tags.
-fn check_tags(tags: &BTreeMap<String, String>, p: &mut Vec<Problem>) {
+pub(super) fn check_tags(at: &str, tags: &BTreeMap<String, String>, p: &mut Vec<Problem>) {
     for (k, v) in tags {
-        let field = format!("rule.tags.{k}");
+        let field = format!("{at}.{k}");
         if !model_rules::is_tag_key(k) || !model_rules::is_tag_value(v) {
             p.push(Problem::new(
                 field,
@@ -180,7 +180,7 @@ fn check_tags(tags: &BTreeMap<String, String>, p: &mut Vec<Problem>) {
     // less managed-by and token-expires-on.
     if tags.len() > 48 {
         p.push(Problem::new(
-            "rule.tags",
+            at,
             format!("has {} tags, more than 48", tags.len()),
             "remove some: Secrets Manager allows 50 tags on a secret and ptc-rollout adds two of its own",
         ));
@@ -268,8 +268,7 @@ pub(super) fn check_accounts(
 }
 
 /// A name ECR reads pull through cache credentials from and Secrets Manager accepts.
-fn check_secret_name(name: &str, p: &mut Vec<Problem>) {
-    let field = "rule.secret_name";
+pub(super) fn check_secret_name(field: &str, name: &str, p: &mut Vec<Problem>) {
     if !name.starts_with(SECRET_NAME_PREFIX) || name.len() == SECRET_NAME_PREFIX.len() {
         p.push(Problem::new(field, format!("{name:?} does not start with {SECRET_NAME_PREFIX:?}"), format!("ECR reads only secrets named {SECRET_NAME_PREFIX}..., e.g. \"{SECRET_NAME_PREFIX}gitlab\"")));
     } else if !model_rules::is_secret_name(name) {

@@ -80,6 +80,8 @@ pub(super) struct RawGitlab {
     api_token_env: Option<String>,
     ci_variable: Option<String>,
     token_role: Option<String>,
+    /// The `[[upstreams]]` entry whose token this table manages (the only GitLab entry if unset).
+    upstream: Option<String>,
 }
 
 /// The validated `[gitlab]` table.
@@ -94,6 +96,8 @@ pub(crate) struct GitlabSide {
     pub(crate) ci_variable: Option<String>,
     /// The role `token mint` gives the registry token.
     pub(crate) token_role: TokenRole,
+    /// `gitlab.upstream` as written; resolved against the upstreams by the file's check.
+    pub(crate) upstream: Option<String>,
 }
 
 pub(super) fn check_gitlab(g: RawGitlab, p: &mut Vec<Problem>) -> GitlabSide {
@@ -160,6 +164,7 @@ pub(super) fn check_gitlab(g: RawGitlab, p: &mut Vec<Problem>) -> GitlabSide {
         api_token_env,
         ci_variable: g.ci_variable,
         token_role,
+        upstream: g.upstream,
     }
 }
 
@@ -242,6 +247,7 @@ mod tests {
                 api_token_env: None,
                 ci_variable: Some("GITLAB_REGISTRY_TOKEN".into()),
                 token_role: None,
+                upstream: None,
             },
             &mut p,
         );

@@ -20,10 +20,11 @@ pub(crate) use pull_access::PullAccess;
 use pull_access::RawPullAccess;
 use template::RawTemplate;
 pub(crate) use template::{parse_date, RepositoryTemplate};
+pub(crate) use upstreams::{SecretSpec, Upstream};
 use waves::RawWave;
 pub(crate) use waves::Wave;
 
-/// The only upstream this tool rolls out today.
+/// GitLab's `upstreamRegistry`, the single `[upstream]` form's.
 pub(crate) const GITLAB_REGISTRY: &str = "gitlab-container-registry";
 /// The upstream URL ECR requires for [`GITLAB_REGISTRY`] (GitLab.com SaaS only).
 pub(crate) const GITLAB_REGISTRY_URL: &str = "registry.gitlab.com";
@@ -77,16 +78,16 @@ pub struct Rollout {
     pub(crate) organizational_units: Vec<String>,
     pub(crate) external_id: Option<String>,
     pub(crate) session_duration_seconds: i32,
-    pub(crate) username: String,
-    pub(crate) token_env: String,
-    pub(crate) ecr_repository_prefix: String,
-    pub(crate) secret_name: String,
-    /// Tags for the secret, besides [`MANAGED_TAG_KEY`].
-    pub(crate) tags: BTreeMap<String, String>,
+    /// The upstream this rollout is for: the first of [`Self::upstreams`] as loaded; each of
+    /// them in a view ([`Self::views`]), which is what a target's work sees.
+    pub(crate) upstream: Upstream,
+    /// Every upstream of the file, in its order (the single `[upstream]` form: one, `gitlab`).
+    pub(crate) upstreams: Vec<Upstream>,
+    /// The file's first upstream: its targets' work owns ptc-rollout's registry policy
+    /// statement, which covers every upstream's prefix (kept when `--upstream` narrows).
+    policy_owner: String,
     /// SDK retry and timeout settings (`[tuning]`, optional).
     pub(crate) tuning: Tuning,
-    /// `upstream.token_expires_on` (`YYYY-MM-DD`), tagged on each secret at apply and rotate.
-    pub(crate) token_expires_on: Option<String>,
     /// `[repository_template]`, optional.
     pub(crate) repository_template: Option<RepositoryTemplate>,
     /// `[pull_access]`, optional: principals granted first pulls in the registry policy.
@@ -152,8 +153,9 @@ fn list(problems: &[Problem]) -> String {
 #[serde(deny_unknown_fields)]
 struct RawFile {
     targets: RawTargets,
-    upstream: RawUpstream,
-    rule: RawRule,
+    upstream: Option<RawUpstream>,
+    rule: Option<RawRule>,
+    upstreams: Option<Vec<upstreams::RawEntry>>,
     #[serde(default)]
     tuning: RawTuning,
     repository_template: Option<RawTemplate>,
@@ -235,29 +237,52 @@ impl Rollout {
     /// Checks the tables in file order, so that problems read as the file does, and builds the
     /// value, which is only meaningful if no problem was found.
     fn from_raw(raw: RawFile, p: &mut Vec<Problem>) -> Self {
-        let (t, u, r) = (raw.targets, raw.upstream, raw.rule);
+        let t = raw.targets;
         let checked = check_targets(&t, p);
-        check_upstream(&u, p);
-        check_rule(&r, p);
+        let all = match (raw.upstream, raw.rule, raw.upstreams) {
+            (None, None, Some(entries)) => upstreams::check_entries(entries, p),
+            (Some(u), Some(r), None) => vec![single_form(u, r, p)],
+            (u, r, entries) => {
+                let (field, fix) = if entries.is_some() {
+                    ("upstreams", "keep [[upstreams]] and move [upstream] and [rule] into an entry of it (see plans/org.toml)")
+                } else if u.is_none() {
+                    (
+                        "upstream",
+                        "add [upstream] (or list [[upstreams]], see plans/org.toml)",
+                    )
+                } else {
+                    (
+                        "rule",
+                        "add [rule] (or list [[upstreams]], see plans/org.toml)",
+                    )
+                };
+                let _ = r;
+                p.push(Problem::new(
+                    field,
+                    "the file needs either [upstream] with [rule] (one GitLab upstream) or [[upstreams]], not a mix",
+                    fix,
+                ));
+                Vec::new()
+            }
+        };
         let tuning = check_tuning(&raw.tuning, p);
-        if let Some(date) = &u.token_expires_on {
-            template::check_expiry(date, p);
-        }
         let repository_template = raw
             .repository_template
             .map(|t| template::check_template(t, checked.accounts.as_ref(), p));
-        let pull_access = raw
-            .pull_access
-            .map(|a| pull_access::check_pull_access(a, &t.regions, p));
-        let gitlab = raw.gitlab.map(|g| gitlab::check_gitlab(g, p));
-        let waves = waves::check_waves(raw.waves, &t, checked.accounts.as_ref(), p);
-        if gitlab.is_some() && u.token_expires_on.is_some() {
-            p.push(Problem::new(
-                "upstream.token_expires_on",
-                "is set together with [gitlab], which reads the token's expiry from GitLab",
-                "remove upstream.token_expires_on: the date can then not be typed wrong",
-            ));
+        let pull_access = raw.pull_access.map(|a| {
+            let mut access = pull_access::check_pull_access(a, &t.regions, p);
+            access.prefixes = all
+                .iter()
+                .map(|u| u.ecr_repository_prefix.clone())
+                .collect();
+            access
+        });
+        let mut gitlab = raw.gitlab.map(|g| gitlab::check_gitlab(g, p));
+        if let Some(g) = &mut gitlab {
+            check_gitlab_upstream(g, &all, p);
         }
+        let waves = waves::check_waves(raw.waves, &t, checked.accounts.as_ref(), p);
+        let upstream = all.first().cloned().unwrap_or_else(placeholder);
         Rollout {
             regions: t.regions,
             role_name: t.role_name,
@@ -266,18 +291,107 @@ impl Rollout {
             organizational_units: t.organizational_units,
             external_id: t.external_id,
             session_duration_seconds: checked.session_duration_seconds,
-            username: u.username,
-            token_env: u.token_env,
-            ecr_repository_prefix: r.ecr_repository_prefix,
-            secret_name: r.secret_name,
-            tags: r.tags,
+            policy_owner: upstream.name.clone(),
+            upstream,
+            upstreams: all,
             tuning,
-            token_expires_on: u.token_expires_on,
             repository_template,
             pull_access,
             gitlab,
             waves,
         }
+    }
+
+    /// One rollout per upstream, each the whole file seen from that upstream: what a target's
+    /// work for that upstream reads. Only the first keeps `[pull_access]`: the one statement
+    /// in each Region's registry policy covers every upstream's prefix, so one writer owns it.
+    pub(crate) fn views(&self) -> Vec<Rollout> {
+        self.upstreams
+            .iter()
+            .map(|u| Rollout {
+                upstream: u.clone(),
+                pull_access: self
+                    .pull_access
+                    .clone()
+                    .filter(|_| u.name == self.policy_owner),
+                ..self.clone()
+            })
+            .collect()
+    }
+
+    /// Keeps only the named upstream (`--upstream NAME`).
+    pub(crate) fn only_upstream(&mut self, name: &str) -> Result<(), Problem> {
+        let Some(u) = self.upstreams.iter().find(|u| u.name == name).cloned() else {
+            let names: Vec<_> = self.upstreams.iter().map(|u| u.name.as_str()).collect();
+            return Err(Problem::new(
+                "--upstream",
+                format!("{name:?} is not an upstream of the rollout file"),
+                format!("choose among {}", names.join(",")),
+            ));
+        };
+        self.upstreams = vec![u.clone()];
+        self.upstream = u;
+        Ok(())
+    }
+
+    /// The upstream whose token the GitLab side manages and `report` compares: `[gitlab]`'s,
+    /// else the first that takes a token.
+    pub(crate) fn token_upstream(&self) -> Option<&Upstream> {
+        let named = self.gitlab.as_ref().and_then(|g| g.upstream.as_deref());
+        match named {
+            Some(name) => self.upstreams.iter().find(|u| u.name == name),
+            None => self.upstreams.iter().find(|u| u.secret.is_some()),
+        }
+    }
+
+    /// The GitLab registry token as the token of [`Self::token_upstream`].
+    pub(crate) fn tokens_of(&self, token: secrets::GitlabToken) -> secrets::Tokens {
+        match self.token_upstream() {
+            Some(u) => secrets::Tokens::one(&u.name, token),
+            None => secrets::Tokens::default(),
+        }
+    }
+
+    /// Whether this view's targets own ptc-rollout's registry policy statement (see
+    /// [`Self::views`]).
+    pub(crate) fn owns_registry_policy(&self) -> bool {
+        self.upstream.name == self.policy_owner
+    }
+
+    /// The view's ECR prefix.
+    pub(crate) fn prefix(&self) -> &str {
+        &self.upstream.ecr_repository_prefix
+    }
+
+    /// The view's secret, when its upstream takes one.
+    pub(crate) fn secret(&self) -> Option<&SecretSpec> {
+        self.upstream.secret.as_ref()
+    }
+
+    /// The view's secret name ("" for an upstream without one, which no secret call reaches).
+    pub(crate) fn secret_name(&self) -> &str {
+        self.secret().map_or("", |s| s.secret_name.as_str())
+    }
+
+    /// The user the view's token belongs to.
+    pub(crate) fn username(&self) -> &str {
+        self.secret().map_or("", |s| s.username.as_str())
+    }
+
+    /// The variable holding the view's token.
+    pub(crate) fn token_env(&self) -> &str {
+        self.secret().map_or("", |s| s.token_env.as_str())
+    }
+
+    /// The view's token expiry date, as the user set it.
+    pub(crate) fn token_expires_on(&self) -> Option<&str> {
+        self.upstream.token_expires_on.as_deref()
+    }
+
+    /// The tags for the view's secret, besides ptc-rollout's own.
+    pub(crate) fn tags(&self) -> &BTreeMap<String, String> {
+        static NONE: BTreeMap<String, String> = BTreeMap::new();
+        self.secret().map_or(&NONE, |s| &s.tags)
     }
 
     /// Narrows the matrix for one run (`--regions`, `--accounts`). A narrowing flag may only
@@ -324,6 +438,94 @@ impl Rollout {
     }
 }
 
+/// The single form as one GitLab entry named `gitlab`, its problems named as that form's keys.
+fn single_form(u: RawUpstream, r: RawRule, p: &mut Vec<Problem>) -> Upstream {
+    check_upstream(&u, p);
+    check_rule(&r, p);
+    if let Some(date) = &u.token_expires_on {
+        template::check_expiry(date, p);
+    }
+    Upstream {
+        name: "gitlab".to_owned(),
+        at: "upstream".to_owned(),
+        kind: upstreams::kind_of(GITLAB_REGISTRY).expect("in the table"),
+        url: GITLAB_REGISTRY_URL.to_owned(),
+        ecr_repository_prefix: r.ecr_repository_prefix,
+        upstream_repository_prefix: None,
+        secret: Some(SecretSpec {
+            username: u.username,
+            token_env: u.token_env,
+            token_file: None,
+            secret_name: r.secret_name,
+            tags: r.tags,
+        }),
+        custom_role_name: None,
+        token_expires_on: u.token_expires_on,
+    }
+}
+
+/// `[gitlab]` manages one GitLab entry's token: the one `gitlab.upstream` names, or the only one.
+fn check_gitlab_upstream(g: &mut GitlabSide, all: &[Upstream], p: &mut Vec<Problem>) {
+    let gitlab: Vec<&Upstream> = all
+        .iter()
+        .filter(|u| u.kind.registry == GITLAB_REGISTRY)
+        .collect();
+    let chosen = match (&g.upstream, gitlab.as_slice()) {
+        (Some(name), _) => match gitlab.iter().find(|u| &u.name == name) {
+            Some(u) => Some(*u),
+            None => {
+                p.push(Problem::new("gitlab.upstream", format!("{name:?} is not a GitLab entry of [[upstreams]]"), "name the [[upstreams]] entry with registry = \"gitlab-container-registry\" whose token [gitlab] manages"));
+                None
+            }
+        },
+        (None, [only]) => Some(*only),
+        (None, []) => {
+            if !all.is_empty() {
+                p.push(Problem::new(
+                    "gitlab",
+                    "is set, but no upstream is GitLab's registry",
+                    "remove [gitlab], or add a gitlab-container-registry entry to [[upstreams]]",
+                ));
+            }
+            None
+        }
+        (None, _) => {
+            p.push(Problem::new(
+                "gitlab.upstream",
+                "is missing, and there are several GitLab entries",
+                "name the [[upstreams]] entry whose token [gitlab] manages",
+            ));
+            None
+        }
+    };
+    if let Some(u) = chosen {
+        if u.token_expires_on.is_some() {
+            p.push(Problem::new(
+                format!("{}.token_expires_on", u.at),
+                "is set together with [gitlab], which reads the token's expiry from GitLab",
+                "remove it: the date can then not be typed wrong",
+            ));
+        }
+        g.upstream = Some(u.name.clone());
+    }
+}
+
+/// Stands in for the first upstream of a file whose upstreams were refused (never used: the
+/// file's problems are reported instead).
+fn placeholder() -> Upstream {
+    Upstream {
+        name: String::new(),
+        at: String::new(),
+        kind: &upstreams::KINDS[0],
+        url: String::new(),
+        ecr_repository_prefix: String::new(),
+        upstream_repository_prefix: None,
+        secret: None,
+        custom_role_name: None,
+        token_expires_on: None,
+    }
+}
+
 mod checks;
 mod gitlab;
 pub(crate) mod image_ref;
@@ -333,4 +535,5 @@ pub(crate) mod secrets;
 mod template;
 #[cfg(test)]
 mod tests;
+pub(crate) mod upstreams;
 mod waves;

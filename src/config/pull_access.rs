@@ -39,6 +39,9 @@ pub(crate) struct PullAccess {
     pub(crate) role_names: Vec<String>,
     /// Principal ARN patterns, `{account_id}` replaced per account.
     pub(crate) principal_arns: Vec<String>,
+    /// Every upstream's ECR prefix, in the file's order: one statement grants them all (the
+    /// principals are the same, and one statement keeps the policy under ECR's size limit).
+    pub(crate) prefixes: Vec<String>,
 }
 
 impl PullAccess {
@@ -86,6 +89,7 @@ pub(super) fn check_pull_access(
     PullAccess {
         role_names: raw.role_names,
         principal_arns: raw.principal_arns,
+        prefixes: Vec::new(),
     }
 }
 

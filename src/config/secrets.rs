@@ -88,6 +88,28 @@ impl TokenSource {
     }
 }
 
+/// The registry tokens of a run, by upstream name: one for each upstream that takes a secret
+/// and whose token the command read.
+#[derive(Debug, Clone, Default)]
+pub struct Tokens(std::collections::BTreeMap<String, GitlabToken>);
+
+impl Tokens {
+    /// One upstream's token.
+    pub fn one(upstream: &str, token: GitlabToken) -> Self {
+        let mut t = Tokens::default();
+        t.insert(upstream, token);
+        t
+    }
+
+    pub(crate) fn insert(&mut self, upstream: &str, token: GitlabToken) {
+        self.0.insert(upstream.to_owned(), token);
+    }
+
+    pub(crate) fn get(&self, upstream: &str) -> Option<&GitlabToken> {
+        self.0.get(upstream)
+    }
+}
+
 impl GitlabToken {
     /// Accepts the token with surrounding ASCII whitespace (a trailing newline from a file, a
     /// Windows line end) trimmed. Every other character must be printable ASCII, as GitLab's

@@ -292,9 +292,13 @@ fn check_role(raw: &RawTemplate, accounts: Option<&BTreeSet<String>>, p: &mut Ve
 
 /// Checks `upstream.token_expires_on` (`YYYY-MM-DD`).
 pub(super) fn check_expiry(value: &str, p: &mut Vec<Problem>) {
+    check_expiry_at("upstream.token_expires_on", value, p);
+}
+
+pub(super) fn check_expiry_at(field: &str, value: &str, p: &mut Vec<Problem>) {
     if parse_date(value).is_none() {
         p.push(Problem::new(
-            "upstream.token_expires_on",
+            field,
             format!("{value:?} is not a date"),
             "use the token's expiry date as YYYY-MM-DD, e.g. \"2027-06-30\"",
         ));

@@ -7,17 +7,26 @@ use std::sync::Arc;
 use aws_smithy_types::date_time::{DateTime, Format};
 use serde::{Deserialize, Serialize};
 
-/// One (account, Region) pair of the rollout matrix.
+/// One (account, Region) pair of the rollout matrix, for one upstream: each upstream's rule in
+/// the pair is worked on, and reported, on its own.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Target {
     pub account_id: String,
     pub account_name: String,
     pub region: String,
+    /// The upstream's name in the rollout file (`gitlab` for the single `[upstream]` form, and in
+    /// plans saved before there were several). One `Arc` per upstream, shared by its targets.
+    #[serde(default = "single_form")]
+    pub upstream: Arc<str>,
     /// The account's parent OU, when the listing walked the Organization's tree to name it
     /// (the HTML matrix). One `Arc` shared by every target of the OU's accounts, so 100,000
     /// targets hold one pointer each; not saved in plan files.
     #[serde(skip)]
     pub ou: Option<Arc<Ou>>,
+}
+
+fn single_form() -> Arc<str> {
+    Arc::from("gitlab")
 }
 
 /// An organizational unit (or a root) of the Organization, as a parent of accounts.

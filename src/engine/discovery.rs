@@ -190,22 +190,52 @@ pub(crate) fn stream_targets_with(
     rollout: Arc<Rollout>,
     names: Names,
 ) -> (BoxStream<'static, Target>, ListingTask) {
-    let regions = rollout.regions.clone();
+    let matrix = Matrix::of(&rollout);
     let (accounts, task) = stream(orgs, rollout, names);
     let accounts = futures::stream::unfold(accounts, |mut rx| async move {
         rx.recv().await.map(|a| (a, rx))
     });
     let targets = accounts
-        .flat_map(move |a| {
-            futures::stream::iter(regions.clone().into_iter().map(move |region| Target {
-                account_id: a.id.clone(),
-                account_name: a.name.clone(),
-                region,
-                ou: a.parent.clone(),
-            }))
-        })
+        .flat_map(move |a| futures::stream::iter(matrix.targets(&a)))
         .boxed();
     (targets, task)
+}
+
+/// Each account's targets: one per Region and upstream, an account's Regions in the file's
+/// order and a Region's upstreams next to each other.
+#[derive(Clone)]
+pub(crate) struct Matrix {
+    regions: Vec<String>,
+    upstreams: Vec<Arc<str>>,
+}
+
+impl Matrix {
+    pub(crate) fn of(rollout: &Rollout) -> Self {
+        Matrix {
+            regions: rollout.regions.clone(),
+            upstreams: rollout
+                .upstreams
+                .iter()
+                .map(|u| Arc::from(u.name.as_str()))
+                .collect(),
+        }
+    }
+
+    pub(crate) fn targets(&self, a: &Account) -> Vec<Target> {
+        let mut targets = Vec::with_capacity(self.regions.len() * self.upstreams.len());
+        for region in &self.regions {
+            for upstream in &self.upstreams {
+                targets.push(Target {
+                    account_id: a.id.clone(),
+                    account_name: a.name.clone(),
+                    region: region.clone(),
+                    upstream: upstream.clone(),
+                    ou: a.parent.clone(),
+                });
+            }
+        }
+        targets
+    }
 }
 
 /// Applies state and filters to a listing. Pure, so the filter rules are unit-tested directly.

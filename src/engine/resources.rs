@@ -12,8 +12,8 @@ use crate::data::target::Target;
 /// The version id the token gets in this target's secret (see [`GitlabToken::version_id`]).
 pub(crate) fn version_id(t: &Target, r: &Rollout, token: &GitlabToken) -> String {
     token.version_id(
-        &format!("{}/{}/{}", t.account_id, t.region, r.secret_name),
-        &r.username,
+        &format!("{}/{}/{}", t.account_id, t.region, r.secret_name()),
+        &r.username(),
     )
 }
 

@@ -61,7 +61,7 @@ impl Policies {
 
 /// The repositories first pulls create, under the rule's prefix: what probes and consumers pull.
 fn cached_repositories(r: &Rollout, partition: &str) -> String {
-    let prefix = r.ecr_repository_prefix.trim_end_matches('/');
+    let prefix = r.prefix().trim_end_matches('/');
     if prefix == "ROOT" {
         format!("arn:{partition}:ecr:*:*:repository/*")
     } else {
@@ -85,7 +85,7 @@ fn rule_statements(r: &Rollout, partition: &str) -> Vec<Value> {
                 "secretsmanager:DeleteSecret"
             ],
             // Secrets Manager appends a hyphen and six characters to the name.
-            "Resource": format!("arn:{partition}:secretsmanager:*:*:secret:{}-??????", r.secret_name)
+            "Resource": format!("arn:{partition}:secretsmanager:*:*:secret:{}-??????", r.secret_name())
         }),
         // `plan` describes the secret by name in accounts where it does not exist yet. There
         // is no suffix to match then, and Secrets Manager answers AccessDeniedException rather
@@ -96,7 +96,7 @@ fn rule_statements(r: &Rollout, partition: &str) -> Vec<Value> {
             "Sid": "DescribeSecretBeforeItExists",
             "Effect": "Allow",
             "Action": "secretsmanager:DescribeSecret",
-            "Resource": describe_before_it_exists(&r.secret_name, partition)
+            "Resource": describe_before_it_exists(&r.secret_name(), partition)
         }),
         json!({
             "Sid": "PullThroughCacheRule",

@@ -262,6 +262,7 @@ mod tests {
             account_id: account.into(),
             account_name: name.into(),
             region: region.into(),
+            upstream: "gitlab".into(),
             ou: None,
         };
         Box::new(TargetResult::new(target, outcome, CheckedAt(0)))

@@ -25,9 +25,9 @@ impl PlannedFor {
     pub(crate) fn of(r: &Rollout) -> Self {
         Self {
             role_name: r.role_name.clone(),
-            username: r.username.clone(),
-            ecr_repository_prefix: r.ecr_repository_prefix.clone(),
-            secret_name: r.secret_name.clone(),
+            username: r.username().to_owned(),
+            ecr_repository_prefix: r.prefix().to_owned(),
+            secret_name: r.secret_name().to_owned(),
         }
     }
 }

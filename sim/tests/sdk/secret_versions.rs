@@ -285,7 +285,7 @@ async fn apply_creates_anew_a_secret_being_purged() {
         planned.actions(),
         [ptc_rollout::data::target::Action::RestoreSecret]
     );
-    let (taken, _) = ptc_rollout::converge(&r, &t, &rollout, &o, planned.actions(), &token)
+    let (taken, _) = ptc_rollout::converge(&r, &t, &rollout, &o, planned.actions(), Some(&token))
         .await
         .unwrap();
     use ptc_rollout::data::target::Action::{CreateSecret, UpdateRuleCredential};

@@ -122,7 +122,7 @@ async fn secrets_are_idempotent_per_token_and_restorable() {
     );
     let decision = ptc_rollout::decide(&o, &rollout, false);
     let token = GitlabToken::new(GOOD.into()).unwrap();
-    ptc_rollout::converge(&r, &t, &rollout, &o, decision.actions(), &token)
+    ptc_rollout::converge(&r, &t, &rollout, &o, decision.actions(), Some(&token))
         .await
         .unwrap();
     assert!(

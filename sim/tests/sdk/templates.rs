@@ -15,7 +15,7 @@ async fn apply(r: &Regional, rollout: &Rollout) -> Vec<Action> {
     let token = GitlabToken::new(GOOD.into()).unwrap();
     let o = ptc_rollout::observe(r, &t, rollout).await.unwrap();
     let decision = ptc_rollout::decide(&o, rollout, false);
-    ptc_rollout::converge(r, &t, rollout, &o, decision.actions(), &token)
+    ptc_rollout::converge(r, &t, rollout, &o, decision.actions(), Some(&token))
         .await
         .unwrap();
     decision.actions().to_vec()

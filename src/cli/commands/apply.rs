@@ -17,7 +17,7 @@ use crate::cli::output::printer::Printer;
 use crate::cli::output::results::Concluded;
 use crate::cli::output::{Cancelled, Finished};
 use crate::cli::waves::{check_wave, only, run_in_waves, InWaves};
-use crate::config::secrets::GitlabToken;
+use crate::config::secrets::Tokens;
 use crate::data::target::{Outcome, Target};
 use crate::data::waves::Waves;
 use crate::engine::runner::{Job, Limits, Pass, Runner, Stop};
@@ -49,11 +49,7 @@ pub(crate) async fn run(
             .transpose()?;
         let wave = check_wave(rollout, args.wave.as_deref()).map_err(|p| problems.push(p));
         refuse_if(problems)?;
-        Ok((
-            Arc::new(token.expect("checked above")),
-            saved,
-            wave.ok().flatten(),
-        ))
+        Ok((Arc::new(token), saved, wave.ok().flatten()))
     })
     .await?;
     let runner = ctx.runner(Limits {
@@ -116,7 +112,7 @@ enum Ended {
 async fn plan_everything(
     ctx: &Context,
     runner: &Arc<Runner>,
-    token: &Arc<GitlabToken>,
+    token: &Arc<Tokens>,
 ) -> Result<Results, Ended> {
     let plan = Pass::Plan(Some(token.clone()));
     let ((planned, stop), listed) = ctx.pass_listed(runner, plan).await;

@@ -9,7 +9,7 @@ use tokio::sync::watch;
 use crate::cli::args::PlanArgs;
 use crate::cli::context::{open, Listed};
 use crate::cli::error::{refuse_if, CommandError};
-use crate::cli::input::{check_junit_path, check_output_path, read_token};
+use crate::cli::input::{check_junit_path, check_output_path, read_tokens_given};
 use crate::cli::output::plan::Planned;
 use crate::cli::output::printer::Printer;
 use crate::cli::output::Finished;
@@ -30,11 +30,9 @@ pub(crate) async fn run(
             .collect();
         let wave = check_wave(rollout, args.wave.as_deref()).map_err(|p| problems.push(p));
         // The token is optional here: without it, a secret's value is not judged.
-        let token = (args.token_file.is_some() || std::env::var_os(&rollout.token_env).is_some())
-            .then(|| read_token(rollout, args.token_file.as_deref(), &mut problems))
-            .flatten();
+        let token = read_tokens_given(rollout, args.token_file.as_deref(), &mut problems);
         refuse_if(problems)?;
-        Ok((wave.ok().flatten(), token.map(Arc::new)))
+        Ok((wave.ok().flatten(), Some(Arc::new(token))))
     })
     .await?;
     let runner = ctx.runner(Limits {

@@ -122,7 +122,7 @@ pub(super) fn check_role(flag: &str, role: Option<&str>, problems: &mut Vec<Prob
 pub(super) fn registry_token(rollout: &Rollout) -> Option<GitlabToken> {
     rollout.gitlab.as_ref()?;
     let mut ignored = Vec::new();
-    std::env::var_os(&rollout.token_env)
+    std::env::var_os(&rollout.token_env())
         .and_then(|_| crate::cli::input::read_token(rollout, None, &mut ignored))
 }
 
@@ -135,7 +135,7 @@ pub(super) async fn token_level(
 ) -> Option<u64> {
     let side = rollout.gitlab.as_ref()?;
     let Some(token) = token else {
-        token_role::unknown(output, format_args!("{} is not set", rollout.token_env));
+        token_role::unknown(output, format_args!("{} is not set", rollout.token_env()));
         return None;
     };
     let info = match crate::cli::commands::token::registry_token_info(side, &token).await {

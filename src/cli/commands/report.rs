@@ -59,7 +59,7 @@ pub(crate) async fn run(
         _ => None,
     };
     let runner = ctx.runner(Limits::default());
-    let pass = Pass::Inspect(token.map(Arc::new));
+    let pass = Pass::Inspect(token.map(|t| Arc::new(ctx.rollout.tokens_of(t))));
     // The matrix groups accounts by OU: the listing walks the tree to name each account's.
     let names = if html { Names::Read } else { Names::Skip };
     let ((results, stop), listed) = ctx.pass_listed_with(&runner, pass, names).await;

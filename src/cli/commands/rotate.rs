@@ -14,6 +14,7 @@ use crate::cli::output::printer::Printer;
 use crate::cli::output::results::Concluded;
 use crate::cli::output::{Cancelled, Finished};
 use crate::cli::waves::{check_wave, only, run_in_waves, InWaves};
+use crate::config::{Problem, Rollout};
 use crate::engine::runner::{Job, Limits, Pass};
 
 pub(crate) async fn run(
@@ -22,6 +23,7 @@ pub(crate) async fn run(
     interrupt: watch::Receiver<bool>,
 ) -> Result<Finished, CommandError> {
     let (ctx, (token, wave)) = open(&args.targets, output, interrupt, |rollout| {
+        one_token(rollout)?;
         let (token, mut problems) = token_inputs(
             rollout,
             args.token_file.as_deref(),
@@ -34,7 +36,7 @@ pub(crate) async fn run(
         );
         let wave = check_wave(rollout, args.wave.as_deref()).map_err(|p| problems.push(p));
         refuse_if(problems)?;
-        Ok((Arc::new(token.expect("checked above")), wave.ok().flatten()))
+        Ok((Arc::new(token), wave.ok().flatten()))
     })
     .await?;
     let question = "Write the new token into every managed secret of the rollout?";
@@ -66,4 +68,33 @@ pub(crate) async fn run(
             .to(args.report.as_deref(), args.junit.as_deref())
     }
     .finished())
+}
+
+/// A rotation writes one upstream's token: the one `--upstream` names, or the only one that
+/// takes a token. The rollout keeps only that upstream.
+fn one_token(rollout: &mut Rollout) -> Result<(), CommandError> {
+    let with_token: Vec<String> = rollout
+        .upstreams
+        .iter()
+        .filter(|u| u.secret.is_some())
+        .map(|u| u.name.clone())
+        .collect();
+    match with_token.as_slice() {
+        [only] => rollout
+            .only_upstream(only)
+            .map_err(|p| CommandError::Refused(vec![p])),
+        [] => Err(CommandError::Refused(vec![Problem::new(
+            "--upstream",
+            "names an upstream that takes no token, so there is nothing to rotate",
+            "name an upstream whose entry has a secret_name",
+        )])),
+        several => Err(CommandError::Refused(vec![Problem::new(
+            "--upstream",
+            format!("is missing: {} upstreams take a token", several.len()),
+            format!(
+                "name the one whose token is rotated, one of {}",
+                several.join(",")
+            ),
+        )])),
+    }
 }

@@ -53,7 +53,7 @@ pub(crate) fn render(printer: Printer, e: &Export) -> Result<i32, CommandError> 
                 rows,
                 regions: &e.columns,
                 run_regions: &e.rollout.regions,
-                ecr_repository_prefix: &e.rollout.ecr_repository_prefix,
+                ecr_repository_prefix: &e.rollout.prefix(),
                 warning_days: e.warning_days,
             };
             crate::outputs::atomic_file::write_atomically(out.expect("checked"), |w| {

@@ -69,7 +69,7 @@ pub(crate) fn explain(
         (401, _) => format!("the registry refused ECR's credential ({said})"),
         (404, "NAME_UNKNOWN") => format!(
             "no pull through cache rule for prefix {:?} took the pull, and no such repository exists: check the rule with `ptc-rollout plan` ({said})",
-            r.ecr_repository_prefix
+            r.prefix()
         ),
         (404, _) if asked == Asked::Blob => format!("the registry has no such blob ({said})"),
         (404, _) => format!(
@@ -95,7 +95,7 @@ fn upstream_failure(image: &ImageRef, r: &Rollout, blame: &Blame, said: &str) ->
     if !blame.validated {
         causes.push(format!(
             "the token in {} may be refused by GitLab (check with `ptc-rollout validate`)",
-            r.secret_name
+            r.secret_name()
         ));
     }
     let guest_only = "a Guest token pulls only from public projects: mint a Reporter token with `ptc-rollout token mint`, then `rotate`";

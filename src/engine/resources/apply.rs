@@ -7,7 +7,7 @@
 use crate::aws::clients::Regional;
 use crate::aws::error::ApiError;
 use crate::config::secrets::GitlabToken;
-use crate::config::{Rollout, GITLAB_REGISTRY_URL};
+use crate::config::Rollout;
 use crate::data::target::{
     Action, Decision, Observed, PullAccessState, RuleState, SecretState, Target, TemplateState,
 };
@@ -40,12 +40,14 @@ pub(crate) async fn observe_with_version(
             None => Ok(None),
         }
     };
-    let (secret, rule, template, pull_access) = futures::try_join!(
-        secret::describe_secret(c, t, r),
-        read_rule(c, t, r),
-        template,
-        pull_access
-    )?;
+    let secret = async {
+        match r.secret() {
+            Some(_) => secret::describe_secret(c, t, r).await,
+            None => Ok(None),
+        }
+    };
+    let (secret, rule, template, pull_access) =
+        futures::try_join!(secret, read_rule(c, t, r), template, pull_access)?;
     let version = secret.as_ref().and_then(|d| d.current_version.clone());
     let observed = Observed {
         secret_kms_key: secret.as_ref().and_then(|d| d.kms_key_id.clone()),
@@ -81,17 +83,20 @@ pub(crate) fn token_behind<'a>(
 /// GitLab rule for the prefix that uses another secret than the rollout's to ours; otherwise
 /// such a rule is someone else's, and a conflict.
 pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
+    if r.secret().is_none() {
+        return decide_without_secret(o, r);
+    }
     let mut adopted = false;
     if let RuleState::Present {
         upstream_registry_url,
         credential_arn,
     } = &o.rule
     {
-        if upstream_registry_url != GITLAB_REGISTRY_URL {
+        if upstream_registry_url != &r.upstream.url {
             return Decision::Conflict {
                 reason: format!(
                     "prefix {:?} is taken by a pull through cache rule for {upstream_registry_url}",
-                    r.ecr_repository_prefix
+                    r.prefix()
                 ),
             };
         }
@@ -102,7 +107,7 @@ pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
                 return Decision::Conflict {
                     reason: format!(
                         "prefix {:?} has a GitLab rule that uses the secret {theirs}, not {}: a rule of another secret (another team's, or an earlier secret_name) is left alone; take it over with --adopt-rules",
-                        r.ecr_repository_prefix, r.secret_name
+                        r.prefix(), r.secret_name()
                     ),
                 };
             }
@@ -113,7 +118,7 @@ pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
         return Decision::Conflict {
             reason: format!(
                 "secret {} is encrypted with the customer managed KMS key {key}, and ECR reads pull through cache secrets only under the default aws/secretsmanager key: re-create it without a KMS key, or delete it and let apply create it",
-                r.secret_name
+                r.secret_name()
             ),
         };
     }
@@ -121,7 +126,7 @@ pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
         return Decision::Conflict {
             reason: format!(
                 "secret {} is scheduled for deletion and was not created by ptc-rollout; restore or remove it",
-                r.secret_name
+                r.secret_name()
             ),
         };
     }
@@ -142,6 +147,43 @@ pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
             }
         }
     }
+    template_and_access(o, actions)
+}
+
+/// [`decide`] for an upstream read without a secret: the rule, with the custom role for an
+/// ECR upstream (kept in the credential's place; see [`super::rule::read_rule`]).
+fn decide_without_secret(o: &Observed, r: &Rollout) -> Decision {
+    let mut actions = Vec::new();
+    match &o.rule {
+        RuleState::Absent => actions.push(Action::CreateRule),
+        RuleState::Present {
+            upstream_registry_url,
+            ..
+        } if upstream_registry_url != &r.upstream.url => {
+            return Decision::Conflict {
+                reason: format!(
+                    "prefix {:?} is taken by a pull through cache rule for {upstream_registry_url}",
+                    r.prefix()
+                ),
+            }
+        }
+        // ECR takes the role only from the rule's own account: its name is what can differ.
+        RuleState::Present { credential_arn, .. } => {
+            if let Some(name) = &r.upstream.custom_role_name {
+                let theirs = credential_arn
+                    .as_deref()
+                    .and_then(|a| a.rsplit_once(":role/"));
+                if theirs.map(|(_, n)| n) != Some(name.as_str()) {
+                    actions.push(Action::UpdateRuleCredential);
+                }
+            }
+        }
+    }
+    template_and_access(o, actions)
+}
+
+/// The template and pull access actions after the secret's and the rule's.
+fn template_and_access(o: &Observed, mut actions: Vec<Action>) -> Decision {
     match o.template {
         Some(TemplateState::Absent) => actions.push(Action::CreateTemplate),
         Some(TemplateState::Differs) => actions.push(Action::UpdateTemplate),
@@ -170,7 +212,7 @@ fn others_secret<'a>(credential_arn: &'a str, r: &Rollout) -> Option<&'a str> {
         .checked_sub(7)
         .filter(|&n| named.as_bytes()[n] == b'-')
         .map_or(named, |n| &named[..n]);
-    (name != r.secret_name).then_some(name)
+    (name != r.secret_name()).then_some(name)
 }
 
 /// Carries out `actions` in order and returns them with the state they leave behind. On error,
@@ -181,9 +223,19 @@ pub async fn converge(
     r: &Rollout,
     observed: &Observed,
     actions: &[Action],
-    token: &GitlabToken,
+    token: Option<&GitlabToken>,
 ) -> Result<(Vec<Action>, Observed), (ApiError, Vec<Action>)> {
     let mut done = Vec::new();
+    // Only an upstream with a secret has token actions, and its command read the token.
+    let missing = || {
+        ApiError::new(
+            &t.account_id,
+            &t.region,
+            "secretsmanager:PutSecretValue",
+            format!("no token was read for upstream {}", r.upstream.name),
+        )
+    };
+    let need = || token.ok_or_else(missing);
     let mut arn = observed.secret.arn().map(str::to_owned);
     let mut actions = actions.to_vec();
     let mut i = 0;
@@ -191,9 +243,17 @@ pub async fn converge(
         i += 1;
         let mut action = planned;
         let step = match action {
-            Action::CreateSecret => create_secret(c, t, r, token).await.map(|a| arn = Some(a)),
+            Action::CreateSecret => match need() {
+                Ok(token) => create_secret(c, t, r, token).await.map(|a| arn = Some(a)),
+                Err(e) => Err(e),
+            },
             Action::RestoreSecret => {
-                match restore_secret(c, t, arn.as_deref().unwrap_or(&r.secret_name), r, token).await
+                let token = match need() {
+                    Ok(token) => token,
+                    Err(e) => return Err((e, done)),
+                };
+                match restore_secret(c, t, arn.as_deref().unwrap_or(r.secret_name()), r, token)
+                    .await
                 {
                     // A forced deletion still being carried out: nothing left to restore, and
                     // the name comes back when it ends. Create the secret anew (CreateSecret
@@ -227,13 +287,16 @@ pub async fn converge(
                     other => other,
                 }
             }
-            Action::UpdateToken => {
-                let arn = arn.as_deref().unwrap_or(&r.secret_name);
-                secret::put_token(c, t, r, arn, token, None).await
-            }
-            Action::CreateRule => create_rule(c, t, r, arn.as_deref().unwrap_or_default()).await,
+            Action::UpdateToken => match need() {
+                Ok(token) => {
+                    let arn = arn.as_deref().unwrap_or(r.secret_name());
+                    secret::put_token(c, t, r, arn, token, None).await
+                }
+                Err(e) => Err(e),
+            },
+            Action::CreateRule => create_rule(c, t, r, arn.as_deref()).await,
             Action::UpdateRuleCredential | Action::AdoptRule => {
-                update_rule(c, t, r, arn.as_deref().unwrap_or_default()).await
+                update_rule(c, t, r, arn.as_deref()).await
             }
             Action::CreateTemplate | Action::UpdateTemplate => match &r.repository_template {
                 Some(want) => {
@@ -270,7 +333,7 @@ pub async fn converge(
             managed,
         };
         after.rule = RuleState::Present {
-            upstream_registry_url: GITLAB_REGISTRY_URL.to_owned(),
+            upstream_registry_url: r.upstream.url.clone(),
             credential_arn: Some(arn),
         };
     }

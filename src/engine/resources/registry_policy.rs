@@ -31,18 +31,34 @@ pub(crate) const ACTIONS: [&str; 2] = ["ecr:BatchImportUpstreamImage", "ecr:Crea
 /// does not exist, and a role may exist in only some accounts; conditions also allow wildcards.
 pub(crate) fn statement(t: &Target, r: &Rollout, access: &PullAccess) -> Value {
     let partition = regions::partition(&t.region);
-    let prefix = r.ecr_repository_prefix.trim_end_matches('/');
-    let repositories = if prefix == "ROOT" {
-        "*".to_owned()
-    } else {
-        format!("{prefix}/*")
+    let _ = r;
+    let mut resources: Vec<Value> = access
+        .prefixes
+        .iter()
+        .map(|prefix| {
+            let prefix = prefix.trim_end_matches('/');
+            let repositories = if prefix == "ROOT" {
+                "*".to_owned()
+            } else {
+                format!("{prefix}/*")
+            };
+            Value::from(format!(
+                "arn:{partition}:ecr:{}:{}:repository/{repositories}",
+                t.region, t.account_id
+            ))
+        })
+        .collect();
+    // One prefix stays a string, as the statement was before there were several.
+    let resource = match resources.len() {
+        1 => resources.remove(0),
+        _ => Value::from(resources),
     };
     json!({
         "Sid": SID,
         "Effect": "Allow",
         "Principal": { "AWS": "*" },
         "Action": ACTIONS,
-        "Resource": format!("arn:{partition}:ecr:{}:{}:repository/{repositories}", t.region, t.account_id),
+        "Resource": resource,
         "Condition": {
             "StringEquals": { "aws:PrincipalAccount": t.account_id },
             "ArnLike": { "aws:PrincipalArn": access.principals(partition, &t.account_id) }

@@ -10,7 +10,8 @@ use super::unless_absent;
 
 use crate::aws::clients::Regional;
 use crate::aws::error::ApiError;
-use crate::config::{Rollout, GITLAB_REGISTRY_URL};
+use crate::config::Rollout;
+use crate::data::regions;
 use crate::data::target::{RuleState, Target, Validation};
 
 pub(crate) async fn read_rule(
@@ -21,7 +22,7 @@ pub(crate) async fn read_rule(
     let sent = c
         .ecr
         .describe_pull_through_cache_rules()
-        .ecr_repository_prefixes(&r.ecr_repository_prefix)
+        .ecr_repository_prefixes(r.prefix())
         .send()
         .await;
     // ECR answers "not found" for an unknown prefix in the filter: that is absence.
@@ -33,31 +34,51 @@ pub(crate) async fn read_rule(
     let rule = out
         .pull_through_cache_rules()
         .iter()
-        .find(|rule| rule.ecr_repository_prefix() == Some(r.ecr_repository_prefix.as_str()));
+        .find(|rule| rule.ecr_repository_prefix() == Some(r.prefix()));
     Ok(match rule {
         None => RuleState::Absent,
+        // An ECR upstream's role is its credential: kept in the same place.
         Some(rule) => RuleState::Present {
             upstream_registry_url: rule.upstream_registry_url().unwrap_or_default().to_owned(),
-            credential_arn: rule.credential_arn().map(str::to_owned),
+            credential_arn: rule
+                .credential_arn()
+                .or(rule.custom_role_arn())
+                .map(str::to_owned),
         },
     })
+}
+
+/// The credential the rule should have: the secret's ARN, or an ECR upstream's role in the
+/// target's account (ECR takes only a role of the registry's own account).
+pub(super) fn credential_for(t: &Target, r: &Rollout, secret_arn: Option<&str>) -> Option<String> {
+    match &r.upstream.custom_role_name {
+        Some(_) => r
+            .upstream
+            .custom_role_arn(regions::partition(&t.region), &t.account_id),
+        None => secret_arn.map(str::to_owned),
+    }
 }
 
 pub(super) async fn create_rule(
     c: &Regional,
     t: &Target,
     r: &Rollout,
-    credential_arn: &str,
+    secret_arn: Option<&str>,
 ) -> Result<(), ApiError> {
-    let sent = c
+    let u = &r.upstream;
+    let credential = credential_for(t, r, secret_arn);
+    let mut req = c
         .ecr
         .create_pull_through_cache_rule()
-        .ecr_repository_prefix(&r.ecr_repository_prefix)
-        .upstream_registry(UpstreamRegistry::GitLabContainerRegistry)
-        .upstream_registry_url(GITLAB_REGISTRY_URL)
-        .credential_arn(credential_arn)
-        .send()
-        .await;
+        .ecr_repository_prefix(r.prefix())
+        .upstream_registry(UpstreamRegistry::from(u.kind.registry))
+        .upstream_registry_url(&u.url)
+        .set_upstream_repository_prefix(u.upstream_repository_prefix.clone());
+    req = match u.custom_role_name {
+        Some(_) => req.set_custom_role_arn(credential.clone()),
+        None => req.set_credential_arn(credential.clone()),
+    };
+    let sent = req.send().await;
     let call = "ecr:CreatePullThroughCacheRule";
     match sent {
         Ok(_) => Ok(()),
@@ -79,10 +100,8 @@ pub(super) async fn create_rule(
             match read_rule(c, t, r).await? {
                 RuleState::Present {
                     upstream_registry_url,
-                    credential_arn: Some(arn),
-                } if upstream_registry_url == GITLAB_REGISTRY_URL && arn == credential_arn => {
-                    Ok(())
-                }
+                    credential_arn,
+                } if upstream_registry_url == u.url && credential_arn == credential => Ok(()),
                 _ => Err(ApiError::from_sdk(&t.account_id, &t.region, call, e)),
             }
         }
@@ -99,22 +118,25 @@ pub(super) async fn update_rule(
     c: &Regional,
     t: &Target,
     r: &Rollout,
-    credential_arn: &str,
+    secret_arn: Option<&str>,
 ) -> Result<(), ApiError> {
-    c.ecr
+    let credential = credential_for(t, r, secret_arn);
+    let req = c
+        .ecr
         .update_pull_through_cache_rule()
-        .ecr_repository_prefix(&r.ecr_repository_prefix)
-        .credential_arn(credential_arn)
-        .send()
-        .await
-        .map_err(|e| {
-            with_hint(ApiError::from_sdk(
-                &t.account_id,
-                &t.region,
-                "ecr:UpdatePullThroughCacheRule",
-                e,
-            ))
-        })?;
+        .ecr_repository_prefix(r.prefix());
+    let req = match r.upstream.custom_role_name {
+        Some(_) => req.set_custom_role_arn(credential),
+        None => req.set_credential_arn(credential),
+    };
+    req.send().await.map_err(|e| {
+        with_hint(ApiError::from_sdk(
+            &t.account_id,
+            &t.region,
+            "ecr:UpdatePullThroughCacheRule",
+            e,
+        ))
+    })?;
     Ok(())
 }
 
@@ -124,7 +146,7 @@ pub async fn validate(c: &Regional, t: &Target, r: &Rollout) -> Result<Validatio
     let sent = c
         .ecr
         .validate_pull_through_cache_rule()
-        .ecr_repository_prefix(&r.ecr_repository_prefix)
+        .ecr_repository_prefix(r.prefix())
         .send()
         .await;
     let rule_not_found = |e: &ValidateError| e.is_pull_through_cache_rule_not_found_exception();
@@ -134,7 +156,7 @@ pub async fn validate(c: &Regional, t: &Target, r: &Rollout) -> Result<Validatio
             is_valid: false,
             failure: Some(format!(
                 "no pull through cache rule for prefix {:?}",
-                r.ecr_repository_prefix
+                r.prefix()
             )),
             upstream_registry_url: None,
             credential_arn: None,
@@ -144,11 +166,11 @@ pub async fn validate(c: &Regional, t: &Target, r: &Rollout) -> Result<Validatio
     };
     let url = out.upstream_registry_url().map(str::to_owned);
     let (is_valid, failure) = match url.as_deref() {
-        Some(u) if u != GITLAB_REGISTRY_URL => (
+        Some(u) if u != r.upstream.url => (
             false,
             Some(format!(
                 "prefix {:?} is taken by a pull through cache rule for {u}",
-                r.ecr_repository_prefix
+                r.prefix()
             )),
         ),
         _ => (
@@ -174,7 +196,10 @@ pub(super) fn with_hint(mut e: ApiError) -> ApiError {
         Some("UnableToAccessSecretException") => "ECR cannot read the secret: restore it if it is scheduled for deletion (apply does, for ptc-rollout's own), or fix a resource policy that denies ECR's service-linked role",
         Some("UnableToDecryptSecretValueException") => "the secret is encrypted with a customer managed KMS key, which ECR cannot use: re-create it under the default aws/secretsmanager key",
         Some("ValidationException") => "ECR refused a value of the request: check rule.ecr_repository_prefix and rule.secret_name in the rollout file",
-        Some("UnsupportedUpstreamRegistryException") => "ECR does not offer pull through cache from GitLab's registry in this Region: leave the Region out of targets.regions",
+        // ECR answers a missing credential with this code too (a user's report, see the
+        // emulator's ptc.py): its words tell the two apart.
+        Some("UnsupportedUpstreamRegistryException") if e.message.contains("requires authentication") => "ECR needs a credential for this upstream: give the upstream's entry username, token_env and secret_name",
+        Some("UnsupportedUpstreamRegistryException") => "ECR does not offer pull through cache from this upstream in this Region: leave the Region out of targets.regions",
         _ => return e,
     };
     e.message = format!("{} ({hint})", e.message);
@@ -186,7 +211,7 @@ pub(crate) async fn delete_rule(c: &Regional, t: &Target, r: &Rollout) -> Result
     let sent = c
         .ecr
         .delete_pull_through_cache_rule()
-        .ecr_repository_prefix(&r.ecr_repository_prefix)
+        .ecr_repository_prefix(r.prefix())
         .send()
         .await;
     // Already gone is as good as deleted.
@@ -226,7 +251,7 @@ mod tests {
         let message = with_hint(e).message;
         assert!(message.starts_with("UnsupportedUpstreamRegistryException: The specified"));
         assert!(
-            message.ends_with("(ECR does not offer pull through cache from GitLab's registry in this Region: leave the Region out of targets.regions)"),
+            message.ends_with("(ECR does not offer pull through cache from this upstream in this Region: leave the Region out of targets.regions)"),
             "{message}"
         );
     }

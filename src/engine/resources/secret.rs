@@ -61,7 +61,7 @@ pub(crate) async fn describe_secret(
     let sent = c
         .secrets
         .describe_secret()
-        .secret_id(&r.secret_name)
+        .secret_id(r.secret_name())
         .send()
         .await;
     let not_found = |e: &DescribeSecretError| e.is_resource_not_found_exception();
@@ -100,7 +100,7 @@ pub(crate) async fn describe_secret(
 fn with_describe_hint(mut e: ApiError, t: &Target, r: &Rollout) -> ApiError {
     if e.code.as_deref() == Some("AccessDeniedException") {
         let resource = crate::outputs::iam_policy::describe_before_it_exists(
-            &r.secret_name,
+            &r.secret_name(),
             crate::data::regions::partition(&t.region),
         );
         e.message = format!(
@@ -136,7 +136,7 @@ async fn customer_managed_key(c: &Regional, t: &Target, key: Option<&str>) -> Op
 /// id) with the configured expiry tag: then rotation writes nothing.
 pub(crate) fn holds(d: &SecretDetails, t: &Target, r: &Rollout, token: &GitlabToken) -> bool {
     d.current_version.as_deref() == Some(version_id(t, r, token).as_str())
-        && (r.token_expires_on.is_none() || d.expires_on == r.token_expires_on)
+        && (r.token_expires_on().is_none() || d.expires_on.as_deref() == r.token_expires_on())
 }
 
 /// Stores the token as the secret's current version (idempotent: the version id is derived
@@ -159,7 +159,7 @@ pub(crate) async fn put_token(
         .secrets
         .put_secret_value()
         .secret_id(arn)
-        .secret_string(token.secret_json(&r.username))
+        .secret_string(token.secret_json(&r.username()))
         .client_request_token(&version)
         .send()
         .await
@@ -169,7 +169,7 @@ pub(crate) async fn put_token(
     if !out.version_stages().iter().any(|s| s == CURRENT) {
         make_current(c, t, r, arn, &version, current).await?;
     }
-    if let Some(date) = &r.token_expires_on {
+    if let Some(date) = r.token_expires_on() {
         c.secrets
             .tag_resource()
             .secret_id(arn)
@@ -255,17 +255,17 @@ pub(super) async fn create_secret(
     token: &GitlabToken,
 ) -> Result<String, ApiError> {
     let tags = std::iter::once((MANAGED_TAG_KEY, MANAGED_TAG_VALUE))
-        .chain(r.token_expires_on.as_deref().map(|d| (EXPIRY_TAG_KEY, d)))
-        .chain(r.tags.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .chain(r.token_expires_on().as_deref().map(|d| (EXPIRY_TAG_KEY, d)))
+        .chain(r.tags().iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
     // No KMS key: ECR can read only secrets under the default aws/secretsmanager key.
     let request = c
         .secrets
         .create_secret()
-        .name(&r.secret_name)
+        .name(r.secret_name())
         .description("GitLab Container Registry credentials for ECR pull through cache (managed by ptc-rollout)")
-        .secret_string(token.secret_json(&r.username))
+        .secret_string(token.secret_json(&r.username()))
         .client_request_token(version_id(t, r, token))
         .set_tags(Some(tags));
     let mut waited = 0;

@@ -22,7 +22,7 @@ async fn describe(
     let out = c
         .ecr
         .describe_repository_creation_templates()
-        .prefixes(&r.ecr_repository_prefix)
+        .prefixes(r.prefix())
         .send()
         .await
         .map_err(|e| {
@@ -37,7 +37,7 @@ async fn describe(
         .repository_creation_templates
         .unwrap_or_default()
         .into_iter()
-        .find(|x| x.prefix() == Some(&r.ecr_repository_prefix)))
+        .find(|x| x.prefix() == Some(r.prefix())))
 }
 
 pub(crate) async fn read_template(
@@ -167,7 +167,7 @@ pub(crate) async fn put_template(
     macro_rules! with_settings {
         ($builder:expr) => {
             $builder
-                .prefix(&r.ecr_repository_prefix)
+                .prefix(r.prefix())
                 .description(&want.description)
                 .applied_for(RctAppliedFor::PullThroughCache)
                 .set_image_tag_mutability(mutability)

@@ -151,6 +151,7 @@ impl Drop for CanaryGuard {
                             account_id: String::new(),
                             account_name: String::new(),
                             region: String::new(),
+                            upstream: "gitlab".into(),
                             ou: None,
                         },
                         reason: "the canary target did not finish".to_owned(),
@@ -171,6 +172,7 @@ mod tests {
             account_id: "111111111111".into(),
             account_name: "a".into(),
             region: "us-east-1".into(),
+            upstream: "gitlab".into(),
             ou: None,
         }
     }

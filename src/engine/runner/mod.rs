@@ -27,7 +27,7 @@ use futures::stream::Stream;
 use tokio::sync::{mpsc::UnboundedSender, watch};
 
 use crate::aws::clients::Clients;
-use crate::config::secrets::GitlabToken;
+use crate::config::secrets::Tokens;
 use crate::config::Rollout;
 use crate::data::target::{CheckedAt, Outcome, Target, TargetResult};
 use crate::data::waves::WaveEnd;
@@ -55,22 +55,22 @@ pub(crate) const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 pub enum Pass {
     /// Read every target and decide what `apply` would do. No mutating call. With the token,
     /// also whether a managed secret that does not hold it needs it (see `steps/plan.rs`).
-    Plan(Option<Arc<GitlabToken>>),
+    Plan(Option<Arc<Tokens>>),
     /// Converge every target (planning it first unless planned), then validate its rule.
-    Apply(Arc<GitlabToken>),
+    Apply(Arc<Tokens>),
     /// Validate every rule; with a probe, then pull through each valid one.
     Validate(Option<ProbeSpec>),
     /// Pull one image through the cache in every target.
     Probe(ProbeSpec),
     /// Write the token as a new version of every managed secret (canary first), then validate.
-    Rotate(Arc<GitlabToken>),
+    Rotate(Arc<Tokens>),
     /// Read what `destroy` would remove. No mutating call.
     PlanDestroy(Removal),
     /// Remove the managed rule, secret and pull access (planning first unless planned).
     Destroy(Removal),
     /// Inspect every target for the compliance report. Read-only. With the current registry
     /// token, also whether each secret holds it (by its version id; the value is not read).
-    Inspect(Option<Arc<GitlabToken>>),
+    Inspect(Option<Arc<Tokens>>),
 }
 
 impl Pass {
@@ -208,6 +208,9 @@ pub struct Runner {
     /// The accounts entered (once per run each), and the clients to enter them with.
     accounts: Accounts,
     rollout: Arc<Rollout>,
+    /// The rollout seen from each upstream (see [`Rollout::views`]): a target's work reads its
+    /// upstream's.
+    views: Vec<Rollout>,
     concurrency: usize,
     limits: Limits,
     /// Becomes `true` on interrupt.
@@ -232,6 +235,7 @@ impl Runner {
         Arc::new(Runner {
             gate: Gate::new(setup.limits.canary),
             accounts: Accounts::new(setup.clients, setup.access),
+            views: setup.rollout.views(),
             rollout: setup.rollout,
             concurrency: setup.concurrency.max(1),
             limits: setup.limits,
@@ -283,11 +287,12 @@ impl Runner {
         self.gate.failure()
     }
 
-    /// The context of a step in one target (see [`steps`]).
-    fn cx(&self) -> Cx<'_> {
+    /// The context of a step in one target of `upstream` (see [`steps`]).
+    fn cx(&self, upstream: &str) -> Cx<'_> {
+        let view = self.views.iter().find(|v| v.upstream.name == upstream);
         Cx {
             accounts: &self.accounts,
-            rollout: &self.rollout,
+            rollout: view.unwrap_or(&self.rollout),
             limits: &self.limits,
             gate: &self.gate,
             logins: &self.logins,
@@ -296,7 +301,8 @@ impl Runner {
 
     /// One target's work in a pass.
     async fn step(&self, step: &Step, job: Job) -> TargetResult {
-        steps::run(&self.cx(), step, job).await
+        let upstream = job.target.upstream.clone();
+        steps::run(&self.cx(&upstream), step, job).await
     }
 
     /// Enters the account once per run (later callers wait for the first).

@@ -42,8 +42,8 @@ pub(super) fn empty_as_null<S: serde::Serializer, T: AsRef<str>>(
 /// The rollout settings the export was made for (the JSON form's header).
 fn header(rollout: &Rollout) -> serde_json::Value {
     serde_json::json!({
-        "ecr_repository_prefix": rollout.ecr_repository_prefix,
-        "secret_name": rollout.secret_name,
+        "ecr_repository_prefix": rollout.prefix(),
+        "secret_name": rollout.secret_name(),
         "regions": rollout.regions,
     })
 }

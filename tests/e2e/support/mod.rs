@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 pub mod json_schema;
 mod model_refusals;
 mod other_secret;
+pub mod upstreams;
 
 /// The token tests declare valid: distinctive, so a leak check finds any part of it (and not
 /// shaped like a real GitLab token, which repository scanners would flag).

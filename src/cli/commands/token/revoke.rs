@@ -45,7 +45,7 @@ pub(crate) async fn run(
     }
     let ctx = Context::start(rollout, output, args.concurrency.into(), interrupt).await?;
     let runner = ctx.runner(Limits::default());
-    let pass = Pass::Inspect(Some(Arc::new(token)));
+    let pass = Pass::Inspect(Some(Arc::new(ctx.rollout.tokens_of(token))));
     let ((results, stop), listed) = ctx.pass_listed(&runner, pass).await;
     if let Some(path) = &args.report {
         let now = CurrentToken::Active {
@@ -154,7 +154,7 @@ fn stale_token(
         }
     };
     CommandError::Refused(vec![Problem::new(
-        TokenSource::choose(args.token_file.as_deref(), &rollout.token_env).field(),
+        TokenSource::choose(args.token_file.as_deref(), &rollout.token_env()).field(),
         format!(
             "the registry token given is {:?} (id {}), but ptc-rollout minted a newer one that is active in group {}: {}; {stored}. Revoked nothing",
             current.name,

@@ -1,4 +1,5 @@
 use super::*;
+use crate::config::GITLAB_REGISTRY_URL;
 
 fn rollout() -> Rollout {
     Rollout::parse(

@@ -14,10 +14,10 @@ use crate::engine::resources;
 use crate::engine::runner::Job;
 
 /// Converges the target as planned (planning it now unless planned), then validates.
-pub(super) async fn apply_one(cx: &Cx<'_>, job: Job, token: &GitlabToken) -> TargetResult {
+pub(super) async fn apply_one(cx: &Cx<'_>, job: Job, token: Option<&GitlabToken>) -> TargetResult {
     // Only a saved plan is re-read: a plan made now was read just now.
     let recheck = job.recheck && job.planned.is_some();
-    let (mut r, known) = plan_of(cx, job, None, Some(token)).await;
+    let (mut r, known) = plan_of(cx, job, None, token).await;
     // A target the plan could not read, skipped, or found in conflict ends as the plan found it.
     let (Some(observed), Some(decision)) = (r.observed.clone(), r.decision.clone()) else {
         return r;
@@ -66,7 +66,7 @@ async fn converge_and_validate(
     c: &Regional,
     observed: &Observed,
     actions: &[Action],
-    token: &GitlabToken,
+    token: Option<&GitlabToken>,
 ) -> TargetResult {
     match resources::converge(c, &r.target, cx.rollout, observed, actions, token).await {
         Ok((taken, after)) => {

@@ -7,7 +7,7 @@ use super::plan::plan_of;
 use super::Cx;
 use crate::aws::clients::Regional;
 use crate::aws::error::ApiError;
-use crate::config::GITLAB_REGISTRY_URL;
+use crate::config::Rollout;
 use crate::data::target::{
     Action, Decision, Observed, Outcome, PullAccessState, RuleState, SecretState, Target,
     TargetResult,
@@ -35,7 +35,7 @@ pub(super) async fn observe_for_destroy(
     let mut observed = resources::observe(c, t, cx.rollout).await?;
     // Too long to add ours says nothing of whether ours is there to take out.
     let too_long = matches!(observed.pull_access, Some(PullAccessState::TooLong { .. }));
-    if cx.rollout.pull_access.is_none() || too_long {
+    if cx.rollout.owns_registry_policy() && (cx.rollout.pull_access.is_none() || too_long) {
         observed.pull_access = resources::registry_policy::find_ours(c, t).await?;
     }
     Ok(observed)
@@ -79,11 +79,28 @@ pub(super) async fn destroy_one(cx: &Cx<'_>, job: Job, removal: Removal) -> Targ
     r
 }
 
-/// What `destroy` removes: the rule only when it is the GitLab rule using ptc-rollout's secret,
-/// and the secret only when ptc-rollout created it; with `purge`, also a managed secret already
-/// scheduled for deletion. Anything else is left alone.
-pub(crate) fn decide_destroy(o: &Observed, purge: bool) -> Decision {
+/// What `destroy` removes: the rule only when it is the upstream's rule using ptc-rollout's
+/// secret, and the secret only when ptc-rollout created it; with `purge`, also a managed secret
+/// already scheduled for deletion. For an upstream without a secret, nothing but the rollout
+/// file marks a rule (ECR's rules carry no tags): the rule for the prefix with the upstream's
+/// URL (and, for ECR, the role) is the file's. Anything else is left alone.
+pub(crate) fn decide_destroy(o: &Observed, r: &Rollout, purge: bool) -> Decision {
     let mut actions = Vec::new();
+    if r.secret().is_none() {
+        if let RuleState::Present {
+            upstream_registry_url,
+            credential_arn,
+        } = &o.rule
+        {
+            let role = |arn: &str| arn.rsplit_once(":role/").map(|(_, n)| n.to_owned());
+            let ours = upstream_registry_url == &r.upstream.url
+                && credential_arn.as_deref().and_then(role) == r.upstream.custom_role_name;
+            if ours {
+                actions.push(Action::DeleteRule);
+            }
+        }
+        return pull_access_removal(o, actions);
+    }
     // The secret to delete: ptc-rollout's, present, or already scheduled for deletion when
     // purging. A rule using it goes with it.
     let managed_arn = match &o.secret {
@@ -96,7 +113,7 @@ pub(crate) fn decide_destroy(o: &Observed, purge: bool) -> Decision {
         credential_arn,
     } = &o.rule
     {
-        if upstream_registry_url == GITLAB_REGISTRY_URL
+        if upstream_registry_url == &r.upstream.url
             && managed_arn.is_some()
             && credential_arn.as_deref() == managed_arn
         {
@@ -106,6 +123,10 @@ pub(crate) fn decide_destroy(o: &Observed, purge: bool) -> Decision {
     if managed_arn.is_some() {
         actions.push(Action::DeleteSecret);
     }
+    pull_access_removal(o, actions)
+}
+
+fn pull_access_removal(o: &Observed, mut actions: Vec<Action>) -> Decision {
     // The statement is found by ptc-rollout's own Sid, so it is ours whatever it says now.
     if matches!(
         o.pull_access,

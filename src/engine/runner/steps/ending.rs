@@ -104,6 +104,7 @@ mod tests {
             account_id: "1".into(),
             account_name: "a".into(),
             region: region.into(),
+            upstream: "gitlab".into(),
             ou: None,
         };
         let mut e = ApiError::new("1", "af-south-1", "secretsmanager:DescribeSecret", "x");

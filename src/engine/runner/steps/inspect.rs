@@ -5,7 +5,6 @@ use super::ending::end_with;
 use super::validate::validate_guarded;
 use super::{open, Cx};
 use crate::config::secrets::GitlabToken;
-use crate::config::GITLAB_REGISTRY_URL;
 use crate::data::target::{Observed, RuleState, SecretState, Target, TargetResult};
 use crate::engine::resources;
 use crate::engine::resources::secret::{self, SecretDetails};
@@ -37,7 +36,7 @@ pub(super) async fn inspect_one(
         Ok(read) => read,
         Err(e) => return end_with(cx, r, e).await,
     };
-    let ours = matches!(&rule, RuleState::Present { upstream_registry_url, .. } if upstream_registry_url == GITLAB_REGISTRY_URL);
+    let ours = matches!(&rule, RuleState::Present { upstream_registry_url, .. } if upstream_registry_url == &cx.rollout.upstream.url);
     let validation = if ours {
         Some(validate_guarded(cx, &c, &r.target, None).await)
     } else {

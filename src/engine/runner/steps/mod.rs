@@ -18,6 +18,7 @@ use super::canary::{CanaryGuard, Gate, Turn};
 use super::{Job, Limits, Pass};
 use crate::aws::clients::Regional;
 use crate::aws::error::ApiError;
+use crate::config::secrets::{GitlabToken, Tokens};
 use crate::config::Rollout;
 use crate::data::target::{CheckedAt, Outcome, Target, TargetResult};
 use probe::Prober;
@@ -68,18 +69,27 @@ impl Cx<'_> {
 /// One target's work in a pass.
 pub(super) async fn run(cx: &Cx<'_>, step: &Step, job: Job) -> TargetResult {
     let prober = step.prober.as_ref();
+    let upstream = job.target.upstream.clone();
+    let token = |tokens| token_of(tokens, &upstream);
     match &step.pass {
-        Pass::Plan(token) => plan::plan_one(cx, job.target, None, token.as_deref()).await,
-        Pass::Apply(token) => apply::apply_one(cx, job, token).await,
+        Pass::Plan(tokens) => plan::plan_one(cx, job.target, None, token(tokens.as_deref())).await,
+        Pass::Apply(tokens) => apply::apply_one(cx, job, token(Some(tokens))).await,
         Pass::Validate(_) => validate::validate_one(cx, job.target, prober).await,
         Pass::Probe(_) => {
             probe::probe_one(cx, job.target, prober.expect("made with the pass")).await
         }
-        Pass::Rotate(token) => rotate::rotate_one(cx, job.target, token).await,
+        Pass::Rotate(tokens) => rotate::rotate_one(cx, job.target, token(Some(tokens))).await,
         Pass::PlanDestroy(removal) => plan::plan_one(cx, job.target, Some(*removal), None).await,
         Pass::Destroy(removal) => destroy::destroy_one(cx, job, *removal).await,
-        Pass::Inspect(token) => inspect::inspect_one(cx, job.target, token.as_deref()).await,
+        Pass::Inspect(tokens) => {
+            inspect::inspect_one(cx, job.target, token(tokens.as_deref())).await
+        }
     }
+}
+
+/// The target's upstream's token, when the pass has tokens.
+fn token_of<'a>(tokens: Option<&'a Tokens>, upstream: &str) -> Option<&'a GitlabToken> {
+    tokens.and_then(|t| t.get(upstream))
 }
 
 /// A new row for the target, with its Region's clients; or the row ended with why the account

@@ -46,7 +46,7 @@ pub(super) async fn plan_with_clients(
     };
     let mut decision = match destroy {
         None => resources::decide(&observed, cx.rollout, cx.limits.adopt_rules),
-        Some(removal) => decide_destroy(&observed, removal.force),
+        Some(removal) => decide_destroy(&observed, cx.rollout, removal.force),
     };
     if let (Decision::Change { actions }, Some(token)) = (&mut decision, token) {
         let behind =

@@ -11,7 +11,19 @@ use crate::engine::resources::secret;
 
 /// Writes the token as a new version of the managed secret unless it holds it already
 /// (canary first), then validates.
-pub(super) async fn rotate_one(cx: &Cx<'_>, t: Target, token: &GitlabToken) -> TargetResult {
+pub(super) async fn rotate_one(
+    cx: &Cx<'_>,
+    t: Target,
+    token: Option<&GitlabToken>,
+) -> TargetResult {
+    let Some(token) = token else {
+        // The command rotates one upstream's token: its targets alone are scheduled.
+        let now = cx.now();
+        return TargetResult::new(t, Outcome::Skipped, now).ending(
+            Outcome::Skipped,
+            "skipped: this upstream's token is not rotated in this run",
+        );
+    };
     let (r, c) = match open(cx, t).await {
         Ok(opened) => opened,
         Err(row) => return row,
