@@ -3,11 +3,14 @@
 //! tokio's paused clock, so a rollout over 100,000 targets takes seconds of wall time while
 //! virtual time measures its makespan.
 //!
-//! `cargo bench --bench scale -- --accounts 5000 --regions 20 [--concurrency N] [--ous K]`
+//! `cargo bench --bench scale -- --accounts 5000 --regions 20 [--concurrency N] [--ous K]
+//! [--upstreams N]`
 //!
 //! For each phase (a fresh `apply --yes`, a converged re-apply, a `validate`) it prints one line:
 //! `scale: phase=... targets=... makespan_s=... lower_bound_s=... ratio=... calls_per_target=...
-//! assume_role_calls=... throttled_pct=... wall_s=... peak_rss_mib=...`
+//! assume_role_calls=... throttled_pct=... wall_s=... peak_rss_mib=...`, where a target is one
+//! (account, Region, upstream) unit; with `--upstreams` above 1 it adds the calls per (account,
+//! Region) and the DescribePullThroughCacheRules calls per (account, Region).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant as WallInstant};
@@ -35,7 +38,29 @@ struct Args {
     ous: usize,
     /// Diagnosis: no simulated latency, to separate CPU cost from timer cost.
     no_latency: bool,
+    /// How many of [`UPSTREAMS`] the rollout has (1: the single `[upstream]` form).
+    upstreams: usize,
 }
+
+/// The upstreams `--upstreams N` takes, first N in this order: (name and prefix, registry,
+/// url, has a secret). Secret ones and secret-less ones mixed as an Organization would have
+/// them; the first is the single form's GitLab rule. No `ecr` upstream: the simulation models
+/// no IAM roles (see sim/src/ecr.rs).
+const UPSTREAMS: [(&str, &str, Option<&str>, bool); 8] = [
+    ("gitlab", "gitlab-container-registry", None, true),
+    ("docker-hub", "docker-hub", None, true),
+    ("ecr-public", "ecr-public", None, false),
+    ("ghcr", "github-container-registry", None, true),
+    (
+        "azure",
+        "azure-container-registry",
+        Some("benchacr.azurecr.io"),
+        true,
+    ),
+    ("chainguard", "chainguard", None, true),
+    ("quay", "quay", None, false),
+    ("k8s", "k8s", None, false),
+];
 
 fn args() -> Args {
     let mut a = Args {
@@ -44,6 +69,7 @@ fn args() -> Args {
         concurrency: DEFAULT_CONCURRENCY,
         ous: 0,
         no_latency: false,
+        upstreams: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -58,6 +84,7 @@ fn args() -> Args {
             "--concurrency" => a.concurrency = value("--concurrency").max(1),
             "--ous" => a.ous = value("--ous"),
             "--no-latency" => a.no_latency = true,
+            "--upstreams" => a.upstreams = value("--upstreams").clamp(1, UPSTREAMS.len()),
             // cargo passes --bench to harness-less benchmarks.
             _ => {}
         }
@@ -123,19 +150,23 @@ async fn bench(args: Args) {
     } else {
         String::new()
     };
-    let rollout = Rollout::parse(&format!(
-        "[targets]\nregions = {regions:?}\nrole_name = \"OrganizationAccountAccessRole\"\n{ous}\n\
-         [upstream]\nregistry = \"gitlab-container-registry\"\nusername = \"bench\"\ntoken_env = \"UNUSED\"\n\
-         [rule]\necr_repository_prefix = \"gitlab\"\nsecret_name = \"ecr-pullthroughcache/gitlab\"\n"
-    ))
-    .expect("bench rollout file");
+    let targets = format!(
+        "[targets]\nregions = {regions:?}\nrole_name = \"OrganizationAccountAccessRole\"\n{ous}\n"
+    );
+    let rollout =
+        Rollout::parse(&(targets + &upstreams_toml(args.upstreams))).expect("bench rollout file");
     let rollout = Arc::new(rollout);
     let clients = Clients::load(overrides, &Tuning::default()).await;
     let caller = Caller::identify(&clients.sts(), "sim")
         .await
         .expect("caller");
+    let upstreams = if args.upstreams > 1 {
+        format!(", upstreams {}", args.upstreams)
+    } else {
+        String::new()
+    };
     println!(
-        "scale: {} accounts x {} Regions, concurrency {}, OUs {} (simulated AWS, virtual time)",
+        "scale: {} accounts x {} Regions{upstreams}, concurrency {}, OUs {} (simulated AWS, virtual time)",
         args.accounts,
         regions.len(),
         args.concurrency,
@@ -144,8 +175,51 @@ async fn bench(args: Args) {
     for phase in [Phase::Apply, Phase::Reapply, Phase::Validate] {
         run_phase(phase, &sim, &clients, &caller, &rollout, &args).await;
     }
-    sim.check_converged(&regions, "gitlab", "ecr-pullthroughcache/gitlab")
-        .expect("converged");
+    // The simulation checks a rule against its secret; a secret-less rule is checked by its
+    // rows (created, then unchanged).
+    for (name, ..) in UPSTREAMS[..args.upstreams].iter().filter(|u| u.3) {
+        sim.check_converged(&regions, name, &format!("ecr-pullthroughcache/{name}"))
+            .expect("converged");
+    }
+}
+
+/// The rollout file's upstreams: for one, the single form exactly as before `--upstreams`
+/// existed; for more, one `[[upstreams]]` entry each, prefix and secret named after it.
+fn upstreams_toml(n: usize) -> String {
+    if n == 1 {
+        return "[upstream]\nregistry = \"gitlab-container-registry\"\nusername = \"bench\"\ntoken_env = \"UNUSED\"\n\
+                [rule]\necr_repository_prefix = \"gitlab\"\nsecret_name = \"ecr-pullthroughcache/gitlab\"\n"
+            .to_owned();
+    }
+    let mut toml = String::new();
+    for &(name, registry, url, secret) in &UPSTREAMS[..n] {
+        toml += &format!(
+            "[[upstreams]]\nname = \"{name}\"\nregistry = \"{registry}\"\necr_repository_prefix = \"{name}\"\n"
+        );
+        if let Some(url) = url {
+            toml += &format!("url = \"{url}\"\n");
+        }
+        if secret {
+            toml += &format!(
+                "username = \"bench\"\ntoken_env = \"UNUSED\"\nsecret_name = \"ecr-pullthroughcache/{name}\"\n"
+            );
+        }
+    }
+    toml
+}
+
+/// A token for every upstream with a secret.
+fn tokens(n: usize) -> Tokens {
+    let mut tokens = Tokens::default();
+    for (name, ..) in UPSTREAMS[..n].iter().filter(|u| u.3) {
+        let raw = match *name {
+            "gitlab" => "glpat-bench-token".to_owned(),
+            other => format!("bench-token-{other}"),
+        };
+        let token = GitlabToken::new(raw).expect("token");
+        tokens.insert(name, token);
+    }
+    tokens
 }
 
 async fn run_phase(
@@ -189,9 +263,8 @@ async fn run_phase(
     let wall = WallInstant::now();
     let start = tokio::time::Instant::now();
     let (targets, listing) = ptc_rollout::stream_targets(clients.organizations(), rollout.clone());
-    let token = GitlabToken::new("glpat-bench-token".into()).expect("token");
     let pass = match phase {
-        Phase::Apply | Phase::Reapply => Pass::Apply(Arc::new(Tokens::one("gitlab", token))),
+        Phase::Apply | Phase::Reapply => Pass::Apply(Arc::new(tokens(args.upstreams))),
         Phase::Validate => Pass::Validate(None),
     };
     let stop = runner.run(pass, targets.map(Job::fresh), &tx).await;
@@ -210,7 +283,13 @@ async fn run_phase(
     let m = sim.metrics();
     let targets = results.len();
     let members = (args.accounts - 1) as f64;
-    let bound = lower_bound(phase, sim, args, targets as f64, members);
+    let groups = targets / args.upstreams;
+    let rule_reads = m
+        .calls
+        .get("DescribePullThroughCacheRules")
+        .copied()
+        .unwrap_or(0);
+    let bound = lower_bound(phase, sim, args, groups as f64, members);
     let throttled_pct = 100.0 * m.throttled as f64 / m.total_calls.max(1) as f64;
     if phase != Phase::Apply {
         assert_eq!(
@@ -220,15 +299,34 @@ async fn run_phase(
             phase.name()
         );
     }
+    let per_group = if args.upstreams > 1 {
+        format!(
+            " calls_per_account_region={:.2} rule_reads_per_account_region={:.2}",
+            m.regional_calls as f64 / groups.max(1) as f64,
+            rule_reads as f64 / groups.max(1) as f64,
+        )
+    } else {
+        String::new()
+    };
     println!(
         "scale: phase={} targets={targets} makespan_s={makespan:.1} lower_bound_s={bound:.1} ratio={:.3} \
-         calls_per_target={:.2} assume_role_calls={} throttled_pct={throttled_pct:.3} wall_s={wall_s:.1} peak_rss_mib={}",
+         calls_per_target={:.2}{per_group} assume_role_calls={} throttled_pct={throttled_pct:.3} wall_s={wall_s:.1} peak_rss_mib={}",
         phase.name(),
         makespan / bound,
         m.regional_calls as f64 / targets.max(1) as f64,
         m.assume_role_calls,
         peak_rss_mib(),
     );
+    if phase != Phase::Validate {
+        // The bound above assumes the code's rule reads: catch it when they change.
+        let expected = if SHARED_RULE_READ { groups } else { targets };
+        assert_eq!(
+            rule_reads as usize,
+            expected,
+            "{}: DescribePullThroughCacheRules calls; SHARED_RULE_READ is {SHARED_RULE_READ}",
+            phase.name()
+        );
+    }
 }
 
 /// Every row must have succeeded the way the phase expects.
@@ -249,7 +347,13 @@ fn check(phase: Phase, results: &[Box<TargetResult>]) {
     );
 }
 
-/// The least makespan the model allows, whichever of these binds:
+/// Whether one DescribePullThroughCacheRules serves every upstream of an (account, Region)
+/// (`true`) or each (account, Region, upstream) unit reads its own rule (`false`). Set from the
+/// code (src/engine/resources/apply.rs, `observe`); `run_phase` checks it against the calls.
+const SHARED_RULE_READ: bool = false;
+
+/// The least makespan the model allows, whichever of these binds. A target is one (account,
+/// Region, upstream) unit, scheduled on its own; `groups` counts the (account, Region) pairs.
 ///
 /// - **The listing chain.** Accounts arrive 20 to a page, and each page needs the previous
 ///   page's NextToken, so `pages` calls run one after another: at least `pages x E[list]`, and,
@@ -257,30 +361,52 @@ fn check(phase: Phase, results: &[Box<TargetResult>]) {
 ///   listing calls (with `--ous`, the OU walk's calls: the root's two, then each OU's pages and
 ///   its ListChildren). The last
 ///   account's targets cannot start earlier, and then still need that account's AssumeRole and
-///   one whole per-target chain: `listing + E[AssumeRole] + chain`.
-/// - **The per-target chain** of dependent calls (E = mean latency, log-normal mean =
-///   median x exp(sigma^2 / 2)): apply = max(E[DescribeSecret], E[DescribePullThroughCacheRules])
-///   (read at once) + E[CreateSecret] + E[CreatePullThroughCacheRule] + E[Validate]; re-apply =
-///   the reads + E[Validate]; validate = E[Validate].
-/// - **Concurrency.** Each target holds one of `C` slots for at least its chain:
-///   `targets x chain / C`. (Accounts are entered outside the slots.)
+///   one whole per-unit chain (the longest, a unit with a secret): `listing + E[AssumeRole] +
+///   chain`.
+/// - **The per-unit chain** of dependent calls (E = mean latency, log-normal mean =
+///   median x exp(sigma^2 / 2)), from `observe` and `converge`: a unit with a secret reads it
+///   and its rule at once, `reads = max(E[DescribeSecret], E[DescribePullThroughCacheRules])`;
+///   a unit without one (ECR Public, Quay, k8s) reads only its rule, and has no CreateSecret.
+///   Apply = reads + [E[CreateSecret]] + E[CreatePullThroughCacheRule] + E[Validate]; re-apply
+///   = reads + E[Validate]; validate = E[Validate]. With [`SHARED_RULE_READ`], a unit without
+///   a secret may find its (account, Region)'s rules already read, so its chain counts no read,
+///   and a unit with one still waits for its DescribeSecret.
+/// - **Concurrency.** Each unit holds one of `C` slots for at least its chain:
+///   `groups x (sum of one (account, Region)'s unit chains) / C`. (Accounts are entered
+///   outside the slots.)
 /// - **Quotas.** AssumeRole at `r_assume` per second for the caller: `members / r_assume`.
-///   Secret writes (50/s per account and Region) allow 50 targets a second in each (account,
-///   Region), and each holds one target, so they never bind here.
-fn lower_bound(phase: Phase, sim: &Sim, args: &Args, targets: f64, members: f64) -> f64 {
+///   Secret writes (50/s per account and Region) allow 50 units a second in each (account,
+///   Region), and each holds at most 8 units (the 5 secret upstreams), so they never bind here.
+fn lower_bound(phase: Phase, sim: &Sim, args: &Args, groups: f64, members: f64) -> f64 {
     let model = sim.config();
     let e = |api: Api| model.latency.mean(api).as_secs_f64();
-    let reads = e(Api::DescribeSecret).max(e(Api::DescribePullThroughCacheRules));
-    let chain = match phase {
-        Phase::Apply => {
-            reads
-                + e(Api::CreateSecret)
-                + e(Api::CreatePullThroughCacheRule)
-                + e(Api::ValidatePullThroughCacheRule)
-        }
-        Phase::Reapply => reads + e(Api::ValidatePullThroughCacheRule),
-        Phase::Validate => e(Api::ValidatePullThroughCacheRule),
+    let validate = e(Api::ValidatePullThroughCacheRule);
+    let writes = |secret: bool| match phase {
+        Phase::Apply if secret => e(Api::CreateSecret) + e(Api::CreatePullThroughCacheRule),
+        Phase::Apply => e(Api::CreatePullThroughCacheRule),
+        Phase::Reapply | Phase::Validate => 0.0,
     };
+    let reads = |secret: bool| match (phase, secret) {
+        (Phase::Validate, _) => 0.0,
+        (_, true) if SHARED_RULE_READ => e(Api::DescribeSecret),
+        (_, true) => e(Api::DescribeSecret).max(e(Api::DescribePullThroughCacheRules)),
+        (_, false) if SHARED_RULE_READ => 0.0,
+        (_, false) => e(Api::DescribePullThroughCacheRules),
+    };
+    let unit_chain = |secret: bool| reads(secret) + writes(secret) + validate;
+    let units = &UPSTREAMS[..args.upstreams];
+    let group_slot_time: f64 = units.iter().map(|u| unit_chain(u.3)).sum();
+    // The last (account, Region) still reads its rules before deciding, shared or not.
+    let chain = units
+        .iter()
+        .map(|u| {
+            let rule_read = match phase {
+                Phase::Validate => 0.0,
+                _ => e(Api::DescribePullThroughCacheRules),
+            };
+            unit_chain(u.3).max(rule_read + writes(u.3) + validate)
+        })
+        .fold(0.0, f64::max);
     let list_api = if args.ous > 0 {
         Api::ListAccountsForParent
     } else {
@@ -305,7 +431,7 @@ fn lower_bound(phase: Phase, sim: &Sim, args: &Args, targets: f64, members: f64)
         listing = listing.max((all_pages - q.burst).max(0.0) / q.rate_per_sec);
     }
     let critical = listing + e(Api::AssumeRole) + chain;
-    let slots = targets * chain / args.concurrency as f64;
+    let slots = groups * group_slot_time / args.concurrency as f64;
     let assume = model
         .quotas
         .assume_role

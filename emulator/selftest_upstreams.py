@@ -6,9 +6,11 @@ Run by selftest.py (these functions take its Ctx, after the demo Organization is
 use dev-a (downstream) and dev-b (central) in ca-central-1 only.
 """
 
+import hashlib
 import json
 
 import upstreams
+from selftest_blobs import fetch
 from selftest_common import error_of
 from selftest_registry import error, login, manifest
 
@@ -140,6 +142,16 @@ def test_pull_docker_hub_and_ecr_public(c):
                                                         "tag": "1"}]})
     assert ("quay.io", "team/x", "1") in {(i["registry_url"], i["repository"], i["tag"])
                                           for i in c.ctl("GET", "/_ptc/upstream_images")["images"]}
+    seeded = {"github-container-registry": "demo-org/app:1.0", "azure-container-registry": "team/app:1.0",
+              "chainguard": "chainguard/static:latest", "k8s": "pause:3.10", "quay": "prometheus/node-exporter:latest"}
+    for registry, image in seeded.items():
+        secret = {"credentialArn": u["good"]} if registry not in ("k8s", "quay") else {}
+        prefix = f"p-{registry[:10]}"
+        ecr.create_pull_through_cache_rule(ecrRepositoryPrefix=prefix, upstreamRegistry=registry,
+                                           upstreamRegistryUrl=KINDS[registry], **secret)
+        name, tag = image.split(":")
+        status, _, body = manifest(endpoint, auth, f"{prefix}/{name}", tag)
+        assert status == 200, (registry, status, body)
     names = {r["repositoryName"] for r in ecr.describe_repositories()["repositories"]}
     assert {"docker-hub/library/nginx", "ecr-public/docker/library/busybox"} <= names, names
 
@@ -185,6 +197,13 @@ def test_pull_central_ecr(c):
     check("registry policy")
     c.ctl("POST", "/_ptc/mutate", {**base, "policy_text": json.dumps(org_policy)})
     check(None)
+    # The layers come through S3 like any imported image's, with their digests.
+    for entry in image["blobs"]:
+        status, headers, _ = fetch(f"{endpoint}/v2/central/app/blobs/{entry['digest']}", "GET",
+                                   {"Authorization": f"Basic {auth}"})
+        assert status == 307, status
+        status, _, data = fetch(headers["location"])
+        assert status == 200 and "sha256:" + hashlib.sha256(data).hexdigest() == entry["digest"], status
     # A repository policy naming the downstream account works too (the user guide's form).
     central_ecr = c.client("ecr", REGION, c.assume(central))
     central_ecr.delete_registry_policy()

@@ -451,3 +451,20 @@ fn create(t: &mut Target, interner: &mut Interner, ctx: &Ctx, input: &In) -> Rep
     push_exact(&mut t.rules, rule);
     Reply::ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_urls_and_credential_rules() {
+        assert!(is_ecr_url("210987654321.dkr.ecr.eu-west-1.amazonaws.com"));
+        assert!(!is_ecr_url("2109876543.dkr.ecr.eu-west-1.amazonaws.com"));
+        assert!(!is_ecr_url("ecr.example.com"));
+        assert!(is_azure_url("demo.azurecr.io"));
+        assert!(!is_azure_url(".azurecr.io") && !is_azure_url("Demo.azurecr.io"));
+        assert!(cred_rule("chainguard") == CredRule::Required);
+        assert!(cred_rule("quay") == CredRule::Optional);
+        assert!(cred_rule("ecr") == CredRule::Refused);
+    }
+}

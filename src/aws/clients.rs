@@ -44,14 +44,24 @@ pub struct Clients {
     base: SdkConfig,
 }
 
-/// The two regional clients one target needs, and what makes a rarely needed third.
+/// The two regional clients one target needs, and what makes the rarely needed others.
 #[derive(Clone, Debug)]
 pub struct Regional {
     pub ecr: aws_sdk_ecr::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     /// The account's configuration, for [`Regional::kms`].
     account: SdkConfig,
+    /// The registry's pull through cache rules, read once for all the upstreams of this
+    /// (account, Region) in a pass; shared by the clones the runner hands each upstream's work.
+    pub(crate) rules: RuleBook,
 }
+
+/// Every rule of a registry (prefix and what it holds), read once when first asked.
+pub(crate) type RuleBook = std::sync::Arc<
+    tokio::sync::OnceCell<
+        Result<Vec<(String, crate::data::target::RuleState)>, crate::aws::error::ApiError>,
+    >,
+>;
 
 impl Regional {
     /// KMS in the target's account and Region, made when asked (only a secret under a key of
@@ -61,6 +71,16 @@ impl Regional {
         config.set_region(self.secrets.config().region().cloned());
         let config = config.build();
         aws_sdk_kms::Client::from_conf(config)
+    }
+
+    /// IAM in the target's account, made when asked (only an ECR upstream's role is read).
+    /// IAM is global: given the target's Region, the SDK resolves its partition's one endpoint
+    /// (`iam.amazonaws.com`, `iam.us-gov.amazonaws.com`, `iam.cn-north-1.amazonaws.com.cn`),
+    /// on the account's HTTP client, sleep and credentials.
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        let mut config = aws_sdk_iam::config::Builder::from(&self.account);
+        config.set_region(self.secrets.config().region().cloned());
+        aws_sdk_iam::Client::from_conf(config.build())
     }
 }
 
@@ -193,6 +213,7 @@ impl Clients {
             .retry_partition(partition)
             .build();
         Regional {
+            rules: RuleBook::default(),
             ecr: aws_sdk_ecr::Client::from_conf(ecr),
             secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
             // Kept as given (a clone of shared parts), so a target that never needs KMS pays

@@ -266,10 +266,12 @@ pub struct ValidateArgs {
     /// Write the CSV report to this file (- for stdout).
     #[arg(long, value_name = "OUT.csv")]
     pub report: Option<PathBuf>,
-    /// After validating, pull this image (GROUP/PROJECT/IMAGE:TAG on registry.gitlab.com)
-    /// through each valid rule, as `probe` does.
-    #[arg(long, value_name = "GROUP/PROJECT/IMAGE:TAG")]
-    pub probe_image: Option<String>,
+    /// After validating, pull this image through each valid rule of its upstream, as `probe`
+    /// does: PREFIX/PATH:TAG, the prefix picking the upstream (the single [upstream] form:
+    /// GROUP/PROJECT/IMAGE:TAG on registry.gitlab.com). Once per upstream at most; the rules of
+    /// upstreams without one are validated only.
+    #[arg(long, value_name = "PREFIX/PATH:TAG")]
+    pub probe_image: Vec<String>,
     /// Pull the --probe-image as this role of each account (assumed from the member role), the
     /// role the workloads pull as, instead of as the member role.
     #[arg(long, value_name = "ROLE_NAME", requires = "probe_image")]
@@ -286,9 +288,11 @@ pub struct ValidateArgs {
 pub struct ProbeArgs {
     #[command(flatten)]
     pub targets: TargetArgs,
-    /// The image on registry.gitlab.com: GROUP/PROJECT/IMAGE:TAG (or GROUP/PROJECT/IMAGE@sha256:...).
-    /// It is pulled as PREFIX/GROUP/PROJECT/IMAGE from each target's registry.
-    #[arg(long, value_name = "GROUP/PROJECT/IMAGE:TAG")]
+    /// The image as it is pulled from the cache: PREFIX/PATH:TAG (or PREFIX/PATH@sha256:...),
+    /// the prefix (an upstream's ecr_repository_prefix) picking the upstream whose targets pull
+    /// it; a Docker Hub official image is PREFIX/library/NAME:TAG. The single [upstream] form
+    /// takes GROUP/PROJECT/IMAGE:TAG on registry.gitlab.com, pulled as PREFIX/GROUP/PROJECT/IMAGE.
+    #[arg(long, value_name = "PREFIX/PATH:TAG")]
     pub image: String,
     /// Pull as this role of each account (assumed from the member role), e.g. a node or runner
     /// role, instead of as the member role.

@@ -101,7 +101,8 @@ impl Tokens {
         t
     }
 
-    pub(crate) fn insert(&mut self, upstream: &str, token: GitlabToken) {
+    /// Adds (or replaces) one upstream's token.
+    pub fn insert(&mut self, upstream: &str, token: GitlabToken) {
         self.0.insert(upstream.to_owned(), token);
     }
 

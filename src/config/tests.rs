@@ -133,7 +133,7 @@ fn narrowing_only_selects_from_the_file() {
 
 #[test]
 fn shipped_rollout_files_parse() {
-    for file in ["plans/gitlab.toml", "plans/demo.toml"] {
+    for file in ["plans/gitlab.toml", "plans/demo.toml", "plans/org.toml"] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
         Rollout::load(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
     }

@@ -456,3 +456,6 @@ fn refuse_secret(at: &str, e: &RawEntry, kind: &Kind, p: &mut Vec<Problem>) {
         ));
     }
 }
+
+#[cfg(test)]
+mod tests;

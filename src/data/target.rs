@@ -92,6 +92,23 @@ pub struct Observed {
     /// The customer managed KMS key encrypting the secret, if one does: ECR cannot read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) secret_kms_key: Option<String>,
+    /// ECR-to-ECR: the role the rule names in the target account (IAM GetRole).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) custom_role: Option<RoleState>,
+}
+
+/// ECR-to-ECR: the upstream's `custom_role_name` in the target account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum RoleState {
+    Present,
+    /// IAM answered NoSuchEntity for the role (its ARN): a rule naming it could not pull.
+    Absent {
+        role_arn: String,
+    },
+    /// The target is the central registry itself (its account and Region): ECR is not asked
+    /// to cache a registry into itself, and no role is read.
+    CentralRegistry,
 }
 
 /// The repository creation template for the prefix, compared with the rollout file's.

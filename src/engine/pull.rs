@@ -54,10 +54,10 @@ pub(crate) async fn probe(
     blame: &Blame,
 ) -> Result<Pulled, ApiError> {
     let image = &spec.image;
-    let name = image.repository(&r.prefix());
+    let name = image.repository(r.prefix());
     let before = describe_repository(member, t, &name).await?;
     let mut p = Probe {
-        image: image.display(&r.prefix()),
+        image: image.display(r.prefix()),
         pulled_as: puller.role_arn.clone(),
         cached: Some(before.is_some()),
         ..Probe::default()

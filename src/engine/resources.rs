@@ -1,8 +1,9 @@
 //! The AWS resources ptc-rollout manages in one target, one file per resource with every call on
 //! it: [`secret`] (describe, create, restore, put a version, delete), [`rule`] (read, create,
 //! point at the secret, validate, delete), [`template`] (the repository creation template),
-//! [`registry_policy`] (the pull access statement). [`apply`] is apply's logic over them, as
-//! GitLab's tutorial does it by hand: read, decide, create or repair only what differs.
+//! [`registry_policy`] (the pull access statement), [`role`] (an ECR upstream's role). [`apply`]
+//! is apply's logic over them, as GitLab's tutorial does it by hand: read, decide, create or
+//! repair only what differs.
 
 use crate::aws::error::ApiError;
 use crate::config::secrets::GitlabToken;
@@ -19,6 +20,7 @@ pub(crate) fn version_id(t: &Target, r: &Rollout, token: &GitlabToken) -> String
 
 pub(crate) mod apply;
 pub(crate) mod registry_policy;
+pub(crate) mod role;
 pub(crate) mod rule;
 pub(crate) mod secret;
 pub(crate) mod template;

@@ -3,22 +3,24 @@
 //! two exports diff cleanly.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::sync::Arc;
 
 use serde::Serialize;
 
+mod csv;
 mod json;
+mod revocation;
 mod state;
+pub(crate) use csv::write_csv;
 pub(crate) use json::json;
+pub(crate) use revocation::{revocation, Revocation};
 pub use state::State;
 
-use crate::config::{parse_date, GITLAB_REGISTRY_URL};
+use crate::config::{parse_date, Rollout, Upstream};
 use crate::data::target::{
     CheckedAt, Ou, Outcome, PullAccessState, RuleState, SecretDates, SecretState, TargetResult,
     Validation,
 };
-use crate::outputs::csv_report::neutralise;
 
 /// One row of the export. An unknown or absent cell is empty here and in the CSV, `null` in
 /// the JSON (serialized so, the CSV writer renders `null` as an empty cell).
@@ -27,20 +29,23 @@ pub struct Row {
     pub account_id: String,
     pub account_name: String,
     pub region: String,
+    /// The upstream's name in the rollout file (`gitlab` in the single form).
+    pub upstream: String,
     /// The row's one classification, which the exit code and the summary count.
     pub state: State,
     pub compliant: bool,
     /// Why not, `; `-separated; empty when compliant. A list in JSON (`json`).
     pub reasons: String,
-    /// `present`, `absent` or `conflicting` (another upstream holds the prefix); empty when the
-    /// target was not inspected.
+    /// `present` (the rule's URL is the row's upstream's), `absent` or `conflicting` (another
+    /// upstream holds the prefix); empty when the target was not inspected.
     #[serde(serialize_with = "json::empty_as_null")]
     pub rule: &'static str,
     #[serde(serialize_with = "json::empty_as_null")]
     pub upstream_registry_url: String,
     #[serde(serialize_with = "json::empty_as_null")]
     pub credential_arn: String,
-    /// `present`, `absent` or `pending_deletion`; empty when the target was not inspected.
+    /// `present`, `absent` or `pending_deletion`; empty when the target was not inspected, or
+    /// when its upstream takes no secret (ECR Public, Quay, Kubernetes, a central ECR).
     #[serde(serialize_with = "json::empty_as_null")]
     pub secret: &'static str,
     pub secret_managed: Option<bool>,
@@ -50,6 +55,11 @@ pub struct Row {
     #[serde(serialize_with = "json::empty_as_null")]
     pub token_expires_on: String,
     pub token_days_left: Option<i64>,
+    /// Where `token_expires_on` is from: `gitlab` (GitLab's answer on the current token, for
+    /// the rows of the upstream `[gitlab]` mints for), `tag` (the secret's `token-expires-on`
+    /// tag, which `apply` writes from the upstream's `token_expires_on`), empty without a date.
+    #[serde(serialize_with = "json::empty_as_null")]
+    pub expiry_source: &'static str,
     /// Empty when the rule was not validated in this run.
     pub is_valid: Option<bool>,
     #[serde(serialize_with = "json::empty_as_null")]
@@ -77,8 +87,9 @@ pub enum Inspection {
     Skipped,
 }
 
-/// What GitLab said of the current registry token (`[gitlab]`), which dates every secret that
-/// holds it. Without `[gitlab]` the date is the secret's `token-expires-on` tag.
+/// What GitLab said of the current registry token (`[gitlab]`), which dates every secret of
+/// its upstream ([`Rollout::token_upstream`]) that holds it. Without `[gitlab]`, and for the
+/// other upstreams, the date is the secret's `token-expires-on` tag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum CurrentToken {
     Active {
@@ -92,25 +103,49 @@ pub(crate) enum CurrentToken {
     Inactive,
 }
 
-/// Builds the export's rows from inspected targets.
+/// Builds the export's rows from inspected targets, each judged by its own upstream: its URL,
+/// whether it takes a secret, and GitLab's word on the token only for the token's upstream.
 pub(crate) fn rows(
+    rollout: &Rollout,
     results: &[Box<TargetResult>],
     warning_days: i64,
     current: Option<&CurrentToken>,
 ) -> Vec<Row> {
+    let token_upstream = rollout.token_upstream().map(|u| u.name.as_str());
     results
         .iter()
-        .map(|r| row(r, warning_days, current))
+        .map(|r| {
+            let upstream =
+                crate::outputs::upstream_of(rollout, &r.target).unwrap_or(&rollout.upstream);
+            let current = current.filter(|_| token_upstream == Some(upstream.name.as_str()));
+            row(r, upstream, warning_days, current)
+        })
         .collect()
 }
 
-fn row(r: &TargetResult, warning_days: i64, current: Option<&CurrentToken>) -> Row {
+fn row(
+    r: &TargetResult,
+    upstream: &Upstream,
+    warning_days: i64,
+    current: Option<&CurrentToken>,
+) -> Row {
     let today = r.checked_at.0.div_euclid(86_400);
-    let dates = r.secret_dates.as_deref();
-    let rule = RuleCells::of(r);
-    let (secret, managed, secret_arn) = secret_cells(r);
+    let dates = r
+        .secret_dates
+        .as_deref()
+        .filter(|_| upstream.secret.is_some());
+    let rule = RuleCells::of(r, &upstream.url);
+    let (secret, managed, secret_arn) = match upstream.secret {
+        Some(_) => secret_cells(r),
+        None => ("", None, None),
+    };
     let last_changed = dates.and_then(|d| d.last_changed);
     let (expires_on, token_reason) = token_cells(dates, (secret, managed), current);
+    let expiry_source = match (expires_on.is_empty(), current) {
+        (true, _) => "",
+        (false, Some(_)) => "gitlab",
+        (false, None) => "tag",
+    };
     let days_left = parse_date(&expires_on).map(|d| d - today);
     let validation = r.validation.as_ref();
     let pull_access = r.observed.as_ref().and_then(|o| o.pull_access);
@@ -137,6 +172,7 @@ fn row(r: &TargetResult, warning_days: i64, current: Option<&CurrentToken>) -> R
         account_id: r.target.account_id.clone(),
         account_name: r.target.account_name.clone(),
         region: r.target.region.clone(),
+        upstream: r.target.upstream.to_string(),
         state,
         compliant: reasons.is_empty(),
         reasons: reasons.join("; "),
@@ -151,6 +187,7 @@ fn row(r: &TargetResult, warning_days: i64, current: Option<&CurrentToken>) -> R
         secret_age_days: last_changed.map(|s| (r.checked_at.0 - s).div_euclid(86_400)),
         token_expires_on: expires_on,
         token_days_left: days_left,
+        expiry_source,
         is_valid: validation.and_then(Validation::answer),
         failure: validation
             .filter(|v| !v.is_valid)
@@ -175,13 +212,14 @@ struct RuleCells {
 }
 
 impl RuleCells {
-    fn of(r: &TargetResult) -> Self {
+    /// The rule as found, `present` when its URL is `url` (the row's upstream's).
+    fn of(r: &TargetResult, url: &str) -> Self {
         let (kind, url, arn) = match r.observed.as_ref().map(|o| &o.rule) {
             Some(RuleState::Present {
                 upstream_registry_url,
                 credential_arn,
             }) => (
-                if upstream_registry_url == GITLAB_REGISTRY_URL {
+                if upstream_registry_url == url {
                     "present"
                 } else {
                     "conflicting"
@@ -317,88 +355,6 @@ fn token_cells(
     }
 }
 
-/// What `token revoke-old` makes of one target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Revocation {
-    /// A valid GitLab rule whose credential is ptc-rollout's secret, which holds the current
-    /// token: nothing here uses an older one.
-    Proven,
-    /// Out of reach for good (an opt-in Region the account has not enabled, as Account
-    /// Management confirmed): AWS serves nothing there, so it needs no token. Why.
-    Skipped(String),
-    /// Still needs an older token, or is not proven not to: why.
-    Behind(String),
-}
-
-/// Whether a target still needs an older token (`token revoke-old`): anything short of a valid
-/// GitLab rule over ptc-rollout's secret holding the current token is behind. A rule over
-/// another secret is behind whatever that secret holds: ptc-rollout cannot read it, and a
-/// valid rule there may well be valid on the very token about to be revoked.
-pub(crate) fn revocation(r: &TargetResult) -> Revocation {
-    if let Some(e) = &r.error {
-        return if r.outcome == Outcome::Skipped {
-            Revocation::Skipped(e.clone())
-        } else {
-            Revocation::Behind(format!("not inspected: {e}"))
-        };
-    }
-    let (secret, managed, ours) = secret_cells(r);
-    let holds = r.secret_dates.as_ref().and_then(|d| d.holds_current);
-    let rule = RuleCells::of(r);
-    Revocation::Behind(match (secret, managed, holds, rule.kind) {
-        ("present", Some(true), Some(true), "present") => match rule_on_ours(r, &rule, ours) {
-            Ok(()) => return Revocation::Proven,
-            Err(why) => why,
-        },
-        ("present", Some(true), Some(true), _) => {
-            "no pull through cache rule for GitLab".to_owned()
-        }
-        ("present", Some(true), _, _) => "holds an older token: run rotate".to_owned(),
-        ("present", _, _, _) => {
-            "secret not managed by ptc-rollout: which token it holds is unknown".to_owned()
-        }
-        ("pending_deletion", ..) => "secret scheduled for deletion".to_owned(),
-        _ => "no secret".to_owned(),
-    })
-}
-
-/// Whether the GitLab rule uses ptc-rollout's secret `ours` and validates; why not.
-fn rule_on_ours(r: &TargetResult, rule: &RuleCells, ours: Option<&str>) -> Result<(), String> {
-    if let Some(other) = other_secret(r, rule, ours) {
-        return Err(format!(
-            "the rule's credential is {other}, not ptc-rollout's secret {}: run apply to point the rule at it (apply --adopt-rules when that secret has another name: another team's rule)",
-            ours.unwrap_or_default()
-        ));
-    }
-    match r.validation.as_ref() {
-        Some(v) if v.answer() == Some(true) => Ok(()),
-        Some(Validation {
-            failure: Some(f), ..
-        }) => Err(format!("rule not valid: {f}")),
-        _ => Err("rule not valid".to_owned()),
-    }
-}
-
-/// The credential the GitLab rule uses when it is not ptc-rollout's secret `ours`: as read,
-/// or as ECR's validation answered (`(none)` for a rule without one).
-fn other_secret(r: &TargetResult, rule: &RuleCells, ours: Option<&str>) -> Option<String> {
-    let validated = r
-        .validation
-        .as_ref()
-        .and_then(|v| v.credential_arn.as_deref());
-    [Some(rule.arn.as_str()), validated]
-        .into_iter()
-        .flatten()
-        .find(|arn| Some(*arn) != ours)
-        .map(|arn| {
-            if arn.is_empty() {
-                "(none)".to_owned()
-            } else {
-                arn.to_owned()
-            }
-        })
-}
-
 /// The token's expiry, when it is past or near, and whether it is past. GitLab expires a token
 /// at 00:00 UTC on its expiry date (GitLab's token docs; `Expirable`: `expires_at <= now`), so
 /// on that day it is already expired (0 days left).
@@ -409,58 +365,6 @@ fn expiry_reason(days_left: Option<i64>, warning_days: i64) -> Option<(String, b
             Some((format!("token expires within {warning_days} days"), false))
         }
         _ => None,
-    }
-}
-
-/// The CSV columns, in the order of [`Row`]'s fields.
-const COLUMNS: &[&str] = &[
-    "account_id",
-    "account_name",
-    "region",
-    "state",
-    "compliant",
-    "reasons",
-    "rule",
-    "upstream_registry_url",
-    "credential_arn",
-    "secret",
-    "secret_managed",
-    "secret_last_changed",
-    "secret_age_days",
-    "token_expires_on",
-    "token_days_left",
-    "is_valid",
-    "failure",
-    "pull_access",
-    "checked_at",
-];
-
-/// Writes the rows as CSV (RFC 4180, cells neutralised against formulas).
-pub(crate) fn write_csv<W: Write>(out: W, rows: &[Row]) -> csv::Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(COLUMNS)?;
-    for row in rows {
-        let record: Vec<String> = serde_json::to_value(row)
-            .ok()
-            .and_then(|v| v.as_object().cloned())
-            .map(|o| {
-                COLUMNS
-                    .iter()
-                    .map(|k| o.get(*k).map(cell).unwrap_or_default())
-                    .collect()
-            })
-            .unwrap_or_default();
-        w.write_record(record.iter().map(|c| neutralise(c).into_owned()))?;
-    }
-    w.flush()?;
-    Ok(())
-}
-
-fn cell(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }
 
@@ -496,3 +400,6 @@ pub(crate) fn summary(rows: &[Row]) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests;

@@ -17,6 +17,7 @@ const CSV_HEADER: &[&str] = &[
     "account_id",
     "account_name",
     "region",
+    "upstream",
     "ecr_repository_prefix",
     "upstream_registry_url",
     "credential_arn",
@@ -80,9 +81,13 @@ fn probe_cells(p: Option<&Probe>) -> Vec<String> {
 }
 
 /// The cells of [`CSV_HEADER`] for one row. The rule's URL and credential come from the
-/// validation when there was one, else from what was observed.
+/// validation when there was one, else from what was observed. The prefix and secret are the
+/// row's upstream's; an upstream without a secret has empty secret cells (none is read there).
 fn cells(r: &TargetResult, rollout: &Rollout) -> Vec<String> {
+    let upstream = crate::outputs::upstream_of(rollout, &r.target).unwrap_or(&rollout.upstream);
+    let has_secret = upstream.secret.is_some();
     let (secret_state, secret_managed) = match r.observed.as_ref().map(|o| &o.secret) {
+        _ if !has_secret => ("", ""),
         None => ("", ""),
         Some(SecretState::Absent) => ("absent", ""),
         Some(SecretState::Present { managed, .. }) => {
@@ -110,10 +115,14 @@ fn cells(r: &TargetResult, rollout: &Rollout) -> Vec<String> {
         r.target.account_id.clone(),
         r.target.account_name.clone(),
         r.target.region.clone(),
-        rollout.prefix().to_owned(),
+        r.target.upstream.to_string(),
+        upstream.ecr_repository_prefix.clone(),
         url.unwrap_or_default(),
         arn.unwrap_or_default(),
-        rollout.secret_name().to_owned(),
+        upstream
+            .secret
+            .as_ref()
+            .map_or(String::new(), |s| s.secret_name.clone()),
         secret_state.to_owned(),
         secret_managed.to_owned(),
         r.outcome.to_string(),
@@ -189,6 +198,52 @@ pub(crate) fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::target::{CheckedAt, Observed, Outcome, Target};
+    use crate::outputs::test_rollouts::two;
+
+    fn result(upstream: &str) -> Box<TargetResult> {
+        let target = Target {
+            account_id: "111111111111".into(),
+            account_name: "dev".into(),
+            region: "us-east-1".into(),
+            upstream: upstream.into(),
+            ou: None,
+        };
+        let mut r = TargetResult::new(target, Outcome::Unchanged, CheckedAt(0));
+        r.observed = Some(Observed {
+            secret: SecretState::Absent,
+            rule: RuleState::Absent,
+            template: None,
+            pull_access: None,
+            secret_kms_key: None,
+            custom_role: None,
+        });
+        Box::new(r)
+    }
+
+    #[test]
+    fn each_row_has_its_upstream_prefix_and_secret() {
+        let mut out = Vec::new();
+        let results = vec![result("gitlab"), result("ecr-public")];
+        write_csv(&mut out, &two(), &results, Columns::default()).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("account_id,account_name,region,upstream,ecr_repository_prefix,"),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with(
+                "111111111111,dev,us-east-1,gitlab,gitlab,,,ecr-pullthroughcache/gitlab,absent,"
+            ),
+            "{text}"
+        );
+        // No secret there: empty secret cells, not "absent".
+        assert!(
+            lines[2].starts_with("111111111111,dev,us-east-1,ecr-public,ecr-public,,,,,,"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn formulas_are_neutralised() {

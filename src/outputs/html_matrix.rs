@@ -10,6 +10,11 @@
 //!
 //! The totals by state and the targets to fix are also written as plain HTML, so a mail preview
 //! or a viewer that runs no script shows them; the script adds the matrix.
+//!
+//! With several upstreams each account x Region cell holds one small cell per upstream, in the
+//! rollout file's order (the cells are Region-major: `region * upstreams + upstream`), numbered
+//! and named in the legend; the totals count (target, upstream) cells, and the plain list of
+//! targets to fix gains an Upstream column. With one upstream the page is as it always was.
 
 use std::collections::HashMap;
 use std::io::{self, Write};
@@ -24,6 +29,8 @@ const DATA: &str = "__DATA__";
 const SCRIPT_HASH: &str = "__SCRIPT_HASH__";
 const TOTALS: &str = "__TOTALS__";
 const TODO: &str = "__TODO__";
+const TODO_HEAD: &str = "__TODO_HEAD__";
+const TITLE: &str = "__TITLE__";
 /// The targets to fix listed as plain HTML at most: the page stays small; the CSV lists all.
 const TODO_LIMIT: usize = 1_000;
 
@@ -37,6 +44,9 @@ pub struct Matrix<'a> {
     /// not targeted.
     pub run_regions: &'a [String],
     pub ecr_repository_prefix: &'a str,
+    /// The rollout file's upstreams, in its order: with more than one, each cell holds one
+    /// small cell per upstream.
+    pub upstreams: &'a [String],
     /// `--expiry-warning-days`: the token's days to expiry are flagged from there.
     pub warning_days: i64,
 }
@@ -74,10 +84,13 @@ struct Data<'a> {
     checked_at: &'a str,
     prefix: &'a str,
     regions: &'a [String],
+    /// With several upstreams, their names: each Region's cells, one per upstream, in order.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    upstreams: &'a [String],
     /// `[id, name]`.
     ous: Vec<[&'a str; 2]>,
     reasons: Vec<&'a str>,
-    /// `[id, name, OU index or -1, cells]`, one cell per Region.
+    /// `[id, name, OU index or -1, cells]`, one cell per Region (and upstream).
     accounts: Vec<(&'a str, &'a str, i64, Vec<u64>)>,
     totals: Totals,
     token: Option<Token<'a>>,
@@ -86,7 +99,8 @@ struct Data<'a> {
 
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 struct Totals {
-    /// Cells with a row, in any state (as `report`'s summary counts them).
+    /// Cells with a row, in any state (as `report`'s summary counts them): one per target and
+    /// upstream.
     targets: usize,
     compliant: usize,
     warning: usize,
@@ -138,7 +152,9 @@ pub(crate) fn write_page<W: Write + ?Sized>(out: &mut W, m: &Matrix) -> io::Resu
         .expect("the template holds the data mark");
     let head = head
         .replace(SCRIPT_HASH, &script_hash())
+        .replace(TITLE, title(m))
         .replace(TOTALS, &totals_html(&data.totals))
+        .replace(TODO_HEAD, todo_head(m))
         .replace(TODO, &todo_html(m));
     out.write_all(head.as_bytes())?;
     out.write_all(json.as_bytes())?;
@@ -169,7 +185,27 @@ fn script_text(template: &str) -> &str {
     &template[start..end]
 }
 
+/// Whether the page shows several upstreams.
+fn several(m: &Matrix) -> bool {
+    m.upstreams.len() > 1
+}
+
+fn title(m: &Matrix) -> &'static str {
+    match several(m) {
+        true => "ECR pull through cache: compliance",
+        false => "ECR pull through cache for GitLab: compliance",
+    }
+}
+
 fn data<'a>(m: &Matrix<'a>) -> Data<'a> {
+    // One upstream: one cell per Region, as before there were several.
+    let per_region = if several(m) { m.upstreams.len() } else { 1 };
+    let slot: HashMap<&str, usize> = m
+        .upstreams
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.as_str(), i))
+        .collect();
     let column: HashMap<&str, usize> = m
         .regions
         .iter()
@@ -190,6 +226,7 @@ fn data<'a>(m: &Matrix<'a>) -> Data<'a> {
             true => code(Cell::NotTargeted, reason(NO_ROW)),
             false => code(Cell::NotTargeted, reason(NARROWED)),
         })
+        .flat_map(|c| std::iter::repeat_n(c, per_region))
         .collect();
     let mut accounts: Vec<(&str, &str, i64, Vec<u64>)> = Vec::new();
     let mut totals = Totals::default();
@@ -203,6 +240,13 @@ fn data<'a>(m: &Matrix<'a>) -> Data<'a> {
         let Some(&i) = column.get(row.region.as_str()) else {
             continue;
         };
+        let j = match per_region {
+            1 => 0,
+            _ => match slot.get(row.upstream.as_str()) {
+                Some(&j) => j,
+                None => continue,
+            },
+        };
         *match row.state {
             State::Compliant => &mut totals.compliant,
             State::Warning => &mut totals.warning,
@@ -212,9 +256,9 @@ fn data<'a>(m: &Matrix<'a>) -> Data<'a> {
         } += 1;
         totals.targets += 1;
         let account = accounts.last_mut().expect("pushed above");
-        account.3[i] = code(row.state.into(), reason(why(row)));
+        account.3[i * per_region + j] = code(row.state.into(), reason(why(row)));
     }
-    totals.not_targeted = accounts.len() * m.regions.len() - totals.targets;
+    totals.not_targeted = accounts.len() * m.regions.len() * per_region - totals.targets;
     Data {
         checked_at: m
             .rows
@@ -224,6 +268,7 @@ fn data<'a>(m: &Matrix<'a>) -> Data<'a> {
             .unwrap_or(""),
         prefix: m.ecr_repository_prefix,
         regions: m.regions,
+        upstreams: if per_region > 1 { m.upstreams } else { &[] },
         ous: ous.items,
         reasons: reasons.items,
         accounts,
@@ -281,10 +326,17 @@ fn todo_html(m: &Matrix) -> String {
         .iter()
         .filter(|r| r.state.fails() && m.regions.contains(&r.region))
         .collect();
+    let several = several(m);
+    let span = if several { 6 } else { 5 };
     let mut s = String::new();
     for r in todo.iter().take(TODO_LIMIT) {
+        // The state stays the 4th cell (the style sheet colours it so), the upstream after it.
+        let upstream = match several {
+            true => format!("<td>{}</td>", escape(&r.upstream)),
+            false => String::new(),
+        };
         s.push_str(&format!(
-            "<tr class=\"s-{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            "<tr class=\"s-{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{upstream}<td>{}</td></tr>\n",
             r.state.as_str().replace(' ', "-"),
             escape(&r.account_name),
             escape(&r.account_id),
@@ -294,14 +346,22 @@ fn todo_html(m: &Matrix) -> String {
         ));
     }
     match todo.len() {
-        0 => s.push_str("<tr><td colspan=\"5\">None: every target is compliant or skipped.</td></tr>\n"),
+        0 => s.push_str(&format!("<tr><td colspan=\"{span}\">None: every target is compliant or skipped.</td></tr>\n")),
         n if n > TODO_LIMIT => s.push_str(&format!(
-            "<tr><td colspan=\"5\">And {} more: report --format csv lists every target.</td></tr>\n",
+            "<tr><td colspan=\"{span}\">And {} more: report --format csv lists every target.</td></tr>\n",
             n - TODO_LIMIT
         )),
         _ => {}
     }
     s
+}
+
+/// The head of the list of targets to fix.
+fn todo_head(m: &Matrix) -> &'static str {
+    match several(m) {
+        true => "<th scope=\"col\">Account</th><th scope=\"col\">Id</th><th scope=\"col\">Region</th><th scope=\"col\">State</th><th scope=\"col\">Upstream</th><th scope=\"col\">Reasons</th>",
+        false => "<th scope=\"col\">Account</th><th scope=\"col\">Id</th><th scope=\"col\">Region</th><th scope=\"col\">State</th><th scope=\"col\">Reasons</th>",
+    }
 }
 
 /// User text (account names, reasons) as HTML text, never markup.

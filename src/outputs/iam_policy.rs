@@ -7,6 +7,9 @@ use serde_json::{json, Value};
 use crate::config::{RepositoryTemplate, Rollout};
 use crate::data::regions::role_arn;
 
+mod ecr;
+use ecr::one_or_many;
+
 /// The service-linked role ECR creates with an account's first pull through cache rule.
 const PTC_SERVICE: &str = "pullthroughcache.ecr.amazonaws.com";
 /// The service of AWSServiceRoleForECRTemplate, created with an account's first template.
@@ -20,6 +23,10 @@ pub(crate) struct Policies {
     /// What a workload's role (nodes, runners) needs to pull through the cache by identity
     /// policy alone, for teams that prefer that to `[pull_access]`'s registry policy.
     pub(crate) consumer_policy: Value,
+    /// ECR-to-ECR only: the role each target account needs, per ECR upstream.
+    pub(crate) ecr_upstream_roles: Option<Value>,
+    /// ECR-to-ECR only: the central registry's statement letting the Organization pull.
+    pub(crate) central_registry_policies: Option<Value>,
 }
 
 impl Policies {
@@ -34,7 +41,9 @@ impl Policies {
         probe_as_role: Option<&str>,
     ) -> Self {
         let cached = cached_repositories(r, partition);
+        let ecr_ups = ecr::ecr_upstreams(r);
         let mut member = rule_statements(r, partition);
+        member.extend(ecr::member_statements(&ecr_ups, partition));
         if let Some(t) = &r.repository_template {
             member.extend(template_statements(t, partition));
         }
@@ -45,59 +54,64 @@ impl Policies {
             member_role_policy: json!({ "Version": "2012-10-17", "Statement": member }),
             member_role_trust_policy: trust_policy(r, caller_role_arn, org_id),
             caller_policy: caller_policy(r, partition),
+            ecr_upstream_roles: (!ecr_ups.is_empty()).then(|| ecr::roles(&ecr_ups)),
+            central_registry_policies: (!ecr_ups.is_empty())
+                .then(|| ecr::central_statements(&ecr_ups, org_id)),
         }
     }
 
     pub(crate) fn to_json(&self) -> Value {
-        json!({
+        let mut note = "The caller's own account is rolled out with the caller's credentials: give the caller the member_role_policy permissions too. consumer_policy is what a workload role needs to pull through the cache without [pull_access]; with [pull_access], its usual read-only ECR policy is enough.".to_owned();
+        let mut doc = json!({
             "member_role_policy": self.member_role_policy,
             "member_role_trust_policy": self.member_role_trust_policy,
             "caller_policy": self.caller_policy,
             "consumer_policy": self.consumer_policy,
-            "note": "The caller's own account is rolled out with the caller's credentials: give the caller the member_role_policy permissions too. consumer_policy is what a workload role needs to pull through the cache without [pull_access]; with [pull_access], its usual read-only ECR policy is enough."
+        });
+        // Only with an ECR upstream: the single form prints what it always has.
+        if let (Some(roles), Some(central)) =
+            (&self.ecr_upstream_roles, &self.central_registry_policies)
+        {
+            doc["ecr_upstream_roles"] = roles.clone();
+            doc["central_registry_policies"] = central.clone();
+            note.push_str(ecr::NOTE);
+        }
+        doc["note"] = json!(note);
+        doc
+    }
+}
+
+/// The repositories first pulls create, under each rule's prefix: what probes and consumers
+/// pull.
+fn cached_repositories(r: &Rollout, partition: &str) -> Value {
+    let mut all: Vec<String> = r
+        .upstreams
+        .iter()
+        .map(|u| {
+            let prefix = u.ecr_repository_prefix.trim_end_matches('/');
+            if prefix == "ROOT" {
+                format!("arn:{partition}:ecr:*:*:repository/*")
+            } else {
+                format!("arn:{partition}:ecr:*:*:repository/{prefix}/*")
+            }
         })
-    }
+        .collect();
+    all.dedup();
+    one_or_many(all)
 }
 
-/// The repositories first pulls create, under the rule's prefix: what probes and consumers pull.
-fn cached_repositories(r: &Rollout, partition: &str) -> String {
-    let prefix = r.prefix().trim_end_matches('/');
-    if prefix == "ROOT" {
-        format!("arn:{partition}:ecr:*:*:repository/*")
-    } else {
-        format!("arn:{partition}:ecr:*:*:repository/{prefix}/*")
-    }
-}
-
-/// The member role's core: the secret, the rule, and the role ECR makes with the first rule.
+/// The member role's core: the secrets, the rules, and the role ECR makes with the first rule.
 fn rule_statements(r: &Rollout, partition: &str) -> Vec<Value> {
-    vec![
-        json!({
-            "Sid": "PullThroughCacheSecret",
-            "Effect": "Allow",
-            "Action": [
-                "secretsmanager:DescribeSecret",
-                "secretsmanager:CreateSecret",
-                "secretsmanager:TagResource",
-                "secretsmanager:PutSecretValue",
-                "secretsmanager:UpdateSecretVersionStage",
-                "secretsmanager:RestoreSecret",
-                "secretsmanager:DeleteSecret"
-            ],
-            // Secrets Manager appends a hyphen and six characters to the name.
-            "Resource": format!("arn:{partition}:secretsmanager:*:*:secret:{}-??????", r.secret_name())
-        }),
-        // `plan` describes the secret by name in accounts where it does not exist yet. There
-        // is no suffix to match then, and Secrets Manager answers AccessDeniedException rather
-        // than ResourceNotFoundException to a caller allowed only `NAME-??????` (its guide:
-        // "either a ResourceNotFoundException or an AccessDeniedException error, depending on
-        // your permissions"). Metadata only, never the value.
-        json!({
-            "Sid": "DescribeSecretBeforeItExists",
-            "Effect": "Allow",
-            "Action": "secretsmanager:DescribeSecret",
-            "Resource": describe_before_it_exists(&r.secret_name(), partition)
-        }),
+    let secrets: Vec<&str> = r
+        .upstreams
+        .iter()
+        .filter_map(|u| u.secret.as_ref().map(|s| s.secret_name.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    if !secrets.is_empty() {
+        out.extend(secret_statements(&secrets, partition));
+    }
+    out.extend([
         json!({
             "Sid": "PullThroughCacheRule",
             "Effect": "Allow",
@@ -116,6 +130,40 @@ fn rule_statements(r: &Rollout, partition: &str) -> Vec<Value> {
             PTC_SERVICE,
             "*",
         ),
+    ]);
+    out
+}
+
+/// The managed secrets (every upstream with one), and describing them before they exist.
+fn secret_statements(secrets: &[&str], partition: &str) -> [Value; 2] {
+    let named = |f: &dyn Fn(&str) -> String| one_or_many(secrets.iter().map(|s| f(s)).collect());
+    [
+        json!({
+            "Sid": "PullThroughCacheSecret",
+            "Effect": "Allow",
+            "Action": [
+                "secretsmanager:DescribeSecret",
+                "secretsmanager:CreateSecret",
+                "secretsmanager:TagResource",
+                "secretsmanager:PutSecretValue",
+                "secretsmanager:UpdateSecretVersionStage",
+                "secretsmanager:RestoreSecret",
+                "secretsmanager:DeleteSecret"
+            ],
+            // Secrets Manager appends a hyphen and six characters to the name.
+            "Resource": named(&|n| format!("arn:{partition}:secretsmanager:*:*:secret:{n}-??????"))
+        }),
+        // `plan` describes the secret by name in accounts where it does not exist yet. There
+        // is no suffix to match then, and Secrets Manager answers AccessDeniedException rather
+        // than ResourceNotFoundException to a caller allowed only `NAME-??????` (its guide:
+        // "either a ResourceNotFoundException or an AccessDeniedException error, depending on
+        // your permissions"). Metadata only, never the value.
+        json!({
+            "Sid": "DescribeSecretBeforeItExists",
+            "Effect": "Allow",
+            "Action": "secretsmanager:DescribeSecret",
+            "Resource": named(&|n| describe_before_it_exists(n, partition))
+        }),
     ]
 }
 
@@ -214,7 +262,7 @@ fn registry_statements() -> Vec<Value> {
 }
 
 /// `probe` and `validate --probe-image`, as the member role or as the workload role it assumes.
-fn probe_statements(cached: &str, partition: &str, probe_as_role: Option<&str>) -> Vec<Value> {
+fn probe_statements(cached: &Value, partition: &str, probe_as_role: Option<&str>) -> Vec<Value> {
     let mut out = vec![
         json!({
             "Sid": "ProbeRegistryCredential",
@@ -301,7 +349,7 @@ fn caller_policy(r: &Rollout, partition: &str) -> Value {
 }
 
 /// A workload pulling through the cache by identity policy alone, first pulls included.
-fn consumer_policy(cached: &str) -> Value {
+fn consumer_policy(cached: &Value) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [

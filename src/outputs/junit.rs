@@ -1,5 +1,6 @@
 //! The results as JUnit XML (`--junit`), for CI test reports such as GitLab's merge request
-//! widget: one test suite per account, one test case per target (`ACCOUNT_ID/REGION`). Plain
+//! widget: one test suite per account, one test case per target (`ACCOUNT_ID/REGION`, and
+//! `ACCOUNT_ID/REGION/UPSTREAM` when the rows are of several upstreams). Plain
 //! data in, a [`Report`] out; the XML itself, and its escaping, is `quick-junit`'s.
 //!
 //! GitLab shows a case's `<failure>`, `<error>` or `<skipped>` text, not its `message`
@@ -15,6 +16,7 @@ use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use crate::data::target::{Outcome, TargetResult};
 use crate::outputs::compliance::{Revocation, Row, State};
+use crate::outputs::several_upstreams;
 
 /// What the results are of: a `plan` marks a target with pending changes skipped, with the
 /// planned actions (the merge request then shows what would change); a run does not plan.
@@ -57,6 +59,7 @@ fn without_suites_skipped(xml: &str) -> String {
 /// reason (together, the rule of the exit status, [`TargetResult::is_failure`]); a skipped
 /// target is skipped with why; the rest pass.
 pub(crate) fn from_results(name: &str, results: &[Box<TargetResult>], kind: Results) -> Report {
+    let several = several_upstreams(results.iter().map(|r| &r.target));
     let cases = results.iter().map(|r| {
         let status = if r.is_failure() {
             let (kind, text) = why_failed(r);
@@ -80,7 +83,7 @@ pub(crate) fn from_results(name: &str, results: &[Box<TargetResult>], kind: Resu
         } else {
             TestCaseStatus::success()
         };
-        Case::of(r, status)
+        Case::of(r, status, several)
     });
     report(name, cases)
 }
@@ -90,6 +93,7 @@ pub(crate) fn from_results(name: &str, results: &[Box<TargetResult>], kind: Resu
 /// `results` are the rows' targets, in the same order (for the time each took).
 pub(crate) fn from_rows(name: &str, rows: &[Row], results: &[Box<TargetResult>]) -> Report {
     debug_assert_eq!(rows.len(), results.len(), "one row per target");
+    let several = several_upstreams(results.iter().map(|r| &r.target));
     let cases = rows.iter().zip(results).map(|(row, r)| {
         let state = row.state.as_str();
         let text = format!("{state}:\n{}", row.reasons.replace("; ", "\n"));
@@ -102,6 +106,7 @@ pub(crate) fn from_rows(name: &str, rows: &[Row], results: &[Box<TargetResult>])
         Case {
             account: (&row.account_id, &row.account_name),
             region: &row.region,
+            upstream: several.then_some(row.upstream.as_str()),
             status,
             time: r.elapsed,
         }
@@ -113,6 +118,7 @@ pub(crate) fn from_rows(name: &str, rows: &[Row], results: &[Box<TargetResult>])
 /// older token (or is not proven not to) fails; one an error kept from being read is an error;
 /// one out of reach for good is skipped.
 pub(crate) fn from_revocation(name: &str, results: &[Box<TargetResult>]) -> Report {
+    let several = several_upstreams(results.iter().map(|r| &r.target));
     let cases = results.iter().map(|r| {
         let status = match crate::outputs::compliance::revocation(r) {
             Revocation::Proven => TestCaseStatus::success(),
@@ -126,7 +132,7 @@ pub(crate) fn from_revocation(name: &str, results: &[Box<TargetResult>]) -> Repo
                 failure("behind", &why, &format!("still needs an old token: {why}"))
             }
         };
-        Case::of(r, status)
+        Case::of(r, status, several)
     });
     report(name, cases)
 }
@@ -206,17 +212,20 @@ fn skipped(message: &str, text: &str) -> TestCaseStatus {
 struct Case<'a> {
     account: (&'a str, &'a str),
     region: &'a str,
+    /// The upstream, named when the rows are of several.
+    upstream: Option<&'a str>,
     status: TestCaseStatus,
     time: Option<Duration>,
 }
 
 impl<'a> Case<'a> {
     /// The case of a target's result.
-    fn of(r: &'a TargetResult, status: TestCaseStatus) -> Self {
+    fn of(r: &'a TargetResult, status: TestCaseStatus, several: bool) -> Self {
         let t = &r.target;
         Case {
             account: (&t.account_id, &t.account_name),
             region: &t.region,
+            upstream: several.then_some(&*t.upstream),
             status,
             time: r.elapsed,
         }
@@ -233,7 +242,11 @@ fn report<'a>(name: &str, cases: impl Iterator<Item = Case<'a>>) -> Report {
         let (suite, time) = suites
             .entry(case.account)
             .or_insert_with(|| (TestSuite::new(suite_name.as_str()), None));
-        let mut c = TestCase::new(format!("{id}/{}", case.region), case.status);
+        let case_name = match case.upstream {
+            Some(upstream) => format!("{id}/{}/{upstream}", case.region),
+            None => format!("{id}/{}", case.region),
+        };
+        let mut c = TestCase::new(case_name, case.status);
         // GitLab shows the classname as the case's suite: the account, name included.
         c.set_classname(suite_name);
         if let Some(t) = case.time {
@@ -339,6 +352,25 @@ unmanaged secret: left untouched</failure>"#
         assert!(
             xml.contains(">skipped: no secret to rotate (run apply first)</skipped>"),
             "{xml}"
+        );
+    }
+
+    #[test]
+    fn cases_name_their_upstream_only_when_there_are_several() {
+        let gitlab = result("111", "dev", "us-east-1", Outcome::Unchanged);
+        let mut public = result("111", "dev", "us-east-1", Outcome::Unchanged);
+        public.target.upstream = "ecr-public".into();
+        let one = from_results("run", std::slice::from_ref(&gitlab), Results::Run)
+            .to_string()
+            .unwrap();
+        assert!(one.contains(r#"name="111/us-east-1""#), "{one}");
+        let both = from_results("run", &[gitlab, public], Results::Run)
+            .to_string()
+            .unwrap();
+        assert!(both.contains(r#"name="111/us-east-1/gitlab""#), "{both}");
+        assert!(
+            both.contains(r#"name="111/us-east-1/ecr-public""#),
+            "{both}"
         );
     }
 }

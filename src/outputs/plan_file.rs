@@ -6,29 +6,107 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Problem, Rollout};
+use crate::config::{Problem, Rollout, Upstream};
 use crate::data::waves::Waves;
 
 /// Bumped whenever the format changes incompatibly.
 const FORMAT_VERSION: u32 = 1;
 
 /// The rollout settings a plan was made for; `apply --plan` refuses a plan made for others.
+/// Plans written before `[[upstreams]]` hold the single upstream's `username`,
+/// `ecr_repository_prefix` and `secret_name` at the top instead of `upstreams`: they still load
+/// for a rollout of that one GitLab upstream.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct PlannedFor {
-    pub(crate) role_name: String,
-    pub(crate) username: String,
-    pub(crate) ecr_repository_prefix: String,
-    pub(crate) secret_name: String,
+    role_name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    upstreams: Vec<PlannedUpstream>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ecr_repository_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    secret_name: Option<String>,
+}
+
+/// One upstream as a plan was made for it: what its rule and secret are made of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct PlannedUpstream {
+    name: String,
+    registry: String,
+    url: String,
+    ecr_repository_prefix: String,
+    upstream_repository_prefix: Option<String>,
+    secret_name: Option<String>,
+    username: Option<String>,
+    custom_role_name: Option<String>,
+}
+
+impl PlannedUpstream {
+    fn of(u: &Upstream) -> Self {
+        Self {
+            name: u.name.clone(),
+            registry: u.kind.registry.to_owned(),
+            url: u.url.clone(),
+            ecr_repository_prefix: u.ecr_repository_prefix.clone(),
+            upstream_repository_prefix: u.upstream_repository_prefix.clone(),
+            secret_name: u.secret.as_ref().map(|s| s.secret_name.clone()),
+            username: u.secret.as_ref().map(|s| s.username.clone()),
+            custom_role_name: u.custom_role_name.clone(),
+        }
+    }
 }
 
 impl PlannedFor {
-    pub(crate) fn of(r: &Rollout) -> Self {
+    fn of(r: &Rollout) -> Self {
         Self {
             role_name: r.role_name.clone(),
-            username: r.username().to_owned(),
-            ecr_repository_prefix: r.prefix().to_owned(),
-            secret_name: r.secret_name().to_owned(),
+            upstreams: r.upstreams.iter().map(PlannedUpstream::of).collect(),
+            username: None,
+            ecr_repository_prefix: None,
+            secret_name: None,
         }
+    }
+
+    /// Why the plan was made for other settings than the rollout's, if it was.
+    fn differs(&self, r: &Rollout) -> Option<String> {
+        if self.role_name != r.role_name {
+            return Some(format!("role {:?}, not {:?}", self.role_name, r.role_name));
+        }
+        let now = Self::of(r).upstreams;
+        if self.upstreams.is_empty() {
+            // A plan of the single form: the one GitLab upstream of that time.
+            let single = match now.as_slice() {
+                [u] => {
+                    u.registry == crate::config::GITLAB_REGISTRY
+                        && u.username == self.username
+                        && Some(&u.ecr_repository_prefix) == self.ecr_repository_prefix.as_ref()
+                        && u.secret_name == self.secret_name
+                }
+                _ => false,
+            };
+            return (!single).then(|| {
+                "one GitLab upstream with another username, prefix or secret name, or not the rollout's upstreams".to_owned()
+            });
+        }
+        let names = |us: &[PlannedUpstream]| {
+            us.iter()
+                .map(|u| u.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if let Some(u) = self
+            .upstreams
+            .iter()
+            .find(|p| now.iter().any(|n| n.name == p.name && n != *p))
+        {
+            return Some(format!(
+                "upstream {:?} with other settings (registry, URL, prefix, secret, username or role)",
+                u.name
+            ));
+        }
+        (self.upstreams != now)
+            .then(|| format!("upstreams {}, not {}", names(&self.upstreams), names(&now)))
     }
 }
 
@@ -108,10 +186,10 @@ impl PlanFile {
                 "make the plan again with this version of ptc-rollout",
             ));
         }
-        if plan.planned_for != PlannedFor::of(rollout) {
+        if let Some(why) = plan.planned_for.differs(rollout) {
             return Err(bad(
-                "the plan was made for other rollout settings (role, username, prefix or secret name)".to_owned(),
-                "plan again with this rollout file, or pass the rollout file the plan was made with",
+                format!("the plan was made for other rollout settings: {why}"),
+                "plan again with this rollout file (and the same --upstream), or pass the rollout file the plan was made with",
             ));
         }
         plan.check_waves(rollout)
@@ -147,3 +225,6 @@ impl PlanFile {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,7 +3,7 @@
 //! script ran, and a screenshot kept for CI (target/artifacts/html-report.png). Account names
 //! are user input: two hostile ones must show as text.
 
-mod browser;
+pub(crate) mod browser;
 mod scale;
 
 use std::path::Path;

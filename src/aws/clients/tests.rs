@@ -223,3 +223,48 @@ async fn a_throttling_storm_in_one_account_leaves_another_its_retries() {
         .unwrap();
     assert_eq!(s.calls("222222222222"), 3);
 }
+
+/// Records each request's URI and answers NoSuchEntity (IAM's query protocol, XML).
+#[derive(Debug, Clone, Default)]
+struct Uris(Arc<Mutex<Vec<String>>>);
+
+impl HttpConnector for Uris {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        self.0.lock().unwrap().push(request.uri().to_owned());
+        let body = "<ErrorResponse><Error><Type>Sender</Type><Code>NoSuchEntity</Code><Message>none</Message></Error></ErrorResponse>";
+        let r = Response::new(StatusCode::try_from(404).unwrap(), SdkBody::from(body));
+        HttpConnectorFuture::ready(Ok(r))
+    }
+}
+
+/// IAM is global: whatever the target's Region, GetRole goes to its partition's one endpoint
+/// (the SDK's endpoint rules), through the injected HTTP client.
+#[tokio::test]
+async fn iam_goes_to_the_partitions_global_endpoint() {
+    let seen = Uris::default();
+    for region in ["eu-west-1", "us-gov-west-1", "cn-north-1"] {
+        let connector = seen.clone();
+        let overrides = Overrides {
+            http_client: Some(http_client_fn(move |_, _| {
+                SharedHttpConnector::new(connector.clone())
+            })),
+            credentials: Some(SharedCredentialsProvider::new(Credentials::new(
+                "AKID", "SECRET", None, None, "test",
+            ))),
+            region: Some(region.into()),
+            ..Overrides::default()
+        };
+        let c = Clients::load(overrides, &Tuning::default()).await;
+        let iam = Clients::regional(c.base(), "111111111111", region).iam();
+        let e = iam.get_role().role_name("r").send().await.unwrap_err();
+        assert!(e.into_service_error().is_no_such_entity_exception());
+    }
+    assert_eq!(
+        *seen.0.lock().unwrap(),
+        [
+            "https://iam.amazonaws.com/",
+            "https://iam.us-gov.amazonaws.com/",
+            "https://iam.cn-north-1.amazonaws.com.cn/"
+        ]
+    );
+}

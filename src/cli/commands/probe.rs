@@ -1,6 +1,10 @@
-//! `probe`: pull one image through the cache in every target, as `docker pull` does for one
-//! platform (manifest, config and smallest layer through S3), and write the report. Exit 1 if
-//! any target cannot pull.
+//! `probe`: pull one image through the cache in every target of its upstream, as `docker pull`
+//! does for one platform (manifest, config and smallest layer through S3), and write the report.
+//! Exit 1 if any target cannot pull. The image's prefix picks the upstream (see
+//! [`ImageRef::locate`]); the other upstreams' targets are not scheduled, as they have nothing
+//! to pull.
+
+use std::collections::BTreeMap;
 
 use tokio::sync::watch;
 
@@ -25,20 +29,25 @@ pub(crate) async fn run(
 ) -> Result<Finished, CommandError> {
     let (ctx, spec) = open(&args.targets, output, interrupt, |rollout| {
         let mut problems = Vec::new();
-        let pull = pull_spec("--image", &args.image, &args.pull, &mut problems);
+        let pull = pull_spec("--image", &args.image, &args.pull, rollout, &mut problems);
         check_role("--as-role", args.as_role.as_deref(), &mut problems);
         problems.extend(check_output_path("--report", args.report.as_deref()).err());
         problems.extend(
             check_junit_path(args.junit.as_deref(), ("--report", args.report.as_deref())).err(),
         );
         refuse_if(problems)?;
-        Ok((pull.expect("checked above"), registry_token(rollout)))
+        let (upstream, pull) = pull.expect("checked above");
+        let token = registry_token(rollout, &[upstream.as_str()]);
+        rollout
+            .only_upstream(&upstream)
+            .map_err(|p| CommandError::Refused(vec![p]))?;
+        Ok((BTreeMap::from([(upstream, pull)]), token))
     })
     .await?;
-    let (pull, token) = spec;
+    let (pulls, token) = spec;
     let spec = ProbeSpec {
         token_level: token_level(&ctx.rollout, token, output).await,
-        pull,
+        pulls,
         as_role: args.as_role.clone(),
     };
     let ran = checking_pass(&ctx, Pass::Probe(spec), args.max_failures).await;
@@ -64,14 +73,16 @@ pub(crate) async fn checking_pass(
     ctx.pass_listed(&runner, pass).await
 }
 
-/// What to pull, from the image flag and the pull options; problems are noted.
+/// What to pull and from which upstream (its name), from the image flag and the pull options;
+/// problems are noted.
 pub(super) fn pull_spec(
     flag: &str,
     image: &str,
     options: &PullOptions,
+    rollout: &Rollout,
     problems: &mut Vec<Problem>,
-) -> Option<PullSpec> {
-    let image = ImageRef::parse(flag, image)
+) -> Option<(String, PullSpec)> {
+    let located = ImageRef::locate(flag, image, rollout)
         .map_err(|p| problems.push(p))
         .ok();
     let platform = match &options.platform {
@@ -80,11 +91,15 @@ pub(super) fn pull_spec(
             .map_err(|p| problems.push(p))
             .ok(),
     };
-    Some(PullSpec {
-        image: image?,
-        platform: platform?,
-        max_blob_bytes: options.max_blob_mib.unwrap_or(DEFAULT_MAX_BLOB_MIB) * 1024 * 1024,
-    })
+    let (upstream, image) = located?;
+    Some((
+        upstream,
+        PullSpec {
+            image,
+            platform: platform?,
+            max_blob_bytes: options.max_blob_mib.unwrap_or(DEFAULT_MAX_BLOB_MIB) * 1024 * 1024,
+        },
+    ))
 }
 
 /// The largest blob a pull downloads unless `--max-blob-mib` says otherwise.
@@ -117,25 +132,45 @@ pub(super) fn check_role(flag: &str, role: Option<&str>, problems: &mut Vec<Prob
     }
 }
 
-/// The registry token, when `[gitlab]` can say its role and the token is in the environment:
-/// optional here, as a pull does not need it.
-pub(super) fn registry_token(rollout: &Rollout) -> Option<GitlabToken> {
+/// The registry token of `[gitlab]`'s upstream, to ask GitLab its role: what the run has of
+/// it when that upstream is `probed` (`None`: GitLab is not asked).
+pub(super) struct TokenAsk {
+    /// Where the token would be, for the note when it is not there.
+    env: String,
+    token: Option<GitlabToken>,
+}
+
+/// The registry token, when `[gitlab]` can say its role, its upstream is among those the run
+/// works on (`probed`) and the token is in the environment (or its file): optional here, as a
+/// pull does not need it.
+pub(super) fn registry_token(rollout: &Rollout, probed: &[&str]) -> Option<TokenAsk> {
     rollout.gitlab.as_ref()?;
+    let u = rollout.token_upstream()?;
+    let s = u.secret.as_ref()?;
+    if !probed.contains(&u.name.as_str()) {
+        return None;
+    }
     let mut ignored = Vec::new();
-    std::env::var_os(&rollout.token_env())
-        .and_then(|_| crate::cli::input::read_token(rollout, None, &mut ignored))
+    let given = s.token_file.is_some() || std::env::var_os(&s.token_env).is_some();
+    Some(TokenAsk {
+        env: s.token_env.clone(),
+        token: given
+            .then(|| crate::cli::input::read_token(rollout, None, &mut ignored))
+            .flatten(),
+    })
 }
 
 /// The registry token's access level, asked of GitLab with `[gitlab]`: what decides whether a
 /// refused pull of a private image is the token's role. Unknown (said once) otherwise.
 pub(super) async fn token_level(
     rollout: &Rollout,
-    token: Option<GitlabToken>,
+    ask: Option<TokenAsk>,
     output: Printer,
 ) -> Option<u64> {
     let side = rollout.gitlab.as_ref()?;
-    let Some(token) = token else {
-        token_role::unknown(output, format_args!("{} is not set", rollout.token_env()));
+    let ask = ask?;
+    let Some(token) = ask.token else {
+        token_role::unknown(output, format_args!("{} is not set", ask.env));
         return None;
     };
     let info = match crate::cli::commands::token::registry_token_info(side, &token).await {

@@ -63,7 +63,12 @@ pub(crate) async fn run(
     // The matrix groups accounts by OU: the listing walks the tree to name each account's.
     let names = if html { Names::Read } else { Names::Skip };
     let ((results, stop), listed) = ctx.pass_listed_with(&runner, pass, names).await;
-    let rows = compliance::rows(&results, args.expiry_warning_days, current.as_ref());
+    let rows = compliance::rows(
+        &ctx.rollout,
+        &results,
+        args.expiry_warning_days,
+        current.as_ref(),
+    );
     Ok(Finished::Compliance(Box::new(Export {
         format: args.format,
         out: args.out,

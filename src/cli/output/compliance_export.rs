@@ -49,11 +49,14 @@ pub(crate) fn render(printer: Printer, e: &Export) -> Result<i32, CommandError> 
             })
         }
         ReportFormat::Html => {
+            let upstreams: Vec<String> =
+                e.rollout.upstreams.iter().map(|u| u.name.clone()).collect();
             let page = Matrix {
                 rows,
                 regions: &e.columns,
                 run_regions: &e.rollout.regions,
-                ecr_repository_prefix: &e.rollout.prefix(),
+                ecr_repository_prefix: e.rollout.prefix(),
+                upstreams: &upstreams,
                 warning_days: e.warning_days,
             };
             crate::outputs::atomic_file::write_atomically(out.expect("checked"), |w| {

@@ -35,7 +35,8 @@ pub(crate) struct Planned {
 pub(crate) fn render(printer: Printer, p: Planned) -> Result<i32, CommandError> {
     let (results, stop) = p.ran;
     if p.waves.is_empty() {
-        printer.data(plan_table(results.iter().map(|r| &**r)));
+        let several = reporter::several(&results);
+        printer.data(plan_table(results.iter().map(|r| &**r), several));
     } else {
         printer.data(by_wave(&p.waves, &results));
     }
@@ -86,8 +87,11 @@ pub(crate) fn tell_totals(printer: Printer, planned: &[Box<TargetResult>]) {
     printer.status_line(totals(planned));
 }
 
-/// One line per target: what `apply` would do there.
-pub(crate) fn plan_table<'a>(results: impl IntoIterator<Item = &'a TargetResult>) -> String {
+/// One line per target: what `apply` would do there (and for which upstream, when `several`).
+pub(crate) fn plan_table<'a>(
+    results: impl IntoIterator<Item = &'a TargetResult>,
+    several: bool,
+) -> String {
     let rows: Vec<Vec<String>> = results
         .into_iter()
         .map(|r| {
@@ -101,21 +105,20 @@ pub(crate) fn plan_table<'a>(results: impl IntoIterator<Item = &'a TargetResult>
             } else {
                 ""
             };
-            vec![
-                r.target.account_id.clone(),
-                r.target.account_name.clone(),
-                r.target.region.clone(),
-                what,
-                secret.to_owned(),
-            ]
+            let mut row = reporter::place(r, several);
+            row.extend([what, secret.to_owned()]);
+            row
         })
         .collect();
-    reporter::table(&["ACCOUNT", "NAME", "REGION", "PLAN", "NOTE"], &rows)
+    let mut header = reporter::place_header(several);
+    header.extend(["PLAN", "NOTE"]);
+    reporter::table(&header, &rows)
 }
 
 /// The plan wave by wave: a header line, the wave's targets, the wave's totals. A wave with no
 /// target planned (`--wave`, or narrowed to nothing) is left out.
 pub(crate) fn by_wave(waves: &Waves, results: &[Box<TargetResult>]) -> String {
+    let several = reporter::several(results);
     let (split, _) = waves.split(results.iter().map(|r| &**r), |r| {
         r.target.account_id.as_str()
     });
@@ -133,7 +136,7 @@ pub(crate) fn by_wave(waves: &Waves, results: &[Box<TargetResult>]) -> String {
             waves.name(i),
             rows.len()
         ));
-        s.push_str(&plan_table(rows.iter().copied()));
+        s.push_str(&plan_table(rows.iter().copied(), several));
         s.push_str(&format!(
             "Wave {}: {} to change, {} unchanged, {} conflicts, {} failed to read.\n",
             waves.name(i),

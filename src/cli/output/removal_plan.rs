@@ -17,6 +17,7 @@ pub(crate) fn nothing(printer: Printer) {
 
 /// What would be removed per target, and what would be left alone.
 fn plan_table(planned: &[Box<TargetResult>]) -> String {
+    let several = reporter::several(planned);
     let rows: Vec<Vec<String>> = planned
         .iter()
         .map(|r| {
@@ -41,17 +42,12 @@ fn plan_table(planned: &[Box<TargetResult>]) -> String {
                 }
                 kept.join(", ")
             });
-            vec![
-                r.target.account_id.clone(),
-                r.target.account_name.clone(),
-                r.target.region.clone(),
-                what,
-                kept,
-            ]
+            let mut row = reporter::place(r, several);
+            row.extend([what, kept]);
+            row
         })
         .collect();
-    reporter::table(
-        &["ACCOUNT", "NAME", "REGION", "REMOVE", "LEFT ALONE"],
-        &rows,
-    )
+    let mut header = reporter::place_header(several);
+    header.extend(["REMOVE", "LEFT ALONE"]);
+    reporter::table(&header, &rows)
 }

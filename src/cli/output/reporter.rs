@@ -183,8 +183,47 @@ fn tell_stop(printer: Printer, stop: &Stop) {
     }
 }
 
+/// The leading cells of a target's line in a table: account, name, Region, and the upstream
+/// when the rows are of several (`several`; rows of one upstream read as they always have).
+pub(crate) fn place(r: &TargetResult, several: bool) -> Vec<String> {
+    let t = &r.target;
+    let mut cells = vec![
+        t.account_id.clone(),
+        t.account_name.clone(),
+        t.region.clone(),
+    ];
+    if several {
+        cells.push(t.upstream.to_string());
+    }
+    cells
+}
+
+/// The headers of [`place`]'s cells.
+pub(crate) fn place_header(several: bool) -> Vec<&'static str> {
+    let mut header = vec!["ACCOUNT", "NAME", "REGION"];
+    if several {
+        header.push("UPSTREAM");
+    }
+    header
+}
+
+/// Whether the rows are of several upstreams.
+pub(crate) fn several(results: &[Box<TargetResult>]) -> bool {
+    crate::outputs::several_upstreams(results.iter().map(|r| &r.target))
+}
+
+/// A target as a line names it: `ACCOUNT REGION`, then its upstream when there are several.
+pub(crate) fn target_words(r: &TargetResult, several: bool) -> String {
+    let t = &r.target;
+    match several {
+        true => format!("{} {} {}", t.account_id, t.region, t.upstream),
+        false => format!("{} {}", t.account_id, t.region),
+    }
+}
+
 /// One line per failed target, for stderr.
 pub(crate) fn failure_lines(results: &[Box<TargetResult>]) -> Vec<String> {
+    let several = several(results);
     results
         .iter()
         .filter(|r| r.is_failure())
@@ -205,8 +244,9 @@ pub(crate) fn failure_lines(results: &[Box<TargetResult>]) -> Vec<String> {
                 .and_then(|rest| rest.strip_prefix(": "))
                 .unwrap_or(&failure);
             format!(
-                "{} {} ({}) {status}: {reason}",
-                r.target.account_id, r.target.region, r.target.account_name,
+                "{} ({}) {status}: {reason}",
+                target_words(r, several),
+                r.target.account_name,
             )
         })
         .collect()
@@ -293,20 +333,19 @@ pub(crate) fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 
 /// The human view of results, one line per target; with `probe`, what each pull found.
 pub(crate) fn results_table(results: &[Box<TargetResult>], probe: bool) -> String {
+    let several = several(results);
     let rows: Vec<Vec<String>> = results
         .iter()
         .map(|r| {
-            let mut row = vec![
-                r.target.account_id.clone(),
-                r.target.account_name.clone(),
-                r.target.region.clone(),
+            let mut row = place(r, several);
+            row.extend([
                 r.outcome.to_string(),
                 actions(r, false),
                 r.validation
                     .as_ref()
                     .and_then(Validation::answer)
                     .map_or("-".to_owned(), |v| v.to_string()),
-            ];
+            ]);
             if probe {
                 let p = r.probe.as_deref();
                 row.push(p.map_or("-".to_owned(), |p| {
@@ -323,7 +362,8 @@ pub(crate) fn results_table(results: &[Box<TargetResult>], probe: bool) -> Strin
             row
         })
         .collect();
-    let mut header = vec!["ACCOUNT", "NAME", "REGION", "OUTCOME", "ACTIONS", "VALID"];
+    let mut header = place_header(several);
+    header.extend(["OUTCOME", "ACTIONS", "VALID"]);
     if probe {
         header.extend(["PULLED", "DIGEST"]);
     }

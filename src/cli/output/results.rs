@@ -123,10 +123,12 @@ fn unmanaged(printer: Printer, results: &[Box<TargetResult>]) {
         r.outcome == Outcome::Skipped
             && r.observed.as_ref().is_some_and(|o| o.secret.is_unmanaged())
     });
+    let several = reporter::several(results);
     for r in unmanaged {
         printer.always(format_args!(
-            "unmanaged: {} {} ({}): secret left untouched",
-            r.target.account_id, r.target.region, r.target.account_name
+            "unmanaged: {} ({}): secret left untouched",
+            reporter::target_words(r, several),
+            r.target.account_name
         ));
     }
 }

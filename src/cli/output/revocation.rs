@@ -4,6 +4,7 @@
 use crate::cli::context::Listed;
 use crate::cli::exit;
 use crate::cli::output::printer::Printer;
+use crate::cli::output::reporter;
 use crate::cli::output::results::print_stop;
 use crate::data::target::TargetResult;
 use crate::engine::runner::Stop;
@@ -30,9 +31,11 @@ impl Check {
         current: &TokenInfo,
     ) -> Self {
         let (mut behind, mut skipped) = (Vec::new(), Vec::new());
+        let several = reporter::several(results);
         for r in results {
             let t = &r.target;
-            let line = |why| format!("{} {} ({}): {why}", t.account_id, t.region, t.account_name);
+            let place = reporter::target_words(r, several);
+            let line = |why| format!("{place} ({}): {why}", t.account_name);
             match compliance::revocation(r) {
                 Revocation::Proven => {}
                 Revocation::Skipped(why) => skipped.push(line(why)),

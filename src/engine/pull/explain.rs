@@ -1,6 +1,7 @@
 //! Why a pull failed, in words, with the blame on the side that most likely caused it. ECR's
 //! wording is not documented, so only a named action is taken as a fact; the rest says what is
-//! likely, GitLab's side first once the rule is known to log in.
+//! likely, the upstream's side first once the rule is known to log in. The row's upstream is
+//! named by its URL; only GitLab's rows get GitLab's advice (token roles, `token mint`).
 
 use std::sync::LazyLock;
 
@@ -8,7 +9,8 @@ use regex::Regex;
 
 use super::ImageRef;
 use crate::aws::registry::Answer;
-use crate::config::{role_name, Rollout, GITLAB_REGISTRY_URL, REPORTER};
+use crate::config::upstreams::Credential;
+use crate::config::{role_name, Rollout, GITLAB_REGISTRY, REPORTER};
 
 /// How AWS names a missing permission in an access-denied message.
 static DENIED_ACTION_RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -18,8 +20,8 @@ static DENIED_ACTION_RE: LazyLock<Regex> = LazyLock::new(|| {
 /// What this run knows that decides the blame.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Blame {
-    /// The rule validated in this run (or the report found it valid): GitLab accepts the
-    /// token's login, so an upstream failure is about the image, not the password.
+    /// The rule validated in this run (or the report found it valid): the upstream accepts
+    /// the rule's login, so an upstream failure is about the image, not the password.
     pub(crate) validated: bool,
     /// The registry token's GitLab access level, when GitLab was asked (`[gitlab]` and the API
     /// token); `None`: not known.
@@ -73,8 +75,8 @@ pub(crate) fn explain(
         ),
         (404, _) if asked == Asked::Blob => format!("the registry has no such blob ({said})"),
         (404, _) => format!(
-            "image not found upstream: {GITLAB_REGISTRY_URL}/{}:{} ({said})",
-            image.path, image.reference
+            "image not found upstream: {} ({said})",
+            upstream_image(image, r)
         ),
         (403, _) if lower.contains("upstream") => upstream_failure(image, r, blame, &said),
         (403, _) if asked == Asked::Blob => format!(
@@ -86,11 +88,36 @@ pub(crate) fn explain(
     }
 }
 
+/// The image as the upstream names it: its URL, the upstream's own repository prefix
+/// (ECR-to-ECR: ECR puts it where the rule's prefix was, `my-app/image1` -> `upstream-app/image1`
+/// in the user guide's pull-through-cache-private-wildcards.html), the path and the tag or digest.
+fn upstream_image(image: &ImageRef, r: &Rollout) -> String {
+    let upstream_prefix = r
+        .upstream
+        .upstream_repository_prefix
+        .as_deref()
+        .map(|p| p.trim_end_matches('/'))
+        .filter(|p| *p != "ROOT" && !p.is_empty());
+    let path = match upstream_prefix {
+        Some(p) => format!("{p}/{}", image.path),
+        None => image.path.clone(),
+    };
+    let sep = if image.reference.starts_with("sha256:") {
+        '@'
+    } else {
+        ':'
+    };
+    format!("{}/{path}{sep}{}", r.upstream.url, image.reference)
+}
+
 /// ECR could not get the image from GitLab. Once the rule logs in (validated), the token's
 /// password is right, so GitLab refused this image to it: its role, the project's visibility
 /// or the path. IAM comes last, and only for a workload role, which may lack the import
 /// permissions (ECR reports them alike); the member role holds them.
 fn upstream_failure(image: &ImageRef, r: &Rollout, blame: &Blame, said: &str) -> String {
+    if r.upstream.kind.registry != GITLAB_REGISTRY {
+        return other_upstream_failure(image, r, blame, said);
+    }
     let mut causes = Vec::new();
     if !blame.validated {
         causes.push(format!(
@@ -114,20 +141,64 @@ fn upstream_failure(image: &ImageRef, r: &Rollout, blame: &Blame, said: &str) ->
         image.path
     ));
     causes.push(format!(
-        "the image path or tag may be wrong: {GITLAB_REGISTRY_URL}/{}:{} (GitLab refuses a missing image as it refuses a private one)",
-        image.path, image.reference
+        "the image path or tag may be wrong: {} (GitLab refuses a missing image as it refuses a private one)",
+        upstream_image(image, r)
     ));
-    if let Some(role) = &blame.as_role {
-        causes.push(format!(
-            "the role {role} may lack ecr:BatchImportUpstreamImage or ecr:CreateRepository, which ECR reports alike (grant them with [pull_access])"
-        ));
-    }
+    workload_cause(blame, &mut causes);
     let lead = if blame.validated {
         "GitLab refused the image although the rule validated in this run (the token logs in)"
     } else {
         "ECR reports an upstream failure"
     };
     format!("{lead}: {} ({said})", causes.join("; or "))
+}
+
+/// ECR could not get the image from an upstream other than GitLab: its credential (a secret,
+/// or for a central ECR the role ECR assumes and the central registry's policy), then the
+/// image, then a workload role's import permissions.
+fn other_upstream_failure(image: &ImageRef, r: &Rollout, blame: &Blame, said: &str) -> String {
+    let u = &r.upstream;
+    let mut causes = Vec::new();
+    match u.kind.credential {
+        Credential::Secret if !blame.validated => causes.push(format!(
+            "the credential in {} may be refused by {} (check with `ptc-rollout validate`)",
+            r.secret_name(),
+            u.url
+        )),
+        Credential::Secret => causes.push(format!(
+            "the repository may be private to another account than the credential's in {}",
+            r.secret_name()
+        )),
+        Credential::Role => causes.push(format!(
+            "ECR may not be able to assume the role {} of this account, or the registry policy of {} may not let this account pull (`ptc-rollout iam-policy` prints both)",
+            u.custom_role_name.as_deref().unwrap_or("(none)"),
+            u.url
+        )),
+        Credential::None => {}
+    }
+    causes.push(format!(
+        "the image path or tag may be wrong: {}",
+        upstream_image(image, r)
+    ));
+    workload_cause(blame, &mut causes);
+    let lead = if blame.validated {
+        format!(
+            "{} refused the image although the rule validated in this run",
+            u.url
+        )
+    } else {
+        format!("ECR reports an upstream failure from {}", u.url)
+    };
+    format!("{lead}: {} ({said})", causes.join("; or "))
+}
+
+/// A workload role may lack the import permissions, which ECR reports as an upstream failure.
+fn workload_cause(blame: &Blame, causes: &mut Vec<String>) {
+    if let Some(role) = &blame.as_role {
+        causes.push(format!(
+            "the role {role} may lack ecr:BatchImportUpstreamImage or ecr:CreateRepository, which ECR reports alike (grant them with [pull_access])"
+        ));
+    }
 }
 
 #[cfg(test)]
@@ -247,5 +318,79 @@ mod tests {
             text.contains("the role eks-node may lack ecr:BatchImportUpstreamImage"),
             "{text}"
         );
+    }
+    /// The views of a rollout of Docker Hub and a central ECR, by upstream name.
+    fn others() -> Vec<Rollout> {
+        Rollout::parse(
+            r#"[targets]
+regions = ["us-east-1"]
+role_name = "R"
+[[upstreams]]
+name = "hub"
+registry = "docker-hub"
+ecr_repository_prefix = "docker-hub"
+username = "d"
+token_env = "D"
+secret_name = "ecr-pullthroughcache/docker-hub"
+[[upstreams]]
+name = "golden"
+registry = "ecr"
+url = "111111111111.dkr.ecr.us-east-1.amazonaws.com"
+ecr_repository_prefix = "golden"
+upstream_repository_prefix = "base"
+custom_role_name = "ecr-ptc"
+"#,
+        )
+        .unwrap()
+        .views()
+    }
+
+    #[test]
+    fn other_upstreams_are_named_by_their_url_without_gitlab_advice() {
+        let views = others();
+        let (hub, golden) = (&views[0], &views[1]);
+        let image = ImageRef {
+            path: "library/nginx".into(),
+            reference: "latest".into(),
+        };
+        let missing = explain(
+            &answer(404, "MANIFEST_UNKNOWN", "nope"),
+            Asked::Manifest,
+            &image,
+            hub,
+            &Blame::default(),
+        );
+        assert!(
+            missing
+                .starts_with("image not found upstream: registry-1.docker.io/library/nginx:latest"),
+            "{missing}"
+        );
+        let upstream = answer(403, "DENIED", "failed to pull from the upstream registry");
+        let text = explain(&upstream, Asked::Manifest, &image, hub, &Blame::default());
+        assert!(
+            text.starts_with("ECR reports an upstream failure from registry-1.docker.io: the credential in ecr-pullthroughcache/docker-hub may be refused by registry-1.docker.io"),
+            "{text}"
+        );
+        for gitlab in ["GitLab", "Reporter", "token mint"] {
+            assert!(!text.contains(gitlab), "{text}");
+        }
+        // A central ECR: the upstream's own prefix takes the rule's, and the role is named.
+        let image = ImageRef {
+            path: "app".into(),
+            reference: "1.0".into(),
+        };
+        let text = explain(
+            &upstream,
+            Asked::Manifest,
+            &image,
+            golden,
+            &Blame::default(),
+        );
+        assert!(text.contains("assume the role ecr-ptc"), "{text}");
+        assert!(
+            text.contains("111111111111.dkr.ecr.us-east-1.amazonaws.com/base/app:1.0"),
+            "{text}"
+        );
+        assert!(!text.contains("GitLab"), "{text}");
     }
 }

@@ -1,22 +1,24 @@
 //! Apply's logic in one target, the reads next to the decision they feed: observe (the secret,
-//! the rule, and the template and registry policy when configured, read at once), decide, then
-//! converge (create or repair only what differs). Reads come first and writes only follow a
-//! difference, so a converged target costs no mutating call. The calls themselves are in the
-//! resources' own files.
+//! the rule, an ECR upstream's role, and the template and registry policy when configured, read
+//! at once), decide, then converge (create or repair only what differs). Reads come first and
+//! writes only follow a difference, so a converged target costs no mutating call. The calls
+//! themselves are in the resources' own files.
 
 use crate::aws::clients::Regional;
 use crate::aws::error::ApiError;
 use crate::config::secrets::GitlabToken;
 use crate::config::Rollout;
 use crate::data::target::{
-    Action, Decision, Observed, PullAccessState, RuleState, SecretState, Target, TemplateState,
+    Action, Decision, Observed, PullAccessState, RoleState, RuleState, SecretState, Target,
+    TemplateState,
 };
 
 use super::rule::{create_rule, read_rule, update_rule};
 use super::secret::{being_purged, create_secret, restore_secret};
-use super::{registry_policy, secret, template, version_id};
+use super::{registry_policy, role, secret, template, version_id};
 
-/// Reads the secret, the rule, and the template and registry policy when configured, all at once.
+/// Reads the secret, the rule, an ECR upstream's role, and the template and registry policy when
+/// configured, all at once.
 pub async fn observe(c: &Regional, t: &Target, r: &Rollout) -> Result<Observed, ApiError> {
     observe_with_version(c, t, r).await.map(|(o, _)| o)
 }
@@ -40,14 +42,14 @@ pub(crate) async fn observe_with_version(
             None => Ok(None),
         }
     };
-    let secret = async {
-        match r.secret() {
-            Some(_) => secret::describe_secret(c, t, r).await,
-            None => Ok(None),
-        }
-    };
-    let (secret, rule, template, pull_access) =
-        futures::try_join!(secret, read_rule(c, t, r), template, pull_access)?;
+    let secret = secret::describe_secret(c, t, r);
+    let (secret, rule, template, pull_access, custom_role) = futures::try_join!(
+        secret,
+        read_rule(c, t, r),
+        template,
+        pull_access,
+        role::read_role(c, t, r)
+    )?;
     let version = secret.as_ref().and_then(|d| d.current_version.clone());
     let observed = Observed {
         secret_kms_key: secret.as_ref().and_then(|d| d.kms_key_id.clone()),
@@ -55,6 +57,7 @@ pub(crate) async fn observe_with_version(
         rule,
         template,
         pull_access,
+        custom_role,
     };
     Ok((observed, version))
 }
@@ -153,6 +156,26 @@ pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
 /// [`decide`] for an upstream read without a secret: the rule, with the custom role for an
 /// ECR upstream (kept in the credential's place; see [`super::rule::read_rule`]).
 fn decide_without_secret(o: &Observed, r: &Rollout) -> Decision {
+    // ECR-to-ECR: a rule naming a role that is not there could not pull; the central registry
+    // caches nothing from itself. Said before anything in the target is written.
+    match &o.custom_role {
+        Some(RoleState::Absent { role_arn }) => {
+            return Decision::Conflict {
+                reason: role::missing_role(role_arn, r),
+            }
+        }
+        // Normally skipped by the runner before it observes (role::skip_reason); a conflict
+        // here, should a caller not, keeps it unwritten.
+        Some(RoleState::CentralRegistry) => {
+            return Decision::Conflict {
+                reason: format!(
+                    "this is the central registry of upstream {} ({}): no rule caches a registry from itself",
+                    r.upstream.name, r.upstream.url
+                ),
+            }
+        }
+        Some(RoleState::Present) | None => {}
+    }
     let mut actions = Vec::new();
     match &o.rule {
         RuleState::Absent => actions.push(Action::CreateRule),
@@ -325,6 +348,19 @@ pub async fn converge(
     }
     if after.pull_access.is_some() {
         after.pull_access = Some(PullAccessState::Matches);
+    }
+    // A rule without a secret (an ECR upstream's role, or no credential): as written.
+    let rule_written = done.iter().any(|a| {
+        matches!(
+            a,
+            Action::CreateRule | Action::UpdateRuleCredential | Action::AdoptRule
+        )
+    });
+    if r.secret().is_none() && rule_written {
+        after.rule = RuleState::Present {
+            upstream_registry_url: r.upstream.url.clone(),
+            credential_arn: super::rule::credential_for(t, r, None),
+        };
     }
     if let Some(arn) = arn.filter(|_| !done.is_empty()) {
         let managed = !observed.secret.is_unmanaged();

@@ -4,7 +4,7 @@
 use aws_sdk_ecr::operation::delete_pull_through_cache_rule::DeletePullThroughCacheRuleError as DeleteRuleError;
 use aws_sdk_ecr::operation::describe_pull_through_cache_rules::DescribePullThroughCacheRulesError as DescribeError;
 use aws_sdk_ecr::operation::validate_pull_through_cache_rule::ValidatePullThroughCacheRuleError as ValidateError;
-use aws_sdk_ecr::types::UpstreamRegistry;
+use aws_sdk_ecr::types::{PullThroughCacheRule, UpstreamRegistry};
 
 use super::unless_absent;
 
@@ -14,11 +14,41 @@ use crate::config::Rollout;
 use crate::data::regions;
 use crate::data::target::{RuleState, Target, Validation};
 
+/// The rule for the rollout's prefix, from the registry's rules as read once for every upstream
+/// of this (account, Region) in the pass (see [`Regional::rules`]).
 pub(crate) async fn read_rule(
     c: &Regional,
     t: &Target,
     r: &Rollout,
 ) -> Result<RuleState, ApiError> {
+    let all = c.rules.get_or_init(|| read_all(c, t)).await.clone()?;
+    Ok(all
+        .into_iter()
+        .find(|(prefix, _)| prefix == r.prefix())
+        .map_or(RuleState::Absent, |(_, rule)| rule))
+}
+
+/// Every rule of the registry, page by page (ECR allows 50 a registry by default).
+async fn read_all(c: &Regional, t: &Target) -> Result<Vec<(String, RuleState)>, ApiError> {
+    let call = "ecr:DescribePullThroughCacheRules";
+    let mut pages = c
+        .ecr
+        .describe_pull_through_cache_rules()
+        .into_paginator()
+        .items()
+        .send();
+    let mut all = Vec::new();
+    while let Some(rule) = pages.next().await {
+        let rule = rule.map_err(|e| ApiError::from_sdk(&t.account_id, &t.region, call, e))?;
+        let prefix = rule.ecr_repository_prefix().unwrap_or_default().to_owned();
+        all.push((prefix, state_of(&rule)));
+    }
+    Ok(all)
+}
+
+/// The rule for the rollout's prefix, read now (not from the pass's shared read): after a write
+/// whose answer was lost.
+async fn read_rule_now(c: &Regional, t: &Target, r: &Rollout) -> Result<RuleState, ApiError> {
     let sent = c
         .ecr
         .describe_pull_through_cache_rules()
@@ -35,17 +65,19 @@ pub(crate) async fn read_rule(
         .pull_through_cache_rules()
         .iter()
         .find(|rule| rule.ecr_repository_prefix() == Some(r.prefix()));
-    Ok(match rule {
-        None => RuleState::Absent,
-        // An ECR upstream's role is its credential: kept in the same place.
-        Some(rule) => RuleState::Present {
-            upstream_registry_url: rule.upstream_registry_url().unwrap_or_default().to_owned(),
-            credential_arn: rule
-                .credential_arn()
-                .or(rule.custom_role_arn())
-                .map(str::to_owned),
-        },
-    })
+    Ok(rule.map_or(RuleState::Absent, state_of))
+}
+
+/// What ptc-rollout keeps of a rule. An ECR upstream's role is its credential: kept in the
+/// same place.
+fn state_of(rule: &PullThroughCacheRule) -> RuleState {
+    RuleState::Present {
+        upstream_registry_url: rule.upstream_registry_url().unwrap_or_default().to_owned(),
+        credential_arn: rule
+            .credential_arn()
+            .or(rule.custom_role_arn())
+            .map(str::to_owned),
+    }
 }
 
 /// The credential the rule should have: the secret's ARN, or an ECR upstream's role in the
@@ -97,7 +129,7 @@ pub(super) async fn create_rule(
             if e.as_service_error()
                 .is_some_and(|e| e.is_pull_through_cache_rule_already_exists_exception()) =>
         {
-            match read_rule(c, t, r).await? {
+            match read_rule_now(c, t, r).await? {
                 RuleState::Present {
                     upstream_registry_url,
                     credential_arn,

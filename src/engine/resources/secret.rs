@@ -52,12 +52,16 @@ impl SecretDetails {
     }
 }
 
-/// Reads the secret's details; `None` when there is no secret of that name.
+/// Reads the secret's details; `None` when there is no secret of that name, or when the
+/// upstream takes none (no call is made then).
 pub(crate) async fn describe_secret(
     c: &Regional,
     t: &Target,
     r: &Rollout,
 ) -> Result<Option<SecretDetails>, ApiError> {
+    if r.secret().is_none() {
+        return Ok(None);
+    }
     let sent = c
         .secrets
         .describe_secret()

@@ -25,17 +25,30 @@ pub(super) struct Accounts {
     entered: Mutex<HashMap<String, Arc<AccountCell>>>,
     /// `probe --as-role`: the role entered in each account, once per run.
     consumers: Mutex<HashMap<String, Arc<AccountCell>>>,
+    /// The clients of each (account, Region) while its upstreams' targets are worked on in a
+    /// pass, with how many of them are still to take them: one set of clients, and one read of
+    /// the registry's rules, for all of them. Emptied when a pass starts.
+    shared: Mutex<HashMap<(String, String), (Regional, usize)>>,
+    /// Targets of one (account, Region) in a pass: the rollout's upstreams.
+    upstreams: usize,
 }
 
 impl Accounts {
-    pub(super) fn new(clients: Clients, access: Access) -> Self {
+    pub(super) fn new(clients: Clients, access: Access, upstreams: usize) -> Self {
         Accounts {
             sts: clients.sts(),
             clients,
             access,
             entered: Mutex::default(),
             consumers: Mutex::default(),
+            shared: Mutex::default(),
+            upstreams,
         }
+    }
+
+    /// A pass starts: what the last one read is not this one's.
+    pub(super) fn new_pass(&self) {
+        self.shared.lock().expect("not poisoned").clear();
     }
 
     fn cell(&self, account_id: &str) -> Arc<AccountCell> {
@@ -62,7 +75,29 @@ impl Accounts {
     /// The target's Region's clients, in its account.
     pub(super) async fn regional(&self, t: &Target) -> Result<Regional, ApiError> {
         let config = self.enter(&t.account_id).await?;
-        Ok(Clients::regional(&config, &t.account_id, &t.region))
+        let made = || Clients::regional(&config, &t.account_id, &t.region);
+        if self.upstreams <= 1 {
+            return Ok(made());
+        }
+        let mut shared = self.shared.lock().expect("not poisoned");
+        let key = (t.account_id.clone(), t.region.clone());
+        // The targets of one (account, Region) are next to each other in the stream, so an
+        // entry lives about as long as one target's work.
+        Ok(match shared.get_mut(&key) {
+            Some((c, left)) => {
+                let c = c.clone();
+                *left -= 1;
+                if *left == 0 {
+                    shared.remove(&key);
+                }
+                c
+            }
+            None => {
+                let c = made();
+                shared.insert(key, (c.clone(), self.upstreams - 1));
+                c
+            }
+        })
     }
 
     /// Enters `role` in the target's account, once per account and run, from the member role.

@@ -234,7 +234,7 @@ impl Runner {
     pub fn new(setup: Setup) -> Arc<Self> {
         Arc::new(Runner {
             gate: Gate::new(setup.limits.canary),
-            accounts: Accounts::new(setup.clients, setup.access),
+            accounts: Accounts::new(setup.clients, setup.access, setup.rollout.upstreams.len()),
             views: setup.rollout.views(),
             rollout: setup.rollout,
             concurrency: setup.concurrency.max(1),
@@ -271,6 +271,7 @@ impl Runner {
         let _ = events.send(Event::PassStarted {
             label: pass.label(),
         });
+        self.accounts.new_pass();
         let max_failures = self
             .limits
             .max_failures

@@ -39,11 +39,30 @@ pub(super) fn empty_as_null<S: serde::Serializer, T: AsRef<str>>(
     }
 }
 
-/// The rollout settings the export was made for (the JSON form's header).
+/// The rollout settings the export was made for (the JSON form's header): the first
+/// upstream's prefix and secret (as before there were several; `null` for an upstream without
+/// a secret), and every upstream, which the rows' `upstream` names.
 fn header(rollout: &Rollout) -> serde_json::Value {
+    let first = rollout.upstreams.first().unwrap_or(&rollout.upstream);
+    let secret_name =
+        |u: &crate::config::Upstream| u.secret.as_ref().map(|s| s.secret_name.clone());
+    let upstreams: Vec<serde_json::Value> = rollout
+        .upstreams
+        .iter()
+        .map(|u| {
+            serde_json::json!({
+                "name": u.name,
+                "registry": u.kind.registry,
+                "upstream_registry_url": u.url,
+                "ecr_repository_prefix": u.ecr_repository_prefix,
+                "secret_name": secret_name(u),
+            })
+        })
+        .collect();
     serde_json::json!({
-        "ecr_repository_prefix": rollout.prefix(),
-        "secret_name": rollout.secret_name(),
+        "ecr_repository_prefix": first.ecr_repository_prefix,
+        "secret_name": secret_name(first),
         "regions": rollout.regions,
+        "upstreams": upstreams,
     })
 }

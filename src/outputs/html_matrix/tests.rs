@@ -9,6 +9,7 @@ fn row(account: &str, region: &str, inspection: Inspection, reasons: &str) -> Ro
         account_id: account.into(),
         account_name: format!("name-{account}"),
         region: region.into(),
+        upstream: "gitlab".into(),
         state: match inspection {
             Inspection::Skipped => State::Skipped,
             Inspection::Failed => State::NotInspected,
@@ -26,6 +27,7 @@ fn row(account: &str, region: &str, inspection: Inspection, reasons: &str) -> Ro
         secret_age_days: None,
         token_expires_on: String::new(),
         token_days_left: None,
+        expiry_source: "",
         is_valid: None,
         failure: String::new(),
         pull_access: "",
@@ -55,6 +57,7 @@ fn matrix<'a>(rows: &'a [Row], all: &'a [String], run: &'a [String]) -> Matrix<'
         regions: all,
         run_regions: run,
         ecr_repository_prefix: "gitlab",
+        upstreams: &[],
         warning_days: 30,
     }
 }
@@ -226,4 +229,50 @@ fn totals_and_the_targets_to_fix_are_plain_html() {
     assert!(todo.contains("<td>warning</td><td>token expires within 30 days</td>"));
     assert!(!todo.contains("skipped: opt-in"), "skipped is not to fix");
     assert!(!html.contains("<b>"), "user text is text");
+}
+
+#[test]
+fn several_upstreams_share_a_regions_cell_and_are_listed_without_script() {
+    let all = regions(&["us-east-1", "eu-west-1"]);
+    let ups = regions(&["gitlab", "ecr-public"]);
+    let mut public = row(
+        "111111111111",
+        "us-east-1",
+        Inspection::Inspected,
+        "no pull through cache rule",
+    );
+    public.upstream = "ecr-public".into();
+    let rows = [
+        row("111111111111", "us-east-1", Inspection::Inspected, ""),
+        public,
+    ];
+    let mut m = matrix(&rows, &all, &all);
+    m.upstreams = &ups;
+    let html = page(&m);
+    let data = embedded(&html);
+    assert_eq!(
+        data["upstreams"],
+        serde_json::json!(["gitlab", "ecr-public"])
+    );
+    // Region-major: us-east-1 gitlab, us-east-1 ecr-public, eu-west-1 gitlab, eu-west-1 ecr-public.
+    let cells: Vec<u64> = data["accounts"][0][3]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_u64().unwrap() & 7)
+        .collect();
+    assert_eq!(cells, [1, 3, 0, 0]);
+    assert_eq!(data["totals"]["targets"], 2);
+    assert_eq!(data["totals"]["not_targeted"], 2);
+    assert!(html.contains("<h1>ECR pull through cache: compliance</h1>"));
+    let todo = html.split_once("id=\"todo\"").unwrap().1;
+    assert!(todo.contains("<th scope=\"col\">State</th><th scope=\"col\">Upstream</th>"));
+    assert!(todo.contains(
+        "<td>us-east-1</td><td>non-compliant</td><td>ecr-public</td><td>no pull through cache rule</td>"
+    ));
+    // One upstream: the page as it was.
+    let single = page(&matrix(&rows[..1], &all, &all));
+    assert!(embedded(&single).get("upstreams").is_none());
+    assert!(single.contains("<h1>ECR pull through cache for GitLab: compliance</h1>"));
+    assert!(!single.contains("Upstream</th>"));
 }

@@ -73,6 +73,7 @@ fn rows() -> Vec<Row> {
                 account_id: format!("{:012}", 100_000_000_000u64 + a as u64),
                 account_name: format!("workload-{a:04}-{}", ["dev", "staging", "prod"][a % 3]),
                 region: region.to_string(),
+                upstream: "gitlab".into(),
                 state: match inspection {
                     Inspection::Skipped => State::Skipped,
                     Inspection::Failed => State::NotInspected,
@@ -90,6 +91,7 @@ fn rows() -> Vec<Row> {
                 secret_age_days: Some(3),
                 token_expires_on: "2030-01-01".into(),
                 token_days_left: Some(400),
+                expiry_source: "",
                 is_valid: Some(true),
                 failure: String::new(),
                 pull_access: "",
@@ -110,6 +112,7 @@ fn write_page(dir: &Path, rows: &[Row]) -> (PathBuf, usize) {
         regions: &regions,
         run_regions: &regions,
         ecr_repository_prefix: "gitlab",
+        upstreams: &[],
         warning_days: 30,
     });
     let path = dir.join(format!("matrix-{}.html", rows.len()));

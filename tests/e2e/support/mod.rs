@@ -182,6 +182,7 @@ impl Emulator {
             "ListOrganizationalUnitsForParent",
             "DescribeOrganizationalUnit",
             "DescribeOrganization",
+            "GetRole",
             "DescribeRepositoryCreationTemplates",
             "GetRegistryPolicy",
             "GetAuthorizationToken",

@@ -52,7 +52,7 @@ pub(crate) async fn run(
             expires_on: current.expires_at.clone(),
             short_role: None,
         };
-        let rows = compliance::rows(&results, 0, Some(&now));
+        let rows = compliance::rows(&ctx.rollout, &results, 0, Some(&now));
         crate::outputs::atomic_file::write_atomically(path, |w| {
             compliance::write_csv(w, &rows).map_err(std::io::Error::other)
         })

@@ -26,6 +26,7 @@ fn actions(secret: SecretState, rule: RuleState) -> Decision {
             template: None,
             pull_access: None,
             secret_kms_key: None,
+            custom_role: None,
         },
         &rollout(),
         false,
@@ -131,6 +132,7 @@ fn another_teams_gitlab_rule_is_a_conflict_unless_adopted() {
         template: None,
         pull_access: None,
         secret_kms_key: None,
+        custom_role: None,
     };
     assert_eq!(
         decide(&observed, &rollout(), true),
@@ -141,4 +143,79 @@ fn another_teams_gitlab_rule_is_a_conflict_unless_adopted() {
         actions(secret(), rule(GITLAB_REGISTRY_URL, older)),
         change(&[Action::UpdateRuleCredential])
     );
+}
+
+/// A rollout whose only upstream is a central ECR registry in 111111111111 us-east-1.
+fn central() -> Rollout {
+    Rollout::parse(
+        "[targets]\nregions=[\"us-east-1\"]\nrole_name=\"R\"\n[[upstreams]]\nname=\"central\"\nregistry=\"ecr\"\nurl=\"111111111111.dkr.ecr.us-east-1.amazonaws.com\"\necr_repository_prefix=\"central\"\ncustom_role_name=\"ecr-ptc\"\n",
+    )
+    .unwrap()
+}
+
+fn with_role(rule: RuleState, custom_role: Option<RoleState>) -> Decision {
+    let o = Observed {
+        secret: SecretState::Absent,
+        rule,
+        template: None,
+        pull_access: None,
+        secret_kms_key: None,
+        custom_role,
+    };
+    decide(&o, &central(), false)
+}
+
+#[test]
+fn a_missing_role_is_a_conflict_naming_it_and_its_account() {
+    let role_arn = "arn:aws:iam::222222222222:role/ecr-ptc".to_owned();
+    let d = with_role(RuleState::Absent, Some(RoleState::Absent { role_arn }));
+    assert!(
+        matches!(&d, Decision::Conflict { reason } if reason.contains("\"ecr-ptc\"")
+            && reason.contains("account 222222222222")
+            && reason.contains("ptc-rollout iam-policy")),
+        "{d:?}"
+    );
+    assert_eq!(
+        with_role(RuleState::Absent, Some(RoleState::Present)),
+        change(&[Action::CreateRule])
+    );
+    let d = with_role(RuleState::Absent, Some(RoleState::CentralRegistry));
+    assert!(matches!(d, Decision::Conflict { .. }), "{d:?}");
+}
+
+#[test]
+fn the_role_state_is_kept_in_plan_files_only_when_read() {
+    let mut o = Observed {
+        secret: SecretState::Absent,
+        rule: RuleState::Absent,
+        template: None,
+        pull_access: None,
+        secret_kms_key: None,
+        custom_role: None,
+    };
+    let text = serde_json::to_string(&o).unwrap();
+    assert!(!text.contains("custom_role"), "{text}");
+    o.custom_role = Some(RoleState::Absent {
+        role_arn: "arn:aws:iam::222222222222:role/ecr-ptc".into(),
+    });
+    let back: Observed = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+    assert_eq!(back, o);
+}
+
+#[test]
+fn the_central_registry_is_skipped_in_its_own_region_only() {
+    let r = central();
+    let at = |account: &str, region: &str| Target {
+        account_id: account.into(),
+        account_name: "a".into(),
+        region: region.into(),
+        upstream: "central".into(),
+        ou: None,
+    };
+    let why = role::skip_reason(&at("111111111111", "us-east-1"), &r).unwrap();
+    assert!(why.starts_with("skipped: 111111111111 in us-east-1 is the central registry"));
+    // Another Region of the central account, or another account: a rule like any other.
+    assert!(role::skip_reason(&at("111111111111", "eu-west-1"), &r).is_none());
+    assert!(role::skip_reason(&at("222222222222", "us-east-1"), &r).is_none());
+    assert!(role::skip_reason(&at("111111111111", "us-east-1"), &rollout()).is_none());
 }

@@ -51,6 +51,7 @@ pub(super) async fn inspect_one(
         template: None,
         pull_access,
         secret_kms_key: secret.as_ref().and_then(|d| d.kms_key_id.clone()),
+        custom_role: None,
     };
     let mut dates = secret
         .as_ref()

@@ -21,6 +21,7 @@ use crate::aws::error::ApiError;
 use crate::config::secrets::{GitlabToken, Tokens};
 use crate::config::Rollout;
 use crate::data::target::{CheckedAt, Outcome, Target, TargetResult};
+use crate::engine::resources;
 use probe::Prober;
 use validate::login_window::Logins;
 
@@ -71,6 +72,12 @@ pub(super) async fn run(cx: &Cx<'_>, step: &Step, job: Job) -> TargetResult {
     let prober = step.prober.as_ref();
     let upstream = job.target.upstream.clone();
     let token = |tokens| token_of(tokens, &upstream);
+    // ECR-to-ECR: the central registry's own account and Region are no target of its upstream,
+    // in any pass (no call is made there).
+    if let Some(why) = resources::role::skip_reason(&job.target, cx.rollout) {
+        return TargetResult::new(job.target, Outcome::Skipped, cx.now())
+            .ending(Outcome::Skipped, why);
+    }
     match &step.pass {
         Pass::Plan(tokens) => plan::plan_one(cx, job.target, None, token(tokens.as_deref())).await,
         Pass::Apply(tokens) => apply::apply_one(cx, job, token(Some(tokens))).await,

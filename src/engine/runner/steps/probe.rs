@@ -1,6 +1,8 @@
 //! The probe pass (`probe`, `validate --probe-image`): one pull of one image through the cache
-//! in every target, as the member role or as a role of each account (`--as-role`).
+//! in every target of the image's upstream, as the member role or as a role of each account
+//! (`--as-role`).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::ending::end_with;
@@ -14,11 +16,13 @@ use crate::engine::pull::{self, Blame, PullSpec, Puller};
 /// What to pull, as whom, and what the run knows of the registry token.
 #[derive(Debug, Clone)]
 pub struct ProbeSpec {
-    pub(crate) pull: PullSpec,
+    /// The image of each upstream (by name) that is pulled from; a target of another upstream
+    /// pulls nothing.
+    pub(crate) pulls: BTreeMap<String, PullSpec>,
     /// A role name in each account to pull as, assumed from the member role.
     pub(crate) as_role: Option<String>,
     /// The registry token's GitLab access level, when GitLab was asked (for the blame of an
-    /// upstream refusal).
+    /// upstream refusal in the rows of the token's upstream).
     pub(crate) token_level: Option<u64>,
 }
 
@@ -36,6 +40,11 @@ impl Prober {
             registry: Registry::new(rollout.tuning.attempt_timeout),
         }
     }
+
+    /// Whether the target's upstream has an image to pull.
+    pub(super) fn pulls_in(&self, t: &Target) -> bool {
+        self.spec.pulls.contains_key(&*t.upstream)
+    }
 }
 
 /// Pulls the image through the cache in the target. Makes no AWS change, but a first pull
@@ -47,7 +56,8 @@ pub(super) async fn probe_one(cx: &Cx<'_>, t: Target, prober: &Prober) -> Target
     }
 }
 
-/// Pulls in one target and puts what was found on its row.
+/// Pulls in one target and puts what was found on its row; a target of an upstream without
+/// an image is left as it is.
 pub(super) async fn probe_into(
     cx: &Cx<'_>,
     mut row: TargetResult,
@@ -55,6 +65,9 @@ pub(super) async fn probe_into(
     prober: &Prober,
 ) -> TargetResult {
     let spec = &prober.spec;
+    let Some(pull) = spec.pulls.get(&*row.target.upstream) else {
+        return row;
+    };
     let consumer = match &spec.as_role {
         None => None,
         Some(role) => match cx.accounts.enter_as(&row.target, role).await {
@@ -77,9 +90,14 @@ pub(super) async fn probe_into(
             role_arn: None,
         },
     };
+    // GitLab's answer about the token is about the token's upstream only.
+    let token_rows = cx
+        .rollout
+        .token_upstream()
+        .is_some_and(|u| u.name == cx.rollout.upstream.name);
     let blame = Blame {
         validated: row.validation.as_ref().is_some_and(|v| v.is_valid),
-        token_level: spec.token_level,
+        token_level: spec.token_level.filter(|_| token_rows),
         as_role: spec.as_role.clone(),
     };
     let found = pull::probe(
@@ -87,7 +105,7 @@ pub(super) async fn probe_into(
         puller,
         &row.target,
         cx.rollout,
-        &spec.pull,
+        pull,
         &prober.registry,
         &blame,
     )

@@ -45,6 +45,7 @@ pub(super) async fn rotate_one(
         template: None,
         pull_access: None,
         secret_kms_key: d.kms_key_id.clone(),
+        custom_role: None,
     });
     if !d.managed {
         return skip(

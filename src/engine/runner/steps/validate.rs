@@ -15,8 +15,9 @@ use crate::data::target::{Observed, Outcome, SecretState, Target, TargetResult, 
 use crate::engine::resources;
 use login_window::Ended;
 
-/// Validates the rule; with a prober, then pulls through it if it is valid (a pull through
-/// an invalid rule would only be another failed login at GitLab.com).
+/// Validates the rule; with a prober that has an image of the target's upstream, then pulls
+/// through it if it is valid (a pull through an invalid rule would only be another failed login
+/// upstream).
 pub(super) async fn validate_one(cx: &Cx<'_>, t: Target, prober: Option<&Prober>) -> TargetResult {
     let (r, c) = match open(cx, t).await {
         Ok(opened) => opened,
@@ -36,7 +37,7 @@ pub(super) async fn validate_one(cx: &Cx<'_>, t: Target, prober: Option<&Prober>
         ..r
     };
     match prober {
-        Some(prober) if valid => probe_into(cx, r, &c, prober).await,
+        Some(prober) if valid && prober.pulls_in(&r.target) => probe_into(cx, r, &c, prober).await,
         _ => r,
     }
 }
