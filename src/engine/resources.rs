@@ -14,7 +14,7 @@ use crate::data::target::Target;
 pub(crate) fn version_id(t: &Target, r: &Rollout, token: &GitlabToken) -> String {
     token.version_id(
         &format!("{}/{}/{}", t.account_id, t.region, r.secret_name()),
-        &r.username(),
+        r.username(),
     )
 }
 

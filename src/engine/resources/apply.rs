@@ -38,7 +38,7 @@ pub(crate) async fn observe_with_version(
     };
     let pull_access = async {
         match &r.pull_access {
-            Some(want) => registry_policy::read_state(c, t, r, want).await.map(Some),
+            Some(want) => registry_policy::read_state(c, t, want).await.map(Some),
             None => Ok(None),
         }
     };
@@ -328,7 +328,7 @@ pub async fn converge(
                 None => Ok(()),
             },
             Action::AddPullAccess | Action::UpdatePullAccess => match &r.pull_access {
-                Some(want) => registry_policy::put(c, t, r, want).await,
+                Some(want) => registry_policy::put(c, t, want).await,
                 None => Ok(()),
             },
             // Not decided by `decide`: rotation and removal have their own passes.

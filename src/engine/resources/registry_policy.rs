@@ -16,7 +16,7 @@ use aws_sdk_ecr::operation::get_registry_policy::GetRegistryPolicyError;
 
 use crate::aws::clients::Regional;
 use crate::aws::error::ApiError;
-use crate::config::{PullAccess, Rollout};
+use crate::config::PullAccess;
 use crate::data::regions;
 use crate::data::target::{PullAccessState, Target};
 use crate::engine::resources::unless_absent;
@@ -29,9 +29,8 @@ pub(crate) const ACTIONS: [&str; 2] = ["ecr:BatchImportUpstreamImage", "ecr:Crea
 /// The statement the rollout file asks for in this target. Principals are matched by condition
 /// (`aws:PrincipalArn`) rather than named as principals: IAM refuses a policy naming a role that
 /// does not exist, and a role may exist in only some accounts; conditions also allow wildcards.
-pub(crate) fn statement(t: &Target, r: &Rollout, access: &PullAccess) -> Value {
+pub(crate) fn statement(t: &Target, access: &PullAccess) -> Value {
     let partition = regions::partition(&t.region);
-    let _ = r;
     let mut resources: Vec<Value> = access
         .prefixes
         .iter()
@@ -263,10 +262,9 @@ fn parse(t: &Target, text: &str) -> Result<Document, ApiError> {
 pub(crate) async fn read_state(
     c: &Regional,
     t: &Target,
-    r: &Rollout,
     access: &PullAccess,
 ) -> Result<PullAccessState, ApiError> {
-    let want = statement(t, r, access);
+    let want = statement(t, access);
     let (state, mut doc) = match read_policy(c, t).await? {
         None => (PullAccessState::Absent, Document::new_with(&want)),
         Some(text) => {
@@ -291,12 +289,11 @@ pub(crate) async fn read_state(
 pub(crate) async fn read_held(
     c: &Regional,
     t: &Target,
-    r: &Rollout,
     access: &PullAccess,
 ) -> Result<PullAccessState, ApiError> {
     Ok(match read_policy(c, t).await? {
         None => PullAccessState::Absent,
-        Some(text) => compared(&parse(t, &text)?, &statement(t, r, access)),
+        Some(text) => compared(&parse(t, &text)?, &statement(t, access)),
     })
 }
 
@@ -332,13 +329,8 @@ const WRITES: usize = 2;
 /// it has dropped our statement, which is then merged into the policy as it now stands
 /// (theirs included) and written once more. A statement another party writes between our read
 /// and our write is beyond reach: our write replaces it unseen.
-pub(crate) async fn put(
-    c: &Regional,
-    t: &Target,
-    r: &Rollout,
-    access: &PullAccess,
-) -> Result<(), ApiError> {
-    let want = statement(t, r, access);
+pub(crate) async fn put(c: &Regional, t: &Target, access: &PullAccess) -> Result<(), ApiError> {
+    let want = statement(t, access);
     let mut text = read_policy(c, t).await?;
     for writes in 0..=WRITES {
         let doc = match text.as_deref().map(|text| parse(t, text)).transpose()? {

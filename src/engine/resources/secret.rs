@@ -104,7 +104,7 @@ pub(crate) async fn describe_secret(
 fn with_describe_hint(mut e: ApiError, t: &Target, r: &Rollout) -> ApiError {
     if e.code.as_deref() == Some("AccessDeniedException") {
         let resource = crate::outputs::iam_policy::describe_before_it_exists(
-            &r.secret_name(),
+            r.secret_name(),
             crate::data::regions::partition(&t.region),
         );
         e.message = format!(
@@ -163,7 +163,7 @@ pub(crate) async fn put_token(
         .secrets
         .put_secret_value()
         .secret_id(arn)
-        .secret_string(token.secret_json(&r.username()))
+        .secret_string(token.secret_json(r.username()))
         .client_request_token(&version)
         .send()
         .await
@@ -259,7 +259,7 @@ pub(super) async fn create_secret(
     token: &GitlabToken,
 ) -> Result<String, ApiError> {
     let tags = std::iter::once((MANAGED_TAG_KEY, MANAGED_TAG_VALUE))
-        .chain(r.token_expires_on().as_deref().map(|d| (EXPIRY_TAG_KEY, d)))
+        .chain(r.token_expires_on().map(|d| (EXPIRY_TAG_KEY, d)))
         .chain(r.tags().iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect();
@@ -269,7 +269,7 @@ pub(super) async fn create_secret(
         .create_secret()
         .name(r.secret_name())
         .description("GitLab Container Registry credentials for ECR pull through cache (managed by ptc-rollout)")
-        .secret_string(token.secret_json(&r.username()))
+        .secret_string(token.secret_json(r.username()))
         .client_request_token(version_id(t, r, token))
         .set_tags(Some(tags));
     let mut waited = 0;

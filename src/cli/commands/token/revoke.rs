@@ -154,7 +154,7 @@ fn stale_token(
         }
     };
     CommandError::Refused(vec![Problem::new(
-        TokenSource::choose(args.token_file.as_deref(), &rollout.token_env()).field(),
+        TokenSource::choose(args.token_file.as_deref(), rollout.gitlab_token_env()).field(),
         format!(
             "the registry token given is {:?} (id {}), but ptc-rollout minted a newer one that is active in group {}: {}; {stored}. Revoked nothing",
             current.name,

@@ -21,7 +21,7 @@ pub(super) async fn inspect_one(
     };
     let pull_access = async {
         match &cx.rollout.pull_access {
-            Some(want) => resources::registry_policy::read_held(&c, &r.target, cx.rollout, want)
+            Some(want) => resources::registry_policy::read_held(&c, &r.target, want)
                 .await
                 .map(Some),
             None => Ok(None),
