@@ -83,11 +83,6 @@ impl Rollout {
         self.secret().map_or("", |s| s.username.as_str())
     }
 
-    /// The variable holding the view's token.
-    pub(crate) fn token_env(&self) -> &str {
-        self.secret().map_or("", |s| s.token_env.as_str())
-    }
-
     /// The view's token expiry date, as the user set it.
     pub(crate) fn token_expires_on(&self) -> Option<&str> {
         self.upstream.token_expires_on.as_deref()
