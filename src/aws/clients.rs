@@ -52,8 +52,9 @@ pub struct Regional {
     /// The account's configuration, for [`Regional::kms`].
     account: SdkConfig,
     /// The registry's pull through cache rules, read once for all the upstreams of this
-    /// (account, Region) in a pass; shared by the clones the runner hands each upstream's work.
-    pub(crate) rules: RuleBook,
+    /// (account, Region) in a pass: set only on the clients the runner shares between them
+    /// (without it, each read asks ECR).
+    pub(crate) rules: Option<RuleBook>,
 }
 
 /// Every rule of a registry (prefix and what it holds), read once when first asked.
@@ -213,7 +214,7 @@ impl Clients {
             .retry_partition(partition)
             .build();
         Regional {
-            rules: RuleBook::default(),
+            rules: None,
             ecr: aws_sdk_ecr::Client::from_conf(ecr),
             secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
             // Kept as given (a clone of shared parts), so a target that never needs KMS pays

@@ -225,6 +225,7 @@ fn example_of(ups: &[Upstream]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_rollouts::{rollout, single, DOCKER_HUB, ECR_PUBLIC, GITLAB};
 
     #[test]
     fn images_are_parsed_and_refused_with_the_fix() {
@@ -251,31 +252,10 @@ mod tests {
     }
 
     fn several() -> Rollout {
-        Rollout::parse(
-            r#"[targets]
-regions = ["us-east-1"]
-role_name = "R"
-[[upstreams]]
-name = "gitlab"
-registry = "gitlab-container-registry"
-ecr_repository_prefix = "gitlab"
-username = "u"
-token_env = "T"
-secret_name = "ecr-pullthroughcache/gitlab"
-[[upstreams]]
-name = "hub"
-registry = "docker-hub"
-ecr_repository_prefix = "docker-hub"
-username = "d"
-token_env = "D"
-secret_name = "ecr-pullthroughcache/docker-hub"
-[[upstreams]]
-name = "hub-mirror"
-registry = "ecr-public"
-ecr_repository_prefix = "docker-hub/public"
-"#,
-        )
-        .unwrap()
+        let mirror = ECR_PUBLIC
+            .replace("\"ecr-public\"\nregistry", "\"hub-mirror\"\nregistry")
+            .replace("prefix = \"ecr-public\"", "prefix = \"docker-hub/public\"");
+        rollout(&[GITLAB, DOCKER_HUB, &mirror])
     }
 
     #[test]
@@ -313,10 +293,7 @@ ecr_repository_prefix = "docker-hub/public"
 
     #[test]
     fn the_single_form_takes_the_path_on_gitlab() {
-        let r = Rollout::parse(
-            "[targets]\nregions=[\"us-east-1\"]\nrole_name=\"R\"\n[upstream]\nregistry=\"gitlab-container-registry\"\nusername=\"u\"\ntoken_env=\"T\"\n[rule]\necr_repository_prefix=\"gitlab\"\nsecret_name=\"ecr-pullthroughcache/gitlab\"\n",
-        )
-        .unwrap();
+        let r = single();
         let (u, i) = ImageRef::locate("--image", "gitlab/p/app:1.0", &r).unwrap();
         assert_eq!((u.as_str(), i.path.as_str()), ("gitlab", "gitlab/p/app"));
     }

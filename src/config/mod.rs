@@ -441,6 +441,8 @@ mod pull_access;
 pub(crate) mod secrets;
 mod template;
 #[cfg(test)]
+pub(crate) mod test_rollouts;
+#[cfg(test)]
 mod tests;
 pub(crate) mod upstreams;
 mod views;

@@ -1,24 +1,21 @@
-//! Rollout files for the outputs' unit tests: the single form, and GitLab with ECR Public.
+//! Rollout files for the outputs' unit tests: the single form, and GitLab with ECR Public
+//! (from the rollout files the tiers' tests share).
 
+use crate::config::test_rollouts::{rollout, ECR_PUBLIC, GITLAB};
 use crate::config::Rollout;
 
-const TARGETS: &str = "[targets]\nregions = [\"us-east-1\"]\nrole_name = \"R\"\n";
-
-pub(crate) fn single() -> Rollout {
-    Rollout::parse(&format!(
-        "{TARGETS}[upstream]\nregistry = \"gitlab-container-registry\"\nusername = \"u\"\ntoken_env = \"T\"\n[rule]\necr_repository_prefix = \"gitlab\"\nsecret_name = \"ecr-pullthroughcache/gitlab\"\n"
-    ))
-    .unwrap()
-}
+pub(crate) use crate::config::test_rollouts::single;
 
 pub(crate) fn two() -> Rollout {
     two_with("ecr-public")
 }
 
-/// GitLab, then ECR Public under `public_prefix`.
+/// GitLab (its token dated), then ECR Public under `public_prefix`.
 pub(crate) fn two_with(public_prefix: &str) -> Rollout {
-    Rollout::parse(&format!(
-        "{TARGETS}[[upstreams]]\nname = \"gitlab\"\nregistry = \"gitlab-container-registry\"\necr_repository_prefix = \"gitlab\"\nusername = \"u\"\ntoken_env = \"T\"\nsecret_name = \"ecr-pullthroughcache/gitlab\"\ntoken_expires_on = \"2099-01-01\"\n[[upstreams]]\nname = \"ecr-public\"\nregistry = \"ecr-public\"\necr_repository_prefix = \"{public_prefix}\"\n"
-    ))
-    .unwrap()
+    let gitlab = format!("{GITLAB}token_expires_on = \"2099-01-01\"\n");
+    let public = ECR_PUBLIC.replace(
+        "prefix = \"ecr-public\"",
+        &format!("prefix = \"{public_prefix}\""),
+    );
+    rollout(&[&gitlab, &public])
 }

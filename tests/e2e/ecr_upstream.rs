@@ -7,7 +7,9 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::support::upstreams::{ecr_url, org_pull_policy, CENTRAL_PULL_ACTIONS, PTC_SERVICE};
+use crate::support::upstreams::{
+    central, ecr_url, org_pull_policy, with_upstreams, CENTRAL_PULL_ACTIONS, PTC_SERVICE, TARGETS,
+};
 use crate::support::{read_report, run, Emulator, Run, MANAGEMENT};
 
 const ROLE: &str = "ecr-ptc";
@@ -15,23 +17,9 @@ const ROLE: &str = "ecr-ptc";
 const CENTRAL_REGION: &str = "eu-west-1";
 
 fn rollout(emu: &Emulator) -> std::path::PathBuf {
-    let url = ecr_url(MANAGEMENT, CENTRAL_REGION);
-    emu.rollout(
-        "central.toml",
-        &format!(
-            r#"[targets]
-regions = ["us-east-1"]
-role_name = "OrganizationAccountAccessRole"
-
-[[upstreams]]
-name = "central"
-registry = "ecr"
-url = "{url}"
-ecr_repository_prefix = "central"
-custom_role_name = "{ROLE}"
-"#
-        ),
-    )
+    let entry = central("central", &ecr_url(MANAGEMENT, CENTRAL_REGION), ROLE);
+    let targets = TARGETS.replace("[\"us-east-1\", \"eu-west-1\"]", "[\"us-east-1\"]");
+    emu.rollout("central.toml", &with_upstreams(&targets, &[&entry]))
 }
 
 fn apply(emu: &Emulator, cfg: &Path) -> (Run, HashMap<String, HashMap<String, String>>) {

@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::support::upstreams::{
-    ecr_url, org_pull_policy, PTC_SERVICE, UPSTREAM_TOKEN, UPSTREAM_USERNAME,
+    docker_hub, ecr_url, org_pull_policy, with_upstreams, ECR_PUBLIC, GITLAB, PTC_SERVICE, TARGETS,
+    UPSTREAM_TOKEN,
 };
 use crate::support::{read_report, run, Emulator, Run, MANAGEMENT};
 
@@ -16,36 +17,8 @@ const ALPINE: &str = "docker-hub/library/alpine:3.20";
 const BUSYBOX: &str = "ecr-public/docker/library/busybox:latest";
 
 fn config(emu: &Emulator) -> PathBuf {
-    emu.rollout(
-        "upstreams.toml",
-        &format!(
-            r#"[targets]
-regions = ["us-east-1", "eu-west-1"]
-role_name = "OrganizationAccountAccessRole"
-
-[[upstreams]]
-name = "gitlab"
-registry = "gitlab-container-registry"
-ecr_repository_prefix = "gitlab"
-username = "ptc-bot"
-token_env = "GITLAB_REGISTRY_TOKEN"
-secret_name = "ecr-pullthroughcache/gitlab"
-
-[[upstreams]]
-name = "docker-hub"
-registry = "docker-hub"
-ecr_repository_prefix = "docker-hub"
-username = "{UPSTREAM_USERNAME}"
-token_env = "DOCKERHUB_TOKEN"
-secret_name = "ecr-pullthroughcache/docker-hub"
-
-[[upstreams]]
-name = "ecr-public"
-registry = "ecr-public"
-ecr_repository_prefix = "ecr-public"
-"#
-        ),
-    )
+    let text = with_upstreams(TARGETS, &[GITLAB, &docker_hub(), ECR_PUBLIC]);
+    emu.rollout("upstreams.toml", &text)
 }
 
 type Row = HashMap<String, String>;

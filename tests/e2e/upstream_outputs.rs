@@ -6,30 +6,13 @@
 use crate::html_report::browser;
 use crate::support;
 use serde_json::{json, Value};
+use support::upstreams::{with_upstreams, ECR_PUBLIC, GITLAB, TARGETS};
 use support::{read_report, run, Emulator};
-
-const TWO: &str = r#"[targets]
-regions = ["us-east-1", "eu-west-1"]
-role_name = "OrganizationAccountAccessRole"
-
-[[upstreams]]
-name = "gitlab"
-registry = "gitlab-container-registry"
-ecr_repository_prefix = "gitlab"
-username = "ptc-bot"
-token_env = "GITLAB_REGISTRY_TOKEN"
-secret_name = "ecr-pullthroughcache/gitlab"
-
-[[upstreams]]
-name = "ecr-public"
-registry = "ecr-public"
-ecr_repository_prefix = "ecr-public"
-"#;
 
 #[test]
 fn plan_apply_and_report_name_each_rows_upstream() {
     let (emu, org) = Emulator::with_org();
-    let cfg = emu.rollout("two.toml", TWO);
+    let cfg = emu.rollout("two.toml", &with_upstreams(TARGETS, &[GITLAB, ECR_PUBLIC]));
     let dev = org.id("dev");
     let active = org.active();
     let targets = active.len() * 2 * 2;
@@ -105,10 +88,7 @@ fn plan_apply_and_report_name_each_rows_upstream() {
     }
 
     // A plan made for other upstreams is refused.
-    let one = emu.rollout(
-        "one.toml",
-        &TWO[..TWO.find("\n[[upstreams]]\nname = \"ecr-public\"").unwrap()],
-    );
+    let one = emu.rollout("one.toml", &with_upstreams(TARGETS, &[GITLAB]));
     let out = run(emu
         .cmd()
         .args(["apply", "--yes", "--config"])

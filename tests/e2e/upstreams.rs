@@ -8,48 +8,17 @@ use std::path::Path;
 use serde_json::json;
 
 use crate::support::upstreams::{
-    ecr_url, org_pull_policy, PTC_SERVICE, UPSTREAM_TOKEN, UPSTREAM_USERNAME,
+    central, docker_hub, ecr_url, org_pull_policy, with_upstreams, ECR_PUBLIC, GITLAB, PTC_SERVICE,
+    TARGETS, UPSTREAM_TOKEN,
 };
 use crate::support::{read_report, run, Emulator, Run, MANAGEMENT};
 
 const ROLE: &str = "ecr-pull-through-cache";
 const CENTRAL_REGION: &str = "us-east-1";
 
-fn rollout(central: &str) -> String {
-    format!(
-        r#"[targets]
-regions = ["us-east-1", "eu-west-1"]
-role_name = "OrganizationAccountAccessRole"
-
-[[upstreams]]
-name = "gitlab"
-registry = "gitlab-container-registry"
-ecr_repository_prefix = "gitlab"
-username = "ptc-bot"
-token_env = "GITLAB_REGISTRY_TOKEN"
-secret_name = "ecr-pullthroughcache/gitlab"
-
-[[upstreams]]
-name = "docker-hub"
-registry = "docker-hub"
-ecr_repository_prefix = "docker-hub"
-username = "{UPSTREAM_USERNAME}"
-token_env = "DOCKERHUB_TOKEN"
-secret_name = "ecr-pullthroughcache/docker-hub"
-
-[[upstreams]]
-name = "ecr-public"
-registry = "ecr-public"
-ecr_repository_prefix = "ecr-public"
-
-[[upstreams]]
-name = "golden"
-registry = "ecr"
-url = "{central}"
-ecr_repository_prefix = "golden"
-custom_role_name = "{ROLE}"
-"#
-    )
+fn rollout(url: &str) -> String {
+    let golden = central("golden", url, ROLE);
+    with_upstreams(TARGETS, &[GITLAB, &docker_hub(), ECR_PUBLIC, &golden])
 }
 
 fn binary(emu: &Emulator, args: &[&str], cfg: &Path) -> Run {

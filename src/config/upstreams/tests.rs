@@ -1,49 +1,7 @@
 //! `[[upstreams]]`: each kind's credential rule, and what entries must not share.
 
+use crate::config::test_rollouts::{CENTRAL, DOCKER_HUB, ECR_PUBLIC, GITLAB, TARGETS};
 use crate::config::{Problem, Rollout};
-
-const TARGETS: &str = r#"
-[targets]
-regions = ["us-east-1"]
-role_name = "OrganizationAccountAccessRole"
-"#;
-
-const GITLAB: &str = r#"
-[[upstreams]]
-name = "gitlab"
-registry = "gitlab-container-registry"
-ecr_repository_prefix = "gitlab"
-username = "ptc-bot"
-token_env = "GITLAB_REGISTRY_TOKEN"
-secret_name = "ecr-pullthroughcache/gitlab"
-"#;
-
-const DOCKER_HUB: &str = r#"
-[[upstreams]]
-name = "docker-hub"
-registry = "docker-hub"
-ecr_repository_prefix = "docker-hub"
-username = "someone"
-token_env = "DOCKERHUB_TOKEN"
-secret_name = "ecr-pullthroughcache/docker-hub"
-"#;
-
-const ECR_PUBLIC: &str = r#"
-[[upstreams]]
-name = "ecr-public"
-registry = "ecr-public"
-ecr_repository_prefix = "ecr-public"
-"#;
-
-const CENTRAL: &str = r#"
-[[upstreams]]
-name = "central"
-registry = "ecr"
-url = "111111111111.dkr.ecr.us-east-1.amazonaws.com"
-ecr_repository_prefix = "central"
-upstream_repository_prefix = "golden"
-custom_role_name = "ecr-pull-through-cache"
-"#;
 
 fn parse(entries: &[&str]) -> Result<Rollout, Vec<Problem>> {
     Rollout::parse(&format!("{TARGETS}{}", entries.concat()))
@@ -71,7 +29,7 @@ fn every_kind_of_credential_parses_and_gets_its_url() {
     let central = &r.upstreams[3];
     assert_eq!(
         central.custom_role_arn("aws", "222222222222").as_deref(),
-        Some("arn:aws:iam::222222222222:role/ecr-pull-through-cache")
+        Some("arn:aws:iam::222222222222:role/ecr-ptc")
     );
     assert_eq!(
         central.central_registry(),
@@ -128,7 +86,7 @@ fn a_missing_credential_where_one_is_required_is_refused() {
             "upstreams[0].secret_name"
         ]
     );
-    let no_role = CENTRAL.replace("custom_role_name = \"ecr-pull-through-cache\"\n", "");
+    let no_role = CENTRAL.replace("custom_role_name = \"ecr-ptc\"\n", "");
     assert_eq!(fields(&[&no_role]), ["upstreams[0].custom_role_name"]);
 }
 
@@ -192,7 +150,7 @@ fn gitlab_names_one_gitlab_entry() {
     let r = parse(&[GITLAB, DOCKER_HUB, gitlab_table]).unwrap();
     assert_eq!(r.token_upstream().map(|u| u.name.as_str()), Some("gitlab"));
     assert_eq!(fields(&[DOCKER_HUB, gitlab_table]), ["gitlab"]);
-    let named = "[gitlab]\ngroup = \"my-group\"\nupstream = \"docker-hub\"\n";
+    let named = "[gitlab]\ngroup = \"my-group\"\nupstream = \"hub\"\n";
     assert_eq!(fields(&[GITLAB, DOCKER_HUB, named]), ["gitlab.upstream"]);
 }
 

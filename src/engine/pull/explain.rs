@@ -205,12 +205,10 @@ fn workload_cause(blame: &Blame, causes: &mut Vec<String>) {
 mod tests {
     use super::*;
     use crate::aws::registry::RegistryError;
+    use crate::config::test_rollouts;
 
     fn rollout() -> Rollout {
-        Rollout::parse(
-            "[targets]\nregions=[\"us-east-1\"]\nrole_name=\"R\"\n[upstream]\nregistry=\"gitlab-container-registry\"\nusername=\"u\"\ntoken_env=\"T\"\n[rule]\necr_repository_prefix=\"gitlab\"\nsecret_name=\"ecr-pullthroughcache/gitlab\"\n",
-        )
-        .unwrap()
+        test_rollouts::single()
     }
 
     fn answer(status: u16, code: &str, message: &str) -> Answer {
@@ -321,28 +319,7 @@ mod tests {
     }
     /// The views of a rollout of Docker Hub and a central ECR, by upstream name.
     fn others() -> Vec<Rollout> {
-        Rollout::parse(
-            r#"[targets]
-regions = ["us-east-1"]
-role_name = "R"
-[[upstreams]]
-name = "hub"
-registry = "docker-hub"
-ecr_repository_prefix = "docker-hub"
-username = "d"
-token_env = "D"
-secret_name = "ecr-pullthroughcache/docker-hub"
-[[upstreams]]
-name = "golden"
-registry = "ecr"
-url = "111111111111.dkr.ecr.us-east-1.amazonaws.com"
-ecr_repository_prefix = "golden"
-upstream_repository_prefix = "base"
-custom_role_name = "ecr-ptc"
-"#,
-        )
-        .unwrap()
-        .views()
+        test_rollouts::rollout(&[test_rollouts::DOCKER_HUB, test_rollouts::CENTRAL]).views()
     }
 
     #[test]

@@ -14,14 +14,18 @@ use crate::config::Rollout;
 use crate::data::regions;
 use crate::data::target::{RuleState, Target, Validation};
 
-/// The rule for the rollout's prefix, from the registry's rules as read once for every upstream
-/// of this (account, Region) in the pass (see [`Regional::rules`]).
+/// The rule for the rollout's prefix: from the registry's rules as read once for every upstream
+/// of this (account, Region) in the pass, when the clients are shared (see
+/// [`Regional::rules`]); else read now.
 pub(crate) async fn read_rule(
     c: &Regional,
     t: &Target,
     r: &Rollout,
 ) -> Result<RuleState, ApiError> {
-    let all = c.rules.get_or_init(|| read_all(c, t)).await.clone()?;
+    let Some(book) = &c.rules else {
+        return read_rule_now(c, t, r).await;
+    };
+    let all = book.get_or_init(|| read_all(c, t)).await.clone()?;
     Ok(all
         .into_iter()
         .find(|(prefix, _)| prefix == r.prefix())
@@ -46,8 +50,8 @@ async fn read_all(c: &Regional, t: &Target) -> Result<Vec<(String, RuleState)>, 
     Ok(all)
 }
 
-/// The rule for the rollout's prefix, read now (not from the pass's shared read): after a write
-/// whose answer was lost.
+/// The rule for the rollout's prefix, read now (not from the pass's shared read; after a write
+/// whose answer was lost, always).
 async fn read_rule_now(c: &Regional, t: &Target, r: &Rollout) -> Result<RuleState, ApiError> {
     let sent = c
         .ecr

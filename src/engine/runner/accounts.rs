@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use aws_config::SdkConfig;
 use tokio::sync::OnceCell;
 
-use crate::aws::clients::{Clients, Regional};
+use crate::aws::clients::{Clients, Regional, RuleBook};
 use crate::aws::error::ApiError;
 use crate::data::target::{CheckedAt, Target};
 use crate::engine::credentials::Access;
@@ -93,7 +93,8 @@ impl Accounts {
                 c
             }
             None => {
-                let c = made();
+                let mut c = made();
+                c.rules = Some(RuleBook::default());
                 shared.insert(key, (c.clone(), self.upstreams - 1));
                 c
             }

@@ -23,6 +23,65 @@ pub const CENTRAL_PULL_ACTIONS: [&str; 4] = [
     "ecr:GetImageCopyStatus",
 ];
 
+/// `[targets]` of the upstream tests: every account, two Regions.
+pub const TARGETS: &str = r#"[targets]
+regions = ["us-east-1", "eu-west-1"]
+role_name = "OrganizationAccountAccessRole"
+"#;
+
+/// GitLab's entry, its token in `GITLAB_REGISTRY_TOKEN` (as the single form's).
+pub const GITLAB: &str = r#"
+[[upstreams]]
+name = "gitlab"
+registry = "gitlab-container-registry"
+ecr_repository_prefix = "gitlab"
+username = "ptc-bot"
+token_env = "GITLAB_REGISTRY_TOKEN"
+secret_name = "ecr-pullthroughcache/gitlab"
+"#;
+
+/// ECR Public's entry: no credential.
+pub const ECR_PUBLIC: &str = r#"
+[[upstreams]]
+name = "ecr-public"
+registry = "ecr-public"
+ecr_repository_prefix = "ecr-public"
+"#;
+
+/// Docker Hub's entry, logging in as [`UPSTREAM_USERNAME`] with the token in `DOCKERHUB_TOKEN`.
+pub fn docker_hub() -> String {
+    format!(
+        r#"
+[[upstreams]]
+name = "docker-hub"
+registry = "docker-hub"
+ecr_repository_prefix = "docker-hub"
+username = "{UPSTREAM_USERNAME}"
+token_env = "DOCKERHUB_TOKEN"
+secret_name = "ecr-pullthroughcache/docker-hub"
+"#
+    )
+}
+
+/// A central ECR registry's entry `name` (also its prefix), read with the role `role`.
+pub fn central(name: &str, url: &str, role: &str) -> String {
+    format!(
+        r#"
+[[upstreams]]
+name = "{name}"
+registry = "ecr"
+url = "{url}"
+ecr_repository_prefix = "{name}"
+custom_role_name = "{role}"
+"#
+    )
+}
+
+/// A rollout file of `targets` and these entries.
+pub fn with_upstreams(targets: &str, entries: &[&str]) -> String {
+    format!("{targets}{}", entries.concat())
+}
+
 /// The URL of `account`'s ECR registry in `region`, as an ECR upstream names it.
 pub fn ecr_url(account: &str, region: &str) -> String {
     format!("{account}.dkr.ecr.{region}.amazonaws.com")
