@@ -364,9 +364,9 @@ fn check(phase: Phase, results: &[Box<TargetResult>]) {
 ///   and its rule at once, `reads = max(E[DescribeSecret], E[DescribePullThroughCacheRules])`;
 ///   a unit without one (ECR Public, Quay, k8s) reads only its rule, and has no CreateSecret.
 ///   Apply = reads + [E[CreateSecret]] + E[CreatePullThroughCacheRule] + E[Validate]; re-apply
-///   = reads + E[Validate]; validate = E[Validate]. With `shared_rule_read` (the calls say which), a unit without
-///   a secret may find its (account, Region)'s rules already read, so its chain counts no read,
-///   and a unit with one still waits for its DescribeSecret.
+///   = reads + E[Validate]; validate = E[Validate]. With `shared_rule_read` (the calls say
+///   which), a unit without a secret may find its (account, Region)'s rules already read, so
+///   its chain counts no read, and a unit with one still waits for its DescribeSecret.
 /// - **Concurrency.** Each unit holds one of `C` slots for at least its chain:
 ///   `groups x (sum of one (account, Region)'s unit chains) / C`. (Accounts are entered
 ///   outside the slots.)

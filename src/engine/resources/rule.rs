@@ -291,4 +291,20 @@ mod tests {
             "{message}"
         );
     }
+
+    #[test]
+    fn a_missing_credential_is_told_from_an_upstream_not_offered() {
+        let mut e = ApiError::new(
+            "1",
+            "us-east-1",
+            "ecr:CreatePullThroughCacheRule",
+            "UnsupportedUpstreamRegistryException: The specified upstream registry requires authentication. Specify a valid Secrets Manager ARN.",
+        );
+        e.code = Some("UnsupportedUpstreamRegistryException".into());
+        let message = with_hint(e).message;
+        assert!(
+            message.ends_with("(ECR needs a credential for this upstream: give the upstream's entry username, token_env and secret_name)"),
+            "{message}"
+        );
+    }
 }
