@@ -198,33 +198,12 @@ pub(crate) fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::target::{CheckedAt, Observed, Outcome, Target};
-    use crate::outputs::test_rollouts::two;
-
-    fn result(upstream: &str) -> Box<TargetResult> {
-        let target = Target {
-            account_id: "111111111111".into(),
-            account_name: "dev".into(),
-            region: "us-east-1".into(),
-            upstream: upstream.into(),
-            ou: None,
-        };
-        let mut r = TargetResult::new(target, Outcome::Unchanged, CheckedAt(0));
-        r.observed = Some(Observed {
-            secret: SecretState::Absent,
-            rule: RuleState::Absent,
-            template: None,
-            pull_access: None,
-            secret_kms_key: None,
-            custom_role: None,
-        });
-        Box::new(r)
-    }
+    use crate::outputs::test_rollouts::{row, two};
 
     #[test]
     fn each_row_has_its_upstream_prefix_and_secret() {
         let mut out = Vec::new();
-        let results = vec![result("gitlab"), result("ecr-public")];
+        let results = vec![row("gitlab"), row("ecr-public")];
         write_csv(&mut out, &two(), &results, Columns::default()).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();

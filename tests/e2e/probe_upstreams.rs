@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::support::upstreams::{
-    docker_hub, ecr_url, org_pull_policy, with_upstreams, ECR_PUBLIC, GITLAB, PTC_SERVICE, TARGETS,
-    UPSTREAM_TOKEN,
+    central, docker_hub, ecr_url, org_pull_policy, with_upstreams, ECR_PUBLIC, GITLAB, PTC_SERVICE,
+    TARGETS, UPSTREAM_TOKEN,
 };
-use crate::support::{read_report, run, Emulator, Run, MANAGEMENT};
+use crate::support::{Emulator, Run, MANAGEMENT};
 
 const GITLAB_IMAGE: &str = "gitlab/demo-group/demo-project/app:1.0";
 const NGINX: &str = "docker-hub/library/nginx:latest";
@@ -25,22 +25,9 @@ type Row = HashMap<String, String>;
 
 /// Runs the binary with the Docker Hub token, `--config` and `--report`: the run and its rows.
 fn ptc(emu: &Emulator, cfg: &Path, args: &[&str]) -> (Run, Vec<Row>) {
-    let report = emu.path("probe-upstreams.csv");
-    let _ = std::fs::remove_file(&report);
-    let out = run(emu
-        .cmd()
-        .env("DOCKERHUB_TOKEN", UPSTREAM_TOKEN)
-        .args(args)
-        .arg("--config")
-        .arg(cfg)
-        .arg("--report")
-        .arg(&report));
-    let rows = if report.exists() {
-        read_report(&report)
-    } else {
-        Vec::new()
-    };
-    (out, rows)
+    let mut cmd = emu.cmd();
+    cmd.env("DOCKERHUB_TOKEN", UPSTREAM_TOKEN);
+    emu.with_report_of(cmd, cfg, args)
 }
 
 fn apply(emu: &Emulator, cfg: &Path) {
@@ -193,37 +180,16 @@ fn images_without_an_upstream_or_twice_for_one_are_refused_before_any_call() {
 fn a_central_ecr_pull_is_proved_and_its_failure_names_the_central_registry() {
     let (emu, org) = Emulator::with_org();
     // The central registry in us-east-1, the targets in eu-west-1: every target is downstream.
-    let central = ecr_url(MANAGEMENT, "us-east-1");
+    let central_url = ecr_url(MANAGEMENT, "us-east-1");
     emu.publish_central_image(MANAGEMENT, "us-east-1", "base", "1.0");
     let policy = org_pull_policy(MANAGEMENT, "us-east-1", &emu.organization_id());
     emu.put_registry_policy(MANAGEMENT, "us-east-1", &policy);
     for account in org.active() {
         emu.create_role(&account, "ecr-ptc", Some(PTC_SERVICE));
     }
-    let cfg = emu.rollout(
-        "golden.toml",
-        &format!(
-            r#"[targets]
-regions = ["eu-west-1"]
-role_name = "OrganizationAccountAccessRole"
-
-[[upstreams]]
-name = "gitlab"
-registry = "gitlab-container-registry"
-ecr_repository_prefix = "gitlab"
-username = "ptc-bot"
-token_env = "GITLAB_REGISTRY_TOKEN"
-secret_name = "ecr-pullthroughcache/gitlab"
-
-[[upstreams]]
-name = "golden"
-registry = "ecr"
-url = "{central}"
-ecr_repository_prefix = "golden"
-custom_role_name = "ecr-ptc"
-"#
-        ),
-    );
+    let targets = TARGETS.replace("[\"us-east-1\", \"eu-west-1\"]", "[\"eu-west-1\"]");
+    let golden = central("golden", &central_url, "ecr-ptc");
+    let cfg = emu.rollout("golden.toml", &with_upstreams(&targets, &[GITLAB, &golden]));
     apply(&emu, &cfg);
 
     let (out, rows) = ptc(&emu, &cfg, &["probe", "--image", "golden/base:1.0"]);
@@ -242,7 +208,7 @@ custom_role_name = "ecr-ptc"
     for r in &rows {
         let failure = &r["pull_failure"];
         assert!(
-            failure.contains(&format!("{central}/nosuch:1.0")),
+            failure.contains(&format!("{central_url}/nosuch:1.0")),
             "{failure}"
         );
         assert!(!failure.contains("GitLab"), "{failure}");

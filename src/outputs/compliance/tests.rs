@@ -1,6 +1,6 @@
 use super::*;
-use crate::data::target::{CheckedAt, Observed, Target};
-use crate::outputs::test_rollouts::{single, two};
+use crate::data::target::Observed;
+use crate::outputs::test_rollouts::{row, single, two};
 
 const ARN: &str =
     "arn:aws:secretsmanager:us-east-1:111111111111:secret:ecr-pullthroughcache/gitlab-AbCdEf";
@@ -8,14 +8,7 @@ const ARN: &str =
 /// An inspected target of `upstream` with its rule at `url`; a GitLab row holds our secret,
 /// tagged with `tag_date`.
 fn inspected(upstream: &str, url: &str, tag_date: Option<&str>) -> Box<TargetResult> {
-    let target = Target {
-        account_id: "111111111111".into(),
-        account_name: "dev".into(),
-        region: "us-east-1".into(),
-        upstream: upstream.into(),
-        ou: None,
-    };
-    let mut r = TargetResult::new(target, Outcome::Unchanged, CheckedAt(0));
+    let mut r = *row(upstream);
     let gitlab = upstream == "gitlab";
     r.observed = Some(Observed {
         secret: match gitlab {
