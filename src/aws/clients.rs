@@ -58,11 +58,8 @@ pub struct Regional {
 }
 
 /// Every rule of a registry (prefix and what it holds), read once when first asked.
-pub(crate) type RuleBook = std::sync::Arc<
-    tokio::sync::OnceCell<
-        Result<Vec<(String, crate::data::target::RuleState)>, crate::aws::error::ApiError>,
-    >,
->;
+pub(crate) type RuleBook =
+    std::sync::Arc<tokio::sync::OnceCell<Vec<(String, crate::data::target::RuleState)>>>;
 
 impl Regional {
     /// KMS in the target's account and Region, made when asked (only a secret under a key of

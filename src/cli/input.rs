@@ -6,7 +6,7 @@ use crate::cli::args::TargetArgs;
 use crate::cli::error::CommandError;
 use crate::cli::output::printer::Printer;
 use crate::config::secrets::{GitlabToken, TokenSource, Tokens};
-use crate::config::{Problem, Rollout, Upstream};
+use crate::config::{Problem, Rollout, Upstream, GITLAB_REGISTRY};
 
 /// Loads the rollout file and applies the narrowing flags.
 pub(crate) fn load_rollout(args: &TargetArgs) -> Result<Rollout, CommandError> {
@@ -136,12 +136,13 @@ pub(crate) fn read_token(
     problems: &mut Vec<Problem>,
 ) -> Option<GitlabToken> {
     let u = rollout.token_upstream()?;
-    read_one(u, token_file, problems)
+    read_one(u, false, token_file, problems)
 }
 
 /// Reads one upstream's token; a problem names the upstream's keys.
 fn read_one(
     u: &Upstream,
+    several: bool,
     token_file: Option<&Path>,
     problems: &mut Vec<Problem>,
 ) -> Option<GitlabToken> {
@@ -155,6 +156,21 @@ fn read_one(
         .map_err(|mut p| {
             if let Some(rest) = p.field.strip_prefix("upstream.") {
                 p.field = format!("{}.{rest}", u.at);
+            }
+            // The source's words are GitLab's (the single form's); another upstream's token is
+            // that upstream's, and with several tokens the file names each one's source.
+            if u.kind.registry != GITLAB_REGISTRY {
+                let label = format!("{} token", u.kind.label);
+                p.fix = p
+                    .fix
+                    .replace("GitLab token", &label)
+                    .replace(" (read_registry scope)", "");
+            }
+            if several {
+                p.fix = p.fix.replace(
+                    "or pass --token-file PATH (- for standard input)",
+                    "or set the entry's token_file",
+                );
             }
             problems.push(p)
         })
@@ -199,8 +215,9 @@ pub(crate) fn read_tokens(
         ));
         return tokens;
     }
+    let several = with_secret.len() > 1;
     for u in with_secret {
-        if let Some(token) = read_one(u, token_file, problems) {
+        if let Some(token) = read_one(u, several, token_file, problems) {
             tokens.insert(&u.name, token);
         }
     }

@@ -132,7 +132,7 @@ pub(super) fn check_upstream(u: &RawUpstream, p: &mut Vec<Problem>) {
             "set the GitLab username the token belongs to",
         ));
     }
-    if !ENV_NAME_RE.is_match(&u.token_env) || u.token_env.starts_with("glpat") {
+    if !ENV_NAME_RE.is_match(&u.token_env) || super::looks_like_a_token(&u.token_env) {
         // Never echo the value: a user may have pasted the token itself here.
         p.push(Problem::new("upstream.token_env", "is not an environment variable name", "set the NAME of the variable that holds the token (letters, digits, _), e.g. \"GITLAB_REGISTRY_TOKEN\", never the token itself"));
     }

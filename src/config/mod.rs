@@ -61,6 +61,22 @@ static EXTERNAL_ID_RE: LazyLock<Regex> =
 static ENV_NAME_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_]*$").expect("valid regex"));
 
+/// Whether a "variable name" is rather a pasted token (GitLab's, GitHub's, Docker Hub's
+/// prefixes): refused without being echoed.
+pub(crate) fn looks_like_a_token(name: &str) -> bool {
+    const PREFIXES: [&str; 8] = [
+        "glpat",
+        "gldt",
+        "ghp_",
+        "gho_",
+        "ghu_",
+        "ghs_",
+        "github_pat_",
+        "dckr_pat_",
+    ];
+    PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
 /// Whether `name` is a name IAM accepts for a role.
 pub(crate) fn is_role_name(name: &str) -> bool {
     model_rules::is_role_name(name)
@@ -86,6 +102,8 @@ pub struct Rollout {
     /// The file's first upstream: its targets' work owns ptc-rollout's registry policy
     /// statement, which covers every upstream's prefix (kept when `--upstream` narrows).
     policy_owner: String,
+    /// `--upstream` narrowed the run to one of the file's several upstreams.
+    narrowed: bool,
     /// SDK retry and timeout settings (`[tuning]`, optional).
     pub(crate) tuning: Tuning,
     /// `[repository_template]`, optional.
@@ -290,7 +308,14 @@ impl Rollout {
             organizational_units: t.organizational_units,
             external_id: t.external_id,
             session_duration_seconds: checked.session_duration_seconds,
-            policy_owner: upstream.name.clone(),
+            // Not an ECR upstream, whose target in the central registry itself is skipped.
+            policy_owner: all
+                .iter()
+                .find(|u| u.custom_role_name.is_none())
+                .unwrap_or(&upstream)
+                .name
+                .clone(),
+            narrowed: false,
             upstream,
             upstreams: all,
             tuning,

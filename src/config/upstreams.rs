@@ -406,7 +406,7 @@ fn check_secret(at: &str, e: &RawEntry, kind: &Kind, p: &mut Vec<Problem>) -> Se
         _ => {}
     }
     if e.token_env.is_some()
-        && (!ENV_NAME_RE.is_match(&token_env) || token_env.starts_with("glpat"))
+        && (!ENV_NAME_RE.is_match(&token_env) || super::looks_like_a_token(&token_env))
     {
         // Never echo the value: a user may have pasted the token itself here.
         p.push(Problem::new(field("token_env"), "is not an environment variable name", "set the NAME of the variable that holds the token (letters, digits, _), never the token itself"));

@@ -34,9 +34,17 @@ impl Rollout {
                 format!("choose among {}", names.join(",")),
             ));
         };
+        self.narrowed = self.upstreams.len() > 1;
+        // The one upstream of the run writes the statement (for every prefix of the file).
+        self.policy_owner = u.name.clone();
         self.upstreams = vec![u.clone()];
         self.upstream = u;
         Ok(())
+    }
+
+    /// Whether `--upstream` narrowed the run to one of the file's several upstreams.
+    pub(crate) fn narrowed(&self) -> bool {
+        self.narrowed
     }
 
     /// The upstream whose token the GitLab side manages and `report` compares: `[gitlab]`'s,

@@ -293,3 +293,19 @@ fn rotate_needs_the_upstream_when_several_take_a_token() {
     assert!(out.stderr.contains("takes no token"), "{}", out.stderr);
     assert!(emu.calls().is_empty(), "{:?}", emu.calls());
 }
+
+#[test]
+fn a_missing_token_is_named_by_its_upstream() {
+    let emu = Emulator::start();
+    let cfg = emu.rollout("org.toml", &rollout(&ecr_url(MANAGEMENT, CENTRAL_REGION)));
+    let out = run(emu.cmd().args(["apply", "--yes", "--config"]).arg(&cfg));
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("upstreams[1].token_env: environment variable DOCKERHUB_TOKEN is not set (fix: export DOCKERHUB_TOKEN with the Docker Hub token, or set the entry's token_file)"),
+        "{}",
+        out.stderr
+    );
+    assert!(emu.calls().is_empty(), "{:?}", emu.calls());
+}
+
+mod per_upstream;

@@ -25,6 +25,7 @@ pub(crate) async fn run(
     Ok(Finished::Accounts(Box::new(Listing {
         format: args.format,
         regions: ctx.rollout.regions.clone(),
+        upstreams: ctx.rollout.upstreams.len(),
         caller_account_id: ctx.access.caller.account_id.clone(),
         role_name: ctx.access.role_name.clone(),
         discovery: d,

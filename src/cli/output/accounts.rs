@@ -14,6 +14,8 @@ use crate::engine::discovery::Discovery;
 pub(crate) struct Listing {
     pub format: Format,
     pub regions: Vec<String>,
+    /// The rollout's upstreams: each (account, Region) is a target of each.
+    pub upstreams: usize,
     /// The account the caller's own credentials are in (no role assumed there).
     pub caller_account_id: String,
     /// The role assumed in every other account.
@@ -30,11 +32,15 @@ pub(crate) fn render(printer: Printer, l: &Listing) -> i32 {
         Format::Table => printer.data(table_of(l)),
     }
     let d = &l.discovery;
+    let upstreams = match l.upstreams {
+        1 => String::new(),
+        n => format!(" x {n} upstreams"),
+    };
     printer.status_line(format_args!(
-        "{} account(s) x {} Region(s) = {} targets; {} account(s) skipped",
+        "{} account(s) x {} Region(s){upstreams} = {} targets; {} account(s) skipped",
         d.targeted.len(),
         l.regions.len(),
-        d.targeted.len() * l.regions.len(),
+        d.targeted.len() * l.regions.len() * l.upstreams.max(1),
         d.skipped.len()
     ));
     exit::SUCCESS

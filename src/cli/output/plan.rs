@@ -98,7 +98,14 @@ pub(crate) fn plan_table<'a>(
             let what = match r.outcome {
                 Outcome::Unchanged => "nothing".to_owned(),
                 Outcome::Pending => reporter::actions(r, true),
-                _ => format!("{}: {}", r.outcome, r.failure().unwrap_or_default()),
+                _ => {
+                    let why = r.failure().unwrap_or_default();
+                    // Skip reasons say "skipped: ..." themselves.
+                    match why.starts_with(&format!("{}: ", r.outcome)) {
+                        true => why,
+                        false => format!("{}: {why}", r.outcome),
+                    }
+                }
             };
             let secret = if r.observed.as_ref().is_some_and(|o| o.secret.is_unmanaged()) {
                 "unmanaged secret"

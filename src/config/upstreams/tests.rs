@@ -155,10 +155,14 @@ fn gitlab_names_one_gitlab_entry() {
 }
 
 #[test]
-fn narrowing_to_one_upstream_keeps_the_registry_policy_with_the_first() {
-    let mut r = parse(&[GITLAB, ECR_PUBLIC]).unwrap();
+fn narrowing_to_one_upstream_gives_it_the_registry_policy() {
+    let mut r = parse(&[CENTRAL, GITLAB, ECR_PUBLIC]).unwrap();
+    // An ECR upstream is skipped in the central registry itself: it does not own the statement.
+    let owners: Vec<bool> = r.views().iter().map(|v| v.owns_registry_policy()).collect();
+    assert_eq!(owners, [false, true, false]);
+    assert!(!r.narrowed());
     r.only_upstream("ecr-public").unwrap();
-    assert!(!r.owns_registry_policy());
+    assert!(r.owns_registry_policy() && r.narrowed());
     assert_eq!(r.upstreams.len(), 1);
     let p = r.clone().only_upstream("nope").unwrap_err();
     assert_eq!(p.field, "--upstream");

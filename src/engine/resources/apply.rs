@@ -109,8 +109,8 @@ pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
                 // under an earlier secret_name. Either way it is not taken without a word.
                 return Decision::Conflict {
                     reason: format!(
-                        "prefix {:?} has a GitLab rule that uses the secret {theirs}, not {}: a rule of another secret (another team's, or an earlier secret_name) is left alone; take it over with --adopt-rules",
-                        r.prefix(), r.secret_name()
+                        "prefix {:?} has a {} rule that uses the secret {theirs}, not {}: a rule of another secret (another team's, or an earlier secret_name) is left alone; take it over with --adopt-rules",
+                        r.prefix(), r.upstream.kind.label, r.secret_name()
                     ),
                 };
             }

@@ -25,7 +25,8 @@ pub(crate) async fn read_rule(
     let Some(book) = &c.rules else {
         return read_rule_now(c, t, r).await;
     };
-    let all = book.get_or_init(|| read_all(c, t)).await.clone()?;
+    // An error is not kept: each upstream's target then reads (and fails) on its own.
+    let all = book.get_or_try_init(|| read_all(c, t)).await?.clone();
     Ok(all
         .into_iter()
         .find(|(prefix, _)| prefix == r.prefix())

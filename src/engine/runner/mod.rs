@@ -208,16 +208,23 @@ pub struct Runner {
     /// The accounts entered (once per run each), and the clients to enter them with.
     accounts: Accounts,
     rollout: Arc<Rollout>,
-    /// The rollout seen from each upstream (see [`Rollout::views`]): a target's work reads its
-    /// upstream's.
-    views: Vec<Rollout>,
+    /// Each upstream's view of the rollout (see [`Rollout::views`]), canary gate and login
+    /// window: a target's work reads its upstream's. A wrong token of one upstream is stopped by
+    /// that upstream's canary, and its failed logins close only its own window.
+    upstreams: Vec<PerUpstream>,
     concurrency: usize,
     limits: Limits,
     /// Becomes `true` on interrupt.
     interrupt: watch::Receiver<bool>,
-    /// Admits each validation (a login at GitLab.com): slow start, and the circuit breaker.
-    logins: Logins,
+}
+
+/// What the targets of one upstream share in a run.
+struct PerUpstream {
+    view: Rollout,
+    /// The upstream's canary: its first target that writes its token.
     gate: Gate,
+    /// Admits each validation (a login upstream): slow start, and the circuit breaker.
+    logins: Logins,
 }
 
 /// Everything a runner is built from.
@@ -232,15 +239,23 @@ pub struct Setup {
 
 impl Runner {
     pub fn new(setup: Setup) -> Arc<Self> {
+        let upstreams = setup
+            .rollout
+            .views()
+            .into_iter()
+            .map(|view| PerUpstream {
+                view,
+                gate: Gate::new(setup.limits.canary),
+                logins: Logins::new(setup.concurrency),
+            })
+            .collect();
         Arc::new(Runner {
-            gate: Gate::new(setup.limits.canary),
             accounts: Accounts::new(setup.clients, setup.access, setup.rollout.upstreams.len()),
-            views: setup.rollout.views(),
+            upstreams,
             rollout: setup.rollout,
             concurrency: setup.concurrency.max(1),
             limits: setup.limits,
             interrupt: setup.interrupt,
-            logins: Logins::new(setup.concurrency),
         })
     }
 
@@ -285,18 +300,27 @@ impl Runner {
     /// The canary's failure in this run, if it failed. A pass whose every target had started
     /// before the canary failed ends without a stop of its own; the run has stopped all the same.
     pub fn canary_failure(&self) -> Option<Stop> {
-        self.gate.failure()
+        self.gates().find_map(Gate::failure)
+    }
+
+    /// Every upstream's canary gate.
+    fn gates(&self) -> impl Iterator<Item = &Gate> {
+        self.upstreams.iter().map(|u| &u.gate)
     }
 
     /// The context of a step in one target of `upstream` (see [`steps`]).
     fn cx(&self, upstream: &str) -> Cx<'_> {
-        let view = self.views.iter().find(|v| v.upstream.name == upstream);
+        let u = self
+            .upstreams
+            .iter()
+            .find(|u| u.view.upstream.name == upstream)
+            .unwrap_or(&self.upstreams[0]);
         Cx {
             accounts: &self.accounts,
-            rollout: view.unwrap_or(&self.rollout),
+            rollout: &u.view,
             limits: &self.limits,
-            gate: &self.gate,
-            logins: &self.logins,
+            gate: &self.upstreams[0].gate,
+            logins: &u.logins,
         }
     }
 

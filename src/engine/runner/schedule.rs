@@ -9,9 +9,11 @@ use std::time::Duration;
 
 use futures::stream::{Stream, StreamExt};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::watch;
 use tokio::task::{Id, JoinError, JoinSet};
 use tokio::time::Instant;
 
+use super::canary::{Gate, State};
 use super::{Event, Job, Runner, Step, Stop, Tolerance, DRAIN_DEADLINE, ENTRY_CONCURRENCY};
 use crate::data::target::{Outcome, Target, TargetResult};
 
@@ -84,7 +86,7 @@ impl Scheduler {
     {
         let mut interrupt = self.runner.interrupt.clone();
         let mut watching = self.stop.is_none();
-        let mut canary = self.runner.gate.subscribe();
+        let mut canaries: Vec<_> = self.runner.gates().map(Gate::subscribe).collect();
         let drain = tokio::time::sleep(Duration::MAX / 4);
         tokio::pin!(drain);
         let mut draining = false;
@@ -112,7 +114,7 @@ impl Scheduler {
                     }
                     Ok(()) => {}
                 },
-                failed = self.runner.gate.failed(&mut canary), if self.stop.is_none() => {
+                failed = any_failed(&self.runner, &mut canaries), if self.stop.is_none() => {
                     self.stop = Some(failed);
                 }
                 () = &mut drain, if draining => {
@@ -268,4 +270,14 @@ impl Scheduler {
             failed: self.failures,
         }
     }
+}
+
+/// Resolves when any upstream's canary has failed, with the stop it means for the run: a
+/// failed canary stops every write of the pass, as with one upstream.
+async fn any_failed(runner: &Runner, canaries: &mut [watch::Receiver<State>]) -> Stop {
+    let waits = runner
+        .gates()
+        .zip(canaries.iter_mut())
+        .map(|(gate, rx)| Box::pin(gate.failed(rx)));
+    futures::future::select_all(waits).await.0
 }

@@ -135,7 +135,11 @@ pub(super) fn central_statements(ups: &[&Upstream], org_id: &str) -> Value {
                 "account": account,
                 "region": region,
                 "registry_policy_statement": {
-                    "Sid": "PullThroughCacheFromTheOrganization",
+                    // One statement per ECR upstream: the Sid names it (letters and digits only).
+                    "Sid": format!(
+                        "PullThroughCacheFromTheOrganization{}",
+                        u.name.chars().filter(char::is_ascii_alphanumeric).collect::<String>()
+                    ),
                     "Effect": "Allow",
                     "Principal": "*",
                     "Action": CENTRAL_PULL_ACTIONS,

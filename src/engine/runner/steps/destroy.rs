@@ -35,7 +35,8 @@ pub(super) async fn observe_for_destroy(
     let mut observed = resources::observe(c, t, cx.rollout).await?;
     // Too long to add ours says nothing of whether ours is there to take out.
     let too_long = matches!(observed.pull_access, Some(PullAccessState::TooLong { .. }));
-    if cx.rollout.owns_registry_policy() && (cx.rollout.pull_access.is_none() || too_long) {
+    let owns = cx.rollout.owns_registry_policy() && !cx.rollout.narrowed();
+    if owns && (cx.rollout.pull_access.is_none() || too_long) {
         observed.pull_access = resources::registry_policy::find_ours(c, t).await?;
     }
     Ok(observed)
@@ -92,14 +93,18 @@ pub(crate) fn decide_destroy(o: &Observed, r: &Rollout, purge: bool) -> Decision
             credential_arn,
         } = &o.rule
         {
+            // A rule of an upstream without a credential that has one is someone else's.
             let role = |arn: &str| arn.rsplit_once(":role/").map(|(_, n)| n.to_owned());
-            let ours = upstream_registry_url == &r.upstream.url
-                && credential_arn.as_deref().and_then(role) == r.upstream.custom_role_name;
+            let credential_ours = match &r.upstream.custom_role_name {
+                Some(name) => credential_arn.as_deref().and_then(role).as_ref() == Some(name),
+                None => credential_arn.is_none(),
+            };
+            let ours = upstream_registry_url == &r.upstream.url && credential_ours;
             if ours {
                 actions.push(Action::DeleteRule);
             }
         }
-        return pull_access_removal(o, actions);
+        return pull_access_removal(o, r, actions);
     }
     // The secret to delete: ptc-rollout's, present, or already scheduled for deletion when
     // purging. A rule using it goes with it.
@@ -123,10 +128,16 @@ pub(crate) fn decide_destroy(o: &Observed, r: &Rollout, purge: bool) -> Decision
     if managed_arn.is_some() {
         actions.push(Action::DeleteSecret);
     }
-    pull_access_removal(o, actions)
+    pull_access_removal(o, r, actions)
 }
 
-fn pull_access_removal(o: &Observed, mut actions: Vec<Action>) -> Decision {
+/// ptc-rollout's registry policy statement goes too, unless the run is narrowed to one of
+/// several upstreams: the statement grants the others' prefixes as well (the next full
+/// `apply` writes it without a prefix the file no longer has).
+fn pull_access_removal(o: &Observed, r: &Rollout, mut actions: Vec<Action>) -> Decision {
+    if r.narrowed() {
+        return Decision::Change { actions };
+    }
     // The statement is found by ptc-rollout's own Sid, so it is ours whatever it says now.
     if matches!(
         o.pull_access,

@@ -54,9 +54,14 @@ pub(super) async fn validate_guarded(
     let admitted = match cx.logins.admit().await {
         Ok(admitted) => admitted,
         Err(seen) => {
+            // GitLab.com bans an address after many failed logins; other registries may too.
+            let upstream = match cx.rollout.upstream.kind.registry {
+                crate::config::GITLAB_REGISTRY => "GitLab.com".to_owned(),
+                _ => cx.rollout.upstream.url.clone(),
+            };
             return Validation::not_checked(format!(
-                "not validated: validation stopped after {seen} upstream authentication failures (circuit breaker), to keep GitLab.com from banning the AWS addresses ECR logs in from"
-            ))
+                "not validated: validation stopped after {seen} upstream authentication failures (circuit breaker), to keep {upstream} from banning the AWS addresses ECR logs in from"
+            ));
         }
     };
     let validated = resources::validate(c, t, cx.rollout).await;
