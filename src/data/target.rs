@@ -74,6 +74,10 @@ pub enum RuleState {
     Present {
         upstream_registry_url: String,
         credential_arn: Option<String>,
+        /// ECR-to-ECR: the central registry's namespace the rule caches, when not all of it
+        /// (`ROOT`). ECR cannot change it on a rule.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        upstream_repository_prefix: Option<String>,
     },
 }
 

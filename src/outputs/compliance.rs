@@ -218,6 +218,7 @@ impl RuleCells {
             Some(RuleState::Present {
                 upstream_registry_url,
                 credential_arn,
+                ..
             }) => (
                 if upstream_registry_url == url {
                     "present"

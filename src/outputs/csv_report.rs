@@ -101,6 +101,7 @@ fn cells(r: &TargetResult, rollout: &Rollout) -> Vec<String> {
         RuleState::Present {
             upstream_registry_url,
             credential_arn,
+            ..
         } => Some((upstream_registry_url.clone(), credential_arn.clone())),
         RuleState::Absent => None,
     });

@@ -15,7 +15,7 @@ use crate::data::target::{
 
 use super::rule::{create_rule, read_rule, update_rule};
 use super::secret::{being_purged, create_secret, restore_secret};
-use super::{registry_policy, role, secret, template, version_id};
+use super::{registry_policy, role, rule, secret, template, version_id};
 
 /// Reads the secret, the rule, an ECR upstream's role, and the template and registry policy when
 /// configured, all at once.
@@ -93,6 +93,7 @@ pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
     if let RuleState::Present {
         upstream_registry_url,
         credential_arn,
+        ..
     } = &o.rule
     {
         if upstream_registry_url != &r.upstream.url {
@@ -189,6 +190,24 @@ fn decide_without_secret(o: &Observed, r: &Rollout) -> Decision {
                     r.prefix()
                 ),
             }
+        }
+        // ECR cannot change which namespace a rule caches: a rule of another is not ours to
+        // repoint, and the file's change needs the rule made anew.
+        RuleState::Present {
+            upstream_repository_prefix,
+            ..
+        } if *upstream_repository_prefix != rule::wanted_upstream_prefix(r) => {
+            let namespace = |p: &Option<String>| p.clone().unwrap_or_else(|| "all".to_owned());
+            return Decision::Conflict {
+                reason: format!(
+                    "prefix {:?} caches the namespace {} of {}, and the rollout file says {}: ECR cannot change a rule's upstream_repository_prefix; remove the rule (`ptc-rollout destroy --upstream {}`) and apply again",
+                    r.prefix(),
+                    namespace(upstream_repository_prefix),
+                    r.upstream.url,
+                    namespace(&rule::wanted_upstream_prefix(r)),
+                    r.upstream.name
+                ),
+            };
         }
         // ECR takes the role only from the rule's own account: its name is what can differ.
         RuleState::Present { credential_arn, .. } => {
@@ -359,7 +378,8 @@ pub async fn converge(
     if r.secret().is_none() && rule_written {
         after.rule = RuleState::Present {
             upstream_registry_url: r.upstream.url.clone(),
-            credential_arn: super::rule::credential_for(t, r, None),
+            credential_arn: rule::credential_for(t, r, None),
+            upstream_repository_prefix: rule::wanted_upstream_prefix(r),
         };
     }
     if let Some(arn) = arn.filter(|_| !done.is_empty()) {
@@ -371,6 +391,7 @@ pub async fn converge(
         after.rule = RuleState::Present {
             upstream_registry_url: r.upstream.url.clone(),
             credential_arn: Some(arn),
+            upstream_repository_prefix: None,
         };
     }
     Ok((done, after))

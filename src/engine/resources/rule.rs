@@ -82,7 +82,19 @@ fn state_of(rule: &PullThroughCacheRule) -> RuleState {
             .credential_arn()
             .or(rule.custom_role_arn())
             .map(str::to_owned),
+        upstream_repository_prefix: rule
+            .upstream_repository_prefix()
+            .filter(|p| *p != "ROOT")
+            .map(str::to_owned),
     }
+}
+
+/// The central registry's namespace the rollout wants cached (`None`: all of it, ECR's `ROOT`).
+pub(crate) fn wanted_upstream_prefix(r: &Rollout) -> Option<String> {
+    r.upstream
+        .upstream_repository_prefix
+        .clone()
+        .filter(|p| p != "ROOT")
 }
 
 /// The credential the rule should have: the secret's ARN, or an ECR upstream's role in the
@@ -138,7 +150,13 @@ pub(super) async fn create_rule(
                 RuleState::Present {
                     upstream_registry_url,
                     credential_arn,
-                } if upstream_registry_url == u.url && credential_arn == credential => Ok(()),
+                    upstream_repository_prefix,
+                } if upstream_registry_url == u.url
+                    && credential_arn == credential
+                    && upstream_repository_prefix == wanted_upstream_prefix(r) =>
+                {
+                    Ok(())
+                }
                 _ => Err(ApiError::from_sdk(&t.account_id, &t.region, call, e)),
             }
         }

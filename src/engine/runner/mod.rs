@@ -319,7 +319,7 @@ impl Runner {
             accounts: &self.accounts,
             rollout: &u.view,
             limits: &self.limits,
-            gate: &self.upstreams[0].gate,
+            gate: &u.gate,
             logins: &u.logins,
         }
     }

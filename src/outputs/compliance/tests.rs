@@ -21,6 +21,7 @@ fn inspected(upstream: &str, url: &str, tag_date: Option<&str>) -> Box<TargetRes
         rule: RuleState::Present {
             upstream_registry_url: url.into(),
             credential_arn: gitlab.then(|| ARN.to_owned()),
+            upstream_repository_prefix: None,
         },
         template: None,
         pull_access: None,

@@ -84,3 +84,41 @@ fn a_destroy_narrowed_to_one_upstream_keeps_the_statement_the_others_need() {
     let after = emu.registry_policy(&dev, "us-east-1").unwrap_or_default();
     assert!(!after.contains("PtcRolloutPullThroughCache"), "{after}");
 }
+
+#[test]
+fn a_central_namespace_is_kept_and_a_change_of_it_is_a_conflict() {
+    use crate::support::upstreams::{central, ecr_url, org_pull_policy, PTC_SERVICE};
+    use crate::support::MANAGEMENT;
+    let (emu, org) = Emulator::with_org();
+    let policy = org_pull_policy(MANAGEMENT, "us-east-1", &emu.organization_id());
+    emu.put_registry_policy(MANAGEMENT, "us-east-1", &policy);
+    for account in org.active() {
+        emu.create_role(&account, "ecr-ptc", Some(PTC_SERVICE));
+    }
+    let targets = TARGETS.replace("[\"us-east-1\", \"eu-west-1\"]", "[\"eu-west-1\"]");
+    let entry = central("golden", &ecr_url(MANAGEMENT, "us-east-1"), "ecr-ptc");
+    let images = format!("{entry}upstream_repository_prefix = \"images\"\n");
+    let cfg = emu.rollout("golden.toml", &with_upstreams(&targets, &[&images]));
+    let applied = run(emu.cmd().args(["apply", "--yes", "--config"]).arg(&cfg));
+    assert_eq!(applied.code, 0, "{}", applied.stderr);
+    emu.assert_converged(&cfg);
+
+    // ECR cannot change the namespace of a rule: a plan for another says so, and writes nothing.
+    let other = format!("{entry}upstream_repository_prefix = \"base\"\n");
+    let cfg = emu.rollout("golden.toml", &with_upstreams(&targets, &[&other]));
+    emu.reset_calls();
+    let planned = run(emu.cmd().args(["plan", "--config"]).arg(&cfg));
+    assert_eq!(planned.code, 1, "{}", planned.stdout);
+    assert!(
+        planned.stdout.contains("caches the namespace images")
+            || planned.stderr.contains("caches the namespace images"),
+        "{}\n{}",
+        planned.stdout,
+        planned.stderr
+    );
+    assert!(
+        emu.mutating_calls().is_empty(),
+        "{:?}",
+        emu.mutating_calls()
+    );
+}

@@ -15,6 +15,7 @@ fn rule(url: &str, arn: &str) -> RuleState {
     RuleState::Present {
         upstream_registry_url: url.into(),
         credential_arn: Some(arn.into()),
+        upstream_repository_prefix: None,
     }
 }
 
@@ -218,4 +219,26 @@ fn the_central_registry_is_skipped_in_its_own_region_only() {
     assert!(role::skip_reason(&at("111111111111", "eu-west-1"), &r).is_none());
     assert!(role::skip_reason(&at("222222222222", "us-east-1"), &r).is_none());
     assert!(role::skip_reason(&at("111111111111", "us-east-1"), &rollout()).is_none());
+}
+
+#[test]
+fn a_rule_caching_another_namespace_is_a_conflict_saying_how_to_remake_it() {
+    let role = Some("arn:aws:iam::222222222222:role/ecr-ptc".to_owned());
+    let present = |upstream_repository_prefix: Option<&str>| RuleState::Present {
+        upstream_registry_url: "111111111111.dkr.ecr.us-east-1.amazonaws.com".into(),
+        credential_arn: role.clone(),
+        upstream_repository_prefix: upstream_repository_prefix.map(str::to_owned),
+    };
+    // The file caches all of the central registry (no upstream_repository_prefix).
+    assert_eq!(
+        with_role(present(None), Some(RoleState::Present)),
+        change(&[])
+    );
+    let d = with_role(present(Some("golden")), Some(RoleState::Present));
+    assert!(
+        matches!(&d, Decision::Conflict { reason } if reason.contains("the namespace golden")
+            && reason.contains("the rollout file says all")
+            && reason.contains("destroy --upstream central")),
+        "{d:?}"
+    );
 }

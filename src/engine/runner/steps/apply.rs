@@ -86,6 +86,7 @@ async fn converge_and_validate(
             RuleState::Present {
                 upstream_registry_url,
                 credential_arn,
+                ..
             },
         ..
     }) = &r.observed

@@ -91,6 +91,7 @@ pub(crate) fn decide_destroy(o: &Observed, r: &Rollout, purge: bool) -> Decision
         if let RuleState::Present {
             upstream_registry_url,
             credential_arn,
+            ..
         } = &o.rule
         {
             // A rule of an upstream without a credential that has one is someone else's.
@@ -116,6 +117,7 @@ pub(crate) fn decide_destroy(o: &Observed, r: &Rollout, purge: bool) -> Decision
     if let RuleState::Present {
         upstream_registry_url,
         credential_arn,
+        ..
     } = &o.rule
     {
         if upstream_registry_url == &r.upstream.url
@@ -146,4 +148,40 @@ fn pull_access_removal(o: &Observed, r: &Rollout, mut actions: Vec<Action>) -> D
         actions.push(Action::RemovePullAccess);
     }
     Decision::Change { actions }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_rollouts::{rollout, ECR_PUBLIC, GITLAB};
+
+    fn observed(credential_arn: Option<&str>) -> Observed {
+        Observed {
+            secret: SecretState::Absent,
+            rule: RuleState::Present {
+                upstream_registry_url: "public.ecr.aws".into(),
+                credential_arn: credential_arn.map(str::to_owned),
+                upstream_repository_prefix: None,
+            },
+            template: None,
+            pull_access: None,
+            secret_kms_key: None,
+            custom_role: None,
+        }
+    }
+
+    #[test]
+    fn a_rule_without_a_credential_is_the_files_and_one_with_a_credential_is_not() {
+        let views = rollout(&[GITLAB, ECR_PUBLIC]).views();
+        let public = &views[1];
+        assert_eq!(
+            decide_destroy(&observed(None), public, false).actions(),
+            [Action::DeleteRule]
+        );
+        let theirs = "arn:aws:secretsmanager:us-east-1:1:secret:ecr-pullthroughcache/x-AbCdEf";
+        assert_eq!(
+            decide_destroy(&observed(Some(theirs)), public, false).actions(),
+            []
+        );
+    }
 }
