@@ -112,11 +112,16 @@ def _principal_matches(element, principal: dict) -> bool:
 
 
 def _conditions_hold(condition, principal: dict) -> bool:
+    context = {"aws:principalarn": principal["principal_arn"], "aws:principalaccount": principal["account"]}
+    return conditions_hold_in(condition, context)
+
+
+def conditions_hold_in(condition, context: dict) -> bool:
+    """Whether a statement's Condition holds for these request keys (lowercased)."""
     if condition is None:
         return True
     if not isinstance(condition, dict):
         return False
-    context = {"aws:principalarn": principal["principal_arn"], "aws:principalaccount": principal["account"]}
     for operator, block in condition.items():
         test = CONDITION_OPERATORS.get(operator)
         if test is None or not isinstance(block, dict):

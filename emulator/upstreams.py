@@ -130,21 +130,7 @@ def _statement_applies(s, action: str, resource: str, context: dict) -> bool:
     if not matches or not any(permissions._glob(r, resource) for r in resources) or not any(
             permissions._glob(a, action, ignore_case=True) for a in permissions._as_list(s.get("Action"))):
         return False
-    condition = s.get("Condition")
-    if condition is None:
-        return True
-    if not isinstance(condition, dict):
-        return False
-    for operator, block in condition.items():
-        test = permissions.CONDITION_OPERATORS.get(operator)
-        if test is None or not isinstance(block, dict):
-            return False  # an operator we do not model: fail closed
-        for key, values in block.items():
-            actual = context.get(key.lower())
-            patterns = [str(v) for v in (values if isinstance(values, list) else [values])]
-            if actual is None or not any(test(p, actual) for p in patterns):
-                return False
-    return True
+    return permissions.conditions_hold_in(s.get("Condition"), context)
 
 
 def _decision(policy_text, action: str, resource: str, context: dict) -> str | None:
