@@ -55,7 +55,17 @@ pub struct Regional {
     /// (account, Region) in a pass: set only on the clients the runner shares between them
     /// (without it, each read asks ECR).
     pub(crate) rules: Option<RuleBook>,
+    /// Whether each role named so far exists in the account, read once per account and run
+    /// (IAM is global: every Region's clients of the account share it). Set by the runner.
+    pub(crate) roles: Option<RoleBook>,
 }
+
+/// Roles of one account, by name: whether each exists, read once when first asked.
+pub(crate) type RoleBook = std::sync::Arc<
+    std::sync::Mutex<
+        std::collections::HashMap<String, std::sync::Arc<tokio::sync::OnceCell<bool>>>,
+    >,
+>;
 
 /// Every rule of a registry (prefix and what it holds), read once when first asked.
 pub(crate) type RuleBook =
@@ -212,6 +222,7 @@ impl Clients {
             .build();
         Regional {
             rules: None,
+            roles: None,
             ecr: aws_sdk_ecr::Client::from_conf(ecr),
             secrets: aws_sdk_secretsmanager::Client::from_conf(secrets),
             // Kept as given (a clone of shared parts), so a target that never needs KMS pays

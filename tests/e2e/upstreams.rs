@@ -95,6 +95,8 @@ fn gitlab_docker_hub_ecr_public_and_a_central_ecr_in_one_run() {
         active.len() * 2,
         "one read per (account, Region)"
     );
+    // IAM is global: the central registry's role is read once per account, not per Region.
+    assert_eq!(emu.calls_of("GetRole").len(), active.len());
     let rows = read_report(&emu.path("apply.csv"));
     let units = by_unit(&rows);
     assert_eq!(units.len(), active.len() * 2 * 4, "{rows:#?}");

@@ -35,7 +35,7 @@ pub(crate) fn skip_reason(t: &Target, r: &Rollout) -> Option<String> {
 }
 
 /// The role's state in the target's account, `None` for an upstream without a role. One GetRole
-/// (IAM is global: the same answer in every Region of the account).
+/// per account and run (IAM is global: the same answer in every Region of the account).
 pub(crate) async fn read_role(
     c: &Regional,
     t: &Target,
@@ -47,16 +47,37 @@ pub(crate) async fn read_role(
     if is_central_registry(t, r) {
         return Ok(Some(RoleState::CentralRegistry));
     }
-    let sent = c.iam().get_role().role_name(name).send().await;
-    let absent = |e: &GetRoleError| e.is_no_such_entity_exception();
-    match unless_absent(sent, absent, t, "iam:GetRole") {
-        Ok(Some(_)) => Ok(Some(RoleState::Present)),
-        Ok(None) => Ok(Some(RoleState::Absent {
+    // Read once per account and run when the runner shares the account's roles; an error is
+    // not kept, so the next target of the account asks again.
+    let exists = match &c.roles {
+        Some(book) => {
+            let cell = book
+                .lock()
+                .expect("not poisoned")
+                .entry(name.to_owned())
+                .or_default()
+                .clone();
+            *cell.get_or_try_init(|| role_exists(c, t, name)).await?
+        }
+        None => role_exists(c, t, name).await?,
+    };
+    Ok(Some(match exists {
+        true => RoleState::Present,
+        false => RoleState::Absent {
             role_arn: r
                 .upstream
                 .custom_role_arn(regions::partition(&t.region), &t.account_id)
                 .unwrap_or_default(),
-        })),
+        },
+    }))
+}
+
+/// IAM GetRole: whether the role exists in the account.
+async fn role_exists(c: &Regional, t: &Target, name: &str) -> Result<bool, ApiError> {
+    let sent = c.iam().get_role().role_name(name).send().await;
+    let absent = |e: &GetRoleError| e.is_no_such_entity_exception();
+    match unless_absent(sent, absent, t, "iam:GetRole") {
+        Ok(found) => Ok(found.is_some()),
         Err(mut e) => {
             if e.code.as_deref() == Some("AccessDenied") {
                 e.message.push_str(

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use aws_config::SdkConfig;
 use tokio::sync::OnceCell;
 
-use crate::aws::clients::{Clients, Regional, RuleBook};
+use crate::aws::clients::{Clients, Regional, RoleBook, RuleBook};
 use crate::aws::error::ApiError;
 use crate::data::target::{CheckedAt, Target};
 use crate::engine::credentials::Access;
@@ -31,6 +31,8 @@ pub(super) struct Accounts {
     shared: Mutex<HashMap<(String, String), (Regional, usize)>>,
     /// Targets of one (account, Region) in a pass: the rollout's upstreams.
     upstreams: usize,
+    /// Each account's roles as read in this run (an ECR upstream's), shared by its Regions.
+    roles: Mutex<HashMap<String, RoleBook>>,
 }
 
 impl Accounts {
@@ -43,6 +45,7 @@ impl Accounts {
             consumers: Mutex::default(),
             shared: Mutex::default(),
             upstreams,
+            roles: Mutex::default(),
         }
     }
 
@@ -75,7 +78,12 @@ impl Accounts {
     /// The target's Region's clients, in its account.
     pub(super) async fn regional(&self, t: &Target) -> Result<Regional, ApiError> {
         let config = self.enter(&t.account_id).await?;
-        let made = || Clients::regional(&config, &t.account_id, &t.region);
+        let roles = self.roles_of(&t.account_id);
+        let made = || {
+            let mut c = Clients::regional(&config, &t.account_id, &t.region);
+            c.roles = Some(roles.clone());
+            c
+        };
         if self.upstreams <= 1 {
             return Ok(made());
         }
@@ -99,6 +107,15 @@ impl Accounts {
                 c
             }
         })
+    }
+
+    /// The account's roles as read in this run.
+    fn roles_of(&self, account_id: &str) -> RoleBook {
+        let mut roles = self.roles.lock().expect("not poisoned");
+        if let Some(book) = roles.get(account_id) {
+            return book.clone();
+        }
+        roles.entry(account_id.to_owned()).or_default().clone()
     }
 
     /// Enters `role` in the target's account, once per account and run, from the member role.
