@@ -184,15 +184,14 @@ pub(crate) fn read_tokens_given(
     token_file: Option<&Path>,
     problems: &mut Vec<Problem>,
 ) -> Tokens {
-    let mut given = rollout.clone();
-    given.upstreams.retain(|u| {
+    let given = rollout.upstreams.iter().filter(|u| {
         u.secret.as_ref().is_some_and(|s| {
             token_file.is_some()
                 || s.token_file.is_some()
                 || std::env::var_os(&s.token_env).is_some()
         })
     });
-    read_tokens(&given, token_file, problems)
+    read_tokens_of(given.collect(), token_file, problems)
 }
 
 /// Reads the token of every upstream that takes one (`--token-file` only when one does).
@@ -201,12 +200,17 @@ pub(crate) fn read_tokens(
     token_file: Option<&Path>,
     problems: &mut Vec<Problem>,
 ) -> Tokens {
+    let with_secret = rollout.upstreams.iter().filter(|u| u.secret.is_some());
+    read_tokens_of(with_secret.collect(), token_file, problems)
+}
+
+/// Reads these upstreams' tokens.
+fn read_tokens_of(
+    with_secret: Vec<&Upstream>,
+    token_file: Option<&Path>,
+    problems: &mut Vec<Problem>,
+) -> Tokens {
     let mut tokens = Tokens::default();
-    let with_secret: Vec<&Upstream> = rollout
-        .upstreams
-        .iter()
-        .filter(|u| u.secret.is_some())
-        .collect();
     if token_file.is_some() && with_secret.len() > 1 {
         problems.push(Problem::new(
             "--token-file",

@@ -72,6 +72,7 @@ pub(crate) static KINDS: [Kind; 9] = [
     ),
     kind(
         "chainguard",
+        // The model's doc names no URL for Chainguard; cgr.dev is the AWS CLI reference's example.
         Some("cgr.dev"),
         Credential::Secret,
         "Chainguard",
@@ -115,6 +116,8 @@ pub(crate) fn kind_of(registry: &str) -> Option<&'static Kind> {
 static AZURE_URL_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[a-z0-9]{5,50}\.azurecr\.io$").expect("valid regex"));
 /// A private ECR registry's host, as ECR-to-ECR pull through cache names it.
+/// (The registry host ECR's user guide gives, `aws_account_id.dkr.ecr.region.amazonaws.com`,
+/// `.com.cn` in China.)
 static ECR_URL_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^([0-9]{12})\.dkr\.ecr\.([a-z]{2}(?:-[a-z]+)+-[0-9])\.amazonaws\.com(?:\.cn)?$")
         .expect("valid regex")
@@ -156,6 +159,10 @@ pub(crate) struct Upstream {
 impl Upstream {
     /// The central registry's account and Region (ECR-to-ECR).
     pub(crate) fn central_registry(&self) -> Option<(&str, &str)> {
+        // Asked for every target in every pass: only an ECR upstream's URL is parsed.
+        if self.kind.credential != Credential::Role {
+            return None;
+        }
         let c = ECR_URL_RE.captures(&self.url)?;
         Some((c.get(1)?.as_str(), c.get(2)?.as_str()))
     }
@@ -257,6 +264,8 @@ fn check_entry(at: &str, e: RawEntry, p: &mut Vec<Problem>) -> Upstream {
     let url = check_url(&field("url"), kind, e.url.clone(), p);
     check_prefix(&field("ecr_repository_prefix"), &e.ecr_repository_prefix, p);
     if let Some(prefix) = &e.upstream_repository_prefix {
+        // The model documents upstreamRepositoryPrefix for ECR-to-ECR only; refusing it elsewhere
+        // is our reading (the emulator's ptc.py says the same).
         if kind.credential != Credential::Role {
             p.push(Problem::new(
                 field("upstream_repository_prefix"),
@@ -278,6 +287,9 @@ fn check_entry(at: &str, e: RawEntry, p: &mut Vec<Problem>) -> Upstream {
         }
     };
     let custom_role_name = match (&e.custom_role_name, kind.credential) {
+        // ECR's ECR-to-ECR guide (pull-through-cache-private.html) needs the role across
+        // accounts; whether a same-account central registry (its other Regions) needs one is
+        // unconfirmed, so ptc-rollout asks for it always: our rule.
         (None, Credential::Role) => {
             p.push(Problem::new(field("custom_role_name"), "is missing: ECR reads another account's registry only with a role of the target account", "name the role each target account has for ECR (`ptc-rollout iam-policy` prints its policies), e.g. \"ecr-pull-through-cache\""));
             None

@@ -87,7 +87,7 @@ pub(crate) fn token_behind<'a>(
 /// such a rule is someone else's, and a conflict.
 pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
     if r.secret().is_none() {
-        return decide_without_secret(o, r);
+        return decide_without_secret(o, r, adopt_rules);
     }
     let mut adopted = false;
     if let RuleState::Present {
@@ -156,7 +156,7 @@ pub fn decide(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
 
 /// [`decide`] for an upstream read without a secret: the rule, with the custom role for an
 /// ECR upstream (kept in the credential's place; see [`super::rule::read_rule`]).
-fn decide_without_secret(o: &Observed, r: &Rollout) -> Decision {
+fn decide_without_secret(o: &Observed, r: &Rollout, adopt_rules: bool) -> Decision {
     // ECR-to-ECR: a rule naming a role that is not there could not pull; the central registry
     // caches nothing from itself. Said before anything in the target is written.
     match &o.custom_role {
@@ -191,7 +191,8 @@ fn decide_without_secret(o: &Observed, r: &Rollout) -> Decision {
                 ),
             }
         }
-        // ECR cannot change which namespace a rule caches: a rule of another is not ours to
+        // ECR cannot change which namespace a rule caches (the model's UpdatePullThroughCacheRule
+        // takes only credentialArn and customRoleArn): a rule of another is not ours to
         // repoint, and the file's change needs the rule made anew.
         RuleState::Present {
             upstream_repository_prefix,
@@ -209,14 +210,28 @@ fn decide_without_secret(o: &Observed, r: &Rollout) -> Decision {
                 ),
             };
         }
-        // ECR takes the role only from the rule's own account: its name is what can differ.
+        // ECR takes the role only from the rule's own account (the model's customRoleArn: "in
+        // the same account as the registry that you are configuring"): its name is what can
+        // differ. A rule read with another role is someone's, as a rule of another secret is.
         RuleState::Present { credential_arn, .. } => {
             if let Some(name) = &r.upstream.custom_role_name {
                 let theirs = credential_arn
                     .as_deref()
-                    .and_then(|a| a.rsplit_once(":role/"));
-                if theirs.map(|(_, n)| n) != Some(name.as_str()) {
-                    actions.push(Action::UpdateRuleCredential);
+                    .and_then(|a| a.rsplit_once(":role/"))
+                    .map(|(_, n)| n);
+                match theirs {
+                    Some(n) if n == name => {}
+                    Some(other) if !adopt_rules => {
+                        return Decision::Conflict {
+                            reason: format!(
+                                "prefix {:?} has a rule for {} read with the role {other:?}, not {name:?}: a rule of another role is left alone; take it over with --adopt-rules",
+                                r.prefix(),
+                                r.upstream.url
+                            ),
+                        }
+                    }
+                    Some(_) => actions.push(Action::AdoptRule),
+                    None => actions.push(Action::UpdateRuleCredential),
                 }
             }
         }

@@ -19,9 +19,9 @@ pub(crate) fn is_central_registry(t: &Target, r: &Rollout) -> bool {
         .is_some_and(|(account, region)| account == t.account_id && region == t.region)
 }
 
-/// The skip reason when `t` is its ECR upstream's central registry, else `None`: for the runner,
-/// to end such a row `skipped` before observing it (until it does, `decide` makes it a conflict,
-/// so nothing is written there). ECR's guide describes ECR to ECR only between Regions, accounts
+/// The skip reason when `t` is its ECR upstream's central registry, else `None`: the runner ends
+/// such a row `skipped` before any call (`decide` would make it a conflict, should another
+/// caller observe it). ECR's guide describes ECR to ECR only between Regions, accounts
 /// or both ("synchronization of images between Regions, AWS accounts, or both",
 /// pull-through-cache-private.html); a rule caching a registry into itself is documented
 /// nowhere, and would only copy images already there: our reading, not AWS's word.

@@ -82,6 +82,7 @@ fn state_of(rule: &PullThroughCacheRule) -> RuleState {
             .credential_arn()
             .or(rule.custom_role_arn())
             .map(str::to_owned),
+        // The model's default for upstreamRepositoryPrefix is ROOT: all of the registry.
         upstream_repository_prefix: rule
             .upstream_repository_prefix()
             .filter(|p| *p != "ROOT")
@@ -251,7 +252,8 @@ pub(super) fn with_hint(mut e: ApiError) -> ApiError {
         Some("UnableToAccessSecretException") => "ECR cannot read the secret: restore it if it is scheduled for deletion (apply does, for ptc-rollout's own), or fix a resource policy that denies ECR's service-linked role",
         Some("UnableToDecryptSecretValueException") => "the secret is encrypted with a customer managed KMS key, which ECR cannot use: re-create it under the default aws/secretsmanager key",
         Some("ValidationException") => "ECR refused a value of the request: check rule.ecr_repository_prefix and rule.secret_name in the rollout file",
-        // ECR answers a missing credential with this code too (a user's report, see the
+        // ECR answers a missing credential with this code too (aws-controllers-k8s/community#2589,
+        // a user's report; AWS does not document it; see the
         // emulator's ptc.py): its words tell the two apart.
         Some("UnsupportedUpstreamRegistryException") if e.message.contains("requires authentication") => "ECR needs a credential for this upstream: give the upstream's entry username, token_env and secret_name",
         Some("UnsupportedUpstreamRegistryException") => "ECR does not offer pull through cache from this upstream in this Region: leave the Region out of targets.regions",

@@ -268,7 +268,10 @@ pub(super) async fn create_secret(
         .secrets
         .create_secret()
         .name(r.secret_name())
-        .description("GitLab Container Registry credentials for ECR pull through cache (managed by ptc-rollout)")
+        .description(format!(
+            "{} credentials for ECR pull through cache (managed by ptc-rollout)",
+            r.upstream.kind.label
+        ))
         .secret_string(token.secret_json(r.username()))
         .client_request_token(version_id(t, r, token))
         .set_tags(Some(tags));

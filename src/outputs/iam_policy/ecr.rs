@@ -63,14 +63,14 @@ pub(super) fn member_statements(ups: &[&Upstream], partition: &str) -> Vec<Value
             "Resource": roles
         }),
         // ECR's guide lists no iam:PassRole for a rule's customRoleArn; a service given a role
-        // of the caller's account is, as a rule, checked for it. Our reading: granted, narrowed
-        // to ECR's pull through cache, so a rule is never refused for want of it.
+        // of the caller's account is, as a rule, checked for it. Our reading: granted on the
+        // role alone. No iam:PassedToService condition: which service name ECR would pass it
+        // as is documented nowhere, and a wrong one would refuse every rule.
         json!({
             "Sid": "PassTheEcrUpstreamRole",
             "Effect": "Allow",
             "Action": "iam:PassRole",
-            "Resource": roles,
-            "Condition": { "StringEquals": { "iam:PassedToService": PTC_SERVICE } }
+            "Resource": roles
         }),
     ]
 }

@@ -242,3 +242,26 @@ fn a_rule_caching_another_namespace_is_a_conflict_saying_how_to_remake_it() {
         "{d:?}"
     );
 }
+
+#[test]
+fn a_rule_read_with_another_role_is_left_alone_unless_adopted() {
+    let o = Observed {
+        secret: SecretState::Absent,
+        rule: RuleState::Present {
+            upstream_registry_url: "111111111111.dkr.ecr.us-east-1.amazonaws.com".into(),
+            credential_arn: Some("arn:aws:iam::222222222222:role/their-role".into()),
+            upstream_repository_prefix: None,
+        },
+        template: None,
+        pull_access: None,
+        secret_kms_key: None,
+        custom_role: Some(RoleState::Present),
+    };
+    let d = decide(&o, &central(), false);
+    assert!(
+        matches!(&d, Decision::Conflict { reason } if reason.contains("\"their-role\"")
+            && reason.contains("--adopt-rules")),
+        "{d:?}"
+    );
+    assert_eq!(decide(&o, &central(), true), change(&[Action::AdoptRule]));
+}
