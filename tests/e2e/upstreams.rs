@@ -310,4 +310,5 @@ fn a_missing_token_is_named_by_its_upstream() {
     assert!(emu.calls().is_empty(), "{:?}", emu.calls());
 }
 
+mod lost_answers;
 mod per_upstream;
